@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Strict settings for every Swift target.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The wire format shared with the kernel side (BPF/ includes the same header).
+        .target(name: "CVigilWire", path: "Sources/CVigilWire"),
+        // libbpf from Debian's libbpf-dev; only VigilBPF imports it.
+        .systemLibrary(name: "CLibbpf", path: "Sources/CLibbpf"),
+        // The thin owner of libbpf: objects, programs, maps, links, ring buffers.
+        .target(name: "VigilBPF", dependencies: ["CLibbpf"], swiftSettings: strict),
+        // The domain: events, process table, sequence model, profiles. Pure Swift.
+        .target(name: "VigilCore", swiftSettings: strict),
+        // Kernel -> typed events: record decoding, /proc seeding, the running sensor.
+        .target(name: "VigilSensor", dependencies: ["CVigilWire", "VigilBPF", "VigilCore"], swiftSettings: strict),
+        // OCSF mapping and sinks.
+        .target(name: "VigilOutput", dependencies: ["VigilCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "VigilCore", "VigilSensor", "VigilOutput",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "VigilSensorTests", dependencies: ["VigilSensor", "CVigilWire", "VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilOutputTests", dependencies: ["VigilOutput", "VigilCore"], resources: [.copy("Golden")], swiftSettings: strict),
+        .testTarget(name: "VigilEndToEndTests", dependencies: ["VigilSensor", "VigilCore", "VigilOutput"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,138 @@
+/*
+ * vigil_wire.h: the wire format between Vigil's BPF programs and user space.
+ *
+ * Included by BPF/ (compiled with clang -target bpf) and imported by Swift as the
+ * CVigilWire module. Swift never re-declares these structs.
+ *
+ * Rules: fixed-width fields, explicit padding, every record starts with
+ * struct vg_header, record kinds and counter indexes are append-only (never reuse
+ * a number), and every layout is pinned by _Static_assert below and by Swift
+ * MemoryLayout checks in the test suite.
+ */
+#ifndef VIGIL_WIRE_H
+#define VIGIL_WIRE_H
+
+#include <linux/types.h>
+
+/* Bumped on any incompatible change; the BPF object carries it in .rodata and user
+ * space refuses an object whose ABI differs from the one it was built with. */
+#define VG_ABI_VERSION 1
+
+#define VG_COMM_LEN 16
+#define VG_PATH_MAX 256
+#define VG_ARGS_MAX 512
+#define VG_UNIX_PATH_MAX 108
+
+/* Record kinds (vg_header.kind). Append-only. */
+enum vg_kind {
+    VG_KIND_EXEC = 1,
+    VG_KIND_FORK = 2,
+    VG_KIND_EXIT = 3,
+    VG_KIND_SYSCALL = 4,
+    VG_KIND_CONNECT = 5,
+    VG_KIND_BIND = 6,
+    VG_KIND_LISTEN = 7,
+    VG_KIND_ACCEPT = 8,
+    VG_KIND_MAX = 16, /* size of per-kind counter arrays */
+};
+
+/* Indexes into the per-CPU `vg_counters` array. Append-only. Each drop slot counts
+ * records the kernel could not deliver (ring buffer full), per record kind. */
+enum vg_counter {
+    VG_CTR_DROP_BASE = 0,          /* + vg_kind: ring buffer reservation failed */
+    VG_CTR_EMITTED_BASE = 16,      /* + vg_kind: records submitted */
+    VG_CTR_READ_FAIL_ARGS = 32,    /* argv could not be read from user memory */
+    VG_CTR_READ_FAIL_SOCKADDR = 33,/* a sockaddr could not be read from user memory */
+    VG_CTR_PENDING_FULL = 34,      /* enter/exit pairing map full: a network event was lost */
+    VG_CTR_MAX = 64,
+};
+
+/* Exec flags (vg_exec.flags). */
+#define VG_EXEC_ARGS_TRUNCATED (1u << 0)
+#define VG_EXEC_PATH_TRUNCATED (1u << 1)
+
+/* Fork flags (vg_fork.flags). */
+#define VG_FORK_THREAD (1u << 0)
+
+/* Common header: first bytes of every record. */
+struct vg_header {
+    __u16 kind;           /* enum vg_kind */
+    __u16 size;           /* bytes of the whole record, this header included */
+    __u32 cpu;            /* CPU that produced the record */
+    __u64 ktime_ns;       /* CLOCK_MONOTONIC nanoseconds */
+    __u32 pid;            /* thread-group id: the process id users see */
+    __u32 tid;            /* thread id */
+    __u64 cgroup_id;      /* cgroup v2 id of the task */
+    char comm[VG_COMM_LEN];
+};
+
+/* A successful execve/execveat (sched_process_exec). */
+struct vg_exec {
+    struct vg_header hdr;
+    __u32 ppid;           /* parent's thread-group id */
+    __u32 uid;
+    __u32 euid;
+    __u32 gid;
+    __u32 old_pid;        /* the thread id that called exec (differs when a thread execs) */
+    __u32 flags;          /* VG_EXEC_* */
+    __u16 path_len;       /* bytes of path[] used, NUL excluded */
+    __u16 args_len;       /* bytes of args[] used: argv strings, each NUL-terminated */
+    __u32 _pad0;
+    char path[VG_PATH_MAX];
+    char args[VG_ARGS_MAX];
+};
+
+/* A new process (sched_process_fork). Threads are not reported. */
+struct vg_fork {
+    struct vg_header hdr;  /* pid/tid: the parent */
+    __u32 child_pid;
+    __u32 child_tid;
+    __u32 flags;          /* VG_FORK_* */
+    __u32 _pad0;
+};
+
+/* A process ended (sched_process_exit of its last thread). */
+struct vg_exit {
+    struct vg_header hdr;
+    __u32 exit_code;      /* wait status: (code << 8) | signal */
+    __u32 _pad0;
+};
+
+/* A syscall entered (tp_btf/sys_enter), only for processes user space asked for. */
+struct vg_syscall {
+    struct vg_header hdr;
+    __s64 nr;             /* syscall number of this architecture */
+};
+
+/* An address as the kernel saw it. Ports in host byte order. */
+struct vg_sockaddr {
+    __u16 family;         /* AF_INET, AF_INET6, AF_UNIX; 0 when unknown */
+    __u16 port;
+    __u32 _pad0;
+    __u8 addr[16];        /* IPv4 in the first 4 bytes, network order */
+    char path[VG_UNIX_PATH_MAX]; /* AF_UNIX only; may be abstract (leading NUL) */
+};
+
+/* connect, bind, listen, accept: the syscall's exit, with its result. */
+struct vg_net {
+    struct vg_header hdr;
+    __s64 result;         /* 0 or new fd on success, -errno on failure */
+    __s32 fd;             /* the socket the call was made on */
+    __u16 sock_type;      /* SOCK_STREAM, SOCK_DGRAM, ...; 0 when unknown */
+    __u16 _pad0;
+    struct vg_sockaddr local;
+    struct vg_sockaddr remote;
+};
+
+#define VG_ASSERT_SIZE(type, bytes) \
+    _Static_assert(sizeof(struct type) == (bytes), "wire layout of " #type " changed")
+
+VG_ASSERT_SIZE(vg_header, 48);
+VG_ASSERT_SIZE(vg_exec, 48 + 32 + VG_PATH_MAX + VG_ARGS_MAX);
+VG_ASSERT_SIZE(vg_fork, 48 + 16);
+VG_ASSERT_SIZE(vg_exit, 48 + 8);
+VG_ASSERT_SIZE(vg_syscall, 48 + 8);
+VG_ASSERT_SIZE(vg_sockaddr, 24 + VG_UNIX_PATH_MAX);
+VG_ASSERT_SIZE(vg_net, 48 + 16 + 2 * (24 + VG_UNIX_PATH_MAX));
+
+#endif /* VIGIL_WIRE_H */

@@ -1,0 +1,221 @@
+/// One thing the sensor observed, decoded from the kernel's wire format into Swift values.
+///
+/// Events are plain values: the sensor produces them live, `vigil replay` reads them back
+/// from recordings, and the learner, detector and outputs consume them alike.
+public struct Event: Sendable, Hashable {
+    /// Wall-clock time in nanoseconds since the Unix epoch.
+    public var timeNanos: UInt64
+    /// The process (thread-group) id users see.
+    public var pid: Int32
+    /// The thread that produced the event.
+    public var tid: Int32
+    /// The task's short command name (at most 15 bytes, from the kernel).
+    public var comm: String
+    /// The cgroup v2 id of the task.
+    public var cgroupID: UInt64
+    public var payload: Payload
+
+    public init(timeNanos: UInt64, pid: Int32, tid: Int32, comm: String, cgroupID: UInt64 = 0, payload: Payload) {
+        self.timeNanos = timeNanos
+        self.pid = pid
+        self.tid = tid
+        self.comm = comm
+        self.cgroupID = cgroupID
+        self.payload = payload
+    }
+
+    /// Milliseconds since the Unix epoch (OCSF `time`).
+    public var timeMillis: Int64 { Int64(timeNanos / 1_000_000) }
+
+    public enum Payload: Sendable, Hashable {
+        case exec(Exec)
+        case fork(Fork)
+        case exit(Exit)
+        case syscall(Syscall)
+        case network(Network)
+    }
+
+    public var kind: Kind {
+        switch payload {
+        case .exec: .exec
+        case .fork: .fork
+        case .exit: .exit
+        case .syscall: .syscall
+        case .network(let n): Kind(n.operation)
+        }
+    }
+
+    /// A flat name for each kind of event, used in counters, filters and text output.
+    public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
+        case exec, fork, exit, syscall, connect, bind, listen, accept
+
+        init(_ op: Network.Operation) {
+            switch op {
+            case .connect: self = .connect
+            case .bind: self = .bind
+            case .listen: self = .listen
+            case .accept: self = .accept
+            }
+        }
+    }
+}
+
+extension Event {
+    /// A program started (a successful execve).
+    public struct Exec: Sendable, Hashable {
+        public var ppid: Int32
+        public var uid: UInt32
+        public var euid: UInt32
+        public var gid: UInt32
+        /// Absolute path of the executable as the kernel resolved it.
+        public var path: String
+        /// The command line; `argvTruncated` says the kernel's bound cut it short.
+        public var argv: [String]
+        public var argvTruncated: Bool
+
+        public init(ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, path: String, argv: [String], argvTruncated: Bool = false) {
+            self.ppid = ppid
+            self.uid = uid
+            self.euid = euid
+            self.gid = gid
+            self.path = path
+            self.argv = argv
+            self.argvTruncated = argvTruncated
+        }
+    }
+
+    /// A new process was created by `pid` (threads are not reported).
+    public struct Fork: Sendable, Hashable {
+        public var childPid: Int32
+        public init(childPid: Int32) { self.childPid = childPid }
+    }
+
+    /// A process ended.
+    public struct Exit: Sendable, Hashable {
+        /// The raw wait status: `(code << 8) | signal`.
+        public var status: UInt32
+        public init(status: UInt32) { self.status = status }
+        /// The exit code when the process exited normally.
+        public var code: Int32? { signal == nil ? Int32((status >> 8) & 0xff) : nil }
+        /// The terminating signal, if a signal ended the process.
+        public var signal: Int32? { status & 0x7f == 0 ? nil : Int32(status & 0x7f) }
+    }
+
+    /// A syscall entered.
+    public struct Syscall: Sendable, Hashable {
+        public var number: Int
+        public init(number: Int) { self.number = number }
+    }
+
+    /// connect, bind, listen or accept, reported at the syscall's exit.
+    public struct Network: Sendable, Hashable {
+        public enum Operation: String, Sendable, Hashable, Codable { case connect, bind, listen, accept }
+        public var operation: Operation
+        /// 0 (or the new fd for accept) on success, `-errno` on failure.
+        public var result: Int64
+        public var fd: Int32
+        public var transport: Transport
+        public var local: Endpoint?
+        public var remote: Endpoint?
+
+        public init(operation: Operation, result: Int64, fd: Int32, transport: Transport, local: Endpoint?, remote: Endpoint?) {
+            self.operation = operation
+            self.result = result
+            self.fd = fd
+            self.transport = transport
+            self.local = local
+            self.remote = remote
+        }
+
+        public var succeeded: Bool { result >= 0 }
+        /// EINPROGRESS: a non-blocking connect that is under way, not a failure.
+        public var inProgress: Bool { result == -115 }
+    }
+}
+
+/// The transport a socket uses, as far as the kernel told us.
+public enum Transport: String, Sendable, Hashable, Codable {
+    case tcp, udp, unix, other
+}
+
+/// One end of a connection.
+public enum Endpoint: Sendable, Hashable {
+    case ipv4(IPv4Address, port: UInt16)
+    case ipv6(IPv6Address, port: UInt16)
+    case unix(path: String)
+
+    public var port: UInt16? {
+        switch self {
+        case .ipv4(_, let p), .ipv6(_, let p): p
+        case .unix: nil
+        }
+    }
+
+    /// The address as text: dotted quad, RFC 5952 IPv6, or the socket path (`@name` for abstract sockets).
+    public var addressText: String {
+        switch self {
+        case .ipv4(let a, _): a.description
+        case .ipv6(let a, _): a.description
+        case .unix(let p): p
+        }
+    }
+}
+
+/// An IPv4 address, four bytes in network order.
+public struct IPv4Address: Sendable, Hashable, CustomStringConvertible, Comparable {
+    public var bytes: (UInt8, UInt8, UInt8, UInt8)
+    public init(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) { bytes = (a, b, c, d) }
+    /// The address as a big-endian integer (`10.0.0.1` is `0x0A000001`).
+    public var value: UInt32 { UInt32(bytes.0) << 24 | UInt32(bytes.1) << 16 | UInt32(bytes.2) << 8 | UInt32(bytes.3) }
+    public init(value: UInt32) {
+        bytes = (UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff))
+    }
+    /// Parses a dotted quad; nil for anything else.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var v: [UInt8] = []
+        for p in parts {
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isASCII), let n = UInt8(p) else { return nil }
+            v.append(n)
+        }
+        self.init(v[0], v[1], v[2], v[3])
+    }
+    public var description: String { "\(bytes.0).\(bytes.1).\(bytes.2).\(bytes.3)" }
+    public static func == (l: Self, r: Self) -> Bool { l.value == r.value }
+    public func hash(into h: inout Hasher) { h.combine(value) }
+    public static func < (l: Self, r: Self) -> Bool { l.value < r.value }
+}
+
+/// An IPv6 address, sixteen bytes in network order.
+public struct IPv6Address: Sendable, Hashable, CustomStringConvertible {
+    public var bytes: [UInt8]
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == 16, "an IPv6 address has 16 bytes")
+        self.bytes = bytes
+    }
+
+    /// The IPv4 address inside an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`).
+    public var mappedIPv4: IPv4Address? {
+        guard bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff else { return nil }
+        return IPv4Address(bytes[12], bytes[13], bytes[14], bytes[15])
+    }
+
+    /// RFC 5952 text: lower case, the longest run of two or more zero groups as `::`.
+    public var description: String {
+        if let v4 = mappedIPv4 { return "::ffff:\(v4)" }
+        let groups = (0..<8).map { UInt16(bytes[2 * $0]) << 8 | UInt16(bytes[2 * $0 + 1]) }
+        var bestStart = -1, bestLen = 0, i = 0
+        while i < 8 {
+            if groups[i] == 0 {
+                var j = i
+                while j < 8 && groups[j] == 0 { j += 1 }
+                if j - i > bestLen { bestStart = i; bestLen = j - i }
+                i = j
+            } else { i += 1 }
+        }
+        func hex(_ r: Range<Int>) -> String { r.map { String(groups[$0], radix: 16) }.joined(separator: ":") }
+        guard bestLen >= 2 else { return hex(0..<8) }
+        return hex(0..<bestStart) + "::" + hex((bestStart + bestLen)..<8)
+    }
+}
