@@ -26,7 +26,14 @@ let package = Package(
         // The domain: events, process table, sequence model, profiles. Pure Swift.
         .target(name: "VigilCore", swiftSettings: strict),
         // Kernel -> typed events: record decoding, /proc seeding, the running sensor.
-        .target(name: "VigilSensor", dependencies: ["CVigilWire", "VigilBPF", "VigilCore"], swiftSettings: strict),
+        .target(
+            name: "VigilSensor",
+            dependencies: ["CVigilWire", "VigilBPF", "VigilCore"],
+            swiftSettings: strict,
+            plugins: ["BPFCompiler"]
+        ),
+        // Compiles BPF/ with the toolchain's clang -target bpf during `swift build`.
+        .plugin(name: "BPFCompiler", capability: .buildTool()),
         // OCSF mapping and sinks.
         .target(name: "VigilOutput", dependencies: ["VigilCore"], swiftSettings: strict),
         .executableTarget(

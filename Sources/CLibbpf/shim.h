@@ -5,6 +5,9 @@
 
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <errno.h>
+#include <string.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -12,18 +15,23 @@
  * shim formats the message and hands Swift a plain string. */
 typedef void (*vigil_libbpf_log_fn)(int level, const char *message);
 
-static vigil_libbpf_log_fn vigil_libbpf_log_sink;
+/* A function-local static: a header-level one would never be emitted by Swift's importer. */
+static inline vigil_libbpf_log_fn *vigil_libbpf_log_slot(void) {
+    static vigil_libbpf_log_fn slot;
+    return &slot;
+}
 
 static inline int vigil_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
-    if (!vigil_libbpf_log_sink) return 0;
+    vigil_libbpf_log_fn sink = *vigil_libbpf_log_slot();
+    if (!sink) return 0;
     char buf[1024];
     int n = vsnprintf(buf, sizeof buf, fmt, args);
-    vigil_libbpf_log_sink((int)level, buf);
+    sink((int)level, buf);
     return n;
 }
 
 static inline void vigil_libbpf_set_log(vigil_libbpf_log_fn fn) {
-    vigil_libbpf_log_sink = fn;
+    *vigil_libbpf_log_slot() = fn;
     libbpf_set_print(vigil_libbpf_print);
 }
 
@@ -31,6 +39,45 @@ static inline void vigil_libbpf_set_log(vigil_libbpf_log_fn fn) {
 static inline struct bpf_object *vigil_bpf_object_open_mem(const void *buf, size_t size, const char *name) {
     LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
     return bpf_object__open_mem(buf, size, &opts);
+}
+
+/* Writes `size` bytes of `value` into the global variable `name` of a data section
+ * (".rodata", ".bss", ...) of an object that is opened but not yet loaded. Returns 0,
+ * -ENOENT when the section or variable does not exist, -EINVAL on a size mismatch. */
+static inline int vigil_set_global(struct bpf_object *obj, const char *section, const char *name,
+                                   const void *value, size_t size) {
+    struct bpf_map *map = bpf_object__find_map_by_name(obj, section);
+    struct btf *btf = bpf_object__btf(obj);
+    if (!map || !btf) return -ENOENT;
+    size_t data_size = 0;
+    char *data = (char *)bpf_map__initial_value(map, &data_size);
+    if (!data) return -ENOENT;
+    int sec_id = btf__find_by_name_kind(btf, section, BTF_KIND_DATASEC);
+    if (sec_id < 0) return -ENOENT;
+    const struct btf_type *sec = btf__type_by_id(btf, (unsigned)sec_id);
+    const struct btf_var_secinfo *vs = btf_var_secinfos(sec);
+    for (unsigned i = 0; i < btf_vlen(sec); i++, vs++) {
+        const struct btf_type *var = btf__type_by_id(btf, vs->type);
+        const char *var_name = btf__name_by_offset(btf, var->name_off);
+        if (!var_name || strcmp(var_name, name) != 0) continue;
+        if (vs->size != size || vs->offset + size > data_size) return -EINVAL;
+        memcpy(data + vs->offset, value, size);
+        return 0;
+    }
+    return -ENOENT;
+}
+
+/* 1 when the running kernel's BTF describes the BTF tracepoint `name` (e.g.
+ * "sched_process_exec", "sys_enter"), 0 when it does not, -errno when there is no
+ * kernel BTF to ask. */
+static inline int vigil_kernel_has_btf_tracepoint(const char *name) {
+    struct btf *vmlinux = btf__load_vmlinux_btf();
+    if (!vmlinux) return -errno;
+    char type_name[128];
+    snprintf(type_name, sizeof type_name, "btf_trace_%s", name);
+    int id = btf__find_by_name_kind(vmlinux, type_name, BTF_KIND_TYPEDEF);
+    btf__free(vmlinux);
+    return id >= 0 ? 1 : 0;
 }
 
 #endif

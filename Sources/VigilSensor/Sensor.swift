@@ -1,1 +1,311 @@
-import VigilCore
+import CVigilWire
+import Foundation
+public import VigilBPF
+public import VigilCore
+
+/// What the sensor should watch.
+public struct SensorOptions: Sendable {
+    /// Also report every syscall entry (many events; off by default, and then the
+    /// syscall program is not even loaded).
+    public var syscalls = false
+    /// Only this process (thread-group id).
+    public var pid: Int32?
+    /// Only tasks with this command name (at most 15 bytes, as the kernel keeps it).
+    public var comm: String?
+    /// Ring buffer size in bytes (a power of two, a multiple of the page size).
+    public var ringBufferBytes: UInt32 = 16 * 1024 * 1024
+    /// The compiled BPF object; found automatically when nil.
+    public var objectPath: String?
+
+    public init() {}
+}
+
+/// Why the sensor could not start, with what to do about it.
+public struct SensorError: Error, CustomStringConvertible, Sendable {
+    public var problem: String
+    public var remedy: String
+    public init(_ problem: String, remedy: String) {
+        self.problem = problem
+        self.remedy = remedy
+    }
+    public var description: String { "\(problem)\n  what to do: \(remedy)" }
+}
+
+/// Counts a reader must report: records the kernel could not deliver, and records that
+/// arrived but could not be decoded.
+public struct SensorStats: Sendable, Equatable {
+    /// Records the kernel dropped because the ring buffer was full, per kind.
+    public var kernelDrops: [Event.Kind: UInt64] = [:]
+    /// Records the kernel submitted, per kind.
+    public var kernelEmitted: [Event.Kind: UInt64] = [:]
+    /// argv or sockaddr reads from user memory that failed (events still delivered, with less detail).
+    public var readFailures: UInt64 = 0
+    /// Network events lost because the entry/exit pairing map was full.
+    public var pendingLost: UInt64 = 0
+    public var decoder = RecordDecoder.Counters()
+
+    public var totalKernelDrops: UInt64 { kernelDrops.values.reduce(0, +) }
+}
+
+/// The kernel side, loaded and attached: probes feed the ring buffer, `poll` turns its
+/// records into `Event`s. Everything is detached when the sensor is released.
+public final class Sensor {
+    public let options: SensorOptions
+    /// Things this kernel lacks that limit what the sensor reports (said once, at start).
+    public private(set) var notices: [String] = []
+    /// The programs attached, by hook.
+    public private(set) var attachedHooks: [String] = []
+
+    private let object: BPFObject
+    private var links: [BPFLink] = []
+    private var ring: RingBuffer?
+    private let counters: BPFMap
+    private var decoder: RecordDecoder
+    private var sink: ((Event) -> Void)?
+
+    /// Loads and attaches the probes. Throws a `SensorError` that names what is missing.
+    public init(options: SensorOptions = SensorOptions()) throws(SensorError) {
+        self.options = options
+        try Self.checkPrivileges()
+        guard KernelSupport.hasKernelBTF else {
+            throw SensorError("this kernel does not publish BTF (/sys/kernel/btf/vmlinux is missing)",
+                              remedy: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (standard on current distributions)")
+        }
+        let tracefs = TraceFS.ensureMounted()
+        guard let path = options.objectPath ?? BPFObjectLocator.locate() else {
+            throw SensorError("the compiled BPF object (\(BPFObjectLocator.fileName)) was not found; looked in: "
+                              + BPFObjectLocator.candidates().joined(separator: ", "),
+                              remedy: "build Vigil with `swift build` (it compiles BPF/), or set VIGIL_BPF_OBJECT to the object's path")
+        }
+        do {
+            object = try BPFObject(path: path)
+        } catch {
+            throw SensorError("cannot open the BPF object: \(error)", remedy: "rebuild Vigil; the object may be damaged")
+        }
+        guard let c = object.map(named: "vg_counters"), let events = object.map(named: "vg_events") else {
+            throw SensorError("the BPF object at \(path) lacks Vigil's maps", remedy: "rebuild Vigil, or point VIGIL_BPF_OBJECT at the object built with this binary")
+        }
+        counters = c
+        decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
+
+        do {
+            try object.setGlobal("vg_self_tgid", UInt32(getpid()))
+            try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
+            try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))
+            try events.setMaxEntries(options.ringBufferBytes)
+        } catch {
+            throw SensorError("cannot configure the BPF object: \(error)", remedy: "rebuild Vigil; its BPF object does not match this binary")
+        }
+
+        // Switch off, before load, what nobody asked for and what this kernel lacks.
+        for program in object.programs {
+            let hook = Hook(section: program.section)
+            if hook.isSyscallStream && !options.syscalls {
+                program.autoload = false
+                continue
+            }
+            if let missing = hook.missing(tracefsAvailable: tracefs) {
+                program.autoload = false
+                let note = "kernel lacks \(hook.description) (\(missing)): \(hook.feature) unavailable"
+                if !notices.contains(note) { notices.append(note) }
+            }
+        }
+        if object.programs.first(where: { Hook(section: $0.section).name == "sched_process_exec" })?.autoload != true {
+            throw SensorError("this kernel lacks the sched_process_exec BTF tracepoint, which Vigil needs to see programs start",
+                              remedy: "use Linux 5.5 or later with BTF")
+        }
+
+        do {
+            try object.load()
+        } catch {
+            throw Self.explainLoadFailure(error)
+        }
+        for program in object.programs where program.autoload {
+            do {
+                links.append(try program.attach())
+                attachedHooks.append(program.section)
+            } catch {
+                throw SensorError("cannot attach \(program.section): \(error)",
+                                  remedy: error.errno == 1 ? "this kernel refuses this kind of hook; run as root, or report the kernel version"
+                                                           : "check that the hook exists on this kernel")
+            }
+        }
+        do {
+            ring = try RingBuffer(map: events) { [unowned self] raw in
+                if let e = self.decoder.decode(raw) { self.sink?(e) }
+            }
+        } catch {
+            throw SensorError("cannot read the ring buffer: \(error)", remedy: "check the memory lock limit (ulimit -l)")
+        }
+    }
+
+    /// Waits up to `timeoutMillis` for records and hands each decoded event to `handler`.
+    /// Returns the number of records consumed (0 on timeout or signal).
+    @discardableResult
+    public func poll(timeoutMillis: Int32, _ handler: (Event) -> Void) throws(BPFError) -> Int {
+        try withoutActuallyEscaping(handler) { (h) throws(BPFError) -> Int in
+            sink = h
+            defer { sink = nil }
+            return try ring!.poll(timeoutMillis: timeoutMillis)
+        }
+    }
+
+    /// Consumes everything already in the ring buffer (call before stopping, so nothing is left behind).
+    @discardableResult
+    public func drain(_ handler: (Event) -> Void) throws(BPFError) -> Int {
+        try withoutActuallyEscaping(handler) { (h) throws(BPFError) -> Int in
+            sink = h
+            defer { sink = nil }
+            return try ring!.drain()
+        }
+    }
+
+    /// Detaches every probe now (they are also detached when the sensor is released).
+    public func detach() {
+        links.removeAll()
+    }
+
+    /// The kernel's counters and the decoder's, read now.
+    public var stats: SensorStats {
+        let values = counters.sumPerCPUCounters(count: Int(VG_CTR_MAX.rawValue))
+        var s = SensorStats()
+        for kind in Event.Kind.allCases {
+            let k = Int(kind.wireKind)
+            let dropped = values[Int(VG_CTR_DROP_BASE.rawValue) + k]
+            if dropped > 0 { s.kernelDrops[kind] = dropped }
+            let emitted = values[Int(VG_CTR_EMITTED_BASE.rawValue) + k]
+            if emitted > 0 { s.kernelEmitted[kind] = emitted }
+        }
+        s.readFailures = values[Int(VG_CTR_READ_FAIL_ARGS.rawValue)] + values[Int(VG_CTR_READ_FAIL_SOCKADDR.rawValue)]
+        s.pendingLost = values[Int(VG_CTR_PENDING_FULL.rawValue)]
+        s.decoder = decoder.counters
+        return s
+    }
+
+    private static func checkPrivileges() throws(SensorError) {
+        if geteuid() != 0 {
+            throw SensorError("vigil needs root to load eBPF programs (running as uid \(geteuid()))",
+                              remedy: "run it with sudo, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE")
+        }
+    }
+
+    private static func explainLoadFailure(_ error: BPFError) -> SensorError {
+        switch error.errno {
+        case 1:
+            SensorError("the kernel refused to load Vigil's BPF programs (EPERM)\n\(error.detail)",
+                        remedy: "run as root; check that kernel lockdown or a security module does not forbid BPF")
+        case 12:
+            SensorError("not enough locked memory for BPF maps (ENOMEM)", remedy: "raise the memlock limit (ulimit -l unlimited) or use a smaller ring buffer")
+        default:
+            SensorError("the kernel's verifier rejected a BPF program: \(error)",
+                        remedy: "report this with the kernel version (uname -r); set VIGIL_DEBUG_BPF=1 for libbpf's log")
+        }
+    }
+}
+
+/// A program's attach point, read from its ELF section name.
+struct Hook: CustomStringConvertible {
+    enum Kind { case btfTracepoint, tracepoint, rawTracepoint, other }
+    var kind: Kind
+    var name: String
+    var category: String
+
+    init(section: String) {
+        let parts = section.split(separator: "/").map(String.init)
+        switch parts.first {
+        case "tp_btf": kind = .btfTracepoint; category = ""; name = parts.count > 1 ? parts[1] : ""
+        case "raw_tp", "raw_tracepoint": kind = .rawTracepoint; category = ""; name = parts.count > 1 ? parts[1] : ""
+        case "tracepoint", "tp": kind = .tracepoint; category = parts.count > 1 ? parts[1] : ""; name = parts.count > 2 ? parts[2] : ""
+        default: kind = .other; category = ""; name = section
+        }
+    }
+
+    var isSyscallStream: Bool { kind == .btfTracepoint && name == "sys_enter" }
+
+    var description: String {
+        switch kind {
+        case .btfTracepoint: "BTF tracepoint \(name)"
+        case .rawTracepoint: "raw tracepoint \(name)"
+        case .tracepoint: "tracepoint \(category)/\(name)"
+        case .other: "hook \(name)"
+        }
+    }
+
+    /// What the program feeds, for messages.
+    var feature: String {
+        if name.contains("connect") { return "connect events" }
+        if name.contains("bind") { return "bind events" }
+        if name.contains("listen") { return "listen events" }
+        if name.contains("accept") { return "accept events" }
+        if name.contains("exit") && kind == .btfTracepoint { return "process exit events" }
+        if name.contains("fork") { return "fork events" }
+        if name == "sys_enter" { return "syscall events" }
+        return "events from \(name)"
+    }
+
+    /// Why this hook cannot attach here, or nil when it can.
+    func missing(tracefsAvailable: Bool) -> String? {
+        switch kind {
+        case .btfTracepoint:
+            return KernelSupport.hasBTFTracepoint(name) ? nil : "not in the kernel's BTF"
+        case .tracepoint:
+            guard tracefsAvailable else { return "tracefs is not mounted and could not be mounted" }
+            let base = TraceFS.root ?? "/sys/kernel/tracing"
+            return FileManager.default.fileExists(atPath: "\(base)/events/\(category)/\(name)")
+                ? nil : "no \(category)/\(name) tracepoint; syscall tracepoints need CONFIG_FTRACE_SYSCALLS"
+        case .rawTracepoint, .other:
+            return nil
+        }
+    }
+}
+
+extension Event.Kind {
+    /// The wire format's number for this kind.
+    var wireKind: UInt32 {
+        switch self {
+        case .exec: VG_KIND_EXEC.rawValue
+        case .fork: VG_KIND_FORK.rawValue
+        case .exit: VG_KIND_EXIT.rawValue
+        case .syscall: VG_KIND_SYSCALL.rawValue
+        case .connect: VG_KIND_CONNECT.rawValue
+        case .bind: VG_KIND_BIND.rawValue
+        case .listen: VG_KIND_LISTEN.rawValue
+        case .accept: VG_KIND_ACCEPT.rawValue
+        }
+    }
+}
+
+/// tracefs, where `tracepoint/` programs find their tracepoint ids.
+enum TraceFS {
+    static var root: String? {
+        for p in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] where FileManager.default.fileExists(atPath: "\(p)/events") {
+            return p
+        }
+        return nil
+    }
+
+    /// Mounts tracefs at /sys/kernel/tracing if no tracefs is mounted yet. True when one is available.
+    static func ensureMounted() -> Bool {
+        if root != nil { return true }
+        _ = mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nil)
+        return root != nil
+    }
+}
+
+/// Clock conversions.
+public enum Clock {
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC, in nanoseconds: added to the kernel's
+    /// bpf_ktime_get_ns() stamps to give wall-clock time.
+    public static func monotonicToRealtimeOffset() -> Int64 {
+        var mono = timespec(), real = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        clock_gettime(CLOCK_REALTIME, &real)
+        return (Int64(real.tv_sec) - Int64(mono.tv_sec)) * 1_000_000_000 + (Int64(real.tv_nsec) - Int64(mono.tv_nsec))
+    }
+
+    public static func nowNanos() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+}

@@ -1,0 +1,48 @@
+/* maps.bpf.h: every map and every load-time setting of Vigil's BPF side, in one place. */
+#ifndef VIGIL_MAPS_BPF_H
+#define VIGIL_MAPS_BPF_H
+
+/* Settings written by user space before load (.rodata). */
+const volatile __u32 vg_abi_version = VG_ABI_VERSION;
+const volatile __u32 vg_self_tgid = 0;          /* Vigil itself: never reported */
+const volatile __u32 vg_filter_tgid = 0;        /* 0: every process */
+const volatile char vg_filter_comm[VG_COMM_LEN] = {}; /* empty: every command */
+const volatile __u32 vg_syscall_wakeup_bytes = 256 * 1024; /* batch wakeups for syscall records */
+
+/* Every record goes through this ring buffer (size set by user space before load). */
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 16 * 1024 * 1024);
+} vg_events SEC(".maps");
+
+/* Per-CPU counters (enum vg_counter): drops by kind, emitted by kind, read failures. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, VG_CTR_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} vg_counters SEC(".maps");
+
+/* What a network syscall's entry saw, waiting for its exit (keyed by pid_tgid). */
+struct vg_pending_net {
+    __u32 kind;
+    __s32 fd;
+    struct vg_sockaddr addr;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, struct vg_pending_net);
+} vg_pending_net SEC(".maps");
+
+/* Scratch space for building a record too large for the BPF stack. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct vg_pending_net);
+} vg_scratch_net SEC(".maps");
+
+#endif

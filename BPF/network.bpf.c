@@ -1,0 +1,214 @@
+/* network.bpf.c: connect, bind, listen and accept, from the syscalls tracepoints.
+ *
+ * Entry records what the caller passed (fd, sockaddr) in vg_pending_net; exit adds the
+ * result and the socket's own view of its addresses, and emits one vg_net record.
+ * These tracepoints fire only for these syscalls, so other syscalls pay nothing. */
+
+/* The stable layout of syscalls/sys_enter_* and sys_exit_* tracepoint records. */
+struct vg_sys_enter_ctx {
+    __u64 _common;
+    __s32 nr;
+    __u32 _pad;
+    __u64 args[6];
+};
+
+struct vg_sys_exit_ctx {
+    __u64 _common;
+    __s32 nr;
+    __u32 _pad;
+    __s64 ret;
+};
+
+/* Copy a user sockaddr of `len` bytes into the wire form. */
+static __always_inline void vg_read_user_sockaddr(struct vg_sockaddr *out, const void *uaddr, __u32 len)
+{
+    __u16 family = 0;
+    out->family = 0;
+    out->port = 0;
+    if (!uaddr || len < sizeof(__u16) || bpf_probe_read_user(&family, sizeof family, uaddr)) {
+        vg_count(VG_CTR_READ_FAIL_SOCKADDR);
+        return;
+    }
+    out->family = family;
+    if (family == AF_INET && len >= 8) {
+        __u16 port;
+        bpf_probe_read_user(&port, sizeof port, uaddr + 2);
+        out->port = bpf_ntohs(port);
+        bpf_probe_read_user(out->addr, 4, uaddr + 4);
+    } else if (family == AF_INET6 && len >= 24) {
+        __u16 port;
+        bpf_probe_read_user(&port, sizeof port, uaddr + 2);
+        out->port = bpf_ntohs(port);
+        bpf_probe_read_user(out->addr, 16, uaddr + 8);
+    } else if (family == AF_UNIX) {
+        __u32 n = len - sizeof(__u16);
+        if (n > VG_UNIX_PATH_MAX - 1)
+            n = VG_UNIX_PATH_MAX - 1;
+        n &= 127;
+        if (n > VG_UNIX_PATH_MAX - 1)
+            n = VG_UNIX_PATH_MAX - 1;
+        if (n && bpf_probe_read_user(out->path, n, uaddr + 2))
+            vg_count(VG_CTR_READ_FAIL_SOCKADDR);
+        out->path[VG_UNIX_PATH_MAX - 1] = 0;
+    }
+}
+
+/* The struct sock behind file descriptor `fd` of the current task, or NULL. */
+static __always_inline struct socket *vg_socket_of_fd(__s32 fd)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+        return 0;
+    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file *file = 0;
+    if (bpf_probe_read_kernel(&file, sizeof file, &fds[fd]) || !file)
+        return 0;
+    umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+    if ((mode & S_IFMT) != S_IFSOCK)
+        return 0;
+    return BPF_CORE_READ(file, private_data);
+}
+
+/* Fill local and/or remote from the socket's own state (addresses as the kernel holds them). */
+static __always_inline void vg_socket_addrs(struct socket *sock, struct vg_sockaddr *local, struct vg_sockaddr *remote)
+{
+    struct sock *sk = BPF_CORE_READ(sock, sk);
+    if (!sk)
+        return;
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (family == AF_INET) {
+        if (local) {
+            local->family = family;
+            local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+            __u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+            __builtin_memcpy(local->addr, &a, 4);
+        }
+        if (remote) {
+            remote->family = family;
+            remote->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+            __u32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+            __builtin_memcpy(remote->addr, &a, 4);
+        }
+    } else if (family == AF_INET6) {
+        if (local) {
+            local->family = family;
+            local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+            BPF_CORE_READ_INTO(&local->addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+        }
+        if (remote) {
+            remote->family = family;
+            remote->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+            BPF_CORE_READ_INTO(&remote->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+        }
+    } else if (family == AF_UNIX) {
+        if (local && !local->family)
+            local->family = family;
+    }
+}
+
+static __always_inline int vg_net_enter(struct vg_sys_enter_ctx *ctx, __u32 kind, bool has_addr)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    if (!vg_wanted(id >> 32))
+        return 0;
+    __u32 zero = 0;
+    struct vg_pending_net *p = bpf_map_lookup_elem(&vg_scratch_net, &zero);
+    if (!p)
+        return 0;
+    p->kind = kind;
+    p->fd = (__s32)ctx->args[0];
+    __builtin_memset(&p->addr, 0, sizeof p->addr);
+    if (has_addr)
+        vg_read_user_sockaddr(&p->addr, (const void *)ctx->args[1], (__u32)ctx->args[2]);
+    if (bpf_map_update_elem(&vg_pending_net, &id, p, BPF_ANY))
+        vg_count(VG_CTR_PENDING_FULL);
+    return 0;
+}
+
+static __always_inline int vg_net_exit(struct vg_sys_exit_ctx *ctx, __u32 kind)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    struct vg_pending_net *p = bpf_map_lookup_elem(&vg_pending_net, &id);
+    if (!p)
+        return 0;
+
+    struct vg_net *n = vg_reserve(sizeof *n, kind);
+    if (!n) {
+        bpf_map_delete_elem(&vg_pending_net, &id);
+        return 0;
+    }
+    vg_fill_header(&n->hdr, kind, sizeof *n);
+    n->result = ctx->ret;
+    n->fd = p->fd;
+    n->sock_type = 0;
+    n->_pad0 = 0;
+    __builtin_memset(&n->local, 0, sizeof n->local);
+    __builtin_memset(&n->remote, 0, sizeof n->remote);
+
+    struct socket *sock = vg_socket_of_fd(p->fd);
+    if (sock)
+        n->sock_type = BPF_CORE_READ(sock, type);
+
+    if (kind == VG_KIND_CONNECT) {
+        __builtin_memcpy(&n->remote, &p->addr, sizeof n->remote);
+        if (sock && ctx->ret == 0)
+            vg_socket_addrs(sock, &n->local, 0);
+    } else if (kind == VG_KIND_BIND) {
+        __builtin_memcpy(&n->local, &p->addr, sizeof n->local);
+    } else if (kind == VG_KIND_LISTEN) {
+        if (sock)
+            vg_socket_addrs(sock, &n->local, 0);
+    }
+    bpf_map_delete_elem(&vg_pending_net, &id);
+    vg_submit(n, kind, 0);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int vg_connect_enter(struct vg_sys_enter_ctx *ctx) { return vg_net_enter(ctx, VG_KIND_CONNECT, true); }
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int vg_connect_exit(struct vg_sys_exit_ctx *ctx) { return vg_net_exit(ctx, VG_KIND_CONNECT); }
+
+SEC("tracepoint/syscalls/sys_enter_bind")
+int vg_bind_enter(struct vg_sys_enter_ctx *ctx) { return vg_net_enter(ctx, VG_KIND_BIND, true); }
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int vg_bind_exit(struct vg_sys_exit_ctx *ctx) { return vg_net_exit(ctx, VG_KIND_BIND); }
+
+SEC("tracepoint/syscalls/sys_enter_listen")
+int vg_listen_enter(struct vg_sys_enter_ctx *ctx) { return vg_net_enter(ctx, VG_KIND_LISTEN, false); }
+
+SEC("tracepoint/syscalls/sys_exit_listen")
+int vg_listen_exit(struct vg_sys_exit_ctx *ctx) { return vg_net_exit(ctx, VG_KIND_LISTEN); }
+
+/* accept and accept4: the new socket is only known at exit, from the returned fd. */
+static __always_inline int vg_accept_exit(struct vg_sys_exit_ctx *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    if (!vg_wanted(id >> 32) || ctx->ret < 0)
+        return 0;
+    struct socket *sock = vg_socket_of_fd((__s32)ctx->ret);
+    if (!sock)
+        return 0;
+    struct vg_net *n = vg_reserve(sizeof *n, VG_KIND_ACCEPT);
+    if (!n)
+        return 0;
+    vg_fill_header(&n->hdr, VG_KIND_ACCEPT, sizeof *n);
+    n->result = ctx->ret;
+    n->fd = (__s32)ctx->ret;
+    n->sock_type = BPF_CORE_READ(sock, type);
+    n->_pad0 = 0;
+    __builtin_memset(&n->local, 0, sizeof n->local);
+    __builtin_memset(&n->remote, 0, sizeof n->remote);
+    vg_socket_addrs(sock, &n->local, &n->remote);
+    vg_submit(n, VG_KIND_ACCEPT, 0);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int vg_accept_exit_tp(struct vg_sys_exit_ctx *ctx) { return vg_accept_exit(ctx); }
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int vg_accept4_exit_tp(struct vg_sys_exit_ctx *ctx) { return vg_accept_exit(ctx); }

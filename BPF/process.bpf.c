@@ -1,0 +1,99 @@
+/* process.bpf.c: process lifecycle from BTF tracepoints: exec, fork, exit. */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32;
+    if (!vg_wanted(tgid))
+        return 0;
+
+    struct vg_exec *e = vg_reserve(sizeof *e, VG_KIND_EXEC);
+    if (!e)
+        return 0;
+    vg_fill_header(&e->hdr, VG_KIND_EXEC, sizeof *e);
+
+    e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+    e->uid = BPF_CORE_READ(task, cred, uid.val);
+    e->euid = BPF_CORE_READ(task, cred, euid.val);
+    e->gid = BPF_CORE_READ(task, cred, gid.val);
+    e->old_pid = old_pid;
+    e->flags = 0;
+    e->_pad0 = 0;
+
+    const char *filename = BPF_CORE_READ(bprm, filename);
+    long n = bpf_probe_read_kernel_str(e->path, sizeof e->path, filename);
+    if (n < 0) {
+        e->path[0] = 0;
+        n = 1;
+    }
+    e->path_len = n > 0 ? n - 1 : 0;
+    if (n == VG_PATH_MAX)
+        e->flags |= VG_EXEC_PATH_TRUNCATED;
+
+    unsigned long start = BPF_CORE_READ(task, mm, arg_start);
+    unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+    unsigned long len = end - start;
+    if (len > VG_ARGS_MAX) {
+        len = VG_ARGS_MAX;
+        e->flags |= VG_EXEC_ARGS_TRUNCATED;
+    }
+    /* Bound len for the verifier; the branch above already capped it. */
+    len &= (2 * VG_ARGS_MAX - 1);
+    if (len > VG_ARGS_MAX)
+        len = VG_ARGS_MAX;
+    if (len && bpf_probe_read_user(e->args, len, (const void *)start) == 0) {
+        e->args_len = len;
+    } else {
+        e->args_len = 0;
+        if (len)
+            vg_count(VG_CTR_READ_FAIL_ARGS);
+    }
+    vg_submit(e, VG_KIND_EXEC, 0);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
+{
+    __u32 child_pid = BPF_CORE_READ(child, pid);
+    __u32 child_tgid = BPF_CORE_READ(child, tgid);
+    if (child_pid != child_tgid)
+        return 0; /* a new thread, not a new process */
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!vg_wanted(tgid))
+        return 0;
+
+    struct vg_fork *f = vg_reserve(sizeof *f, VG_KIND_FORK);
+    if (!f)
+        return 0;
+    vg_fill_header(&f->hdr, VG_KIND_FORK, sizeof *f);
+    f->child_pid = child_tgid;
+    f->child_tid = child_pid;
+    f->flags = 0;
+    f->_pad0 = 0;
+    vg_submit(f, VG_KIND_FORK, 0);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(vg_exit, struct task_struct *task)
+{
+    /* Report the process, not each thread: only the last thread to leave. */
+    if (BPF_CORE_READ(task, signal, live.counter) != 0)
+        return 0;
+    if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+        return 0;
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!vg_wanted(tgid))
+        return 0;
+
+    struct vg_exit *x = vg_reserve(sizeof *x, VG_KIND_EXIT);
+    if (!x)
+        return 0;
+    vg_fill_header(&x->hdr, VG_KIND_EXIT, sizeof *x);
+    x->exit_code = BPF_CORE_READ(task, exit_code);
+    x->_pad0 = 0;
+    vg_submit(x, VG_KIND_EXIT, 0);
+    return 0;
+}

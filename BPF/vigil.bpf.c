@@ -1,0 +1,18 @@
+/* vigil.bpf.c: Vigil's kernel side, one object. Hook families live in their own files
+ * and are compiled here as one translation unit so they share maps and helpers. */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include "vigil_kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "vigil_wire.h"
+#include "maps.bpf.h"
+#include "common.bpf.h"
+
+#include "process.bpf.c"
+#include "syscalls.bpf.c"
+#include "network.bpf.c"
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,113 @@
+/*
+ * vigil_kernel.h: the few kernel types Vigil's BPF programs read, kept by hand.
+ *
+ * Every struct carries preserve_access_index, so clang records field accesses as CO-RE
+ * relocations and libbpf re-resolves them against the running kernel's BTF at load:
+ * field order and offsets here do not matter, only names and types. Only fields Vigil
+ * reads are listed. This replaces a multi-megabyte generated vmlinux.h.
+ */
+#ifndef VIGIL_KERNEL_H
+#define VIGIL_KERNEL_H
+
+#include <linux/types.h>
+
+typedef int pid_t;
+typedef unsigned short umode_t;
+typedef struct { __u32 val; } kuid_t;
+typedef struct { __u32 val; } kgid_t;
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct pt_regs {
+    unsigned long di, si, dx, r10, r8, r9;
+};
+
+struct cred {
+    kuid_t uid;
+    kgid_t gid;
+    kuid_t euid;
+};
+
+struct mm_struct {
+    unsigned long arg_start;
+    unsigned long arg_end;
+};
+
+struct inode {
+    umode_t i_mode;
+};
+
+struct file {
+    struct inode *f_inode;
+    void *private_data;
+};
+
+struct fdtable {
+    unsigned int max_fds;
+    struct file **fd;
+};
+
+struct files_struct {
+    struct fdtable *fdt;
+};
+
+struct in6_addr {
+    union {
+        __u8 u6_addr8[16];
+    } in6_u;
+};
+
+struct sock_common {
+    __u32 skc_daddr;
+    __u32 skc_rcv_saddr;
+    __u16 skc_dport;      /* network order */
+    __u16 skc_num;        /* host order */
+    unsigned short skc_family;
+    struct in6_addr skc_v6_daddr;
+    struct in6_addr skc_v6_rcv_saddr;
+};
+
+struct sock {
+    struct sock_common __sk_common;
+};
+
+struct socket {
+    short type;
+    struct sock *sk;
+};
+
+typedef struct { int counter; } atomic_t;
+
+struct signal_struct {
+    atomic_t live;        /* threads still running; 0 once the last one is exiting */
+};
+
+struct task_struct {
+    struct signal_struct *signal;
+    pid_t pid;
+    pid_t tgid;
+    unsigned int flags;
+    int exit_code;
+    struct task_struct *real_parent;
+    struct task_struct *group_leader;
+    struct mm_struct *mm;
+    struct files_struct *files;
+    struct cred *cred;
+    char comm[16];
+};
+
+struct linux_binprm {
+    const char *filename;
+};
+
+#pragma clang attribute pop
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define PF_KTHREAD 0x00200000
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+
+#endif /* VIGIL_KERNEL_H */

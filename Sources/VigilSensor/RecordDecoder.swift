@@ -1,0 +1,139 @@
+import CVigilWire
+public import VigilCore
+
+/// Turns raw ring-buffer records into `Event`s: the one place where the kernel's wire
+/// format (`vigil_wire.h`) becomes Swift values.
+///
+/// Every read is bounds-checked against the record's length. A record that is too short,
+/// claims a size it does not have, or has a kind this build does not know is counted and
+/// skipped; decoding never traps on kernel input.
+public struct RecordDecoder: Sendable {
+    /// What was seen and what could not be decoded.
+    public struct Counters: Sendable, Equatable {
+        public var records = 0
+        public var decoded = 0
+        /// Shorter than its header or than the struct its kind requires.
+        public var truncated = 0
+        /// A kind this build does not know (a newer BPF object, or corruption).
+        public var unknownKind = 0
+        /// The header's size disagrees with the bytes delivered.
+        public var badSize = 0
+
+        public init() {}
+        public var undecodable: Int { truncated + unknownKind + badSize }
+    }
+
+    public private(set) var counters = Counters()
+    /// Added to the kernel's CLOCK_MONOTONIC stamps to give wall-clock time.
+    public var monotonicToRealtimeNanos: Int64
+
+    public init(monotonicToRealtimeNanos: Int64) {
+        self.monotonicToRealtimeNanos = monotonicToRealtimeNanos
+    }
+
+    public mutating func decode(_ raw: UnsafeRawBufferPointer) -> Event? {
+        counters.records += 1
+        guard raw.count >= MemoryLayout<vg_header>.size else {
+            counters.truncated += 1
+            return nil
+        }
+        let h = raw.loadUnaligned(as: vg_header.self)
+        guard Int(h.size) <= raw.count, Int(h.size) >= MemoryLayout<vg_header>.size else {
+            counters.badSize += 1
+            return nil
+        }
+        let record = UnsafeRawBufferPointer(rebasing: raw[0..<Int(h.size)])
+        let payload: Event.Payload?
+        switch UInt32(h.kind) {
+        case VG_KIND_EXEC.rawValue: payload = decodeExec(record)
+        case VG_KIND_FORK.rawValue: payload = load(vg_fork.self, record).map { .fork(.init(childPid: Int32(bitPattern: $0.child_pid))) }
+        case VG_KIND_EXIT.rawValue: payload = load(vg_exit.self, record).map { .exit(.init(status: $0.exit_code)) }
+        case VG_KIND_SYSCALL.rawValue: payload = load(vg_syscall.self, record).map { .syscall(.init(number: Int($0.nr))) }
+        case VG_KIND_CONNECT.rawValue: payload = decodeNet(record, .connect)
+        case VG_KIND_BIND.rawValue: payload = decodeNet(record, .bind)
+        case VG_KIND_LISTEN.rawValue: payload = decodeNet(record, .listen)
+        case VG_KIND_ACCEPT.rawValue: payload = decodeNet(record, .accept)
+        default:
+            counters.unknownKind += 1
+            return nil
+        }
+        guard let payload else { return nil } // counted as truncated by load()
+        counters.decoded += 1
+        let comm = Self.string(record, at: MemoryLayout<vg_header>.offset(of: \vg_header.comm)!, max: Int(VG_COMM_LEN))
+        return Event(
+            timeNanos: UInt64(clamping: Int64(bitPattern: h.ktime_ns) &+ monotonicToRealtimeNanos),
+            pid: Int32(bitPattern: h.pid), tid: Int32(bitPattern: h.tid), comm: comm,
+            cgroupID: h.cgroup_id, payload: payload)
+    }
+
+    private mutating func load<T>(_: T.Type, _ record: UnsafeRawBufferPointer) -> T? {
+        guard record.count >= MemoryLayout<T>.size else {
+            counters.truncated += 1
+            return nil
+        }
+        return record.loadUnaligned(as: T.self)
+    }
+
+    private mutating func decodeExec(_ record: UnsafeRawBufferPointer) -> Event.Payload? {
+        guard let e = load(vg_exec.self, record) else { return nil }
+        let pathOffset = MemoryLayout<vg_exec>.offset(of: \vg_exec.path)!
+        let argsOffset = MemoryLayout<vg_exec>.offset(of: \vg_exec.args)!
+        let path = Self.string(record, at: pathOffset, max: min(Int(e.path_len), Int(VG_PATH_MAX)))
+        let argsLen = min(Int(e.args_len), Int(VG_ARGS_MAX))
+        let args = UnsafeRawBufferPointer(rebasing: record[argsOffset..<(argsOffset + argsLen)])
+        var argv = args.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        // The argument area ends with a NUL, which leaves one empty element after it.
+        if argv.last == "" { argv.removeLast() }
+        return .exec(.init(
+            ppid: Int32(bitPattern: e.ppid), uid: e.uid, euid: e.euid, gid: e.gid, path: path, argv: argv,
+            argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0))
+    }
+
+    private mutating func decodeNet(_ record: UnsafeRawBufferPointer, _ op: Event.Network.Operation) -> Event.Payload? {
+        guard let n = load(vg_net.self, record) else { return nil }
+        let localOffset = MemoryLayout<vg_net>.offset(of: \vg_net.local)!
+        let remoteOffset = MemoryLayout<vg_net>.offset(of: \vg_net.remote)!
+        let local = Self.endpoint(record, at: localOffset)
+        let remote = Self.endpoint(record, at: remoteOffset)
+        let family = local.family != 0 ? local.family : remote.family
+        let transport: Transport = switch (family, n.sock_type) {
+        case (1, _): .unix
+        case (2, 1), (10, 1): .tcp
+        case (2, 2), (10, 2): .udp
+        default: .other
+        }
+        return .network(.init(operation: op, result: n.result, fd: n.fd, transport: transport,
+                              local: local.endpoint, remote: remote.endpoint))
+    }
+
+    /// A `vg_sockaddr` at `offset` as an `Endpoint` (nil for family 0 or unknown families).
+    static func endpoint(_ record: UnsafeRawBufferPointer, at offset: Int) -> (family: UInt16, endpoint: Endpoint?) {
+        let a = record.loadUnaligned(fromByteOffset: offset, as: vg_sockaddr.self)
+        let addrOffset = offset + MemoryLayout<vg_sockaddr>.offset(of: \vg_sockaddr.addr)!
+        let bytes = Array(record[addrOffset..<(addrOffset + 16)])
+        switch a.family {
+        case 2:
+            return (a.family, .ipv4(IPv4Address(bytes[0], bytes[1], bytes[2], bytes[3]), port: a.port))
+        case 10:
+            return (a.family, .ipv6(IPv6Address(bytes: bytes), port: a.port))
+        case 1:
+            let pathOffset = offset + MemoryLayout<vg_sockaddr>.offset(of: \vg_sockaddr.path)!
+            let raw = record[pathOffset..<(pathOffset + Int(VG_UNIX_PATH_MAX))]
+            if raw.first == 0 {
+                // Abstract socket: a leading NUL, then a name; shown as "@name".
+                let name = raw.dropFirst().prefix { $0 != 0 }
+                return (a.family, name.isEmpty ? nil : .unix(path: "@" + String(decoding: name, as: UTF8.self)))
+            }
+            return (a.family, .unix(path: String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)))
+        default:
+            return (a.family, nil)
+        }
+    }
+
+    /// A NUL-terminated string of at most `max` bytes at `offset`; invalid UTF-8 is repaired.
+    static func string(_ record: UnsafeRawBufferPointer, at offset: Int, max: Int) -> String {
+        let end = Swift.min(offset + max, record.count)
+        guard offset < end else { return "" }
+        return String(decoding: record[offset..<end].prefix { $0 != 0 }, as: UTF8.self)
+    }
+}

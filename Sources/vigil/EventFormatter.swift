@@ -1,0 +1,39 @@
+import VigilCore
+
+/// Renders events for `vigil trace`.
+struct EventFormatter {
+    var format: OutputFormat
+
+    func format(_ event: Event, process: ProcessRecord?, table: ProcessTable) -> String {
+        switch format {
+        case .text: text(event, process: process)
+        case .json: text(event, process: process) // replaced by the OCSF encoder
+        }
+    }
+
+    private func text(_ e: Event, process: ProcessRecord?) -> String {
+        let who = "\(e.comm)[\(e.pid)]"
+        switch e.payload {
+        case .exec(let x):
+            return "exec    \(who) ppid=\(x.ppid) uid=\(x.uid) \(x.path) \(x.argv.joined(separator: " "))\(x.argvTruncated ? " …" : "")"
+        case .fork(let f):
+            return "fork    \(who) child=\(f.childPid)"
+        case .exit(let x):
+            return "exit    \(who) " + (x.signal.map { "signal=\($0)" } ?? "code=\(x.code ?? 0)")
+        case .syscall(let s):
+            return "syscall \(who) nr=\(s.number)"
+        case .network(let n):
+            let local = n.local.map(Self.endpoint) ?? "-"
+            let remote = n.remote.map(Self.endpoint) ?? "-"
+            return "\(n.operation.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(who) \(n.transport.rawValue) local=\(local) remote=\(remote) result=\(n.result)"
+        }
+    }
+
+    static func endpoint(_ e: Endpoint) -> String {
+        switch e {
+        case .ipv4(let a, let p): "\(a):\(p)"
+        case .ipv6(let a, let p): "[\(a)]:\(p)"
+        case .unix(let path): path
+        }
+    }
+}
