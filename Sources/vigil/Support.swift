@@ -83,3 +83,16 @@ enum StatsReport {
         return text
     }
 }
+
+/// Unbuffered lines on stdout, for people watching (and for a parent reading the first line).
+enum Console {
+    static func line(_ s: String) {
+        var data = Array((s + "\n").utf8)
+        var offset = 0
+        while offset < data.count {
+            let n = data.withUnsafeMutableBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { if errno == EINTR { continue } else { return } }
+            offset += n
+        }
+    }
+}

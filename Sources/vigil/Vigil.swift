@@ -14,6 +14,8 @@ struct Vigil: ParsableCommand {
         version: VigilVersion.string,
         subcommands: [
             Trace.self,
+            Demo.self,
+            DemoService.self,
         ]
     )
 }

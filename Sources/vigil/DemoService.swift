@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+
+/// A tiny TCP service for the demo and the end-to-end tests: one line in, one line out.
+/// `GET NAME` reads a file under /etc and answers with its first line. With `--vulnerable`
+/// it also has the bug a demo needs: `RUN CMD` hands CMD to a shell, as a careless service
+/// with a command-injection flaw would.
+struct DemoService: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo-service",
+        abstract: "A small built-in TCP service used by `vigil demo` and the tests.",
+        shouldDisplay: false
+    )
+
+    @Option(help: "Port on 127.0.0.1 (0: the kernel picks one; the port is printed on stdout).")
+    var port: UInt16 = 0
+
+    @Option(help: "Exit after serving this many connections (0: serve forever).")
+    var connections: Int = 0
+
+    @Flag(help: "Accept `RUN CMD` requests and run CMD with /bin/sh (the flaw a demo attacks).")
+    var vulnerable = false
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard server >= 0 else { throw ServiceError("socket: errno \(errno)") }
+        var one: Int32 = 1
+        setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = port.bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(server, $0, len) == 0 && listen(server, 64) == 0 && getsockname(server, $0, &len) == 0
+            }
+        }
+        guard bound else { throw ServiceError("cannot listen on 127.0.0.1:\(port): errno \(errno)") }
+        Console.line(String(UInt16(bigEndian: addr.sin_port)))
+
+        var served = 0
+        while connections == 0 || served < connections {
+            let client = accept(server, nil, nil)
+            if client < 0 {
+                if errno == EINTR { continue }
+                throw ServiceError("accept: errno \(errno)")
+            }
+            serve(client)
+            close(client)
+            served += 1
+        }
+        close(server)
+    }
+
+    private func serve(_ fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { return }
+        let line = String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        var reply = "ERR unknown request\n"
+        if line.hasPrefix("GET ") {
+            let name = line.dropFirst(4).filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
+            if let text = try? String(contentsOfFile: "/etc/\(name)", encoding: .utf8) {
+                reply = "OK \(text.split(separator: "\n").first ?? "")\n"
+            } else {
+                reply = "ERR no such entry\n"
+            }
+        } else if line.hasPrefix("RUN "), vulnerable {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", String(line.dropFirst(4))]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            if (try? p.run()) != nil {
+                p.waitUntilExit()
+                reply = "OK ran, status \(p.terminationStatus)\n"
+            } else {
+                reply = "ERR cannot run\n"
+            }
+        }
+        _ = reply.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+    }
+}
+
+struct ServiceError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

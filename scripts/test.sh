@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the whole test suite. As root, the eBPF end-to-end tests run
+# against the real kernel; with VIGIL_REQUIRE_BPF=1 they fail instead of skipping when
+# eBPF is unavailable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && [[ "${VIGIL_NO_SUDO:-}" != 1 ]]; then
+    exec sudo -E "$0" "$@"
+fi
+scripts/setup.sh --tests
+swift build --build-tests 2>&1 | grep -E "error|warning: |Build complete" || true
+swift test "$@"
