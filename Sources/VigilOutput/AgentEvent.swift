@@ -1,0 +1,78 @@
+/// Vigil's own lifecycle and health, reported in the same stream as what it observes so a
+/// SIEM can tell "nothing happened" from "Vigil was not looking".
+public struct AgentEvent: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        /// The agent started (`mode` e.g. `learn`, `enforce`, `trace`).
+        case started(mode: String)
+        /// The agent stopped (`reason` e.g. `SIGTERM`).
+        case stopped(reason: String)
+        /// Configuration or baselines were reloaded.
+        case reloaded(detail: String)
+        /// Events were lost: `source` says where (e.g. `kernel-ringbuf`, `spool:file:/x`).
+        case loss(source: String, count: Int)
+        /// Findings held back by throttling since the last report, per profile.
+        case suppressed(counts: [String: Int])
+    }
+
+    public var kind: Kind
+    public var timeNanos: UInt64
+
+    public init(_ kind: Kind, timeNanos: UInt64) {
+        self.kind = kind
+        self.timeNanos = timeNanos
+    }
+}
+
+extension OCSFEncoder {
+    /// Encodes agent lifecycle as Application Lifecycle (6002) and loss as Application
+    /// Error (6008): SIEMs alert on errors, and lost events are a gap in coverage.
+    public func encode(_ a: AgentEvent) -> EncodedEvent {
+        let cls: OCSF.Class
+        let activityID: Int
+        let activityName: String
+        let severity: OCSF.Severity
+        let message: String
+        switch a.kind {
+        case .started(let mode):
+            (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 3, "Start", .informational, "Vigil started (\(mode))")
+        case .stopped(let reason):
+            (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 4, "Stop", .informational, "Vigil stopped (\(reason))")
+        case .reloaded(let detail):
+            (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Reload", .informational, "Vigil reloaded: \(detail)")
+        case .suppressed(let counts):
+            let total = counts.values.reduce(0, +)
+            (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Throttle", .informational, "\(total) repeated findings suppressed")
+        case .loss(let source, let count):
+            (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .medium, "\(count) events lost at \(source)")
+        }
+        var w = JSONWriter()
+        w.object { w in
+            header(&w, cls, activityID: activityID, activityName: activityName, severity: severity, timeNanos: a.timeNanos)
+            w.field("status_id", cls == .applicationError ? 2 : 1)
+            w.field("status", cls == .applicationError ? "Failure" : "Success")
+            w.field("message", message)
+            if case .loss(_, let count) = a.kind { w.field("count", count) }
+            metadata(&w, profiles: cls == .applicationLifecycle ? ["host"] : [])
+            if cls == .applicationLifecycle {
+                device(&w)
+                w.object("app") { w in
+                    w.field("name", Self.productName)
+                    w.field("vendor_name", Self.vendorName)
+                    w.field("version", productVersion)
+                }
+            }
+            switch a.kind {
+            case .loss(let source, let count):
+                w.object("unmapped") { w in w.field("loss_source", source); w.field("lost_events", count) }
+            case .suppressed(let counts):
+                w.object("unmapped") { w in
+                    w.object("suppressed_findings") { w in
+                        for (profile, n) in counts.sorted(by: { $0.key < $1.key }) { w.field(profile, n) }
+                    }
+                }
+            default: break
+            }
+        }
+        return EncodedEvent(bytes: w.bytes, classUID: cls.rawValue)
+    }
+}

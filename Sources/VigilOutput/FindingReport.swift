@@ -1,0 +1,99 @@
+public import VigilCore
+
+/// What the detector tells the outputs about one finding: the input of the Detection
+/// Finding (2004) mapping.
+///
+/// It lives here rather than in VigilCore because it is shaped by what a SIEM needs to
+/// explain a finding; the detector fills it from its own richer state.
+public struct FindingReport: Sendable, Hashable {
+    /// Stable identifier of this finding (`finding_info.uid`).
+    public var uid: String
+    /// One-line human summary (`finding_info.title`).
+    public var title: String
+    /// Categories of deviation, e.g. `["new-exec", "new-connect"]` (`finding_info.types`).
+    public var types: [String]
+    /// The learned profile the process was judged against (throttling key, analysis target).
+    public var profile: String
+    /// Accumulated risk, 0 to 100 (`risk_score`); also sets `risk_level` and `severity`.
+    public var riskScore: Int
+    /// Each deviation that contributed, with what the baseline expected instead.
+    public var reasons: [Reason]
+    /// What Vigil did about it.
+    public var action: Action
+    /// The process that deviated.
+    public var process: ProcessRecord
+    /// Its ancestors, nearest first (as `ProcessTable.ancestry(of:)` returns them).
+    public var ancestry: [ProcessRecord]
+    /// When the finding was raised, nanoseconds since the epoch.
+    public var timeNanos: UInt64
+
+    public init(uid: String, title: String, types: [String], profile: String, riskScore: Int, reasons: [Reason],
+                action: Action, process: ProcessRecord, ancestry: [ProcessRecord], timeNanos: UInt64) {
+        self.uid = uid
+        self.title = title
+        self.types = types
+        self.profile = profile
+        self.riskScore = riskScore
+        self.reasons = reasons
+        self.action = action
+        self.process = process
+        self.ancestry = ancestry
+        self.timeNanos = timeNanos
+    }
+
+    /// One explained deviation.
+    public struct Reason: Sendable, Hashable {
+        /// What kind of behaviour deviated, e.g. `exec`, `connect`, `syscall-sequence`, `user`.
+        public var kind: String
+        /// What was observed, e.g. `/usr/bin/curl` or `203.0.113.7:4444`.
+        public var observed: String
+        /// What the baseline holds for this kind (empty when the baseline has nothing).
+        public var expected: [String]
+        /// How much this deviation added to the risk score.
+        public var scoreDelta: Int
+
+        public init(kind: String, observed: String, expected: [String], scoreDelta: Int = 0) {
+            self.kind = kind
+            self.observed = observed
+            self.expected = expected
+            self.scoreDelta = scoreDelta
+        }
+    }
+
+    /// The response step taken and how it went.
+    public struct Action: Sendable, Hashable {
+        public enum Step: String, Sendable, Hashable, CaseIterable {
+            case alert, denyNetwork = "deny-network", suspend, kill
+        }
+
+        public enum Outcome: String, Sendable, Hashable {
+            /// The action took effect.
+            case succeeded
+            /// The action was attempted and failed (e.g. the process was already gone).
+            case failed
+            /// Policy chose the step but did not carry it out (dry run or a cap was reached).
+            case skipped
+        }
+
+        public var step: Step
+        public var outcome: Outcome
+        /// Free text on the outcome, e.g. the errno of a failed kill.
+        public var detail: String?
+
+        public init(step: Step, outcome: Outcome, detail: String? = nil) {
+            self.step = step
+            self.outcome = outcome
+            self.detail = detail
+        }
+    }
+
+    /// OCSF `risk_level_id` for the score: bands of 25.
+    public var riskLevel: (id: Int, name: String) {
+        switch riskScore {
+        case ..<25: (1, "Low")
+        case 25..<50: (2, "Medium")
+        case 50..<75: (3, "High")
+        default: (4, "Critical")
+        }
+    }
+}
