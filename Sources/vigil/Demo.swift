@@ -46,7 +46,7 @@ struct Demo: ParsableCommand {
         say("")
         say("What the kernel reported about the workload (\(relevant.count) of \(events.count) events on this host):")
         for e in relevant where e.kind != .fork {
-            say("  " + formatter.format(e, process: table[e.pid], table: table))
+            if let line = formatter.format(e, process: table[e.pid], table: table) { say("  " + line) }
         }
         let stats = sensor.stats
         say("")

@@ -1,13 +1,17 @@
+import Foundation
 import VigilCore
+import VigilOutput
 
-/// Renders events for `vigil trace`.
+/// Renders events for `vigil trace` and `vigil demo`: OCSF JSON lines, or readable text.
 struct EventFormatter {
     var format: OutputFormat
+    let encoder = OCSFEncoder(hostname: ProcessInfo.processInfo.hostName, productVersion: VigilVersion.string)
 
-    func format(_ event: Event, process: ProcessRecord?, table: ProcessTable) -> String {
+    /// The line for `event`, or nil when the format does not emit this kind of event.
+    func format(_ event: Event, process: ProcessRecord?, table: ProcessTable) -> String? {
         switch format {
         case .text: text(event, process: process)
-        case .json: text(event, process: process) // replaced by the OCSF encoder
+        case .json: encoder.encode(event, process: process, ancestry: table.ancestry(of: event.pid)).map(\.text)
         }
     }
 
@@ -21,7 +25,7 @@ struct EventFormatter {
         case .exit(let x):
             return "exit    \(who) " + (x.signal.map { "signal=\($0)" } ?? "code=\(x.code ?? 0)")
         case .syscall(let s):
-            return "syscall \(who) nr=\(s.number)"
+            return "syscall \(who) \(SyscallTable.name(s.number))"
         case .network(let n):
             let local = n.local.map(Self.endpoint) ?? "-"
             let remote = n.remote.map(Self.endpoint) ?? "-"

@@ -6,6 +6,7 @@ enum Diagnostics {
     static func error(_ message: String) { emit("vigil: error: \(message)") }
     static func warning(_ message: String) { emit("vigil: warning: \(message)") }
     static func info(_ message: String) { emit("vigil: \(message)") }
+    static func raw(_ message: String) { emit(message) }
 
     private static func emit(_ line: String) {
         var data = Array((line + "\n").utf8)

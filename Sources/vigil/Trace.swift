@@ -74,7 +74,7 @@ struct Trace: ParsableCommand {
         var reportedDrops: UInt64 = 0
         let handle: (Event) -> Void = { event in
             let record = table.apply(event)
-            writer.write(formatter.format(event, process: record, table: table))
+            if let line = formatter.format(event, process: record, table: table) { writer.write(line) }
         }
         do {
             while !stop.requested {

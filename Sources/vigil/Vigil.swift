@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Vigil: ParsableCommand {
@@ -9,6 +10,8 @@ struct Vigil: ParsableCommand {
         Vigil watches processes through eBPF (tracepoints, raw and BTF tracepoints, cgroup hooks) \
         and streams what it sees as OCSF JSON lines.
 
+        Start with `vigil demo` (as root) to see it at work on a built-in workload.
+
         Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
         """,
         version: VigilVersion.string,
@@ -18,6 +21,22 @@ struct Vigil: ParsableCommand {
             DemoService.self,
         ]
     )
+
+    /// ArgumentParser exits 64 (EX_USAGE) on bad usage; Vigil's contract is 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                let message = fullMessage(for: error)
+                if !message.isEmpty { Diagnostics.raw(message) }
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 enum VigilVersion {
