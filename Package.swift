@@ -44,6 +44,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Overhead benchmarks (print figures; not tests). See Benchmarks/README.md.
+        .executableTarget(
+            name: "vigil-bench",
+            dependencies: ["VigilSensor", "VigilCore"],
+            path: "Benchmarks/VigilBench",
+            swiftSettings: strict
+        ),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "VigilSensorTests", dependencies: ["VigilSensor", "CVigilWire", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilOutputTests", dependencies: ["VigilOutput", "VigilCore"], resources: [.copy("Golden")], swiftSettings: strict),

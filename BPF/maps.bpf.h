@@ -7,6 +7,7 @@ const volatile __u32 vg_abi_version = VG_ABI_VERSION;
 const volatile __u32 vg_self_tgid = 0;          /* Vigil itself: never reported */
 const volatile __u32 vg_filter_tgid = 0;        /* 0: every process */
 const volatile char vg_filter_comm[VG_COMM_LEN] = {}; /* empty: every command */
+const volatile bool vg_want_syscalls = false;   /* emit a record per syscall (vigil trace --syscalls) */
 const volatile __u32 vg_syscall_wakeup_bytes = 256 * 1024; /* batch wakeups for syscall records */
 
 /* Every record goes through this ring buffer (size set by user space before load). */

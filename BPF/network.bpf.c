@@ -1,23 +1,18 @@
-/* network.bpf.c: connect, bind, listen and accept, from the syscalls tracepoints.
+/* network.bpf.c: connect, bind, listen and accept, called from the sys_enter and
+ * sys_exit dispatchers in syscalls.bpf.c.
  *
  * Entry records what the caller passed (fd, sockaddr) in vg_pending_net; exit adds the
  * result and the socket's own view of its addresses, and emits one vg_net record.
- * These tracepoints fire only for these syscalls, so other syscalls pay nothing. */
+ *
+ * Why not the syscalls:sys_enter_connect tracepoints: enabling any of them routes every
+ * syscall of every task through the perf syscall-trace path, which measured ~4x the cost
+ * of one tp_btf program here. The raw sys_enter/sys_exit hooks cost one program run. */
 
-/* The stable layout of syscalls/sys_enter_* and sys_exit_* tracepoint records. */
-struct vg_sys_enter_ctx {
-    __u64 _common;
-    __s32 nr;
-    __u32 _pad;
-    __u64 args[6];
-};
-
-struct vg_sys_exit_ctx {
-    __u64 _common;
-    __s32 nr;
-    __u32 _pad;
-    __s64 ret;
-};
+#define VG_NR_CONNECT 42
+#define VG_NR_ACCEPT 43
+#define VG_NR_BIND 49
+#define VG_NR_LISTEN 50
+#define VG_NR_ACCEPT4 288
 
 /* Copy a user sockaddr of `len` bytes into the wire form. */
 static __always_inline void vg_read_user_sockaddr(struct vg_sockaddr *out, const void *uaddr, __u32 len)
@@ -107,39 +102,36 @@ static __always_inline void vg_socket_addrs(struct socket *sock, struct vg_socka
     }
 }
 
-static __always_inline int vg_net_enter(struct vg_sys_enter_ctx *ctx, __u32 kind, bool has_addr)
+static __always_inline int vg_net_enter(__u64 id, struct pt_regs *regs, __u32 kind, bool has_addr)
 {
-    __u64 id = bpf_get_current_pid_tgid();
-    if (!vg_wanted(id >> 32))
-        return 0;
     __u32 zero = 0;
     struct vg_pending_net *p = bpf_map_lookup_elem(&vg_scratch_net, &zero);
     if (!p)
         return 0;
     p->kind = kind;
-    p->fd = (__s32)ctx->args[0];
+    p->fd = (__s32)regs->di;
     __builtin_memset(&p->addr, 0, sizeof p->addr);
     if (has_addr)
-        vg_read_user_sockaddr(&p->addr, (const void *)ctx->args[1], (__u32)ctx->args[2]);
+        vg_read_user_sockaddr(&p->addr, (const void *)regs->si, (__u32)regs->dx);
     if (bpf_map_update_elem(&vg_pending_net, &id, p, BPF_ANY))
         vg_count(VG_CTR_PENDING_FULL);
     return 0;
 }
 
-static __always_inline int vg_net_exit(struct vg_sys_exit_ctx *ctx, __u32 kind)
+static __always_inline int vg_net_exit(__u64 id, long ret)
 {
-    __u64 id = bpf_get_current_pid_tgid();
     struct vg_pending_net *p = bpf_map_lookup_elem(&vg_pending_net, &id);
     if (!p)
         return 0;
 
+    __u32 kind = p->kind;
     struct vg_net *n = vg_reserve(sizeof *n, kind);
     if (!n) {
         bpf_map_delete_elem(&vg_pending_net, &id);
         return 0;
     }
     vg_fill_header(&n->hdr, kind, sizeof *n);
-    n->result = ctx->ret;
+    n->result = ret;
     n->fd = p->fd;
     n->sock_type = 0;
     n->_pad0 = 0;
@@ -152,7 +144,7 @@ static __always_inline int vg_net_exit(struct vg_sys_exit_ctx *ctx, __u32 kind)
 
     if (kind == VG_KIND_CONNECT) {
         __builtin_memcpy(&n->remote, &p->addr, sizeof n->remote);
-        if (sock && ctx->ret == 0)
+        if (sock && ret == 0)
             vg_socket_addrs(sock, &n->local, 0);
     } else if (kind == VG_KIND_BIND) {
         __builtin_memcpy(&n->local, &p->addr, sizeof n->local);
@@ -165,39 +157,20 @@ static __always_inline int vg_net_exit(struct vg_sys_exit_ctx *ctx, __u32 kind)
     return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int vg_connect_enter(struct vg_sys_enter_ctx *ctx) { return vg_net_enter(ctx, VG_KIND_CONNECT, true); }
-
-SEC("tracepoint/syscalls/sys_exit_connect")
-int vg_connect_exit(struct vg_sys_exit_ctx *ctx) { return vg_net_exit(ctx, VG_KIND_CONNECT); }
-
-SEC("tracepoint/syscalls/sys_enter_bind")
-int vg_bind_enter(struct vg_sys_enter_ctx *ctx) { return vg_net_enter(ctx, VG_KIND_BIND, true); }
-
-SEC("tracepoint/syscalls/sys_exit_bind")
-int vg_bind_exit(struct vg_sys_exit_ctx *ctx) { return vg_net_exit(ctx, VG_KIND_BIND); }
-
-SEC("tracepoint/syscalls/sys_enter_listen")
-int vg_listen_enter(struct vg_sys_enter_ctx *ctx) { return vg_net_enter(ctx, VG_KIND_LISTEN, false); }
-
-SEC("tracepoint/syscalls/sys_exit_listen")
-int vg_listen_exit(struct vg_sys_exit_ctx *ctx) { return vg_net_exit(ctx, VG_KIND_LISTEN); }
-
 /* accept and accept4: the new socket is only known at exit, from the returned fd. */
-static __always_inline int vg_accept_exit(struct vg_sys_exit_ctx *ctx)
+static __always_inline int vg_accept_exit(long ret)
 {
-    __u64 id = bpf_get_current_pid_tgid();
-    if (!vg_wanted(id >> 32) || ctx->ret < 0)
+    if (ret < 0)
         return 0;
-    struct socket *sock = vg_socket_of_fd((__s32)ctx->ret);
+    struct socket *sock = vg_socket_of_fd((__s32)ret);
     if (!sock)
         return 0;
     struct vg_net *n = vg_reserve(sizeof *n, VG_KIND_ACCEPT);
     if (!n)
         return 0;
     vg_fill_header(&n->hdr, VG_KIND_ACCEPT, sizeof *n);
-    n->result = ctx->ret;
-    n->fd = (__s32)ctx->ret;
+    n->result = ret;
+    n->fd = (__s32)ret;
     n->sock_type = BPF_CORE_READ(sock, type);
     n->_pad0 = 0;
     __builtin_memset(&n->local, 0, sizeof n->local);
@@ -206,9 +179,3 @@ static __always_inline int vg_accept_exit(struct vg_sys_exit_ctx *ctx)
     vg_submit(n, VG_KIND_ACCEPT, 0);
     return 0;
 }
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int vg_accept_exit_tp(struct vg_sys_exit_ctx *ctx) { return vg_accept_exit(ctx); }
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int vg_accept4_exit_tp(struct vg_sys_exit_ctx *ctx) { return vg_accept_exit(ctx); }

@@ -1,13 +1,29 @@
-/* syscalls.bpf.c: syscall entry per process. Loaded only when user space asks for
- * syscall events (autoload is off otherwise), so it costs nothing when unused. */
+/* syscalls.bpf.c: the two syscall hooks, sys_enter and sys_exit (BTF raw tracepoints).
+ *
+ * sys_enter stores the arguments of connect/bind/listen for their exit and, when user
+ * space asked for syscall events (vg_want_syscalls), emits one record per syscall of the
+ * processes it asked about. sys_exit completes the network calls. Each does a compare on
+ * the syscall number before anything else, so other syscalls cost one short program run. */
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
 {
-    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (nr != VG_NR_CONNECT && nr != VG_NR_BIND && nr != VG_NR_LISTEN && !vg_want_syscalls)
+        return 0;
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32;
     if (!vg_wanted(tgid))
         return 0;
 
+    if (nr == VG_NR_CONNECT)
+        vg_net_enter(id, regs, VG_KIND_CONNECT, true);
+    else if (nr == VG_NR_BIND)
+        vg_net_enter(id, regs, VG_KIND_BIND, true);
+    else if (nr == VG_NR_LISTEN)
+        vg_net_enter(id, regs, VG_KIND_LISTEN, false);
+
+    if (!vg_want_syscalls)
+        return 0;
     struct vg_syscall *s = vg_reserve(sizeof *s, VG_KIND_SYSCALL);
     if (!s)
         return 0;
@@ -19,5 +35,19 @@ int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
                       ? BPF_RB_FORCE_WAKEUP
                       : BPF_RB_NO_WAKEUP;
     vg_submit(s, VG_KIND_SYSCALL, flags);
+    return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(vg_sys_exit, struct pt_regs *regs, long ret)
+{
+    long nr = regs->orig_ax; /* a direct BTF load: cheaper than a probe-read helper call */
+    if (nr == VG_NR_ACCEPT || nr == VG_NR_ACCEPT4) {
+        if (!vg_wanted(bpf_get_current_pid_tgid() >> 32))
+            return 0;
+        return vg_accept_exit(ret);
+    }
+    if (nr == VG_NR_CONNECT || nr == VG_NR_BIND || nr == VG_NR_LISTEN)
+        return vg_net_exit(bpf_get_current_pid_tgid(), ret);
     return 0;
 }

@@ -12,7 +12,8 @@
 #include "common.bpf.h"
 
 #include "process.bpf.c"
-#include "syscalls.bpf.c"
 #include "network.bpf.c"
+#include "syscalls.bpf.c"
+#include "bench.bpf.c"
 
 char LICENSE[] SEC("license") = "GPL";

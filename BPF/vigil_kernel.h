@@ -18,8 +18,10 @@ typedef struct { __u32 val; } kgid_t;
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
+/* x86_64 only: syscall arguments and number as the entry code saved them. */
 struct pt_regs {
     unsigned long di, si, dx, r10, r8, r9;
+    unsigned long orig_ax;
 };
 
 struct cred {

@@ -5,8 +5,8 @@ public import VigilCore
 
 /// What the sensor should watch.
 public struct SensorOptions: Sendable {
-    /// Also report every syscall entry (many events; off by default, and then the
-    /// syscall program is not even loaded).
+    /// Also report every syscall entry (many events). Off by default, and then the kernel
+    /// side drops the code path altogether (a load-time constant).
     public var syscalls = false
     /// Only this process (thread-group id).
     public var pid: Int32?
@@ -16,6 +16,8 @@ public struct SensorOptions: Sendable {
     public var ringBufferBytes: UInt32 = 16 * 1024 * 1024
     /// The compiled BPF object; found automatically when nil.
     public var objectPath: String?
+    /// Benchmarks only: load nothing but an empty sys_enter program (the overhead floor).
+    public var benchmarkFloorOnly = false
 
     public init() {}
 }
@@ -71,7 +73,6 @@ public final class Sensor {
             throw SensorError("this kernel does not publish BTF (/sys/kernel/btf/vmlinux is missing)",
                               remedy: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (standard on current distributions)")
         }
-        let tracefs = TraceFS.ensureMounted()
         guard let path = options.objectPath ?? BPFObjectLocator.locate() else {
             throw SensorError("the compiled BPF object (\(BPFObjectLocator.fileName)) was not found; looked in: "
                               + BPFObjectLocator.candidates().joined(separator: ", "),
@@ -90,6 +91,7 @@ public final class Sensor {
 
         do {
             try object.setGlobal("vg_self_tgid", UInt32(getpid()))
+            try object.setGlobal("vg_want_syscalls", options.syscalls)
             try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
             try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))
             try events.setMaxEntries(options.ringBufferBytes)
@@ -100,17 +102,17 @@ public final class Sensor {
         // Switch off, before load, what nobody asked for and what this kernel lacks.
         for program in object.programs {
             let hook = Hook(section: program.section)
-            if hook.isSyscallStream && !options.syscalls {
+            if program.name == "vg_bench_floor" && !options.benchmarkFloorOnly || program.name != "vg_bench_floor" && options.benchmarkFloorOnly {
                 program.autoload = false
                 continue
             }
-            if let missing = hook.missing(tracefsAvailable: tracefs) {
+            if let missing = hook.missing() {
                 program.autoload = false
                 let note = "kernel lacks \(hook.description) (\(missing)): \(hook.feature) unavailable"
                 if !notices.contains(note) { notices.append(note) }
             }
         }
-        if object.programs.first(where: { Hook(section: $0.section).name == "sched_process_exec" })?.autoload != true {
+        if !options.benchmarkFloorOnly, object.programs.first(where: { Hook(section: $0.section).name == "sched_process_exec" })?.autoload != true {
             throw SensorError("this kernel lacks the sched_process_exec BTF tracepoint, which Vigil needs to see programs start",
                               remedy: "use Linux 5.5 or later with BTF")
         }
@@ -220,8 +222,6 @@ struct Hook: CustomStringConvertible {
         }
     }
 
-    var isSyscallStream: Bool { kind == .btfTracepoint && name == "sys_enter" }
-
     var description: String {
         switch kind {
         case .btfTracepoint: "BTF tracepoint \(name)"
@@ -239,17 +239,18 @@ struct Hook: CustomStringConvertible {
         if name.contains("accept") { return "accept events" }
         if name.contains("exit") && kind == .btfTracepoint { return "process exit events" }
         if name.contains("fork") { return "fork events" }
-        if name == "sys_enter" { return "syscall events" }
+        if name == "sys_enter" { return "syscall and network events" }
+        if name == "sys_exit" { return "network events" }
         return "events from \(name)"
     }
 
     /// Why this hook cannot attach here, or nil when it can.
-    func missing(tracefsAvailable: Bool) -> String? {
+    func missing() -> String? {
         switch kind {
         case .btfTracepoint:
             return KernelSupport.hasBTFTracepoint(name) ? nil : "not in the kernel's BTF"
         case .tracepoint:
-            guard tracefsAvailable else { return "tracefs is not mounted and could not be mounted" }
+            guard TraceFS.ensureMounted() else { return "tracefs is not mounted and could not be mounted" }
             let base = TraceFS.root ?? "/sys/kernel/tracing"
             return FileManager.default.fileExists(atPath: "\(base)/events/\(category)/\(name)")
                 ? nil : "no \(category)/\(name) tracepoint; syscall tracepoints need CONFIG_FTRACE_SYSCALLS"

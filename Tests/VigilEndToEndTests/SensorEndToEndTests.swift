@@ -147,10 +147,18 @@ struct SensorEndToEndTests {
         #expect(syscalls.contains { if case .syscall(let s) = $0.payload { return s.number == 35 || s.number == 230 } else { return false } })
     }
 
-    @Test func withoutSyscallsTheSyscallProgramIsNotLoaded() throws {
+    @Test func withoutSyscallsNoSyscallEventsArrive() throws {
         try BPFTestGate.check()
         let sensor = try Sensor()
-        #expect(!sensor.attachedHooks.contains("tp_btf/sys_enter"))
-        #expect(sensor.attachedHooks.contains("tracepoint/syscalls/sys_exit_connect"))
+        #expect(sensor.attachedHooks.contains("tp_btf/sys_enter"))
+        #expect(sensor.attachedHooks.contains("tp_btf/sys_exit"))
+        let (pid, _) = try runProgram("/bin/true", [])
+        let events = try collect(sensor) { e in
+            if case .exit = e.payload, e.pid == pid { return true }
+            return false
+        }
+        #expect(events.contains { $0.pid == pid })
+        #expect(!events.contains { $0.kind == .syscall })
+        #expect(sensor.stats.kernelEmitted[.syscall] == nil)
     }
 }
