@@ -13,7 +13,7 @@ struct Vigil: ParsableCommand {
         """,
         version: VigilVersion.string,
         subcommands: [
-            Trace.self,
+            Trace.self, Eval.self, Replay.self,
         ]
     )
 }
