@@ -213,3 +213,13 @@ public enum Evaluation {
             modelBytes: model.memoryBytes)
     }
 }
+
+extension Evaluation {
+    /// The threshold that flags at most `falseAlarmRate` of the `normal` traces (held out
+    /// from training), as ``ROC/threshold(falseAlarmRate:negatives:)`` defines it.
+    public static func calibrate(_ model: SequenceModel, normal files: [String], falseAlarmRate: Double = 0.01) throws -> Double? {
+        let scanner = SequenceScanner(model: model)
+        let scores = try files.map { try score(path: $0, with: scanner).score }
+        return ROC.threshold(falseAlarmRate: falseAlarmRate, negatives: scores)
+    }
+}

@@ -68,6 +68,10 @@ public struct SequenceModel: Sendable {
     /// The number of traces the model was trained on.
     public let trainedTraces: Int
 
+    /// The window score (bits per call) above which a process is flagged, when it was
+    /// calibrated on held-out normal traces (see ``Evaluation/calibrate(_:normal:falseAlarmRate:)``).
+    public var alertThreshold: Double?
+
     let table: CostTable
 
     /// Costs are integers in 1/256 bit so window sums are exact and kernel-friendly.
