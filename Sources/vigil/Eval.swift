@@ -69,6 +69,9 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
+    @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
+    var stide = false
+
     func run() throws {
         let report: EvaluationReport
         do {
@@ -76,7 +79,7 @@ struct Eval: ParsableCommand {
             if c.validation == nil && !json {
                 FileHandle.standardError.write(Data("note: \(corpus) has no validation directory; negatives come from cross-validation over train\n".utf8))
             }
-            report = try Evaluation.run(corpus: c, parameters: model.parameters)
+            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide)
         } catch {
             throw exitForInput(error)
         }
@@ -94,6 +97,7 @@ struct Eval: ParsableCommand {
         print("corpus        \(r.corpus)")
         print("traces        train \(r.train), validation \(r.validation), attack \(r.attack) processes in \(r.attackCases) cases")
         print("negatives     \(r.negativeCount) from \(r.negatives)")
+        print("scoring       \(r.scoring)")
         print("model         \(r.parameters.ngramLength)-grams, window \(r.parameters.windowLength), common <= \(r.parameters.commonBits) bits; \(r.modelBytes) bytes")
         print("")
         print("               per case   per process")

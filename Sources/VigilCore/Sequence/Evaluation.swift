@@ -11,6 +11,8 @@
 ///   published results use.
 public struct EvaluationReport: Sendable, Codable {
     public var corpus: String
+    /// `"surprise"` (the model) or `"stide"` (the classic baseline, for comparison).
+    public var scoring: String
     public var parameters: SequenceModel.Parameters
     /// Traces used: train processes, validation processes, attack processes and cases.
     public var train: Int
@@ -53,7 +55,7 @@ public struct EvaluationReport: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case corpus, parameters, train, validation, attack
+        case corpus, scoring, parameters, train, validation, attack
         case attackCases = "attack_cases"
         case negatives
         case negativeCount = "negative_count"
@@ -78,6 +80,7 @@ public struct EvaluationReport: Sendable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(corpus, forKey: .corpus)
+        try c.encode(scoring, forKey: .scoring)
         try c.encode(parameters, forKey: .parameters)
         try c.encode(train, forKey: .train)
         try c.encode(validation, forKey: .validation)
@@ -131,7 +134,8 @@ public enum Evaluation {
     /// the train traces (k = min(5, train count)); with fewer than two train traces there
     /// are none and the rate figures are nil.
     /// - Throws: ``TraceInputError`` for unreadable or malformed traces, or no attack cases.
-    public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard) throws -> EvaluationReport {
+    /// - Parameter stide: score with classic STIDE mismatches instead (a baseline to compare with).
+    public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard, stide: Bool = false) throws -> EvaluationReport {
         guard !corpus.train.isEmpty else {
             throw TraceInputError(path: corpus.root + "/train", reason: .missingDirectory("no trace files in it"))
         }
@@ -139,7 +143,7 @@ public enum Evaluation {
             throw TraceInputError(path: corpus.root, reason: .missingDirectory("no attack/ or Attack_Data_Master/ with traces"))
         }
         let model = try train(files: corpus.train, parameters: parameters)
-        let scanner = SequenceScanner(model: model)
+        let scanner = SequenceScanner(model: model, stide: stide)
         let clock = ContinuousClock()
         var scoredCalls = 0
         var scoringTime = Duration.zero
@@ -161,7 +165,7 @@ public enum Evaluation {
             for fold in 0..<k {
                 let held = corpus.train.indices.filter { $0 % k == fold }.map { corpus.train[$0] }
                 let rest = corpus.train.indices.filter { $0 % k != fold }.map { corpus.train[$0] }
-                let foldScanner = SequenceScanner(model: try train(files: rest, parameters: parameters))
+                let foldScanner = SequenceScanner(model: try train(files: rest, parameters: parameters), stide: stide)
                 for f in held { negatives.append(try score(path: f, with: foldScanner).score) }
             }
         } else {
@@ -194,7 +198,7 @@ public enum Evaluation {
         }
         let seconds = Double(scoringTime.components.seconds) + Double(scoringTime.components.attoseconds) * 1e-18
         return EvaluationReport(
-            corpus: corpus.root, parameters: parameters,
+            corpus: corpus.root, scoring: stide ? "stide" : "surprise", parameters: parameters,
             train: corpus.train.count, validation: corpus.validation?.count ?? 0,
             attack: processScores.count, attackCases: corpus.attacks.count,
             negatives: source, negativeCount: negatives.count,

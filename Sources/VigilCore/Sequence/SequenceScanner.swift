@@ -46,6 +46,10 @@ public final class SequenceScanner {
     public let maxReported: Int
     /// Window scores above this (bits per call) open a ``TraceScore/FlaggedWindow``.
     public let threshold: Double?
+    /// Score like classic STIDE instead (for comparison only): each call whose full n-gram
+    /// was never seen counts 1, others 0; the score is the mismatch fraction of the
+    /// worst window (the locality frame count over the window length).
+    public let stide: Bool
 
     private let n: Int
     private let w: Int
@@ -70,8 +74,9 @@ public final class SequenceScanner {
     /// - Parameters:
     ///   - maxReported: anomalous calls to keep with their n-grams (for explanations).
     ///   - threshold: window score (bits per call) above which windows are reported as flagged.
-    public init(model: SequenceModel, maxReported: Int = 0, threshold: Double? = nil) {
+    public init(model: SequenceModel, maxReported: Int = 0, threshold: Double? = nil, stide: Bool = false) {
         self.model = model
+        self.stide = stide
         self.maxReported = maxReported
         self.threshold = threshold
         n = model.ngramLength
@@ -183,7 +188,8 @@ public final class SequenceScanner {
         if !found { cost += novelCost }
         swap(&previousKeys, &currentKeys)
 
-        let anomaly: UInt32 = cost > UInt64(commonCost) ? UInt32(min(cost, UInt64(UInt32.max))) : 0
+        var anomaly: UInt32 = cost > UInt64(commonCost) ? UInt32(min(cost, UInt64(UInt32.max))) : 0
+        if stide { anomaly = order == n ? 0 : UInt32(SequenceModel.costScale) }
         windowSum = windowSum + UInt64(anomaly) - UInt64(window[windowIndex])
         window[windowIndex] = anomaly
         windowIndex += 1
