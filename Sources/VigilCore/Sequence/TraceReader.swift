@@ -57,7 +57,9 @@ public enum TraceReader {
         }
         defer { try? handle.close() }
         var parser = Parser(path: path)
-        var numbers = [UInt32](repeating: 0, count: chunkSize)
+        // Sized by the first chunk: most traces are far smaller than a chunk, and zeroing a
+        // full chunk's worth per file would dominate the cost of a corpus of small files.
+        var numbers: [UInt32] = []
         var total = 0
         while true {
             let data: Data?
@@ -65,6 +67,9 @@ public enum TraceReader {
                 throw TraceInputError(path: path, reason: .unreadable("\(error)"))
             }
             guard let data, !data.isEmpty else { break }
+            // A chunk of n bytes holds at most n/2 + 1 numbers (digit, separator, ...).
+            let room = data.count / 2 + 1
+            if numbers.count < room { numbers = [UInt32](repeating: 0, count: room) }
             let produced = try data.withUnsafeBytes { raw in
                 try numbers.withUnsafeMutableBufferPointer { out in
                     try parser.parse(raw.bindMemory(to: UInt8.self), into: out)
@@ -76,6 +81,7 @@ public enum TraceReader {
             }
         }
         if let last = try parser.finish() {
+            if numbers.isEmpty { numbers = [0] }
             numbers[0] = last
             try numbers.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[0..<1])) }
             total += 1
@@ -102,8 +108,8 @@ public enum TraceReader {
 
         init(path: String) { self.path = path }
 
-        /// Parses one chunk; returns how many complete numbers it wrote to `out`
-        /// (a chunk of n bytes holds at most n numbers, and `out` holds chunkSize).
+        /// Parses one chunk; returns how many complete numbers it wrote to `out`, which must
+        /// hold `bytes.count / 2 + 1`.
         mutating func parse(_ bytes: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt32>) throws -> Int {
             var count = 0
             for b in bytes {
