@@ -16,8 +16,10 @@ struct Vigil: ParsableCommand {
         """,
         version: VigilVersion.string,
         subcommands: [
-            Trace.self,
             Demo.self,
+            Trace.self,
+            Eval.self,
+            Replay.self,
             DemoService.self,
         ]
     )

@@ -1,0 +1,192 @@
+import Foundation
+
+/// What a profile knows about the order of its syscalls: a variable-order n-gram model
+/// with escape-based back-off (PPM, escape method C), scored as surprise in bits.
+///
+/// **Per call.** The cost of call `s` after the calls before it is `-log2 P(s | context)`,
+/// where the longest context (up to ``ngramLength`` - 1 calls) under which `s` was seen in
+/// training gives `P = count(context, s) / (total(context) + distinct(context))`, and every
+/// longer context in which `s` was *not* seen adds its escape cost
+/// `-log2(distinct / (total + distinct))`. A never-seen call pays every escape plus
+/// ``novelSymbolBits``. So a new continuation of a context seen a thousand times with one
+/// follower costs about ten bits, while one after a context that was always varied is
+/// cheap: rarity is weighted by how much training evidence it contradicts.
+///
+/// **Known sequence.** A call is *anomalous* when its cost exceeds ``commonBits``; its
+/// anomaly is then its cost, otherwise zero. The cost of a call whose full
+/// ``ngramLength``-gram was seen in training depends on that n-gram alone, so the set
+/// ``knownNgramHashes()`` (seen n-grams costing at most ``commonBits``) is exactly the set of
+/// n-grams whose call is never anomalous: the kernel keeps it in a map keyed by
+/// ``NgramHash`` and sends only the others, which user space scores with this same model.
+///
+/// **Per trace.** A trace's score is the largest anomaly mass in any ``windowLength``
+/// consecutive calls, divided by ``windowLength`` (bits per call). Attacks concentrate
+/// novelty in a short stretch; a max over windows keeps a long normal run from diluting it,
+/// and a fixed divisor keeps short traces on the same scale (a short trace simply has fewer
+/// calls that can be anomalous).
+public struct SequenceModel: Sendable {
+    /// The parameters of a model, fixed before training.
+    public struct Parameters: Sendable, Hashable, Codable {
+        /// The longest n-gram kept; also the n-gram length the kernel map holds.
+        public var ngramLength: Int
+        /// The number of consecutive calls a trace's score is taken over (locality frame).
+        public var windowLength: Int
+        /// Calls costing at most this many bits are ordinary.
+        public var commonBits: Double
+
+        /// The defaults, chosen before looking at any attack data: 6-grams (the classic
+        /// STIDE length, long enough to hold a few library-call idioms), a 20-call locality
+        /// frame (Hofmeyr/Forrest's), and "common" meaning at least a 1-in-16 chance.
+        public static let standard = Parameters(ngramLength: 6, windowLength: 20, commonBits: 4)
+
+        public init(ngramLength: Int, windowLength: Int, commonBits: Double) {
+            self.ngramLength = ngramLength
+            self.windowLength = windowLength
+            self.commonBits = commonBits
+        }
+
+        /// The largest supported n-gram length (the kernel's per-task ring is bounded).
+        public static let maxNgramLength = 16
+    }
+
+    /// One n-gram seen in training: its length, key, the key of its context (the n-gram of
+    /// its first `order - 1` calls) and how often it was seen.
+    public struct Gram: Sendable, Hashable {
+        public var order: UInt8
+        public var key: UInt64
+        public var context: UInt64
+        public var count: UInt32
+    }
+
+    public let parameters: Parameters
+    /// Every syscall number seen in training, ascending.
+    public let knownSyscalls: [UInt32]
+    /// Every n-gram of length 1 ... ``ngramLength`` seen in training, sorted by order then key.
+    public let grams: [Gram]
+    /// The number of calls the model was trained on.
+    public let trainedCalls: Int
+    /// The number of traces the model was trained on.
+    public let trainedTraces: Int
+
+    /// The window score (bits per call) above which a process is flagged, when it was
+    /// calibrated on held-out normal traces (see ``Evaluation/calibrate(_:normal:falseAlarmRate:)``).
+    public var alertThreshold: Double?
+
+    let table: CostTable
+
+    /// Costs are integers in 1/256 bit so window sums are exact and kernel-friendly.
+    public static let costScale: Double = 256
+    /// The cost of a syscall number never seen in training, beyond the escapes.
+    public static let novelSymbolBits: Double = 8
+
+    public var ngramLength: Int { parameters.ngramLength }
+    public var windowLength: Int { parameters.windowLength }
+    public var commonBits: Double { parameters.commonBits }
+
+    /// Builds a model from the n-grams a ``SequenceTrainer`` counted.
+    init(parameters: Parameters, knownSyscalls: [UInt32], grams: [Gram], trainedCalls: Int, trainedTraces: Int) {
+        self.parameters = parameters
+        self.knownSyscalls = knownSyscalls
+        self.grams = grams
+        self.trainedCalls = trainedCalls
+        self.trainedTraces = trainedTraces
+        self.table = CostTable(grams: grams)
+    }
+
+    /// The ``NgramHash`` keys of the ``ngramLength``-grams whose last call is never
+    /// anomalous: what the kernel's known-sequence map of this profile holds.
+    public func knownNgramHashes() -> [UInt64] {
+        let common = UInt32(min(commonBits * Self.costScale, Double(UInt32.max - 1)))
+        return grams.lazy
+            .filter { Int($0.order) == ngramLength }
+            .filter { table.gramCost(of: $0.key) <= common }
+            .map(\.key)
+    }
+
+    /// Whether an ``ngramLength``-gram key is in ``knownNgramHashes()``.
+    public func isKnown(ngramHash key: UInt64) -> Bool {
+        table.gramCost(of: key) <= commonCost
+    }
+
+    var commonCost: UInt32 { UInt32(min(commonBits * Self.costScale, Double(UInt32.max - 1))) }
+
+    /// Bytes the scoring tables of this profile occupy in memory (the flat hash table the
+    /// scanner probes plus the counted n-grams kept for saving and merging).
+    public var memoryBytes: Int {
+        table.slots.count * MemoryLayout<CostTable.Slot>.stride
+            + grams.count * MemoryLayout<Gram>.stride
+            + knownSyscalls.count * MemoryLayout<UInt32>.stride
+    }
+}
+
+/// The flat open-addressing table the scanner probes: one 16-byte slot per n-gram or context
+/// key, holding the cost of the n-gram's last call and the escape cost of the n-gram used as
+/// a context. Linear probing, load at most one half, key 0 marks an empty slot.
+struct CostTable: Sendable {
+    struct Slot: Sendable {
+        var key: UInt64
+        /// The cost in 1/256 bit of the last call given the rest, or `.max` if never seen as an n-gram.
+        var gramCost: UInt32
+        /// The cost of escaping from this n-gram used as context (0 if never followed).
+        var escapeCost: UInt32
+    }
+
+    var slots: [Slot]
+    var mask: Int
+    /// The key of the empty context (order 0), which every order-1 n-gram follows.
+    static let emptyContext = NgramHash.finalize(NgramHash.seed, length: 0)
+
+    init(grams: [SequenceModel.Gram]) {
+        // Context statistics are derived from the n-grams that follow each context.
+        var contextStats: [UInt64: (total: UInt64, distinct: UInt64)] = [:]
+        for g in grams {
+            contextStats[g.context, default: (0, 0)].total += UInt64(g.count)
+            contextStats[g.context, default: (0, 0)].distinct += 1
+        }
+        var capacity = 16
+        while capacity < 2 * (grams.count + contextStats.count) { capacity *= 2 }
+        slots = Array(repeating: Slot(key: 0, gramCost: .max, escapeCost: 0), count: capacity)
+        mask = capacity - 1
+
+        func cost(_ p: Double) -> UInt32 {
+            UInt32(min((-log2(p) * SequenceModel.costScale).rounded(), Double(UInt32.max - 1)))
+        }
+        for g in grams {
+            let stats = contextStats[g.context]!
+            let i = insertionIndex(g.key)
+            slots[i].key = g.key
+            slots[i].gramCost = cost(Double(g.count) / Double(stats.total + stats.distinct))
+        }
+        for (key, stats) in contextStats {
+            let i = insertionIndex(key)
+            slots[i].key = key
+            slots[i].escapeCost = cost(Double(stats.distinct) / Double(stats.total + stats.distinct))
+        }
+    }
+
+    private func insertionIndex(_ key: UInt64) -> Int {
+        var i = Int(truncatingIfNeeded: key) & mask
+        while slots[i].key != 0 && slots[i].key != key { i = (i + 1) & mask }
+        return i
+    }
+
+    func gramCost(of key: UInt64) -> UInt32 {
+        var i = Int(truncatingIfNeeded: key) & mask
+        while true {
+            let k = slots[i].key
+            if k == key { return slots[i].gramCost }
+            if k == 0 { return .max }
+            i = (i + 1) & mask
+        }
+    }
+
+    func escapeCost(of key: UInt64) -> UInt32 {
+        var i = Int(truncatingIfNeeded: key) & mask
+        while true {
+            let k = slots[i].key
+            if k == key { return slots[i].escapeCost }
+            if k == 0 { return 0 }
+            i = (i + 1) & mask
+        }
+    }
+}

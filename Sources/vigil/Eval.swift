@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+
+/// Options that fix the sequence model before training; shared by eval and replay.
+struct ModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Longest n-gram the model keeps (also the kernel map's n-gram length).", visibility: .hidden))
+    var ngram: Int = SequenceModel.Parameters.standard.ngramLength
+
+    @Option(help: ArgumentHelp("Calls per scoring window (locality frame).", visibility: .hidden))
+    var window: Int = SequenceModel.Parameters.standard.windowLength
+
+    @Option(name: .customLong("common-bits"), help: ArgumentHelp("Calls costing at most this many bits are ordinary.", visibility: .hidden))
+    var commonBits: Double = SequenceModel.Parameters.standard.commonBits
+
+    var parameters: SequenceModel.Parameters {
+        .init(ngramLength: ngram, windowLength: window, commonBits: commonBits)
+    }
+
+    func validate() throws {
+        guard (1...SequenceModel.Parameters.maxNgramLength).contains(ngram) else {
+            throw ValidationError("--ngram must be between 1 and \(SequenceModel.Parameters.maxNgramLength)")
+        }
+        guard window >= 1 else { throw ValidationError("--window must be at least 1") }
+        guard commonBits >= 0, commonBits.isFinite else { throw ValidationError("--common-bits must be a finite number >= 0") }
+    }
+}
+
+/// Turns bad input into exit code 2 with the message on stderr; anything else is a runtime failure.
+func exitForInput(_ error: any Error) -> any Error {
+    if let e = error as? TraceInputError {
+        FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+        return ExitCode(2)
+    }
+    return error
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Learn from a corpus's normal traces and measure how well attacks stand out.",
+        discussion: """
+        CORPUS holds train/, validation/ and attack/<case>/ (or Training_Data_Master, \
+        Validation_Data_Master, Attack_Data_Master), any depth below; each file is one \
+        process: its syscall numbers in order, separated by white space.
+
+        Scores: each process gets the largest anomaly mass (bits of surprise of its unusual \
+        calls) in any window of consecutive calls, per call. A process is flagged when its \
+        score is strictly above the threshold. Negatives are validation processes; without \
+        validation/ they come from 5-fold cross-validation over train (said in the output).
+
+        Headline figures are per attack case: a case is one positive scored as the maximum \
+        over its processes, so a case counts as detected when any of its processes is \
+        flagged (cases also record processes that behaved normally, which would count as \
+        misses per process). The same figures per process are reported alongside \
+        (auc_process, ...).
+
+        auc: ROC area, ties counted one half. dr_at_far01/05: fraction of cases flagged at the \
+        threshold that flags at most 1%/5% of negatives. far_at_dr90: fraction of negatives \
+        scoring at least as high as the case that reaches 90% detection. Per-case detection \
+        uses the 1% threshold.
+        """
+    )
+
+    @Argument(help: "The corpus directory.")
+    var corpus: String
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    @OptionGroup var model: ModelOptions
+
+    @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
+    var stide = false
+
+    func run() throws {
+        let report: EvaluationReport
+        do {
+            let c = try Corpus.load(at: corpus)
+            if c.validation == nil && !json {
+                FileHandle.standardError.write(Data("note: \(corpus) has no validation directory; negatives come from cross-validation over train\n".utf8))
+            }
+            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide)
+        } catch {
+            throw exitForInput(error)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            printText(report)
+        }
+    }
+
+    private func printText(_ r: EvaluationReport) {
+        func f(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "n/a" }
+        print("corpus        \(r.corpus)")
+        print("traces        train \(r.train), validation \(r.validation), attack \(r.attack) processes in \(r.attackCases) cases")
+        print("negatives     \(r.negativeCount) from \(r.negatives)")
+        print("scoring       \(r.scoring)")
+        print("model         \(r.parameters.ngramLength)-grams, window \(r.parameters.windowLength), common <= \(r.parameters.commonBits) bits; \(r.modelBytes) bytes")
+        print("")
+        print("               per case   per process")
+        print("auc            \(f(r.auc).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.aucProcess))")
+        print("dr_at_far01    \(f(r.drAtFar01).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.drAtFar01Process))")
+        print("dr_at_far05    \(f(r.drAtFar05).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.drAtFar05Process))")
+        print("far_at_dr90    \(f(r.farAtDr90).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.farAtDr90Process))")
+        print("")
+        print("cases detected at the 1% threshold (\(f(r.thresholdFar01)) bits/call): \(r.casesDetected) of \(r.attackCases)")
+        for c in r.cases {
+            print("  \(c.detected ? "detected" : "missed  ")  \(c.name)  score \(f(c.score))  \(c.processesFlagged)/\(c.processes) processes flagged")
+        }
+        print("")
+        print("speed         \(r.scoredCalls) calls scored, \(Int(r.syscallsPerSecond)) syscalls/s (read, parse and score, one core)")
+    }
+}

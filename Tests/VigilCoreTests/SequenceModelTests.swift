@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+@testable import VigilCore
+
+/// A toy profile: the same few request shapes in varying order.
+private func normalTrace(_ seed: Int, requests: Int = 30) -> [UInt32] {
+    let shapes: [[UInt32]] = [[3, 3, 4, 6], [5, 3, 4, 6], [5, 197, 3, 3, 6, 4], [54, 3, 4]]
+    var rng = SplitMix(seed: UInt64(seed))
+    var t: [UInt32] = [59, 5, 90, 3, 6, 5, 3, 6]
+    for _ in 0..<requests { t += shapes[Int(rng.next() % UInt64(shapes.count))] }
+    return t + [6, 1]
+}
+
+/// A tiny deterministic generator so tests do not depend on the system's randomness.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
+private func trainModel(_ traces: [[UInt32]], _ p: SequenceModel.Parameters = .standard) -> SequenceModel {
+    var trainer = SequenceTrainer(parameters: p)
+    for t in traces { trainer.feed(t); trainer.endTrace() }
+    return trainer.model()
+}
+
+private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
+    let scanner = SequenceScanner(model: model, maxReported: 100)
+    trace.withUnsafeBufferPointer { scanner.feed($0) }
+    return scanner.finish()
+}
+
+@Test func traceFromTrainingScoresZeroAndItsShuffleScoresHigh() {
+    let train = (0..<10).map { normalTrace($0) }
+    let model = trainModel(train)
+    // Low, though not always zero: a request shape that was rare in training still costs
+    // its rarity (that is the point of frequency weighting).
+    let seen = score(model, train[3])
+    #expect(seen.score < 0.5)
+
+    var rng = SplitMix(seed: 99)
+    let shuffled = train[3].shuffled(using: &rng)
+    let s = score(model, shuffled)
+    #expect(s.score > 2, "a shuffle of known calls should cost bits per call, got \(s.score)")
+    #expect(s.score > 5 * seen.score)
+    #expect(s.anomalousCalls > 10)
+}
+
+@Test func unseenNormalTraceScoresBelowInjectedPayload() {
+    let model = trainModel((0..<10).map { normalTrace($0) })
+    let normal = score(model, normalTrace(1234))
+    var attacked = normalTrace(1234)
+    attacked.insert(contentsOf: [11, 63, 63, 2, 11, 37], at: 50)
+    let bad = score(model, attacked)
+    #expect(bad.score > normal.score + 1)
+    // The findings point at the payload.
+    #expect(bad.anomalies.contains { (50...56).contains($0.position) })
+}
+
+@Test func neverSeenSyscallCostsMoreThanAnyKnownOne() {
+    let model = trainModel((0..<5).map { normalTrace($0) })
+    let scanner = SequenceScanner(model: model)
+    for c in normalTrace(0).prefix(20) { scanner.feed(c) }
+    let novel = scanner.feed(4242)
+    #expect(novel >= SequenceModel.novelSymbolBits)
+}
+
+@Test func chunkedAndSingleCallFeedingAgree() {
+    let model = trainModel((0..<5).map { normalTrace($0) })
+    var rng = SplitMix(seed: 5)
+    let trace = normalTrace(77).shuffled(using: &rng)
+    let whole = score(model, trace)
+    let scanner = SequenceScanner(model: model, maxReported: 100)
+    for c in trace { scanner.feed(c) }
+    #expect(scanner.finish() == whole)
+}
+
+@Test func shortTraceWindowIsDividedByTheFullWindow() {
+    // One novel call in a 3-call trace counts as its bits over the 20-call window,
+    // not over 3 calls, so short traces are not inflated.
+    let model = trainModel([[1, 2, 3, 1, 2, 3]])
+    let s = score(model, [1, 2, 9])
+    #expect(s.anomalousCalls >= 1)
+    let total = s.anomalies.reduce(0) { $0 + $1.bits }
+    #expect(abs(s.score - total / Double(model.windowLength)) < 1e-9)
+}
+
+@Test func knownNgramsAreExactlyTheNeverAnomalousOnes() {
+    let train = (0..<10).map { normalTrace($0) }
+    let model = trainModel(train)
+    let known = Set(model.knownNgramHashes())
+    #expect(!known.isEmpty)
+    // Replaying anything: a call whose full n-gram is in the kernel's set is never anomalous.
+    var rng = SplitMix(seed: 3)
+    let probe = normalTrace(555) + normalTrace(556).shuffled(using: &rng)
+    let scanner = SequenceScanner(model: model)
+    var window = [UInt32](repeating: NgramHash.startSymbol, count: model.ngramLength)
+    var checked = 0
+    for c in probe {
+        window.removeFirst(); window.append(c)
+        let anomaly = scanner.feed(c)
+        if known.contains(NgramHash.hash(window)) { #expect(anomaly == 0); checked += 1 }
+        #expect(model.isKnown(ngramHash: NgramHash.hash(window)) == known.contains(NgramHash.hash(window)))
+    }
+    #expect(checked > 100)
+    #expect(model.knownSyscalls == [1, 3, 4, 5, 6, 54, 59, 90, 197])
+}
+
+@Test func hashIsStableAndIncludesLength() {
+    // Golden value, computed by an independent Python transcription of NgramHash's
+    // documented definition: the kernel side must produce the same keys.
+    #expect(NgramHash.hash([UInt32]([1, 2, 3])) == 0x5EB8_11A6_DD51_8EA9)
+    #expect(NgramHash.hash([UInt32]([3])) != NgramHash.hash([UInt32]([NgramHash.startSymbol, 3])))
+    #expect(NgramHash.hash([UInt32]([1, 2])) != NgramHash.hash([UInt32]([2, 1])))
+    // Folding newest first: extending the suffix by one older call is one step.
+    var state = NgramHash.seed
+    state = NgramHash.step(state, 3)
+    state = NgramHash.step(state, 2)
+    state = NgramHash.step(state, 1)
+    #expect(NgramHash.finalize(state, length: 3) == NgramHash.hash([UInt32]([1, 2, 3])))
+}
+
+@Test func savedModelScoresTheSameAfterLoading() throws {
+    var model = trainModel((0..<6).map { normalTrace($0) })
+    model.alertThreshold = 1.5
+    let data = try JSONEncoder().encode(model)
+    let loaded = try JSONDecoder().decode(SequenceModel.self, from: data)
+    #expect(loaded.grams == model.grams)
+    #expect(loaded.alertThreshold == 1.5)
+    #expect(loaded.knownNgramHashes() == model.knownNgramHashes())
+    var rng = SplitMix(seed: 8)
+    let probe = normalTrace(9).shuffled(using: &rng)
+    #expect(score(loaded, probe) == score(model, probe))
+}
+
+@Test func corruptSavedModelIsRejected() throws {
+    let model = trainModel([normalTrace(1)])
+    var json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(model)) as? [String: Any])
+    json["grams"] = ["1 zz 00 3"]
+    let bad = try JSONSerialization.data(withJSONObject: json)
+    #expect(throws: DecodingError.self) { try JSONDecoder().decode(SequenceModel.self, from: bad) }
+}
