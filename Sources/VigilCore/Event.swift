@@ -33,6 +33,8 @@ public struct Event: Sendable, Hashable {
         case exit(Exit)
         case syscall(Syscall)
         case network(Network)
+        /// The kernel saw behaviour its copy of the process's profile does not hold.
+        case novelty(Novelty)
     }
 
     public var kind: Kind {
@@ -42,12 +44,13 @@ public struct Event: Sendable, Hashable {
         case .exit: .exit
         case .syscall: .syscall
         case .network(let n): Kind(n.operation)
+        case .novelty: .novelty
         }
     }
 
     /// A flat name for each kind of event, used in counters, filters and text output.
     public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
-        case exec, fork, exit, syscall, connect, bind, listen, accept
+        case exec, fork, exit, syscall, connect, bind, listen, accept, novelty
 
         init(_ op: Network.Operation) {
             switch op {
@@ -105,6 +108,31 @@ extension Event {
     public struct Syscall: Sendable, Hashable {
         public var number: Int
         public init(number: Int) { self.number = number }
+    }
+
+    /// A syscall whose n-gram (the call and the calls before it in the same thread) is not
+    /// among the known n-grams the kernel holds for the process's profile. Only novelty
+    /// crosses the kernel boundary: known behaviour is counted in kernel maps instead.
+    public struct Novelty: Sendable, Hashable {
+        /// The profile number user space gave the process in the kernel (0: none yet).
+        public var profileSlot: UInt32
+        /// The n-gram, oldest call first; `NgramHash.startSymbol` stands for calls before
+        /// the thread's first one. The last element is the call just made.
+        public var calls: [UInt32]
+        /// `NgramHash.hash(calls)`, as the kernel computed it.
+        public var hash: UInt64
+        /// The call itself (not only its sequence) is new to the profile.
+        public var newSyscall: Bool
+
+        public init(profileSlot: UInt32, calls: [UInt32], hash: UInt64, newSyscall: Bool) {
+            self.profileSlot = profileSlot
+            self.calls = calls
+            self.hash = hash
+            self.newSyscall = newSyscall
+        }
+
+        /// The syscall just made.
+        public var syscall: UInt32 { calls.last ?? NgramHash.startSymbol }
     }
 
     /// connect, bind, listen or accept, reported at the syscall's exit.

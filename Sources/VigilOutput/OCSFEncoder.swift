@@ -73,7 +73,7 @@ public struct OCSFEncoder: Sendable {
             return processActivity(event, .launch, process: child, actor: record, parents: [record] + ancestry)
         case .exit(let x):
             return processActivity(event, .terminate, process: record, actor: record, parents: ancestry, exit: x)
-        case .syscall:
+        case .syscall, .novelty:
             return nil
         case .network(let n):
             return networkActivity(event, n, process: record, parents: ancestry)

@@ -53,6 +53,7 @@ public struct RecordDecoder: Sendable {
         case VG_KIND_BIND.rawValue: payload = decodeNet(record, .bind)
         case VG_KIND_LISTEN.rawValue: payload = decodeNet(record, .listen)
         case VG_KIND_ACCEPT.rawValue: payload = decodeNet(record, .accept)
+        case VG_KIND_NOVELTY.rawValue: payload = decodeNovelty(record)
         default:
             counters.unknownKind += 1
             return nil
@@ -104,6 +105,15 @@ public struct RecordDecoder: Sendable {
         }
         return .network(.init(operation: op, result: n.result, fd: n.fd, transport: transport,
                               local: local.endpoint, remote: remote.endpoint))
+    }
+
+    private mutating func decodeNovelty(_ record: UnsafeRawBufferPointer) -> Event.Payload? {
+        guard let n = load(vg_novelty.self, record) else { return nil }
+        let length = min(Int(n.length), Int(VG_NGRAM_MAX))
+        let callsOffset = MemoryLayout<vg_novelty>.offset(of: \vg_novelty.calls)!
+        let calls = (0..<length).map { record.loadUnaligned(fromByteOffset: callsOffset + 4 * $0, as: UInt32.self) }
+        return .novelty(.init(profileSlot: n.profile, calls: calls, hash: n.hash,
+                              newSyscall: n.flags & UInt32(VG_NOVELTY_NEW_SYSCALL) != 0))
     }
 
     /// A `vg_sockaddr` at `offset` as an `Endpoint` (nil for family 0 or unknown families).

@@ -272,6 +272,7 @@ extension Event.Kind {
         case .bind: VG_KIND_BIND.rawValue
         case .listen: VG_KIND_LISTEN.rawValue
         case .accept: VG_KIND_ACCEPT.rawValue
+        case .novelty: VG_KIND_NOVELTY.rawValue
         }
     }
 }

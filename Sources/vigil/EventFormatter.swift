@@ -26,6 +26,9 @@ struct EventFormatter {
             return "exit    \(who) " + (x.signal.map { "signal=\($0)" } ?? "code=\(x.code ?? 0)")
         case .syscall(let s):
             return "syscall \(who) \(SyscallTable.name(s.number))"
+        case .novelty(let n):
+            let calls = n.calls.map { $0 == NgramHash.startSymbol ? "^" : SyscallTable.name(Int($0)) }.joined(separator: ",")
+            return "novel   \(who) \(n.newSyscall ? "new syscall " : "")\(calls)"
         case .network(let n):
             let local = n.local.map(Self.endpoint) ?? "-"
             let remote = n.remote.map(Self.endpoint) ?? "-"

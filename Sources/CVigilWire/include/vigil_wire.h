@@ -22,6 +22,7 @@
 #define VG_PATH_MAX 256
 #define VG_ARGS_MAX 512
 #define VG_UNIX_PATH_MAX 108
+#define VG_NGRAM_MAX 8      /* longest n-gram the kernel tracks */
 
 /* Record kinds (vg_header.kind). Append-only. */
 enum vg_kind {
@@ -33,6 +34,7 @@ enum vg_kind {
     VG_KIND_BIND = 6,
     VG_KIND_LISTEN = 7,
     VG_KIND_ACCEPT = 8,
+    VG_KIND_NOVELTY = 9,
     VG_KIND_MAX = 16, /* size of per-kind counter arrays */
 };
 
@@ -124,6 +126,21 @@ struct vg_net {
     struct vg_sockaddr remote;
 };
 
+/* Novelty flags (vg_novelty.flags). */
+#define VG_NOVELTY_NEW_SYSCALL (1u << 0)
+
+/* A syscall whose n-gram is not among its profile's known n-grams (learn, monitor and
+ * enforce modes). Known n-grams never leave the kernel: they are counted in place. */
+struct vg_novelty {
+    struct vg_header hdr;
+    __u32 profile;        /* the profile slot user space assigned the process; 0: none */
+    __u32 flags;          /* VG_NOVELTY_* */
+    __u32 length;         /* n-gram length: entries of calls[] used */
+    __u32 _pad0;
+    __u64 hash;           /* Vigil n-gram hash v1 of calls[0..length) */
+    __u32 calls[VG_NGRAM_MAX]; /* oldest first; 0xffffffff before the thread's first call */
+};
+
 #define VG_ASSERT_SIZE(type, bytes) \
     _Static_assert(sizeof(struct type) == (bytes), "wire layout of " #type " changed")
 
@@ -134,5 +151,6 @@ VG_ASSERT_SIZE(vg_exit, 48 + 8);
 VG_ASSERT_SIZE(vg_syscall, 48 + 8);
 VG_ASSERT_SIZE(vg_sockaddr, 24 + VG_UNIX_PATH_MAX);
 VG_ASSERT_SIZE(vg_net, 48 + 16 + 2 * (24 + VG_UNIX_PATH_MAX));
+VG_ASSERT_SIZE(vg_novelty, 48 + 24 + 4 * VG_NGRAM_MAX);
 
 #endif /* VIGIL_WIRE_H */
