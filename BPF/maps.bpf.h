@@ -10,6 +10,10 @@ const volatile char vg_filter_comm[VG_COMM_LEN] = {}; /* empty: every command */
 const volatile bool vg_want_syscalls = false;   /* emit a record per syscall (vigil trace --syscalls) */
 const volatile __u32 vg_syscall_wakeup_bytes = 256 * 1024; /* batch wakeups for syscall records */
 
+/* What the kernel side does with syscalls of profiled processes (enum vg_mode). */
+const volatile __u32 vg_mode = 0;
+const volatile __u32 vg_ngram_len = 6;             /* n of the n-grams (at most VG_NGRAM_MAX) */
+
 /* Every record goes through this ring buffer (size set by user space before load). */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -45,5 +49,46 @@ struct {
     __type(key, __u32);
     __type(value, struct vg_pending_net);
 } vg_scratch_net SEC(".maps");
+
+/* The profile slot of each process (tgid) that is learned or watched. User space sets it
+ * when it has decided the process's profile; exec marks the process VG_SLOT_PENDING until
+ * then, fork copies the parent's, exit removes it. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u32);
+    __type(value, __u32);
+} vg_proc_slot SEC(".maps");
+
+/* Each thread's most recent syscalls, for its n-grams. Reset at exec. */
+struct vg_history {
+    __u32 calls[VG_NGRAM_MAX];
+    __u32 pos;            /* index of the newest call */
+    __u32 filled;         /* calls seen since exec, saturating at VG_NGRAM_MAX */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct vg_history);
+} vg_history SEC(".maps");
+
+/* Known behaviour per profile, counted where it happens so it never crosses to user space. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 65536);
+    __type(key, struct vg_syscall_key);
+    __type(value, struct vg_seen);
+} vg_known_syscalls SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 262144);
+    __type(key, struct vg_ngram_key);
+    __type(value, struct vg_seen);
+} vg_known_ngrams SEC(".maps");
 
 #endif

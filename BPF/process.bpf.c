@@ -50,6 +50,14 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
             vg_count(VG_CTR_READ_FAIL_ARGS);
     }
     vg_submit(e, VG_KIND_EXEC, 0);
+
+    if (vg_mode != VG_MODE_TRACE) {
+        /* A new program: its n-grams start afresh, and its profile is for user space to
+         * decide (the path alone does not say which script an interpreter runs). */
+        vg_learn_reset_history();
+        __u32 pending = VG_SLOT_PENDING;
+        bpf_map_update_elem(&vg_proc_slot, &tgid, &pending, BPF_ANY);
+    }
     return 0;
 }
 
@@ -73,6 +81,15 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
     f->flags = 0;
     f->_pad0 = 0;
     vg_submit(f, VG_KIND_FORK, 0);
+
+    if (vg_mode != VG_MODE_TRACE) {
+        /* The child runs its parent's program until it execs: same profile. */
+        __u32 *slot = bpf_map_lookup_elem(&vg_proc_slot, &tgid);
+        if (slot) {
+            __u32 s = *slot;
+            bpf_map_update_elem(&vg_proc_slot, &child_tgid, &s, BPF_ANY);
+        }
+    }
     return 0;
 }
 
@@ -95,5 +112,7 @@ int BPF_PROG(vg_exit, struct task_struct *task)
     x->exit_code = BPF_CORE_READ(task, exit_code);
     x->_pad0 = 0;
     vg_submit(x, VG_KIND_EXIT, 0);
+    if (vg_mode != VG_MODE_TRACE)
+        bpf_map_delete_elem(&vg_proc_slot, &tgid);
     return 0;
 }

@@ -1,19 +1,23 @@
 /* syscalls.bpf.c: the two syscall hooks, sys_enter and sys_exit (BTF raw tracepoints).
  *
- * sys_enter stores the arguments of connect/bind/listen for their exit and, when user
- * space asked for syscall events (vg_want_syscalls), emits one record per syscall of the
- * processes it asked about. sys_exit completes the network calls. Each does a compare on
+ * sys_enter stores the arguments of connect/bind/listen for their exit, feeds profiled
+ * processes' calls to the n-gram learner (learn.bpf.c) and, when user space asked for
+ * syscall events (vg_want_syscalls), emits one record per syscall of the processes it
+ * asked about. sys_exit completes the network calls. Each does a compare on
  * the syscall number before anything else, so other syscalls cost one short program run. */
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
 {
-    if (nr != VG_NR_CONNECT && nr != VG_NR_BIND && nr != VG_NR_LISTEN && !vg_want_syscalls)
+    if (nr != VG_NR_CONNECT && nr != VG_NR_BIND && nr != VG_NR_LISTEN && !vg_want_syscalls && vg_mode == VG_MODE_TRACE)
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tgid = id >> 32;
     if (!vg_wanted(tgid))
         return 0;
+
+    if (vg_mode != VG_MODE_TRACE)
+        vg_learn_syscall(tgid, (__u32)nr);
 
     if (nr == VG_NR_CONNECT)
         vg_net_enter(id, regs, VG_KIND_CONNECT, true);

@@ -54,3 +54,39 @@ public struct BPFMap {
         return out
     }
 }
+
+extension BPFMap {
+    /// Writes `value` at `key`; both must have exactly the map's key and value sizes.
+    public func update<K: BitwiseCopyable, V: BitwiseCopyable>(_ key: K, _ value: V, flags: UInt64 = 0) throws(BPFError) {
+        precondition(MemoryLayout<K>.size == keySize && MemoryLayout<V>.size == valueSize, "key/value size mismatch for map \(name)")
+        var k = key, v = value
+        let rc = withUnsafeBytes(of: &k) { kp in withUnsafeBytes(of: &v) { vp in bpf_map_update_elem(fd, kp.baseAddress, vp.baseAddress, flags) } }
+        if rc != 0 { throw BPFError("updating map \(name)", errno: errno) }
+    }
+
+    /// Removes `key`; false when it was not there.
+    @discardableResult
+    public func remove<K: BitwiseCopyable>(_ key: K) -> Bool {
+        var k = key
+        return withUnsafeBytes(of: &k) { bpf_map_delete_elem(fd, $0.baseAddress) } == 0
+    }
+
+    /// Every entry of a hash map, read now. Entries added or removed meanwhile may or may not appear.
+    public func entries<K: BitwiseCopyable, V: BitwiseCopyable>(_: K.Type, _: V.Type) -> [(key: K, value: V)] {
+        precondition(MemoryLayout<K>.size == keySize && MemoryLayout<V>.size == valueSize, "key/value size mismatch for map \(name)")
+        var out: [(key: K, value: V)] = []
+        let kbuf = UnsafeMutableRawPointer.allocate(byteCount: keySize, alignment: 8)
+        let next = UnsafeMutableRawPointer.allocate(byteCount: keySize, alignment: 8)
+        let vbuf = UnsafeMutableRawPointer.allocate(byteCount: valueSize, alignment: 8)
+        defer { kbuf.deallocate(); next.deallocate(); vbuf.deallocate() }
+        var rc = bpf_map_get_next_key(fd, nil, next)
+        while rc == 0 {
+            kbuf.copyMemory(from: next, byteCount: keySize)
+            if bpf_map_lookup_elem(fd, kbuf, vbuf) == 0 {
+                out.append((kbuf.loadUnaligned(as: K.self), vbuf.loadUnaligned(as: V.self)))
+            }
+            rc = bpf_map_get_next_key(fd, kbuf, next)
+        }
+        return out
+    }
+}

@@ -3,8 +3,19 @@ import Foundation
 public import VigilBPF
 public import VigilCore
 
+/// What the kernel side does with the syscalls of processes that have a profile slot.
+public enum SensorMode: UInt32, Sendable {
+    /// Report events only (`vigil trace`).
+    case trace = 0
+    /// Add new n-grams to the kernel's known maps and report each once (`vigil learn`).
+    case learn = 1
+    /// Report n-grams missing from the known maps, which stay as loaded (`vigil monitor`, `enforce`).
+    case detect = 2
+}
+
 /// What the sensor should watch.
 public struct SensorOptions: Sendable {
+    public var mode: SensorMode = .trace
     /// Also report every syscall entry (many events). Off by default, and then the kernel
     /// side drops the code path altogether (a load-time constant).
     public var syscalls = false
@@ -33,6 +44,15 @@ public struct SensorError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(problem)\n  what to do: \(remedy)" }
 }
 
+/// BPF_NOEXIST from linux/bpf.h: create only, never overwrite an existing entry's counts.
+private let bpfNoExist: UInt64 = 1
+
+/// Known behaviour of one profile as counted in the kernel.
+public struct KernelCounts: Sendable {
+    public var syscalls: [(nr: UInt32, count: UInt64, lastSeen: UInt64)] = []
+    public var ngrams: [(hash: UInt64, count: UInt64, lastSeen: UInt64)] = []
+}
+
 /// Counts a reader must report: records the kernel could not deliver, and records that
 /// arrived but could not be decoded.
 public struct SensorStats: Sendable, Equatable {
@@ -44,6 +64,10 @@ public struct SensorStats: Sendable, Equatable {
     public var readFailures: UInt64 = 0
     /// Network events lost because the entry/exit pairing map was full.
     public var pendingLost: UInt64 = 0
+    /// New n-grams reported but not stored because a known-behaviour map was full.
+    public var knownMapFull: UInt64 = 0
+    /// Syscalls not learned because per-thread history storage could not be had.
+    public var historyFailures: UInt64 = 0
     public var decoder = RecordDecoder.Counters()
 
     public var totalKernelDrops: UInt64 { kernelDrops.values.reduce(0, +) }
@@ -62,6 +86,9 @@ public final class Sensor {
     private var links: [BPFLink] = []
     private var ring: RingBuffer?
     private let counters: BPFMap
+    private let procSlots: BPFMap
+    private let knownSyscalls: BPFMap
+    private let knownNgrams: BPFMap
     private var decoder: RecordDecoder
     private var sink: ((Event) -> Void)?
 
@@ -87,11 +114,20 @@ public final class Sensor {
             throw SensorError("the BPF object at \(path) lacks Vigil's maps", remedy: "rebuild Vigil, or point VIGIL_BPF_OBJECT at the object built with this binary")
         }
         counters = c
+        guard let ps = object.map(named: "vg_proc_slot"), let ks = object.map(named: "vg_known_syscalls"),
+              let kn = object.map(named: "vg_known_ngrams") else {
+            throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
+        }
+        procSlots = ps
+        knownSyscalls = ks
+        knownNgrams = kn
         decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
 
         do {
             try object.setGlobal("vg_self_tgid", UInt32(getpid()))
             try object.setGlobal("vg_want_syscalls", options.syscalls)
+            try object.setGlobal("vg_mode", options.mode.rawValue)
+            try object.setGlobal("vg_ngram_len", UInt32(SequenceModel.Parameters.standard.ngramLength))
             try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
             try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))
             try events.setMaxEntries(options.ringBufferBytes)
@@ -162,6 +198,47 @@ public final class Sensor {
         }
     }
 
+    // MARK: Profiles in the kernel (learn and detect modes)
+
+    /// Tells the kernel which profile slot process `pid` belongs to (slots are ≥ 1).
+    public func assignProfile(pid: Int32, slot: UInt32) throws(BPFError) {
+        try procSlots.update(UInt32(bitPattern: pid), slot)
+    }
+
+    /// Stops learning or watching process `pid`.
+    public func releaseProcess(pid: Int32) {
+        procSlots.remove(UInt32(bitPattern: pid))
+    }
+
+    /// Adds known syscalls and n-gram hashes for `slot` (profiles loaded from disk), so that
+    /// only what they do not hold crosses to user space. Existing entries keep their counts.
+    public func preload(slot: UInt32, syscalls: some Sequence<UInt32>, ngrams: some Sequence<UInt64>) throws(BPFError) {
+        let fresh = vg_seen(count: 0, last_ns: 0)
+        for nr in syscalls {
+            do { try knownSyscalls.update(vg_syscall_key(profile: slot, nr: nr), fresh, flags: bpfNoExist) }
+            catch where error.errno == EEXIST {}
+        }
+        for h in ngrams {
+            do { try knownNgrams.update(vg_ngram_key(profile: slot, _pad0: 0, hash: h), fresh, flags: bpfNoExist) }
+            catch where error.errno == EEXIST {}
+        }
+    }
+
+    /// Counts of known behaviour, per profile slot, as the kernel holds them now: cumulative
+    /// since each entry was created, with the last time each was seen (wall clock ns).
+    public func knownCounts() -> [UInt32: KernelCounts] {
+        var out: [UInt32: KernelCounts] = [:]
+        let offset = decoder.monotonicToRealtimeNanos
+        func wall(_ mono: UInt64) -> UInt64 { mono == 0 ? 0 : UInt64(clamping: Int64(bitPattern: mono) &+ offset) }
+        for (k, v) in knownSyscalls.entries(vg_syscall_key.self, vg_seen.self) {
+            out[k.profile, default: KernelCounts()].syscalls.append((k.nr, v.count, wall(v.last_ns)))
+        }
+        for (k, v) in knownNgrams.entries(vg_ngram_key.self, vg_seen.self) {
+            out[k.profile, default: KernelCounts()].ngrams.append((k.hash, v.count, wall(v.last_ns)))
+        }
+        return out
+    }
+
     /// Detaches every probe now (they are also detached when the sensor is released).
     public func detach() {
         links.removeAll()
@@ -180,6 +257,8 @@ public final class Sensor {
         }
         s.readFailures = values[Int(VG_CTR_READ_FAIL_ARGS.rawValue)] + values[Int(VG_CTR_READ_FAIL_SOCKADDR.rawValue)]
         s.pendingLost = values[Int(VG_CTR_PENDING_FULL.rawValue)]
+        s.knownMapFull = values[Int(VG_CTR_KNOWN_FULL.rawValue)]
+        s.historyFailures = values[Int(VG_CTR_HISTORY_FAIL.rawValue)]
         s.decoder = decoder.counters
         return s
     }

@@ -26,6 +26,11 @@ struct Vigil: ParsableCommand {
 
     /// ArgumentParser exits 64 (EX_USAGE) on bad usage; Vigil's contract is 2.
     static func main() {
+        // A parent may have started us with signals blocked (threads of test runners and
+        // dispatch pools block them, and children inherit the mask): SIGTERM must work.
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
         do {
             var command = try parseAsRoot()
             try command.run()

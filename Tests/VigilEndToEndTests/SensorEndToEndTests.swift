@@ -4,7 +4,7 @@ import VigilCore
 import VigilSensor
 
 /// As root: the real probes, the real kernel. Serialized: each test loads its own sensor.
-@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun))
+@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(2)))
 struct SensorEndToEndTests {
     /// Polls until `found` returns true for an event, or the deadline passes.
     func collect(_ sensor: Sensor, seconds: Double = 5, until found: (Event) -> Bool) throws -> [Event] {

@@ -45,7 +45,7 @@ func dig(_ obj: [String: Any], _ path: String) -> Any? {
     return cur
 }
 
-@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun))
+@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(2)))
 struct TraceCommandTests {
     @Test func traceShowsEchoAndConnectAsOCSFLines() throws {
         try BPFTestGate.check()

@@ -46,6 +46,8 @@ enum vg_counter {
     VG_CTR_READ_FAIL_ARGS = 32,    /* argv could not be read from user memory */
     VG_CTR_READ_FAIL_SOCKADDR = 33,/* a sockaddr could not be read from user memory */
     VG_CTR_PENDING_FULL = 34,      /* enter/exit pairing map full: a network event was lost */
+    VG_CTR_KNOWN_FULL = 35,        /* a known-behaviour map is full: novelty reported, not stored */
+    VG_CTR_HISTORY_FAIL = 36,      /* no per-thread history storage: a syscall was not learned */
     VG_CTR_MAX = 64,
 };
 
@@ -126,6 +128,34 @@ struct vg_net {
     struct vg_sockaddr remote;
 };
 
+/* What the kernel does with the syscalls of processes that have a profile slot. */
+enum vg_mode {
+    VG_MODE_TRACE = 0,    /* nothing: no profiles */
+    VG_MODE_LEARN = 1,    /* new n-grams are added to the known maps and reported once */
+    VG_MODE_DETECT = 2,   /* new n-grams are reported, the known maps stay as loaded */
+};
+
+/* A process whose exec user space has not yet assigned to a profile. */
+#define VG_SLOT_PENDING 0xffffffffu
+
+/* Keys and values of the known-behaviour maps (shared with user space, which preloads
+ * them from saved profiles and reads the counts back). */
+struct vg_syscall_key {
+    __u32 profile;
+    __u32 nr;
+};
+
+struct vg_ngram_key {
+    __u32 profile;
+    __u32 _pad0;
+    __u64 hash;
+};
+
+struct vg_seen {
+    __u64 count;          /* times seen since the entry was created */
+    __u64 last_ns;        /* CLOCK_MONOTONIC of the last time */
+};
+
 /* Novelty flags (vg_novelty.flags). */
 #define VG_NOVELTY_NEW_SYSCALL (1u << 0)
 
@@ -152,5 +182,8 @@ VG_ASSERT_SIZE(vg_syscall, 48 + 8);
 VG_ASSERT_SIZE(vg_sockaddr, 24 + VG_UNIX_PATH_MAX);
 VG_ASSERT_SIZE(vg_net, 48 + 16 + 2 * (24 + VG_UNIX_PATH_MAX));
 VG_ASSERT_SIZE(vg_novelty, 48 + 24 + 4 * VG_NGRAM_MAX);
+VG_ASSERT_SIZE(vg_syscall_key, 8);
+VG_ASSERT_SIZE(vg_ngram_key, 16);
+VG_ASSERT_SIZE(vg_seen, 16);
 
 #endif /* VIGIL_WIRE_H */

@@ -1,0 +1,105 @@
+/* learn.bpf.c: per-profile syscall n-grams, in the kernel.
+ *
+ * For every syscall of a process with a profile slot, the thread's last n calls form an
+ * n-gram, hashed with Vigil's n-gram hash v1 (the same definition as NgramHash.swift):
+ *
+ *     state = 0xcbf29ce484222325
+ *     for k = newest .. oldest:  state = (state ^ call[k]) * 0x100000001b3
+ *     h = state ^ (n << 56); h = fmix64(h); if h == 0: h = 1
+ *
+ * A known n-gram is counted in place (vg_known_ngrams) and nothing leaves the kernel. A new
+ * one is reported once as a vg_novelty record; in learn mode it is added to the known map
+ * first, so the next occurrence is already known. Processes still pending a profile (just
+ * exec'd) report every n-gram, since the kernel does not yet know which profile to ask. */
+
+#define VG_FNV_SEED 0xcbf29ce484222325ULL
+#define VG_FNV_PRIME 0x100000001b3ULL
+#define VG_START_SYMBOL 0xffffffffu
+
+static __always_inline __u64 vg_fmix(__u64 h)
+{
+    h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;
+    h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+static __always_inline void vg_learn_reset_history(void)
+{
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, 0);
+    if (h)
+        h->filled = 0;
+}
+
+static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
+{
+    __u32 *slotp = bpf_map_lookup_elem(&vg_proc_slot, &tgid);
+    if (!slotp)
+        return;
+    __u32 slot = *slotp;
+
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!h) {
+        vg_count(VG_CTR_HISTORY_FAIL);
+        return;
+    }
+    __u32 pos = (h->pos + 1) & (VG_NGRAM_MAX - 1);
+    h->pos = pos;
+    h->calls[pos] = nr;
+    if (h->filled < VG_NGRAM_MAX)
+        h->filled++;
+    __u32 filled = h->filled;
+
+    __u32 n = vg_ngram_len;
+    if (n > VG_NGRAM_MAX)
+        n = VG_NGRAM_MAX;
+    __u64 state = VG_FNV_SEED;
+    __u32 gram[VG_NGRAM_MAX];
+    for (__u32 k = 0; k < VG_NGRAM_MAX; k++) {
+        if (k >= n)
+            break;
+        __u32 sym = k < filled ? h->calls[(pos - k) & (VG_NGRAM_MAX - 1)] : VG_START_SYMBOL;
+        gram[(n - 1 - k) & (VG_NGRAM_MAX - 1)] = sym;
+        state = (state ^ sym) * VG_FNV_PRIME;
+    }
+    __u64 hash = vg_fmix(state ^ ((__u64)n << 56));
+
+    __u64 now = bpf_ktime_get_ns();
+    __u32 flags = 0;
+    if (slot != VG_SLOT_PENDING) {
+        struct vg_ngram_key key = { .profile = slot, ._pad0 = 0, .hash = hash };
+        struct vg_seen *seen = bpf_map_lookup_elem(&vg_known_ngrams, &key);
+        if (seen) {
+            __sync_fetch_and_add(&seen->count, 1);
+            seen->last_ns = now;
+            return;
+        }
+        /* New sequence; is the call itself new too? */
+        struct vg_syscall_key skey = { .profile = slot, .nr = nr };
+        struct vg_seen *sseen = bpf_map_lookup_elem(&vg_known_syscalls, &skey);
+        if (!sseen)
+            flags |= VG_NOVELTY_NEW_SYSCALL;
+        if (vg_mode == VG_MODE_LEARN) {
+            struct vg_seen first = { .count = 1, .last_ns = now };
+            if (bpf_map_update_elem(&vg_known_ngrams, &key, &first, BPF_NOEXIST) == -7 /* E2BIG */)
+                vg_count(VG_CTR_KNOWN_FULL);
+            if (!sseen)
+                bpf_map_update_elem(&vg_known_syscalls, &skey, &first, BPF_NOEXIST);
+        }
+    }
+
+    struct vg_novelty *r = vg_reserve(sizeof *r, VG_KIND_NOVELTY);
+    if (!r)
+        return;
+    vg_fill_header(&r->hdr, VG_KIND_NOVELTY, sizeof *r);
+    r->profile = slot == VG_SLOT_PENDING ? 0 : slot;
+    r->flags = flags;
+    r->length = n;
+    r->_pad0 = 0;
+    r->hash = hash;
+    for (__u32 k = 0; k < VG_NGRAM_MAX; k++)
+        r->calls[k] = k < n ? gram[k] : 0;
+    vg_submit(r, VG_KIND_NOVELTY, 0);
+}

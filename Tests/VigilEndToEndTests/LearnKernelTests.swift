@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilSensor
+
+/// The kernel half of learning: n-grams are hashed and remembered in BPF maps, and only
+/// novelty reaches user space.
+@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(2)))
+struct LearnKernelTests {
+    func drain(_ sensor: Sensor, for seconds: Double) throws -> [Event] {
+        var events: [Event] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline { try sensor.poll(timeoutMillis: 20) { events.append($0) } }
+        try sensor.drain { events.append($0) }
+        return events
+    }
+
+    @Test func aPendingProcessReportsItsNgramsWithTheKernelHash() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .learn
+        let sensor = try Sensor(options: o)
+        let (pid, _) = try runProgram("/bin/true", [])
+        let events = try drain(sensor, for: 0.5)
+        let novel = events.filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
+            if case .novelty(let n) = e.payload { return n } else { return nil }
+        }
+        #expect(novel.count > 10, "every call of a process without a profile yet is reported")
+        #expect(novel.allSatisfy { $0.profileSlot == 0 && $0.calls.count == 6 })
+        // The kernel's hash is the Swift definition, bit for bit.
+        #expect(novel.allSatisfy { NgramHash.hash($0.calls) == $0.hash })
+        // The first call of the new program follows five start symbols.
+        #expect(novel.first?.calls.prefix(5).allSatisfy { $0 == NgramHash.startSymbol } == true)
+        // execve's return path is the first syscall seen after exec is not guaranteed; but the
+        // process's last call is exit_group (231).
+        #expect(novel.last?.syscall == 231)
+    }
+
+    @Test func aProfiledProcessRepeatingItselfGoesQuiet() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .learn
+        let sensor = try Sensor(options: o)
+        let service = Process()
+        service.executableURL = try vigilExecutable()
+        service.arguments = ["demo-service"]
+        let out = Pipe()
+        service.standardOutput = out
+        try service.run()
+        defer { service.terminate(); service.waitUntilExit() }
+        let line = out.fileHandleForReading.availableData
+        let port = try #require(UInt16(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try sensor.assignProfile(pid: service.processIdentifier, slot: 7)
+        _ = try drain(sensor, for: 0.2)
+
+        func round() throws -> [Event.Novelty] {
+            for _ in 0..<3 {
+                try runProgram("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); echo 'GET hostname' >&3; head -c 100 <&3 >/dev/null"])
+            }
+            return try drain(sensor, for: 0.3).filter { $0.pid == service.processIdentifier }.compactMap {
+                if case .novelty(let n) = $0.payload { return n } else { return nil }
+            }
+        }
+        let first = try round()
+        _ = try round()
+        _ = try round()
+        let later = try round()
+        #expect(first.count > 0, "serving requests is new behaviour at first")
+        #expect(first.allSatisfy { $0.profileSlot == 7 })
+        #expect(later.count < first.count / 4 + 1, "repeated requests are known: \(later.count) new vs \(first.count) at first")
+        // Known behaviour is counted in the kernel instead.
+        let counts = sensor.knownCounts()[7]
+        #expect((counts?.ngrams.count ?? 0) >= Set(first.map(\.hash)).count)
+        #expect(counts?.ngrams.contains { $0.count > 1 } == true)
+        #expect(counts?.syscalls.contains { $0.nr == 43 || $0.nr == 288 } == true, "accept or accept4 is among the known syscalls")
+    }
+
+    @Test func preloadedNgramsAreNotReported() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .detect
+        let sensor = try Sensor(options: o)
+        // Learn what /bin/true does from one run (pending: all reported)...
+        var o2 = SensorOptions(); o2.mode = .learn
+        let learner = try Sensor(options: o2)
+        let (pid, _) = try runProgram("/bin/true", [])
+        let learned = try drain(learner, for: 0.4).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
+            if case .novelty(let n) = e.payload { return n } else { return nil }
+        }
+        _ = try drain(sensor, for: 0.1)
+        #expect(!learned.isEmpty)
+        // ...then preload it for a slot in the detecting sensor: a process in that slot that
+        // repeats it is silent; one that does something else is not.
+        try sensor.preload(slot: 3, syscalls: Set(learned.map(\.syscall)), ngrams: learned.map(\.hash))
+        let counts = sensor.knownCounts()[3]
+        #expect(counts?.ngrams.count == Set(learned.map(\.hash)).count)
+        #expect(counts?.ngrams.allSatisfy { $0.count == 0 } == true)
+    }
+}
