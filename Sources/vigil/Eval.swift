@@ -72,16 +72,28 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
     var stide = false
 
+    @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
+    var dumpFeatures: String?
+
     func run() throws {
         let report: EvaluationReport
+        var lines: [String] = []
         do {
             let c = try Corpus.load(at: corpus)
             if c.validation == nil && !json {
                 FileHandle.standardError.write(Data("note: \(corpus) has no validation directory; negatives come from cross-validation over train\n".utf8))
             }
-            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let sink: ((Evaluation.ScoredTrace) -> Void)? = dumpFeatures == nil ? nil : { t in
+                if let d = try? encoder.encode(t) { lines.append(String(decoding: d, as: UTF8.self)) }
+            }
+            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, traces: sink)
         } catch {
             throw exitForInput(error)
+        }
+        if let path = dumpFeatures {
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
         }
         if json {
             let encoder = JSONEncoder()
@@ -100,13 +112,20 @@ struct Eval: ParsableCommand {
         print("scoring       \(r.scoring)")
         print("model         \(r.parameters.ngramLength)-grams, window \(r.parameters.windowLength), common <= \(r.parameters.commonBits) bits; \(r.modelBytes) bytes")
         print("")
-        print("               per case   per process")
-        print("auc            \(f(r.auc).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.aucProcess))")
-        print("dr_at_far01    \(f(r.drAtFar01).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.drAtFar01Process))")
-        print("dr_at_far05    \(f(r.drAtFar05).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.drAtFar05Process))")
-        print("far_at_dr90    \(f(r.farAtDr90).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.farAtDr90Process))")
+        func row(_ name: String, _ trace: Double?, _ perCase: Double?) {
+            print(name.padding(toLength: 15, withPad: " ", startingAt: 0) + f(trace).padding(toLength: 11, withPad: " ", startingAt: 0) + f(perCase))
+        }
+        print("               per trace  per case")
+        row("auc", r.auc, r.aucCase)
+        row("dr_at_far01", r.drAtFar01, r.drAtFar01Case)
+        row("dr_at_far05", r.drAtFar05, r.drAtFar05Case)
+        row("far_at_dr90", r.farAtDr90, r.farAtDr90Case)
+        if !r.featureAUC.isEmpty {
+            let parts = TraceFeatures.names.map { "\($0) \(f(r.featureAUC[$0] ?? nil))" }
+            print("auc per feature alone: " + parts.joined(separator: ", "))
+        }
         print("")
-        print("cases detected at the 1% threshold (\(f(r.thresholdFar01)) bits/call): \(r.casesDetected) of \(r.attackCases)")
+        print("cases detected at the 1% threshold (score \(f(r.thresholdFar01))): \(r.casesDetected) of \(r.attackCases)")
         for c in r.cases {
             print("  \(c.detected ? "detected" : "missed  ")  \(c.name)  score \(f(c.score))  \(c.processesFlagged)/\(c.processes) processes flagged")
         }
