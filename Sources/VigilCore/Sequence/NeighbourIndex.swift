@@ -13,7 +13,11 @@ import Foundation
 /// query costs the postings of the features it has plus one pass over the distinct training
 /// bags: memory and time are bounded by the training data, not by trace length.
 struct NeighbourIndex: Sendable {
-    private var column: [UInt64: Int32] = [:]
+    /// Feature key -> column, as a flat open-addressing table (keys are already well-mixed
+    /// hashes; 0 marks an empty slot): the query probes it once per distinct feature.
+    private var columnKeys: [UInt64] = []
+    private var columnIndex: [Int32] = []
+    private var columnMask = 0
     private var idf: [Float] = []
     /// The idf of a feature no training trace had.
     private var unseenIdf: Float = 1
@@ -37,9 +41,19 @@ struct NeighbourIndex: Sendable {
         for bag in unique { for f in bag { documentFrequency[f.key, default: 0] += 1 } }
         let t = Float(unique.count)
         unseenIdf = log((1 + t) / 1) + 1
+        var capacity = 16
+        while capacity < 2 * documentFrequency.count { capacity *= 2 }
+        columnKeys = Array(repeating: 0, count: capacity)
+        columnIndex = Array(repeating: -1, count: capacity)
+        columnMask = capacity - 1
+        var column: [UInt64: Int32] = [:]
         var lists: [[(Int32, Float)]] = []
         for (key, df) in documentFrequency.sorted(by: { $0.key < $1.key }) {
             column[key] = Int32(lists.count)
+            var i = Int(truncatingIfNeeded: key) & columnMask
+            while columnKeys[i] != 0 { i = (i + 1) & columnMask }
+            columnKeys[i] = key
+            columnIndex[i] = Int32(lists.count)
             idf.append(log((1 + t) / (1 + Float(df))) + 1)
             lists.append([])
         }
@@ -52,6 +66,17 @@ struct NeighbourIndex: Sendable {
         for list in lists {
             for (r, w) in list { postingTrace.append(r); postingWeight.append(w) }
             postingStart.append(postingTrace.count)
+        }
+    }
+
+    @inline(__always)
+    private func lookup(_ key: UInt64) -> Int32? {
+        var i = Int(truncatingIfNeeded: key) & columnMask
+        while true {
+            let k = columnKeys[i]
+            if k == key { return columnIndex[i] }
+            if k == 0 { return nil }
+            i = (i + 1) & columnMask
         }
     }
 
@@ -69,7 +94,7 @@ struct NeighbourIndex: Sendable {
             postingTrace.withUnsafeBufferPointer { traces in
                 postingWeight.withUnsafeBufferPointer { weights in
                     for f in bag {
-                        guard let c = column[f.key] else {
+                        guard let c = lookup(f.key) else {
                             let w = Self.tf(f.count) * unseenIdf
                             normSquared += w * w
                             continue
@@ -89,6 +114,6 @@ struct NeighbourIndex: Sendable {
 
     /// Bytes held by the index.
     var memoryBytes: Int {
-        column.count * 16 + idf.count * 4 + postingStart.count * 8 + postingTrace.count * 8
+        columnKeys.count * 12 + idf.count * 4 + postingStart.count * 8 + postingTrace.count * 8
     }
 }
