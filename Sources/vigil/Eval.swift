@@ -43,21 +43,27 @@ struct Eval: ParsableCommand {
         Validation_Data_Master, Attack_Data_Master), any depth below; each file is one \
         process: its syscall numbers in order, separated by white space.
 
-        Scores: each process gets the largest anomaly mass (bits of surprise of its unusual \
-        calls) in any window of consecutive calls, per call. A process is flagged when its \
-        score is strictly above the threshold. Negatives are validation processes; without \
-        validation/ they come from 5-fold cross-validation over train (said in the output).
+        Scores: each process (file) is measured five ways against what the normal \
+        processes of train/ taught: its densest window of surprising calls (bits per call \
+        over 20 calls; the score the live detector streams), its mean surprise per call, the \
+        fraction of its distinct 2..6-grams never seen, its never-seen syscalls, and the \
+        cosine distance of its bag of 1/2-grams to the nearest training process. Each is \
+        turned into a z-score against the same measure on train processes held out by \
+        5-fold cross-validation, and the process's score is the largest. A process is \
+        flagged when its score is strictly above the threshold. Negatives are validation \
+        processes; without validation/ they are the cross-validated train processes (said \
+        in the output).
 
-        Headline figures are per attack case: a case is one positive scored as the maximum \
-        over its processes, so a case counts as detected when any of its processes is \
-        flagged (cases also record processes that behaved normally, which would count as \
-        misses per process). The same figures per process are reported alongside \
-        (auc_process, ...).
+        Headline figures are per trace: every validation process is a negative, every \
+        attack process a positive (attack cases also record processes that behaved \
+        normally; they count as misses). Per case (auc_case, dr_at_far01_case, ...): one \
+        positive per case scored as the maximum over its processes; cases_detected counts \
+        cases with any process flagged at the 1% threshold. feature_auc gives each measure \
+        alone.
 
-        auc: ROC area, ties counted one half. dr_at_far01/05: fraction of cases flagged at the \
-        threshold that flags at most 1%/5% of negatives. far_at_dr90: fraction of negatives \
-        scoring at least as high as the case that reaches 90% detection. Per-case detection \
-        uses the 1% threshold.
+        auc: ROC area, ties counted one half. dr_at_far01/05: fraction of attack traces \
+        flagged at the threshold that flags at most 1%/5% of negatives. far_at_dr90: fraction \
+        of negatives scoring at least as high as the attack trace that reaches 90% detection.
         """
     )
 
