@@ -43,21 +43,27 @@ struct Eval: ParsableCommand {
         Validation_Data_Master, Attack_Data_Master), any depth below; each file is one \
         process: its syscall numbers in order, separated by white space.
 
-        Scores: each process gets the largest anomaly mass (bits of surprise of its unusual \
-        calls) in any window of consecutive calls, per call. A process is flagged when its \
-        score is strictly above the threshold. Negatives are validation processes; without \
-        validation/ they come from 5-fold cross-validation over train (said in the output).
+        Scores: each process (file) is measured five ways against what the normal \
+        processes of train/ taught: its densest window of surprising calls (bits per call \
+        over 20 calls; the score the live detector streams), its mean surprise per call, the \
+        fraction of its distinct 2..6-grams never seen, its never-seen syscalls, and the \
+        cosine distance of its bag of 1/2-grams to the nearest training process. Each is \
+        turned into a z-score against the same measure on train processes held out by \
+        5-fold cross-validation, and the process's score is the largest. A process is \
+        flagged when its score is strictly above the threshold. Negatives are validation \
+        processes; without validation/ they are the cross-validated train processes (said \
+        in the output).
 
-        Headline figures are per attack case: a case is one positive scored as the maximum \
-        over its processes, so a case counts as detected when any of its processes is \
-        flagged (cases also record processes that behaved normally, which would count as \
-        misses per process). The same figures per process are reported alongside \
-        (auc_process, ...).
+        Headline figures are per trace: every validation process is a negative, every \
+        attack process a positive (attack cases also record processes that behaved \
+        normally; they count as misses). Per case (auc_case, dr_at_far01_case, ...): one \
+        positive per case scored as the maximum over its processes; cases_detected counts \
+        cases with any process flagged at the 1% threshold. feature_auc gives each measure \
+        alone.
 
-        auc: ROC area, ties counted one half. dr_at_far01/05: fraction of cases flagged at the \
-        threshold that flags at most 1%/5% of negatives. far_at_dr90: fraction of negatives \
-        scoring at least as high as the case that reaches 90% detection. Per-case detection \
-        uses the 1% threshold.
+        auc: ROC area, ties counted one half. dr_at_far01/05: fraction of attack traces \
+        flagged at the threshold that flags at most 1%/5% of negatives. far_at_dr90: fraction \
+        of negatives scoring at least as high as the attack trace that reaches 90% detection.
         """
     )
 
@@ -72,16 +78,28 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
     var stide = false
 
+    @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
+    var dumpFeatures: String?
+
     func run() throws {
         let report: EvaluationReport
+        var lines: [String] = []
         do {
             let c = try Corpus.load(at: corpus)
             if c.validation == nil && !json {
                 FileHandle.standardError.write(Data("note: \(corpus) has no validation directory; negatives come from cross-validation over train\n".utf8))
             }
-            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let sink: ((Evaluation.ScoredTrace) -> Void)? = dumpFeatures == nil ? nil : { t in
+                if let d = try? encoder.encode(t) { lines.append(String(decoding: d, as: UTF8.self)) }
+            }
+            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, traces: sink)
         } catch {
             throw exitForInput(error)
+        }
+        if let path = dumpFeatures {
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
         }
         if json {
             let encoder = JSONEncoder()
@@ -100,13 +118,20 @@ struct Eval: ParsableCommand {
         print("scoring       \(r.scoring)")
         print("model         \(r.parameters.ngramLength)-grams, window \(r.parameters.windowLength), common <= \(r.parameters.commonBits) bits; \(r.modelBytes) bytes")
         print("")
-        print("               per case   per process")
-        print("auc            \(f(r.auc).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.aucProcess))")
-        print("dr_at_far01    \(f(r.drAtFar01).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.drAtFar01Process))")
-        print("dr_at_far05    \(f(r.drAtFar05).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.drAtFar05Process))")
-        print("far_at_dr90    \(f(r.farAtDr90).padding(toLength: 11, withPad: " ", startingAt: 0))\(f(r.farAtDr90Process))")
+        func row(_ name: String, _ trace: Double?, _ perCase: Double?) {
+            print(name.padding(toLength: 15, withPad: " ", startingAt: 0) + f(trace).padding(toLength: 11, withPad: " ", startingAt: 0) + f(perCase))
+        }
+        print("               per trace  per case")
+        row("auc", r.auc, r.aucCase)
+        row("dr_at_far01", r.drAtFar01, r.drAtFar01Case)
+        row("dr_at_far05", r.drAtFar05, r.drAtFar05Case)
+        row("far_at_dr90", r.farAtDr90, r.farAtDr90Case)
+        if !r.featureAUC.isEmpty {
+            let parts = TraceFeatures.names.map { "\($0) \(f(r.featureAUC[$0] ?? nil))" }
+            print("auc per feature alone: " + parts.joined(separator: ", "))
+        }
         print("")
-        print("cases detected at the 1% threshold (\(f(r.thresholdFar01)) bits/call): \(r.casesDetected) of \(r.attackCases)")
+        print("cases detected at the 1% threshold (score \(f(r.thresholdFar01))): \(r.casesDetected) of \(r.attackCases)")
         for c in r.cases {
             print("  \(c.detected ? "detected" : "missed  ")  \(c.name)  score \(f(c.score))  \(c.processesFlagged)/\(c.processes) processes flagged")
         }

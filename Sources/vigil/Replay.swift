@@ -70,7 +70,7 @@ struct Replay: ParsableCommand {
         if limit == nil && !json {
             FileHandle.standardError.write(Data("note: no threshold (no validation traces to calibrate on); pass --threshold to flag traces\n".utf8))
         }
-        let scanner = SequenceScanner(model: m, maxReported: maxAnomalies, threshold: limit)
+        let scanner = SequenceScanner(model: m, maxReported: maxAnomalies, threshold: limit, traceFeatures: false)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -17,19 +17,70 @@ private func fixture(_ name: String) throws -> String {
     let r = try Evaluation.run(corpus: corpus)
     #expect(r.train == 8 && r.validation == 5 && r.attack == 3 && r.attackCases == 2)
     #expect(r.negatives == "validation")
-    #expect(r.auc == 1)
-    #expect(r.drAtFar01 == 1 && r.drAtFar05 == 1 && r.farAtDr90 == 0)
+    #expect(r.scoring == "combined")
+    // Per case both intrusions stand out.
+    #expect(r.aucCase == 1)
+    #expect(r.drAtFar01Case == 1 && r.drAtFar05Case == 1 && r.farAtDr90Case == 0)
     #expect(r.casesDetected == 2)
-    // The overflow case recorded one process that behaved normally: per process it is a miss.
+    // The overflow case recorded one process that behaved normally: per trace (the
+    // headline) it is a miss, so two of three attack traces are flagged.
     let overflow = try #require(r.cases.first { $0.name == "overflow" })
     #expect(overflow.processes == 2 && overflow.processesFlagged == 1)
-    #expect(r.drAtFar01Process == 2.0 / 3.0)
+    #expect(r.drAtFar01 == 2.0 / 3.0)
+    #expect(try #require(r.auc) < 1)
     #expect(r.scoredCalls > 0 && r.trainCalls > 0)
 
     let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any]
-    for key in ["auc", "far_at_dr90", "dr_at_far01", "dr_at_far05", "train", "validation", "attack", "auc_process"] {
+    for key in ["auc", "far_at_dr90", "dr_at_far01", "dr_at_far05", "train", "validation", "attack", "auc_case", "cases_detected", "feature_auc"] {
         #expect(json?[key] != nil, "missing \(key)")
     }
+}
+
+/// Writes a corpus of in-memory traces to a temporary directory.
+private func writeCorpus(train: [[UInt32]], validation: [[UInt32]], attacks: [String: [[UInt32]]]) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-corpus-\(UUID())").path
+    func put(_ sub: String, _ traces: [[UInt32]]) throws {
+        try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
+        for (i, t) in traces.enumerated() {
+            try Data(t.map(String.init).joined(separator: " ").utf8).write(to: URL(fileURLWithPath: "\(dir)/\(sub)/\(i).trace"))
+        }
+    }
+    try put("train", train)
+    try put("validation", validation)
+    for (name, traces) in attacks { try put("attack/" + name, traces) }
+    return dir
+}
+
+private func requestTrace(_ seed: UInt64) -> [UInt32] {
+    let shapes: [[UInt32]] = [[3, 3, 4, 6], [5, 3, 4, 6], [5, 197, 3, 3, 6, 4], [54, 3, 4]]
+    var state = seed
+    var t: [UInt32] = [59, 5, 90, 3, 6, 5, 3, 6]
+    for _ in 0..<30 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        t += shapes[Int(state >> 33) % shapes.count]
+    }
+    return t + [6, 1]
+}
+
+@Test func perTraceAUCCountsEveryProcessAndTies() throws {
+    let train = (0..<10).map { requestTrace(UInt64($0)) }
+    // Validation holds two copies of a train trace; one attack process is a third copy
+    // (identical file, identical score), the other a reversal of known calls.
+    let reversed = Array(train[0].reversed())
+    let dir = try writeCorpus(train: train, validation: [train[0], train[0]],
+                              attacks: ["a": [train[0], reversed]])
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try Evaluation.run(corpus: try Corpus.load(at: dir))
+    // Pairs (positive, negative): the copy ties both negatives (2 × 1/2), the reversal beats
+    // both (2 × 1): AUC = 3/4. Per case, the case scores as its reversal: 1.
+    #expect(r.attack == 2 && r.negativeCount == 2)
+    #expect(r.auc == 0.75)
+    #expect(r.aucCase == 1)
+    // Half the attack traces flagged at 1% false alarms, but the case is detected.
+    #expect(r.drAtFar01 == 0.5)
+    #expect(r.casesDetected == 1)
+    // 90% detection needs the copy too, which ties every negative: all are false alarms.
+    #expect(r.farAtDr90 == 1)
 }
 
 @Test func corpusWithoutValidationFallsBackToCrossValidation() throws {

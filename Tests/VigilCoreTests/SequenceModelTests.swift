@@ -146,3 +146,56 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     let bad = try JSONSerialization.data(withJSONObject: json)
     #expect(throws: DecodingError.self) { try JSONDecoder().decode(SequenceModel.self, from: bad) }
 }
+
+@Test func detectorScoresTrainingTracesLowAndShufflesHigh() {
+    let train = (0..<20).map { normalTrace($0) }
+    let detector = TraceDetector(train: train)
+    #expect(detector.calibrationRows.count == 20)
+    // A trace the detector learned: nothing novel, and its bag is in the index.
+    let (_, seen) = detector.measure(train[3])
+    #expect(seen.novelNgrams == 0)
+    #expect(seen.novelSyscalls == 0)
+    #expect(seen.neighbourDistance < 1e-6)
+    var rng = SplitMix(seed: 7)
+    let (_, shuffled) = detector.measure(train[3].shuffled(using: &rng))
+    #expect(shuffled.novelNgrams > 0.3)
+    #expect(shuffled.meanBits > seen.meanBits + 1)
+    #expect(detector.combine(shuffled) > detector.combine(seen) + 3)
+    // Every unseen normal trace scores below every shuffle of one.
+    let normals = (100..<110).map { detector.combine(detector.measure(normalTrace($0)).features) }
+    let shuffles = (100..<110).map { detector.combine(detector.measure(normalTrace($0).shuffled(using: &rng)).features) }
+    #expect(normals.max()! < shuffles.min()!)
+    // A novel syscall in an otherwise normal trace: that view alone makes it stand out.
+    var withNovel = normalTrace(200)
+    withNovel.insert(999, at: 40)
+    let novel = detector.measure(withNovel).features
+    #expect(novel.novelSyscalls == 1)
+    #expect(detector.combine(novel) > normals.max()!)
+}
+
+@Test func neighbourDistanceIsZeroForAKnownMixAndGrowsWithAChangedOne() {
+    let train = (0..<10).map { normalTrace($0) }
+    let detector = TraceDetector(train: train)
+    // Same calls, same order, but one request shape looped: a changed mix, no new n-gram.
+    var looped = Array(normalTrace(1).prefix(8))
+    for _ in 0..<100 { looped += [54, 3, 4] }
+    let f = detector.measure(looped).features
+    #expect(detector.measure(train[5]).features.neighbourDistance < 1e-6)
+    #expect(f.neighbourDistance > 0.1)
+}
+
+@Test func streamingScoreStaysAvailableWithoutTraceFeatures() {
+    let model = trainModel((0..<10).map { normalTrace($0) })
+    var attacked = normalTrace(1234)
+    attacked.insert(contentsOf: [11, 63, 63, 2, 11, 37], at: 50)
+    let live = SequenceScanner(model: model, traceFeatures: false)
+    let offline = SequenceScanner(model: model)
+    var liveAnomaly = 0.0
+    for c in attacked { liveAnomaly += live.feed(c) }
+    attacked.withUnsafeBufferPointer { offline.feed($0) }
+    let a = live.finish(), b = offline.finish()
+    #expect(a.score == b.score && a.score > 0)
+    #expect(liveAnomaly > 0)
+    #expect(a.novelNgramFraction == 0 && b.novelNgramFraction > 0)
+    #expect(live.lastBag.isEmpty && !offline.lastBag.isEmpty)
+}

@@ -1,17 +1,16 @@
 /// The figures `vigil eval` reports for one corpus.
 ///
-/// Negatives are normal processes (validation traces, each scored on its own). Positives
-/// come in two granularities:
-/// - **per case** (the headline `auc`, `dr_at_*`, `far_at_dr90`): one positive per attack
-///   case, scored as the maximum over its processes. This is the corpus's own detection rule
-///   (a case is caught when any of its processes is flagged) and is fair to cases that also
-///   recorded processes which behaved normally.
-/// - **per process** (`*_process`): every attack process is a positive, including those
-///   normal-behaving ones, so it understates detection; it is the granularity most
-///   published results use.
+/// **Per trace** (the headline `auc`, `dr_at_far01`, `dr_at_far05`, `far_at_dr90`): every
+/// validation process is a negative and every attack process a positive, each file scored
+/// on its own. Attack cases also record processes that behaved normally; per trace they
+/// count as misses, which caps these figures on corpora like UNM.
+///
+/// **Per case** (`auc_case`, `*_case`, `cases_detected`): one positive per attack case,
+/// scored as the maximum over its processes, so a case is detected when any of its
+/// processes is flagged at the 1%-false-alarm threshold (the UNM corpus's own rule).
 public struct EvaluationReport: Sendable, Codable {
     public var corpus: String
-    /// `"surprise"` (the model) or `"stide"` (the classic baseline, for comparison).
+    /// `"combined"` (the trace detector), or `"stide"` (the classic baseline, for comparison).
     public var scoring: String
     public var parameters: SequenceModel.Parameters
     /// Traces used: train processes, validation processes, attack processes and cases.
@@ -25,15 +24,20 @@ public struct EvaluationReport: Sendable, Codable {
     public var negatives: String
     public var negativeCount: Int
 
+    /// Per trace (process file): validation traces against attack traces.
     public var auc: Double?
     public var drAtFar01: Double?
     public var drAtFar05: Double?
     public var farAtDr90: Double?
-    public var aucProcess: Double?
-    public var drAtFar01Process: Double?
-    public var drAtFar05Process: Double?
-    public var farAtDr90Process: Double?
-    /// The score above which a trace is flagged at 1% false alarms (bits per call).
+    /// Per attack case (maximum over its processes) against validation traces.
+    public var aucCase: Double?
+    public var drAtFar01Case: Double?
+    public var drAtFar05Case: Double?
+    public var farAtDr90Case: Double?
+    /// Per-trace AUC of each feature alone (names as in ``TraceFeatures/names``): shows
+    /// which view carries the detection; `window` alone is the streaming (live) score.
+    public var featureAUC: [String: Double?]
+    /// The score above which a trace is flagged at 1% false alarms.
     public var thresholdFar01: Double?
     /// Cases with at least one process above ``thresholdFar01``.
     public var casesDetected: Int
@@ -43,6 +47,7 @@ public struct EvaluationReport: Sendable, Codable {
     public var scoredCalls: Int
     /// Calls read, parsed and scored per second (validation and attack, one core).
     public var syscallsPerSecond: Double
+    /// Bytes of the profile's scoring tables (sequence model plus neighbour index).
     public var modelBytes: Int
 
     public struct CaseResult: Sendable, Codable {
@@ -63,10 +68,11 @@ public struct EvaluationReport: Sendable, Codable {
         case drAtFar01 = "dr_at_far01"
         case drAtFar05 = "dr_at_far05"
         case farAtDr90 = "far_at_dr90"
-        case aucProcess = "auc_process"
-        case drAtFar01Process = "dr_at_far01_process"
-        case drAtFar05Process = "dr_at_far05_process"
-        case farAtDr90Process = "far_at_dr90_process"
+        case aucCase = "auc_case"
+        case drAtFar01Case = "dr_at_far01_case"
+        case drAtFar05Case = "dr_at_far05_case"
+        case farAtDr90Case = "far_at_dr90_case"
+        case featureAUC = "feature_auc"
         case thresholdFar01 = "threshold_far01"
         case casesDetected = "cases_detected"
         case cases
@@ -92,10 +98,11 @@ public struct EvaluationReport: Sendable, Codable {
         try c.encode(drAtFar01, forKey: .drAtFar01)
         try c.encode(drAtFar05, forKey: .drAtFar05)
         try c.encode(farAtDr90, forKey: .farAtDr90)
-        try c.encode(aucProcess, forKey: .aucProcess)
-        try c.encode(drAtFar01Process, forKey: .drAtFar01Process)
-        try c.encode(drAtFar05Process, forKey: .drAtFar05Process)
-        try c.encode(farAtDr90Process, forKey: .farAtDr90Process)
+        try c.encode(aucCase, forKey: .aucCase)
+        try c.encode(drAtFar01Case, forKey: .drAtFar01Case)
+        try c.encode(drAtFar05Case, forKey: .drAtFar05Case)
+        try c.encode(farAtDr90Case, forKey: .farAtDr90Case)
+        try c.encode(featureAUC, forKey: .featureAUC)
         try c.encode(thresholdFar01, forKey: .thresholdFar01)
         try c.encode(casesDetected, forKey: .casesDetected)
         try c.encode(cases, forKey: .cases)
@@ -129,59 +136,100 @@ public enum Evaluation {
         return scanner.finish()
     }
 
+    /// One scored trace, for `--dump-features`: which set it came from (`train` for the
+    /// cross-validated calibration, `validation`, `attack`), its case, features and score.
+    public struct ScoredTrace: Sendable, Codable {
+        public var set: String
+        public var caseName: String?
+        public var features: TraceFeatures
+        public var score: Double
+    }
+
     /// Learns from `train`, scores validation and attack traces, and computes the figures.
-    /// Without a validation directory, negatives come from `k`-fold cross-validation over
-    /// the train traces (k = min(5, train count)); with fewer than two train traces there
-    /// are none and the rate figures are nil.
+    /// Without a validation directory, negatives are the train traces' cross-validated
+    /// scores (``TraceDetector`` computes them anyway, k = min(5, train count)); with fewer
+    /// than two train traces there are none and the rate figures are nil.
     /// - Throws: ``TraceInputError`` for unreadable or malformed traces, or no attack cases.
-    /// - Parameter stide: score with classic STIDE mismatches instead (a baseline to compare with).
-    public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard, stide: Bool = false) throws -> EvaluationReport {
+    /// - Parameters:
+    ///   - stide: score with classic STIDE mismatches instead (a baseline to compare with).
+    ///   - traces: receives every scored trace (for offline analysis), when given.
+    public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard, stide: Bool = false,
+                           traces: ((ScoredTrace) -> Void)? = nil) throws -> EvaluationReport {
         guard !corpus.train.isEmpty else {
             throw TraceInputError(path: corpus.root + "/train", reason: .missingDirectory("no trace files in it"))
         }
         guard !corpus.attacks.isEmpty else {
             throw TraceInputError(path: corpus.root, reason: .missingDirectory("no attack/ or Attack_Data_Master/ with traces"))
         }
-        let model = try train(files: corpus.train, parameters: parameters)
-        let scanner = SequenceScanner(model: model, stide: stide)
+        let trainTraces = try corpus.train.map { try TraceReader.readAll(path: $0) }
+        let detector = TraceDetector(train: trainTraces, parameters: parameters)
+        let stideScanner = SequenceScanner(model: detector.model, stide: true, traceFeatures: false)
+        // The detector's features of one file, and its score (STIDE's window when asked).
+        func scoreFile(_ path: String) throws -> (calls: Int, score: Double, features: TraceFeatures) {
+            if stide {
+                let s = try score(path: path, with: stideScanner)
+                let f = TraceFeatures(window: s.score, meanBits: 0, novelNgrams: 0, novelSyscalls: 0, neighbourDistance: 0)
+                return (s.calls, s.score, f)
+            }
+            let (s, f) = try detector.measure(path: path)
+            return (s.calls, detector.combine(f), f)
+        }
         let clock = ContinuousClock()
         var scoredCalls = 0
         var scoringTime = Duration.zero
 
         var negatives: [Double] = []
+        var negativeFeatures: [TraceFeatures] = []
         let source: String
+        for f in detector.calibrationRows {
+            traces?(ScoredTrace(set: "train", caseName: nil, features: f, score: detector.combine(f)))
+        }
         if let validation = corpus.validation {
             source = "validation"
             let start = clock.now
             for f in validation {
-                let s = try score(path: f, with: scanner)
+                let s = try scoreFile(f)
                 negatives.append(s.score)
+                negativeFeatures.append(s.features)
                 scoredCalls += s.calls
+                traces?(ScoredTrace(set: "validation", caseName: nil, features: s.features, score: s.score))
             }
             scoringTime += clock.now - start
+        } else if !detector.calibrationRows.isEmpty && !stide {
+            source = "cross-validation (\(min(TraceDetector.folds, corpus.train.count)) folds over train; no validation directory)"
+            negativeFeatures = detector.calibrationRows
+            negatives = negativeFeatures.map(detector.combine)
         } else if corpus.train.count >= 2 {
-            let k = min(5, corpus.train.count)
+            // STIDE has no calibration of its own: score folds the classic way.
+            let k = min(TraceDetector.folds, corpus.train.count)
             source = "cross-validation (\(k) folds over train; no validation directory)"
             for fold in 0..<k {
-                let held = corpus.train.indices.filter { $0 % k == fold }.map { corpus.train[$0] }
-                let rest = corpus.train.indices.filter { $0 % k != fold }.map { corpus.train[$0] }
-                let foldScanner = SequenceScanner(model: try train(files: rest, parameters: parameters), stide: stide)
-                for f in held { negatives.append(try score(path: f, with: foldScanner).score) }
+                let rest = trainTraces.indices.filter { $0 % k != fold }.map { trainTraces[$0] }
+                let foldScanner = SequenceScanner(model: TraceDetector.trainModel(rest, parameters), stide: true, traceFeatures: false)
+                for i in trainTraces.indices where i % k == fold {
+                    trainTraces[i].withUnsafeBufferPointer { foldScanner.feed($0) }
+                    let s = foldScanner.finish().score
+                    negatives.append(s)
+                    negativeFeatures.append(TraceFeatures(window: s, meanBits: 0, novelNgrams: 0, novelSyscalls: 0, neighbourDistance: 0))
+                }
             }
         } else {
             source = "none (no validation directory and fewer than two train traces)"
         }
 
         var processScores: [Double] = []
+        var processFeatures: [TraceFeatures] = []
         var caseScores: [Double] = []
         var perCase: [[Double]] = []
         let start = clock.now
         for c in corpus.attacks {
             var scores: [Double] = []
             for f in c.files {
-                let s = try score(path: f, with: scanner)
+                let s = try scoreFile(f)
                 scores.append(s.score)
+                processFeatures.append(s.features)
                 scoredCalls += s.calls
+                traces?(ScoredTrace(set: "attack", caseName: c.name, features: s.features, score: s.score))
             }
             processScores += scores
             caseScores.append(scores.max() ?? 0)
@@ -196,25 +244,32 @@ public enum Evaluation {
             cases.append(.init(name: c.name, processes: scores.count, score: scores.max() ?? 0,
                                detected: flagged > 0, processesFlagged: flagged))
         }
+        var featureAUC: [String: Double?] = [:]
+        if !stide {
+            for (j, name) in TraceFeatures.names.enumerated() {
+                featureAUC[name] = ROC.auc(positives: processFeatures.map { $0.values[j] }, negatives: negativeFeatures.map { $0.values[j] })
+            }
+        }
         let seconds = Double(scoringTime.components.seconds) + Double(scoringTime.components.attoseconds) * 1e-18
         return EvaluationReport(
-            corpus: corpus.root, scoring: stide ? "stide" : "surprise", parameters: parameters,
+            corpus: corpus.root, scoring: stide ? "stide" : "combined", parameters: parameters,
             train: corpus.train.count, validation: corpus.validation?.count ?? 0,
             attack: processScores.count, attackCases: corpus.attacks.count,
             negatives: source, negativeCount: negatives.count,
-            auc: ROC.auc(positives: caseScores, negatives: negatives),
-            drAtFar01: ROC.detectionRate(atFalseAlarmRate: 0.01, positives: caseScores, negatives: negatives),
-            drAtFar05: ROC.detectionRate(atFalseAlarmRate: 0.05, positives: caseScores, negatives: negatives),
-            farAtDr90: ROC.falseAlarmRate(atDetectionRate: 0.9, positives: caseScores, negatives: negatives),
-            aucProcess: ROC.auc(positives: processScores, negatives: negatives),
-            drAtFar01Process: ROC.detectionRate(atFalseAlarmRate: 0.01, positives: processScores, negatives: negatives),
-            drAtFar05Process: ROC.detectionRate(atFalseAlarmRate: 0.05, positives: processScores, negatives: negatives),
-            farAtDr90Process: ROC.falseAlarmRate(atDetectionRate: 0.9, positives: processScores, negatives: negatives),
+            auc: ROC.auc(positives: processScores, negatives: negatives),
+            drAtFar01: ROC.detectionRate(atFalseAlarmRate: 0.01, positives: processScores, negatives: negatives),
+            drAtFar05: ROC.detectionRate(atFalseAlarmRate: 0.05, positives: processScores, negatives: negatives),
+            farAtDr90: ROC.falseAlarmRate(atDetectionRate: 0.9, positives: processScores, negatives: negatives),
+            aucCase: ROC.auc(positives: caseScores, negatives: negatives),
+            drAtFar01Case: ROC.detectionRate(atFalseAlarmRate: 0.01, positives: caseScores, negatives: negatives),
+            drAtFar05Case: ROC.detectionRate(atFalseAlarmRate: 0.05, positives: caseScores, negatives: negatives),
+            farAtDr90Case: ROC.falseAlarmRate(atDetectionRate: 0.9, positives: caseScores, negatives: negatives),
+            featureAUC: featureAUC,
             thresholdFar01: t01,
             casesDetected: cases.filter(\.detected).count, cases: cases,
-            trainCalls: model.trainedCalls, scoredCalls: scoredCalls,
+            trainCalls: detector.model.trainedCalls, scoredCalls: scoredCalls,
             syscallsPerSecond: seconds > 0 ? Double(scoredCalls) / seconds : 0,
-            modelBytes: model.memoryBytes)
+            modelBytes: detector.memoryBytes)
     }
 }
 

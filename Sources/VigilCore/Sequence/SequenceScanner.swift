@@ -13,6 +13,16 @@ public struct TraceScore: Sendable, Hashable, Codable {
     public var anomalies: [Anomaly]
     /// Stretches where the window score stayed above the scanner's threshold, if it had one.
     public var flaggedWindows: [FlaggedWindow]
+    /// Mean cost of the trace's calls in bits (its negative log-likelihood under the model
+    /// per call): catches traces made of individually plausible but jointly unlikely calls,
+    /// which no single window concentrates.
+    public var meanBits: Double = 0
+    /// The fraction of the trace's distinct n-grams of length 2 ... ``SequenceModel/ngramLength``
+    /// never seen in training (0 when the scanner did not collect trace features). Counted
+    /// once per distinct n-gram, so a loop repeating one normal idiom does not dilute it.
+    public var novelNgramFraction: Double = 0
+    /// Distinct syscall numbers in the trace never seen in training.
+    public var novelSyscalls: Int = 0
 
     /// One anomalous call.
     public struct Anomaly: Sendable, Hashable, Codable {
@@ -70,12 +80,42 @@ public final class SequenceScanner {
     private var flagged: [TraceScore.FlaggedWindow] = []
     private var openFlag: TraceScore.FlaggedWindow?
     private let maxFlagged = 1000
+    /// Whether to gather the offline trace features (distinct novel n-grams).
+    public let traceFeatures: Bool
+    private var totalCost: UInt64 = 0
+    // The distinct n-grams of the current trace (orders 2 ... n), in a flat open-addressing
+    // set reused across traces; key 0 marks an empty slot (NgramHash never yields 0).
+    private var seen: UnsafeMutablePointer<UInt64>
+    private var seenCapacity: Int
+    private var seenCount = 0
+    private var distinctNovel = 0
+    private var novelSymbols: Set<UInt32> = []
+    // Counts of the trace's 1- and 2-grams (the bag the nearest-neighbour feature compares).
+    private var bagKeys: UnsafeMutablePointer<UInt64>
+    private var bagCounts: UnsafeMutablePointer<UInt32>
+    private var bagCapacity: Int
+    private var bagCount = 0
+    /// The 1- and 2-gram counts of the trace ``finish()`` last returned (keys are
+    /// ``NgramHash`` keys), when trace features are gathered; unordered.
+    public private(set) var lastBag: [(key: UInt64, count: UInt32)] = []
+    private static let initialSeenCapacity = 1024
 
     /// - Parameters:
     ///   - maxReported: anomalous calls to keep with their n-grams (for explanations).
     ///   - threshold: window score (bits per call) above which windows are reported as flagged.
-    public init(model: SequenceModel, maxReported: Int = 0, threshold: Double? = nil, stide: Bool = false) {
+    ///   - traceFeatures: also gather the offline trace features ``TraceScore/novelNgramFraction``
+    ///     (a per-trace set of n-grams; the live detector, which sees only novel calls, may skip it).
+    public init(model: SequenceModel, maxReported: Int = 0, threshold: Double? = nil, stide: Bool = false, traceFeatures: Bool = true) {
         self.model = model
+        self.traceFeatures = traceFeatures
+        seenCapacity = Self.initialSeenCapacity
+        seen = .allocate(capacity: seenCapacity)
+        seen.initialize(repeating: 0, count: seenCapacity)
+        bagCapacity = Self.initialSeenCapacity
+        bagKeys = .allocate(capacity: bagCapacity)
+        bagKeys.initialize(repeating: 0, count: bagCapacity)
+        bagCounts = .allocate(capacity: bagCapacity)
+        bagCounts.initialize(repeating: 0, count: bagCapacity)
         self.stide = stide
         self.maxReported = maxReported
         self.threshold = threshold
@@ -101,6 +141,9 @@ public final class SequenceScanner {
         previousKeys.deallocate()
         currentKeys.deallocate()
         window.deallocate()
+        seen.deallocate()
+        bagKeys.deallocate()
+        bagCounts.deallocate()
     }
 
     /// The keys of the all-start n-grams of order 0 ... `ngramLength`: the context of a
@@ -130,6 +173,95 @@ public final class SequenceScanner {
         anomalies = []
         flagged = []
         openFlag = nil
+        totalCost = 0
+        if seenCount > 0 {
+            if seenCapacity > 4 * Self.initialSeenCapacity {
+                // A long trace grew the set: give the memory back rather than clear it per trace.
+                seen.deallocate()
+                seenCapacity = Self.initialSeenCapacity
+                seen = .allocate(capacity: seenCapacity)
+            }
+            seen.initialize(repeating: 0, count: seenCapacity)
+        }
+        seenCount = 0
+        if bagCount > 0 {
+            if bagCapacity > 4 * Self.initialSeenCapacity {
+                bagKeys.deallocate(); bagCounts.deallocate()
+                bagCapacity = Self.initialSeenCapacity
+                bagKeys = .allocate(capacity: bagCapacity)
+                bagCounts = .allocate(capacity: bagCapacity)
+            }
+            bagKeys.initialize(repeating: 0, count: bagCapacity)
+            bagCounts.initialize(repeating: 0, count: bagCapacity)
+        }
+        bagCount = 0
+        distinctNovel = 0
+        if !novelSymbols.isEmpty { novelSymbols = [] }
+    }
+
+    /// Inserts an n-gram key into the per-trace set; true when it was not there yet.
+    @inline(__always)
+    private func insertSeen(_ key: UInt64) -> Bool {
+        let mask = seenCapacity - 1
+        var i = Int(truncatingIfNeeded: key >> 17) & mask  // other bits than the model table's
+        while true {
+            let k = seen[i]
+            if k == key { return false }
+            if k == 0 { break }
+            i = (i + 1) & mask
+        }
+        seen[i] = key
+        seenCount += 1
+        if 2 * seenCount > seenCapacity { growSeen() }
+        return true
+    }
+
+    @inline(__always)
+    private func countInBag(_ key: UInt64) {
+        let mask = bagCapacity - 1
+        var i = Int(truncatingIfNeeded: key >> 17) & mask
+        while true {
+            let k = bagKeys[i]
+            if k == key { bagCounts[i] &+= 1; return }
+            if k == 0 { break }
+            i = (i + 1) & mask
+        }
+        bagKeys[i] = key
+        bagCounts[i] = 1
+        bagCount += 1
+        if 2 * bagCount > bagCapacity { growBag() }
+    }
+
+    private func growBag() {
+        let oldKeys = bagKeys, oldCounts = bagCounts, oldCapacity = bagCapacity
+        bagCapacity *= 2
+        bagKeys = .allocate(capacity: bagCapacity)
+        bagKeys.initialize(repeating: 0, count: bagCapacity)
+        bagCounts = .allocate(capacity: bagCapacity)
+        bagCounts.initialize(repeating: 0, count: bagCapacity)
+        let mask = bagCapacity - 1
+        for j in 0..<oldCapacity where oldKeys[j] != 0 {
+            var i = Int(truncatingIfNeeded: oldKeys[j] >> 17) & mask
+            while bagKeys[i] != 0 { i = (i + 1) & mask }
+            bagKeys[i] = oldKeys[j]
+            bagCounts[i] = oldCounts[j]
+        }
+        oldKeys.deallocate()
+        oldCounts.deallocate()
+    }
+
+    private func growSeen() {
+        let old = seen, oldCapacity = seenCapacity
+        seenCapacity *= 2
+        seen = .allocate(capacity: seenCapacity)
+        seen.initialize(repeating: 0, count: seenCapacity)
+        let mask = seenCapacity - 1
+        for j in 0..<oldCapacity where old[j] != 0 {
+            var i = Int(truncatingIfNeeded: old[j] >> 17) & mask
+            while seen[i] != 0 { i = (i + 1) & mask }
+            seen[i] = old[j]
+        }
+        old.deallocate()
     }
 
     /// Scores the next calls of the current process.
@@ -185,7 +317,26 @@ public final class SequenceScanner {
             }
             order -= 1
         }
-        if !found { cost += novelCost }
+        if !found { cost += novelCost; novelSymbols.insert(call) }
+        totalCost &+= cost
+        if traceFeatures {
+            countInBag(currentKeys[1])
+            if n >= 2 && position >= 1 { countInBag(currentKeys[2]) }
+        }
+        if traceFeatures && position + 1 >= 2 {
+            // Training counts every suffix, so the n-grams unseen at this call are exactly
+            // the orders above the one the back-off stopped at. If the longest one was already
+            // in this trace, so were all its suffixes: one probe in the common case.
+            let longest = min(n, position + 1)
+            if longest >= 2 && insertSeen(currentKeys[longest]) {
+                if longest > order { distinctNovel += 1 }
+                var k = longest - 1
+                while k >= 2 {
+                    if insertSeen(currentKeys[k]) { if k > order { distinctNovel += 1 } } else { break }
+                    k -= 1
+                }
+            }
+        }
         swap(&previousKeys, &currentKeys)
 
         var anomaly: UInt32 = cost > UInt64(commonCost) ? UInt32(min(cost, UInt64(UInt32.max))) : 0
@@ -227,13 +378,22 @@ public final class SequenceScanner {
     /// The score of the current process; resets the scanner for the next one.
     public func finish() -> TraceScore {
         if let f = openFlag, flagged.count < maxFlagged { flagged.append(f) }
-        let result = TraceScore(
+        var result = TraceScore(
             calls: position,
             score: Double(bestSum) / (SequenceModel.costScale * Double(w)),
             peakWindowEnd: bestEnd,
             anomalousCalls: anomalousCalls,
             anomalies: anomalies,
             flaggedWindows: flagged)
+        result.meanBits = position > 0 ? Double(totalCost) / (SequenceModel.costScale * Double(position)) : 0
+        result.novelNgramFraction = seenCount > 0 ? Double(distinctNovel) / Double(seenCount) : 0
+        result.novelSyscalls = novelSymbols.count
+        if traceFeatures {
+            var bag: [(key: UInt64, count: UInt32)] = []
+            bag.reserveCapacity(bagCount)
+            for i in 0..<bagCapacity where bagKeys[i] != 0 { bag.append((bagKeys[i], bagCounts[i])) }
+            lastBag = bag
+        }
         reset()
         return result
     }

@@ -1,0 +1,119 @@
+import Foundation
+
+/// How close a trace's mix of calls is to the nearest training trace: the cosine distance
+/// between bags of 1- and 2-grams, weighted by sublinear term frequency times inverse
+/// document frequency (so a syscall every process makes counts little and a rare one much).
+///
+/// This is the frequency view the sequence model lacks: an attack that only reuses normal
+/// n-grams, in normal order, but in an abnormal *mix* (a shell's loop of reads and writes
+/// inside a daemon, a scan repeating one request) is far from every training process.
+/// Offline only: it needs a process's whole bag, and the live detector sees only novel calls.
+///
+/// Identical training bags are kept once, and the index is an inverted list per feature, so a
+/// query costs the postings of the features it has plus one pass over the distinct training
+/// bags: memory and time are bounded by the training data, not by trace length.
+struct NeighbourIndex: Sendable {
+    /// Feature key -> column, as a flat open-addressing table (keys are already well-mixed
+    /// hashes; 0 marks an empty slot): the query probes it once per distinct feature.
+    private var columnKeys: [UInt64] = []
+    private var columnIndex: [Int32] = []
+    private var columnMask = 0
+    private var idf: [Float] = []
+    /// The idf of a feature no training trace had.
+    private var unseenIdf: Float = 1
+    private var postingStart: [Int] = [0]
+    private var postingTrace: [Int32] = []
+    private var postingWeight: [Float] = []
+    /// Distinct training bags.
+    private(set) var references = 0
+
+    init(bags: [[(key: UInt64, count: UInt32)]]) {
+        // Drop duplicate bags: common in daemons, and they only make queries slower.
+        var unique: [[(key: UInt64, count: UInt32)]] = []
+        var fingerprints = Set<[UInt64]>()
+        for bag in bags where !bag.isEmpty {
+            let sorted = bag.sorted { $0.key < $1.key }
+            let fingerprint = sorted.flatMap { [$0.key, UInt64($0.count)] }
+            if fingerprints.insert(fingerprint).inserted { unique.append(sorted) }
+        }
+        references = unique.count
+        var documentFrequency: [UInt64: Int] = [:]
+        for bag in unique { for f in bag { documentFrequency[f.key, default: 0] += 1 } }
+        let t = Float(unique.count)
+        unseenIdf = log((1 + t) / 1) + 1
+        var capacity = 16
+        while capacity < 2 * documentFrequency.count { capacity *= 2 }
+        columnKeys = Array(repeating: 0, count: capacity)
+        columnIndex = Array(repeating: -1, count: capacity)
+        columnMask = capacity - 1
+        var column: [UInt64: Int32] = [:]
+        var lists: [[(Int32, Float)]] = []
+        for (key, df) in documentFrequency.sorted(by: { $0.key < $1.key }) {
+            column[key] = Int32(lists.count)
+            var i = Int(truncatingIfNeeded: key) & columnMask
+            while columnKeys[i] != 0 { i = (i + 1) & columnMask }
+            columnKeys[i] = key
+            columnIndex[i] = Int32(lists.count)
+            idf.append(log((1 + t) / (1 + Float(df))) + 1)
+            lists.append([])
+        }
+        for (r, bag) in unique.enumerated() {
+            var weights = bag.map { f in Self.tf(f.count) * idf[Int(column[f.key]!)] }
+            let norm = sqrt(weights.reduce(0) { $0 + $1 * $1 })
+            for i in weights.indices { weights[i] /= norm }
+            for (f, w) in zip(bag, weights) { lists[Int(column[f.key]!)].append((Int32(r), w)) }
+        }
+        for list in lists {
+            for (r, w) in list { postingTrace.append(r); postingWeight.append(w) }
+            postingStart.append(postingTrace.count)
+        }
+    }
+
+    @inline(__always)
+    private func lookup(_ key: UInt64) -> Int32? {
+        var i = Int(truncatingIfNeeded: key) & columnMask
+        while true {
+            let k = columnKeys[i]
+            if k == key { return columnIndex[i] }
+            if k == 0 { return nil }
+            i = (i + 1) & columnMask
+        }
+    }
+
+    @inline(__always)
+    private static func tf(_ count: UInt32) -> Float { 1 + log(Float(count)) }
+
+    /// 1 minus the largest cosine similarity to a training bag: 0 for a bag seen in training,
+    /// 1 for one sharing nothing with any (or when there is no training bag).
+    func distance(_ bag: [(key: UInt64, count: UInt32)], scratch: inout [Float]) -> Double {
+        guard references > 0, !bag.isEmpty else { return bag.isEmpty ? 0 : 1 }
+        if scratch.count != references { scratch = Array(repeating: 0, count: references) }
+        var normSquared: Float = 0
+        scratch.withUnsafeMutableBufferPointer { acc in
+            for i in acc.indices { acc[i] = 0 }
+            postingTrace.withUnsafeBufferPointer { traces in
+                postingWeight.withUnsafeBufferPointer { weights in
+                    for f in bag {
+                        guard let c = lookup(f.key) else {
+                            let w = Self.tf(f.count) * unseenIdf
+                            normSquared += w * w
+                            continue
+                        }
+                        let w = Self.tf(f.count) * idf[Int(c)]
+                        normSquared += w * w
+                        for j in postingStart[Int(c)]..<postingStart[Int(c) + 1] {
+                            acc[Int(traces[j])] += w * weights[j]
+                        }
+                    }
+                }
+            }
+        }
+        let best = scratch.max() ?? 0
+        return Double(max(0, 1 - best / sqrt(normSquared)))
+    }
+
+    /// Bytes held by the index.
+    var memoryBytes: Int {
+        columnKeys.count * 12 + idf.count * 4 + postingStart.count * 8 + postingTrace.count * 8
+    }
+}

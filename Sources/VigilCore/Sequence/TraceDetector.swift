@@ -1,0 +1,165 @@
+import Foundation
+
+/// The per-trace measurements a ``TraceDetector`` combines, each "higher is more anomalous".
+public struct TraceFeatures: Sendable, Hashable, Codable {
+    /// The densest anomaly window, bits per call (``TraceScore/score``; also available live).
+    public var window: Double
+    /// Mean surprise per call, bits (``TraceScore/meanBits``).
+    public var meanBits: Double
+    /// Fraction of distinct 2..n-grams never seen in training (``TraceScore/novelNgramFraction``).
+    public var novelNgrams: Double
+    /// Distinct syscall numbers never seen in training.
+    public var novelSyscalls: Double
+    /// Cosine distance of the trace's 1/2-gram bag to the nearest training trace.
+    public var neighbourDistance: Double
+
+    /// The names used in reports, in ``values`` order.
+    public static let names = ["window", "mean_bits", "novel_ngrams", "novel_syscalls", "neighbour"]
+
+    public var values: [Double] { [window, meanBits, novelNgrams, novelSyscalls, neighbourDistance] }
+
+    enum CodingKeys: String, CodingKey {
+        case window, meanBits = "mean_bits", novelNgrams = "novel_ngrams"
+        case novelSyscalls = "novel_syscalls", neighbourDistance = "neighbour"
+    }
+}
+
+/// Scores whole traces (processes) offline by combining several views of how unlike the
+/// training processes they are, each put on the scale of *normal* variation first.
+///
+/// Why several: attacks differ from normal in different ways. A burst of novel calls shows in
+/// the densest window; a trace built of individually plausible calls in an unlikely order
+/// shows in its mean surprise; an exploit that reuses known n-grams but in an abnormal mix
+/// shows only in its bag of calls; a new binary shows in its new n-grams and syscalls. No
+/// single one is best on every program, and their raw units are incomparable.
+///
+/// Why calibrated on training data: each measurement's spread over *normal* processes is
+/// estimated by k-fold cross-validation over the training traces (each train trace measured
+/// by a model and index that did not learn it). A trace's value in each view is then turned
+/// into a surprise relative to that normal spread (see ``combine(_:)``), and the views are
+/// summed. Nothing is tuned on attack data or per corpus: the only inputs are the normal
+/// traces, so the weighting adapts to each profile (a daemon whose normal processes already
+/// vary a lot in their mix gets less weight on the bag view).
+public final class TraceDetector {
+    /// The sequence model learned from every training trace.
+    public let model: SequenceModel
+    let index: NeighbourIndex
+    /// Per feature, the cross-validated values of the training traces, ascending.
+    public let calibration: [[Double]]
+    /// The cross-validated features of each training trace, in training order.
+    public let calibrationRows: [TraceFeatures]
+    /// Per-feature scale of normal variation (see ``combine(_:)``).
+    let centre: [Double]
+    let spread: [Double]
+    private let scanner: SequenceScanner
+    private var scratch: [Float] = []
+
+    /// Folds used to calibrate (fewer when there are fewer training traces).
+    public static let folds = 5
+
+    /// Learns from `train` (each element one process) and calibrates on it.
+    public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard) {
+        let full = Self.trainModel(train, parameters)
+        model = full
+        index = NeighbourIndex(bags: train.map { Self.bag(of: $0, model: full) })
+        scanner = SequenceScanner(model: full)
+        var cal: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
+        var rows: [(Int, TraceFeatures)] = []
+        let k = min(Self.folds, train.count)
+        if k >= 2 {
+            for fold in 0..<k {
+                let rest = train.indices.filter { $0 % k != fold }.map { train[$0] }
+                let foldModel = Self.trainModel(rest, parameters)
+                let foldScanner = SequenceScanner(model: foldModel)
+                let foldIndex = NeighbourIndex(bags: rest.map { Self.bag(of: $0, model: foldModel) })
+                var foldScratch: [Float] = []
+                for i in train.indices where i % k == fold {
+                    let f = Self.measure(train[i], scanner: foldScanner, index: foldIndex, scratch: &foldScratch).features
+                    for (j, v) in f.values.enumerated() { cal[j].append(v) }
+                    rows.append((i, f))
+                }
+            }
+        }
+        calibration = cal.map { $0.sorted() }
+        calibrationRows = rows.sorted { $0.0 < $1.0 }.map(\.1)
+        (centre, spread) = Self.scales(calibration)
+    }
+
+    static func trainModel(_ traces: [[UInt32]], _ parameters: SequenceModel.Parameters) -> SequenceModel {
+        var trainer = SequenceTrainer(parameters: parameters)
+        for t in traces { trainer.feed(t); trainer.endTrace() }
+        return trainer.model()
+    }
+
+    /// The 1/2-gram bag of a trace (the keys do not depend on the model).
+    static func bag(of trace: [UInt32], model: SequenceModel) -> [(key: UInt64, count: UInt32)] {
+        let s = SequenceScanner(model: model)
+        trace.withUnsafeBufferPointer { s.feed($0) }
+        _ = s.finish()
+        return s.lastBag
+    }
+
+    static func measure(_ trace: [UInt32], scanner: SequenceScanner, index: NeighbourIndex, scratch: inout [Float]) -> (score: TraceScore, features: TraceFeatures) {
+        trace.withUnsafeBufferPointer { scanner.feed($0) }
+        return finishMeasure(scanner: scanner, index: index, scratch: &scratch)
+    }
+
+    static func finishMeasure(scanner: SequenceScanner, index: NeighbourIndex, scratch: inout [Float]) -> (score: TraceScore, features: TraceFeatures) {
+        let s = scanner.finish()
+        let d = index.distance(scanner.lastBag, scratch: &scratch)
+        return (s, TraceFeatures(window: s.score, meanBits: s.meanBits, novelNgrams: s.novelNgramFraction,
+                                 novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d))
+    }
+
+    /// Measures one trace file, streaming it.
+    public func measure(path: String) throws -> (score: TraceScore, features: TraceFeatures) {
+        do {
+            try TraceReader.read(path: path) { scanner.feed($0) }
+        } catch {
+            scanner.reset()
+            throw error
+        }
+        return Self.finishMeasure(scanner: scanner, index: index, scratch: &scratch)
+    }
+
+    /// Measures one in-memory trace.
+    public func measure(_ trace: [UInt32]) -> (score: TraceScore, features: TraceFeatures) {
+        Self.measure(trace, scanner: scanner, index: index, scratch: &scratch)
+    }
+
+    static func scales(_ cal: [[Double]]) -> ([Double], [Double]) {
+        var centre: [Double] = [], spread: [Double] = []
+        for values in cal {
+            guard !values.isEmpty else { centre.append(0); spread.append(1); continue }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+            centre.append(mean)
+            spread.append(sqrt(variance))
+        }
+        return (centre, spread)
+    }
+
+    /// The combined anomaly score of a trace: the largest of its features' z-scores against
+    /// the cross-validated normal values (mean and standard deviation per feature), so a
+    /// trace is as anomalous as its most abnormal view. The maximum rather than a sum, because
+    /// attacks typically stand out in one view while the others stay normal, and a sum lets
+    /// the normal-looking views dilute it (it also did worse on synthetic corpora built to
+    /// check this; see docs/eval.md). A feature that never varied over normal traces (no
+    /// train trace ever had a novel syscall) gets a tiny floor for its deviation, so any
+    /// departure from it ranks above every ordinary trace. Without calibration (fewer than
+    /// two train traces) it falls back to the window score.
+    public func combine(_ f: TraceFeatures) -> Double {
+        guard calibration[0].count >= 2 else { return f.window }
+        var best = -Double.infinity
+        for (j, v) in f.values.enumerated() {
+            best = max(best, (v - centre[j]) / max(spread[j], Self.minimumSpread))
+        }
+        return best
+    }
+
+    /// The smallest standard deviation a feature is divided by.
+    static let minimumSpread = 1e-6
+
+    /// Bytes the detector's tables hold (model plus neighbour index).
+    public var memoryBytes: Int { model.memoryBytes + index.memoryBytes }
+}
