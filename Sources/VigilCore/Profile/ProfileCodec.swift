@@ -251,7 +251,7 @@ struct Reader {
 
     func number(_ key: String) throws(ProfileLoadError) -> NSNumber {
         let v = try value(key)
-        guard !(v is Bool), !(v is String), let n = v as? NSNumber else { throw error(key, "expected a number") }
+        guard !String(describing: type(of: v)).contains("Boolean"), !(v is String), let n = v as? NSNumber else { throw error(key, "expected a number") }
         return n
     }
 
