@@ -21,6 +21,7 @@ struct Vigil: ParsableCommand {
             Eval.self,
             Replay.self,
             DemoService.self,
+            ProfileCommand.self,
         ]
     )
 

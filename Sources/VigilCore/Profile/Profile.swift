@@ -1,0 +1,161 @@
+/// When and how often a profile saw one item, per host that saw it.
+///
+/// Counts are kept per host so that fleet merges can be idempotent: merging takes the
+/// larger count per host (a host's counts only grow) and sums across hosts.
+public struct Sighting: Sendable, Hashable {
+    /// First and last time seen, nanoseconds since the Unix epoch.
+    public var firstSeen: UInt64
+    public var lastSeen: UInt64
+    /// Times seen, by host id.
+    public var hosts: [String: UInt64]
+
+    public init(firstSeen: UInt64, lastSeen: UInt64, hosts: [String: UInt64]) {
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.hosts = hosts
+    }
+
+    public init(host: String, at time: UInt64, count: UInt64 = 1) {
+        self.init(firstSeen: time, lastSeen: time, hosts: [host: count])
+    }
+
+    /// Times seen on all hosts together.
+    public var count: UInt64 { hosts.values.reduce(0, &+) }
+
+    /// One more observation (or `count` more) on `host`.
+    public mutating func record(host: String, at time: UInt64, count: UInt64 = 1) {
+        firstSeen = min(firstSeen, time)
+        lastSeen = max(lastSeen, time)
+        hosts[host, default: 0] &+= count
+    }
+
+    /// Folds in a *different* item of the same source (e.g. an address into its network):
+    /// counts add per host.
+    public mutating func add(_ other: Sighting) {
+        firstSeen = min(firstSeen, other.firstSeen)
+        lastSeen = max(lastSeen, other.lastSeen)
+        for (h, c) in other.hosts { hosts[h, default: 0] &+= c }
+    }
+
+    /// Folds in the *same* item from another source: the larger count per host wins, so a
+    /// source merged twice is not counted twice.
+    public mutating func merge(_ other: Sighting) {
+        firstSeen = min(firstSeen, other.firstSeen)
+        lastSeen = max(lastSeen, other.lastSeen)
+        for (h, c) in other.hosts { hosts[h] = max(hosts[h] ?? 0, c) }
+    }
+}
+
+/// A learned 6-gram: the calls in order (oldest first) and when it was seen.
+public struct NgramItem: Sendable, Hashable {
+    public var calls: [UInt32]
+    public var seen: Sighting
+    public init(calls: [UInt32], seen: Sighting) {
+        self.calls = calls
+        self.seen = seen
+    }
+}
+
+/// A place a profile connects to. `address` is an IP address, a network in CIDR notation
+/// (after generalisation, see ``DestinationGeneralizer``) or a unix socket path.
+public struct NetworkDestination: Sendable, Hashable, Comparable {
+    public var transport: Transport
+    public var address: String
+    public var port: UInt16
+    public init(transport: Transport, address: String, port: UInt16) {
+        self.transport = transport
+        self.address = address
+        self.port = port
+    }
+    public static func < (l: Self, r: Self) -> Bool {
+        (l.transport.rawValue, l.address, l.port) < (r.transport.rawValue, r.address, r.port)
+    }
+    public var description: String { transport == .unix ? "unix \(address)" : "\(transport.rawValue) \(address) port \(port)" }
+}
+
+/// A socket a profile listens on (or, for UDP, binds to receive on).
+public struct ListeningSocket: Sendable, Hashable, Comparable {
+    public var transport: Transport
+    /// The bind address (`0.0.0.0`, `::`, a specific address or a unix socket path).
+    public var address: String
+    public var port: UInt16
+    public init(transport: Transport, address: String, port: UInt16) {
+        self.transport = transport
+        self.address = address
+        self.port = port
+    }
+    public static func < (l: Self, r: Self) -> Bool {
+        (l.transport.rawValue, l.port, l.address) < (r.transport.rawValue, r.port, r.address)
+    }
+    public var description: String { transport == .unix ? "unix \(address)" : "\(transport.rawValue) \(address) port \(port)" }
+}
+
+/// The learned baseline of one program: what it was seen doing, each item with first-seen,
+/// last-seen and counts, plus the history that says whether learning is done.
+public struct Profile: Sendable, Hashable {
+    public var identity: ProfileIdentity
+    /// Incremented by ``ProfileStore/save(_:force:)`` each time a save changes the file.
+    public var revision: UInt64 = 0
+    /// SHA-256 (hex) of each executable file seen for this profile.
+    public var binaries: [String: Sighting] = [:]
+    /// Syscalls by x86_64 number.
+    public var syscalls: [UInt32: Sighting] = [:]
+    /// 6-grams by ``NgramHash`` key.
+    public var ngrams: [UInt64: NgramItem] = [:]
+    /// Programs (executable paths) this profile's processes executed.
+    public var executes: [String: Sighting] = [:]
+    /// Executable paths of the processes that started this profile's processes.
+    public var parents: [String: Sighting] = [:]
+    public var destinations: [NetworkDestination: Sighting] = [:]
+    public var listens: [ListeningSocket: Sighting] = [:]
+    /// User ids (real and effective) the processes ran as.
+    public var users: [UInt32: Sighting] = [:]
+    /// Learning history per host id.
+    public var learning: [String: LearningHistory] = [:]
+
+    public init(identity: ProfileIdentity) { self.identity = identity }
+
+    public var id: String { identity.id }
+
+    /// The binary seen most recently (ties: the larger hash), or nil before any exec was seen.
+    public var currentBinary: String? {
+        binaries.max { ($0.value.lastSeen, $0.key) < ($1.value.lastSeen, $1.key) }?.key
+    }
+
+    /// Whether learning is done: stable when every host that learned this profile has a
+    /// stable history (see ``StabilityPolicy/evaluate(_:now:)``).
+    public func stability(now: UInt64? = nil) -> StabilityReport {
+        guard !learning.isEmpty else {
+            return StabilityReport(state: .learning, reason: "no learning history")
+        }
+        var reports: [(String, StabilityReport)] = []
+        for (host, h) in learning.sorted(by: { $0.key < $1.key }) {
+            reports.append((host, h.policy.evaluate(h, now: now ?? h.lastBucketEnd)))
+        }
+        if let (host, r) = reports.first(where: { $0.1.state == .learning }) {
+            var r = r
+            if reports.count > 1 { r.reason = "host \(host): \(r.reason)" }
+            return r
+        }
+        return reports[0].1
+    }
+
+    /// Number of learned items of every kind together.
+    public var itemCount: Int {
+        binaries.count + syscalls.count + ngrams.count + executes.count + parents.count + destinations.count + listens.count + users.count
+    }
+
+    /// The most recent last-seen of any item.
+    public var lastSeen: UInt64 {
+        var t: UInt64 = 0
+        for s in binaries.values { t = max(t, s.lastSeen) }
+        for s in syscalls.values { t = max(t, s.lastSeen) }
+        for s in ngrams.values { t = max(t, s.seen.lastSeen) }
+        for s in executes.values { t = max(t, s.lastSeen) }
+        for s in parents.values { t = max(t, s.lastSeen) }
+        for s in destinations.values { t = max(t, s.lastSeen) }
+        for s in listens.values { t = max(t, s.lastSeen) }
+        for s in users.values { t = max(t, s.lastSeen) }
+        return t
+    }
+}

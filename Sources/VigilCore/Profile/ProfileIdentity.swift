@@ -1,0 +1,184 @@
+/// Which profile a process belongs to: its executable, and for interpreters the program
+/// they run (so every Python program does not share one baseline).
+///
+/// See Models/README.md, "Profile identity", for the rules and the id format.
+public struct ProfileIdentity: Sendable, Hashable, Comparable {
+    /// What ``target`` names.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// A native program (or an interpreter run without a program: REPL, stdin).
+        case binary
+        /// A script file given to an interpreter (`python3 /opt/app/server.py`).
+        case script
+        /// A module run by name (`python -m http.server`, `java -m mod/cls`).
+        case module
+        /// A Java archive (`java -jar app.jar`).
+        case jar
+        /// A Java main class (`java -cp lib com.example.Main`).
+        case javaClass = "class"
+        /// Code given inline on the command line (`sh -c ...`, `python -c ...`, `node -e ...`):
+        /// one profile per interpreter for all inline code, since the code text varies.
+        case command
+    }
+
+    /// Absolute path of the executable.
+    public var executable: String
+    public var kind: Kind
+    /// The script path, module, jar or class; nil for ``Kind/binary`` and ``Kind/command``.
+    public var target: String?
+
+    public init(executable: String, kind: Kind = .binary, target: String? = nil) {
+        self.executable = executable
+        self.kind = kind
+        self.target = target
+    }
+
+    public static func < (l: Self, r: Self) -> Bool { l.id < r.id }
+
+    /// The profile's stable name, also its file name without `.json`: readable and
+    /// filename-safe. The executable path without its leading `/`, `/` turned into `-`;
+    /// for interpreters `--` and the target (`module.`, `jar.`, `class.` prefixes, or
+    /// `command`). Characters other than `A-Z a-z 0-9 . _ +` are replaced with `_`; when that
+    /// or the `/` to `-` mapping could make two identities look alike (a `-` in the path,
+    /// a replaced character, a name over 160 characters, a script named like a prefix),
+    /// `~` and the first 8 hex digits of the SHA-256 of the identity are appended.
+    public var id: String {
+        var lossy = false
+        func encode(_ s: String, slashes: Bool) -> String {
+            var out = ""
+            for ch in s.unicodeScalars {
+                switch ch {
+                case "a"..."z", "A"..."Z", "0"..."9", ".", "_", "+": out.unicodeScalars.append(ch)
+                case "/" where slashes: out.append("-")
+                case "-": out.append("-"); lossy = true
+                default: out.append("_"); lossy = true
+                }
+            }
+            if slashes {
+                while out.hasPrefix("-") { out.removeFirst() }
+            }
+            return out
+        }
+        var text = encode(executable, slashes: true)
+        switch kind {
+        case .binary: break
+        case .command: text += "--command"
+        case .script:
+            let t = encode(target ?? "", slashes: true)
+            if ["module.", "jar.", "class.", "command"].contains(where: t.hasPrefix) || t.isEmpty { lossy = true }
+            text += "--" + t
+        case .module: text += "--module." + encode(target ?? "", slashes: true)
+        case .jar: text += "--jar." + encode(target ?? "", slashes: true)
+        case .javaClass: text += "--class." + encode(target ?? "", slashes: true)
+        }
+        if text.count > 160 { text = String(text.prefix(160)); lossy = true }
+        if text.isEmpty || text.hasPrefix(".") { lossy = true; text = "_" + text }
+        if lossy {
+            let digest = SHA256.hex(of: Array("\(kind.rawValue)\u{0}\(executable)\u{0}\(target ?? "")".utf8))
+            text += "~" + digest.prefix(8)
+        }
+        return text
+    }
+
+    /// The identity of a process running `path` with command line `argv` (argv[0] first).
+    public static func resolve(path: String, argv: [String]) -> ProfileIdentity {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        guard let family = Interpreter(basename: base) else { return ProfileIdentity(executable: path) }
+        return family.identity(executable: path, args: Array(argv.dropFirst()))
+    }
+}
+
+/// Interpreter families and how their command lines name the program they run.
+enum Interpreter {
+    case python, node, java, shell, perl, ruby, php, lua
+
+    init?(basename b: String) {
+        func family(_ prefix: String) -> Bool {
+            // "python", "python3", "python3.11", "perl5.36.0", "php8.2": name plus version digits.
+            guard b.hasPrefix(prefix) else { return false }
+            return b.dropFirst(prefix.count).allSatisfy { $0.isNumber || $0 == "." }
+        }
+        if family("python") || family("pypy") || family("pypy3") { self = .python }
+        else if b == "node" || b == "nodejs" || family("node") { self = .node }
+        else if b == "java" { self = .java }
+        else if ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish"].contains(b) { self = .shell }
+        else if family("perl") { self = .perl }
+        else if family("ruby") { self = .ruby }
+        else if family("php") || b == "php-cli" { self = .php }
+        else if family("lua") || b == "luajit" { self = .lua }
+        else { return nil }
+    }
+
+    /// Options that consume the next argument (when not written `--opt=value` or attached).
+    var optionsWithValue: Set<String> {
+        switch self {
+        case .python: ["-W", "-X", "-Q"]
+        case .node: ["-r", "--require", "--import", "--loader", "--experimental-loader", "--inspect-port", "--title", "--conditions", "-C", "--env-file"]
+        case .java: ["-cp", "-classpath", "--class-path", "-p", "--module-path", "--upgrade-module-path", "--add-modules",
+                     "--add-opens", "--add-exports", "--add-reads", "--limit-modules", "--patch-module", "--enable-native-access"]
+        case .shell: ["-o", "+o", "-O", "+O", "--rcfile", "--init-file"]
+        case .perl: []
+        case .ruby: ["-r", "-I", "-C", "-E", "--encoding"]
+        case .php: ["-c", "-d", "-z"]
+        case .lua: ["-l"]
+        }
+    }
+
+    /// Options after which the program is inline code.
+    var inlineCode: Set<String> {
+        switch self {
+        case .python: ["-c"]
+        case .node: ["-e", "--eval", "-p", "--print"]
+        case .java: []
+        case .shell: ["-c"]
+        case .perl: ["-e", "-E"]
+        case .ruby: ["-e"]
+        case .php: ["-r", "-R", "-B", "-E"]
+        case .lua: ["-e"]
+        }
+    }
+
+    func identity(executable: String, args: [String]) -> ProfileIdentity {
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "--" {
+                // End of options: the next argument is the program.
+                return i + 1 < args.count ? script(executable, args[i + 1]) : ProfileIdentity(executable: executable)
+            }
+            guard a.hasPrefix("-") || (self == .shell && a.hasPrefix("+")), a != "-" else {
+                if self == .java { return ProfileIdentity(executable: executable, kind: .javaClass, target: a) }
+                return script(executable, a)
+            }
+            if a == "-" { return ProfileIdentity(executable: executable) }
+            // Shell option clusters like `-ec` or `-xc` include -c.
+            if self == .shell, !a.hasPrefix("--"), a.dropFirst().contains("c") {
+                return ProfileIdentity(executable: executable, kind: .command)
+            }
+            if inlineCode.contains(a) || (self == .perl && (a.hasPrefix("-e") || a.hasPrefix("-E")))
+                || (self == .python && a.hasPrefix("-c")) {
+                return ProfileIdentity(executable: executable, kind: .command)
+            }
+            switch (self, a) {
+            case (.python, "-m"), (.java, "-m"), (.java, "--module"):
+                if i + 1 < args.count { return ProfileIdentity(executable: executable, kind: .module, target: args[i + 1]) }
+                return ProfileIdentity(executable: executable)
+            case (.python, _) where a.hasPrefix("-m") && a.count > 2 && !a.hasPrefix("--"):
+                return ProfileIdentity(executable: executable, kind: .module, target: String(a.dropFirst(2)))
+            case (.java, "-jar"):
+                if i + 1 < args.count { return ProfileIdentity(executable: executable, kind: .jar, target: args[i + 1]) }
+                return ProfileIdentity(executable: executable)
+            case (.php, "-f"):
+                if i + 1 < args.count { return script(executable, args[i + 1]) }
+                return ProfileIdentity(executable: executable)
+            default:
+                break
+            }
+            if optionsWithValue.contains(a) { i += 2 } else { i += 1 }
+        }
+        return ProfileIdentity(executable: executable)
+    }
+
+    private func script(_ executable: String, _ target: String) -> ProfileIdentity {
+        ProfileIdentity(executable: executable, kind: .script, target: target)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Profiles on disk: one `<id>.json` per profile in a directory (the Models format).
+///
+/// Saves are atomic: the new text goes to a temporary file in the same directory, is
+/// fsynced, renamed over `<id>.json`, and the directory is fsynced, so a crash at any
+/// point leaves the old or the new file, never a torn one. Temporary files start with `.`
+/// and are never read as profiles.
+public struct ProfileStore: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    /// Why a save was refused or failed.
+    public struct SaveError: Error, Sendable, CustomStringConvertible {
+        public var file: String
+        public var reason: String
+        public var description: String { "\(file): \(reason)" }
+    }
+
+    public func path(for id: String) -> String { (directory as NSString).appendingPathComponent(id + ".json") }
+
+    /// Reads every `*.json` profile in the directory. Files that are corrupt, truncated, of
+    /// an unknown version or invalid are reported in `errors` (file, field, reason); the
+    /// others load. A missing directory holds no profiles.
+    public func loadAll() -> (profiles: [Profile], errors: [ProfileLoadError]) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), !isDir.boolValue {
+                return ([], [ProfileLoadError(file: directory, field: "(file)", reason: "not a directory")])
+            }
+            return ([], [])
+        }
+        var profiles: [Profile] = []
+        var errors: [ProfileLoadError] = []
+        for name in names.sorted() where name.hasSuffix(".json") && !name.hasPrefix(".") {
+            do { profiles.append(try load(file: (directory as NSString).appendingPathComponent(name))) }
+            catch { errors.append(error) }
+        }
+        return (profiles, errors)
+    }
+
+    /// Reads one profile file; its name must be `<id>.json`.
+    public func load(file: String) throws(ProfileLoadError) -> Profile {
+        try Self.load(file: file)
+    }
+
+    /// Reads one profile file anywhere; its name must be `<id>.json`.
+    public static func load(file: String) throws(ProfileLoadError) -> Profile {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ProfileLoadError(file: file, field: "(file)", reason: FileManager.default.fileExists(atPath: file) ? "cannot be read" : "no such file")
+        }
+        let p = try ProfileCodec.decode(Array(data), file: file)
+        let expected = p.id + ".json"
+        guard (file as NSString).lastPathComponent == expected else {
+            throw ProfileLoadError(file: file, field: "id", reason: "\"\(p.id)\" does not match the file name (expected \(expected))")
+        }
+        return p
+    }
+
+    /// Writes `profile` if it differs from the file on disk, incrementing its revision
+    /// (the in-memory profile gets the new revision). Returns whether it wrote.
+    ///
+    /// Refuses to overwrite a file that does not load (so a damaged baseline is not silently
+    /// replaced) unless `force` is set.
+    @discardableResult
+    public func save(_ profile: inout Profile, force: Bool = false) throws -> Bool {
+        try save(&profile, force: force, crash: nil)
+    }
+
+    /// The step after which a simulated crash stops a save (tests only).
+    enum CrashPoint { case afterTempWrite, afterTempSync }
+
+    func save(_ profile: inout Profile, force: Bool, crash: CrashPoint?) throws -> Bool {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let final = path(for: profile.id)
+        var base: UInt64 = 0
+        if FileManager.default.fileExists(atPath: final) {
+            do {
+                let old = try load(file: final)
+                var same = profile
+                same.revision = old.revision
+                if ProfileCodec.encode(same) == ProfileCodec.encode(old) {
+                    profile.revision = old.revision
+                    return false
+                }
+                base = old.revision
+            } catch {
+                guard force else {
+                    throw SaveError(file: final, reason: "the existing file does not load (\(error.field): \(error.reason)); not overwriting it without force")
+                }
+            }
+        }
+        var next = profile
+        next.revision = max(base, profile.revision) + 1
+        try writeAtomically(ProfileCodec.encode(next), to: final, crash: crash)
+        profile.revision = next.revision
+        return true
+    }
+
+    func writeAtomically(_ bytes: [UInt8], to final: String, crash: CrashPoint?) throws {
+        let name = (final as NSString).lastPathComponent
+        let temp = (directory as NSString).appendingPathComponent(".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        func fail(_ what: String) -> SaveError { SaveError(file: final, reason: "\(what): \(String(cString: strerror(errno)))") }
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw fail("cannot create \(temp)") }
+        var ok = false
+        defer { if !ok && crash == nil { unlink(temp) } }
+        do {
+            defer { if !ok { close(fd) } }
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if n < 0 { if errno == EINTR { continue }; throw fail("write failed") }
+                offset += n
+            }
+            if crash == .afterTempWrite { return }
+            guard fsync(fd) == 0 else { throw fail("fsync failed") }
+            if crash == .afterTempSync { return }
+            ok = true
+            guard close(fd) == 0 else { throw fail("close failed") }
+        }
+        guard rename(temp, final) == 0 else { ok = false; throw fail("rename failed") }
+        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            _ = fsync(dfd)
+            close(dfd)
+        }
+    }
+}

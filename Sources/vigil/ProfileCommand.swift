@@ -1,0 +1,292 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+
+/// `vigil profile`: review and manage learned baselines (the Models format).
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "List, show, diff, merge, prune and export learned profiles.",
+        discussion: """
+        Profiles are the baselines `vigil learn` writes: one JSON file per program, \
+        <id>.json, in the models directory (format: Models/README.md). A file that is \
+        corrupt, truncated, of an unknown version or invalid is refused with its file, field \
+        and reason; the other profiles still load, and the command exits 2.
+        """,
+        subcommands: [List.self, Show.self, Diff.self, Merge.self, Prune.self, ExportSeccomp.self]
+    )
+
+    struct ModelsOption: ParsableArguments {
+        @Option(name: .customLong("models"), help: ArgumentHelp("The models directory.", valueName: "DIR"))
+        var directory: String = "/var/lib/vigil/models"
+
+        var store: ProfileStore { ProfileStore(directory: directory) }
+    }
+
+    /// Loads a directory, warning about each bad file; returns whether any was bad.
+    static func loadWarning(_ store: ProfileStore) -> ([Profile], Bool) {
+        let (profiles, errors) = store.loadAll()
+        for e in errors { Diagnostics.warning("refused \(e)") }
+        return (profiles, !errors.isEmpty)
+    }
+
+    /// A profile named by a file path or by id in the models directory.
+    static func resolve(_ ref: String, in store: ProfileStore) throws -> Profile {
+        let path = ref.hasSuffix(".json") || ref.contains("/") ? ref : store.path(for: ref)
+        do { return try ProfileStore.load(file: path) } catch {
+            if !FileManager.default.fileExists(atPath: path) {
+                Diagnostics.error("no profile \"\(ref)\" (looked for \(path))")
+            } else {
+                Diagnostics.error("refused \(error)")
+            }
+            throw ExitCode(2)
+        }
+    }
+
+    static func printJSON(_ value: Any) {
+        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("null".utf8)
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    static func seen(_ s: Sighting) -> [String: Any] {
+        ["first_seen": RFC3339.format(s.firstSeen), "last_seen": RFC3339.format(s.lastSeen), "count": s.count]
+    }
+
+    static func summary(_ p: Profile) -> [String: Any] {
+        let r = p.stability()
+        var o: [String: Any] = [
+            "id": p.id, "executable": p.identity.executable, "kind": p.identity.kind.rawValue,
+            "revision": p.revision, "state": r.state.rawValue, "reason": r.reason,
+            "items": ProfileMerge.itemKeys(p).mapValues(\.count), "last_seen": RFC3339.format(p.lastSeen),
+        ]
+        if let t = p.identity.target { o["target"] = t }
+        if let c = p.currentBinary { o["current_sha256"] = c }
+        return o
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the profiles in the models directory.")
+        @OptionGroup var models: ModelsOption
+        @Flag(help: "Print one JSON array instead of text.") var json = false
+
+        func run() throws {
+            let (profiles, bad) = ProfileCommand.loadWarning(models.store)
+            if json {
+                ProfileCommand.printJSON(profiles.map(ProfileCommand.summary))
+            } else {
+                for p in profiles {
+                    let r = p.stability()
+                    print("\(p.id)  \(r.state.rawValue)  rev \(p.revision)  \(p.syscalls.count) syscalls, \(p.ngrams.count) n-grams, \(p.destinations.count) destinations, \(p.listens.count) listening  last seen \(RFC3339.format(p.lastSeen))")
+                }
+            }
+            if bad { throw ExitCode(2) }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one profile (by file path or id).")
+        @OptionGroup var models: ModelsOption
+        @Argument(help: ArgumentHelp("A profile file or a profile id in the models directory.", valueName: "PATH-OR-ID")) var profile: String
+        @Flag(help: "Print JSON: identity, state, syscalls by name, listening ports, destinations, ...") var json = false
+
+        func run() throws {
+            let p = try ProfileCommand.resolve(profile, in: models.store)
+            let r = p.stability()
+            if json {
+                var o = ProfileCommand.summary(p)
+                o["syscalls"] = p.syscalls.keys.map { SyscallTable.name(Int($0)) }.sorted()
+                o["listens"] = p.listens.sorted { $0.key < $1.key }.map {
+                    ["protocol": $0.key.transport.rawValue, "address": $0.key.address, "port": Int($0.key.port)].merging(ProfileCommand.seen($0.value)) { a, _ in a }
+                }
+                o["destinations"] = p.destinations.sorted { $0.key < $1.key }.map {
+                    ["protocol": $0.key.transport.rawValue, "address": $0.key.address, "port": Int($0.key.port)].merging(ProfileCommand.seen($0.value)) { a, _ in a }
+                }
+                o["executes"] = p.executes.keys.sorted()
+                o["parents"] = p.parents.keys.sorted()
+                o["users"] = p.users.keys.sorted().map(Int.init)
+                o["binaries"] = p.binaries.keys.sorted()
+                o["ngram_count"] = p.ngrams.count
+                ProfileCommand.printJSON(o)
+                return
+            }
+            print("profile       \(p.id) (revision \(p.revision))")
+            print("executable    \(p.identity.executable)" + (p.identity.target.map { "  \(p.identity.kind.rawValue) \($0)" } ?? (p.identity.kind == .command ? "  inline commands" : "")))
+            print("state         \(r.state.rawValue): \(r.reason)")
+            print("binary        \(p.currentBinary ?? "unknown")" + (p.binaries.count > 1 ? " (\(p.binaries.count) seen)" : ""))
+            print("users         \(p.users.keys.sorted().map { "uid \($0)" }.joined(separator: ", "))")
+            print("parents       \(p.parents.keys.sorted().joined(separator: ", "))")
+            print("executes      \(p.executes.keys.sorted().joined(separator: ", "))")
+            print("listens       \(p.listens.keys.sorted().map(\.description).joined(separator: ", "))")
+            print("destinations  \(p.destinations.keys.sorted().map(\.description).joined(separator: ", "))")
+            print("syscalls      \(p.syscalls.count): \(p.syscalls.keys.map { SyscallTable.name(Int($0)) }.sorted().joined(separator: " "))")
+            print("n-grams       \(p.ngrams.count)")
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what B adds to and removes from A, per kind of item.",
+            discussion: "A and B are both profile files or both directories (profiles matched by id).")
+        @Argument(help: "The old profile or directory.") var a: String
+        @Argument(help: "The new profile or directory.") var b: String
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func run() throws {
+            var isDirA: ObjCBool = false, isDirB: ObjCBool = false
+            let existsA = FileManager.default.fileExists(atPath: a, isDirectory: &isDirA)
+            let existsB = FileManager.default.fileExists(atPath: b, isDirectory: &isDirB)
+            guard existsA, existsB else { throw ValidationError("\(existsA ? b : a): no such file or directory") }
+            guard isDirA.boolValue == isDirB.boolValue else { throw ValidationError("compare two profile files or two directories") }
+            var bad = false
+            var left: [String: Profile] = [:], right: [String: Profile] = [:]
+            if isDirA.boolValue {
+                let (pa, ba) = ProfileCommand.loadWarning(ProfileStore(directory: a))
+                let (pb, bb) = ProfileCommand.loadWarning(ProfileStore(directory: b))
+                bad = ba || bb
+                for p in pa { left[p.id] = p }
+                for p in pb { right[p.id] = p }
+            } else {
+                for (path, side) in [(a, 0), (b, 1)] {
+                    do {
+                        let p = try ProfileStore.load(file: path)
+                        if side == 0 { left[p.id] = p } else { right[p.id] = p }
+                    } catch {
+                        Diagnostics.error("refused \(error)")
+                        throw ExitCode(2)
+                    }
+                }
+                if left.keys.first != right.keys.first {
+                    // Two different programs: compare them item by item anyway.
+                    right = [left.keys.first!: right.values.first!]
+                }
+            }
+            var out: [[String: Any]] = []
+            for id in Set(left.keys).union(right.keys).sorted() {
+                switch (left[id], right[id]) {
+                case (nil, _?): out.append(["id": id, "profile": "added"])
+                case (_?, nil): out.append(["id": id, "profile": "removed"])
+                case let (x?, y?):
+                    let d = ProfileMerge.diff(x, y)
+                    if !d.isEmpty {
+                        out.append(["id": id, "profile": "changed",
+                                    "kinds": d.map { ["kind": $0.kind, "added": $0.added, "removed": $0.removed] as [String: Any] }])
+                    }
+                default: break
+                }
+            }
+            if json {
+                ProfileCommand.printJSON(out)
+            } else {
+                for entry in out {
+                    let id = entry["id"] as! String
+                    switch entry["profile"] as! String {
+                    case "added": print("+ profile \(id)")
+                    case "removed": print("- profile \(id)")
+                    default:
+                        print("~ profile \(id)")
+                        for k in entry["kinds"] as! [[String: Any]] {
+                            for item in k["added"] as! [String] { print("  + \(k["kind"]!): \(item)") }
+                            for item in k["removed"] as! [String] { print("  - \(k["kind"]!): \(item)") }
+                        }
+                    }
+                }
+            }
+            if bad { throw ExitCode(2) }
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge profiles learned on several hosts into a directory (fleet learning).",
+            discussion: """
+            The result is the union of what the sources learned. Counts are kept per host: \
+            the same host's counts are not added twice (the larger wins), different hosts' \
+            counts add up; first seen is the earliest, last seen the latest. Merging is \
+            commutative and idempotent. Profiles already in --into take part in the merge. \
+            Nothing is written when any source or target file is bad (exit 2).
+            """)
+        @Option(help: ArgumentHelp("The directory to merge into.", valueName: "DIR")) var into: String
+        @Argument(help: "Profile files or directories to merge.") var sources: [String]
+        @Flag(help: "Overwrite target files that do not load.") var force = false
+
+        func validate() throws {
+            guard !sources.isEmpty else { throw ValidationError("give at least one source") }
+        }
+
+        func run() throws {
+            let target = ProfileStore(directory: into)
+            var (all, bad) = ProfileCommand.loadWarning(target)
+            if bad && force { bad = false }
+            for s in sources {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: s, isDirectory: &isDir) else {
+                    Diagnostics.error("\(s): no such file or directory")
+                    throw ExitCode(2)
+                }
+                if isDir.boolValue {
+                    let (ps, b) = ProfileCommand.loadWarning(ProfileStore(directory: s))
+                    all += ps
+                    bad = bad || b
+                } else {
+                    do { all.append(try ProfileStore.load(file: s)) } catch {
+                        Diagnostics.warning("refused \(error)")
+                        bad = true
+                    }
+                }
+            }
+            if bad {
+                Diagnostics.error("bad input; nothing merged")
+                throw ExitCode(2)
+            }
+            var written = 0
+            for var p in ProfileMerge.merge(all, []) {
+                if try target.save(&p, force: force) { written += 1 }
+            }
+            Diagnostics.info("merged \(Set(all.map(\.id)).count) profiles into \(into); \(written) files changed")
+        }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove items not seen for a while (the current binary is kept).")
+        @OptionGroup var models: ModelsOption
+        @Option(name: .customLong("older-than"), help: ArgumentHelp("Age, e.g. 30d, 12h, 90m, 2w.", valueName: "DURATION")) var olderThan: String
+        @Flag(name: .customLong("dry-run"), help: "Report what would be removed; write nothing.") var dryRun = false
+
+        func validate() throws {
+            guard ProfileMerge.parseDuration(olderThan) != nil else {
+                throw ValidationError("--older-than: expected a positive number and a unit s, m, h, d or w (e.g. 30d), got \"\(olderThan)\"")
+            }
+        }
+
+        func run() throws {
+            let age = ProfileMerge.parseDuration(olderThan)!
+            let now = UInt64(Date().timeIntervalSince1970 * 1e9)
+            let cutoff = now > age ? now - age : 0
+            let (profiles, bad) = ProfileCommand.loadWarning(models.store)
+            for var p in profiles {
+                let removed = ProfileMerge.prune(&p, olderThan: cutoff)
+                guard !removed.isEmpty else { continue }
+                for k in removed { for item in k.removed { print("\(p.id): - \(k.kind): \(item)") } }
+                if !dryRun { try models.store.save(&p) }
+            }
+            if bad { throw ExitCode(2) }
+        }
+    }
+
+    struct ExportSeccomp: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export-seccomp",
+            abstract: "Print an OCI seccomp profile that allows exactly the learned syscalls.")
+        @OptionGroup var models: ModelsOption
+        @Argument(help: ArgumentHelp("A profile file or a profile id in the models directory.", valueName: "PATH-OR-ID")) var profile: String
+
+        func run() throws {
+            let p = try ProfileCommand.resolve(profile, in: models.store)
+            if p.stability().state != .stable {
+                Diagnostics.warning("\(p.id) is still learning; the export may miss syscalls")
+            }
+            print(SeccompExport.json(p), terminator: "")
+        }
+    }
+}
