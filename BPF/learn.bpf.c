@@ -10,7 +10,8 @@
  * A known n-gram is counted in place (vg_known_ngrams) and nothing leaves the kernel. A new
  * one is reported once as a vg_novelty record; in learn mode it is added to the known map
  * first, so the next occurrence is already known. Processes still pending a profile (just
- * exec'd) report every n-gram, since the kernel does not yet know which profile to ask. */
+ * exec'd) report each distinct n-gram once, since the kernel does not yet know which
+ * profile to ask. */
 
 #define VG_FNV_SEED 0xcbf29ce484222325ULL
 #define VG_FNV_PRIME 0x100000001b3ULL
@@ -88,6 +89,11 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
             if (!sseen)
                 bpf_map_update_elem(&vg_known_syscalls, &skey, &first, BPF_NOEXIST);
         }
+    } else {
+        struct vg_pending_key pkey = { .tgid = tgid, ._pad0 = 0, .hash = hash };
+        __u8 one = 1;
+        if (bpf_map_update_elem(&vg_pending_seen, &pkey, &one, BPF_NOEXIST) != 0)
+            return; /* reported already for this process */
     }
 
     struct vg_novelty *r = vg_reserve(sizeof *r, VG_KIND_NOVELTY);

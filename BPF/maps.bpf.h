@@ -60,6 +60,21 @@ struct {
     __type(value, __u32);
 } vg_proc_slot SEC(".maps");
 
+/* N-grams already reported for a process still pending its profile: each is reported
+ * once, not at every occurrence, until user space assigns the process. */
+struct vg_pending_key {
+    __u32 tgid;
+    __u32 _pad0;
+    __u64 hash;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct vg_pending_key);
+    __type(value, __u8);
+} vg_pending_seen SEC(".maps");
+
 /* Each thread's most recent syscalls, for its n-grams. Reset at exec. */
 struct vg_history {
     __u32 calls[VG_NGRAM_MAX];

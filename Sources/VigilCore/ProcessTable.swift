@@ -54,6 +54,9 @@ public struct ProcessTable: Sendable {
 
     public var count: Int { live.count }
 
+    /// Every live process.
+    public var records: [ProcessRecord] { Array(live.values) }
+
     public subscript(pid: Int32) -> ProcessRecord? {
         live[pid] ?? exited[pid]?.record
     }

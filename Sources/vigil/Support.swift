@@ -87,8 +87,10 @@ enum StatsReport {
 
 /// Unbuffered lines on stdout, for people watching (and for a parent reading the first line).
 enum Console {
-    static func line(_ s: String) {
-        var data = Array((s + "\n").utf8)
+    static func line(_ s: String) { raw(s + "\n") }
+
+    static func raw(_ s: String) {
+        var data = Array(s.utf8)
         var offset = 0
         while offset < data.count {
             let n = data.withUnsafeMutableBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }

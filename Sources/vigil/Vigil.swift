@@ -18,10 +18,11 @@ struct Vigil: ParsableCommand {
         subcommands: [
             Demo.self,
             Trace.self,
+            Learn.self,
+            ProfileCommand.self,
             Eval.self,
             Replay.self,
             DemoService.self,
-            ProfileCommand.self,
         ]
     )
 

@@ -261,6 +261,14 @@ public final class Learner {
         return id
     }
 
+    /// Records the SHA-256 of the binary at `path` in every profile of that executable, for
+    /// hashes computed off the event path (hashing a large binary must not stall the reader).
+    public func noteBinary(path: String, sha256: String, now: UInt64) {
+        for (id, p) in profiles where p.identity.executable == path {
+            record(id, now: now, observations: 0) { p, new in new += self.insert(&p.binaries, sha256, now: now) }
+        }
+    }
+
     private func profileFromRecord(_ pid: Int32, _ process: ProcessRecord?, now: UInt64) -> String? {
         guard let r = process, !r.path.isEmpty else { return nil }
         let id = attach(pid: pid, path: r.path, argv: r.argv, now: now)
