@@ -13,7 +13,7 @@ final class RsyslogReceiver {
     private let process = Process()
 
     /// - Parameter tls: (certificate, key) PEM files to serve TLS with GnuTLS, or nil for plain TCP.
-    init(rsyslogd: String, tls: (cert: String, key: String)? = nil) throws {
+    init(rsyslogd: String, tls: (cert: String, key: String)? = nil, udp: Bool = false) throws {
         dir = try makeTempDirectory()
         port = try freePort()
         output = "\(dir)/received.log"
@@ -22,10 +22,15 @@ final class RsyslogReceiver {
             conf += #" defaultNetstreamDriverCAFile="\#(tls.cert)" defaultNetstreamDriverCertFile="\#(tls.cert)" defaultNetstreamDriverKeyFile="\#(tls.key)""#
         }
         conf += ")\n"
-        conf += tls == nil
-            ? #"module(load="imtcp")"# + "\n"
-            : #"module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")"# + "\n"
-        conf += #"input(type="imtcp" address="127.0.0.1" port="\#(port)")"# + "\n"
+        if udp {
+            conf += #"module(load="imudp")"# + "\n"
+            conf += #"input(type="imudp" address="127.0.0.1" port="\#(port)")"# + "\n"
+        } else {
+            conf += tls == nil
+                ? #"module(load="imtcp")"# + "\n"
+                : #"module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")"# + "\n"
+            conf += #"input(type="imtcp" address="127.0.0.1" port="\#(port)")"# + "\n"
+        }
         // Severity, app and msgid first, then the message untouched: the test checks all of them.
         conf += #"template(name="vigil" type="string" string="%syslogseverity% %app-name% %msgid% %msg%\n")"# + "\n"
         conf += #"*.* action(type="omfile" file="\#(output)" template="vigil")"# + "\n"
@@ -36,7 +41,10 @@ final class RsyslogReceiver {
         let log = FileManager.default.createFile(atPath: "\(dir)/stderr", contents: nil) ? FileHandle(forWritingAtPath: "\(dir)/stderr") : nil
         process.standardError = log
         try process.run()
-        guard waitFor(10, { (try? Socket.connect(host: "127.0.0.1", port: port, timeoutSeconds: 1)) != nil }) else {
+        // UDP has no connection to wait for: the pid file comes after the inputs are set up.
+        let ready = udp ? { FileManager.default.fileExists(atPath: "\(self.dir)/rsyslog.pid") }
+                        : { (try? Socket.connect(host: "127.0.0.1", port: self.port, timeoutSeconds: 1)) != nil }
+        guard waitFor(10, ready) else {
             stop()
             throw ReceiverFailed(log: (try? String(contentsOfFile: "\(dir)/stderr", encoding: .utf8)) ?? "")
         }
@@ -105,6 +113,23 @@ func freePort() throws -> UInt16 {
         let rsyslogd = try #require(Tools.rsyslogd, "VIGIL_REQUIRE_TOOLS=1 but rsyslogd is missing (apt-get install -y rsyslog)")
         let receiver = try RsyslogReceiver(rsyslogd: rsyslogd)
         try deliverAllSamples(to: "syslog+tcp://127.0.0.1:\(receiver.port)?batch=7", receiver: receiver)
+    }
+
+    @Test(.enabled(if: Tools.rsyslogd != nil || Tools.required, rsyslogMissing))
+    func rsyslogReceivesEventsOverUDP() throws {
+        let rsyslogd = try #require(Tools.rsyslogd, "VIGIL_REQUIRE_TOOLS=1 but rsyslogd is missing (apt-get install -y rsyslog)")
+        let receiver = try RsyslogReceiver(rsyslogd: rsyslogd, udp: true)
+        // Datagrams sent before rsyslog reads its socket would be dropped: probe until one lands.
+        let probe = try OutputRouter(specs: [try OutputSpec.parse("syslog+udp://127.0.0.1:\(receiver.port)")], spoolDirectory: nil)
+        #expect(waitFor(10) { probe.publish(testLine(-1), classUID: 1007); usleep(50_000); return !receiver.lines.isEmpty })
+        probe.close()
+        let before = receiver.lines.count
+        let router = try OutputRouter(specs: [try OutputSpec.parse("syslog+udp://127.0.0.1:\(receiver.port)")], spoolDirectory: nil)
+        let events = Samples.all.map(\.1)
+        for e in events { router.publish(e) }
+        router.close()
+        #expect(waitFor(10) { receiver.lines.count >= before + events.count })
+        #expect(Array(receiver.lines.dropFirst(before)).map { $0.split(separator: " ", maxSplits: 3).last.map(String.init) } == events.map(\.text))
     }
 
     @Test(.enabled(if: (Tools.rsyslogd != nil && Tools.rsyslogGnuTLS && Tools.openssl != nil) || Tools.required,
