@@ -37,6 +37,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Events per second through each output (prints figures; not a test).
+        .executableTarget(name: "vigil-bench-sinks", dependencies: ["VigilOutput", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "VigilSensorTests", dependencies: ["VigilSensor", "CVigilWire", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilOutputTests", dependencies: ["VigilOutput", "VigilCore"], resources: [.copy("Golden")], swiftSettings: strict),

@@ -73,7 +73,18 @@ public struct JSONWriter: Sendable {
 
     public mutating func number(_ value: Int64) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        // Digits straight into the buffer: no String allocation per number.
+        if value == 0 { bytes.append(0x30); needsComma = true; return }
+        var v = value.magnitude
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 { d[19 - count] = UInt8(v % 10) + 0x30; v /= 10; count += 1 }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(20 - count)...]))
+        }
         needsComma = true
     }
 
@@ -100,31 +111,43 @@ public struct JSONWriter: Sendable {
 
     private mutating func writeString(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
-        // Swift strings are valid Unicode, so the UTF-8 view is valid UTF-8: only what JSON
-        // forbids raw needs escaping. U+2028/2029 are escaped too because JavaScript-based
-        // log viewers treat them as line breaks.
-        let u = Array(s.utf8)
+        var s = s
+        // Native strings are contiguous UTF-8; the closure runs on their storage, no copy.
+        s.withUTF8 { u in appendEscaped(u) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `u` escaped. Swift strings are valid Unicode, so `u` is valid UTF-8: only
+    /// what JSON forbids raw needs escaping. U+2028/2029 are escaped too because
+    /// JavaScript-based log viewers treat them as line breaks. Runs of plain bytes are
+    /// copied in one append, which is what makes this fast.
+    private mutating func appendEscaped(_ u: UnsafeBufferPointer<UInt8>) {
+        var runStart = 0
         var i = 0
-        while i < u.count {
+        let n = u.count
+        while i < n {
             let b = u[i]
+            let needs = b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f
+                || (b == 0xe2 && i + 2 < n && u[i + 1] == 0x80 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))
+            if !needs { i += 1; continue }
+            if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i])) }
             switch b {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5c, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5c, 0x5c])
+            case 0x22: bytes.append(contentsOf: [0x5c, 0x22])
+            case 0x5c: bytes.append(contentsOf: [0x5c, 0x5c])
             case 0x0a: bytes.append(contentsOf: [0x5c, UInt8(ascii: "n")])
             case 0x0d: bytes.append(contentsOf: [0x5c, UInt8(ascii: "r")])
             case 0x09: bytes.append(contentsOf: [0x5c, UInt8(ascii: "t")])
             case 0x08: bytes.append(contentsOf: [0x5c, UInt8(ascii: "b")])
             case 0x0c: bytes.append(contentsOf: [0x5c, UInt8(ascii: "f")])
-            case 0x00..<0x20, 0x7f:
-                bytes.append(contentsOf: [0x5c, UInt8(ascii: "u"), 0x30, 0x30, Self.hex[Int(b >> 4)], Self.hex[Int(b & 0xf)]])
-            case 0xe2 where i + 2 < u.count && u[i + 1] == 0x80 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9):
-                bytes.append(contentsOf: Array("\\u202".utf8))
-                bytes.append(u[i + 2] == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
+            case 0xe2:
+                bytes.append(contentsOf: [0x5c, UInt8(ascii: "u"), 0x32, 0x30, 0x32, u[i + 2] == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9")])
                 i += 2
-            default: bytes.append(b)
+            default:
+                bytes.append(contentsOf: [0x5c, UInt8(ascii: "u"), 0x30, 0x30, Self.hex[Int(b >> 4)], Self.hex[Int(b & 0xf)]])
             }
             i += 1
+            runStart = i
         }
-        bytes.append(UInt8(ascii: "\""))
+        if runStart < n { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<n])) }
     }
 }

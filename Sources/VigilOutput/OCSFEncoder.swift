@@ -292,7 +292,9 @@ public struct OCSFEncoder: Sendable {
     }
 
     func basename(_ path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        let name = path[path.utf8.index(after: slash)...]
+        return name.isEmpty ? path : String(name)
     }
 }
 

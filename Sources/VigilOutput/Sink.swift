@@ -73,6 +73,7 @@ final class FileSink: Sink {
     let fsyncEachBatch: Bool
     private var fd: Int32 = -1
     private var size = 0
+    private var regularFile = true
 
     init(path: String, maxBytes: Int, keep: Int, fsync: Bool) {
         self.name = "file:\(path)"
@@ -89,13 +90,16 @@ final class FileSink: Sink {
         buf.reserveCapacity(lines.reduce(0) { $0 + $1.bytes.count + 1 })
         for l in lines { buf += l.bytes; buf.append(0x0a) }
         try openIfNeeded()
-        if size > 0 && size + buf.count > maxBytes {
+        if regularFile && size > 0 && size + buf.count > maxBytes {
             try rotate()
         }
         try FileDescriptor.writeAll(fd, buf, call: "write(\(path))")
         size += buf.count
         // Acknowledging a batch lets the spool forget it, so it must be on disk first.
-        if fsyncEachBatch && fdatasync(fd) != 0 { throw SystemError(call: "fdatasync(\(path))", code: errno) }
+        // EINVAL: a pipe or character device (file:/dev/stdout), which has nothing to sync.
+        if fsyncEachBatch && fdatasync(fd) != 0 && errno != EINVAL {
+            throw SystemError(call: "fdatasync(\(path))", code: errno)
+        }
     }
 
     private func openIfNeeded() throws {
@@ -104,6 +108,8 @@ final class FileSink: Sink {
         guard fd >= 0 else { throw SystemError(call: "open(\(path))", code: errno) }
         var st = stat()
         size = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+        // Only regular files rotate: renaming /dev/stdout or a FIFO would be a disaster.
+        regularFile = st.st_mode & S_IFMT == S_IFREG
     }
 
     private func rotate() throws {

@@ -96,6 +96,7 @@ final class SinkWorker: @unchecked Sendable {
         var s = counters
         s.queued = queue.count
         s.spoolPendingBytes = spool?.pendingBytes ?? 0
+        s.lost += spool?.lostOnWrite ?? 0
         return s
     }
 

@@ -25,6 +25,10 @@ final class Spool {
     private var readOffset = 0
     private var tailFD: Int32 = -1
     private var dirty = false
+    /// Appended records not yet written to the tail segment: one write per 64 KiB instead of
+    /// one per line keeps the caller's cost low while a receiver is down.
+    private var writeBuffer: [UInt8] = []
+    private static let writeBufferBytes = 64 << 10
     /// Where the last `peek` ended: the position `ack` moves to.
     private var peekEnd: (segment: Int, offset: Int)?
 
@@ -96,8 +100,9 @@ final class Spool {
 
     /// Appends one line; false (nothing written) when it would pass the bound.
     func append(_ line: OutputLine) -> Bool {
-        let record = Array("\(line.classUID) ".utf8) + line.bytes + [0x0a]
-        guard pendingBytes + record.count <= maxBytes else { return false }
+        let prefix = String(line.classUID).utf8
+        let recordSize = prefix.count + 1 + line.bytes.count + 1
+        guard pendingBytes + recordSize <= maxBytes else { return false }
         do {
             if segments.isEmpty || segments[segments.count - 1].size >= segmentBytes {
                 try startSegment(number: (segments.last?.number ?? Self.firstNumber - 1) + 1)
@@ -105,17 +110,39 @@ final class Spool {
                 tailFD = open(segmentPath(segments[segments.count - 1].number), O_WRONLY | O_APPEND | O_CLOEXEC)
                 guard tailFD >= 0 else { return false }
             }
-            try FileDescriptor.writeAll(tailFD, record, call: "write(spool)")
         } catch {
             return false
         }
-        segments[segments.count - 1].size += record.count
-        pendingBytes += record.count
+        writeBuffer.append(contentsOf: prefix)
+        writeBuffer.append(0x20)
+        writeBuffer.append(contentsOf: line.bytes)
+        writeBuffer.append(0x0a)
+        segments[segments.count - 1].size += recordSize
+        pendingBytes += recordSize
         dirty = true
+        if writeBuffer.count >= Self.writeBufferBytes { flushBuffer() }
         return true
     }
 
+    /// Writes buffered records to the tail segment. On a write error the records stay
+    /// counted but are cut from the segment's size so reads never see a hole.
+    private func flushBuffer() {
+        guard !writeBuffer.isEmpty else { return }
+        defer { writeBuffer.removeAll(keepingCapacity: true) }
+        guard tailFD >= 0, (try? FileDescriptor.writeAll(tailFD, writeBuffer, call: "write(spool)")) != nil else {
+            // Disk full or similar: those lines are lost; keep the accounting honest.
+            if !segments.isEmpty { segments[segments.count - 1].size -= writeBuffer.count }
+            pendingBytes -= writeBuffer.count
+            lostOnWrite += writeBuffer.reduce(0) { $1 == 0x0a ? $0 + 1 : $0 }
+            return
+        }
+    }
+
+    /// Lines accepted into the write buffer that the disk then refused (counted as lost).
+    private(set) var lostOnWrite = 0
+
     private func startSegment(number: Int) throws {
+        flushBuffer()
         if tailFD >= 0 {
             // The old tail is complete: make it durable before moving on.
             _ = fdatasync(tailFD)
@@ -130,6 +157,7 @@ final class Spool {
     /// Returns how many fit within the bound; the rest are the caller's to count as lost.
     func prepend(_ lines: ArraySlice<OutputLine>) -> Int {
         guard !lines.isEmpty else { return 0 }
+        flushBuffer()
         // The worker only delivers from memory while the spool has not been read from, so the
         // read offset is 0 here; if it were not, the front segment's unread part would be skipped.
         guard readOffset == 0 else {
@@ -164,12 +192,14 @@ final class Spool {
 
     /// Makes appended lines durable (fsync at a batch boundary).
     func sync() {
+        flushBuffer()
         if dirty, tailFD >= 0 { _ = fdatasync(tailFD) }
         dirty = false
     }
 
     /// Reads up to `max` lines from the front without consuming them.
     func peek(max: Int) -> [OutputLine] {
+        flushBuffer()
         var out: [OutputLine] = []
         var segIndex = 0
         var offset = readOffset
@@ -249,6 +279,7 @@ final class Spool {
 
     /// Empties the spool (all delivered): remove files so the next outage starts fresh.
     private func reset() {
+        writeBuffer.removeAll(keepingCapacity: true)
         if tailFD >= 0 { close(tailFD); tailFD = -1 }
         for s in segments { unlink(segmentPath(s.number)) }
         segments.removeAll()
