@@ -142,11 +142,13 @@ final class SinkWorker: @unchecked Sendable {
                     queue.removeAll(keepingCapacity: true)
                 }
                 if closing, let deadline = closeDeadline, Date() >= deadline { break }
+                // Sleep out the whole backoff: new lines signal the condition, and waking for each
+                // would hammer a dead receiver with connection attempts. Only closing cuts it short.
                 let wake = Date().addingTimeInterval(backoff)
-                if let deadline = closeDeadline {
-                    _ = cond.wait(until: min(wake, deadline))
-                } else {
-                    _ = cond.wait(until: wake)
+                let wasClosing = closing
+                while Date() < wake && closing == wasClosing {
+                    _ = cond.wait(until: min(wake, closeDeadline ?? wake))
+                    if let deadline = closeDeadline, Date() >= deadline { break }
                 }
                 backoff = min(backoff * 2, retryMax)
             } else {

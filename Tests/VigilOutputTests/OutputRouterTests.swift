@@ -96,6 +96,25 @@ final class FakeSink: Sink, @unchecked Sendable {
         #expect(router.stats[0].spooled > 0)
     }
 
+    @Test func aDownOutputIsRetriedWithBackoffNotOncePerEvent() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let down = FakeSink()
+        down.failing = true
+        var options = Self.fastRetry
+        options.retryInitialSeconds = 0.05
+        options.retryMaxSeconds = 0.1
+        let router = try OutputRouter(sinks: [(down, try OutputSpec.parse("stdout?queue=10"))], spoolDirectory: dir, options: options)
+        let start = Date()
+        var i = 0
+        while Date().timeIntervalSince(start) < 0.5 { router.publish(testLine(i), classUID: 1007); i += 1; usleep(100) }
+        let failures = router.stats[0].failures
+        #expect(failures >= 2 && failures <= 12, "\(failures) attempts in 0.5 s for \(i) events")
+        down.failing = false
+        #expect(waitFor(5) { down.lines.count == i })
+        router.close()
+    }
+
     @Test func undeliveredLinesSurviveARestartInTheSpool() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
