@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import VigilOutput
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite(.serialized) struct HTTPSinkTests {
     static var options: OutputRouter.Options {
@@ -96,5 +99,47 @@ import Testing
         server.status = 200
         #expect(waitFor(5) { server.lines.count == 1 })
         router.close()
+    }
+
+    @Test(.enabled(if: (Tools.which("python3") != nil && Tools.openssl != nil) || Tools.required,
+                   "needs python3 and openssl for the HTTPS receiver"))
+    func postsOverHTTPSVerifyingTheCertificate() throws {
+        let python = try #require(Tools.which("python3"), "VIGIL_REQUIRE_TOOLS=1 but python3 is missing")
+        let openssl = try #require(Tools.openssl, "VIGIL_REQUIRE_TOOLS=1 but openssl is missing")
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let gen = try Tools.run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem",
+                                          "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        try #require(gen.status == 0, "\(gen.output)")
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: python)
+        server.arguments = [Tools.packageRoot.appendingPathComponent("scripts/https_test_receiver.py").path,
+                            "\(dir)/port", "\(dir)/cert.pem", "\(dir)/key.pem", "\(dir)/received"]
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        try #require(waitFor(10) { FileManager.default.fileExists(atPath: "\(dir)/port") }, "HTTPS receiver did not start")
+        let port = try String(contentsOfFile: "\(dir)/port", encoding: .utf8)
+
+        for host in ["127.0.0.1", "localhost"] {
+            try? FileManager.default.removeItem(atPath: "\(dir)/received")
+            let router = try OutputRouter(specs: [try OutputSpec.parse("https://\(host):\(port)/in?batch=5&ca=\(dir)/cert.pem")],
+                                          spoolDirectory: nil, options: Self.options)
+            let events = Samples.all.map(\.1)
+            for e in events { router.publish(e) }
+            router.close()
+            #expect(router.stats[0].delivered == events.count, "\(router.stats[0])")
+            let received = (try? String(contentsOfFile: "\(dir)/received", encoding: .utf8)) ?? ""
+            #expect(received.split(separator: "\n").map(String.init) == events.map(\.text), "via \(host)")
+        }
+
+        // Without the receiver's CA the system store does not trust it: nothing is delivered.
+        var options = Self.options
+        options.drainTimeoutSeconds = 0.3
+        let untrusted = try OutputRouter(specs: [try OutputSpec.parse("https://127.0.0.1:\(port)/in")], spoolDirectory: nil, options: options)
+        untrusted.publish(testLine(1), classUID: 1007)
+        #expect(waitFor(5) { untrusted.stats[0].failures > 0 })
+        untrusted.close()
+        #expect(untrusted.stats[0].delivered == 0)
+        #expect(untrusted.stats[0].lastError?.contains("certificate") == true, "\(untrusted.stats[0].lastError ?? "")")
     }
 }
