@@ -17,6 +17,7 @@ public final class EventStream: @unchecked Sendable {
     public let encoder: OCSFEncoder
     private let lock = NSLock()
     private var throttle: FindingThrottle
+    private var lastSuppressedReport: UInt64 = 0
 
     /// Parses the specs and opens the outputs.
     ///
@@ -42,11 +43,16 @@ public final class EventStream: @unchecked Sendable {
     }
 
     /// Publishes a finding unless throttling holds it back; returns whether it went out.
+    /// Once per throttle window (by finding time) the counts held back are reported as an
+    /// Application Lifecycle event, so suppression is visible even if no finding follows.
     @discardableResult
     public func publish(_ finding: FindingReport) -> Bool {
         lock.lock()
         let (admit, held) = throttle.admit(finding, now: finding.timeNanos)
+        let reportDue = finding.timeNanos &- lastSuppressedReport >= throttle.windowNanos
+        if reportDue { lastSuppressedReport = finding.timeNanos }
         lock.unlock()
+        if reportDue { reportSuppressed(now: finding.timeNanos) }
         guard admit else { return false }
         router.publish(encoder.encode(finding, suppressedCount: held))
         return true

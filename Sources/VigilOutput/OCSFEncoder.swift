@@ -43,6 +43,11 @@ public struct OCSFEncoder: Sendable {
     public static let productName = "Vigil"
     public static let vendorName = "Vigil Project"
 
+    /// An encoder for this host (its name from `gethostname`).
+    public init(productVersion: String, forks: ForkMapping = .skip) {
+        self.init(hostname: SyslogSink.localHostname(), productVersion: productVersion, forks: forks)
+    }
+
     public init(hostname: String, productVersion: String, forks: ForkMapping = .skip) {
         self.hostname = hostname
         self.productVersion = productVersion

@@ -21,6 +21,8 @@ final class SyslogSink: Sink {
     let facility = 16
     private var stream: (any ByteStream)?
     private var udp: Socket?
+    /// Messages skipped because they cannot fit in a UDP datagram.
+    private(set) var oversized = 0
     private let hostname: String
     private let procID: String
 
@@ -40,7 +42,13 @@ final class SyslogSink: Sink {
         if transport == .udp {
             if udp == nil { udp = try Socket.connect(host: host, port: port, udp: true) }
             do {
-                for l in lines { try udp!.sendDatagram(message(l)) }
+                for l in lines {
+                    let m = message(l)
+                    // Larger than any UDP datagram: unsendable, and retrying would wedge the
+                    // output, so it is skipped (UDP outputs are lossy by nature; use TCP).
+                    guard m.count <= 65_000 else { oversized += 1; continue }
+                    try udp!.sendDatagram(m)
+                }
             } catch {
                 udp = nil
                 throw error
