@@ -117,7 +117,9 @@ final class SinkWorker: @unchecked Sendable {
         while true {
             while queue.isEmpty && !(spool?.hasPending ?? false) && !closing { cond.wait() }
             if queue.isEmpty && !(spool?.hasPending ?? false) { break }  // closing, all delivered
-            if closing, counters.down, let deadline = closeDeadline, Date() >= deadline { break }
+            // Past the drain timeout, stop if the rest can wait on disk (or the sink is down):
+            // a large backlog must not hold up the agent's shutdown.
+            if closing, counters.down || spool != nil, let deadline = closeDeadline, Date() >= deadline { break }
             let fromSpool = queue.isEmpty
             let batch: [OutputLine]
             if fromSpool {

@@ -134,6 +134,28 @@ final class FakeSink: Sink, @unchecked Sendable {
         #expect(up.lines.map(\.bytes) == (0...300).map { testLine($0) })
     }
 
+    @Test func closeLeavesASlowBacklogInTheSpoolForTheNextRun() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spec = try OutputSpec.parse("stdout?batch=10&queue=100")
+        let slow = FakeSink()
+        slow.delay = 0.02
+        let first = try OutputRouter(sinks: [(slow, spec)], spoolDirectory: dir, options: Self.fastRetry)
+        for i in 0..<1000 { first.publish(testLine(i), classUID: 1007) }
+        let start = Date()
+        first.close()
+        #expect(Date().timeIntervalSince(start) < 2, "close is bounded by the drain timeout")
+        #expect(first.stats[0].lost == 0)
+        let done = slow.lines.count
+        #expect(done < 1000)
+
+        let fast = FakeSink()
+        let second = try OutputRouter(sinks: [(fast, spec)], spoolDirectory: dir, options: Self.fastRetry)
+        #expect(waitFor(5) { fast.lines.count == 1000 - done })
+        second.close()
+        #expect((slow.lines + fast.lines).map(\.bytes) == (0..<1000).map { testLine($0) })
+    }
+
     @Test func lossBeyondTheSpoolBoundIsCountedAndReported() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
