@@ -64,10 +64,15 @@ public struct OCSFEncoder: Sendable {
         let record = process ?? ProcessRecord(pid: event.pid, ppid: 0, comm: event.comm, cgroupID: event.cgroupID)
         switch event.payload {
         case .exec(let e):
+            // The event itself is the authority on what was executed, by whom.
             var r = record
-            if r.path.isEmpty { r.path = e.path }
-            if r.argv.isEmpty { r.argv = e.argv }
-            if r.ppid == 0 { r.ppid = e.ppid }
+            r.path = e.path
+            r.argv = e.argv
+            r.ppid = e.ppid
+            r.uid = e.uid
+            r.euid = e.euid
+            r.gid = e.gid
+            if r.startNanos == 0 { r.startNanos = event.timeNanos }
             return processActivity(event, .launch, process: r, actor: ancestry.first, parents: ancestry)
         case .fork(let f):
             guard forks == .launch else { return nil }
