@@ -88,6 +88,18 @@ import Glibc
         #expect(router.stats[0].failures > 0)
     }
 
+    @Test(arguments: [TestHTTPServer.ReplyStyle.chunked, .closeDelimited])
+    func understandsChunkedAndCloseDelimitedAnswers(style: TestHTTPServer.ReplyStyle) throws {
+        let server = try TestHTTPServer()
+        defer { server.stop() }
+        server.replyStyle = style
+        let router = try OutputRouter(specs: [try OutputSpec.parse("http://127.0.0.1:\(server.port)/in?batch=3")], spoolDirectory: nil, options: Self.options)
+        for i in 0..<10 { router.publish(testLine(i), classUID: 1007) }
+        router.close()
+        #expect(server.lines.compactMap(seq) == Array(0..<10))
+        #expect(router.stats[0].failures == 0, "\(router.stats[0].lastError ?? "")")
+    }
+
     @Test func anErrorStatusIsRetriedUntilAccepted() throws {
         let server = try TestHTTPServer()
         defer { server.stop() }

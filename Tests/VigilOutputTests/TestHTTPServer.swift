@@ -22,6 +22,14 @@ final class TestHTTPServer: @unchecked Sendable {
     }
     private var _status = 200
 
+    /// How responses are framed, to exercise the client's HTTP/1.1 parsing.
+    enum ReplyStyle { case contentLength, chunked, closeDelimited }
+    var replyStyle: ReplyStyle {
+        get { lock.withLock { _replyStyle } }
+        set { lock.withLock { _replyStyle = newValue } }
+    }
+    private var _replyStyle = ReplyStyle.contentLength
+
     var requests: [Request] { lock.withLock { _requests } }
 
     /// All NDJSON lines received so far, in arrival order.
@@ -116,8 +124,17 @@ final class TestHTTPServer: @unchecked Sendable {
             if (200..<300).contains(status) {
                 lock.withLock { _requests.append(Request(path: path, headers: headers, body: body)) }
             }
-            let reply = Array("HTTP/1.1 \(status) X\r\nContent-Length: 11\r\nContent-Type: application/json\r\n\r\n{\"ok\":true}".utf8)
+            let reply: [UInt8]
+            switch replyStyle {
+            case .contentLength:
+                reply = Array("HTTP/1.1 \(status) X\r\nContent-Length: 11\r\nContent-Type: application/json\r\n\r\n{\"ok\":true}".utf8)
+            case .chunked:
+                reply = Array("HTTP/1.1 \(status) X\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{\"ok\r\n7\r\n\":true}\r\n0\r\n\r\n".utf8)
+            case .closeDelimited:
+                reply = Array("HTTP/1.0 \(status) X\r\n\r\n{\"ok\":true}".utf8)
+            }
             guard send(c, reply, reply.count, Int32(MSG_NOSIGNAL)) == reply.count else { return }
+            if replyStyle == .closeDelimited { return }
         }
     }
 
