@@ -109,8 +109,11 @@ let tmp = NSTemporaryDirectory() + "vigil-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: tmp) }
 
+/// Runs every event through one output. Unless the spec sets `queue`, the memory queue holds
+/// the whole burst, so the figure is the sink's own rate, not the spool's.
 @MainActor func run(_ label: String, _ spec: String, delivered: () -> Int) throws {
-    let router = try OutputRouter(specs: [try OutputSpec.parse(spec)], spoolDirectory: "\(tmp)/spool")
+    let full = spec.contains("queue=") ? spec : spec + (spec.contains("?") ? "&" : "?") + "queue=\(count)"
+    let router = try OutputRouter(specs: [try OutputSpec.parse(full)], spoolDirectory: "\(tmp)/spool")
     let start = Date()
     for e in encoded { router.publish(e) }
     let publishSeconds = Date().timeIntervalSince(start)
@@ -141,6 +144,8 @@ let http2 = Receiver(reply: ok200, parse: httpRequests)
 try run("http ndjson (1000 per request)", "http://127.0.0.1:\(http2.port)/in?batch=1000") { http2.events }
 let hec = Receiver(reply: ok200, parse: httpRequests)
 try run("http hec (256 per request)", "http://127.0.0.1:\(hec.port)/services/collector/event?format=hec") { hec.events }
-// A queue of one line: nearly every event takes the disk spool (append, fsync, read back).
+// A queue of one line: every event takes the disk spool (append, fsync, read back).
 let lateReceiver = Receiver(reply: ok200, parse: httpRequests)
-try run("http via spool (queue=1: every event spooled)", "http://127.0.0.1:\(lateReceiver.port)/in?queue=1") { lateReceiver.events }
+try run("http ndjson via spool (queue=1)", "http://127.0.0.1:\(lateReceiver.port)/in?queue=1") { lateReceiver.events }
+let tcp2 = Receiver(parse: syslogFrames)
+try run("syslog+tcp via spool (queue=1)", "syslog+tcp://127.0.0.1:\(tcp2.port)?queue=1") { tcp2.events }
