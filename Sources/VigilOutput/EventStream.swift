@@ -13,7 +13,9 @@ public import VigilCore
 /// ```
 /// Safe to call from several threads.
 public final class EventStream: @unchecked Sendable {
+    /// The outputs lines go to (for raw `publish` and `stats`).
     public let router: OutputRouter
+    /// The OCSF mapping in use.
     public let encoder: OCSFEncoder
     private let lock = NSLock()
     private var throttle: FindingThrottle

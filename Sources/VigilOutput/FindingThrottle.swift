@@ -4,7 +4,9 @@
 ///
 /// A value type driven by the caller's clock (event time), so tests need no sleeps.
 public struct FindingThrottle: Sendable {
+    /// Length of a throttling window, in nanoseconds of finding time.
     public var windowNanos: UInt64
+    /// Findings let through per key and window; 0 lets everything through.
     public var limit: Int
 
     private struct Window { var start: UInt64; var admitted: Int; var suppressed: Int }

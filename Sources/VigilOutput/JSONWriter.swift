@@ -46,6 +46,7 @@ public struct JSONWriter: Sendable {
 
     // MARK: Members (key + value)
 
+    /// Writes the member `"name":value`.
     public mutating func field(_ name: String, _ value: String) { key(name); string(value) }
     public mutating func field(_ name: String, _ value: Int64) { key(name); number(value) }
     public mutating func field(_ name: String, _ value: Int) { key(name); number(Int64(value)) }
@@ -54,11 +55,14 @@ public struct JSONWriter: Sendable {
     /// rather than sending nulls.
     public mutating func field(_ name: String, ifPresent value: String?) { if let value { field(name, value) } }
     public mutating func field(_ name: String, ifPresent value: Int64?) { if let value { field(name, value) } }
+    /// Writes the member `"name":{...}`, its members written by `body`.
     public mutating func object(_ name: String, _ body: (inout JSONWriter) -> Void) { key(name); object(body) }
+    /// Writes the member `"name":[...]`, its elements written by `body`.
     public mutating func array(_ name: String, _ body: (inout JSONWriter) -> Void) { key(name); array(body) }
 
     // MARK: Scalars
 
+    /// Writes a string value, escaped.
     public mutating func string(_ value: String) {
         separate()
         writeString(value)
@@ -71,6 +75,7 @@ public struct JSONWriter: Sendable {
         string(String(decoding: raw, as: UTF8.self))
     }
 
+    /// Writes an integer value.
     public mutating func number(_ value: Int64) {
         separate()
         // Digits straight into the buffer: no String allocation per number.
@@ -88,6 +93,7 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Writes `true` or `false`.
     public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)

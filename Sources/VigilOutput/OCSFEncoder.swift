@@ -3,7 +3,9 @@ public import VigilCore
 /// One event encoded as a single line of OCSF JSON (without the trailing newline), with the
 /// class it belongs to so routers can filter without parsing it again.
 public struct EncodedEvent: Sendable, Hashable {
+    /// The JSON object.
     public var bytes: [UInt8]
+    /// Its OCSF `class_uid`.
     public var classUID: Int
 
     public init(bytes: [UInt8], classUID: Int) {
@@ -38,9 +40,12 @@ public struct OCSFEncoder: Sendable {
     public var hostname: String
     /// Vigil's version, written to `metadata.product.version`.
     public var productVersion: String
+    /// Whether fork events are emitted (default: skipped).
     public var forks: ForkMapping
 
+    /// `metadata.product.name`.
     public static let productName = "Vigil"
+    /// `metadata.product.vendor_name`.
     public static let vendorName = "Vigil Project"
 
     /// An encoder for this host (its name from `gethostname`).

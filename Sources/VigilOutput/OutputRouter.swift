@@ -18,6 +18,7 @@ public final class OutputRouter: @unchecked Sendable {
     public struct Options: Sendable {
         /// First retry delay after a failed delivery; doubles up to `retryMaxSeconds`.
         public var retryInitialSeconds = 0.1
+        /// Longest retry delay.
         public var retryMaxSeconds = 5.0
         /// How long `close()` keeps trying a failing output before leaving the rest in its spool.
         public var drainTimeoutSeconds = 5.0

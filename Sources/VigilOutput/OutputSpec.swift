@@ -12,6 +12,7 @@
 /// classes it receives), `queue=N` (lines held in memory), `spool_max_bytes=N` (disk spool
 /// bound; 0 disables spooling), `batch=N` (lines per delivery).
 public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
+    /// The kind of output and its address.
     public enum Target: Sendable, Hashable {
         case stdout
         case file(path: String, maxBytes: Int, keep: Int, fsync: Bool)
@@ -19,8 +20,10 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
         case http(secure: Bool, host: String, port: UInt16, path: String, format: HTTPFormat)
     }
 
+    /// How syslog messages travel.
     public enum SyslogTransport: String, Sendable, Hashable { case udp, tcp, tls }
 
+    /// The body format of HTTP outputs (`format=`).
     public enum HTTPFormat: String, Sendable, Hashable, CaseIterable {
         /// Newline-delimited OCSF objects, `Content-Type: application/x-ndjson`.
         case ndjson
@@ -30,6 +33,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
         case bulk
     }
 
+    /// Where the output goes.
     public var target: Target
     /// The classes this output receives; nil for all.
     public var classes: Set<Int>?
@@ -219,7 +223,9 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
 
 /// A malformed `--output` spec: says which one and what was wrong (the CLI exits 2).
 public struct OutputSpecError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The spec as given.
     public var spec: String
+    /// What was wrong with it.
     public var reason: String
     public var description: String { "invalid output '\(spec)': \(reason)" }
 }
