@@ -44,11 +44,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Overhead benchmarks (print figures; not tests). See Benchmarks/README.md.
+        // Benchmarks print figures; they are not tests. See Benchmarks/README.md.
         .executableTarget(
             name: "vigil-bench",
             dependencies: ["VigilSensor", "VigilCore"],
             path: "Benchmarks/VigilBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "vigil-bench-sinks",
+            dependencies: ["VigilOutput", "VigilCore"],
+            path: "Benchmarks/SinkBench",
             swiftSettings: strict
         ),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Fixtures")], swiftSettings: strict),

@@ -1,6 +1,7 @@
 /// Vigil's own lifecycle and health, reported in the same stream as what it observes so a
 /// SIEM can tell "nothing happened" from "Vigil was not looking".
 public struct AgentEvent: Sendable, Hashable {
+    /// What happened to the agent.
     public enum Kind: Sendable, Hashable {
         /// The agent started (`mode` e.g. `learn`, `enforce`, `trace`).
         case started(mode: String)
@@ -15,6 +16,7 @@ public struct AgentEvent: Sendable, Hashable {
     }
 
     public var kind: Kind
+    /// When, in nanoseconds since the epoch.
     public var timeNanos: UInt64
 
     public init(_ kind: Kind, timeNanos: UInt64) {

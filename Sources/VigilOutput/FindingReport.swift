@@ -62,10 +62,12 @@ public struct FindingReport: Sendable, Hashable {
 
     /// The response step taken and how it went.
     public struct Action: Sendable, Hashable {
+        /// The rungs of the response ladder, mildest first.
         public enum Step: String, Sendable, Hashable, CaseIterable {
             case alert, denyNetwork = "deny-network", suspend, kill
         }
 
+        /// How carrying out the step went.
         public enum Outcome: String, Sendable, Hashable {
             /// The action took effect.
             case succeeded
@@ -75,7 +77,9 @@ public struct FindingReport: Sendable, Hashable {
             case skipped
         }
 
+        /// The step policy chose.
         public var step: Step
+        /// Whether it took effect.
         public var outcome: Outcome
         /// Free text on the outcome, e.g. the errno of a failed kill.
         public var detail: String?

@@ -46,6 +46,7 @@ public struct JSONWriter: Sendable {
 
     // MARK: Members (key + value)
 
+    /// Writes the member `"name":value`.
     public mutating func field(_ name: String, _ value: String) { key(name); string(value) }
     public mutating func field(_ name: String, _ value: Int64) { key(name); number(value) }
     public mutating func field(_ name: String, _ value: Int) { key(name); number(Int64(value)) }
@@ -54,11 +55,14 @@ public struct JSONWriter: Sendable {
     /// rather than sending nulls.
     public mutating func field(_ name: String, ifPresent value: String?) { if let value { field(name, value) } }
     public mutating func field(_ name: String, ifPresent value: Int64?) { if let value { field(name, value) } }
+    /// Writes the member `"name":{...}`, its members written by `body`.
     public mutating func object(_ name: String, _ body: (inout JSONWriter) -> Void) { key(name); object(body) }
+    /// Writes the member `"name":[...]`, its elements written by `body`.
     public mutating func array(_ name: String, _ body: (inout JSONWriter) -> Void) { key(name); array(body) }
 
     // MARK: Scalars
 
+    /// Writes a string value, escaped.
     public mutating func string(_ value: String) {
         separate()
         writeString(value)
@@ -71,12 +75,25 @@ public struct JSONWriter: Sendable {
         string(String(decoding: raw, as: UTF8.self))
     }
 
+    /// Writes an integer value.
     public mutating func number(_ value: Int64) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        // Digits straight into the buffer: no String allocation per number.
+        if value == 0 { bytes.append(0x30); needsComma = true; return }
+        var v = value.magnitude
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 { d[19 - count] = UInt8(v % 10) + 0x30; v /= 10; count += 1 }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(20 - count)...]))
+        }
         needsComma = true
     }
 
+    /// Writes `true` or `false`.
     public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
@@ -100,31 +117,43 @@ public struct JSONWriter: Sendable {
 
     private mutating func writeString(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
-        // Swift strings are valid Unicode, so the UTF-8 view is valid UTF-8: only what JSON
-        // forbids raw needs escaping. U+2028/2029 are escaped too because JavaScript-based
-        // log viewers treat them as line breaks.
-        let u = Array(s.utf8)
+        var s = s
+        // Native strings are contiguous UTF-8; the closure runs on their storage, no copy.
+        s.withUTF8 { u in appendEscaped(u) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `u` escaped. Swift strings are valid Unicode, so `u` is valid UTF-8: only
+    /// what JSON forbids raw needs escaping. U+2028/2029 are escaped too because
+    /// JavaScript-based log viewers treat them as line breaks. Runs of plain bytes are
+    /// copied in one append, which is what makes this fast.
+    private mutating func appendEscaped(_ u: UnsafeBufferPointer<UInt8>) {
+        var runStart = 0
         var i = 0
-        while i < u.count {
+        let n = u.count
+        while i < n {
             let b = u[i]
+            let needs = b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f
+                || (b == 0xe2 && i + 2 < n && u[i + 1] == 0x80 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))
+            if !needs { i += 1; continue }
+            if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i])) }
             switch b {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5c, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5c, 0x5c])
+            case 0x22: bytes.append(contentsOf: [0x5c, 0x22])
+            case 0x5c: bytes.append(contentsOf: [0x5c, 0x5c])
             case 0x0a: bytes.append(contentsOf: [0x5c, UInt8(ascii: "n")])
             case 0x0d: bytes.append(contentsOf: [0x5c, UInt8(ascii: "r")])
             case 0x09: bytes.append(contentsOf: [0x5c, UInt8(ascii: "t")])
             case 0x08: bytes.append(contentsOf: [0x5c, UInt8(ascii: "b")])
             case 0x0c: bytes.append(contentsOf: [0x5c, UInt8(ascii: "f")])
-            case 0x00..<0x20, 0x7f:
-                bytes.append(contentsOf: [0x5c, UInt8(ascii: "u"), 0x30, 0x30, Self.hex[Int(b >> 4)], Self.hex[Int(b & 0xf)]])
-            case 0xe2 where i + 2 < u.count && u[i + 1] == 0x80 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9):
-                bytes.append(contentsOf: Array("\\u202".utf8))
-                bytes.append(u[i + 2] == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
+            case 0xe2:
+                bytes.append(contentsOf: [0x5c, UInt8(ascii: "u"), 0x32, 0x30, 0x32, u[i + 2] == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9")])
                 i += 2
-            default: bytes.append(b)
+            default:
+                bytes.append(contentsOf: [0x5c, UInt8(ascii: "u"), 0x30, 0x30, Self.hex[Int(b >> 4)], Self.hex[Int(b & 0xf)]])
             }
             i += 1
+            runStart = i
         }
-        bytes.append(UInt8(ascii: "\""))
+        if runStart < n { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<n])) }
     }
 }

@@ -12,6 +12,7 @@ public enum OCSF {
         case applicationLifecycle = 6002
         case applicationError = 6008
 
+        /// `class_name`.
         public var name: String {
             switch self {
             case .processActivity: "Process Activity"
@@ -25,6 +26,7 @@ public enum OCSF {
         /// `category_uid` is the thousands of `class_uid`.
         public var categoryUID: Int { rawValue / 1000 }
 
+        /// `category_name`.
         public var categoryName: String {
             switch categoryUID {
             case 1: "System Activity"
@@ -51,6 +53,7 @@ public enum OCSF {
     public enum Severity: Int, Sendable {
         case unknown = 0, informational = 1, low = 2, medium = 3, high = 4, critical = 5, fatal = 6
 
+        /// `severity`, the caption of the id.
         public var name: String {
             switch self {
             case .unknown: "Unknown"

@@ -3,7 +3,9 @@ public import VigilCore
 /// One event encoded as a single line of OCSF JSON (without the trailing newline), with the
 /// class it belongs to so routers can filter without parsing it again.
 public struct EncodedEvent: Sendable, Hashable {
+    /// The JSON object.
     public var bytes: [UInt8]
+    /// Its OCSF `class_uid`.
     public var classUID: Int
 
     public init(bytes: [UInt8], classUID: Int) {
@@ -38,10 +40,18 @@ public struct OCSFEncoder: Sendable {
     public var hostname: String
     /// Vigil's version, written to `metadata.product.version`.
     public var productVersion: String
+    /// Whether fork events are emitted (default: skipped).
     public var forks: ForkMapping
 
+    /// `metadata.product.name`.
     public static let productName = "Vigil"
+    /// `metadata.product.vendor_name`.
     public static let vendorName = "Vigil Project"
+
+    /// An encoder for this host (its name from `gethostname`).
+    public init(productVersion: String, forks: ForkMapping = .skip) {
+        self.init(hostname: SyslogSink.localHostname(), productVersion: productVersion, forks: forks)
+    }
 
     public init(hostname: String, productVersion: String, forks: ForkMapping = .skip) {
         self.hostname = hostname
@@ -59,10 +69,15 @@ public struct OCSFEncoder: Sendable {
         let record = process ?? ProcessRecord(pid: event.pid, ppid: 0, comm: event.comm, cgroupID: event.cgroupID)
         switch event.payload {
         case .exec(let e):
+            // The event itself is the authority on what was executed, by whom.
             var r = record
-            if r.path.isEmpty { r.path = e.path }
-            if r.argv.isEmpty { r.argv = e.argv }
-            if r.ppid == 0 { r.ppid = e.ppid }
+            r.path = e.path
+            r.argv = e.argv
+            r.ppid = e.ppid
+            r.uid = e.uid
+            r.euid = e.euid
+            r.gid = e.gid
+            if r.startNanos == 0 { r.startNanos = event.timeNanos }
             return processActivity(event, .launch, process: r, actor: ancestry.first, parents: ancestry)
         case .fork(let f):
             guard forks == .launch else { return nil }
@@ -292,7 +307,9 @@ public struct OCSFEncoder: Sendable {
     }
 
     func basename(_ path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        let name = path[path.utf8.index(after: slash)...]
+        return name.isEmpty ? path : String(name)
     }
 }
 

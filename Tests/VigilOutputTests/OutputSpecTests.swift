@@ -1,0 +1,49 @@
+import Testing
+@testable import VigilOutput
+
+@Suite struct OutputSpecTests {
+    @Test func parsesEveryKindOfOutput() throws {
+        #expect(try OutputSpec.parse("stdout").target == .stdout)
+        #expect(try OutputSpec.parse("file:/var/log/vigil.jsonl?max_bytes=1048576&keep=3").target
+            == .file(path: "/var/log/vigil.jsonl", maxBytes: 1_048_576, keep: 3, fsync: true))
+        #expect(try OutputSpec.parse("syslog+udp://127.0.0.1:5514").target == .syslog(.udp, host: "127.0.0.1", port: 5514))
+        #expect(try OutputSpec.parse("syslog+tcp://[::1]:601").target == .syslog(.tcp, host: "::1", port: 601))
+        #expect(try OutputSpec.parse("syslog+tls://siem.example").target == .syslog(.tls, host: "siem.example", port: 6514))
+        let hec = try OutputSpec.parse("https://splunk:8088/services/collector/event?format=hec&token=abc%2Fdef&only=findings,app")
+        #expect(hec.target == .http(secure: true, host: "splunk", port: 8088, path: "/services/collector/event", format: .hec))
+        #expect(hec.token == "abc/def")
+        #expect(hec.classes == [2004, 6002, 6008])
+        #expect(!hec.description.contains("abc"), "tokens never appear in names or logs")
+        let bulk = try OutputSpec.parse("http://127.0.0.1:9200/_bulk?format=bulk&index=ocsf&batch=500&queue=100&spool_max_bytes=0")
+        #expect(bulk.index == "ocsf")
+        #expect(bulk.batchSize == 500 && bulk.queueCapacity == 100 && bulk.spoolMaxBytes == 0)
+        #expect(try OutputSpec.parse("http://h:80?only=4001").classes == [4001])
+    }
+
+    @Test(arguments: [
+        ("", "empty output spec"),
+        ("kafka://h:1", "unknown output scheme 'kafka'"),
+        ("file:relative.log", "absolute path"),
+        ("syslog+tcp://host:", "port '' is not a number"),
+        ("syslog+tcp://host:99999", "port '99999'"),
+        ("syslog+tcp://:514", "missing host"),
+        ("syslog+udp://h:514?ca=/x", "unknown option 'ca'"),
+        ("http://h:80/x?format=xml", "option 'format' must be one of ndjson, hec, bulk"),
+        ("http://h:80/x?only=dns", "unknown class 'dns'"),
+        ("file:/x?max_bytes=10", "at least 4096"),
+        ("file:/x?keep", "key=value"),
+        ("https://user:pw@h:443/", "credentials"),
+        ("elsewhere", "unknown output"),
+    ])
+    func rejectsBadSpecsSayingWhatIsWrong(spec: String, message: String) {
+        do {
+            _ = try OutputSpec.parse(spec)
+            Issue.record("'\(spec)' should not parse")
+        } catch let e as OutputSpecError {
+            #expect(e.description.contains(message), "\(e.description)")
+            #expect(e.description.contains("'\(spec)'"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+}

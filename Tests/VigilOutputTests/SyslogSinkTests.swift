@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+@testable import VigilOutput
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real rsyslogd in the foreground on a loopback port, writing what it receives to a file.
+final class RsyslogReceiver {
+    let dir: String
+    let port: UInt16
+    let output: String
+    private let process = Process()
+
+    /// - Parameter tls: (certificate, key) PEM files to serve TLS with GnuTLS, or nil for plain TCP.
+    init(rsyslogd: String, tls: (cert: String, key: String)? = nil, udp: Bool = false) throws {
+        dir = try makeTempDirectory()
+        port = try freePort()
+        output = "\(dir)/received.log"
+        var conf = #"global(workDirectory="\#(dir)" maxMessageSize="64k""#
+        if let tls {
+            conf += #" defaultNetstreamDriverCAFile="\#(tls.cert)" defaultNetstreamDriverCertFile="\#(tls.cert)" defaultNetstreamDriverKeyFile="\#(tls.key)""#
+        }
+        conf += ")\n"
+        if udp {
+            conf += #"module(load="imudp")"# + "\n"
+            conf += #"input(type="imudp" address="127.0.0.1" port="\#(port)")"# + "\n"
+        } else {
+            conf += tls == nil
+                ? #"module(load="imtcp")"# + "\n"
+                : #"module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")"# + "\n"
+            conf += #"input(type="imtcp" address="127.0.0.1" port="\#(port)")"# + "\n"
+        }
+        // Severity, app and msgid first, then the message untouched: the test checks all of them.
+        conf += #"template(name="vigil" type="string" string="%syslogseverity% %app-name% %msgid% %msg%\n")"# + "\n"
+        conf += #"*.* action(type="omfile" file="\#(output)" template="vigil")"# + "\n"
+        try conf.write(toFile: "\(dir)/rsyslog.conf", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: rsyslogd)
+        process.arguments = ["-n", "-f", "\(dir)/rsyslog.conf", "-i", "\(dir)/rsyslog.pid"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        let log = FileManager.default.createFile(atPath: "\(dir)/stderr", contents: nil) ? FileHandle(forWritingAtPath: "\(dir)/stderr") : nil
+        process.standardError = log
+        try process.run()
+        // UDP has no connection to wait for: the pid file comes after the inputs are set up.
+        let ready = udp ? { FileManager.default.fileExists(atPath: "\(self.dir)/rsyslog.pid") }
+                        : { (try? Socket.connect(host: "127.0.0.1", port: self.port, timeoutSeconds: 1)) != nil }
+        guard waitFor(10, ready) else {
+            stop()
+            throw ReceiverFailed(log: (try? String(contentsOfFile: "\(dir)/stderr", encoding: .utf8)) ?? "")
+        }
+    }
+
+    struct ReceiverFailed: Error, CustomStringConvertible {
+        var log: String
+        var description: String { "rsyslogd did not start listening: \(log)" }
+    }
+
+    var lines: [String] {
+        ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    func stop() {
+        if process.isRunning {
+            // SIGKILL, not SIGTERM: rsyslogd inherits the test runner's blocked-signal mask
+            // and never unblocks SIGTERM. Its output file is written per message, and tests
+            // wait for the lines before stopping it, so nothing is cut short.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+/// A loopback port nothing listens on right now.
+func freePort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let rc = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+            guard bind(fd, p, len) == 0 else { return -1 }
+            return getsockname(fd, p, &len)
+        }
+    }
+    guard rc == 0 else { throw POSIXError(.EADDRNOTAVAIL) }
+    return UInt16(bigEndian: addr.sin_port)
+}
+
+@Suite(.serialized) struct SyslogSinkTests {
+    static let rsyslogMissing: Comment = "needs rsyslogd (apt-get install -y rsyslog)"
+
+    @Test func formatsRFC5424() {
+        let sink = SyslogSink(transport: .tcp, host: "127.0.0.1", port: 1, tls: nil)
+        let m = String(decoding: sink.message(OutputLine(bytes: Array(#"{"a":1}"#.utf8), classUID: 2004)), as: UTF8.self)
+        let parts = m.split(separator: " ", maxSplits: 7)
+        #expect(parts[0] == "<132>1", "local0 (16) * 8 + warning (4)")
+        #expect(parts[1].count == 24 && parts[1].hasSuffix("Z"), "RFC 3339 UTC with milliseconds: \(parts[1])")
+        #expect(parts[3] == "vigil")
+        #expect(parts[5] == "ocsf-2004")
+        #expect(parts[6] == "-")
+        #expect(parts[7] == #"{"a":1}"#)
+    }
+
+    @Test(.enabled(if: Tools.rsyslogd != nil || Tools.required, rsyslogMissing))
+    func rsyslogReceivesEveryEventKindOverTCP() throws {
+        let rsyslogd = try #require(Tools.rsyslogd, "VIGIL_REQUIRE_TOOLS=1 but rsyslogd is missing (apt-get install -y rsyslog)")
+        let receiver = try RsyslogReceiver(rsyslogd: rsyslogd)
+        try deliverAllSamples(to: "syslog+tcp://127.0.0.1:\(receiver.port)?batch=7", receiver: receiver)
+    }
+
+    @Test(.enabled(if: Tools.rsyslogd != nil || Tools.required, rsyslogMissing))
+    func rsyslogReceivesEventsOverUDP() throws {
+        let rsyslogd = try #require(Tools.rsyslogd, "VIGIL_REQUIRE_TOOLS=1 but rsyslogd is missing (apt-get install -y rsyslog)")
+        let receiver = try RsyslogReceiver(rsyslogd: rsyslogd, udp: true)
+        // Datagrams sent before rsyslog reads its socket would be dropped: probe until one lands.
+        let probe = try OutputRouter(specs: [try OutputSpec.parse("syslog+udp://127.0.0.1:\(receiver.port)")], spoolDirectory: nil)
+        #expect(waitFor(10) { probe.publish(testLine(-1), classUID: 1007); usleep(50_000); return !receiver.lines.isEmpty })
+        probe.close()
+        let before = receiver.lines.count
+        let router = try OutputRouter(specs: [try OutputSpec.parse("syslog+udp://127.0.0.1:\(receiver.port)")], spoolDirectory: nil)
+        let events = Samples.all.map(\.1)
+        for e in events { router.publish(e) }
+        router.close()
+        #expect(waitFor(10) { receiver.lines.count >= before + events.count })
+        #expect(Array(receiver.lines.dropFirst(before)).map { $0.split(separator: " ", maxSplits: 3).last.map(String.init) } == events.map(\.text))
+    }
+
+    @Test(.enabled(if: (Tools.rsyslogd != nil && Tools.rsyslogGnuTLS && Tools.openssl != nil) || Tools.required,
+                   "needs rsyslogd with GnuTLS and openssl (apt-get install -y rsyslog rsyslog-gnutls openssl)"))
+    func rsyslogReceivesEventsOverTLS() throws {
+        let rsyslogd = try #require(Tools.rsyslogd, "VIGIL_REQUIRE_TOOLS=1 but rsyslogd is missing (apt-get install -y rsyslog)")
+        try #require(Tools.rsyslogGnuTLS, "VIGIL_REQUIRE_TOOLS=1 but rsyslog-gnutls is missing")
+        let openssl = try #require(Tools.openssl, "VIGIL_REQUIRE_TOOLS=1 but openssl is missing")
+        let certDir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: certDir) }
+        let (cert, key) = ("\(certDir)/cert.pem", "\(certDir)/key.pem")
+        let gen = try Tools.run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                                          "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        try #require(gen.status == 0, "\(gen.output)")
+        let receiver = try RsyslogReceiver(rsyslogd: rsyslogd, tls: (cert, key))
+        try deliverAllSamples(to: "syslog+tls://127.0.0.1:\(receiver.port)?ca=\(cert)", receiver: receiver)
+
+        // The certificate is checked: a CA that did not sign it is refused.
+        let otherCert = "\(certDir)/other.pem"
+        _ = try Tools.run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(certDir)/other.key", "-out", otherCert,
+                                    "-days", "1", "-subj", "/CN=other"])
+        let router = try OutputRouter(specs: [try OutputSpec.parse("syslog+tls://127.0.0.1:\(receiver.port)?ca=\(otherCert)")], spoolDirectory: nil,
+                                      options: { var o = OutputRouter.Options(); o.drainTimeoutSeconds = 0.3; return o }())
+        router.publish(testLine(1), classUID: 1007)
+        #expect(waitFor(5) { router.stats[0].failures > 0 })
+        #expect(router.stats[0].lastError?.contains("certificate") == true, "\(router.stats[0].lastError ?? "")")
+        router.close()
+    }
+
+    /// Sends one of every event kind and checks rsyslog stored each message whole, in order,
+    /// with the severity, app name and msgid the sink set.
+    func deliverAllSamples(to spec: String, receiver: RsyslogReceiver) throws {
+        let router = try OutputRouter(specs: [try OutputSpec.parse(spec)], spoolDirectory: nil)
+        let events = Samples.all.map(\.1)
+        for e in events { router.publish(e) }
+        router.close()
+        #expect(router.stats[0].delivered == events.count, "\(router.stats[0])")
+        #expect(waitFor(10) { receiver.lines.count >= events.count }, "received \(receiver.lines.count) of \(events.count)")
+        let lines = receiver.lines
+        #expect(lines.count == events.count)
+        for (line, e) in zip(lines, events) {
+            let severity = e.classUID == 2004 ? "4" : e.classUID == 6008 ? "3" : "6"
+            #expect(line == "\(severity) vigil ocsf-\(e.classUID) \(e.text)")
+        }
+    }
+}
