@@ -75,7 +75,7 @@ public enum OCSF {
 
     /// Process Activity (1007) `activity_id` values used here.
     public enum ProcessActivity: Int, Sendable {
-        case launch = 1, terminate = 2
+        case launch = 1, terminate = 2, other = 99
     }
 
     /// Application Lifecycle (6002) `activity_id` values used here.

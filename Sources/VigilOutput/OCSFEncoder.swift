@@ -42,6 +42,9 @@ public struct OCSFEncoder: Sendable {
     public var productVersion: String
     /// Whether fork events are emitted (default: skipped).
     public var forks: ForkMapping
+    /// Whether syscall events are emitted (`vigil trace --syscalls`): as Process Activity
+    /// Other (99) named "Syscall", the call in `unmapped.syscall` (OCSF has no syscall class).
+    public var syscalls = false
 
     /// `metadata.product.name`.
     public static let productName = "Vigil"
@@ -88,7 +91,10 @@ public struct OCSFEncoder: Sendable {
             return processActivity(event, .launch, process: child, actor: record, parents: [record] + ancestry)
         case .exit(let x):
             return processActivity(event, .terminate, process: record, actor: record, parents: ancestry, exit: x)
-        case .syscall, .novelty:
+        case .syscall(let s):
+            guard syscalls else { return nil }
+            return processActivity(event, .other, process: record, actor: ancestry.first, parents: ancestry, syscall: s.number)
+        case .novelty:
             return nil
         case .network(let n):
             return networkActivity(event, n, process: record, parents: ancestry)
@@ -98,9 +104,14 @@ public struct OCSFEncoder: Sendable {
     // MARK: Process Activity
 
     private func processActivity(_ event: Event, _ activity: OCSF.ProcessActivity, process: ProcessRecord,
-                                 actor: ProcessRecord?, parents: [ProcessRecord], exit: Event.Exit? = nil) -> EncodedEvent {
+                                 actor: ProcessRecord?, parents: [ProcessRecord], exit: Event.Exit? = nil,
+                                 syscall: Int? = nil) -> EncodedEvent {
         let cls = OCSF.Class.processActivity
-        let activityName = activity == .launch ? "Launch" : "Terminate"
+        let activityName = switch activity {
+        case .launch: "Launch"
+        case .terminate: "Terminate"
+        case .other: "Syscall"
+        }
         var w = JSONWriter()
         w.object { w in
             header(&w, cls, activityID: activity.rawValue, activityName: activityName, severity: .informational,
@@ -111,7 +122,17 @@ public struct OCSFEncoder: Sendable {
                     w.field("status_detail", "terminated by signal \(sig)\(exit.status & 0x80 != 0 ? " (core dumped)" : "")")
                 }
             }
-            w.field("message", "\(activityName) \(displayName(process)) (pid \(process.pid))")
+            if let syscall {
+                w.field("message", "\(displayName(process)) (pid \(process.pid)) called \(SyscallTable.name(syscall))")
+                w.object("unmapped") { w in
+                    w.object("syscall") { w in
+                        w.field("nr", syscall)
+                        w.field("name", SyscallTable.name(syscall))
+                    }
+                }
+            } else {
+                w.field("message", "\(activityName) \(displayName(process)) (pid \(process.pid))")
+            }
             metadata(&w, profiles: ["host"])
             device(&w)
             w.object("actor") { w in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilCore
+import VigilOutput
 import VigilSensor
 
 struct Trace: ParsableCommand {
@@ -14,10 +15,18 @@ struct Trace: ParsableCommand {
         JSON lines are OCSF 1.5: Process Activity (class_uid 1007) for launch and terminate, \
         Network Activity (4001) for connect, listen and accept (and bind).
 
+        Outputs (--output, repeatable; default stdout): stdout, file:PATH[?max_bytes=N&keep=K], \
+        syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT (RFC 5424, \
+        octet-counted on TCP and TLS), http(s)://HOST:PORT/PATH[?format=ndjson|hec|bulk]. \
+        Each output has its own queue; with --spool, events an output cannot take (it is down \
+        or slow) wait on disk and are delivered in order when it is back. The grammar and \
+        options: docs/outputs.md.
+
         Examples:
           sudo vigil trace --duration 10
           sudo vigil trace --comm nginx --format text
           sudo vigil trace --pid 4242 --syscalls
+          sudo vigil trace --output file:/var/log/vigil.jsonl --output syslog+tcp://127.0.0.1:6514
         """
     )
 
@@ -33,8 +42,14 @@ struct Trace: ParsableCommand {
     @Flag(help: "Also report every syscall entry (many events).")
     var syscalls = false
 
-    @Option(help: "Output format: json (OCSF lines) or text (one readable line per event).")
+    @Option(help: "Output format: json (OCSF lines) or text (one readable line per event, stdout only).")
     var format: OutputFormat = .json
+
+    @Option(parsing: .singleValue, help: ArgumentHelp("Where events go (repeatable): stdout, file:PATH, syslog+tcp://H:P, https://H:P/path, ...", valueName: "SPEC"))
+    var output: [String] = []
+
+    @Option(help: ArgumentHelp("Directory where events wait while an output is down or slow (bounded per output).", valueName: "DIR"))
+    var spool: String?
 
     func validate() throws {
         if let d = duration, !(d > 0) || !d.isFinite {
@@ -46,6 +61,12 @@ struct Trace: ParsableCommand {
             if c.utf8.count > 15 {
                 throw ValidationError("--comm '\(c)' is longer than the kernel's 15-byte command name; use its first 15 bytes")
             }
+        }
+        if format == .text && !output.isEmpty && output != ["stdout"] {
+            throw ValidationError("--format text writes to stdout only; outputs (--output) take OCSF JSON")
+        }
+        for spec in output {
+            do { _ = try OutputSpec.parse(spec) } catch { throw ValidationError("--output \(error)") }
         }
     }
 
@@ -59,14 +80,27 @@ struct Trace: ParsableCommand {
         var table = ProcessTable(seed: ProcScanner.snapshot(nowNanos: Clock.nowNanos()))
         let formatter = EventFormatter(format: format)
         let stop = StopSignal.install()
+        var stream: EventStream?
+        if format == .json {
+            var encoder = OCSFEncoder(productVersion: VigilVersion.string)
+            encoder.syscalls = syscalls
+            do {
+                stream = try EventStream(outputs: output.isEmpty ? ["stdout"] : output, spoolDirectory: spool, encoder: encoder)
+            } catch {
+                Diagnostics.error("cannot open the outputs: \(error)")
+                throw ExitCode(2)
+            }
+        }
 
         let sensor: Sensor
         do {
             sensor = try Sensor(options: options)
         } catch {
             Diagnostics.error(error.description)
+            stream?.close()
             throw ExitCode.failure
         }
+        stream?.publish(AgentEvent(.started(mode: "trace"), timeNanos: Clock.nowNanos()))
         for note in sensor.notices { Diagnostics.warning(note) }
         Diagnostics.info("tracing: \(sensor.attachedHooks.count) probes attached; \(table.count) processes already running")
 
@@ -74,7 +108,11 @@ struct Trace: ParsableCommand {
         var reportedDrops: UInt64 = 0
         let handle: (Event) -> Void = { event in
             let record = table.apply(event)
-            if let line = formatter.format(event, process: record, table: table) { writer.write(line) }
+            if let stream {
+                stream.publish(event, process: record, ancestry: table.ancestry(of: event.pid))
+            } else if let line = formatter.format(event, process: record, table: table) {
+                writer.write(line)
+            }
         }
         do {
             while !stop.requested {
@@ -84,17 +122,26 @@ struct Trace: ParsableCommand {
                 let drops = sensor.stats.totalKernelDrops
                 if drops > reportedDrops {
                     Diagnostics.warning("the kernel dropped \(drops - reportedDrops) records (ring buffer full); \(drops) in all")
+                    stream?.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(drops - reportedDrops)), timeNanos: Clock.nowNanos()))
                     reportedDrops = drops
                 }
             }
             try sensor.drain(handle)
         } catch {
             Diagnostics.error("reading events failed: \(error)")
+            stream?.close()
             throw ExitCode.failure
         }
         sensor.detach()
         writer.flush()
         let stats = sensor.stats
+        if let stream {
+            stream.publish(AgentEvent(.stopped(reason: stop.requested ? "signal" : "duration elapsed"), timeNanos: Clock.nowNanos()))
+            stream.close()
+            for s in stream.stats where s.lost > 0 || s.spoolPendingBytes > 0 {
+                Diagnostics.warning("output \(s.name): \(s.delivered) delivered, \(s.lost) lost, \(s.spoolPendingBytes) bytes left in the spool for the next run")
+            }
+        }
         Diagnostics.info(StatsReport.summary(stats))
         if writer.failed { throw ExitCode.failure }
     }

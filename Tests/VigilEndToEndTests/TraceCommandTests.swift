@@ -20,8 +20,8 @@ func runVigil(_ args: [String], whileRunning body: (() throws -> Void)? = nil, s
     let dir = FileManager.default.temporaryDirectory
     let outURL = dir.appendingPathComponent("vigil-test-\(UUID().uuidString).out")
     let errURL = dir.appendingPathComponent("vigil-test-\(UUID().uuidString).err")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
     p.standardOutput = try FileHandle(forWritingTo: outURL)
     p.standardError = try FileHandle(forWritingTo: errURL)

@@ -25,9 +25,12 @@ import VigilCore
         #expect(line == expected)
     }
 
-    @Test func syscallsAreNotEmittedAndForksOnlyWhenAsked() {
+    @Test func syscallsAreNotEmittedUnlessAskedAndForksOnlyWhenAsked() throws {
         let syscall = Event(timeNanos: 1, pid: 1, tid: 1, comm: "x", payload: .syscall(.init(number: 59)))
         #expect(Samples.encoder.encode(syscall, process: nil) == nil)
+        let line = try #require(Samples.syscallEncoder.encode(syscall, process: nil)).text
+        #expect(line.contains(#""activity_id":99"#))
+        #expect(line.contains(#""unmapped":{"syscall":{"nr":59,"name":"execve"}}"#))
         let fork = Samples.events.first { $0.name == "fork" }!
         #expect(OCSFEncoder(hostname: "h", productVersion: "1").encode(fork.event, process: fork.process) == nil)
     }

@@ -6,6 +6,12 @@ import VigilOutput
 enum Samples {
     static let t0: UInt64 = 1_767_225_600_000_000_000  // 2026-01-01T00:00:00Z
     static let encoder = OCSFEncoder(hostname: "web-01", productVersion: "0.1.0", forks: .launch)
+    /// The same, with syscall events emitted (`vigil trace --syscalls`).
+    static let syscallEncoder: OCSFEncoder = {
+        var e = encoder
+        e.syscalls = true
+        return e
+    }()
 
     static let systemd = ProcessRecord(pid: 1, ppid: 0, path: "/usr/lib/systemd/systemd", argv: ["/sbin/init"],
                                        comm: "systemd", startNanos: t0 - 86_400_000_000_000, seeded: true)
@@ -91,5 +97,7 @@ enum Samples {
     static var all: [(String, EncodedEvent)] {
         events.compactMap { c in encoder.encode(c.event, process: c.process, ancestry: c.ancestry).map { (c.name, $0) } }
             + findings + agentEvents.map { ($0.0, encoder.encode($0.1)) }
+            + [("syscall", syscallEncoder.encode(Event(timeNanos: t0 + 2_000_000, pid: 4242, tid: 4243, comm: "sh",
+                                                      payload: .syscall(.init(number: 59))), process: nil)!)]
     }
 }
