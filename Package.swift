@@ -24,7 +24,9 @@ let package = Package(
         // The thin owner of libbpf: objects, programs, maps, links, ring buffers.
         .target(name: "VigilBPF", dependencies: ["CLibbpf"], swiftSettings: strict),
         // The domain: events, process table, sequence model, profiles. Pure Swift.
-        .target(name: "VigilCore", swiftSettings: strict),
+        // Optimised even in debug builds: hashing binaries and scoring syscall streams are
+        // hot loops that tests and `swift run` exercise at realistic sizes.
+        .target(name: "VigilCore", swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Kernel -> typed events: record decoding, /proc seeding, the running sensor.
         .target(
             name: "VigilSensor",

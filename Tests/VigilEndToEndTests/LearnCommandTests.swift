@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import VigilCore
+
+/// `vigil learn` as users run it: a TCP service started after learning began serves
+/// requests; its profile holds accept, openat and its listening port, and becomes stable.
+@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(2)))
+struct LearnCommandTests {
+    @Test func learnsAServiceStartedAfterLearningBegan() throws {
+        try BPFTestGate.check()
+        let models = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-models-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: models) }
+        var port: UInt16 = 0
+        var servicePid: Int32 = 0
+        // Short buckets so that stability is reachable in a test: 2 s buckets, 3 of them level.
+        let r = try runVigil(["learn", "--models", models, "--duration", "16", "--bucket", "2", "--window", "3",
+                              "--min-observed", "6", "--save-interval", "3"]) {
+            let service = Process()
+            service.executableURL = try vigilExecutable()
+            service.arguments = ["demo-service"]
+            let out = Pipe()
+            service.standardOutput = out
+            try service.run()
+            servicePid = service.processIdentifier
+            port = UInt16(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            let end = Date().addingTimeInterval(12)
+            while Date() < end {
+                try runProgram("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); echo 'GET hostname' >&3; head -c 100 <&3 >/dev/null"])
+                Thread.sleep(forTimeInterval: 0.15)
+            }
+            service.terminate()
+            service.waitUntilExit()
+        }
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(port != 0 && servicePid != 0)
+        #expect(r.err.contains("0 events dropped in the kernel"), "stderr: \(r.err)")
+
+        let id = ProfileIdentity.resolve(path: try vigilExecutable().path, argv: ["vigil", "demo-service"]).id
+        let show = try runVigil(["profile", "show", id, "--models", models, "--json"])
+        #expect(show.status == 0, "stderr: \(show.err)")
+        let profile = try #require(try JSONSerialization.jsonObject(with: Data(show.out.utf8)) as? [String: Any])
+        let syscalls = profile["syscalls"] as? [String] ?? []
+        #expect(syscalls.contains("accept") || syscalls.contains("accept4"), "learned syscalls: \(syscalls)")
+        #expect(syscalls.contains("openat"))
+        #expect(syscalls.contains("listen"))
+        let listens = profile["listens"] as? [[String: Any]] ?? []
+        #expect(listens.contains { ($0["port"] as? Int) == Int(port) && ($0["protocol"] as? String) == "tcp" }, "listens: \(listens)")
+        #expect((profile["ngram_count"] as? Int ?? 0) > 20)
+        #expect(profile["state"] as? String == "stable", "reason: \(profile["reason"] ?? "")")
+        #expect((profile["current_sha256"] as? String)?.count == 64)
+
+        // Files are complete JSON, written atomically: no temporary files left behind.
+        let files = try FileManager.default.contentsOfDirectory(atPath: models)
+        #expect(!files.contains { $0.hasPrefix(".") })
+    }
+
+    @Test func learningContinuesFromWhatTheDirectoryHolds() throws {
+        try BPFTestGate.check()
+        let models = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-models-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: models) }
+        for _ in 0..<2 {
+            let r = try runVigil(["learn", "--models", models, "--duration", "3", "--only", "/usr/bin/sleep"]) {
+                try runProgram("/usr/bin/sleep", ["0.01"])
+            }
+            #expect(r.status == 0, "stderr: \(r.err)")
+        }
+        let list = try runVigil(["profile", "list", "--models", models, "--json"])
+        let profiles = try #require(try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]])
+        #expect(profiles.count == 1, "--only keeps other programs out: \(profiles.map { $0["id"] ?? "" })")
+        let sleep = try #require(profiles.first)
+        #expect(sleep["executable"] as? String == "/usr/bin/sleep")
+        #expect((sleep["revision"] as? Int ?? 0) >= 2, "the second run saved a new revision of the same file")
+    }
+
+    @Test func aWorldWritableModelsDirectoryIsRefused() throws {
+        let models = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-models-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        defer { try? FileManager.default.removeItem(atPath: models) }
+        let r = try runVigil(["learn", "--models", models, "--duration", "1"])
+        #expect(r.status == 2)
+        #expect(r.err.contains("writable by every user"))
+    }
+}
