@@ -9,4 +9,12 @@ if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && [[ "${VIGIL_NO_SUDO:-}"
 fi
 scripts/setup.sh --tests
 swift build --build-tests 2>&1 | grep -E "error|warning: |Build complete" || true
-swift test "$@"
+if [[ $# -gt 0 ]]; then
+    exec swift test "$@"
+fi
+# Unit and component tests in parallel; then the end-to-end tests, which load eBPF
+# programs and watch the whole host, one at a time so that they do not see each other.
+status=0
+swift test --skip VigilEndToEndTests || status=$?
+swift test --filter VigilEndToEndTests --no-parallel || status=$?
+exit $status

@@ -10,13 +10,18 @@ struct LearnCommandTests {
         try BPFTestGate.check()
         let models = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-models-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: models) }
+        // The service runs from its own copy of the binary, so that its profile is its own
+        // (other tests run vigil too, and every vigil process shares the vigil profile).
+        let serviceBinary = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-svc-\(UUID().uuidString)").path
+        try FileManager.default.copyItem(atPath: try vigilExecutable().path, toPath: serviceBinary)
+        defer { try? FileManager.default.removeItem(atPath: serviceBinary) }
         var port: UInt16 = 0
         var servicePid: Int32 = 0
         // Short buckets so that stability is reachable in a test: 2 s buckets, 3 of them level.
         let r = try runVigil(["learn", "--models", models, "--duration", "16", "--bucket", "2", "--window", "3",
                               "--min-observed", "6", "--save-interval", "3"]) {
             let service = Process()
-            service.executableURL = try vigilExecutable()
+            service.executableURL = URL(fileURLWithPath: serviceBinary)
             service.arguments = ["demo-service"]
             let out = Pipe()
             service.standardOutput = out
@@ -36,7 +41,7 @@ struct LearnCommandTests {
         #expect(port != 0 && servicePid != 0)
         #expect(r.err.contains("0 events dropped in the kernel"), "stderr: \(r.err)")
 
-        let id = ProfileIdentity.resolve(path: try vigilExecutable().path, argv: ["vigil", "demo-service"]).id
+        let id = ProfileIdentity.resolve(path: serviceBinary, argv: [serviceBinary, "demo-service"]).id
         let show = try runVigil(["profile", "show", id, "--models", models, "--json"])
         #expect(show.status == 0, "stderr: \(show.err)")
         let profile = try #require(try JSONSerialization.jsonObject(with: Data(show.out.utf8)) as? [String: Any])
