@@ -2,6 +2,10 @@
 #ifndef VIGIL_COMMON_BPF_H
 #define VIGIL_COMMON_BPF_H
 
+/* FNV-1a 64-bit constants: the n-gram hash (learn.bpf.c) and the path hash (response.bpf.c). */
+#define VG_FNV_SEED 0xcbf29ce484222325ULL
+#define VG_FNV_PRIME 0x100000001b3ULL
+
 static __always_inline void vg_count(__u32 idx)
 {
     __u64 *v = bpf_map_lookup_elem(&vg_counters, &idx);

@@ -13,8 +13,6 @@
  * exec'd) report each distinct n-gram once, since the kernel does not yet know which
  * profile to ask. */
 
-#define VG_FNV_SEED 0xcbf29ce484222325ULL
-#define VG_FNV_PRIME 0x100000001b3ULL
 #define VG_START_SYMBOL 0xffffffffu
 
 static __always_inline __u64 vg_fmix(__u64 h)
@@ -35,10 +33,16 @@ static __always_inline void vg_learn_reset_history(void)
 
 static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
 {
-    __u32 *slotp = bpf_map_lookup_elem(&vg_proc_slot, &tgid);
-    if (!slotp)
+    struct vg_proc *proc = bpf_map_lookup_elem(&vg_procs, &tgid);
+    if (!proc)
         return;
-    __u32 slot = *slotp;
+    if (proc->flags & VG_RESP_KILL) {
+        vg_kill_now(VG_ACTION_KILL_SYSCALL);
+        return;
+    }
+    __u32 slot = proc->slot;
+    if (slot == 0)
+        return; /* watched for responses only */
 
     struct task_struct *task = bpf_get_current_task_btf();
     struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);

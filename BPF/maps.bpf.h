@@ -50,15 +50,25 @@ struct {
     __type(value, struct vg_pending_net);
 } vg_scratch_net SEC(".maps");
 
-/* The profile slot of each process (tgid) that is learned or watched. User space sets it
- * when it has decided the process's profile; exec marks the process VG_SLOT_PENDING until
- * then, fork copies the parent's, exit removes it. */
+/* Each learned or watched process (tgid): its profile slot and the responses in force
+ * (struct vg_proc). User space sets the slot when it has decided the process's profile;
+ * exec marks it VG_SLOT_PENDING until then, fork copies the parent's, exit removes it. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);
     __type(key, __u32);
-    __type(value, __u32);
-} vg_proc_slot SEC(".maps");
+    __type(value, struct vg_proc);
+} vg_procs SEC(".maps");
+
+/* Executables some baseline knows, by path hash (FNV-1a 64 of the path's bytes). A process
+ * marked VG_RESP_DEVIATING that execs anything else is killed before it runs. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, __u8);
+} vg_known_exec SEC(".maps");
 
 /* N-grams already reported for a process still pending its profile: each is reported
  * once, not at every occurrence, until user space assigns the process. */

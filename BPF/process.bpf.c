@@ -49,14 +49,24 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
         if (len)
             vg_count(VG_CTR_READ_FAIL_ARGS);
     }
+    /* Responses in force were inherited from a deviating parent: they stay, and one of
+     * them kills a program no baseline knows before its first instruction. */
+    __u32 responses = 0;
+    if (vg_mode != VG_MODE_TRACE) {
+        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+        if (p)
+            responses = p->flags;
+        if (responses & VG_RESP_DEVIATING)
+            vg_kill_unknown_exec(e->path, e->path_len);
+    }
     vg_submit(e, VG_KIND_EXEC, 0);
 
     if (vg_mode != VG_MODE_TRACE) {
         /* A new program: its n-grams start afresh, and its profile is for user space to
          * decide (the path alone does not say which script an interpreter runs). */
         vg_learn_reset_history();
-        __u32 pending = VG_SLOT_PENDING;
-        bpf_map_update_elem(&vg_proc_slot, &tgid, &pending, BPF_ANY);
+        struct vg_proc fresh = { .slot = VG_SLOT_PENDING, .flags = responses };
+        bpf_map_update_elem(&vg_procs, &tgid, &fresh, BPF_ANY);
     }
     return 0;
 }
@@ -84,10 +94,10 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
 
     if (vg_mode != VG_MODE_TRACE) {
         /* The child runs its parent's program until it execs: same profile. */
-        __u32 *slot = bpf_map_lookup_elem(&vg_proc_slot, &tgid);
-        if (slot) {
-            __u32 s = *slot;
-            bpf_map_update_elem(&vg_proc_slot, &child_tgid, &s, BPF_ANY);
+        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+        if (p) {
+            struct vg_proc copy = *p;
+            bpf_map_update_elem(&vg_procs, &child_tgid, &copy, BPF_ANY);
         }
     }
     return 0;
@@ -113,6 +123,6 @@ int BPF_PROG(vg_exit, struct task_struct *task)
     x->_pad0 = 0;
     vg_submit(x, VG_KIND_EXIT, 0);
     if (vg_mode != VG_MODE_TRACE)
-        bpf_map_delete_elem(&vg_proc_slot, &tgid);
+        bpf_map_delete_elem(&vg_procs, &tgid);
     return 0;
 }

@@ -18,6 +18,8 @@ int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
 
     if (vg_mode != VG_MODE_TRACE)
         vg_learn_syscall(tgid, (__u32)nr);
+    if (vg_mode == VG_MODE_DETECT && (nr == VG_NR_PTRACE || nr == VG_NR_BPF))
+        vg_watch_tamper(tgid, nr, regs);
 
     if (nr == VG_NR_CONNECT)
         vg_net_enter(id, regs, VG_KIND_CONNECT, true);

@@ -11,6 +11,7 @@
 #include "maps.bpf.h"
 #include "common.bpf.h"
 
+#include "response.bpf.c"
 #include "learn.bpf.c"
 #include "process.bpf.c"
 #include "network.bpf.c"

@@ -24,7 +24,7 @@ static inline vigil_libbpf_log_fn *vigil_libbpf_log_slot(void) {
 static inline int vigil_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
     vigil_libbpf_log_fn sink = *vigil_libbpf_log_slot();
     if (!sink) return 0;
-    char buf[1024];
+    char buf[65536]; /* verifier logs come as one message */
     int n = vsnprintf(buf, sizeof buf, fmt, args);
     sink((int)level, buf);
     return n;

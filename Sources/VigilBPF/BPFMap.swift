@@ -64,6 +64,16 @@ extension BPFMap {
         if rc != 0 { throw BPFError("updating map \(name)", errno: errno) }
     }
 
+    /// The value at `key`, or nil when absent.
+    public func value<K: BitwiseCopyable, V: BitwiseCopyable>(_ key: K, as: V.Type) -> V? {
+        precondition(MemoryLayout<K>.size == keySize && MemoryLayout<V>.size == valueSize, "key/value size mismatch for map \(name)")
+        var k = key
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: valueSize, alignment: 8)
+        defer { buf.deallocate() }
+        let ok = withUnsafeBytes(of: &k) { bpf_map_lookup_elem(fd, $0.baseAddress, buf) } == 0
+        return ok ? buf.loadUnaligned(as: V.self) : nil
+    }
+
     /// Removes `key`; false when it was not there.
     @discardableResult
     public func remove<K: BitwiseCopyable>(_ key: K) -> Bool {

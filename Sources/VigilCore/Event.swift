@@ -35,6 +35,10 @@ public struct Event: Sendable, Hashable {
         case network(Network)
         /// The kernel saw behaviour its copy of the process's profile does not hold.
         case novelty(Novelty)
+        /// The kernel carried out a response (refused a connection, killed a process).
+        case action(KernelAction)
+        /// Someone reached for the agent itself (signal, ptrace, BPF detach).
+        case tamper(Tamper)
     }
 
     public var kind: Kind {
@@ -45,12 +49,14 @@ public struct Event: Sendable, Hashable {
         case .syscall: .syscall
         case .network(let n): Kind(n.operation)
         case .novelty: .novelty
+        case .action: .action
+        case .tamper: .tamper
         }
     }
 
     /// A flat name for each kind of event, used in counters, filters and text output.
     public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
-        case exec, fork, exit, syscall, connect, bind, listen, accept, novelty
+        case exec, fork, exit, syscall, connect, bind, listen, accept, novelty, action, tamper
 
         init(_ op: Network.Operation) {
             switch op {
@@ -133,6 +139,47 @@ extension Event {
 
         /// The syscall just made.
         public var syscall: UInt32 { calls.last ?? NgramHash.startSymbol }
+    }
+
+    /// A response the kernel carried out on the event's process.
+    public struct KernelAction: Sendable, Hashable {
+        public enum Kind: String, Sendable, Hashable {
+            /// A connect or datagram send refused (the caller got EPERM).
+            case deniedConnect = "denied-connect"
+            /// SIGKILL sent at the process's next syscall.
+            case killedAtSyscall = "killed-at-syscall"
+            /// SIGKILL sent at exec of a program no baseline knows, before it ran.
+            case killedAtExec = "killed-at-exec"
+        }
+        public var kind: Kind
+        /// 0 when it took effect, else the kernel helper's -errno.
+        public var result: Int32
+        /// For a refused connection: where it was going.
+        public var remote: Endpoint?
+        /// For a kill at exec: the program that did not run.
+        public var path: String?
+
+        public init(kind: Kind, result: Int32, remote: Endpoint? = nil, path: String? = nil) {
+            self.kind = kind
+            self.result = result
+            self.remote = remote
+            self.path = path
+        }
+    }
+
+    /// Someone reached for the agent; the event's pid is the actor.
+    public struct Tamper: Sendable, Hashable {
+        public enum Kind: String, Sendable, Hashable {
+            case signal, ptrace, bpfDetach = "bpf-detach"
+        }
+        public var kind: Kind
+        /// The signal number, ptrace request or bpf command.
+        public var detail: UInt32
+
+        public init(kind: Kind, detail: UInt32) {
+            self.kind = kind
+            self.detail = detail
+        }
     }
 
     /// connect, bind, listen or accept, reported at the syscall's exit.

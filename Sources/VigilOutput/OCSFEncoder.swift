@@ -94,7 +94,8 @@ public struct OCSFEncoder: Sendable {
         case .syscall(let s):
             guard syscalls else { return nil }
             return processActivity(event, .other, process: record, actor: ancestry.first, parents: ancestry, syscall: s.number)
-        case .novelty:
+        case .novelty, .action, .tamper:
+            // Reach the SIEM as Detection Findings, through the detector.
             return nil
         case .network(let n):
             return networkActivity(event, n, process: record, parents: ancestry)

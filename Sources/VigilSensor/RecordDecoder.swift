@@ -54,6 +54,18 @@ public struct RecordDecoder: Sendable {
         case VG_KIND_LISTEN.rawValue: payload = decodeNet(record, .listen)
         case VG_KIND_ACCEPT.rawValue: payload = decodeNet(record, .accept)
         case VG_KIND_NOVELTY.rawValue: payload = decodeNovelty(record)
+        case VG_KIND_ACTION.rawValue: payload = decodeAction(record)
+        case VG_KIND_TAMPER.rawValue:
+            payload = load(vg_tamper.self, record).flatMap { t -> Event.Payload? in
+                let kind: Event.Tamper.Kind? = switch t.what {
+                case VG_TAMPER_SIGNAL.rawValue: .signal
+                case VG_TAMPER_PTRACE.rawValue: .ptrace
+                case VG_TAMPER_BPF_DETACH.rawValue: .bpfDetach
+                default: nil
+                }
+                return kind.map { .tamper(.init(kind: $0, detail: t.detail)) }
+            }
+            if payload == nil, record.count >= MemoryLayout<vg_tamper>.size { counters.unknownKind += 1 }
         default:
             counters.unknownKind += 1
             return nil
@@ -114,6 +126,22 @@ public struct RecordDecoder: Sendable {
         let calls = (0..<length).map { record.loadUnaligned(fromByteOffset: callsOffset + 4 * $0, as: UInt32.self) }
         return .novelty(.init(profileSlot: n.profile, calls: calls, hash: n.hash,
                               newSyscall: n.flags & UInt32(VG_NOVELTY_NEW_SYSCALL) != 0))
+    }
+
+    private mutating func decodeAction(_ record: UnsafeRawBufferPointer) -> Event.Payload? {
+        guard let a = load(vg_action.self, record) else { return nil }
+        let kind: Event.KernelAction.Kind
+        switch a.action {
+        case VG_ACTION_DENY_CONNECT.rawValue: kind = .deniedConnect
+        case VG_ACTION_KILL_SYSCALL.rawValue: kind = .killedAtSyscall
+        case VG_ACTION_KILL_EXEC.rawValue: kind = .killedAtExec
+        default:
+            counters.unknownKind += 1
+            return nil
+        }
+        let remote = Self.endpoint(record, at: MemoryLayout<vg_action>.offset(of: \vg_action.remote)!).endpoint
+        let path = Self.string(record, at: MemoryLayout<vg_action>.offset(of: \vg_action.path)!, max: Int(VG_PATH_MAX))
+        return .action(.init(kind: kind, result: a.result, remote: remote, path: path.isEmpty ? nil : path))
     }
 
     /// A `vg_sockaddr` at `offset` as an `Endpoint` (nil for family 0 or unknown families).

@@ -89,6 +89,7 @@ public final class Sensor {
     private let procSlots: BPFMap
     private let knownSyscalls: BPFMap
     private let knownNgrams: BPFMap
+    private let knownExec: BPFMap
     private var decoder: RecordDecoder
     private var sink: ((Event) -> Void)?
 
@@ -114,13 +115,14 @@ public final class Sensor {
             throw SensorError("the BPF object at \(path) lacks Vigil's maps", remedy: "rebuild Vigil, or point VIGIL_BPF_OBJECT at the object built with this binary")
         }
         counters = c
-        guard let ps = object.map(named: "vg_proc_slot"), let ks = object.map(named: "vg_known_syscalls"),
-              let kn = object.map(named: "vg_known_ngrams") else {
+        guard let ps = object.map(named: "vg_procs"), let ks = object.map(named: "vg_known_syscalls"),
+              let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
         }
         procSlots = ps
         knownSyscalls = ks
         knownNgrams = kn
+        knownExec = ke
         decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
 
         do {
@@ -142,6 +144,11 @@ public final class Sensor {
                 program.autoload = false
                 continue
             }
+            // Responses and self-protection exist only in detect mode (monitor, enforce).
+            if options.mode != .detect && (hook.kind == .cgroup || hook.name == "signal_generate") {
+                program.autoload = false
+                continue
+            }
             if let missing = hook.missing() {
                 program.autoload = false
                 let note = "kernel lacks \(hook.description) (\(missing)): \(hook.feature) unavailable"
@@ -158,14 +165,34 @@ public final class Sensor {
         } catch {
             throw Self.explainLoadFailure(error)
         }
+        var cgroupFD: Int32 = -1
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
         for program in object.programs where program.autoload {
             do {
-                links.append(try program.attach())
+                if Hook(section: program.section).kind == .cgroup {
+                    if cgroupFD < 0 {
+                        guard let root = CgroupV2.root() else {
+                            throw SensorError("no cgroup v2 hierarchy is mounted, which network denial needs",
+                                              remedy: "mount cgroup2 (e.g. at /sys/fs/cgroup/unified) or run `vigil monitor`, which does not act")
+                        }
+                        cgroupFD = open(root, O_RDONLY | O_DIRECTORY)
+                        guard cgroupFD >= 0 else {
+                            throw SensorError("cannot open the cgroup v2 root \(root): errno \(errno)", remedy: "run as root")
+                        }
+                    }
+                    links.append(try program.attachCgroup(fd: cgroupFD))
+                } else {
+                    links.append(try program.attach())
+                }
                 attachedHooks.append(program.section)
-            } catch {
+            } catch let error as SensorError {
+                throw error
+            } catch let error as BPFError {
                 throw SensorError("cannot attach \(program.section): \(error)",
                                   remedy: error.errno == 1 ? "this kernel refuses this kind of hook; run as root, or report the kernel version"
                                                            : "check that the hook exists on this kernel")
+            } catch {
+                throw SensorError("cannot attach \(program.section): \(error)", remedy: "report this with the kernel version")
             }
         }
         do {
@@ -200,9 +227,37 @@ public final class Sensor {
 
     // MARK: Profiles in the kernel (learn and detect modes)
 
-    /// Tells the kernel which profile slot process `pid` belongs to (slots are ≥ 1).
+    /// Tells the kernel which profile slot process `pid` belongs to (slots are ≥ 1; 0: none,
+    /// watched for responses only). Responses in force stay.
     public func assignProfile(pid: Int32, slot: UInt32) throws(BPFError) {
-        try procSlots.update(UInt32(bitPattern: pid), slot)
+        var p = procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, flags: 0)
+        p.slot = slot
+        try procSlots.update(UInt32(bitPattern: pid), p)
+    }
+
+    /// Responses the kernel carries out for a process (and, from now on, its new children).
+    public struct Responses: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// Refuse new connections and datagrams (the caller sees EPERM).
+        public static let denyNetwork = Responses(rawValue: VG_RESP_DENY_NET)
+        /// SIGKILL at the next syscall.
+        public static let kill = Responses(rawValue: VG_RESP_KILL)
+        /// Kill, at exec, any program no baseline knows (see `setKnownExecutables`).
+        public static let killUnknownExecs = Responses(rawValue: VG_RESP_DEVIATING)
+    }
+
+    /// Sets the responses in force for `pid`, replacing the previous ones.
+    public func setResponses(pid: Int32, _ responses: Responses) throws(BPFError) {
+        var p = procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, flags: 0)
+        p.flags = responses.rawValue
+        try procSlots.update(UInt32(bitPattern: pid), p)
+    }
+
+    /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these.
+    public func setKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
+        let one: UInt8 = 1
+        for path in paths { try knownExec.update(PathHash.hash(path), one) }
     }
 
     /// Stops learning or watching process `pid`.
@@ -286,7 +341,7 @@ public final class Sensor {
 
 /// A program's attach point, read from its ELF section name.
 struct Hook: CustomStringConvertible {
-    enum Kind { case btfTracepoint, tracepoint, rawTracepoint, other }
+    enum Kind { case btfTracepoint, tracepoint, rawTracepoint, cgroup, other }
     var kind: Kind
     var name: String
     var category: String
@@ -297,6 +352,7 @@ struct Hook: CustomStringConvertible {
         case "tp_btf": kind = .btfTracepoint; category = ""; name = parts.count > 1 ? parts[1] : ""
         case "raw_tp", "raw_tracepoint": kind = .rawTracepoint; category = ""; name = parts.count > 1 ? parts[1] : ""
         case "tracepoint", "tp": kind = .tracepoint; category = parts.count > 1 ? parts[1] : ""; name = parts.count > 2 ? parts[2] : ""
+        case "cgroup": kind = .cgroup; category = "cgroup"; name = parts.count > 1 ? parts[1] : ""
         default: kind = .other; category = ""; name = section
         }
     }
@@ -306,6 +362,7 @@ struct Hook: CustomStringConvertible {
         case .btfTracepoint: "BTF tracepoint \(name)"
         case .rawTracepoint: "raw tracepoint \(name)"
         case .tracepoint: "tracepoint \(category)/\(name)"
+        case .cgroup: "cgroup hook \(name)"
         case .other: "hook \(name)"
         }
     }
@@ -320,6 +377,8 @@ struct Hook: CustomStringConvertible {
         if name.contains("fork") { return "fork events" }
         if name == "sys_enter" { return "syscall and network events" }
         if name == "sys_exit" { return "network events" }
+        if kind == .cgroup { return "network denial" }
+        if name == "signal_generate" { return "detection of signals sent to the agent" }
         return "events from \(name)"
     }
 
@@ -333,7 +392,7 @@ struct Hook: CustomStringConvertible {
             let base = TraceFS.root ?? "/sys/kernel/tracing"
             return FileManager.default.fileExists(atPath: "\(base)/events/\(category)/\(name)")
                 ? nil : "no \(category)/\(name) tracepoint; syscall tracepoints need CONFIG_FTRACE_SYSCALLS"
-        case .rawTracepoint, .other:
+        case .rawTracepoint, .cgroup, .other:
             return nil
         }
     }
@@ -352,7 +411,22 @@ extension Event.Kind {
         case .listen: VG_KIND_LISTEN.rawValue
         case .accept: VG_KIND_ACCEPT.rawValue
         case .novelty: VG_KIND_NOVELTY.rawValue
+        case .action: VG_KIND_ACTION.rawValue
+        case .tamper: VG_KIND_TAMPER.rawValue
         }
+    }
+}
+
+/// The cgroup v2 hierarchy, where the network-denial hooks attach (to its root, so they
+/// see every process).
+enum CgroupV2 {
+    static func root(mounts: String = "/proc/mounts") -> String? {
+        guard let text = try? String(contentsOfFile: mounts, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count >= 3, f[2] == "cgroup2" { return String(f[1]) }
+        }
+        return nil
     }
 }
 

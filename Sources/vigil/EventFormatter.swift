@@ -29,6 +29,10 @@ struct EventFormatter {
         case .novelty(let n):
             let calls = n.calls.map { $0 == NgramHash.startSymbol ? "^" : SyscallTable.name(Int($0)) }.joined(separator: ",")
             return "novel   \(who) \(n.newSyscall ? "new syscall " : "")\(calls)"
+        case .action(let a):
+            return "action  \(who) \(a.kind.rawValue)\(a.remote.map { " " + Self.endpoint($0) } ?? "")\(a.path.map { " " + $0 } ?? "") result=\(a.result)"
+        case .tamper(let t):
+            return "tamper  \(who) \(t.kind.rawValue) \(t.detail)"
         case .network(let n):
             let local = n.local.map(Self.endpoint) ?? "-"
             let remote = n.remote.map(Self.endpoint) ?? "-"

@@ -12,6 +12,13 @@ import Testing
         #expect(MemoryLayout<vg_syscall>.size == 56)
         #expect(MemoryLayout<vg_sockaddr>.size == 24 + Int(VG_UNIX_PATH_MAX))
         #expect(MemoryLayout<vg_net>.size == 48 + 16 + 2 * (24 + Int(VG_UNIX_PATH_MAX)))
+        #expect(MemoryLayout<vg_novelty>.size == 48 + 24 + 4 * Int(VG_NGRAM_MAX))
+        #expect(MemoryLayout<vg_action>.size == 48 + 8 + 24 + Int(VG_UNIX_PATH_MAX) + 4 + Int(VG_PATH_MAX))
+        #expect(MemoryLayout<vg_tamper>.size == 56)
+        #expect(MemoryLayout<vg_proc>.size == 8)
+        #expect(MemoryLayout<vg_syscall_key>.size == 8)
+        #expect(MemoryLayout<vg_ngram_key>.size == 16)
+        #expect(MemoryLayout<vg_seen>.size == 16)
     }
 
     @Test func headerFieldOffsets() {
@@ -48,5 +55,8 @@ import Testing
         #expect(VG_KIND_BIND.rawValue == 6)
         #expect(VG_KIND_LISTEN.rawValue == 7)
         #expect(VG_KIND_ACCEPT.rawValue == 8)
+        #expect(VG_KIND_NOVELTY.rawValue == 9)
+        #expect(VG_KIND_ACTION.rawValue == 10)
+        #expect(VG_KIND_TAMPER.rawValue == 11)
     }
 }

@@ -35,6 +35,8 @@ enum vg_kind {
     VG_KIND_LISTEN = 7,
     VG_KIND_ACCEPT = 8,
     VG_KIND_NOVELTY = 9,
+    VG_KIND_ACTION = 10,
+    VG_KIND_TAMPER = 11,
     VG_KIND_MAX = 16, /* size of per-kind counter arrays */
 };
 
@@ -138,6 +140,19 @@ enum vg_mode {
 /* A process whose exec user space has not yet assigned to a profile. */
 #define VG_SLOT_PENDING 0xffffffffu
 
+/* What the kernel knows of a learned or watched process (value of vg_procs, keyed by tgid).
+ * slot 0: no profile (watched only for the responses in flags). Children inherit both at
+ * fork; exec re-marks the slot pending until user space names the new program's profile. */
+struct vg_proc {
+    __u32 slot;
+    __u32 flags;          /* VG_RESP_* */
+};
+
+/* Responses carried out in the kernel (vg_proc.flags). */
+#define VG_RESP_DENY_NET (1u << 0)    /* cgroup connect/sendmsg hooks refuse new connections */
+#define VG_RESP_KILL (1u << 1)        /* SIGKILL at the next syscall */
+#define VG_RESP_DEVIATING (1u << 2)   /* programs unknown to every baseline are killed at exec */
+
 /* Keys and values of the known-behaviour maps (shared with user space, which preloads
  * them from saved profiles and reads the counts back). */
 struct vg_syscall_key {
@@ -171,6 +186,37 @@ struct vg_novelty {
     __u32 calls[VG_NGRAM_MAX]; /* oldest first; 0xffffffff before the thread's first call */
 };
 
+/* Actions the kernel took (vg_action.action). */
+enum vg_action_kind {
+    VG_ACTION_DENY_CONNECT = 1,   /* a connect or sendmsg refused with EPERM */
+    VG_ACTION_KILL_SYSCALL = 2,   /* SIGKILL sent at a syscall */
+    VG_ACTION_KILL_EXEC = 3,      /* SIGKILL sent at exec of an unknown program */
+};
+
+/* The kernel carried out a response. */
+struct vg_action {
+    struct vg_header hdr;
+    __u32 action;         /* enum vg_action_kind */
+    __s32 result;         /* 0, or the helper's -errno */
+    struct vg_sockaddr remote; /* VG_ACTION_DENY_CONNECT: where it tried to go */
+    __u32 _pad0;
+    char path[VG_PATH_MAX];    /* VG_ACTION_KILL_EXEC: the program that did not run */
+};
+
+/* Self-protection (vg_tamper.what). */
+enum vg_tamper_kind {
+    VG_TAMPER_SIGNAL = 1,         /* a signal sent to the agent */
+    VG_TAMPER_PTRACE = 2,         /* ptrace attach or seize of the agent */
+    VG_TAMPER_BPF_DETACH = 3,     /* bpf(BPF_LINK_DETACH / BPF_PROG_DETACH) by another process */
+};
+
+/* Someone reached for the agent. The header names the actor. */
+struct vg_tamper {
+    struct vg_header hdr;
+    __u32 what;           /* enum vg_tamper_kind */
+    __u32 detail;         /* the signal number, ptrace request or bpf command */
+};
+
 #define VG_ASSERT_SIZE(type, bytes) \
     _Static_assert(sizeof(struct type) == (bytes), "wire layout of " #type " changed")
 
@@ -185,5 +231,8 @@ VG_ASSERT_SIZE(vg_novelty, 48 + 24 + 4 * VG_NGRAM_MAX);
 VG_ASSERT_SIZE(vg_syscall_key, 8);
 VG_ASSERT_SIZE(vg_ngram_key, 16);
 VG_ASSERT_SIZE(vg_seen, 16);
+VG_ASSERT_SIZE(vg_proc, 8);
+VG_ASSERT_SIZE(vg_action, 48 + 8 + 24 + VG_UNIX_PATH_MAX + 4 + VG_PATH_MAX);
+VG_ASSERT_SIZE(vg_tamper, 48 + 8);
 
 #endif /* VIGIL_WIRE_H */

@@ -148,6 +148,9 @@ public final class Learner {
         case .network(let n):
             guard let id = profileOf(event, process, now: t) else { return }
             record(id, now: now, observations: 1) { p, new in new += self.learn(network: n, into: &p, now: t) }
+        case .action, .tamper:
+            // Responses and self-protection happen in monitor and enforce modes, not learning.
+            return
         case .novelty(let n):
             var id: String?
             if n.profileSlot != 0 {

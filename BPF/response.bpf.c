@@ -1,0 +1,159 @@
+/* response.bpf.c: responses carried out in the kernel, and self-protection.
+ *
+ * - deny network: cgroup connect4/connect6/sendmsg4/sendmsg6 hooks (attached to the
+ *   cgroup v2 root) refuse new connections and datagrams of processes marked
+ *   VG_RESP_DENY_NET; children inherit the mark at fork.
+ * - kill: a process marked VG_RESP_KILL gets SIGKILL from bpf_send_signal at its next
+ *   syscall; a process marked VG_RESP_DEVIATING that execs a program no baseline knows is
+ *   killed at sched_process_exec, before the program's first instruction.
+ * - tamper: signals to the agent, ptrace attach to it, and BPF detach commands from other
+ *   processes are reported as vg_tamper records. */
+
+#define VG_SIGKILL 9
+#define VG_NR_PTRACE 101
+#define VG_NR_BPF 321
+#define VG_PTRACE_ATTACH 16
+#define VG_PTRACE_SEIZE 0x4206
+#define VG_BPF_PROG_DETACH 9
+#define VG_BPF_LINK_DETACH 34
+
+static __always_inline void vg_report_action(__u32 action, __s32 result, const struct vg_sockaddr *remote,
+                                             const char *path, __u32 path_len)
+{
+    struct vg_action *a = vg_reserve(sizeof *a, VG_KIND_ACTION);
+    if (!a)
+        return;
+    vg_fill_header(&a->hdr, VG_KIND_ACTION, sizeof *a);
+    a->action = action;
+    a->result = result;
+    a->_pad0 = 0;
+    __builtin_memset(&a->remote, 0, sizeof a->remote);
+    if (remote)
+        __builtin_memcpy(&a->remote, remote, sizeof a->remote);
+    a->path[0] = 0;
+    if (path)
+        bpf_probe_read_kernel_str(a->path, sizeof a->path, path);
+    vg_submit(a, VG_KIND_ACTION, 0);
+}
+
+static __always_inline void vg_kill_now(__u32 action)
+{
+    long rc = bpf_send_signal(VG_SIGKILL);
+    vg_report_action(action, (__s32)rc, 0, 0, 0);
+}
+
+/* FNV-1a 64 over a path's bytes: the key of vg_known_exec (PathHash in Swift). */
+static __always_inline __u64 vg_path_hash(const char *path, __u32 len)
+{
+    __u64 h = VG_FNV_SEED;
+    for (__u32 i = 0; i < VG_PATH_MAX; i++) {
+        if (i >= len)
+            break;
+        h = (h ^ (__u8)path[i]) * VG_FNV_PRIME;
+    }
+    return h;
+}
+
+static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len)
+{
+    __u64 h = vg_path_hash(path, len);
+    if (bpf_map_lookup_elem(&vg_known_exec, &h))
+        return;
+    long rc = bpf_send_signal(VG_SIGKILL);
+    vg_report_action(VG_ACTION_KILL_EXEC, (__s32)rc, 0, path, len);
+}
+
+/* 1: let the connection through; 0: refuse it (the caller sees EPERM). */
+static __always_inline int vg_gate(__u16 family, __u32 port_be, const __u32 *ip4, const __u32 *ip6)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+    if (!p || !(p->flags & VG_RESP_DENY_NET))
+        return 1;
+    struct vg_sockaddr remote = {};
+    remote.family = family;
+    remote.port = bpf_ntohs((__u16)port_be);
+    if (ip4)
+        __builtin_memcpy(remote.addr, ip4, 4);
+    if (ip6)
+        __builtin_memcpy(remote.addr, ip6, 16);
+    vg_report_action(VG_ACTION_DENY_CONNECT, -1 /* EPERM */, &remote, 0, 0);
+    return 0;
+}
+
+SEC("cgroup/connect4")
+int vg_connect4(struct bpf_sock_addr *ctx)
+{
+    if (vg_mode != VG_MODE_DETECT)
+        return 1;
+    __u32 ip = ctx->user_ip4;
+    return vg_gate(AF_INET, ctx->user_port, &ip, 0);
+}
+
+SEC("cgroup/connect6")
+int vg_connect6(struct bpf_sock_addr *ctx)
+{
+    if (vg_mode != VG_MODE_DETECT)
+        return 1;
+    __u32 ip[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+    return vg_gate(AF_INET6, ctx->user_port, 0, ip);
+}
+
+SEC("cgroup/sendmsg4")
+int vg_sendmsg4(struct bpf_sock_addr *ctx)
+{
+    if (vg_mode != VG_MODE_DETECT)
+        return 1;
+    __u32 ip = ctx->user_ip4;
+    return vg_gate(AF_INET, ctx->user_port, &ip, 0);
+}
+
+SEC("cgroup/sendmsg6")
+int vg_sendmsg6(struct bpf_sock_addr *ctx)
+{
+    if (vg_mode != VG_MODE_DETECT)
+        return 1;
+    __u32 ip[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+    return vg_gate(AF_INET6, ctx->user_port, 0, ip);
+}
+
+static __always_inline void vg_report_tamper(__u32 what, __u32 detail)
+{
+    struct vg_tamper *t = vg_reserve(sizeof *t, VG_KIND_TAMPER);
+    if (!t)
+        return;
+    vg_fill_header(&t->hdr, VG_KIND_TAMPER, sizeof *t);
+    t->what = what;
+    t->detail = detail;
+    vg_submit(t, VG_KIND_TAMPER, 0);
+}
+
+/* Called from sys_enter for ptrace and bpf (detect mode only). */
+static __always_inline void vg_watch_tamper(__u32 tgid, long nr, struct pt_regs *regs)
+{
+    if (tgid == vg_self_tgid || !vg_self_tgid)
+        return;
+    if (nr == VG_NR_PTRACE) {
+        long request = (long)regs->di;
+        if ((request == VG_PTRACE_ATTACH || request == VG_PTRACE_SEIZE) && (__u32)regs->si == vg_self_tgid)
+            vg_report_tamper(VG_TAMPER_PTRACE, (__u32)request);
+    } else if (nr == VG_NR_BPF) {
+        long cmd = (long)regs->di;
+        if (cmd == VG_BPF_LINK_DETACH || cmd == VG_BPF_PROG_DETACH)
+            vg_report_tamper(VG_TAMPER_BPF_DETACH, (__u32)cmd);
+    }
+}
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(vg_signal_generate, int sig, void *info, struct task_struct *task)
+{
+    if (vg_mode != VG_MODE_DETECT || !vg_self_tgid || sig == 0)
+        return 0;
+    if ((__u32)BPF_CORE_READ(task, tgid) != vg_self_tgid)
+        return 0;
+    __u32 sender = bpf_get_current_pid_tgid() >> 32;
+    if (sender == vg_self_tgid)
+        return 0;
+    vg_report_tamper(VG_TAMPER_SIGNAL, (__u32)sig);
+    return 0;
+}

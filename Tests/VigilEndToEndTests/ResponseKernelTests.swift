@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilSensor
+
+/// The responses the kernel carries out, one per action, on real processes.
+@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(2)))
+struct ResponseKernelTests {
+    func detectSensor() throws -> Sensor {
+        var o = SensorOptions()
+        o.mode = .detect
+        return try Sensor(options: o)
+    }
+
+    func events(_ sensor: Sensor, seconds: Double) throws -> [Event] {
+        var out: [Event] = []
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end { try sensor.poll(timeoutMillis: 20) { out.append($0) } }
+        try sensor.drain { out.append($0) }
+        return out
+    }
+
+    /// A shell that waits for a line on stdin, then runs it: the test sets responses for its
+    /// pid before it acts.
+    func waitingShell() throws -> (Process, FileHandle) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", "read -r line; eval \"$line\""]
+        let input = Pipe()
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return (p, input.fileHandleForWriting)
+    }
+
+    @Test func denyNetworkRefusesConnectWithEPERM() throws {
+        try BPFTestGate.check()
+        let listener = try LoopbackListener()
+        let sensor = try detectSensor()
+        #expect(sensor.attachedHooks.contains("cgroup/connect4"))
+        let (shell, input) = try waitingShell()
+        try sensor.setResponses(pid: shell.processIdentifier, .denyNetwork)
+        // The connect's outcome, written where the test can read it. A child (a subshell)
+        // connects, to show that descendants inherit the denial.
+        let result = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-deny-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: result) }
+        input.write(Data("( exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && echo connected ) >\(result) 2>&1\n".utf8))
+        shell.waitUntilExit()
+        let outcome = (try? String(contentsOfFile: result, encoding: .utf8)) ?? ""
+        #expect(outcome.contains("Operation not permitted"), "the connect failed with EPERM: \(outcome)")
+        #expect(!outcome.contains("connected"))
+        let actions = try events(sensor, seconds: 0.3).compactMap { e -> Event.KernelAction? in
+            if case .action(let a) = e.payload { return a } else { return nil }
+        }
+        #expect(actions.contains { $0.kind == .deniedConnect && $0.remote?.port == listener.port })
+    }
+
+    @Test func killLandsAtTheNextSyscall() throws {
+        try BPFTestGate.check()
+        let sensor = try detectSensor()
+        let (shell, input) = try waitingShell()
+        Thread.sleep(forTimeInterval: 0.1)
+        try sensor.setResponses(pid: shell.processIdentifier, .kill)
+        input.write(Data("echo still-alive\n".utf8))
+        shell.waitUntilExit()
+        #expect(shell.terminationReason == .uncaughtSignal)
+        #expect(shell.terminationStatus == SIGKILL)
+        let actions = try events(sensor, seconds: 0.3).filter { $0.pid == shell.processIdentifier }.compactMap { e -> Event.KernelAction? in
+            if case .action(let a) = e.payload { return a } else { return nil }
+        }
+        #expect(actions.contains { $0.kind == .killedAtSyscall && $0.result == 0 })
+    }
+
+    @Test func anUnknownProgramExecutedByADeviatingProcessNeverRuns() throws {
+        try BPFTestGate.check()
+        let sensor = try detectSensor()
+        try sensor.setKnownExecutables(["/usr/bin/bash", "/bin/bash"])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-unknown-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A program no baseline knows: a copy of touch. Had it run a line, the file would exist.
+        let program = dir.appendingPathComponent("dropper").path
+        try FileManager.default.copyItem(atPath: "/usr/bin/touch", toPath: program)
+        let marker = dir.appendingPathComponent("ran").path
+        let (shell, input) = try waitingShell()
+        Thread.sleep(forTimeInterval: 0.1)
+        try sensor.setResponses(pid: shell.processIdentifier, .killUnknownExecs)
+        input.write(Data("\(program) \(marker); /usr/bin/bash -c 'exit 0'\n".utf8))
+        shell.waitUntilExit()
+        #expect(!FileManager.default.fileExists(atPath: marker), "the unknown program was killed before its first instruction")
+        let actions = try events(sensor, seconds: 0.3).compactMap { e -> Event.KernelAction? in
+            if case .action(let a) = e.payload { return a } else { return nil }
+        }
+        #expect(actions.contains { $0.kind == .killedAtExec && $0.path == program })
+        #expect(shell.terminationStatus == 0, "a known program (bash) still runs for the same process")
+    }
+
+    @Test func aSignalToTheAgentIsReportedAsTamper() throws {
+        try BPFTestGate.check()
+        let sensor = try detectSensor()
+        // SIGURG is ignored by default: it cannot hurt the test runner.
+        let (pid, _) = try runProgram("/bin/kill", ["-URG", String(getpid())])
+        let tampers = try events(sensor, seconds: 0.3).filter { $0.pid == pid }.compactMap { e -> Event.Tamper? in
+            if case .tamper(let t) = e.payload { return t } else { return nil }
+        }
+        #expect(tampers.contains { $0.kind == .signal && $0.detail == UInt32(SIGURG) })
+    }
+}
