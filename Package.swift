@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The wire format shared with the kernel side (BPF/ includes the same header).
@@ -24,7 +25,7 @@ let package = Package(
         // The thin owner of libbpf: objects, programs, maps, links, ring buffers.
         .target(name: "VigilBPF", dependencies: ["CLibbpf"], swiftSettings: strict),
         // The domain: events, process table, sequence model, profiles. Pure Swift.
-        .target(name: "VigilCore", swiftSettings: strict),
+        .target(name: "VigilCore", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         // Kernel -> typed events: record decoding, /proc seeding, the running sensor.
         .target(
             name: "VigilSensor",
