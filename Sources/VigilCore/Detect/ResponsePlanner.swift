@@ -72,8 +72,8 @@ public struct ResponseStep: Sendable, Hashable {
 ///   the current rung, to the highest rung whose threshold `score + hysteresis` still
 ///   reaches: a score hovering around a threshold does not flap.
 /// - **Suspend** holds until ``Policy/suspendReleaseSeconds`` have passed, then is released
-///   (reason `auto-release`) to at most deny-network, unless the score climbed above what
-///   it was when the process was suspended; then the hold is extended from that moment.
+///   (reason `auto-release`) to at most deny-network. Whenever the score climbs above the
+///   highest it reached since the suspension, the hold starts again from that moment.
 /// - **Kill** is final: no step follows it.
 ///
 /// Scores between updates are decayed here with the policy's half-life, so ``tick(now:)``
@@ -164,13 +164,13 @@ public final class ResponsePlanner {
             return [step(pid, &s, to: up, reason: reason, cappedFrom: wanted > cap ? wanted : nil, now: now)]
         }
         if s.rung == .suspend {
-            guard now >= s.releaseAt else { return [] }
             if s.score > s.scoreAtSuspend {
-                // Risk climbed while suspended: hold on from here.
+                // Risk climbed while suspended: the hold starts again from here.
                 s.releaseAt = now + UInt64(policy.suspendReleaseSeconds * 1e9)
                 s.scoreAtSuspend = s.score
                 return []
             }
+            guard now >= s.releaseAt else { return [] }
             let to = min(policy.rung(for: s.score + policy.hysteresis), cap, .denyNetwork)
             return [step(pid, &s, to: to, reason: "auto-release after \(policy.suspendReleaseSeconds.clean) s; risk \(String(format2: s.score))", cappedFrom: nil, now: now)]
         }
