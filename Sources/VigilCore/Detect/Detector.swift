@@ -131,7 +131,8 @@ public final class Detector {
         case .novelty(let n):
             if n.syscall == Self.memfdCreate { memfdCreated.insert(pid) }
             guard let (id, p) = profileOf(pid, process) else { break }
-            if n.syscall != NgramHash.startSymbol, n.newSyscall || p.syscalls[n.syscall] == nil {
+            // The profile, not the kernel's `newSyscall` flag, decides: the kernel's copy may be stale.
+            if n.syscall != NgramHash.startSymbol, p.syscalls[n.syscall] == nil {
                 out += newSyscall(pid, id, p, n.syscall, now: now)
             }
             if n.calls.count == parameters.ngramLength, p.ngrams[n.hash] == nil {
