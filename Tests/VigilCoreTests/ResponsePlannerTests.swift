@@ -76,7 +76,7 @@ private typealias S = DetectSupport
         for (i, s) in [25.0, 55, 80].enumerated() { all += p.update(pid: 9, profile: "a", score: s, now: S.at(Double(i))) }
         all += p.tick(now: S.at(3600))
         all += p.update(pid: 9, profile: "a", score: 100, now: S.at(3601))
-        #expect(all.count == 6)
+        #expect(steps(all) == ["none->alert", "alert->deny-network", "deny-network->suspend", "suspend->none", "none->kill"])
         #expect(all.allSatisfy { !$0.outcome.acted })
         #expect(all.filter { !$0.effects.isEmpty }.allSatisfy { $0.outcome == .wouldHaveActed })
         #expect(all[0].outcome == .notNeeded)   // none -> alert changes nothing on the host
