@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The wire format shared with the kernel side (BPF/ includes the same header).
@@ -26,7 +27,11 @@ let package = Package(
         // The domain: events, process table, sequence model, profiles. Pure Swift.
         // Optimised even in debug builds: hashing binaries and scoring syscall streams are
         // hot loops that tests and `swift run` exercise at realistic sizes.
-        .target(name: "VigilCore", swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(
+            name: "VigilCore",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
         // Kernel -> typed events: record decoding, /proc seeding, the running sensor.
         .target(
             name: "VigilSensor",

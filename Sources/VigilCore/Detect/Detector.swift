@@ -1,0 +1,282 @@
+/// Compares what processes do with their learned profiles and explains every difference
+/// as a ``Deviation``: detect mode's pure core.
+///
+/// The detector does no I/O. The caller feeds it events (with the process table's record),
+/// binary hashes it computed elsewhere, and the clock. Processes are attributed to profiles
+/// as the ``Learner`` does: by ``ProfileIdentity/resolve(path:argv:)`` at exec, a forked
+/// child keeping its parent's profile until it execs.
+///
+/// **Once per process.** Each distinct deviation (kind and observed item) is reported once
+/// per process: a loop connecting to one new address is one deviation, not thousands.
+/// Novel sequences are the exception by design: each novel call counts toward the density.
+///
+/// **Scores** (points of risk, 0 ... 100; weights from ``Policy``):
+/// - new syscall: `weights[new-syscall] + danger[name]` (ptrace, process_vm_writev, module
+///   loading, bpf, the setuid family, mount, memfd_create weigh more);
+/// - new sequence: `weights[new-sequence] x min(surprise, 16) / 8 x k`, where surprise is
+///   the bits the profile's ``SequenceModel`` charges the call (8 is a typical novel call)
+///   and `k` the novel calls of this process within the last
+///   ``Policy/sequenceWindowSeconds`` (capped at ``Policy/sequenceFrameCalls``), this one
+///   included. The kernel sends only novel calls, so the locality frame is measured in time:
+///   ten novel calls in a burst are worth `1 + 2 + ... + 10 = 55` units, ten spread out `10`;
+/// - new program, parent, destination, listening port, user, binary hash, unknown
+///   executable, memfd exec, tamper: their weight.
+public final class Detector {
+    public let policy: Policy
+    public let parameters: SequenceModel.Parameters
+    public private(set) var profiles: [String: Profile]
+
+    /// What a live process is judged against.
+    public enum Attribution: Sendable, Hashable {
+        /// A loaded profile, by id.
+        case profile(String)
+        /// An executable no loaded profile describes.
+        case unknown(path: String)
+    }
+
+    private var attribution: [Int32: Attribution] = [:]
+    private var models: [String: SequenceModel] = [:]
+    private var novelTimes: [Int32: [UInt64]] = [:]
+    private var reported: [Int32: Set<String>] = [:]
+    private var memfdCreated: Set<Int32> = []
+
+    private static let memfdCreate = UInt32(SyscallTable.number("memfd_create") ?? 319)
+    /// Items listed in ``Deviation/expected`` at most.
+    public static let expectedSample = 8
+
+    public init(profiles: [Profile], policy: Policy = .standard, parameters: SequenceModel.Parameters = .standard) {
+        self.policy = policy
+        self.parameters = parameters
+        self.profiles = Dictionary(profiles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// What `pid` is judged against, if the detector knows the process.
+    public func attribution(of pid: Int32) -> Attribution? { attribution[pid] }
+
+    /// The profile id of `pid`, nil when unknown or without a profile.
+    public func profileID(forPid pid: Int32) -> String? {
+        if case .profile(let id)? = attribution[pid] { return id }
+        return nil
+    }
+
+    /// The sequence model of a profile, built from its n-grams on first use.
+    public func model(for id: String) -> SequenceModel? {
+        if let m = models[id] { return m }
+        guard let p = profiles[id] else { return nil }
+        let m = SequenceModel(profile: p, parameters: parameters)
+        models[id] = m
+        return m
+    }
+
+    // MARK: Input
+
+    /// Processes running before detection started (the /proc snapshot). Returns an
+    /// unknown-executable deviation for each one whose program has no profile (when the
+    /// policy reports those).
+    public func seed(_ records: [ProcessRecord], now: UInt64) -> [Deviation] {
+        var out: [Deviation] = []
+        for r in records where !r.path.isEmpty { out += attach(pid: r.pid, path: r.path, argv: r.argv, now: now) }
+        return out
+    }
+
+    /// Judges one event. `process` is the process table's record for the event's pid (used
+    /// for processes the detector has not seen start); `binaryHash` is the SHA-256 (hex) of
+    /// the executable of an exec event, when the caller has it (else see ``noteBinary(pid:sha256:now:)``).
+    public func apply(_ event: Event, process: ProcessRecord?, binaryHash: String? = nil, now: UInt64) -> [Deviation] {
+        let pid = event.pid
+        var out: [Deviation] = []
+        switch event.payload {
+        case .exec(let e):
+            // Not from `process`: for an exec the process table already holds the new image.
+            let previous = attribution[pid]
+            if case .profile(let id)? = previous, let p = profiles[id], p.executes[e.path] == nil {
+                out.append(make(.newExec, pid, id, e.path, expected(p.executes.keys), now: now))
+            }
+            if memfdCreated.contains(pid) || e.path.hasPrefix("/memfd:") {
+                out.append(make(.memfdExec, pid, previous.flatMap(Self.profileID), e.path,
+                                ["an executable file (memfd_create was called first)"], now: now))
+            }
+            memfdCreated.remove(pid)
+            novelTimes[pid] = nil
+            reported[pid] = nil
+            // The parent that started this program: the exec'ing image's parent, else the image itself.
+            let parentPath = (attribution[e.ppid]).flatMap(executable) ?? previous.flatMap(executable)
+            out += attach(pid: pid, path: e.path, argv: e.argv, now: now)
+            if case .profile(let id)? = attribution[pid], let p = profiles[id] {
+                if let parentPath, !p.parents.isEmpty, p.parents[parentPath] == nil {
+                    out.append(make(.newParent, pid, id, parentPath, expected(p.parents.keys), now: now))
+                }
+                for uid in Set([e.uid, e.euid]).sorted() where !p.users.isEmpty && p.users[uid] == nil {
+                    out.append(make(.newUser, pid, id, "uid \(uid)", expected(p.users.keys.map { "uid \($0)" }), now: now))
+                }
+                if let binaryHash { out += checkBinary(pid: pid, profile: p, sha256: binaryHash, now: now) }
+            }
+        case .fork(let f):
+            if let a = attribution[pid] ?? process.flatMap({ attributionFromRecord($0) }) {
+                attribution[pid] = a
+                attribution[f.childPid] = a
+            }
+            if memfdCreated.contains(pid) { memfdCreated.insert(f.childPid) }
+        case .exit:
+            attribution[pid] = nil
+            novelTimes[pid] = nil
+            reported[pid] = nil
+            memfdCreated.remove(pid)
+        case .syscall(let s):
+            guard s.number >= 0 else { break }
+            let nr = UInt32(s.number)
+            if nr == Self.memfdCreate { memfdCreated.insert(pid) }
+            guard let (id, p) = profileOf(pid, process) else { break }
+            if p.syscalls[nr] == nil { out += newSyscall(pid, id, p, nr, now: now) }
+        case .novelty(let n):
+            if n.syscall == Self.memfdCreate { memfdCreated.insert(pid) }
+            guard let (id, p) = profileOf(pid, process) else { break }
+            // The profile, not the kernel's `newSyscall` flag, decides: the kernel's copy may be stale.
+            if n.syscall != NgramHash.startSymbol, p.syscalls[n.syscall] == nil {
+                out += newSyscall(pid, id, p, n.syscall, now: now)
+            }
+            if n.calls.count == parameters.ngramLength, p.ngrams[n.hash] == nil {
+                out.append(newSequence(pid, id, n.calls, now: now))
+            }
+        case .network(let n):
+            guard let (id, p) = profileOf(pid, process) else { break }
+            out += network(n, pid: pid, id: id, profile: p, now: now)
+        }
+        return out.filter { !policy.ignores($0.kind, profile: $0.profile) && once($0) }
+    }
+
+    /// Checks the SHA-256 of `pid`'s executable, computed off the event path.
+    public func noteBinary(pid: Int32, sha256: String, now: UInt64) -> [Deviation] {
+        guard let id = profileID(forPid: pid), let p = profiles[id] else { return [] }
+        return checkBinary(pid: pid, profile: p, sha256: sha256, now: now)
+            .filter { !policy.ignores($0.kind, profile: $0.profile) && once($0) }
+    }
+
+    /// An attack on Vigil itself by `pid` (signalling or ptrace-attaching the agent,
+    /// detaching its BPF programs), described by `what`. Worth ``Policy/weights``[tamper]
+    /// (100 by default: straight to the top of the ladder unless capped). Never ignored,
+    /// never deduplicated.
+    public func tamper(pid: Int32, what: String, now: UInt64) -> Deviation {
+        make(.tamper, pid, profileID(forPid: pid), what, ["no process signals, traces or detaches the Vigil agent"], now: now)
+    }
+
+    // MARK: Internals
+
+    private static func profileID(_ a: Attribution) -> String? {
+        if case .profile(let id) = a { return id }
+        return nil
+    }
+
+    private func executable(_ a: Attribution) -> String? {
+        switch a {
+        case .profile(let id): profiles[id]?.identity.executable
+        case .unknown(let path): path
+        }
+    }
+
+    private func attributionFromRecord(_ r: ProcessRecord) -> Attribution? {
+        guard !r.path.isEmpty else { return nil }
+        let id = ProfileIdentity.resolve(path: r.path, argv: r.argv).id
+        return profiles[id] != nil ? .profile(id) : .unknown(path: r.path)
+    }
+
+    private func attach(pid: Int32, path: String, argv: [String], now: UInt64) -> [Deviation] {
+        let identity = ProfileIdentity.resolve(path: path, argv: argv)
+        if profiles[identity.id] != nil {
+            attribution[pid] = .profile(identity.id)
+            return []
+        }
+        attribution[pid] = .unknown(path: path)
+        guard policy.reportUnknown else { return [] }
+        return [make(.unknownExecutable, pid, nil, path, ["a loaded profile named \(identity.id)"], now: now)]
+    }
+
+    private func profileOf(_ pid: Int32, _ process: ProcessRecord?) -> (String, Profile)? {
+        if attribution[pid] == nil, let r = process, let a = attributionFromRecord(r) { attribution[pid] = a }
+        guard case .profile(let id)? = attribution[pid], let p = profiles[id] else { return nil }
+        return (id, p)
+    }
+
+    private func checkBinary(pid: Int32, profile p: Profile, sha256: String, now: UInt64) -> [Deviation] {
+        // A profile that never hashed its binary (unreadable during learning) has nothing to compare.
+        guard !p.binaries.isEmpty, p.binaries[sha256.lowercased()] == nil else { return [] }
+        return [make(.binaryChanged, pid, p.id, "sha256 \(sha256.lowercased())", expected(p.binaries.keys.map { "sha256 \($0)" }), now: now)]
+    }
+
+    private func newSyscall(_ pid: Int32, _ id: String, _ p: Profile, _ nr: UInt32, now: UInt64) -> [Deviation] {
+        let name = SyscallTable.name(Int(nr))
+        let danger = policy.danger[name] ?? 0
+        var d = make(.newSyscall, pid, id, name, expected(p.syscalls.keys.sorted().map { SyscallTable.name(Int($0)) }, sorted: false), now: now)
+        d.score = min(100, policy.weight(.newSyscall) + danger)
+        d.scoring = danger > 0 ? "weight \(policy.weight(.newSyscall).clean) + danger \(name) \(danger.clean)"
+                               : "weight \(policy.weight(.newSyscall).clean)"
+        return [d]
+    }
+
+    private func newSequence(_ pid: Int32, _ id: String, _ calls: [UInt32], now: UInt64) -> Deviation {
+        let window = UInt64(policy.sequenceWindowSeconds * 1e9)
+        var times = novelTimes[pid] ?? []
+        times.removeAll { now &- $0 >= window || $0 > now }
+        times.append(now)
+        if times.count > policy.sequenceFrameCalls { times.removeFirst(times.count - policy.sequenceFrameCalls) }
+        novelTimes[pid] = times
+        let k = Double(times.count)
+        let bits = model(for: id)?.surprise(ofNgram: calls) ?? SequenceModel.novelSymbolBits
+        let factor = min(bits, 16) / 8
+        let w = policy.weight(.newSequence)
+        let names = calls.map { $0 == NgramHash.startSymbol ? "^" : SyscallTable.name(Int($0)) }.joined(separator: " ")
+        var d = make(.newSequence, pid, id, names, ["\(profiles[id]?.ngrams.count ?? 0) learned \(parameters.ngramLength)-call sequences"], now: now)
+        d.score = min(100, w * factor * k)
+        d.scoring = "weight \(w.clean) x surprise \(String(format2: bits)) bits / 8 x density \(Int(k)) novel calls within \(policy.sequenceWindowSeconds.clean) s"
+        return d
+    }
+
+    private func network(_ n: Event.Network, pid: Int32, id: String, profile p: Profile, now: UInt64) -> [Deviation] {
+        switch n.operation {
+        case .connect:
+            guard n.succeeded || n.inProgress, let remote = n.remote else { return [] }
+            let d = Learner.destination(n.transport, remote)
+            if p.destinations.keys.contains(where: { $0.covers(d) }) { return [] }
+            return [make(.newDestination, pid, id, d.description, expected(p.destinations.keys.sorted().map(\.description), sorted: false), now: now)]
+        case .listen, .bind:
+            guard n.succeeded, let local = n.local else { return [] }
+            if n.operation == .bind && (n.transport != .udp || (local.port ?? 0) == 0) { return [] }
+            let s = Learner.socket(n.transport, local)
+            // Matched on transport and port (and path for unix): the bind address of a server
+            // often differs between hosts or restarts (wildcard vs. a specific address).
+            if p.listens.keys.contains(where: { $0.transport == s.transport && $0.port == s.port && (s.transport != .unix || $0.address == s.address) }) {
+                return []
+            }
+            return [make(.newListen, pid, id, s.description, expected(p.listens.keys.sorted().map(\.description), sorted: false), now: now)]
+        case .accept:
+            return []
+        }
+    }
+
+    private func make(_ kind: Deviation.Kind, _ pid: Int32, _ profile: String?, _ observed: String, _ expected: [String], now: UInt64) -> Deviation {
+        let w = min(100, policy.weight(kind))
+        return Deviation(kind: kind, pid: pid, profile: profile, observed: observed, expected: expected, score: w,
+                         scoring: "weight \(w.clean)", timeNanos: now)
+    }
+
+    /// A sorted sample of what the baseline holds, with a count of the rest.
+    private func expected(_ items: some Sequence<String>, sorted: Bool = true) -> [String] {
+        let all = sorted ? items.sorted() : Array(items)
+        guard all.count > Self.expectedSample else { return all }
+        return Array(all.prefix(Self.expectedSample)) + ["and \(all.count - Self.expectedSample) more"]
+    }
+
+    /// True the first time a process shows this deviation (novel sequences always).
+    private func once(_ d: Deviation) -> Bool {
+        if d.kind == .newSequence || d.kind == .tamper { return true }
+        return reported[d.pid, default: []].insert("\(d.kind.rawValue)\u{0}\(d.observed)").inserted
+    }
+}
+
+extension String {
+    /// A number with two decimals.
+    init(format2 v: Double) {
+        let r = (v * 100).rounded() / 100
+        self = r == r.rounded() ? String(Int(r)) : String(r)
+    }
+}

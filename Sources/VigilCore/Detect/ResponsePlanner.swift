@@ -1,0 +1,197 @@
+/// Whether responses are carried out.
+public enum ResponseMode: String, Sendable, Hashable {
+    /// Decide and report what would be done; never act.
+    case monitor
+    /// Decide; the caller carries out each step and reports how it went.
+    case enforce
+}
+
+/// How carrying out a ``ResponseStep`` went.
+public enum ResponseOutcome: Sendable, Hashable {
+    /// Monitor mode: the step was decided, not carried out (dry run).
+    case wouldHaveActed
+    /// Enforce mode: the caller must carry out the step's ``ResponseStep/effects`` and report
+    /// back with ``ResponsePlanner/record(outcome:for:)``.
+    case pending
+    /// Carried out.
+    case succeeded
+    /// Attempted and failed (e.g. the process was already gone), with why.
+    case failed(String)
+    /// Nothing to carry out: the step only changes what is reported (between none and alert).
+    case notNeeded
+
+    /// Whether an action on the process took effect.
+    public var acted: Bool { self == .succeeded }
+}
+
+/// One move on the response ladder of one process.
+public struct ResponseStep: Sendable, Hashable {
+    /// Unique per planner, increasing; names the step in ``ResponsePlanner/record(outcome:for:)``.
+    public var id: UInt64
+    public var pid: Int32
+    public var profile: String?
+    public var from: ResponseRung
+    public var to: ResponseRung
+    /// Why, in words: the score against the threshold, `auto-release`, a cap.
+    public var reason: String
+    /// The risk score when the step was decided.
+    public var score: Double
+    public var timeNanos: UInt64
+    public var outcome: ResponseOutcome
+    /// The rung the score called for when a cap or exemption held the step below it.
+    public var cappedFrom: ResponseRung?
+
+    public var isUp: Bool { to > from }
+
+    /// What carrying out the step means for the process.
+    public enum Effect: String, Sendable, Hashable {
+        case denyNetwork = "deny-network", allowNetwork = "allow-network", stop, resume, kill
+    }
+
+    /// The changes to make, in order: rungs are states (network denied at deny-network and
+    /// above, stopped at suspend and above, kill final).
+    public var effects: [Effect] {
+        if to == .kill { return from == .kill ? [] : [.kill] }
+        var e: [Effect] = []
+        if from < .denyNetwork && to >= .denyNetwork { e.append(.denyNetwork) }
+        if from < .suspend && to >= .suspend { e.append(.stop) }
+        if from >= .suspend && to < .suspend { e.append(.resume) }
+        if from >= .denyNetwork && to < .denyNetwork { e.append(.allowNetwork) }
+        return e
+    }
+}
+
+/// Decides, per process, the rung of the response ladder its risk calls for, and reports
+/// every move up or down as a ``ResponseStep``.
+///
+/// - **Up** as soon as the score reaches a higher rung's threshold (``Policy/bands``),
+///   straight to that rung (a tamper jumps from none to kill in one step), never above the
+///   process's cap (``Policy/cap(profile:executable:)``: per-profile caps, exemptions, the
+///   unknown-executable cap).
+/// - **Down** when the score has fallen ``Policy/hysteresis`` points below the threshold of
+///   the current rung, to the highest rung whose threshold `score + hysteresis` still
+///   reaches: a score hovering around a threshold does not flap.
+/// - **Suspend** holds until ``Policy/suspendReleaseSeconds`` have passed, then is released
+///   (reason `auto-release`) to at most deny-network. Whenever the score climbs above the
+///   highest it reached since the suspension, the hold starts again from that moment.
+/// - **Kill** is final: no step follows it.
+///
+/// Scores between updates are decayed here with the policy's half-life, so ``tick(now:)``
+/// can step down without the ``RiskTracker``: call ``update(pid:profile:executable:score:now:)``
+/// after every change of a process's risk, and ``tick(now:)`` periodically.
+public final class ResponsePlanner {
+    public let policy: Policy
+    public let mode: ResponseMode
+
+    private struct State {
+        var rung: ResponseRung = .none
+        var profile: String?
+        var executable: String?
+        var score: Double = 0
+        var at: UInt64 = 0
+        var releaseAt: UInt64 = 0
+        var scoreAtSuspend: Double = 0
+    }
+
+    private var states: [Int32: State] = [:]
+    private var nextID: UInt64 = 1
+    /// Enforce-mode steps still waiting for their outcome.
+    public private(set) var pending: [UInt64: ResponseStep] = [:]
+
+    public init(policy: Policy = .standard, mode: ResponseMode) {
+        self.policy = policy
+        self.mode = mode
+    }
+
+    /// The current rung of `pid`.
+    public func rung(of pid: Int32) -> ResponseRung { states[pid]?.rung ?? .none }
+
+    /// Processes on a rung above none.
+    public var activePids: [Int32] { states.filter { $0.value.rung > .none }.map(\.key).sorted() }
+
+    /// The risk of `pid` changed to `score` (see ``RiskTracker``); returns the steps it causes.
+    /// `profile` nil means the process has no profile (``Policy/unknownCap`` applies).
+    public func update(pid: Int32, profile: String?, executable: String? = nil, score: Double, now: UInt64) -> [ResponseStep] {
+        var s = states[pid] ?? State()
+        s.profile = profile
+        if let executable { s.executable = executable }
+        s.score = score
+        s.at = now
+        let steps = evaluate(pid, &s, now: now)
+        states[pid] = s
+        return steps
+    }
+
+    /// Advances time: decays every score, steps down, releases suspended processes.
+    public func tick(now: UInt64) -> [ResponseStep] {
+        var out: [ResponseStep] = []
+        for pid in states.keys.sorted() {
+            var s = states[pid]!
+            s.score = RiskTracker.decay(s.score, from: s.at, to: now, halfLifeSeconds: policy.halfLifeSeconds)
+            s.at = max(s.at, now)
+            out += evaluate(pid, &s, now: now)
+            states[pid] = s
+        }
+        return out
+    }
+
+    /// Reports how an enforce-mode step went; returns the step with its outcome.
+    @discardableResult
+    public func record(outcome: ResponseOutcome, for stepID: UInt64) -> ResponseStep? {
+        guard var step = pending.removeValue(forKey: stepID) else { return nil }
+        step.outcome = outcome
+        return step
+    }
+
+    /// Forgets a process (at exit).
+    public func remove(_ pid: Int32) {
+        states[pid] = nil
+        pending = pending.filter { $0.value.pid != pid }
+    }
+
+    // MARK: Internals
+
+    private func evaluate(_ pid: Int32, _ s: inout State, now: UInt64) -> [ResponseStep] {
+        guard s.rung != .kill else { return [] }
+        let cap = policy.cap(profile: s.profile, executable: s.executable)
+        let wanted = policy.rung(for: s.score)
+        let up = min(wanted, cap)
+        if up > s.rung {
+            let t = policy.threshold(up)
+            var reason = "risk \(String(format2: s.score)) reached the \(up.name) threshold \(t.clean)"
+            if wanted > cap { reason += "; \(wanted.name) called for, capped at \(cap.name) by policy" }
+            if up == .suspend { s.releaseAt = now + UInt64(policy.suspendReleaseSeconds * 1e9); s.scoreAtSuspend = s.score }
+            return [step(pid, &s, to: up, reason: reason, cappedFrom: wanted > cap ? wanted : nil, now: now)]
+        }
+        if s.rung == .suspend {
+            if s.score > s.scoreAtSuspend {
+                // Risk climbed while suspended: the hold starts again from here.
+                s.releaseAt = now + UInt64(policy.suspendReleaseSeconds * 1e9)
+                s.scoreAtSuspend = s.score
+                return []
+            }
+            guard now >= s.releaseAt else { return [] }
+            let to = min(policy.rung(for: s.score + policy.hysteresis), cap, .denyNetwork)
+            return [step(pid, &s, to: to, reason: "auto-release after \(policy.suspendReleaseSeconds.clean) s; risk \(String(format2: s.score))", cappedFrom: nil, now: now)]
+        }
+        let down = min(policy.rung(for: s.score + policy.hysteresis), cap)
+        if down < s.rung {
+            let from = s.rung
+            let reason = "risk decayed to \(String(format2: s.score)), below the \(from.name) threshold \(policy.threshold(from).clean) by more than the hysteresis \(policy.hysteresis.clean)"
+            return [step(pid, &s, to: down, reason: reason, cappedFrom: nil, now: now)]
+        }
+        return []
+    }
+
+    private func step(_ pid: Int32, _ s: inout State, to: ResponseRung, reason: String, cappedFrom: ResponseRung?, now: UInt64) -> ResponseStep {
+        var st = ResponseStep(id: nextID, pid: pid, profile: s.profile, from: s.rung, to: to, reason: reason, score: s.score,
+                              timeNanos: now, outcome: .notNeeded, cappedFrom: cappedFrom)
+        nextID += 1
+        if !st.effects.isEmpty {
+            st.outcome = mode == .monitor ? .wouldHaveActed : .pending
+            if mode == .enforce { pending[st.id] = st }
+        }
+        s.rung = to
+        return st
+    }
+}

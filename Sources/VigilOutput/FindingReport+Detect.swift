@@ -1,0 +1,53 @@
+public import VigilCore
+
+extension FindingReport {
+    /// A finding from the detector's deviations, the process's risk and the response step
+    /// taken (or the current rung when no step was taken), so `vigil monitor|enforce` only
+    /// wires things.
+    ///
+    /// - `uid`: profile, pid, step id (or time) — unique per finding.
+    /// - action: a step to ``ResponseRung/none`` is reported as `alert` with detail
+    ///   "stepped down to no action"; `wouldHaveActed` (monitor) and `pending` are `skipped`
+    ///   with a detail saying so; `notNeeded` is `succeeded` (reporting is the whole action).
+    public init(deviations: [Deviation], riskScore: Double, step: ResponseStep?, rung: ResponseRung = .alert,
+                process: ProcessRecord, ancestry: [ProcessRecord], timeNanos: UInt64) {
+        let profile = deviations.first?.profile ?? step?.profile ?? ""
+        let kinds = deviations.map(\.kind.rawValue)
+        var types: [String] = []
+        for k in kinds where !types.contains(k) { types.append(k) }
+        let target = step?.to ?? rung
+        var title: String
+        if let d = deviations.first {
+            title = "\(process.path.isEmpty ? process.comm : process.path): \(d.kind.rawValue) \(d.observed)"
+            if deviations.count > 1 { title += " and \(deviations.count - 1) more" }
+        } else if let step {
+            title = "\(process.path.isEmpty ? process.comm : process.path): \(step.from.name) -> \(step.to.name) (\(step.reason))"
+        } else {
+            title = "\(process.path.isEmpty ? process.comm : process.path): risk \(Int(riskScore.rounded()))"
+        }
+        let actionStep: Action.Step = switch target {
+        case .none, .alert: .alert
+        case .denyNetwork: .denyNetwork
+        case .suspend: .suspend
+        case .kill: .kill
+        }
+        var outcome = Action.Outcome.succeeded
+        var detail: String? = step.map { "\($0.from.name) -> \($0.to.name): \($0.reason)" }
+        switch step?.outcome {
+        case .wouldHaveActed?: outcome = .skipped; detail = "monitor mode, would have acted: " + (detail ?? "")
+        case .pending?: outcome = .skipped; detail = "not yet carried out: " + (detail ?? "")
+        case .failed(let why)?: outcome = .failed; detail = (detail ?? "") + "; failed: \(why)"
+        case .succeeded?, .notNeeded?, nil: break
+        }
+        if target == .none { detail = "stepped down to no action" + (detail.map { ": " + $0 } ?? "") }
+        let uidTail = step.map { "step-\($0.id)" } ?? "t\(timeNanos)"
+        self.init(uid: "vigil-\(profile.isEmpty ? "unknown" : profile)-\(process.pid)-\(uidTail)", title: title,
+                  types: types.isEmpty ? ["response"] : types, profile: profile,
+                  riskScore: Int(min(100, max(0, riskScore)).rounded()),
+                  reasons: deviations.map {
+                      Reason(kind: $0.kind.rawValue, observed: $0.observed, expected: $0.expected, scoreDelta: Int($0.score.rounded()))
+                  },
+                  action: Action(step: actionStep, outcome: outcome, detail: detail),
+                  process: process, ancestry: ancestry, timeNanos: timeNanos)
+    }
+}
