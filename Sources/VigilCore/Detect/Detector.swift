@@ -141,6 +141,16 @@ public final class Detector {
         case .network(let n):
             guard let (id, p) = profileOf(pid, process) else { break }
             out += network(n, pid: pid, id: id, profile: p, now: now)
+        case .tamper(let t):
+            let what = switch t.kind {
+            case .signal: "sent signal \(t.detail) to the Vigil agent"
+            case .ptrace: "ptrace request \(t.detail) on the Vigil agent"
+            case .bpfDetach: "bpf command \(t.detail) (detach)"
+            }
+            return [tamper(pid: pid, what: what, now: now)]
+        case .action:
+            // The kernel reporting a response already decided; nothing to judge.
+            break
         }
         return out.filter { !policy.ignores($0.kind, profile: $0.profile) && once($0) }
     }
