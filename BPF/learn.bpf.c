@@ -26,9 +26,11 @@ static __always_inline __u64 vg_fmix(__u64 h)
 static __always_inline void vg_learn_reset_history(void)
 {
     struct task_struct *task = bpf_get_current_task_btf();
-    struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, 0);
-    if (h)
+    struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (h) {
         h->filled = 0;
+        h->from_exec = 1;
+    }
 }
 
 static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
@@ -60,6 +62,9 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     __u32 n = vg_ngram_len;
     if (n > VG_NGRAM_MAX)
         n = VG_NGRAM_MAX;
+    /* Joined mid-stream: the calls before the first one seen are unknown, not a start. */
+    if (!h->from_exec && filled < n)
+        return;
     __u64 state = VG_FNV_SEED;
     __u32 gram[VG_NGRAM_MAX];
     for (__u32 k = 0; k < VG_NGRAM_MAX; k++) {

@@ -90,6 +90,11 @@ struct vg_history {
     __u32 calls[VG_NGRAM_MAX];
     __u32 pos;            /* index of the newest call */
     __u32 filled;         /* calls seen since exec, saturating at VG_NGRAM_MAX */
+    __u32 from_exec;      /* 1: the history starts at the program's start (exec), so the
+                           * calls before the first are the start symbol; 0: the thread
+                           * was already running when first seen (a process older than the
+                           * agent, a new thread), so no n-gram is formed until it is full */
+    __u32 _pad0;
 };
 
 struct {

@@ -118,9 +118,8 @@ struct Learn: ParsableCommand {
             case .exec(let x):
                 guard wanted(x.path) else {
                     sensor.releaseProcess(pid: event.pid)
-                    if learner.profileID(forPid: event.pid) == nil { return }
                     // A learned program exec'd something not learned: record that it did.
-                    learner.apply(event, process: record, now: Clock.nowNanos())
+                    learner.noteUnlearnedExec(pid: event.pid, path: x.path, at: event.timeNanos, now: Clock.nowNanos())
                     return
                 }
                 learner.apply(event, process: record, now: Clock.nowNanos())

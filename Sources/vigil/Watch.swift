@@ -189,6 +189,7 @@ final class Watcher {
 
         var pendingHashes: [String: [Int32]] = [:]
         let explain = options.explain
+        let debugNovelty = ProcessInfo.processInfo.environment["VIGIL_DEBUG_NOVELTY"] != nil
 
         func publish(_ deviations: [Deviation], step: ResponseStep?, pid: Int32, score: Double, now: UInt64) {
             let process = table[pid] ?? ProcessRecord(pid: pid, ppid: 0)
@@ -253,6 +254,9 @@ final class Watcher {
                 if explain { Diagnostics.raw("vigil: kernel: \(a.kind.rawValue) pid \(event.pid)\(a.path.map { " " + $0 } ?? "")\(a.remote.map { " to " + EventFormatter.endpoint($0) } ?? "")") }
             default:
                 break
+            }
+            if debugNovelty, case .novelty(let n) = event.payload {
+                Diagnostics.raw("debug: novelty pid \(event.pid) slot \(n.profileSlot) \(n.calls.map { $0 == NgramHash.startSymbol ? "^" : SyscallTable.name(Int($0)) })")
             }
             let deviations = detector.apply(event, process: record, binaryHash: hash, now: now)
             if case .exec = event.payload {

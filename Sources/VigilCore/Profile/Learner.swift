@@ -264,6 +264,15 @@ public final class Learner {
         return id
     }
 
+    /// A learned process exec'd a program that is not being learned (`vigil learn --only`):
+    /// the exec is recorded in the old program's profile, and the process is no longer
+    /// attributed to any profile (no profile is created for the new program).
+    public func noteUnlearnedExec(pid: Int32, path: String, at t: UInt64, now: UInt64) {
+        tick(now)
+        guard let previous = pidProfile.removeValue(forKey: pid) else { return }
+        record(previous, now: now, observations: 1) { p, new in new += self.insert(&p.executes, path, now: t) }
+    }
+
     /// Records the SHA-256 of the binary at `path` in every profile of that executable, for
     /// hashes computed off the event path (hashing a large binary must not stall the reader).
     public func noteBinary(path: String, sha256: String, now: UInt64) {
