@@ -91,6 +91,10 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
         struct vg_seen *sseen = bpf_map_lookup_elem(&vg_known_syscalls, &skey);
         if (!sseen)
             flags |= VG_NOVELTY_NEW_SYSCALL;
+        if (vg_mode == VG_MODE_DETECT && vg_exec_guard)
+            /* No waiting for user space: from this call on, a program this process (or a
+             * child it forks) execs must be known to some baseline, or it dies at exec. */
+            __sync_fetch_and_or(&proc->flags, VG_RESP_DEVIATING);
         if (vg_mode == VG_MODE_LEARN) {
             struct vg_seen first = { .count = 1, .last_ns = now };
             if (bpf_map_update_elem(&vg_known_ngrams, &key, &first, BPF_NOEXIST) == -7 /* E2BIG */)

@@ -12,7 +12,9 @@ const volatile __u32 vg_syscall_wakeup_bytes = 256 * 1024; /* batch wakeups for 
 
 /* What the kernel side does with syscalls of profiled processes (enum vg_mode). */
 const volatile __u32 vg_mode = 0;
-const volatile __u32 vg_ngram_len = 6;             /* n of the n-grams (at most VG_NGRAM_MAX) */
+const volatile __u32 vg_ngram_len = 6;
+const volatile bool vg_exec_guard = false;      /* enforce: a process that does something new is
+                                                 * marked VG_RESP_DEVIATING at once, in the kernel */             /* n of the n-grams (at most VG_NGRAM_MAX) */
 
 /* Every record goes through this ring buffer (size set by user space before load). */
 struct {

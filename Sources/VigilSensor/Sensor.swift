@@ -27,6 +27,10 @@ public struct SensorOptions: Sendable {
     public var ringBufferBytes: UInt32 = 16 * 1024 * 1024
     /// The compiled BPF object; found automatically when nil.
     public var objectPath: String?
+    /// Detect mode: mark a process deviating in the kernel the moment it does something its
+    /// profile does not hold, so that an unknown program it (or its child) execs next is
+    /// killed before it runs, without waiting for user space (`vigil enforce`).
+    public var execGuard = false
     /// Benchmarks only: load nothing but an empty sys_enter program (the overhead floor).
     public var benchmarkFloorOnly = false
 
@@ -129,6 +133,7 @@ public final class Sensor {
             try object.setGlobal("vg_self_tgid", UInt32(getpid()))
             try object.setGlobal("vg_want_syscalls", options.syscalls)
             try object.setGlobal("vg_mode", options.mode.rawValue)
+            try object.setGlobal("vg_exec_guard", options.execGuard && options.mode == .detect)
             try object.setGlobal("vg_ngram_len", UInt32(SequenceModel.Parameters.standard.ngramLength))
             try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
             try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))

