@@ -65,8 +65,15 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
         /* A new program: its n-grams start afresh, and its profile is for user space to
          * decide (the path alone does not say which script an interpreter runs). */
         vg_learn_reset_history();
-        struct vg_proc fresh = { .slot = VG_SLOT_PENDING, .flags = responses };
-        bpf_map_update_elem(&vg_procs, &tgid, &fresh, BPF_ANY);
+        /* In place, not read-modify-write of the whole entry: responses user space sets
+         * meanwhile must not be lost. */
+        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+        if (p) {
+            p->slot = VG_SLOT_PENDING;
+        } else {
+            struct vg_proc fresh = { .slot = VG_SLOT_PENDING, .flags = 0 };
+            bpf_map_update_elem(&vg_procs, &tgid, &fresh, BPF_NOEXIST);
+        }
     }
     return 0;
 }

@@ -40,6 +40,7 @@ struct ResponseKernelTests {
         let sensor = try detectSensor()
         #expect(sensor.attachedHooks.contains("cgroup/connect4"))
         let (shell, input) = try waitingShell()
+        Thread.sleep(forTimeInterval: 0.1)
         try sensor.setResponses(pid: shell.processIdentifier, .denyNetwork)
         // The connect's outcome, written where the test can read it. A child (a subshell)
         // connects, to show that descendants inherit the denial.
