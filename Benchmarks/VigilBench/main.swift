@@ -49,6 +49,8 @@ struct Configuration {
     var name: String
     var describe: String
     var make: () throws -> Sensor?
+    /// Called with the loop's pid as soon as it is spawned (e.g. to give it a profile slot).
+    var attach: (Sensor, Int32) throws -> Void = { _, _ in }
 }
 
 struct Sample {
@@ -68,6 +70,7 @@ func measure(_ config: Configuration, iterations: Int, cpus: Int) throws -> Samp
     var events = 0
     let start = monotonicNanos()
     try child.run()
+    if let sensor { try config.attach(sensor, child.processIdentifier) }
     while child.isRunning {
         if let sensor { _ = try sensor.poll(timeoutMillis: 10) { _ in events += 1 } } else { usleep(10_000) }
     }
@@ -102,6 +105,19 @@ func runSensorBenchmark() throws {
         Configuration(name: "trace --syscalls (every call)", describe: "a ring-buffer record per syscall, batched wakeups, read by user space") {
             var o = SensorOptions(); o.syscalls = true; o.comm = "vigil-bench"; return try Sensor(options: o)
         },
+        // The loop in a profile slot: every call is hashed into a 6-gram and looked up in
+        // the kernel's known map; once learned (after its first calls) nothing is reported.
+        Configuration(name: "learn (steady)", describe: "learn mode, the loop's profile learning in the kernel") {
+            var o = SensorOptions(); o.mode = .learn; return try Sensor(options: o)
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) },
+        // Enforce with the loop's steady behaviour already in its baseline.
+        Configuration(name: "enforce (steady, learned)", describe: "detect mode with the exec guard, the loop's n-grams preloaded") {
+            var o = SensorOptions(); o.mode = .detect; o.execGuard = true
+            let s = try Sensor(options: o)
+            let getppid: UInt32 = 110
+            try s.preload(slot: 1, syscalls: [getppid], ngrams: [NgramHash.hash([UInt32](repeating: getppid, count: 6))])
+            return s
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) },
     ]
     var samples: [[Sample]] = Array(repeating: [], count: configs.count)
     for rep in 1...reps {
@@ -118,7 +134,7 @@ func runSensorBenchmark() throws {
     print("getppid() loop pinned to one CPU, \(iterations) calls per run, \(reps) interleaved runs per configuration;")
     print("kernel \(release), \(cpus) CPUs. Median (min-max) ns per call; 'added' is over no probes.")
     print("")
-    print("| configuration | ns/call | added ns | added vs floor | events read | events/s | dropped |")
+    print("| configuration | ns/call | added ns | added / floor's | events read | events/s | dropped |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for (i, c) in configs.enumerated() {
         let ns = samples[i].map(\.nsPerCall)
