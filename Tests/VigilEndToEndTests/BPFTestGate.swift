@@ -35,15 +35,17 @@ func runProgram(_ path: String, _ args: [String]) throws -> (pid: Int32, status:
 final class LoopbackListener: @unchecked Sendable {
     let fd: Int32
     let port: UInt16
-    private let lock = NSLock()
-    private var count = 0
+    private let counter = Counter()
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        func add() { lock.lock(); n += 1; lock.unlock() }
+        var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+    }
 
     /// Connections accepted so far.
-    var accepted: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return count
-    }
+    var accepted: Int { counter.value }
 
     init() throws {
         let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -60,11 +62,12 @@ final class LoopbackListener: @unchecked Sendable {
         }
         guard ok else { throw POSIXError(.EADDRNOTAVAIL) }
         port = UInt16(bigEndian: addr.sin_port)
-        Thread.detachNewThread { [self] in
+        let counter = self.counter
+        Thread.detachNewThread {
             while true {
                 let c = accept(sock, nil, nil)
                 if c < 0 { return }
-                lock.lock(); count += 1; lock.unlock()
+                counter.add()
                 close(c)
             }
         }
