@@ -12,7 +12,8 @@ root=$(cd "$here/../.." && pwd)
 vigil=${VIGIL:-$root/.build/release/vigil}
 out=$here/baselines
 seconds=${SECONDS_TO_LEARN:-40}
-python=$(readlink -f "$(command -v python3)")
+# The interpreter itself, not a wrapper script (pyenv shims are shell scripts).
+python=$(readlink -f "$(python3 -c 'import sys; print(sys.executable)')")
 port=${PORT:-18080}
 
 mkdir -p "$out"

@@ -215,10 +215,14 @@ final class Watcher {
         // together: one finding per process per batch, not one per novel syscall.
         var batch: [Int32: [Deviation]] = [:]
         var batchOrder: [Int32] = []
+        // When the kernel saw the first deviating event of each batch: the start of the
+        // deviation-to-action latency, which the closing line reports.
+        var batchSeen: [Int32: UInt64] = [:]
+        var latencies: [UInt64] = []
         var quietAfterKill: [Int32: Int] = [:]
         var exited: Set<Int32> = []
 
-        func judge(_ deviations: [Deviation], pid: Int32, now: UInt64) {
+        func judge(_ deviations: [Deviation], pid: Int32, now: UInt64, seen: UInt64? = nil) {
             guard !deviations.isEmpty else { return }
             if planner.rung(of: pid) == .kill || exited.contains(pid) {
                 // Killed already: what it did on the way out is counted, not re-reported.
@@ -247,6 +251,10 @@ final class Watcher {
                     if mode == .enforce, case .pending = step.outcome {
                         let outcome = actions.apply(step, cap: policy.cap(profile: step.profile, executable: table[pid]?.path))
                         step = planner.record(outcome: outcome, for: step.id) ?? step
+                        if case .succeeded = outcome, let seen, step.to > .alert {
+                            let done = Clock.nowNanos()
+                            if done > seen { latencies.append(done - seen) }
+                        }
                     }
                     publish(first ? deviations : [], step: step, pid: pid, score: score, now: now, climb: first ? climb : [])
                     first = false
@@ -280,7 +288,10 @@ final class Watcher {
             }
             let deviations = detector.apply(event, process: record, binaryHash: hash, now: now)
             if !deviations.isEmpty {
-                if batch[event.pid] == nil { batchOrder.append(event.pid) }
+                if batch[event.pid] == nil {
+                    batchOrder.append(event.pid)
+                    batchSeen[event.pid] = event.timeNanos
+                }
                 batch[event.pid, default: []] += deviations
             }
             if case .exec = event.payload {
@@ -306,9 +317,10 @@ final class Watcher {
 
         func flush(_ now: UInt64) {
             for pid in batchOrder {
-                if let ds = batch[pid] { judge(ds, pid: pid, now: now) }
+                if let ds = batch[pid] { judge(ds, pid: pid, now: now, seen: batchSeen[pid]) }
             }
             batch.removeAll(keepingCapacity: true)
+            batchSeen.removeAll(keepingCapacity: true)
             batchOrder.removeAll(keepingCapacity: true)
         }
 
@@ -341,6 +353,11 @@ final class Watcher {
         }
         sensor.detach()
         actions.releaseAll()
+        if !latencies.isEmpty {
+            let sorted = latencies.sorted()
+            let ms = { (ns: UInt64) in String(format: "%.1f ms", Double(ns) / 1e6) }
+            Diagnostics.info("\(sorted.count) actions taken in user space; from the kernel seeing the deviation to the action: median \(ms(sorted[sorted.count / 2])), max \(ms(sorted.last!))")
+        }
         if belowAlert > 0 { Diagnostics.info("\(belowAlert) deviations stayed below the alert band (they raised risk scores; no finding)") }
         let quiet = quietAfterKill.values.reduce(0, +)
         if quiet > 0 { Diagnostics.info("\(quiet) deviations of already-killed processes were counted, not reported") }
