@@ -76,14 +76,16 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     }
     __u64 hash = vg_fmix(state ^ ((__u64)n << 56));
 
-    __u64 now = bpf_ktime_get_ns();
     __u32 flags = 0;
     if (slot != VG_SLOT_PENDING) {
         struct vg_ngram_key key = { .profile = slot, ._pad0 = 0, .hash = hash };
         struct vg_seen *seen = bpf_map_lookup_elem(&vg_known_ngrams, &key);
         if (seen) {
-            __sync_fetch_and_add(&seen->count, 1);
-            seen->last_ns = now;
+            __u64 count = __sync_fetch_and_add(&seen->count, 1);
+            /* Last-seen is for ageing baselines (days), not for timing: reading the clock
+             * on every hit of a hot n-gram costs more than it tells. */
+            if (count < 64 || (count & 63) == 0)
+                seen->last_ns = bpf_ktime_get_ns();
             return;
         }
         /* New sequence; is the call itself new too? */
@@ -96,7 +98,7 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
              * child it forks) execs must be known to some baseline, or it dies at exec. */
             __sync_fetch_and_or(&proc->flags, VG_RESP_DEVIATING);
         if (vg_mode == VG_MODE_LEARN) {
-            struct vg_seen first = { .count = 1, .last_ns = now };
+            struct vg_seen first = { .count = 1, .last_ns = bpf_ktime_get_ns() };
             if (bpf_map_update_elem(&vg_known_ngrams, &key, &first, BPF_NOEXIST) == -7 /* E2BIG */)
                 vg_count(VG_CTR_KNOWN_FULL);
             if (!sseen)
