@@ -67,6 +67,31 @@ static inline int vigil_set_global(struct bpf_object *obj, const char *section, 
     return -ENOENT;
 }
 
+/* Reads `size` bytes of the global variable `name` of a data section of an opened object
+ * into `value`. Same return values as vigil_set_global. */
+static inline int vigil_get_global(struct bpf_object *obj, const char *section, const char *name,
+                                   void *value, size_t size) {
+    struct bpf_map *map = bpf_object__find_map_by_name(obj, section);
+    struct btf *btf = bpf_object__btf(obj);
+    if (!map || !btf) return -ENOENT;
+    size_t data_size = 0;
+    const char *data = (const char *)bpf_map__initial_value(map, &data_size);
+    if (!data) return -ENOENT;
+    int sec_id = btf__find_by_name_kind(btf, section, BTF_KIND_DATASEC);
+    if (sec_id < 0) return -ENOENT;
+    const struct btf_type *sec = btf__type_by_id(btf, (unsigned)sec_id);
+    const struct btf_var_secinfo *vs = btf_var_secinfos(sec);
+    for (unsigned i = 0; i < btf_vlen(sec); i++, vs++) {
+        const struct btf_type *var = btf__type_by_id(btf, vs->type);
+        const char *var_name = btf__name_by_offset(btf, var->name_off);
+        if (!var_name || strcmp(var_name, name) != 0) continue;
+        if (vs->size != size || vs->offset + size > data_size) return -EINVAL;
+        memcpy(value, data + vs->offset, size);
+        return 0;
+    }
+    return -ENOENT;
+}
+
 /* 1 when the running kernel's BTF describes the BTF tracepoint `name` (e.g.
  * "sched_process_exec", "sys_enter"), 0 when it does not, -errno when there is no
  * kernel BTF to ask. */

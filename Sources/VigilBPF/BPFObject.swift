@@ -30,6 +30,15 @@ public final class BPFObject {
         if rc != 0 { throw BPFError("setting \(section) variable \(name)", errno: -rc) }
     }
 
+    /// Reads a global of a data section of the opened object (before load: its initial value).
+    public func global<T: BitwiseCopyable>(_ name: String, as: T.Type, section: String = ".rodata") throws(BPFError) -> T {
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment)
+        defer { buf.deallocate() }
+        let rc = vigil_get_global(handle, section, name, buf, MemoryLayout<T>.size)
+        if rc != 0 { throw BPFError("reading \(section) variable \(name)", errno: -rc) }
+        return buf.load(as: T.self)
+    }
+
     /// Sets a fixed-size byte array global (e.g. a `char[16]` filter) before load; shorter
     /// values are zero-padded.
     public func setGlobalBytes(_ name: String, _ bytes: [UInt8], size: Int, section: String = ".rodata") throws(BPFError) {

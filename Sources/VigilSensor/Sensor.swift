@@ -119,6 +119,13 @@ public final class Sensor {
             throw SensorError("the BPF object at \(path) lacks Vigil's maps", remedy: "rebuild Vigil, or point VIGIL_BPF_OBJECT at the object built with this binary")
         }
         counters = c
+        // The object must speak this binary's wire format: a stale object (an old install
+        // under share/, a VIGIL_BPF_OBJECT left behind) would be decoded as garbage.
+        let abi = (try? object.global("vg_abi_version", as: UInt32.self)) ?? 0
+        guard abi == UInt32(VG_ABI_VERSION) else {
+            throw SensorError("the BPF object at \(path) speaks wire format \(abi), this vigil speaks \(VG_ABI_VERSION)",
+                              remedy: "use the object built with this binary (rebuild with `swift build`, or unset VIGIL_BPF_OBJECT)")
+        }
         guard let ps = object.map(named: "vg_procs"), let ks = object.map(named: "vg_known_syscalls"),
               let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")

@@ -161,4 +161,19 @@ struct SensorEndToEndTests {
         #expect(!events.contains { $0.kind == .syscall })
         #expect(sensor.stats.kernelEmitted[.syscall] == nil)
     }
+
+    @Test func aDamagedOrForeignObjectIsRefusedWithAClearMessage() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.objectPath = "/etc/hostname"
+        do {
+            _ = try Sensor(options: o)
+            Issue.record("a file that is not a BPF object was accepted")
+        } catch {
+            #expect(error.problem.contains("cannot open the BPF object"))
+            #expect(!error.remedy.isEmpty)
+        }
+        o.objectPath = "/nonexistent/vigil.bpf.o"
+        #expect(throws: SensorError.self) { try Sensor(options: o) }
+    }
 }
