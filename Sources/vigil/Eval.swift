@@ -47,9 +47,10 @@ struct Eval: ParsableCommand {
         processes of train/ taught: its densest window of surprising calls (bits per call \
         over 20 calls; the score the live detector streams), its mean surprise per call, the \
         fraction of its distinct 2..6-grams never seen, its never-seen syscalls, and the \
-        cosine distance of its bag of 1/2-grams to the nearest training process. Each is \
-        turned into a z-score against the same measure on train processes held out by \
-        5-fold cross-validation, and the process's score is the largest. A process is \
+        cosine distance of its bag of 1/2-grams to the nearest training process \
+        (feature_auc reports each alone). The process's score is the fraction of its \
+        distinct 2..6-grams never seen in training, which measured better than the \
+        combinations of the five tried (docs/eval.md). A process is \
         flagged when its score is strictly above the threshold. Negatives are validation \
         processes; without validation/ they are the cross-validated train processes (said \
         in the output).

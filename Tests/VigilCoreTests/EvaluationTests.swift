@@ -17,7 +17,7 @@ private func fixture(_ name: String) throws -> String {
     let r = try Evaluation.run(corpus: corpus)
     #expect(r.train == 8 && r.validation == 5 && r.attack == 3 && r.attackCases == 2)
     #expect(r.negatives == "validation")
-    #expect(r.scoring == "combined")
+    #expect(r.scoring == "novel_ngrams")
     // Per case both intrusions stand out.
     #expect(r.aucCase == 1)
     #expect(r.drAtFar01Case == 1 && r.drAtFar05Case == 1 && r.farAtDr90Case == 0)
