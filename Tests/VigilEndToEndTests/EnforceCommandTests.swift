@@ -148,4 +148,40 @@ struct EnforceCommandTests {
         #expect(r.status == 2)
         #expect(r.err.contains("p.yaml:3:"), "stderr: \(r.err)")
     }
+
+    @Test func aProcessThatSignalsTheAgentIsKilledInEnforceMode() throws {
+        try BPFTestGate.check()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-tamper-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/models", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // No baselines: every program is unknown; let unknown programs climb the whole ladder.
+        try "unknown:\n  cap: kill\n".write(toFile: dir + "/policy.yaml", atomically: true, encoding: .utf8)
+        var tamperer: Process?
+        let r = try runVigil(["enforce", "--models", dir + "/models", "--policy", dir + "/policy.yaml", "--duration", "6",
+                              "--output", "file:" + dir + "/findings.jsonl"]) {
+            // Find the agent, signal it (SIGURG is harmless), then linger.
+            let agent = try #require(Self.pid(ofCommandContaining: dir + "/models"))
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", "kill -URG \(agent); sleep 10"]
+            try p.run()
+            tamperer = p
+            p.waitUntilExit()
+        }
+        #expect(r.status == 0, "stderr: \(r.err)")
+        let p = try #require(tamperer)
+        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL, "the tamperer was killed")
+        let findings = (try? String(contentsOfFile: dir + "/findings.jsonl", encoding: .utf8)) ?? ""
+        #expect(findings.contains("tamper"), "a tamper finding was reported")
+    }
+
+    /// The pid of a running process whose command line contains `text`.
+    static func pid(ofCommandContaining text: String) -> Int32? {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        for name in names {
+            guard let pid = Int32(name), let cmd = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { continue }
+            if String(decoding: cmd, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").contains(text) { return pid }
+        }
+        return nil
+    }
 }
