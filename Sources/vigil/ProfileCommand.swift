@@ -31,8 +31,22 @@ struct ProfileCommand: ParsableCommand {
     }
 
     /// A profile named by a file path or by id in the models directory.
+    /// A profile named by id, by a profile file (`.json`), or by the absolute path of the
+    /// executable it belongs to (`/usr/sbin/nginx`; for an interpreter, all its scripts'
+    /// profiles match and the command asks for an id).
     static func resolve(_ ref: String, in store: ProfileStore) throws -> Profile {
-        let path = ref.hasSuffix(".json") || ref.contains("/") ? ref : store.path(for: ref)
+        if ref.hasPrefix("/"), !ref.hasSuffix(".json") {
+            let (profiles, _) = store.loadAll()
+            let matches = profiles.filter { $0.identity.executable == ref }.sorted { $0.id < $1.id }
+            if matches.count == 1 { return matches[0] }
+            if matches.isEmpty {
+                Diagnostics.error("no profile in \(store.directory) belongs to the executable \(ref) (`vigil profile list --models \(store.directory)` shows what there is)")
+            } else {
+                Diagnostics.error("\(matches.count) profiles belong to \(ref); name one by id: " + matches.map(\.id).joined(separator: ", "))
+            }
+            throw ExitCode(2)
+        }
+        let path = ref.hasSuffix(".json") ? ref : store.path(for: ref)
         do { return try ProfileStore.load(file: path) } catch {
             if !FileManager.default.fileExists(atPath: path) {
                 Diagnostics.error("no profile \"\(ref)\" (looked for \(path))")
@@ -86,7 +100,7 @@ struct ProfileCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one profile (by file path or id).")
         @OptionGroup var models: ModelsOption
-        @Argument(help: ArgumentHelp("A profile file or a profile id in the models directory.", valueName: "PATH-OR-ID")) var profile: String
+        @Argument(help: ArgumentHelp("A profile id, a profile file (.json), or the absolute path of the executable it belongs to.", valueName: "PATH-OR-ID")) var profile: String
         @Flag(help: "Print JSON: identity, state, syscalls by name, listening ports, destinations, ...") var json = false
 
         func run() throws {
@@ -279,7 +293,7 @@ struct ProfileCommand: ParsableCommand {
             commandName: "export-seccomp",
             abstract: "Print an OCI seccomp profile that allows exactly the learned syscalls.")
         @OptionGroup var models: ModelsOption
-        @Argument(help: ArgumentHelp("A profile file or a profile id in the models directory.", valueName: "PATH-OR-ID")) var profile: String
+        @Argument(help: ArgumentHelp("A profile id, a profile file (.json), or the absolute path of the executable it belongs to.", valueName: "PATH-OR-ID")) var profile: String
 
         func run() throws {
             let p = try ProfileCommand.resolve(profile, in: models.store)

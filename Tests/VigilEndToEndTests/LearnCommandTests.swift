@@ -42,7 +42,10 @@ struct LearnCommandTests {
         #expect(r.err.contains("0 events dropped in the kernel"), "stderr: \(r.err)")
 
         let id = ProfileIdentity.resolve(path: serviceBinary, argv: [serviceBinary, "demo-service"]).id
-        let show = try runVigil(["profile", "show", id, "--models", models, "--json"])
+        // As users name it: by the service's executable path.
+        let show = try runVigil(["profile", "show", serviceBinary, "--models", models, "--json"])
+        let byID = try runVigil(["profile", "show", id, "--models", models, "--json"])
+        #expect(byID.out == show.out, "the id and the executable path name the same profile")
         #expect(show.status == 0, "stderr: \(show.err)")
         let profile = try #require(try JSONSerialization.jsonObject(with: Data(show.out.utf8)) as? [String: Any])
         let syscalls = profile["syscalls"] as? [String] ?? []
