@@ -23,6 +23,13 @@ static __always_inline __u64 vg_fmix(__u64 h)
     return h ? h : 1;
 }
 
+/* The call `back` places before the newest one (0: the newest), or the start symbol for
+ * places before the thread's first call. */
+static __always_inline __u32 vg_history_call(const struct vg_history *h, __u32 pos, __u32 filled, __u32 back)
+{
+    return back < filled ? h->calls[(pos - back) & (VG_NGRAM_MAX - 1)] : VG_START_SYMBOL;
+}
+
 static __always_inline void vg_learn_reset_history(void)
 {
     struct task_struct *task = bpf_get_current_task_btf();
@@ -66,13 +73,10 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     if (!h->from_exec && filled < n)
         return;
     __u64 state = VG_FNV_SEED;
-    __u32 gram[VG_NGRAM_MAX];
     for (__u32 k = 0; k < VG_NGRAM_MAX; k++) {
         if (k >= n)
             break;
-        __u32 sym = k < filled ? h->calls[(pos - k) & (VG_NGRAM_MAX - 1)] : VG_START_SYMBOL;
-        gram[(n - 1 - k) & (VG_NGRAM_MAX - 1)] = sym;
-        state = (state ^ sym) * VG_FNV_PRIME;
+        state = (state ^ vg_history_call(h, pos, filled, k)) * VG_FNV_PRIME;
     }
     __u64 hash = vg_fmix(state ^ ((__u64)n << 56));
 
@@ -120,7 +124,9 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     r->length = n;
     r->_pad0 = 0;
     r->hash = hash;
+    /* The n-gram itself, oldest first, only for what is reported: known n-grams, the
+     * common case, need the hash alone. */
     for (__u32 k = 0; k < VG_NGRAM_MAX; k++)
-        r->calls[k] = k < n ? gram[k] : 0;
+        r->calls[k] = k < n ? vg_history_call(h, pos, filled, n - 1 - k) : 0;
     vg_submit(r, VG_KIND_NOVELTY, 0);
 }

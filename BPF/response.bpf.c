@@ -81,41 +81,31 @@ static __always_inline int vg_gate(__u16 family, __u32 port_be, const __u32 *ip4
     return 0;
 }
 
-SEC("cgroup/connect4")
-int vg_connect4(struct bpf_sock_addr *ctx)
+/* The cgroup hooks are loaded only in detect mode (the sensor switches them off before
+ * load otherwise), so they need no mode check of their own. */
+static __always_inline int vg_gate4(struct bpf_sock_addr *ctx)
 {
-    if (vg_mode != VG_MODE_DETECT)
-        return 1;
     __u32 ip = ctx->user_ip4;
     return vg_gate(AF_INET, ctx->user_port, &ip, 0);
 }
+
+static __always_inline int vg_gate6(struct bpf_sock_addr *ctx)
+{
+    __u32 ip[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+    return vg_gate(AF_INET6, ctx->user_port, 0, ip);
+}
+
+SEC("cgroup/connect4")
+int vg_connect4(struct bpf_sock_addr *ctx) { return vg_gate4(ctx); }
 
 SEC("cgroup/connect6")
-int vg_connect6(struct bpf_sock_addr *ctx)
-{
-    if (vg_mode != VG_MODE_DETECT)
-        return 1;
-    __u32 ip[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
-    return vg_gate(AF_INET6, ctx->user_port, 0, ip);
-}
+int vg_connect6(struct bpf_sock_addr *ctx) { return vg_gate6(ctx); }
 
 SEC("cgroup/sendmsg4")
-int vg_sendmsg4(struct bpf_sock_addr *ctx)
-{
-    if (vg_mode != VG_MODE_DETECT)
-        return 1;
-    __u32 ip = ctx->user_ip4;
-    return vg_gate(AF_INET, ctx->user_port, &ip, 0);
-}
+int vg_sendmsg4(struct bpf_sock_addr *ctx) { return vg_gate4(ctx); }
 
 SEC("cgroup/sendmsg6")
-int vg_sendmsg6(struct bpf_sock_addr *ctx)
-{
-    if (vg_mode != VG_MODE_DETECT)
-        return 1;
-    __u32 ip[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
-    return vg_gate(AF_INET6, ctx->user_port, 0, ip);
-}
+int vg_sendmsg6(struct bpf_sock_addr *ctx) { return vg_gate6(ctx); }
 
 static __always_inline void vg_report_tamper(__u32 what, __u32 detail)
 {
@@ -147,7 +137,7 @@ static __always_inline void vg_watch_tamper(__u32 tgid, long nr, struct pt_regs 
 SEC("tp_btf/signal_generate")
 int BPF_PROG(vg_signal_generate, int sig, void *info, struct task_struct *task)
 {
-    if (vg_mode != VG_MODE_DETECT || !vg_self_tgid || sig == 0)
+    if (!vg_self_tgid || sig == 0) /* loaded in detect mode only, like the cgroup hooks */
         return 0;
     if ((__u32)BPF_CORE_READ(task, tgid) != vg_self_tgid)
         return 0;
