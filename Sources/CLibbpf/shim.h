@@ -41,11 +41,12 @@ static inline struct bpf_object *vigil_bpf_object_open_mem(const void *buf, size
     return bpf_object__open_mem(buf, size, &opts);
 }
 
-/* Writes `size` bytes of `value` into the global variable `name` of a data section
- * (".rodata", ".bss", ...) of an object that is opened but not yet loaded. Returns 0,
- * -ENOENT when the section or variable does not exist, -EINVAL on a size mismatch. */
-static inline int vigil_set_global(struct bpf_object *obj, const char *section, const char *name,
-                                   const void *value, size_t size) {
+/* The bytes of global variable `name` in data section `section` (".rodata", ".bss", ...)
+ * of an object that is opened but not yet loaded, found through the object's BTF.
+ * Returns 0 and sets *where, -ENOENT when the section or variable does not exist,
+ * -EINVAL when the variable is not `size` bytes. */
+static inline int vigil_find_global(struct bpf_object *obj, const char *section, const char *name,
+                                    size_t size, char **where) {
     struct bpf_map *map = bpf_object__find_map_by_name(obj, section);
     struct btf *btf = bpf_object__btf(obj);
     if (!map || !btf) return -ENOENT;
@@ -61,35 +62,28 @@ static inline int vigil_set_global(struct bpf_object *obj, const char *section, 
         const char *var_name = btf__name_by_offset(btf, var->name_off);
         if (!var_name || strcmp(var_name, name) != 0) continue;
         if (vs->size != size || vs->offset + size > data_size) return -EINVAL;
-        memcpy(data + vs->offset, value, size);
+        *where = data + vs->offset;
         return 0;
     }
     return -ENOENT;
 }
 
-/* Reads `size` bytes of the global variable `name` of a data section of an opened object
- * into `value`. Same return values as vigil_set_global. */
+/* Writes `value` into a global of an opened, not yet loaded object (vigil_find_global). */
+static inline int vigil_set_global(struct bpf_object *obj, const char *section, const char *name,
+                                   const void *value, size_t size) {
+    char *where = NULL;
+    int rc = vigil_find_global(obj, section, name, size, &where);
+    if (rc == 0) memcpy(where, value, size);
+    return rc;
+}
+
+/* Reads a global of an opened object into `value` (before load: its initial value). */
 static inline int vigil_get_global(struct bpf_object *obj, const char *section, const char *name,
                                    void *value, size_t size) {
-    struct bpf_map *map = bpf_object__find_map_by_name(obj, section);
-    struct btf *btf = bpf_object__btf(obj);
-    if (!map || !btf) return -ENOENT;
-    size_t data_size = 0;
-    const char *data = (const char *)bpf_map__initial_value(map, &data_size);
-    if (!data) return -ENOENT;
-    int sec_id = btf__find_by_name_kind(btf, section, BTF_KIND_DATASEC);
-    if (sec_id < 0) return -ENOENT;
-    const struct btf_type *sec = btf__type_by_id(btf, (unsigned)sec_id);
-    const struct btf_var_secinfo *vs = btf_var_secinfos(sec);
-    for (unsigned i = 0; i < btf_vlen(sec); i++, vs++) {
-        const struct btf_type *var = btf__type_by_id(btf, vs->type);
-        const char *var_name = btf__name_by_offset(btf, var->name_off);
-        if (!var_name || strcmp(var_name, name) != 0) continue;
-        if (vs->size != size || vs->offset + size > data_size) return -EINVAL;
-        memcpy(value, data + vs->offset, size);
-        return 0;
-    }
-    return -ENOENT;
+    char *where = NULL;
+    int rc = vigil_find_global(obj, section, name, size, &where);
+    if (rc == 0) memcpy(value, where, size);
+    return rc;
 }
 
 /* 1 when the running kernel's BTF describes the BTF tracepoint `name` (e.g.
