@@ -106,10 +106,9 @@ struct Learn: ParsableCommand {
         let progress = LearnProgress(interactive: isatty(STDOUT_FILENO) == 1, models: models)
         progress.started(profiles: loaded.count, processes: seed.count, only: only)
 
-        let deadline = duration.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
+        let loop = SensorLoop(sensor: sensor, stop: stop, duration: duration)
         var nextSave = DispatchTime.now().uptimeNanoseconds + UInt64(saveInterval * 1e9)
         var nextProgress = DispatchTime.now().uptimeNanoseconds + 1_000_000_000
-        var reportedDrops: UInt64 = 0
         var failure: (any Error)?
 
         let handle: (Event) -> Void = { event in
@@ -161,16 +160,8 @@ struct Learn: ParsableCommand {
         }
 
         do {
-            while !stop.requested {
+            try loop.run(handle, afterRead: {
                 let clock = DispatchTime.now().uptimeNanoseconds
-                if let d = deadline, clock >= d { break }
-                try sensor.poll(timeoutMillis: 100, handle)
-                let drops = sensor.stats.totalKernelDrops
-                if drops > reportedDrops {
-                    learner.noteDrops(drops - reportedDrops, now: Clock.nowNanos())
-                    Diagnostics.warning("the kernel dropped \(drops - reportedDrops) events (ring buffer full); profiles cannot become stable on this window")
-                    reportedDrops = drops
-                }
                 for (path, hash) in hasher.completed() {
                     learner.noteBinary(path: path, sha256: hash, now: Clock.nowNanos())
                 }
@@ -182,8 +173,10 @@ struct Learn: ParsableCommand {
                     progress.update(learner: learner, now: Clock.nowNanos())
                     nextProgress = clock + 1_000_000_000
                 }
-            }
-            try sensor.drain(handle)
+            }, dropped: { dropped in
+                learner.noteDrops(dropped, now: Clock.nowNanos())
+                Diagnostics.warning("the kernel dropped \(dropped) events (ring buffer full); profiles cannot become stable on this window")
+            })
         } catch {
             failure = error
         }

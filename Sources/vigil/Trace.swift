@@ -104,8 +104,7 @@ struct Trace: ParsableCommand {
         for note in sensor.notices { Diagnostics.warning(note) }
         Diagnostics.info("tracing: \(sensor.attachedHooks.count) probes attached; \(table.count) processes already running")
 
-        let deadline = duration.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
-        var reportedDrops: UInt64 = 0
+        let loop = SensorLoop(sensor: sensor, stop: stop, duration: duration)
         let handle: (Event) -> Void = { event in
             let record = table.apply(event)
             if let stream {
@@ -115,18 +114,12 @@ struct Trace: ParsableCommand {
             }
         }
         do {
-            while !stop.requested {
-                if let d = deadline, DispatchTime.now().uptimeNanoseconds >= d { break }
-                try sensor.poll(timeoutMillis: 100, handle)
-                writer.flush()
-                let drops = sensor.stats.totalKernelDrops
-                if drops > reportedDrops {
-                    Diagnostics.warning("the kernel dropped \(drops - reportedDrops) records (ring buffer full); \(drops) in all")
-                    stream?.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(drops - reportedDrops)), timeNanos: Clock.nowNanos()))
-                    reportedDrops = drops
-                }
+            var total: UInt64 = 0
+            try loop.run(handle, afterRead: writer.flush) { dropped in
+                total += dropped
+                Diagnostics.warning("the kernel dropped \(dropped) records (ring buffer full); \(total) in all")
+                stream?.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(dropped)), timeNanos: Clock.nowNanos()))
             }
-            try sensor.drain(handle)
         } catch {
             Diagnostics.error("reading events failed: \(error)")
             stream?.close()
@@ -136,7 +129,7 @@ struct Trace: ParsableCommand {
         writer.flush()
         let stats = sensor.stats
         if let stream {
-            stream.publish(AgentEvent(.stopped(reason: stop.requested ? "signal" : "duration elapsed"), timeNanos: Clock.nowNanos()))
+            stream.publish(AgentEvent(.stopped(reason: loop.stopReason), timeNanos: Clock.nowNanos()))
             stream.close()
             for s in stream.stats where s.lost > 0 || s.spoolPendingBytes > 0 {
                 Diagnostics.warning("output \(s.name): \(s.delivered) delivered, \(s.lost) lost, \(s.spoolPendingBytes) bytes left in the spool for the next run")

@@ -190,9 +190,9 @@ final class Watcher {
 
         var pendingHashes: [String: [Int32]] = [:]
         let explain = options.explain
-        let debugNovelty = ProcessInfo.processInfo.environment["VIGIL_DEBUG_NOVELTY"] != nil
 
         var belowAlert = 0
+        var latencies: [UInt64] = []
         func publish(_ deviations: [Deviation], step: ResponseStep?, pid: Int32, score: Double, now: UInt64, climb: [Double] = []) {
             let process = table[pid] ?? ProcessRecord(pid: pid, ppid: 0)
             let report = FindingReport(deviations: deviations, riskScore: score, step: step, rung: planner.rung(of: pid),
@@ -201,14 +201,16 @@ final class Watcher {
             if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }
         }
 
-        func carryOut(_ steps: [ResponseStep], now: UInt64) {
-            for var step in steps {
-                if mode == .enforce, case .pending = step.outcome {
-                    let outcome = actions.apply(step, cap: policy.cap(profile: step.profile, executable: table[step.pid]?.path))
-                    step = planner.record(outcome: outcome, for: step.id) ?? step
-                }
-                publish([], step: step, pid: step.pid, score: step.score, now: now)
+        /// Carries out a step the planner decided (enforce mode) and records its outcome;
+        /// in monitor mode the step is returned as decided ("would have acted").
+        func execute(_ step: ResponseStep, seen: UInt64? = nil) -> ResponseStep {
+            guard mode == .enforce, case .pending = step.outcome else { return step }
+            let outcome = actions.apply(step, cap: policy.cap(profile: step.profile, executable: table[step.pid]?.path))
+            if case .succeeded = outcome, let seen, step.to > .alert {
+                let done = Clock.nowNanos()
+                if done > seen { latencies.append(done - seen) }
             }
+            return planner.record(outcome: outcome, for: step.id) ?? step
         }
 
         // Deviations are gathered per process over one read of the ring buffer and judged
@@ -218,7 +220,6 @@ final class Watcher {
         // When the kernel saw the first deviating event of each batch: the start of the
         // deviation-to-action latency, which the closing line reports.
         var batchSeen: [Int32: UInt64] = [:]
-        var latencies: [UInt64] = []
         var quietAfterKill: [Int32: Int] = [:]
         var exited: Set<Int32> = []
 
@@ -247,16 +248,8 @@ final class Watcher {
             } else {
                 // The deviations travel with the first step they caused.
                 var first = true
-                for var step in steps {
-                    if mode == .enforce, case .pending = step.outcome {
-                        let outcome = actions.apply(step, cap: policy.cap(profile: step.profile, executable: table[pid]?.path))
-                        step = planner.record(outcome: outcome, for: step.id) ?? step
-                        if case .succeeded = outcome, let seen, step.to > .alert {
-                            let done = Clock.nowNanos()
-                            if done > seen { latencies.append(done - seen) }
-                        }
-                    }
-                    publish(first ? deviations : [], step: step, pid: pid, score: score, now: now, climb: first ? climb : [])
+                for step in steps {
+                    publish(first ? deviations : [], step: execute(step, seen: seen), pid: pid, score: score, now: now, climb: first ? climb : [])
                     first = false
                 }
             }
@@ -282,9 +275,6 @@ final class Watcher {
                 if explain { Diagnostics.raw("vigil: kernel: \(a.kind.rawValue) pid \(event.pid)\(a.path.map { " " + $0 } ?? "")\(a.remote.map { " to " + EventFormatter.endpoint($0) } ?? "")") }
             default:
                 break
-            }
-            if debugNovelty, case .novelty(let n) = event.payload {
-                Diagnostics.raw("debug: novelty pid \(event.pid) slot \(n.profileSlot) \(n.calls.map { $0 == NgramHash.startSymbol ? "^" : SyscallTable.name(Int($0)) })")
             }
             let deviations = detector.apply(event, process: record, binaryHash: hash, now: now)
             if !deviations.isEmpty {
@@ -324,13 +314,10 @@ final class Watcher {
             batchOrder.removeAll(keepingCapacity: true)
         }
 
-        let deadline = options.duration.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
-        var reportedDrops: UInt64 = 0
+        let loop = SensorLoop(sensor: sensor, stop: stop, duration: options.duration)
         var failure: (any Error)?
         do {
-            while !stop.requested {
-                if let d = deadline, DispatchTime.now().uptimeNanoseconds >= d { break }
-                try sensor.poll(timeoutMillis: 100, handle)
+            try loop.run(handle, afterRead: {
                 let now = Clock.nowNanos()
                 flush(now)
                 for (path, sha) in hasher.completed() {
@@ -338,16 +325,13 @@ final class Watcher {
                         judge(detector.noteBinary(pid: pid, sha256: sha, now: now), pid: pid, now: now)
                     }
                 }
-                carryOut(planner.tick(now: now), now: now)
-                let drops = sensor.stats.totalKernelDrops
-                if drops > reportedDrops {
-                    stream.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(drops - reportedDrops)), timeNanos: now))
-                    Diagnostics.warning("the kernel dropped \(drops - reportedDrops) events (ring buffer full)")
-                    reportedDrops = drops
+                for step in planner.tick(now: now) {
+                    publish([], step: execute(step), pid: step.pid, score: step.score, now: now)
                 }
-            }
-            try sensor.drain(handle)
-            flush(Clock.nowNanos())
+            }, dropped: { dropped in
+                stream.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(dropped)), timeNanos: Clock.nowNanos()))
+                Diagnostics.warning("the kernel dropped \(dropped) events (ring buffer full)")
+            })
         } catch {
             failure = error
         }
@@ -361,7 +345,7 @@ final class Watcher {
         if belowAlert > 0 { Diagnostics.info("\(belowAlert) deviations stayed below the alert band (they raised risk scores; no finding)") }
         let quiet = quietAfterKill.values.reduce(0, +)
         if quiet > 0 { Diagnostics.info("\(quiet) deviations of already-killed processes were counted, not reported") }
-        stream.publish(AgentEvent(.stopped(reason: stop.requested ? "signal" : "duration elapsed"), timeNanos: Clock.nowNanos()))
+        stream.publish(AgentEvent(.stopped(reason: loop.stopReason), timeNanos: Clock.nowNanos()))
         stream.close()
         Diagnostics.info(StatsReport.summary(sensor.stats))
         if let failure {
