@@ -269,8 +269,6 @@ final class Watcher {
                 exited.remove(event.pid)
                 hash = hasher.cachedOrSchedule(path: x.path)
                 if hash == nil { pendingHashes[x.path, default: []].append(event.pid) }
-            case .fork(let f):
-                _ = risk.fork(parent: event.pid, child: f.childPid, now: now)
             case .action(let a):
                 if explain { Diagnostics.raw("vigil: kernel: \(a.kind.rawValue) pid \(event.pid)\(a.path.map { " " + $0 } ?? "")\(a.remote.map { " to " + EventFormatter.endpoint($0) } ?? "")") }
             default:
@@ -293,7 +291,10 @@ final class Watcher {
             // An exec or a fork starts a new chapter: judge what came before it now, so a
             // child inherits its parent's risk as it stands.
             switch event.payload {
-            case .exec, .fork, .tamper: flush(now)
+            case .exec, .tamper: flush(now)
+            case .fork(let f):
+                flush(now)
+                _ = risk.fork(parent: event.pid, child: f.childPid, now: now)
             case .exit:
                 flush(now)
                 risk.remove(event.pid)
