@@ -251,26 +251,30 @@ final class BackgroundHasher: @unchecked Sendable {
 enum ModelsDirectory {
     /// An existing models directory (monitor, enforce): present, a directory, not writable by others.
     static func requireSafe(_ path: String) throws {
-        var st = stat()
-        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+        guard let st = status(path), st.st_mode & S_IFMT == S_IFDIR else {
             Diagnostics.error("--models \(path) is not a directory (learn baselines first: vigil learn --models \(path))")
             throw ExitCode(2)
         }
-        if st.st_mode & 0o022 != 0 {
-            Diagnostics.error("the models directory \(path) is writable by users other than its owner; anyone could plant a baseline. Fix: chmod go-w \(path)")
-            throw ExitCode(2)
-        }
+        try refuseWritableByOthers(path, st, what: "the models directory \(path) is writable by users other than its owner; anyone could plant a baseline")
     }
 
     /// A policy or model file: refused when others can write to it.
     static func requireSafeFile(_ path: String) throws {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
+        guard let st = status(path) else {
             Diagnostics.error("cannot read \(path): \(String(cString: strerror(errno)))")
             throw ExitCode(2)
         }
+        try refuseWritableByOthers(path, st, what: "\(path) is writable by users other than its owner; refusing to load it")
+    }
+
+    private static func status(_ path: String) -> stat? {
+        var st = stat()
+        return stat(path, &st) == 0 ? st : nil
+    }
+
+    private static func refuseWritableByOthers(_ path: String, _ st: stat, what: String) throws {
         if st.st_mode & 0o022 != 0 {
-            Diagnostics.error("\(path) is writable by users other than its owner; refusing to load it. Fix: chmod go-w \(path)")
+            Diagnostics.error("\(what). Fix: chmod go-w \(path)")
             throw ExitCode(2)
         }
     }
