@@ -1,21 +1,9 @@
-import Foundation
 import VigilCore
-import VigilOutput
 
-/// Renders events for `vigil trace` and `vigil demo`: OCSF JSON lines, or readable text.
-struct EventFormatter {
-    var format: OutputFormat
-    let encoder = OCSFEncoder(hostname: ProcessInfo.processInfo.hostName, productVersion: VigilVersion.string)
-
-    /// The line for `event`, or nil when the format does not emit this kind of event.
-    func format(_ event: Event, process: ProcessRecord?, table: ProcessTable) -> String? {
-        switch format {
-        case .text: text(event, process: process)
-        case .json: encoder.encode(event, process: process, ancestry: table.ancestry(of: event.pid)).map(\.text)
-        }
-    }
-
-    private func text(_ e: Event, process: ProcessRecord?) -> String {
+/// One readable line per event, for `vigil trace --format text` (JSON goes through the
+/// OCSF encoder and the outputs).
+enum EventFormatter {
+    static func text(_ e: Event) -> String {
         let who = "\(e.comm)[\(e.pid)]"
         switch e.payload {
         case .exec(let x):

@@ -78,7 +78,6 @@ struct Trace: ParsableCommand {
 
         let writer = LineWriter(fd: STDOUT_FILENO)
         var table = ProcessTable(seed: ProcScanner.snapshot(nowNanos: Clock.nowNanos()))
-        let formatter = EventFormatter(format: format)
         let stop = StopSignal.install()
         var stream: EventStream?
         if format == .json {
@@ -109,8 +108,8 @@ struct Trace: ParsableCommand {
             let record = table.apply(event)
             if let stream {
                 stream.publish(event, process: record, ancestry: table.ancestry(of: event.pid))
-            } else if let line = formatter.format(event, process: record, table: table) {
-                writer.write(line)
+            } else {
+                writer.write(EventFormatter.text(event))
             }
         }
         do {
