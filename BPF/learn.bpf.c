@@ -8,9 +8,10 @@
  *     h = state ^ (n << 56); h = fmix64(h); if h == 0: h = 1
  *
  * A known n-gram is counted in place (vg_known_ngrams) and nothing leaves the kernel. A new
- * one is reported once as a vg_novelty record; in learn mode it is added to the known map
- * first, so the next occurrence is already known. Processes still pending a profile (just
- * exec'd) report each distinct n-gram once, since the kernel does not yet know which
+ * one is reported once as a vg_novelty record; for a slot in learn mode (vg_slot_modes) it
+ * is added to the known map first, so the next occurrence is already known; for a slot in
+ * enforce mode the process is marked deviating at once. Processes still pending a profile
+ * (just exec'd) report each distinct n-gram once, since the kernel does not yet know which
  * profile to ask. */
 
 #define VG_START_SYMBOL 0xffffffffu
@@ -97,11 +98,13 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
         struct vg_seen *sseen = bpf_map_lookup_elem(&vg_known_syscalls, &skey);
         if (!sseen)
             flags |= VG_NOVELTY_NEW_SYSCALL;
-        if (vg_mode == VG_MODE_DETECT && vg_exec_guard)
+        __u32 *modep = bpf_map_lookup_elem(&vg_slot_modes, &slot);
+        __u32 mode = modep ? *modep : 0;
+        if (mode & VG_SLOT_MODE_GUARD)
             /* No waiting for user space: from this call on, a program this process (or a
              * child it forks) execs must be known to some baseline, or it dies at exec. */
             __sync_fetch_and_or(&proc->flags, VG_RESP_DEVIATING);
-        if (vg_mode == VG_MODE_LEARN) {
+        if (mode & VG_SLOT_MODE_LEARN) {
             struct vg_seen first = { .count = 1, .last_ns = bpf_ktime_get_ns() };
             if (bpf_map_update_elem(&vg_known_ngrams, &key, &first, BPF_NOEXIST) == -7 /* E2BIG */)
                 vg_count(VG_CTR_KNOWN_FULL);

@@ -10,11 +10,11 @@ const volatile char vg_filter_comm[VG_COMM_LEN] = {}; /* empty: every command */
 const volatile bool vg_want_syscalls = false;   /* emit a record per syscall (vigil trace --syscalls) */
 const volatile __u32 vg_syscall_wakeup_bytes = 256 * 1024; /* batch wakeups for syscall records */
 
-/* What the kernel side does with syscalls of profiled processes (enum vg_mode). */
+/* Which probes run (enum vg_mode). */
 const volatile __u32 vg_mode = 0;
-const volatile __u32 vg_ngram_len = 6;
-const volatile bool vg_exec_guard = false;      /* enforce: a process that does something new is
-                                                 * marked VG_RESP_DEVIATING at once, in the kernel */             /* n of the n-grams (at most VG_NGRAM_MAX) */
+const volatile __u32 vg_ngram_len = 6;          /* n of the n-grams (at most VG_NGRAM_MAX) */
+const volatile bool vg_exec_guard = false;      /* a process marked VG_RESP_DEVIATING that execs a
+                                                 * program no baseline knows is killed at exec */
 
 /* Every record goes through this ring buffer (size set by user space before load). */
 struct {
@@ -61,6 +61,15 @@ struct {
     __type(key, __u32);
     __type(value, struct vg_proc);
 } vg_procs SEC(".maps");
+
+/* Per profile slot: what a new n-gram does (VG_SLOT_MODE_*), set by user space as profiles
+ * move between learn, monitor and enforce. Read only on the novelty path. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, VG_MAX_SLOTS);
+    __type(key, __u32);
+    __type(value, __u32);
+} vg_slot_modes SEC(".maps");
 
 /* Executables some baseline knows, by path hash (FNV-1a 64 of the path's bytes). A process
  * marked VG_RESP_DEVIATING that execs anything else is killed before it runs. */

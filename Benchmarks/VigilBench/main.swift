@@ -108,7 +108,10 @@ func runSensorBenchmark() throws {
         // The loop in a profile slot: every call is hashed into a 6-gram and looked up in
         // the kernel's known map; once learned (after its first calls) nothing is reported.
         Configuration(name: "learn (steady)", describe: "learn mode, the loop's profile learning in the kernel") {
-            var o = SensorOptions(); o.mode = .learn; return try Sensor(options: o)
+            var o = SensorOptions(); o.mode = .learn
+            let s = try Sensor(options: o)
+            try s.setSlotMode(1, .learn)
+            return s
         } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) },
         // Enforce with the loop's steady behaviour already in its baseline.
         Configuration(name: "enforce (steady, learned)", describe: "detect mode with the exec guard, the loop's n-grams preloaded") {
@@ -116,6 +119,7 @@ func runSensorBenchmark() throws {
             let s = try Sensor(options: o)
             let getppid: UInt32 = 110
             try s.preload(slot: 1, syscalls: [getppid], ngrams: [NgramHash.hash([UInt32](repeating: getppid, count: 6))])
+            try s.setSlotMode(1, .enforce)
             return s
         } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) },
     ]

@@ -3,14 +3,25 @@ import Foundation
 public import VigilBPF
 public import VigilCore
 
-/// What the kernel side does with the syscalls of processes that have a profile slot.
+/// Which probes the sensor runs. What the kernel does with a profile's new n-grams is set
+/// per profile slot with ``Sensor/setSlotMode(_:_:)``.
 public enum SensorMode: UInt32, Sendable {
     /// Report events only (`vigil trace`).
     case trace = 0
-    /// Add new n-grams to the kernel's known maps and report each once (`vigil learn`).
+    /// Profiles, no responses and no self-protection hooks (`vigil learn`).
     case learn = 1
-    /// Report n-grams missing from the known maps, which stay as loaded (`vigil monitor`, `enforce`).
+    /// Profiles, responses and self-protection (`vigil monitor`, `enforce`, `run`).
     case detect = 2
+}
+
+/// What the kernel does with a new n-gram of a profile slot.
+public enum SlotMode: Sendable, Hashable {
+    /// Add it to the slot's known maps, then report it once.
+    case learn
+    /// Report it; the known maps stay as loaded.
+    case monitor
+    /// Report it, and mark the process deviating at once (see ``SensorOptions/execGuard``).
+    case enforce
 }
 
 /// What the sensor should watch.
@@ -27,9 +38,9 @@ public struct SensorOptions: Sendable {
     public var ringBufferBytes: UInt32 = 16 * 1024 * 1024
     /// The compiled BPF object; found automatically when nil.
     public var objectPath: String?
-    /// Detect mode: mark a process deviating in the kernel the moment it does something its
-    /// profile does not hold, so that an unknown program it (or its child) execs next is
-    /// killed before it runs, without waiting for user space (`vigil enforce`).
+    /// Detect mode: a process marked deviating (by user space, or by the kernel the moment a
+    /// process of a slot in ``SlotMode/enforce`` does something its profile does not hold)
+    /// that execs a program no baseline knows is killed before it runs (`vigil enforce`).
     public var execGuard = false
     /// Benchmarks only: load nothing but an empty sys_enter program (the overhead floor).
     public var benchmarkFloorOnly = false
@@ -94,6 +105,7 @@ public final class Sensor {
     private let knownSyscalls: BPFMap
     private let knownNgrams: BPFMap
     private let knownExec: BPFMap
+    private let slotModes: BPFMap
     private var decoder: RecordDecoder
     private var sink: ((Event) -> Void)?
 
@@ -127,13 +139,15 @@ public final class Sensor {
                               remedy: "use the object built with this binary (rebuild with `swift build`, or unset VIGIL_BPF_OBJECT)")
         }
         guard let ps = object.map(named: "vg_procs"), let ks = object.map(named: "vg_known_syscalls"),
-              let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec") else {
+              let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
+              let sm = object.map(named: "vg_slot_modes") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
         }
         procSlots = ps
         knownSyscalls = ks
         knownNgrams = kn
         knownExec = ke
+        slotModes = sm
         decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
 
         do {
@@ -275,6 +289,18 @@ public final class Sensor {
     /// Stops learning or watching process `pid`.
     public func releaseProcess(pid: Int32) {
         procSlots.remove(UInt32(bitPattern: pid))
+    }
+
+    /// Sets what the kernel does with new n-grams of `slot` (1 ..< 65536; unset slots
+    /// behave as ``SlotMode/monitor``).
+    public func setSlotMode(_ slot: UInt32, _ mode: SlotMode) throws(BPFError) {
+        guard slot > 0, slot < UInt32(VG_MAX_SLOTS) else { throw BPFError("profile slot \(slot)", errno: ERANGE, detail: "slots are 1 ..< \(VG_MAX_SLOTS)") }
+        let value: UInt32 = switch mode {
+        case .learn: VG_SLOT_MODE_LEARN
+        case .monitor: 0
+        case .enforce: VG_SLOT_MODE_GUARD
+        }
+        try slotModes.update(slot, value)
     }
 
     /// Adds known syscalls and n-gram hashes for `slot` (profiles loaded from disk), so that

@@ -90,7 +90,9 @@ struct Learn: ParsableCommand {
             guard !preloaded.contains(id) else { return }
             preloaded.insert(id)
             do {
-                try sensor.preload(slot: learner.profileSlot(for: id), syscalls: learner.knownSyscalls(id), ngrams: learner.knownNgramHashes(id))
+                let slot = learner.profileSlot(for: id)
+                try sensor.setSlotMode(slot, .learn)
+                try sensor.preload(slot: slot, syscalls: learner.knownSyscalls(id), ngrams: learner.knownNgramHashes(id))
             } catch {
                 Diagnostics.warning("could not preload profile \(id) into the kernel: \(error)")
             }

@@ -161,7 +161,10 @@ final class Watcher {
         for (i, p) in profiles.sorted(by: { $0.id < $1.id }).enumerated() {
             let slot = UInt32(i + 1)
             slots[p.id] = slot
-            do { try sensor.preload(slot: slot, syscalls: p.syscalls.keys, ngrams: p.ngrams.keys) } catch {
+            do {
+                try sensor.preload(slot: slot, syscalls: p.syscalls.keys, ngrams: p.ngrams.keys)
+                try sensor.setSlotMode(slot, mode == .enforce ? .enforce : .monitor)
+            } catch {
                 Diagnostics.warning("could not load profile \(p.id) into the kernel: \(error)")
             }
         }

@@ -50,6 +50,7 @@ struct LearnKernelTests {
         defer { service.terminate(); service.waitUntilExit() }
         let line = out.fileHandleForReading.availableData
         let port = try #require(UInt16(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try sensor.setSlotMode(7, .learn)
         try sensor.assignProfile(pid: service.processIdentifier, slot: 7)
         _ = try drain(sensor, for: 0.2)
 

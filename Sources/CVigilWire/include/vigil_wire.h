@@ -130,12 +130,19 @@ struct vg_net {
     struct vg_sockaddr remote;
 };
 
-/* What the kernel does with the syscalls of processes that have a profile slot. */
+/* Which probes a sensor runs. What happens to a new n-gram is decided per profile slot
+ * (enum vg_slot_mode), not here. */
 enum vg_mode {
     VG_MODE_TRACE = 0,    /* nothing: no profiles */
-    VG_MODE_LEARN = 1,    /* new n-grams are added to the known maps and reported once */
-    VG_MODE_DETECT = 2,   /* new n-grams are reported, the known maps stay as loaded */
+    VG_MODE_LEARN = 1,    /* profiles; no responses, no self-protection hooks */
+    VG_MODE_DETECT = 2,   /* profiles, responses and self-protection (monitor, enforce, run) */
 };
+
+/* How the kernel treats a new n-gram of a profile slot (value of vg_slot_modes). Slots
+ * user space never set read as 0: reported, the known maps stay as they are (monitor). */
+#define VG_SLOT_MODE_LEARN (1u << 0)  /* added to the known maps, then reported once */
+#define VG_SLOT_MODE_GUARD (1u << 1)  /* the process is marked VG_RESP_DEVIATING at once */
+#define VG_MAX_SLOTS 65536            /* profile slots are 1 ..< VG_MAX_SLOTS */
 
 /* A process whose exec user space has not yet assigned to a profile. */
 #define VG_SLOT_PENDING 0xffffffffu
