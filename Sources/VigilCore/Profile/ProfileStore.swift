@@ -102,32 +102,8 @@ public struct ProfileStore: Sendable {
     }
 
     func writeAtomically(_ bytes: [UInt8], to final: String, crash: CrashPoint?) throws {
-        let name = (final as NSString).lastPathComponent
-        let temp = (directory as NSString).appendingPathComponent(".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        func fail(_ what: String) -> SaveError { SaveError(file: final, reason: "\(what): \(String(cString: strerror(errno)))") }
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fail("cannot create \(temp)") }
-        var ok = false
-        defer { if !ok && crash == nil { unlink(temp) } }
-        do {
-            defer { if !ok { close(fd) } }
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if n < 0 { if errno == EINTR { continue }; throw fail("write failed") }
-                offset += n
-            }
-            if crash == .afterTempWrite { return }
-            guard fsync(fd) == 0 else { throw fail("fsync failed") }
-            if crash == .afterTempSync { return }
-            ok = true
-            guard close(fd) == 0 else { throw fail("close failed") }
-        }
-        guard rename(temp, final) == 0 else { ok = false; throw fail("rename failed") }
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            _ = fsync(dfd)
-            close(dfd)
+        do { try AtomicFile.write(bytes, to: final, crash: crash) } catch let e as AtomicFile.WriteError {
+            throw SaveError(file: e.file, reason: e.reason)
         }
     }
 }

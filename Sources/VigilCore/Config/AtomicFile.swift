@@ -1,0 +1,44 @@
+import Foundation
+
+/// Files replaced whole or not at all: written to a temporary file beside the target,
+/// synced, renamed over it, and the directory synced. A crash leaves the old file or the
+/// new one, never a mix.
+enum AtomicFile {
+    struct WriteError: Error, CustomStringConvertible {
+        var file: String
+        var reason: String
+        var description: String { "\(file): \(reason)" }
+    }
+
+    /// Writes `bytes` to `final` (mode `mode`). `crash` stops after a step (tests only).
+    static func write(_ bytes: [UInt8], to final: String, mode: mode_t = 0o644, crash: ProfileStore.CrashPoint? = nil) throws {
+        let directory = (final as NSString).deletingLastPathComponent
+        let name = (final as NSString).lastPathComponent
+        let temp = (directory as NSString).appendingPathComponent(".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        func fail(_ what: String) -> WriteError { WriteError(file: final, reason: "\(what): \(String(cString: strerror(errno)))") }
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw fail("cannot create \(temp)") }
+        var ok = false
+        defer { if !ok && crash == nil { unlink(temp) } }
+        do {
+            defer { if !ok { close(fd) } }
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if n < 0 { if errno == EINTR { continue }; throw fail("write failed") }
+                offset += n
+            }
+            if crash == .afterTempWrite { return }
+            guard fsync(fd) == 0 else { throw fail("fsync failed") }
+            if crash == .afterTempSync { return }
+            ok = true
+            guard close(fd) == 0 else { throw fail("close failed") }
+        }
+        guard rename(temp, final) == 0 else { ok = false; throw fail("rename failed") }
+        let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            _ = fsync(dfd)
+            close(dfd)
+        }
+    }
+}

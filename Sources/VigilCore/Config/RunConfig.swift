@@ -1,0 +1,167 @@
+internal import Yams
+
+/// Everything `vigil run` takes, from one YAML file (`examples/vigil.yaml` documents every
+/// key). Relative paths are resolved against the file's directory.
+public struct RunConfig: Sendable, Hashable {
+    /// The models directory: one profile per file (created owner-only).
+    public var models: String
+    /// The state directory: profile modes (`modes.json`) and, by default, the spool.
+    public var state: String
+    /// The response policy file; nil: the built-in ladder.
+    public var policy: String?
+    /// Seconds to run; nil: until SIGTERM or SIGINT.
+    public var duration: Double?
+    /// Output specs (`vigil trace --help` lists the forms).
+    public var outputs: [String] = ["stdout"]
+    /// Where events wait while an output is down; nil: `<state>/spool`.
+    public var spool: String?
+    /// Also stream process and network events, not only findings and the agent's own.
+    public var events = false
+    /// Executables to learn (absolute paths); empty: every program.
+    public var only: [String] = []
+    public var saveIntervalSeconds: Double = 30
+    public var stability = StabilityPolicy.standard
+    public var promotion = PromotionPolicy()
+    /// Profile modes set by the operator, by profile id or executable path; they override
+    /// promotion (a profile named here never moves on its own).
+    public var modes: [String: ProfileMode] = [:]
+    /// The Prometheus endpoint's address; nil: no endpoint.
+    public var metricsListen: String? = "127.0.0.1:9464"
+    /// Whether the kernel measures each BPF program's run time (costs two clock reads per run).
+    public var bpfRunTime = false
+
+    public init(models: String, state: String) {
+        self.models = models
+        self.state = state
+    }
+
+    /// The spool directory in effect.
+    public var spoolDirectory: String { spool ?? state + "/spool" }
+
+    static let topKeys = ["models", "state", "policy", "duration", "outputs", "spool", "events", "learn", "promotion",
+                          "modes", "metrics"]
+
+    /// Reads a configuration. `file` names the source in errors and anchors relative paths;
+    /// `checkOutput` validates one output spec (it throws a message naming what is wrong).
+    ///
+    /// - Throws: ``YAMLFileError`` with line and column for malformed YAML, unknown keys,
+    ///   missing required keys and bad values.
+    public static func load(yaml: String, file: String, checkOutput: (String) throws -> Void = { _ in }) throws(YAMLFileError) -> RunConfig {
+        guard let root = try YAMLNodeReader.compose(yaml, file: file) else {
+            throw YAMLFileError(file: file, line: 1, column: 1, message: "the configuration is empty; expected at least models: DIR")
+        }
+        return try withoutActuallyEscaping(checkOutput) { check throws(YAMLFileError) in
+            try RunConfigReader(file: file, base: directory(of: file), checkOutput: check).read(root)
+        }
+    }
+}
+
+/// The directory part of a path ("." when it has none).
+private func directory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}
+
+private struct RunConfigReader: YAMLNodeReading {
+    let file: String
+    let base: String
+    let checkOutput: (String) throws -> Void
+
+    func path(_ node: Node, _ what: String) throws(YAMLFileError) -> String {
+        let p = try string(node, what)
+        if p.hasPrefix("/") { return p }
+        return base == "." ? p : base + "/" + p
+    }
+
+    func read(_ root: Node) throws(YAMLFileError) -> RunConfig {
+        let top = try pairs(root, "the configuration", allowed: RunConfig.topKeys)
+        guard let modelsNode = top.first(where: { $0.key == "models" })?.value else {
+            throw fail(root, "models is required: the directory of baselines, e.g. models: /var/lib/vigil/models")
+        }
+        let models = try path(modelsNode, "models")
+        let state = try top.first { $0.key == "state" }.map { v throws(YAMLFileError) in try path(v.value, "state") }
+            ?? directory(of: models) + "/state"
+        var c = RunConfig(models: models, state: state)
+        for (key, _, v) in top {
+            switch key {
+            case "policy": c.policy = isNull(v) ? nil : try path(v, "policy")
+            case "duration": c.duration = isNull(v) ? nil : try number(v, "duration", in: 0...(86_400 * 365), positive: true)
+            case "spool": c.spool = try path(v, "spool")
+            case "events": c.events = try bool(v, "events")
+            case "outputs":
+                let items = try strings(v, "outputs")
+                guard !items.isEmpty else { throw fail(v, "outputs: expected at least one output, e.g. [stdout]") }
+                for (spec, node) in items {
+                    do { try checkOutput(spec) } catch { throw fail(node, "outputs: \(error)") }
+                }
+                c.outputs = items.map(\.0)
+            case "learn": try readLearn(v, into: &c)
+            case "promotion": try readPromotion(v, into: &c.promotion)
+            case "modes":
+                for (name, keyNode, mv) in try pairs(v, "modes", allowed: nil) {
+                    guard !name.isEmpty else { throw fail(keyNode, "modes: expected a profile id or an executable path") }
+                    c.modes[name] = try mode(mv, "modes.\(name)", allowed: ProfileMode.allCases)
+                }
+            case "metrics":
+                for (k, _, mv) in try pairs(v, "metrics", allowed: ["listen", "bpf-run-time"]) {
+                    if k == "listen" {
+                        c.metricsListen = isNull(mv) ? nil : try listenAddress(mv)
+                    } else {
+                        c.bpfRunTime = try bool(mv, "metrics.bpf-run-time")
+                    }
+                }
+            default: break
+            }
+        }
+        return c
+    }
+
+    func readLearn(_ v: Node, into c: inout RunConfig) throws(YAMLFileError) {
+        let keys = ["only", "save-interval-seconds", "bucket-seconds", "window-buckets", "min-observed-seconds", "min-observations",
+                    "max-new-per-minute"]
+        for (k, _, lv) in try pairs(v, "learn", allowed: keys) {
+            switch k {
+            case "only":
+                let items = try strings(lv, "learn.only")
+                for (p, node) in items where !p.hasPrefix("/") {
+                    throw fail(node, "learn.only: expected an absolute executable path, found '\(p)'")
+                }
+                c.only = items.map(\.0)
+            case "save-interval-seconds": c.saveIntervalSeconds = try number(lv, "learn.\(k)", in: 1...86_400)
+            case "bucket-seconds": c.stability.bucketSeconds = UInt64(try integer(lv, "learn.\(k)", in: 1...86_400))
+            case "window-buckets": c.stability.windowBuckets = try integer(lv, "learn.\(k)", in: 1...1_000)
+            case "min-observed-seconds": c.stability.minObservedSeconds = UInt64(try integer(lv, "learn.\(k)", in: 0...(86_400 * 365)))
+            case "min-observations": c.stability.minObservations = UInt64(try integer(lv, "learn.\(k)", in: 0...1_000_000_000))
+            case "max-new-per-minute": c.stability.maxNewPerMinute = try number(lv, "learn.\(k)", in: 0...1_000_000)
+            default: break
+            }
+        }
+    }
+
+    func readPromotion(_ v: Node, into p: inout PromotionPolicy) throws(YAMLFileError) {
+        let keys = ["up-to", "stable-seconds", "quiet-seconds", "new-executables", "loaded-profiles"]
+        for (k, _, pv) in try pairs(v, "promotion", allowed: keys) {
+            switch k {
+            case "up-to": p.upTo = try mode(pv, "promotion.up-to", allowed: ProfileMode.allCases)
+            case "stable-seconds": p.stableSeconds = try number(pv, "promotion.\(k)", in: 0...(86_400 * 365))
+            case "quiet-seconds": p.quietSeconds = try number(pv, "promotion.\(k)", in: 0...(86_400 * 365))
+            case "new-executables": p.newExecutables = try mode(pv, "promotion.\(k)", allowed: [.learn, .monitor])
+            case "loaded-profiles": p.loadedProfiles = try mode(pv, "promotion.\(k)", allowed: ProfileMode.allCases)
+            default: break
+            }
+        }
+    }
+
+    func mode(_ node: Node, _ what: String, allowed: [ProfileMode]) throws(YAMLFileError) -> ProfileMode {
+        ProfileMode(rawValue: try choice(node, what, allowed.map(\.rawValue)))!
+    }
+
+    /// HOST:PORT with a numeric port (`[v6]:PORT` for IPv6; an empty host: every interface).
+    func listenAddress(_ node: Node) throws(YAMLFileError) -> String {
+        let text = try string(node, "metrics.listen")
+        guard let colon = text.lastIndex(of: ":"), UInt16(text[text.index(after: colon)...]) != nil else {
+            throw fail(node, "metrics.listen: expected HOST:PORT such as 127.0.0.1:9464, found '\(text)'")
+        }
+        return text
+    }
+}
