@@ -11,8 +11,8 @@ struct Status: ParsableCommand {
         mode and uptime, profiles by mode and state, events by kind, events the kernel dropped \
         (flagged loudly: a drop is behaviour nobody saw), findings, actions by outcome, \
         promotions, reloads, how full the kernel ring buffer is, the mean run time of each \
-        eBPF program, and each output's queue, spool and health. Needs no root: it only \
-        makes an HTTP request.
+        eBPF program (when the agent has the kernel's BPF run-time statistics on), and each \
+        output's queue, spool and health. Needs no root: it only makes an HTTP request.
 
         Exits 1 when nothing answers at the address, 2 when the address is malformed.
 
