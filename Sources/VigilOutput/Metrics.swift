@@ -322,7 +322,9 @@ public struct AgentMetrics: Sendable {
     public var eventsByKind: [String: UInt64] = [:]
     /// Records the kernel dropped because the ring buffer was full, by kind.
     public var kernelDropsByKind: [String: UInt64] = [:]
-    /// Events an output lost (memory queue and spool both full), by output name.
+    /// Events an output lost (memory queue and spool both full), by output name. An output
+    /// of `sinks` missing here reports its own `SinkStats.lost`; so leave this empty unless
+    /// the agent counts losses itself.
     public var spoolLost: [String: UInt64] = [:]
     /// Findings reported, by deviation kind.
     public var findingsByKind: [String: UInt64] = [:]
@@ -353,6 +355,13 @@ public struct AgentMetrics: Sendable {
     public var version: String = ""
 
     public init() {}
+
+    /// Lost events of every output: `spoolLost` where it has the output, else the output's own count.
+    var lostBySink: [String: UInt64] {
+        var out = spoolLost
+        for sink in sinks where out[sink.name] == nil { out[sink.name] = UInt64(max(0, sink.lost)) }
+        return out
+    }
 
     /// The snapshot as metric families, in a fixed order.
     public func families() -> [MetricFamily] {
@@ -418,7 +427,7 @@ public struct AgentMetrics: Sendable {
             MetricFamily(name: "vigil_sink_delivered_events_total", help: "Events an output delivered.", kind: .counter,
                          samples: perSink { Double($0.delivered) }),
             MetricFamily(name: "vigil_sink_lost_events_total", help: "Events an output lost (memory queue and spool both full).", kind: .counter,
-                         samples: byLabel("sink", spoolLost)),
+                         samples: byLabel("sink", lostBySink)),
         ]
         return out
     }

@@ -47,7 +47,7 @@ struct MetricsAddress: Equatable {
                 throw MetricsServerError(address: text, reason: "an IPv6 address needs brackets; \(usage)")
             }
         }
-        guard !portText.isEmpty, portText.allSatisfy(\.isASCII), let port = UInt16(portText) else {
+        guard !portText.isEmpty, portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt16(portText) else {
             throw MetricsServerError(address: text, reason: "'\(portText)' is not a port (0-65535); \(usage)")
         }
         if host.contains(where: { $0 == " " || $0 == "/" }) {

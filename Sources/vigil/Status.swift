@@ -51,6 +51,10 @@ struct Status: ParsableCommand {
             Diagnostics.error("\(address) answered with unreadable metrics: \(error)")
             throw ExitCode.failure
         }
+        guard samples.contains(where: { $0.name == "vigil_info" }) else {
+            Diagnostics.error("\(address) serves Prometheus metrics, but not Vigil's (no vigil_info); is this the address in the agent's metrics.listen?")
+            throw ExitCode.failure
+        }
         Console.raw(StatusReport(samples).render(address: address))
     }
 }

@@ -99,6 +99,15 @@ struct StatusCommandTests {
         #expect(err.contains("metrics.listen"))
     }
 
+    @Test func anEndpointWithoutVigilsMetricsIsNamed() throws {
+        let server = try MetricsServer(listen: "127.0.0.1:0")
+        defer { server.stop() }
+        server.update([MetricFamily(name: "other_up", help: "", kind: .gauge, samples: [MetricSample(value: 1)])])
+        let (_, err, status) = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)"])
+        #expect(status == 1)
+        #expect(err.contains("not Vigil's"))
+    }
+
     @Test func aMalformedAddressIsBadUsage() throws {
         let (_, err, status) = try runVigil(["status", "--metrics", "localhost"])
         #expect(status == 2)

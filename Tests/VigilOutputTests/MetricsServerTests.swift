@@ -160,7 +160,7 @@ struct MetricsServerTests {
         }
     }
 
-    @Test(arguments: ["9464", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:http", "::1:9464", "[::1", "[]:80", "[::1]9464", "a b:80", "127.0.0.1:-1"])
+    @Test(arguments: ["9464", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:http", "::1:9464", "[::1", "[]:80", "[::1]9464", "a b:80", "127.0.0.1:-1", "127.0.0.1:+80", ""])
     func malformedAddressesAreClearErrors(address: String) {
         #expect {
             _ = try MetricsServer(listen: address)

@@ -209,11 +209,20 @@ struct AgentMetricsTests {
         vigil_sink_delivered_events_total{sink="file:/b"} 8
         # HELP vigil_sink_lost_events_total Events an output lost (memory queue and spool both full).
         # TYPE vigil_sink_lost_events_total counter
+        vigil_sink_lost_events_total{sink="file:/a"} 0
         vigil_sink_lost_events_total{sink="file:/b"} 4
 
         """)
         // The same snapshot always renders the same text (dictionary order does not leak).
         for _ in 0..<5 { #expect(PrometheusText.render(Self.sample().families()) == text) }
+    }
+
+    @Test func lostEventsComeFromSpoolLostOrElseTheSinksOwnCount() {
+        var m = AgentMetrics()
+        m.sinks = [SinkStats(name: "a", lost: 2), SinkStats(name: "b", lost: 5)]
+        m.spoolLost = ["b": 7, "gone": 1]
+        let lost = m.families().first { $0.name == "vigil_sink_lost_events_total" }?.samples ?? []
+        #expect(lost == [MetricSample([("sink", "a")], 2), MetricSample([("sink", "b")], 7), MetricSample([("sink", "gone")], 1)])
     }
 
     @Test func lastReloadIsOmittedBeforeAnyReload() {
