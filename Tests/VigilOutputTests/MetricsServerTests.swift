@@ -191,6 +191,29 @@ struct MetricsServerTests {
         #expect(try MetricsClient.fetch("127.0.0.1:\(local.port)") == PrometheusText.render(Self.families))
     }
 
+    /// True when this host has IPv6 loopback (containers may not).
+    static var hasIPv6Loopback: Bool {
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var a = sockaddr_in6()
+        a.sin6_family = sa_family_t(AF_INET6)
+        a.sin6_addr = in6addr_loopback
+        return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 } }
+    }
+
+    @Test(.enabled(if: hasIPv6Loopback)) func servesOverIPv6() throws {
+        let six = try MetricsServer(listen: "[::1]:0")
+        defer { six.stop() }
+        six.update(Self.families)
+        #expect(try MetricsClient.fetch("[::1]:\(six.port)") == PrometheusText.render(Self.families))
+
+        let all = try MetricsServer(listen: ":0")  // dual stack
+        defer { all.stop() }
+        all.update(Self.families)
+        #expect(try MetricsClient.fetch("[::1]:\(all.port)") == PrometheusText.render(Self.families))
+    }
+
     @Test func stopClosesTheListener() throws {
         let server = try MetricsServer(listen: "127.0.0.1:0")
         let port = server.port
