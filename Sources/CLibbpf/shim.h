@@ -99,4 +99,28 @@ static inline int vigil_kernel_has_btf_tracepoint(const char *name) {
     return id >= 0 ? 1 : 0;
 }
 
+/* Turns on the kernel's per-program run-time accounting (run_time_ns, run_cnt) for as long
+ * as the returned descriptor stays open. Returns the descriptor, or -errno. */
+static inline int vigil_enable_run_time_stats(void) {
+    int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+    return fd >= 0 ? fd : -errno;
+}
+
+/* A loaded program's cumulative run time (ns) and run count. Returns 0, or -errno. */
+static inline int vigil_prog_run_stats(int prog_fd, __u64 *run_time_ns, __u64 *run_cnt) {
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return -errno;
+    *run_time_ns = info.run_time_ns;
+    *run_cnt = info.run_cnt;
+    return 0;
+}
+
+/* An acquire load of a 64-bit position the kernel (or libbpf) writes concurrently, such as
+ * a ring buffer's producer and consumer positions. */
+static inline __u64 vigil_load_acquire_u64(const void *where) {
+    return __atomic_load_n((const __u64 *)where, __ATOMIC_ACQUIRE);
+}
+
 #endif

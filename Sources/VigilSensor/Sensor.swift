@@ -99,7 +99,12 @@ public final class Sensor {
 
     private let object: BPFObject
     private var links: [BPFLink] = []
+    /// The programs loaded and attached, for their run-time statistics.
+    private var attachedPrograms: [BPFProgram] = []
+    private var runTimeStats: BPFRunTimeStats?
     private var ring: RingBuffer?
+    private var ringGauge: RingBufferGauge?
+    private let ringSizeBytes: Int
     private let counters: BPFMap
     private let procSlots: BPFMap
     private let knownSyscalls: BPFMap
@@ -131,6 +136,7 @@ public final class Sensor {
             throw SensorError("the BPF object at \(path) lacks Vigil's maps", remedy: "rebuild Vigil, or point VIGIL_BPF_OBJECT at the object built with this binary")
         }
         counters = c
+        ringSizeBytes = Int(options.ringBufferBytes)
         // The object must speak this binary's wire format: a stale object (an old install
         // under share/, a VIGIL_BPF_OBJECT left behind) would be decoded as garbage.
         let abi = (try? object.global("vg_abi_version", as: UInt32.self)) ?? 0
@@ -211,6 +217,7 @@ public final class Sensor {
                     links.append(try program.attach())
                 }
                 attachedHooks.append(program.section)
+                attachedPrograms.append(program)
             } catch let error as SensorError {
                 throw error
             } catch let error as BPFError {
@@ -227,6 +234,11 @@ public final class Sensor {
             }
         } catch {
             throw SensorError("cannot read the ring buffer: \(error)", remedy: "check the memory lock limit (ulimit -l)")
+        }
+        do {
+            ringGauge = try RingBufferGauge(map: events)
+        } catch {
+            notices.append("cannot map the ring buffer's positions (\(error)): its fill level reads as 0")
         }
     }
 
@@ -335,6 +347,32 @@ public final class Sensor {
     /// Detaches every probe now (they are also detached when the sensor is released).
     public func detach() {
         links.removeAll()
+        attachedPrograms.removeAll()
+    }
+
+    // MARK: Figures for metrics
+
+    /// Asks the kernel to count each BPF program's run time and runs (`programStats`), for
+    /// the sensor's lifetime. Costs some nanoseconds per program run, so it is off until
+    /// asked for. Calling it again does nothing.
+    public func enableRunTimeStats() throws(BPFError) {
+        if runTimeStats == nil { runTimeStats = try BPFRunTimeStats() }
+    }
+
+    /// True once `enableRunTimeStats` succeeded.
+    public var runTimeStatsEnabled: Bool { runTimeStats != nil }
+
+    /// Run time and run count of each attached program, cumulative since run-time statistics
+    /// were enabled (on this host, by anyone). Zeros while they are off.
+    public func programStats() -> [ProgramStats] {
+        attachedPrograms.compactMap { p in
+            p.runStats.map { ProgramStats(name: p.name, runTimeNanos: $0.runTimeNanos, runCount: $0.runCount) }
+        }
+    }
+
+    /// Bytes of the ring buffer written by the kernel and not yet read, and its size.
+    public var ringBufferFill: (used: Int, size: Int) {
+        ringGauge?.fill ?? (0, ringSizeBytes)
     }
 
     /// Records the kernel has dropped so far because the ring buffer was full, all kinds.

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilOutput
+import VigilSensor
+
+/// As root: the sensor's figures for metrics (BPF program run time, ring-buffer fill) from
+/// the real kernel, served over HTTP and read back by `vigil status`.
+@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(2)))
+struct MetricsEndToEndTests {
+    static let ringBytes: UInt32 = 4 << 20
+
+    func makeSensor() throws -> Sensor {
+        var options = SensorOptions()
+        options.ringBufferBytes = Self.ringBytes
+        return try Sensor(options: options)
+    }
+
+    @Test func runTimeStatsCountTheSysEnterProgram() throws {
+        try BPFTestGate.check()
+        let sensor = try makeSensor()
+        #expect(!sensor.runTimeStatsEnabled)
+        try sensor.enableRunTimeStats()
+        try sensor.enableRunTimeStats()  // idempotent
+        #expect(sensor.runTimeStatsEnabled)
+        for _ in 0..<5 { try runProgram("/bin/true", []) }
+        let stats = sensor.programStats()
+        #expect(stats.map(\.name).contains("vg_exec"), "\(stats.map(\.name))")
+        let sysEnter = try #require(stats.first { $0.name == "vg_sys_enter" }, "no stats for vg_sys_enter: \(stats.map(\.name))")
+        #expect(sysEnter.runCount > 0)
+        #expect(sysEnter.runTimeNanos > 0)
+        // Counts only grow.
+        for _ in 0..<3 { try runProgram("/bin/true", []) }
+        let later = try #require(sensor.programStats().first { $0.name == "vg_sys_enter" })
+        #expect(later.runCount > sysEnter.runCount)
+    }
+
+    @Test func ringBufferFillReportsTheConfiguredSizeAndUnreadRecords() throws {
+        try BPFTestGate.check()
+        let sensor = try makeSensor()
+        #expect(sensor.ringBufferFill.size == Int(Self.ringBytes))
+        // Not polling: the exec and exit records of these programs stay in the ring.
+        for _ in 0..<3 { try runProgram("/bin/echo", ["fill"]) }
+        let full = sensor.ringBufferFill
+        #expect(full.used > 0)
+        #expect(full.used <= full.size)
+        try sensor.drain { _ in }
+        // Other processes on the host keep writing, but far less than what was drained.
+        #expect(sensor.ringBufferFill.used < Int(Self.ringBytes))
+    }
+
+    @Test func sensorFiguresAreScrapedOverHTTPAndShownByStatus() throws {
+        try BPFTestGate.check()
+        let sensor = try makeSensor()
+        try sensor.enableRunTimeStats()
+        for _ in 0..<3 { try runProgram("/bin/true", []) }
+        var events: [String: UInt64] = [:]
+        try sensor.drain { events[$0.kind.rawValue, default: 0] += 1 }
+
+        var m = AgentMetrics()
+        m.mode = "monitor"
+        m.version = "test"
+        m.eventsByKind = events
+        m.programs = sensor.programStats()
+        m.runTimeStatsEnabled = sensor.runTimeStatsEnabled
+        (m.ringBufferUsedBytes, m.ringBufferSizeBytes) = sensor.ringBufferFill
+        m.kernelDropsByKind = ["syscall": 7]
+        let server = try MetricsServer(listen: "127.0.0.1:0")
+        defer { server.stop() }
+        server.update(m.families())
+
+        let samples = try PrometheusText.parse(MetricsClient.fetch("127.0.0.1:\(server.port)"))
+        let runs = try #require(samples.first { $0.name == "vigil_bpf_program_runs_total" && $0.labels["program"] == "vg_sys_enter" })
+        #expect(runs.value > 0)
+        #expect(samples.contains { $0.name == "vigil_ringbuf_size_bytes" && $0.value == Double(Self.ringBytes) })
+        #expect(samples.contains { $0.name == "vigil_events_total" && $0.labels["kind"] == "exec" && $0.value >= 3 })
+
+        let (out, err, status) = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)"])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("mode monitor"))
+        #expect(out.contains("vg_sys_enter:"))
+        #expect(out.contains("ns/run"))
+        #expect(out.contains("KERNEL DROPS"))
+        #expect(out.contains("% full"))
+    }
+}
+
+/// `vigil status` needs no root and no eBPF.
+struct StatusCommandTests {
+    @Test func nothingListeningIsAClearRuntimeFailure() throws {
+        // A port nobody listens on: bind one, note it, close it.
+        let server = try MetricsServer(listen: "127.0.0.1:0")
+        let port = server.port
+        server.stop()
+        let (_, err, status) = try runVigil(["status", "--metrics", "127.0.0.1:\(port)"])
+        #expect(status == 1)
+        #expect(err.contains("127.0.0.1:\(port)"))
+        #expect(err.contains("is `vigil run` running with metrics enabled?"))
+        #expect(err.contains("metrics.listen"))
+    }
+
+    @Test func anEndpointWithoutVigilsMetricsIsNamed() throws {
+        let server = try MetricsServer(listen: "127.0.0.1:0")
+        defer { server.stop() }
+        server.update([MetricFamily(name: "other_up", help: "", kind: .gauge, samples: [MetricSample(value: 1)])])
+        let (_, err, status) = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)"])
+        #expect(status == 1)
+        #expect(err.contains("not Vigil's"))
+    }
+
+    @Test func aMalformedAddressIsBadUsage() throws {
+        let (_, err, status) = try runVigil(["status", "--metrics", "localhost"])
+        #expect(status == 2)
+        #expect(err.contains("'localhost'"))
+    }
+
+    @Test func helpTeachesWithAnExample() throws {
+        let (out, _, status) = try runVigil(["status", "--help"])
+        #expect(status == 0)
+        #expect(out.contains("vigil status --metrics 127.0.0.1:9464"))
+    }
+}
