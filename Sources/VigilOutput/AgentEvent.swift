@@ -9,6 +9,10 @@ public struct AgentEvent: Sendable, Hashable {
         case stopped(reason: String)
         /// Configuration or baselines were reloaded.
         case reloaded(detail: String)
+        /// A reload was refused; what was running before keeps running.
+        case reloadRefused(reason: String)
+        /// A profile changed mode (`from` nil: its first mode), e.g. promoted learn -> monitor.
+        case modeChanged(profile: String, from: String?, to: String, reason: String)
         /// Events were lost: `source` says where (e.g. `kernel-ringbuf`, `spool:file:/x`).
         case loss(source: String, count: Int)
         /// Findings held back by throttling since the last report, per profile.
@@ -41,6 +45,11 @@ extension OCSFEncoder {
             (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 4, "Stop", .informational, "Vigil stopped (\(reason))")
         case .reloaded(let detail):
             (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Reload", .informational, "Vigil reloaded: \(detail)")
+        case .reloadRefused(let reason):
+            (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .medium, "reload refused, the running configuration stays: \(reason)")
+        case .modeChanged(let profile, let from, let to, let reason):
+            (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Mode Change", .informational,
+                                                                  "profile \(profile): \(from.map { "\($0) -> " } ?? "")\(to) (\(reason))")
         case .suppressed(let counts):
             let total = counts.values.reduce(0, +)
             (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Throttle", .informational, "\(total) repeated findings suppressed")
@@ -66,6 +75,13 @@ extension OCSFEncoder {
             switch a.kind {
             case .loss(let source, let count):
                 w.object("unmapped") { w in w.field("loss_source", source); w.field("lost_events", count) }
+            case .modeChanged(let profile, let from, let to, let reason):
+                w.object("unmapped") { w in
+                    w.field("profile", profile)
+                    if let from { w.field("from_mode", from) }
+                    w.field("to_mode", to)
+                    w.field("reason", reason)
+                }
             case .suppressed(let counts):
                 w.object("unmapped") { w in
                     w.object("suppressed_findings") { w in

@@ -28,6 +28,11 @@ enum EventFormatter {
         }
     }
 
+    /// An action the kernel took on its own (a kill at exec, a refused connect), for --explain.
+    static func kernelAction(_ a: Event.KernelAction, pid: Int32) -> String {
+        "vigil: kernel: \(a.kind.rawValue) pid \(pid)\(a.path.map { " " + $0 } ?? "")\(a.remote.map { " to " + endpoint($0) } ?? "")"
+    }
+
     static func endpoint(_ e: Endpoint) -> String {
         switch e {
         case .ipv4(let a, let p): "\(a):\(p)"

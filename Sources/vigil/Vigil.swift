@@ -22,6 +22,7 @@ struct Vigil: ParsableCommand {
             Monitor.self,
             Enforce.self,
             Resume.self,
+            Run.self,
             Status.self,
             ProfileCommand.self,
             Eval.self,

@@ -173,13 +173,11 @@ final class Watcher {
         do { try sensor.setKnownExecutables(known) } catch { Diagnostics.warning("could not load known executables: \(error)") }
 
         let detector = Detector(profiles: profiles, policy: policy)
-        var risk = RiskTracker(policy: policy)
-        let planner = ResponsePlanner(policy: policy, mode: mode)
         let hasher = BackgroundHasher()
-        let actions = ActionExecutor(sensor: sensor, enforcing: mode == .enforce)
-
         let now0 = Clock.nowNanos()
         var table = ProcessTable(seed: ProcScanner.snapshot(nowNanos: now0))
+        let responder = Responder(detector: detector, policy: policy, defaultMode: mode, sensor: sensor, stream: stream,
+                                  explain: options.explain, process: { table[$0] }, ancestry: { table.ancestry(of: $0) })
         let seeded = table.records.filter { $0.pid != getpid() }
         _ = detector.seed(seeded, now: now0) // already running: attributed, not judged
         for r in seeded {
@@ -193,75 +191,6 @@ final class Watcher {
 
         var pendingHashes: [String: [Int32]] = [:]
         let explain = options.explain
-
-        var belowAlert = 0
-        var latencies: [UInt64] = []
-        func publish(_ deviations: [Deviation], step: ResponseStep?, pid: Int32, score: Double, now: UInt64, climb: [Double] = []) {
-            let process = table[pid] ?? ProcessRecord(pid: pid, ppid: 0)
-            let report = FindingReport(deviations: deviations, riskScore: score, step: step, rung: planner.rung(of: pid),
-                                       process: process, ancestry: table.ancestry(of: pid), timeNanos: now)
-            stream.publish(report)
-            if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }
-        }
-
-        /// Carries out a step the planner decided (enforce mode) and records its outcome;
-        /// in monitor mode the step is returned as decided ("would have acted").
-        func execute(_ step: ResponseStep, seen: UInt64? = nil) -> ResponseStep {
-            guard mode == .enforce, case .pending = step.outcome else { return step }
-            let outcome = actions.apply(step, cap: policy.cap(profile: step.profile, executable: table[step.pid]?.path))
-            if case .succeeded = outcome, let seen, step.to > .alert {
-                let done = Clock.nowNanos()
-                if done > seen { latencies.append(done - seen) }
-            }
-            return planner.record(outcome: outcome, for: step.id) ?? step
-        }
-
-        // Deviations are gathered per process over one read of the ring buffer and judged
-        // together: one finding per process per batch, not one per novel syscall.
-        var batch: [Int32: [Deviation]] = [:]
-        var batchOrder: [Int32] = []
-        // When the kernel saw the first deviating event of each batch: the start of the
-        // deviation-to-action latency, which the closing line reports.
-        var batchSeen: [Int32: UInt64] = [:]
-        var quietAfterKill: [Int32: Int] = [:]
-        var exited: Set<Int32> = []
-
-        func judge(_ deviations: [Deviation], pid: Int32, now: UInt64, seen: UInt64? = nil) {
-            guard !deviations.isEmpty else { return }
-            if planner.rung(of: pid) == .kill || exited.contains(pid) {
-                // Killed already: what it did on the way out is counted, not re-reported.
-                quietAfterKill[pid, default: 0] += deviations.count
-                return
-            }
-            var score = risk.score(pid, now: now)
-            var climb = [score]
-            for d in deviations {
-                score = risk.add(d, now: now)
-                if score != climb.last { climb.append(score) }
-            }
-            let profile = deviations.first?.profile
-            let steps = planner.update(pid: pid, profile: profile, executable: table[pid]?.path, score: score, now: now)
-            if steps.isEmpty {
-                // Below the alert band, deviations only add to the risk score: no finding.
-                if planner.rung(of: pid) >= .alert {
-                    publish(deviations, step: nil, pid: pid, score: score, now: now, climb: climb)
-                } else {
-                    belowAlert += deviations.count
-                }
-            } else {
-                // The deviations travel with the first step they caused.
-                var first = true
-                for step in steps {
-                    publish(first ? deviations : [], step: execute(step, seen: seen), pid: pid, score: score, now: now, climb: first ? climb : [])
-                    first = false
-                }
-            }
-            if mode == .enforce, planner.rung(of: pid) >= .alert,
-               policy.cap(profile: profile, executable: table[pid]?.path) > .alert {
-                actions.markDeviating(pid)
-            }
-        }
-
         let handle: (Event) -> Void = { event in
             let now = Clock.nowNanos()
             let record = table.apply(event)
@@ -269,53 +198,26 @@ final class Watcher {
             var hash: String?
             switch event.payload {
             case .exec(let x):
-                exited.remove(event.pid)
                 hash = hasher.cachedOrSchedule(path: x.path)
                 if hash == nil { pendingHashes[x.path, default: []].append(event.pid) }
             case .action(let a):
-                if explain { Diagnostics.raw("vigil: kernel: \(a.kind.rawValue) pid \(event.pid)\(a.path.map { " " + $0 } ?? "")\(a.remote.map { " to " + EventFormatter.endpoint($0) } ?? "")") }
+                if explain { Diagnostics.raw(EventFormatter.kernelAction(a, pid: event.pid)) }
             default:
                 break
             }
-            let deviations = detector.apply(event, process: record, binaryHash: hash, now: now)
-            if !deviations.isEmpty {
-                if batch[event.pid] == nil {
-                    batchOrder.append(event.pid)
-                    batchSeen[event.pid] = event.timeNanos
-                }
-                batch[event.pid, default: []] += deviations
-            }
-            if case .exec = event.payload {
+            responder.add(detector.apply(event, process: record, binaryHash: hash, now: now), pid: event.pid, seen: event.timeNanos)
+            switch event.payload {
+            case .exec:
                 // Name the new program's profile in the kernel (or none: watched for responses only).
                 var slot: UInt32 = 0
                 if case .profile(let id)? = detector.attribution(of: event.pid) { slot = slots[id] ?? 0 }
                 try? sensor.assignProfile(pid: event.pid, slot: slot)
-            }
-            // An exec or a fork starts a new chapter: judge what came before it now, so a
-            // child inherits its parent's risk as it stands.
-            switch event.payload {
-            case .exec, .tamper: flush(now)
-            case .fork(let f):
-                flush(now)
-                _ = risk.fork(parent: event.pid, child: f.childPid, now: now)
-            case .exit:
-                flush(now)
-                risk.remove(event.pid)
-                planner.remove(event.pid)
-                actions.forget(event.pid)
-                // Late records of a process that has gone are counted, not reported.
-                exited.insert(event.pid)
+                responder.chapter(now: now, exec: event.pid)
+            case .tamper: responder.chapter(now: now)
+            case .fork(let f): responder.fork(parent: event.pid, child: f.childPid, now: now)
+            case .exit: responder.exit(event.pid, now: now)
             default: break
             }
-        }
-
-        func flush(_ now: UInt64) {
-            for pid in batchOrder {
-                if let ds = batch[pid] { judge(ds, pid: pid, now: now, seen: batchSeen[pid]) }
-            }
-            batch.removeAll(keepingCapacity: true)
-            batchSeen.removeAll(keepingCapacity: true)
-            batchOrder.removeAll(keepingCapacity: true)
         }
 
         let loop = SensorLoop(sensor: sensor, stop: stop, duration: options.duration)
@@ -323,15 +225,13 @@ final class Watcher {
         do {
             try loop.run(handle, afterRead: {
                 let now = Clock.nowNanos()
-                flush(now)
+                responder.flush(now: now)
                 for (path, sha) in hasher.completed() {
                     for pid in pendingHashes.removeValue(forKey: path) ?? [] {
-                        judge(detector.noteBinary(pid: pid, sha256: sha, now: now), pid: pid, now: now)
+                        responder.judge(detector.noteBinary(pid: pid, sha256: sha, now: now), pid: pid, now: now)
                     }
                 }
-                for step in planner.tick(now: now) {
-                    publish([], step: execute(step), pid: step.pid, score: step.score, now: now)
-                }
+                responder.tick(now: now)
             }, dropped: { dropped in
                 stream.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(dropped)), timeNanos: Clock.nowNanos()))
                 Diagnostics.warning("the kernel dropped \(dropped) events (ring buffer full)")
@@ -340,15 +240,7 @@ final class Watcher {
             failure = error
         }
         sensor.detach()
-        actions.releaseAll()
-        if !latencies.isEmpty {
-            let sorted = latencies.sorted()
-            let ms = { (ns: UInt64) in String(format: "%.1f ms", Double(ns) / 1e6) }
-            Diagnostics.info("\(sorted.count) actions taken in user space; from the kernel seeing the deviation to the action: median \(ms(sorted[sorted.count / 2])), max \(ms(sorted.last!))")
-        }
-        if belowAlert > 0 { Diagnostics.info("\(belowAlert) deviations stayed below the alert band (they raised risk scores; no finding)") }
-        let quiet = quietAfterKill.values.reduce(0, +)
-        if quiet > 0 { Diagnostics.info("\(quiet) deviations of already-killed processes were counted, not reported") }
+        responder.finish()
         stream.publish(AgentEvent(.stopped(reason: loop.stopReason), timeNanos: Clock.nowNanos()))
         stream.close()
         Diagnostics.info(StatsReport.summary(sensor.stats))

@@ -22,7 +22,8 @@
 /// - new program, parent, destination, listening port, user, binary hash, unknown
 ///   executable, memfd exec, tamper: their weight.
 public final class Detector {
-    public let policy: Policy
+    /// Replaceable (a reload): weights and ignores apply from the next event.
+    public var policy: Policy
     public let parameters: SequenceModel.Parameters
     public private(set) var profiles: [String: Profile]
 
@@ -66,6 +67,25 @@ public final class Detector {
         let m = SequenceModel(profile: p, parameters: parameters)
         models[id] = m
         return m
+    }
+
+    /// Adds or replaces a profile (a promotion, a reload); its sequence model is rebuilt on use.
+    public func upsert(_ profile: Profile) {
+        profiles[profile.id] = profile
+        models[profile.id] = nil
+    }
+
+    /// Judges `pid` against profile `id` from now on (a process whose profile left learning).
+    public func adopt(pid: Int32, profile id: String) {
+        attribution[pid] = .profile(id)
+    }
+
+    /// Stops judging `pid` (its new program is being learned instead).
+    public func forget(pid: Int32) {
+        attribution[pid] = nil
+        novelTimes[pid] = nil
+        reported[pid] = nil
+        memfdCreated.remove(pid)
     }
 
     // MARK: Input

@@ -80,7 +80,9 @@ public struct ResponseStep: Sendable, Hashable {
 /// can step down without the ``RiskTracker``: call ``update(pid:profile:executable:score:now:)``
 /// after every change of a process's risk, and ``tick(now:)`` periodically.
 public final class ResponsePlanner {
-    public let policy: Policy
+    /// Replaceable (a reload): rungs already held are re-judged against it at the next tick.
+    public var policy: Policy
+    /// The mode of processes whose ``update(pid:profile:executable:score:now:mode:)`` names none.
     public let mode: ResponseMode
 
     private struct State {
@@ -91,6 +93,7 @@ public final class ResponsePlanner {
         var at: UInt64 = 0
         var releaseAt: UInt64 = 0
         var scoreAtSuspend: Double = 0
+        var mode: ResponseMode?
     }
 
     private var states: [Int32: State] = [:]
@@ -110,10 +113,14 @@ public final class ResponsePlanner {
     public var activePids: [Int32] { states.filter { $0.value.rung > .none }.map(\.key).sorted() }
 
     /// The risk of `pid` changed to `score` (see ``RiskTracker``); returns the steps it causes.
-    /// `profile` nil means the process has no profile (``Policy/unknownCap`` applies).
-    public func update(pid: Int32, profile: String?, executable: String? = nil, score: Double, now: UInt64) -> [ResponseStep] {
+    /// `profile` nil means the process has no profile (``Policy/unknownCap`` applies);
+    /// `mode` overrides the planner's for this process (profiles in monitor and in enforce
+    /// side by side, `vigil run`).
+    public func update(pid: Int32, profile: String?, executable: String? = nil, score: Double, now: UInt64,
+                       mode: ResponseMode? = nil) -> [ResponseStep] {
         var s = states[pid] ?? State()
         s.profile = profile
+        if let mode { s.mode = mode }
         if let executable { s.executable = executable }
         s.score = score
         s.at = now
@@ -188,8 +195,9 @@ public final class ResponsePlanner {
                               timeNanos: now, outcome: .notNeeded, cappedFrom: cappedFrom)
         nextID += 1
         if !st.effects.isEmpty {
-            st.outcome = mode == .monitor ? .wouldHaveActed : .pending
-            if mode == .enforce { pending[st.id] = st }
+            let m = s.mode ?? mode
+            st.outcome = m == .monitor ? .wouldHaveActed : .pending
+            if m == .enforce { pending[st.id] = st }
         }
         s.rung = to
         return st

@@ -14,7 +14,8 @@ import Foundation
 /// program. A child therefore carries both what its parent had accumulated and the
 /// deviation that created it.
 public struct RiskTracker: Sendable {
-    public let policy: Policy
+    /// Replaceable (a reload): scores already held decay with the new half-life from now on.
+    public var policy: Policy
     private var entries: [Int32: (value: Double, at: UInt64)] = [:]
 
     public init(policy: Policy = .standard) { self.policy = policy }

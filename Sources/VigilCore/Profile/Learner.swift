@@ -73,6 +73,20 @@ public final class Learner {
     /// The profile a live process belongs to.
     public func profileID(forPid pid: Int32) -> String? { pidProfile[pid] }
 
+    /// The live processes of profile `id`.
+    public func pids(of id: String) -> [Int32] { pidProfile.filter { $0.value == id }.map(\.key).sorted() }
+
+    /// Stops learning from `pid` (its profile left learning).
+    public func release(pid: Int32) { pidProfile[pid] = nil }
+
+    /// Adds a profile found after the start (a reload); a profile it holds already is kept.
+    public func add(_ profile: Profile, now: UInt64) {
+        guard profiles[profile.id] == nil else { return }
+        var p = profile
+        resumeHistory(&p, now: now)
+        profiles[p.id] = p
+    }
+
     /// Syscall numbers profile `id` knows (to preload the kernel's map), ascending.
     public func knownSyscalls(_ id: String) -> [UInt32] { profiles[id].map { $0.syscalls.keys.sorted() } ?? [] }
 

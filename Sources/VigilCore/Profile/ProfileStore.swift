@@ -44,8 +44,15 @@ public struct ProfileStore: Sendable {
     }
 
     /// Reads one profile file; its name must be `<id>.json`.
+    ///
+    /// A file other users can write is refused: anyone could plant a baseline through it.
     public func load(file: String) throws(ProfileLoadError) -> Profile {
-        try Self.load(file: file)
+        var st = stat()
+        if stat(file, &st) == 0, st.st_mode & 0o022 != 0 {
+            throw ProfileLoadError(file: file, field: "(file)",
+                                   reason: "writable by users other than its owner (mode \(String(st.st_mode & 0o777, radix: 8))); refusing to load it. Fix: chmod go-w \(file)")
+        }
+        return try Self.load(file: file)
     }
 
     /// Reads one profile file anywhere; its name must be `<id>.json`.

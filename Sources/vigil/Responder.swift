@@ -1,0 +1,204 @@
+import Foundation
+import VigilCore
+import VigilOutput
+import VigilSensor
+
+/// Deviations -> risk -> the response ladder -> actions and findings: what `monitor`,
+/// `enforce` and `run` share.
+///
+/// Deviations are gathered per process over one read of the ring buffer and judged
+/// together at ``flush(now:)``: one finding per process per batch, not one per novel call.
+/// An exec, a fork, an exit or a tamper attempt judges what came before it first, so a
+/// child inherits its parent's risk as it stands.
+final class Responder {
+    let detector: Detector
+    private(set) var policy: Policy
+    private var risk: RiskTracker
+    let planner: ResponsePlanner
+    let actions: ActionExecutor
+    /// Where findings go (replaceable: a reload may change the outputs).
+    var stream: EventStream
+    let explain: Bool
+    /// The response mode of a profile's processes (nil: a process with no profile).
+    var modeOf: (String?) -> ResponseMode
+    /// Called with the profile of every judged deviation (promotion waits for quiet).
+    var onDeviation: (Deviation) -> Void = { _ in }
+    private let process: (Int32) -> ProcessRecord?
+    private let ancestry: (Int32) -> [ProcessRecord]
+
+    private var batch: [Int32: [Deviation]] = [:]
+    private var batchOrder: [Int32] = []
+    /// When the kernel saw the first deviating event of each batch: the start of the
+    /// deviation-to-action latency, which the closing line reports.
+    private var batchSeen: [Int32: UInt64] = [:]
+    private var quietAfterKill: [Int32: Int] = [:]
+    private var exited: Set<Int32> = []
+    private var belowAlert = 0
+    private var latencies: [UInt64] = []
+    /// Findings by deviation kind, and actions by step and outcome, for the metrics.
+    private(set) var findingsByKind: [String: UInt64] = [:]
+    private(set) var actionCounts: [AgentMetrics.ActionKey: UInt64] = [:]
+
+    init(detector: Detector, policy: Policy, defaultMode: ResponseMode, sensor: Sensor, stream: EventStream, explain: Bool,
+         process: @escaping (Int32) -> ProcessRecord?, ancestry: @escaping (Int32) -> [ProcessRecord]) {
+        self.detector = detector
+        self.policy = policy
+        risk = RiskTracker(policy: policy)
+        planner = ResponsePlanner(policy: policy, mode: defaultMode)
+        actions = ActionExecutor(sensor: sensor, enforcing: true)
+        self.stream = stream
+        self.explain = explain
+        modeOf = { _ in defaultMode }
+        self.process = process
+        self.ancestry = ancestry
+    }
+
+    /// A new policy (a reload): scores and rungs held carry over and are judged by it from now on.
+    func setPolicy(_ p: Policy) {
+        policy = p
+        detector.policy = p
+        risk.policy = p
+        planner.policy = p
+    }
+
+    // MARK: Events
+
+    /// Deviations of `pid` seen in the current read; `seen` is when the kernel saw the event.
+    func add(_ deviations: [Deviation], pid: Int32, seen: UInt64) {
+        guard !deviations.isEmpty else { return }
+        if batch[pid] == nil {
+            batchOrder.append(pid)
+            batchSeen[pid] = seen
+        }
+        batch[pid, default: []] += deviations
+    }
+
+    /// An exec or a tamper attempt: judge what came before it.
+    func chapter(now: UInt64, exec pid: Int32? = nil) {
+        flush(now: now)
+        if let pid { exited.remove(pid) }
+    }
+
+    func fork(parent: Int32, child: Int32, now: UInt64) {
+        flush(now: now)
+        _ = risk.fork(parent: parent, child: child, now: now)
+    }
+
+    func exit(_ pid: Int32, now: UInt64) {
+        flush(now: now)
+        risk.remove(pid)
+        planner.remove(pid)
+        actions.forget(pid)
+        // Late records of a process that has gone are counted, not reported.
+        exited.insert(pid)
+    }
+
+    func flush(now: UInt64) {
+        for pid in batchOrder {
+            if let ds = batch[pid] { judge(ds, pid: pid, now: now, seen: batchSeen[pid]) }
+        }
+        batch.removeAll(keepingCapacity: true)
+        batchSeen.removeAll(keepingCapacity: true)
+        batchOrder.removeAll(keepingCapacity: true)
+    }
+
+    /// Advances time: decay, steps down, automatic release.
+    func tick(now: UInt64) {
+        flush(now: now)
+        for step in planner.tick(now: now) {
+            publish([], step: execute(step), pid: step.pid, score: step.score, now: now)
+        }
+    }
+
+    // MARK: Judging
+
+    func judge(_ deviations: [Deviation], pid: Int32, now: UInt64, seen: UInt64? = nil) {
+        guard !deviations.isEmpty else { return }
+        if planner.rung(of: pid) == .kill || exited.contains(pid) {
+            // Killed already: what it did on the way out is counted, not re-reported.
+            quietAfterKill[pid, default: 0] += deviations.count
+            return
+        }
+        for d in deviations {
+            findingsByKind[d.kind.rawValue, default: 0] += 1
+            onDeviation(d)
+        }
+        var score = risk.score(pid, now: now)
+        var climb = [score]
+        for d in deviations {
+            score = risk.add(d, now: now)
+            if score != climb.last { climb.append(score) }
+        }
+        let profile = deviations.first?.profile
+        let executable = process(pid)?.path
+        let mode = modeOf(profile)
+        let steps = planner.update(pid: pid, profile: profile, executable: executable, score: score, now: now, mode: mode)
+        if steps.isEmpty {
+            // Below the alert band, deviations only add to the risk score: no finding.
+            if planner.rung(of: pid) >= .alert {
+                publish(deviations, step: nil, pid: pid, score: score, now: now, climb: climb)
+            } else {
+                belowAlert += deviations.count
+            }
+        } else {
+            // The deviations travel with the first step they caused.
+            var first = true
+            for step in steps {
+                publish(first ? deviations : [], step: execute(step, seen: seen), pid: pid, score: score, now: now, climb: first ? climb : [])
+                first = false
+            }
+        }
+        if mode == .enforce, planner.rung(of: pid) >= .alert, policy.cap(profile: profile, executable: executable) > .alert {
+            actions.markDeviating(pid)
+        }
+    }
+
+    /// Carries out a step the planner left pending (enforce) and records its outcome; a
+    /// monitor-mode step is returned as decided ("would have acted").
+    private func execute(_ step: ResponseStep, seen: UInt64? = nil) -> ResponseStep {
+        guard case .pending = step.outcome else {
+            count(step)
+            return step
+        }
+        let outcome = actions.apply(step, cap: policy.cap(profile: step.profile, executable: process(step.pid)?.path))
+        if case .succeeded = outcome, let seen, step.to > .alert {
+            let done = Clock.nowNanos()
+            if done > seen { latencies.append(done - seen) }
+        }
+        let recorded = planner.record(outcome: outcome, for: step.id) ?? step
+        count(recorded)
+        return recorded
+    }
+
+    private func count(_ step: ResponseStep) {
+        let outcome = switch step.outcome {
+        case .wouldHaveActed: "would-have-acted"
+        case .pending: "pending"
+        case .succeeded: "succeeded"
+        case .failed: "failed"
+        case .notNeeded: "not-needed"
+        }
+        actionCounts[AgentMetrics.ActionKey(action: step.to.name, outcome: outcome), default: 0] += 1
+    }
+
+    private func publish(_ deviations: [Deviation], step: ResponseStep?, pid: Int32, score: Double, now: UInt64, climb: [Double] = []) {
+        let record = process(pid) ?? ProcessRecord(pid: pid, ppid: 0)
+        let report = FindingReport(deviations: deviations, riskScore: score, step: step, rung: planner.rung(of: pid),
+                                   process: record, ancestry: ancestry(pid), timeNanos: now)
+        stream.publish(report)
+        if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }
+    }
+
+    /// On the way out: nothing stays stopped, and the person running it hears the figures.
+    func finish() {
+        actions.releaseAll()
+        if !latencies.isEmpty {
+            let sorted = latencies.sorted()
+            let ms = { (ns: UInt64) in String(format: "%.1f ms", Double(ns) / 1e6) }
+            Diagnostics.info("\(sorted.count) actions taken in user space; from the kernel seeing the deviation to the action: median \(ms(sorted[sorted.count / 2])), max \(ms(sorted.last!))")
+        }
+        if belowAlert > 0 { Diagnostics.info("\(belowAlert) deviations stayed below the alert band (they raised risk scores; no finding)") }
+        let quiet = quietAfterKill.values.reduce(0, +)
+        if quiet > 0 { Diagnostics.info("\(quiet) deviations of already-killed processes were counted, not reported") }
+    }
+}
