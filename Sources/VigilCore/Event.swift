@@ -76,7 +76,8 @@ extension Event {
         public var uid: UInt32
         public var euid: UInt32
         public var gid: UInt32
-        /// Absolute path of the executable as the kernel resolved it.
+        /// Path of the executable: absolute, except for a relative execve whose process
+        /// exited before the sensor could read /proc/PID/exe.
         public var path: String
         /// The command line; `argvTruncated` says the kernel's bound cut it short.
         public var argv: [String]

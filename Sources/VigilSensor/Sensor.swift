@@ -230,7 +230,13 @@ public final class Sensor {
         }
         do {
             ring = try RingBuffer(map: events) { [unowned self] raw in
-                if let e = self.decoder.decode(raw) { self.sink?(e) }
+                guard var e = self.decoder.decode(raw) else { return }
+                if case .exec(var x) = e.payload, !x.path.hasPrefix("/") {
+                    // The kernel gives the path as execve was called (`./svc`); identities need it absolute.
+                    x.path = Self.absoluteExecutable(pid: e.pid, given: x.path)
+                    e.payload = .exec(x)
+                }
+                self.sink?(e)
             }
         } catch {
             throw SensorError("cannot read the ring buffer: \(error)", remedy: "check the memory lock limit (ulimit -l)")
@@ -240,6 +246,18 @@ public final class Sensor {
         } catch {
             notices.append("cannot map the ring buffer's positions (\(error)): its fill level reads as 0")
         }
+    }
+
+    /// The absolute path of a process's executable, from /proc (a relative exec path is
+    /// resolved against the caller's directory, which is gone by now); `given` when the
+    /// process has already exited.
+    static func absoluteExecutable(pid: Int32, given: String) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return given }
+        var path = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
+        return path.hasPrefix("/") ? path : given
     }
 
     /// Waits up to `timeoutMillis` for records and hands each decoded event to `handler`.
