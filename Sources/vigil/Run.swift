@@ -267,8 +267,8 @@ final class Agent {
         metrics.mode = "run"
         metrics.version = VigilVersion.string
         stream.publish(AgentEvent(.started(mode: "run"), timeNanos: now0))
-        Diagnostics.info("run: \(profiles.count) baselines loaded (\(Self.summary(modes))), \(seeded.count) processes running, policy \(config.policy ?? "built-in")"
-            + (metricsServer.map { ", metrics on \($0.address)" } ?? ""))
+        Diagnostics.info("run: \(profiles.count) baselines loaded; profiles \(Self.summary(modes)); \(seeded.count) processes running; policy \(config.policy ?? "built-in")"
+            + (metricsServer.map { "; metrics on http://\($0.address)/metrics" } ?? ""))
 
         func publish(_ c: ModeChange) {
             stream.publish(AgentEvent(.modeChanged(profile: c.profile, from: c.from?.rawValue, to: c.to.rawValue, reason: c.reason), timeNanos: c.timeNanos))

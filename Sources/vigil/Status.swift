@@ -18,16 +18,33 @@ struct Status: ParsableCommand {
 
         Examples:
           vigil status
+          vigil status --config /etc/vigil/vigil.yaml
           vigil status --metrics 127.0.0.1:9464
           vigil status --metrics [::1]:9464
           curl -s http://127.0.0.1:9464/metrics    # the same figures, for Prometheus
         """
     )
 
-    @Option(name: .customLong("metrics"), help: ArgumentHelp("The agent's metrics endpoint, HOST:PORT.", valueName: "host:port"))
-    var address: String = "127.0.0.1:9464"
+    @Option(name: .customLong("metrics"), help: ArgumentHelp("The agent's metrics endpoint, HOST:PORT (default: the configuration's metrics.listen, else 127.0.0.1:9464).", valueName: "host:port"))
+    var metrics: String?
+
+    @Option(help: ArgumentHelp("The agent's configuration file: its metrics.listen is the address.", valueName: "FILE"))
+    var config: String?
 
     func run() throws {
+        var address = metrics ?? "127.0.0.1:9464"
+        if metrics == nil, let config {
+            let loaded: LoadedConfig
+            do { loaded = try LoadedConfig.load(config) } catch {
+                Diagnostics.error(error.description)
+                throw ExitCode(2)
+            }
+            guard let listen = loaded.config.metricsListen else {
+                Diagnostics.error("\(config) switches the metrics endpoint off (metrics.listen: null); nothing to read")
+                throw ExitCode(2)
+            }
+            address = listen.hasPrefix(":") ? "127.0.0.1" + listen : listen
+        }
         let text: String
         do {
             text = try MetricsClient.fetch(address, timeoutSeconds: 3)

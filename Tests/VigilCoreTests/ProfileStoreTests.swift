@@ -80,6 +80,26 @@ import Testing
         #expect(loaded.first?.users.keys.sorted() == [0, 33])
     }
 
+    /// A baseline others can write could have been planted: it is refused, the rest load.
+    @Test func aProfileOthersCanWriteIsRefused() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = ProfileStore(directory: dir)
+        var p = Self.golden()
+        try store.save(&p)
+        let file = store.path(for: p.id)
+        #expect(store.loadAll().errors.isEmpty)
+        chmod(file, 0o664)
+        let (loaded, errors) = store.loadAll()
+        #expect(loaded.isEmpty)
+        #expect(errors.count == 1)
+        #expect(errors.first?.file == file)
+        #expect(errors.first?.reason.contains("writable by users other than its owner (mode 664)") == true, "\(errors)")
+        #expect(errors.first?.reason.contains("chmod go-w \(file)") == true)
+        chmod(file, 0o644)
+        #expect(store.loadAll().profiles.count == 1)
+    }
+
     @Test func anInterruptedSaveLeavesTheOldFile() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -96,6 +96,44 @@ struct RunCommandTests {
         #expect(events.contains { $0["activity_name"] as? String == "Reload" })
     }
 
+    /// deploy/vigil.service's capability set is enough to run, and each hook's need shows:
+    /// without CAP_NET_ADMIN the deny-network hooks cannot load and the agent says so.
+    @Test func theSystemdUnitsCapabilitiesAreEnough() throws {
+        try BPFTestGate.check()
+        let unit = try String(contentsOf: RunCommandTests.repo.appendingPathComponent("deploy/vigil.service"), encoding: .utf8)
+        let line = try #require(unit.split(separator: "\n").first { $0.hasPrefix("CapabilityBoundingSet=") })
+        let caps = line.dropFirst("CapabilityBoundingSet=".count).split(separator: " ").map { $0.dropFirst(4).lowercased() }
+        #expect(caps.contains("bpf") && !caps.contains("sys_admin"), "\(caps)")
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-caps-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let config = base + "/vigil.yaml"
+        try write("models: models\nstate: state\nduration: 3\noutputs: [file:\(base)/events.jsonl]\nmetrics: { listen: null }\n", to: config)
+        func run(_ caps: [String]) throws -> (status: Int32, err: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--bounding-set", "-all," + caps.map { "+" + $0 }.joined(separator: ","), "--inh-caps=-all",
+                           try vigilExecutable().path, "run", "--config", config]
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let ok = try run(caps)
+        #expect(ok.status == 0, "\(ok.err)")
+        #expect(ok.err.contains("0 dropped in the kernel"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/models").count > 0, "profiles were learned and saved")
+        let without = try run(caps.filter { $0 != "net_admin" })
+        #expect(without.status == 1)
+        #expect(without.err.contains("vg_connect4"), "\(without.err)")
+    }
+
+    static let repo = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
     @Test func aBadConfigurationIsRefusedWithLineAndColumn() throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-run-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
