@@ -91,6 +91,10 @@ enum Samples {
         ("agent-reload", AgentEvent(.reloaded(detail: "3 baselines"), timeNanos: t0 + 1_000_000_000)),
         ("agent-loss", AgentEvent(.loss(source: "kernel-ringbuf", count: 12), timeNanos: t0 + 2_000_000_000)),
         ("agent-suppressed", AgentEvent(.suppressed(counts: ["nginx": 4, "postgres": 1]), timeNanos: t0 + 3_000_000_000)),
+        ("agent-mode-change", AgentEvent(.modeChanged(profile: "usr-sbin-nginx", from: "learn", to: "monitor",
+                                                      reason: "stable for 86400 s (at least 86400 s required)"), timeNanos: t0 + 4_000_000_000)),
+        ("agent-reload-refused", AgentEvent(.reloadRefused(reason: "invalid policy: /etc/vigil/policy.yaml:3:10: bands out of order"),
+                                            timeNanos: t0 + 5_000_000_000)),
     ]
 
     /// Every encoded sample, by name.
