@@ -145,18 +145,17 @@ public struct ProfileModes: Sendable, Hashable {
 
     /// Deterministic JSON: profiles sorted, times as nanoseconds since the epoch.
     public func encoded() -> [UInt8] {
-        var s = "{\n  \"format\": \(Self.formatVersion),\n  \"profiles\": {"
-        let ids = records.keys.sorted()
-        for (i, id) in ids.enumerated() {
+        let profiles: [(String, JSONValue)] = records.keys.sorted().map { id in
             let r = records[id]!
-            s += i == 0 ? "\n" : ",\n"
-            s += "    \(Self.quoted(id)): {\"mode\": \"\(r.mode.rawValue)\", \"since\": \(r.since)"
-            if let t = r.stableSince { s += ", \"stable_since\": \(t)" }
-            if let t = r.lastDeviation { s += ", \"last_deviation\": \(t)" }
-            s += "}"
+            var fields: [(String, JSONValue)] = [("mode", .string(r.mode.rawValue)), ("since", .uint(r.since))]
+            if let t = r.stableSince { fields.append(("stable_since", .uint(t))) }
+            if let t = r.lastDeviation { fields.append(("last_deviation", .uint(t))) }
+            return (id, .object(fields))
         }
-        s += ids.isEmpty ? "}\n}\n" : "\n  }\n}\n"
-        return Array(s.utf8)
+        var out = ""
+        JSONValue.object([("format", .int(Int64(Self.formatVersion))), ("profiles", .object(profiles))]).write(into: &out, indent: 0, compact: false)
+        out += "\n"
+        return Array(out.utf8)
     }
 
     /// Reads ``encoded()``'s output; the error names what was wrong.
@@ -184,19 +183,6 @@ public struct ProfileModes: Sendable, Hashable {
     /// Writes the file atomically, owner-only.
     public func save(to path: String) throws {
         try AtomicFile.write(encoded(), to: path, mode: 0o600)
-    }
-
-    private static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
     }
 }
 
