@@ -342,6 +342,7 @@ final class Agent {
             if next.config.spool != config.spool { restartOnly.append("spool") }
             if next.config.metricsListen != config.metricsListen { restartOnly.append("metrics.listen") }
             if next.config.stability != config.stability || next.config.only != config.only { restartOnly.append("learn") }
+            if next.config.duration != config.duration { restartOnly.append("duration") }
             var newStream: EventStream?
             if next.config.outputs != config.outputs {
                 do {
@@ -364,7 +365,6 @@ final class Agent {
             config.events = next.config.events
             config.promotion = next.config.promotion
             config.modes = next.config.modes
-            config.duration = next.config.duration
             modes.policy = next.config.promotion
             var changed = applyOverrides(&modes, ids: Array(learner.profiles.keys), learner: learner, now: t)
             // Baselines edited or added on disk (reviewed, merged) replace the watched copies.
@@ -417,7 +417,7 @@ final class Agent {
             metrics.actions = responder.actionCounts
             var byState: [AgentMetrics.ProfileStateKey: Int] = [:]
             for (id, r) in modes.records {
-                let state = r.mode == .learn ? (learner.stability(id, now: t)?.state ?? .learning).rawValue : "stable"
+                let state = (learner.stability(id, now: t)?.state ?? .learning).rawValue
                 byState[AgentMetrics.ProfileStateKey(mode: r.mode.rawValue, state: state), default: 0] += 1
             }
             metrics.profiles = byState
