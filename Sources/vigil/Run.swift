@@ -152,9 +152,9 @@ final class Agent {
         for e in errors { Diagnostics.warning("refused \(e); it will not be overwritten") }
         var refused = Set(errors.map { (($0.file as NSString).lastPathComponent as NSString).deletingPathExtension })
 
-        var modes = ProfileModes(policy: config.promotion)
+        var modes = ProfileModes(policy: config.effectivePromotion)
         if let data = FileManager.default.contents(atPath: modesFile) {
-            do { modes = try ProfileModes.decode(Array(data), policy: config.promotion) } catch {
+            do { modes = try ProfileModes.decode(Array(data), policy: config.effectivePromotion) } catch {
                 Diagnostics.error("cannot read \(modesFile): \(error). Fix or remove it (every profile then starts in its configured mode)")
                 throw ExitCode(2)
             }
@@ -240,7 +240,7 @@ final class Agent {
         func learns(_ path: String, _ argv: [String]) -> Bool {
             let id = ProfileIdentity.resolve(path: path, argv: argv).id
             if let mode = modes.mode(of: id) { return mode == .learn }
-            guard config.promotion.newExecutables == .learn else { return false }
+            guard modes.policy.newExecutables == .learn else { return false }
             return onlyPaths.isEmpty || onlyPaths.contains(path)
         }
         /// Gives `pid` its slot in the kernel: its learning profile, its watched profile, or none.
@@ -365,7 +365,8 @@ final class Agent {
             config.events = next.config.events
             config.promotion = next.config.promotion
             config.modes = next.config.modes
-            modes.policy = next.config.promotion
+            config.mode = next.config.mode
+            modes.policy = next.config.effectivePromotion
             var changed = applyOverrides(&modes, ids: Array(learner.profiles.keys), learner: learner, now: t)
             // Baselines edited or added on disk (reviewed, merged) replace the watched copies.
             let (fresh, errs) = store.loadAll()
@@ -567,7 +568,7 @@ final class Agent {
         var out: [ModeChange] = []
         for id in ids.sorted() {
             let path = learner.profiles[id]?.identity.executable
-            guard let wanted = config.modes[id] ?? path.flatMap({ config.modes[$0] }) else { continue }
+            guard let wanted = config.modes[id] ?? path.flatMap({ config.modes[$0] }) ?? config.mode else { continue }
             if let c = modes.set(id, wanted, reason: "set in \(configPath)", now: now) { out.append(c) }
         }
         return out

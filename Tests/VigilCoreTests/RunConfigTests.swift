@@ -36,6 +36,22 @@ import VigilCore
         #expect(off.models == "/etc/vigil/m")
     }
 
+    @Test func aFixedModeStopsPromotion() throws {
+        let auto = try RunConfig.load(yaml: "models: m\nmode: auto\n", file: "/c.yaml")
+        #expect(auto.mode == nil && auto.effectivePromotion == auto.promotion)
+        let enforce = try RunConfig.load(yaml: "models: m\nmode: enforce\n", file: "/c.yaml")
+        #expect(enforce.mode == .enforce)
+        #expect(enforce.effectivePromotion.upTo == .learn)
+        #expect(enforce.effectivePromotion.newExecutables == .monitor)
+        #expect(enforce.effectivePromotion.loadedProfiles == .enforce)
+        let learn = try RunConfig.load(yaml: "models: m\nmode: learn\n", file: "/c.yaml")
+        #expect(learn.effectivePromotion.newExecutables == .learn && learn.effectivePromotion.upTo == .learn)
+        // Promotion under a fixed mode: nothing moves.
+        var modes = ProfileModes(policy: enforce.effectivePromotion)
+        modes.register("x", created: true, now: 0)
+        #expect(modes.tick(now: 1_000_000_000_000) { _ in .stable }.isEmpty)
+    }
+
     /// Each bad file is refused with the line and column of what is wrong and what was expected.
     @Test(arguments: [
         ("models: m\nmodle: x\n", 2, 1, "unknown key 'modle'"),
@@ -48,6 +64,7 @@ import VigilCore
         ("models: m\nduration: soon\n", 2, 11, "duration"),
         ("models: m\noutputs: []\n", 2, 10, "at least one output"),
         ("models: m\nevents: yes please\n", 2, 9, "true or false"),
+        ("models: m\nmode: production\n", 2, 7, "expected one of auto, learn, monitor, enforce"),
         ("models: [m\n", 2, 1, "malformed YAML"),
         ("models: m\nmodels: n\n", 1, 1, "duplicate key"),
     ] as [(String, Int, Int, String)])

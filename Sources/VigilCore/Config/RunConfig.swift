@@ -7,6 +7,9 @@ public struct RunConfig: Sendable, Hashable {
     public var models: String
     /// The state directory: profile modes (`modes.json`) and, by default, the spool.
     public var state: String
+    /// Every profile's mode, fixed (`learn`, `monitor`, `enforce`: as `vigil learn`,
+    /// `monitor`, `enforce` do); nil (`auto`): each profile by its own mode and promotion.
+    public var mode: ProfileMode?
     /// The response policy file; nil: the built-in ladder.
     public var policy: String?
     /// Seconds to run; nil: until SIGTERM or SIGINT.
@@ -35,10 +38,21 @@ public struct RunConfig: Sendable, Hashable {
         self.state = state
     }
 
+    /// The promotion rules in effect: with a fixed ``mode`` nothing moves on its own, and
+    /// programs with no profile are learned only in learn mode.
+    public var effectivePromotion: PromotionPolicy {
+        guard let mode else { return promotion }
+        var p = promotion
+        p.upTo = .learn
+        p.newExecutables = mode == .learn ? .learn : .monitor
+        p.loadedProfiles = mode
+        return p
+    }
+
     /// The spool directory in effect.
     public var spoolDirectory: String { spool ?? state + "/spool" }
 
-    static let topKeys = ["models", "state", "policy", "duration", "outputs", "spool", "events", "learn", "promotion",
+    static let topKeys = ["models", "state", "mode", "policy", "duration", "outputs", "spool", "events", "learn", "promotion",
                           "modes", "metrics"]
 
     /// Reads a configuration. `file` names the source in errors and anchors relative paths;
@@ -84,6 +98,9 @@ private struct RunConfigReader: YAMLNodeReading {
         var c = RunConfig(models: models, state: state)
         for (key, _, v) in top {
             switch key {
+            case "mode":
+                let m = try choice(v, "mode", ["auto"] + ProfileMode.allCases.map(\.rawValue))
+                c.mode = ProfileMode(rawValue: m)
             case "policy": c.policy = isNull(v) ? nil : try path(v, "policy")
             case "duration": c.duration = isNull(v) ? nil : try number(v, "duration", in: 0...(86_400 * 365), positive: true)
             case "spool": c.spool = try path(v, "spool")
