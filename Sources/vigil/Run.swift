@@ -14,16 +14,18 @@ struct Run: ParsableCommand {
         a profile moves learn -> monitor once it has been stable (the statistic `vigil learn` \
         reports) for promotion.stable-seconds, and monitor -> enforce after \
         promotion.quiet-seconds without a deviation. Every move is an event and a metric; \
-        modes survive restarts (<state>/modes.json).
+        modes survive restarts (<state>/modes.json). `mode: learn|monitor|enforce` fixes \
+        every profile's mode instead.
 
         Signals:
-          SIGHUP    reload the configuration, the policy and the baselines; a file that does
-                    not load is refused, reported, and the configuration running stays
-          SIGTERM   stop: probes detached, learning profiles saved, outputs flushed
-          SIGINT    the same
+          SIGHUP   reload configuration, policy and baselines; a file that
+                   does not load is refused and reported, and what runs stays
+          SIGTERM  stop: probes detached, learning profiles saved, outputs
+                   flushed
+          SIGINT   the same
 
-        `vigil status` reads the metrics endpoint (metrics.listen) and prints it for a person.
-        deploy/vigil.service runs this command under systemd.
+        `vigil status` reads the metrics endpoint (metrics.listen) and prints it for a \
+        person. deploy/vigil.service runs this command under systemd.
 
         Examples:
           sudo vigil run --config examples/vigil.yaml
