@@ -17,7 +17,7 @@ private func fixture(_ name: String) throws -> String {
     let r = try Evaluation.run(corpus: corpus)
     #expect(r.train == 8 && r.validation == 5 && r.attack == 3 && r.attackCases == 2)
     #expect(r.negatives == "validation")
-    #expect(r.scoring == "novel_ngrams")
+    #expect(r.scoring == "novel_then_rare_ngrams")
     // Per case both intrusions stand out.
     #expect(r.aucCase == 1)
     #expect(r.drAtFar01Case == 1 && r.drAtFar05Case == 1 && r.farAtDr90Case == 0)
@@ -34,6 +34,8 @@ private func fixture(_ name: String) throws -> String {
     for key in ["auc", "far_at_dr90", "dr_at_far01", "dr_at_far05", "train", "validation", "attack", "auc_case", "cases_detected", "feature_auc"] {
         #expect(json?[key] != nil, "missing \(key)")
     }
+    let features = json?["feature_auc"] as? [String: Any]
+    #expect(features?["rare_ngrams"] != nil)
 }
 
 /// Writes a corpus of in-memory traces to a temporary directory.

@@ -10,7 +10,7 @@
 /// processes is flagged at the 1%-false-alarm threshold (the UNM corpus's own rule).
 public struct EvaluationReport: Sendable, Codable {
     public var corpus: String
-    /// `"novel_ngrams"` (the trace detector's score, ``TraceDetector/combine(_:)``), or
+    /// `"novel_then_rare_ngrams"` (the trace detector's score, ``TraceDetector/combine(_:)``), or
     /// `"stide"` (the classic baseline, for comparison).
     public var scoring: String
     public var parameters: SequenceModel.Parameters
@@ -253,7 +253,7 @@ public enum Evaluation {
         }
         let seconds = Double(scoringTime.components.seconds) + Double(scoringTime.components.attoseconds) * 1e-18
         return EvaluationReport(
-            corpus: corpus.root, scoring: stide ? "stide" : "novel_ngrams", parameters: parameters,
+            corpus: corpus.root, scoring: stide ? "stide" : "novel_then_rare_ngrams", parameters: parameters,
             train: corpus.train.count, validation: corpus.validation?.count ?? 0,
             attack: processScores.count, attackCases: corpus.attacks.count,
             negatives: source, negativeCount: negatives.count,

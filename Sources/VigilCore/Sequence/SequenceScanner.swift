@@ -23,6 +23,12 @@ public struct TraceScore: Sendable, Hashable, Codable {
     public var novelNgramFraction: Double = 0
     /// Distinct syscall numbers in the trace never seen in training.
     public var novelSyscalls: Int = 0
+    /// The frequency-aware twin of ``novelNgramFraction``: over the trace's distinct n-grams
+    /// of length 2 ... ``SequenceModel/ngramLength``, the mean of `1 / (1 + c)`, where `c` is
+    /// how often the n-gram was seen in training (so a never-seen n-gram counts 1, one seen
+    /// once 1/2, a common one nearly 0). A trace made only of known but rare n-grams scores
+    /// above one made of common ones. 0 when the scanner did not collect trace features.
+    public var rareNgramFraction: Double = 0
 
     /// One anomalous call.
     public struct Anomaly: Sendable, Hashable, Codable {
@@ -89,6 +95,8 @@ public final class SequenceScanner {
     private var seenCapacity: Int
     private var seenCount = 0
     private var distinctNovel = 0
+    // Sum over the trace's distinct known n-grams of 1 / (1 + training count).
+    private var knownRarity: Double = 0
     private var novelSymbols: Set<UInt32> = []
     // Counts of the trace's 1- and 2-grams (the bag the nearest-neighbour feature compares).
     private var bagKeys: UnsafeMutablePointer<UInt64>
@@ -196,6 +204,7 @@ public final class SequenceScanner {
         }
         bagCount = 0
         distinctNovel = 0
+        knownRarity = 0
         if !novelSymbols.isEmpty { novelSymbols = [] }
     }
 
@@ -329,10 +338,12 @@ public final class SequenceScanner {
             // in this trace, so were all its suffixes: one probe in the common case.
             let longest = min(n, position + 1)
             if longest >= 2 && insertSeen(currentKeys[longest]) {
-                if longest > order { distinctNovel += 1 }
+                if longest > order { distinctNovel += 1 } else { addRarity(currentKeys[longest]) }
                 var k = longest - 1
                 while k >= 2 {
-                    if insertSeen(currentKeys[k]) { if k > order { distinctNovel += 1 } } else { break }
+                    if insertSeen(currentKeys[k]) {
+                        if k > order { distinctNovel += 1 } else { addRarity(currentKeys[k]) }
+                    } else { break }
                     k -= 1
                 }
             }
@@ -353,6 +364,13 @@ public final class SequenceScanner {
         if thresholdSum != .max { trackFlag() }
         position += 1
         return anomaly
+    }
+
+    /// Adds a known n-gram met for the first time in this trace to the rarity sum (one probe
+    /// of the model's table, once per distinct n-gram).
+    @inline(__always)
+    private func addRarity(_ key: UInt64) {
+        knownRarity += 1 / (1 + Double(model.table.count(of: key)))
     }
 
     private func recordAnomaly(_ anomaly: UInt32) {
@@ -388,6 +406,7 @@ public final class SequenceScanner {
         result.meanBits = position > 0 ? Double(totalCost) / (SequenceModel.costScale * Double(position)) : 0
         result.novelNgramFraction = seenCount > 0 ? Double(distinctNovel) / Double(seenCount) : 0
         result.novelSyscalls = novelSymbols.count
+        result.rareNgramFraction = seenCount > 0 ? (Double(distinctNovel) + knownRarity) / Double(seenCount) : 0
         if traceFeatures {
             var bag: [(key: UInt64, count: UInt32)] = []
             bag.reserveCapacity(bagCount)

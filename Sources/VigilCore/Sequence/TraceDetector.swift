@@ -12,15 +12,32 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
     public var novelSyscalls: Double
     /// Cosine distance of the trace's 1/2-gram bag to the nearest training trace.
     public var neighbourDistance: Double
+    /// Frequency-aware novelty: mean of `1 / (1 + training count)` over the distinct
+    /// 2..n-grams (``TraceScore/rareNgramFraction``).
+    public var rareNgrams: Double
+
+    public init(window: Double, meanBits: Double, novelNgrams: Double, novelSyscalls: Double,
+                neighbourDistance: Double, rareNgrams: Double = 0) {
+        self.window = window
+        self.meanBits = meanBits
+        self.novelNgrams = novelNgrams
+        self.novelSyscalls = novelSyscalls
+        self.neighbourDistance = neighbourDistance
+        self.rareNgrams = rareNgrams
+    }
 
     /// The names used in reports, in ``values`` order.
-    public static let names = ["window", "mean_bits", "novel_ngrams", "novel_syscalls", "neighbour"]
+    public static let names = ["window", "mean_bits", "novel_ngrams", "novel_syscalls", "neighbour", "rare_ngrams"]
 
-    public var values: [Double] { [window, meanBits, novelNgrams, novelSyscalls, neighbourDistance] }
+    public var values: [Double] { [window, meanBits, novelNgrams, novelSyscalls, neighbourDistance, rareNgrams] }
+
+    /// How many of ``values`` (the first ones) the previous max-of-z-scores combination used.
+    static let legacyCount = 5
 
     enum CodingKeys: String, CodingKey {
         case window, meanBits = "mean_bits", novelNgrams = "novel_ngrams"
         case novelSyscalls = "novel_syscalls", neighbourDistance = "neighbour"
+        case rareNgrams = "rare_ngrams"
     }
 }
 
@@ -107,7 +124,8 @@ public final class TraceDetector {
         let s = scanner.finish()
         let d = index.distance(scanner.lastBag, scratch: &scratch)
         return (s, TraceFeatures(window: s.score, meanBits: s.meanBits, novelNgrams: s.novelNgramFraction,
-                                 novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d))
+                                 novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d,
+                                 rareNgrams: s.rareNgramFraction))
     }
 
     /// Measures one trace file, streaming it.
@@ -138,19 +156,30 @@ public final class TraceDetector {
         return (centre, spread)
     }
 
-    /// The anomaly score of a trace: the fraction of its distinct 2..n-grams never seen in
-    /// training (``TraceFeatures/novelNgrams``). It needs no calibration, so it is the same
-    /// with one training trace as with thousands.
+    /// The anomaly score of a trace, in two tiers, from training counts only (no calibration,
+    /// so it is the same with one training trace as with thousands):
     ///
-    /// Why this one view rather than a combination: four pre-declared scorers were measured
-    /// per trace on every UNM program and three synthetic corpora in one run (docs/eval.md):
-    /// the maximum of the features' z-scores (``maxZScore(_:)``, the previous default), this
-    /// fraction alone, the sum of the two largest z-scores, and the mean z-score of
-    /// `novel_ngrams`, `neighbour` and `window`. This one had the best mean AUC on both
-    /// (and a length-weighted variant of it did not help): a maximum or a sum lets a noisy view
-    /// raise ordinary traces. The other features are still measured and reported
-    /// (`feature_auc`, `--dump-features`).
-    public func combine(_ f: TraceFeatures) -> Double { f.novelNgrams }
+    /// - A trace with any 2..n-gram never seen in training scores `1 + novelNgrams`
+    ///   (above 1): 1 plus the fraction of its distinct 2..n-grams never seen.
+    /// - A trace made only of known n-grams scores ``TraceFeatures/rareNgrams`` (at most 1/2):
+    ///   the mean of `1 / (1 + training count)` over its distinct 2..n-grams, so known but
+    ///   rare behaviour ranks above common behaviour.
+    ///
+    /// So never-seen behaviour outranks any known behaviour (the same line the kernel's
+    /// known-sequence map draws), the order among traces with novelty is exactly the novel
+    /// fraction's, and the traces with none, which all tied at 0 before, are ordered by
+    /// how rarely normal processes did what they did.
+    ///
+    /// Why: measured per trace against the novel fraction alone (docs/eval.md), the tie-breaker
+    /// gains on sendmail and on six synthetic seeds (three of them generated only after the
+    /// choice was made), and cannot lose a pair the novel fraction already ordered. The other
+    /// features are still measured and reported (`feature_auc`, `--dump-features`).
+    public func combine(_ f: TraceFeatures) -> Double { Self.twoTier(f) }
+
+    /// ``combine(_:)`` as a pure function of the features.
+    public static func twoTier(_ f: TraceFeatures) -> Double {
+        f.novelNgrams > 0 ? 1 + f.novelNgrams : f.rareNgrams
+    }
 
     /// The previous combination, kept for comparison: the largest of the features' z-scores
     /// against the cross-validated normal values (mean and standard deviation per feature),
@@ -161,7 +190,7 @@ public final class TraceDetector {
     public func maxZScore(_ f: TraceFeatures) -> Double {
         guard calibration[0].count >= 2 else { return f.window }
         var best = -Double.infinity
-        for (j, v) in f.values.enumerated() {
+        for (j, v) in f.values.prefix(TraceFeatures.legacyCount).enumerated() {
             best = max(best, (v - centre[j]) / max(spread[j], Self.minimumSpread))
         }
         return best
