@@ -85,6 +85,19 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
     #expect(r.farAtDr90 == 1)
 }
 
+@Test func neighbourFeatureIsMeasuredOnlyWhenAsked() throws {
+    let corpus = try Corpus.load(at: try fixture("corpus-tiny"))
+    let plain = try Evaluation.run(corpus: corpus)
+    let full = try Evaluation.run(corpus: corpus, neighbour: true)
+    // The score does not use it: every figure is the same either way.
+    #expect(plain.auc == full.auc && plain.cases.map(\.score) == full.cases.map(\.score))
+    #expect(plain.featureAUC["neighbour"] == .some(nil))
+    #expect(full.featureAUC["neighbour"] != nil && full.featureAUC["neighbour"]! != nil)
+    #expect(plain.featureAUC["rare_ngrams"]! != nil)
+    // Without it the detector's tables are smaller (no index of training bags).
+    #expect(plain.modelBytes < full.modelBytes)
+}
+
 @Test func corpusWithoutValidationFallsBackToCrossValidation() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-cv-\(UUID())").path
     defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -203,6 +203,12 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     #expect(liveAnomaly > 0)
     #expect(a.novelNgramFraction == 0 && b.novelNgramFraction > 0)
     #expect(live.lastBag.isEmpty && !offline.lastBag.isEmpty)
+    // Trace features without the bag of calls: the same features, no bag.
+    let noBag = SequenceScanner(model: model, bagOfCalls: false)
+    attacked.withUnsafeBufferPointer { noBag.feed($0) }
+    let c = noBag.finish()
+    #expect(c == b)
+    #expect(noBag.lastBag.isEmpty)
 }
 
 @Test func rareNgramFractionWeighsEachDistinctNgramByItsTrainingCount() {

@@ -154,7 +154,10 @@ public enum Evaluation {
     /// - Parameters:
     ///   - stide: score with classic STIDE mismatches instead (a baseline to compare with).
     ///   - traces: receives every scored trace (for offline analysis), when given.
+    ///   - neighbour: also measure the nearest-neighbour feature (reported in `feature_auc` and
+    ///     the dump; not part of the score, and it roughly halves throughput on small traces).
     public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard, stide: Bool = false,
+                           neighbour: Bool = false,
                            traces: ((ScoredTrace) -> Void)? = nil) throws -> EvaluationReport {
         guard !corpus.train.isEmpty else {
             throw TraceInputError(path: corpus.root + "/train", reason: .missingDirectory("no trace files in it"))
@@ -163,7 +166,7 @@ public enum Evaluation {
             throw TraceInputError(path: corpus.root, reason: .missingDirectory("no attack/ or Attack_Data_Master/ with traces"))
         }
         let trainTraces = try corpus.train.map { try TraceReader.readAll(path: $0) }
-        let detector = TraceDetector(train: trainTraces, parameters: parameters)
+        let detector = TraceDetector(train: trainTraces, parameters: parameters, neighbour: neighbour && !stide)
         let stideScanner = SequenceScanner(model: detector.model, stide: true, traceFeatures: false)
         // The detector's features of one file, and its score (STIDE's window when asked).
         func scoreFile(_ path: String) throws -> (calls: Int, score: Double, features: TraceFeatures) {
@@ -248,6 +251,7 @@ public enum Evaluation {
         var featureAUC: [String: Double?] = [:]
         if !stide {
             for (j, name) in TraceFeatures.names.enumerated() {
+                if name == "neighbour" && !detector.neighbour { featureAUC[name] = .some(nil); continue }
                 featureAUC[name] = ROC.auc(positives: processFeatures.map { $0.values[j] }, negatives: negativeFeatures.map { $0.values[j] })
             }
         }

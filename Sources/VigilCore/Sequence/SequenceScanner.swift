@@ -88,6 +88,8 @@ public final class SequenceScanner {
     private let maxFlagged = 1000
     /// Whether to gather the offline trace features (distinct novel n-grams).
     public let traceFeatures: Bool
+    /// Whether to count the trace's 1- and 2-grams into ``lastBag``.
+    public let bagOfCalls: Bool
     private var totalCost: UInt64 = 0
     // The distinct n-grams of the current trace (orders 2 ... n), in a flat open-addressing
     // set reused across traces; key 0 marks an empty slot (NgramHash never yields 0).
@@ -113,9 +115,13 @@ public final class SequenceScanner {
     ///   - threshold: window score (bits per call) above which windows are reported as flagged.
     ///   - traceFeatures: also gather the offline trace features ``TraceScore/novelNgramFraction``
     ///     (a per-trace set of n-grams; the live detector, which sees only novel calls, may skip it).
-    public init(model: SequenceModel, maxReported: Int = 0, threshold: Double? = nil, stide: Bool = false, traceFeatures: Bool = true) {
+    ///   - bagOfCalls: with `traceFeatures`, also count the trace's 1- and 2-grams (``lastBag``,
+    ///     for the nearest-neighbour feature; two more table updates per call).
+    public init(model: SequenceModel, maxReported: Int = 0, threshold: Double? = nil, stide: Bool = false, traceFeatures: Bool = true,
+                bagOfCalls: Bool = true) {
         self.model = model
         self.traceFeatures = traceFeatures
+        self.bagOfCalls = traceFeatures && bagOfCalls
         seenCapacity = Self.initialSeenCapacity
         seen = .allocate(capacity: seenCapacity)
         seen.initialize(repeating: 0, count: seenCapacity)
@@ -328,7 +334,7 @@ public final class SequenceScanner {
         }
         if !found { cost += novelCost; novelSymbols.insert(call) }
         totalCost &+= cost
-        if traceFeatures {
+        if bagOfCalls {
             countInBag(currentKeys[1])
             if n >= 2 && position >= 1 { countInBag(currentKeys[2]) }
         }
@@ -407,7 +413,7 @@ public final class SequenceScanner {
         result.novelNgramFraction = seenCount > 0 ? Double(distinctNovel) / Double(seenCount) : 0
         result.novelSyscalls = novelSymbols.count
         result.rareNgramFraction = seenCount > 0 ? (Double(distinctNovel) + knownRarity) / Double(seenCount) : 0
-        if traceFeatures {
+        if bagOfCalls {
             var bag: [(key: UInt64, count: UInt32)] = []
             bag.reserveCapacity(bagCount)
             for i in 0..<bagCapacity where bagKeys[i] != 0 { bag.append((bagKeys[i], bagCounts[i])) }

@@ -73,12 +73,19 @@ public final class TraceDetector {
     /// Folds used to calibrate (fewer when there are fewer training traces).
     public static let folds = 5
 
+    /// Whether the nearest-neighbour view (``TraceFeatures/neighbourDistance``) is measured;
+    /// when not, it reads 0 and scanning skips the per-call bag counts and the per-trace query.
+    public let neighbour: Bool
+
     /// Learns from `train` (each element one process) and calibrates on it.
-    public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard) {
+    /// - Parameter neighbour: also measure the nearest-neighbour distance (not part of the
+    ///   score; it costs about as much as the rest of the scan on small traces).
+    public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard, neighbour: Bool = true) {
         let full = Self.trainModel(train, parameters)
         model = full
-        index = NeighbourIndex(bags: train.map { Self.bag(of: $0, model: full) })
-        scanner = SequenceScanner(model: full)
+        self.neighbour = neighbour
+        index = NeighbourIndex(bags: neighbour ? train.map { Self.bag(of: $0, model: full) } : [])
+        scanner = SequenceScanner(model: full, bagOfCalls: neighbour)
         var cal: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
         var rows: [(Int, TraceFeatures)] = []
         let k = min(Self.folds, train.count)
@@ -86,8 +93,8 @@ public final class TraceDetector {
             for fold in 0..<k {
                 let rest = train.indices.filter { $0 % k != fold }.map { train[$0] }
                 let foldModel = Self.trainModel(rest, parameters)
-                let foldScanner = SequenceScanner(model: foldModel)
-                let foldIndex = NeighbourIndex(bags: rest.map { Self.bag(of: $0, model: foldModel) })
+                let foldScanner = SequenceScanner(model: foldModel, bagOfCalls: neighbour)
+                let foldIndex = NeighbourIndex(bags: neighbour ? rest.map { Self.bag(of: $0, model: foldModel) } : [])
                 var foldScratch: [Float] = []
                 for i in train.indices where i % k == fold {
                     let f = Self.measure(train[i], scanner: foldScanner, index: foldIndex, scratch: &foldScratch).features
@@ -122,7 +129,7 @@ public final class TraceDetector {
 
     static func finishMeasure(scanner: SequenceScanner, index: NeighbourIndex, scratch: inout [Float]) -> (score: TraceScore, features: TraceFeatures) {
         let s = scanner.finish()
-        let d = index.distance(scanner.lastBag, scratch: &scratch)
+        let d = scanner.bagOfCalls ? index.distance(scanner.lastBag, scratch: &scratch) : 0
         return (s, TraceFeatures(window: s.score, meanBits: s.meanBits, novelNgrams: s.novelNgramFraction,
                                  novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d,
                                  rareNgrams: s.rareNgramFraction))
