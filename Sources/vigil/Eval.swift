@@ -142,6 +142,6 @@ struct Eval: ParsableCommand {
             print("  \(c.detected ? "detected" : "missed  ")  \(c.name)  score \(f(c.score))  \(c.processesFlagged)/\(c.processes) processes flagged")
         }
         print("")
-        print("speed         \(r.scoredCalls) calls scored, \(Int(r.syscallsPerSecond)) syscalls/s (read, parse and score, one core)")
+        print("speed         \(r.scoredCalls) calls scored, \(Int(r.syscallsPerSecond)) syscalls/s of wall time, \(Int(r.syscallsPerCPUSecond)) per CPU second (read, parse and score, one core)")
     }
 }

@@ -34,6 +34,8 @@ private func fixture(_ name: String) throws -> String {
     for key in ["auc", "far_at_dr90", "dr_at_far01", "dr_at_far05", "train", "validation", "attack", "auc_case", "cases_detected", "feature_auc"] {
         #expect(json?[key] != nil, "missing \(key)")
     }
+    #expect(json?["syscalls_per_cpu_second"] is Double)
+    #expect(r.syscallsPerCPUSecond >= 0)
     let features = json?["feature_auc"] as? [String: Any]
     #expect(features?["rare_ngrams"] != nil)
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The figures `vigil eval` reports for one corpus.
 ///
 /// **Per trace** (the headline `auc`, `dr_at_far01`, `dr_at_far05`, `far_at_dr90`): every
@@ -48,6 +50,10 @@ public struct EvaluationReport: Sendable, Codable {
     public var scoredCalls: Int
     /// Calls read, parsed and scored per second (validation and attack, one core).
     public var syscallsPerSecond: Double
+    /// The same calls per second of the process's CPU time (user and system) over the same
+    /// stretches: what one core does when the machine is shared, where wall time also counts
+    /// the time other work held the core. Eval is single-threaded, so this is one core.
+    public var syscallsPerCPUSecond: Double = 0
     /// Bytes of the profile's scoring tables (sequence model plus neighbour index).
     public var modelBytes: Int
 
@@ -80,6 +86,7 @@ public struct EvaluationReport: Sendable, Codable {
         case trainCalls = "train_calls"
         case scoredCalls = "scored_calls"
         case syscallsPerSecond = "syscalls_per_second"
+        case syscallsPerCPUSecond = "syscalls_per_cpu_second"
         case modelBytes = "model_bytes"
     }
 
@@ -110,6 +117,7 @@ public struct EvaluationReport: Sendable, Codable {
         try c.encode(trainCalls, forKey: .trainCalls)
         try c.encode(scoredCalls, forKey: .scoredCalls)
         try c.encode(syscallsPerSecond, forKey: .syscallsPerSecond)
+        try c.encode(syscallsPerCPUSecond, forKey: .syscallsPerCPUSecond)
         try c.encode(modelBytes, forKey: .modelBytes)
     }
 }
@@ -181,6 +189,7 @@ public enum Evaluation {
         let clock = ContinuousClock()
         var scoredCalls = 0
         var scoringTime = Duration.zero
+        var scoringCPU = 0.0
 
         var negatives: [Double] = []
         var negativeFeatures: [TraceFeatures] = []
@@ -191,6 +200,7 @@ public enum Evaluation {
         if let validation = corpus.validation {
             source = "validation"
             let start = clock.now
+            let cpuStart = processCPUSeconds()
             for f in validation {
                 let s = try scoreFile(f)
                 negatives.append(s.score)
@@ -199,6 +209,7 @@ public enum Evaluation {
                 traces?(ScoredTrace(set: "validation", caseName: nil, features: s.features, score: s.score))
             }
             scoringTime += clock.now - start
+            scoringCPU += processCPUSeconds() - cpuStart
         } else if !detector.calibrationRows.isEmpty && !stide {
             source = "cross-validation (\(min(TraceDetector.folds, corpus.train.count)) folds over train; no validation directory)"
             negativeFeatures = detector.calibrationRows
@@ -226,6 +237,7 @@ public enum Evaluation {
         var caseScores: [Double] = []
         var perCase: [[Double]] = []
         let start = clock.now
+        let cpuStart = processCPUSeconds()
         for c in corpus.attacks {
             var scores: [Double] = []
             for f in c.files {
@@ -240,6 +252,7 @@ public enum Evaluation {
             perCase.append(scores)
         }
         scoringTime += clock.now - start
+        scoringCPU += processCPUSeconds() - cpuStart
 
         let t01 = ROC.threshold(falseAlarmRate: 0.01, negatives: negatives)
         var cases: [EvaluationReport.CaseResult] = []
@@ -256,7 +269,7 @@ public enum Evaluation {
             }
         }
         let seconds = Double(scoringTime.components.seconds) + Double(scoringTime.components.attoseconds) * 1e-18
-        return EvaluationReport(
+        var report = EvaluationReport(
             corpus: corpus.root, scoring: stide ? "stide" : "novel_then_rare_ngrams", parameters: parameters,
             train: corpus.train.count, validation: corpus.validation?.count ?? 0,
             attack: processScores.count, attackCases: corpus.attacks.count,
@@ -275,6 +288,13 @@ public enum Evaluation {
             trainCalls: detector.model.trainedCalls, scoredCalls: scoredCalls,
             syscallsPerSecond: seconds > 0 ? Double(scoredCalls) / seconds : 0,
             modelBytes: detector.memoryBytes)
+        report.syscallsPerCPUSecond = scoringCPU > 0 ? Double(scoredCalls) / scoringCPU : 0
+        return report
+    }
+
+    /// CPU time (user and system) this process has used, in seconds (C's `clock()`).
+    static func processCPUSeconds() -> Double {
+        Double(clock()) / Double(CLOCKS_PER_SEC)
     }
 }
 
