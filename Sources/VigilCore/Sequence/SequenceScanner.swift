@@ -73,8 +73,11 @@ public final class SequenceScanner {
     private let novelCost: UInt64
     private let thresholdSum: UInt64
     private let history: UnsafeMutablePointer<UInt32>
-    private var previousKeys: UnsafeMutablePointer<UInt64>
-    private var currentKeys: UnsafeMutablePointer<UInt64>
+    // The unfinished NgramHash states of the n-grams of order 0 ... n ending at the previous
+    // and the current call; a key is finalized only when it is looked up (most calls need
+    // one key: their longest n-gram is known and already in the trace's set).
+    private var previousStates: UnsafeMutablePointer<UInt64>
+    private var currentStates: UnsafeMutablePointer<UInt64>
     private let window: UnsafeMutablePointer<UInt32>
     private var windowIndex = 0
     private var windowSum: UInt64 = 0
@@ -144,16 +147,16 @@ public final class SequenceScanner {
             thresholdSum = .max
         }
         history = .allocate(capacity: n)
-        previousKeys = .allocate(capacity: n + 1)
-        currentKeys = .allocate(capacity: n + 1)
+        previousStates = .allocate(capacity: n + 1)
+        currentStates = .allocate(capacity: n + 1)
         window = .allocate(capacity: w)
         reset()
     }
 
     deinit {
         history.deallocate()
-        previousKeys.deallocate()
-        currentKeys.deallocate()
+        previousStates.deallocate()
+        currentStates.deallocate()
         window.deallocate()
         seen.deallocate()
         bagKeys.deallocate()
@@ -175,8 +178,14 @@ public final class SequenceScanner {
     /// Forgets the current process.
     public func reset() {
         history.initialize(repeating: NgramHash.startSymbol, count: n)
-        for (i, k) in Self.startKeys(ngramLength: n).enumerated() { previousKeys[i] = k }
-        currentKeys.initialize(repeating: 0, count: n + 1)
+        // Before the first call, the context is the all-start n-gram of each order.
+        var state = NgramHash.seed
+        previousStates[0] = state
+        for order in 1...n {
+            state = NgramHash.step(state, NgramHash.startSymbol)
+            previousStates[order] = state
+        }
+        currentStates.initialize(repeating: 0, count: n + 1)
         window.initialize(repeating: 0, count: w)
         windowIndex = 0
         windowSum = 0
@@ -302,17 +311,21 @@ public final class SequenceScanner {
         while k > 0 { history[k] = history[k - 1]; k -= 1 }
         history[0] = call
         var state = NgramHash.seed
-        currentKeys[0] = CostTable.emptyContext
+        currentStates[0] = state
         for order in 1...n {
             state = NgramHash.step(state, history[order - 1])
-            currentKeys[order] = NgramHash.finalize(state, length: order)
+            currentStates[order] = state
         }
+        let states = currentStates
+        // The key of the current n-gram of an order (0: the empty context).
+        @inline(__always) func keyOf(_ order: Int) -> UInt64 { NgramHash.finalize(states[order], length: order) }
+        let topKey = keyOf(n)
         // Back off from the longest n-gram until one was seen, paying each context's escape.
         var cost: UInt64 = 0
         var order = n
         var found = false
         while order >= 1 {
-            let key = currentKeys[order]
+            let key = order == n ? topKey : keyOf(order)
             var i = Int(truncatingIfNeeded: key) & mask
             var gramCost = UInt32.max
             while true {
@@ -322,7 +335,7 @@ public final class SequenceScanner {
                 i = (i + 1) & mask
             }
             if gramCost != .max { cost += UInt64(gramCost); found = true; break }
-            let context = previousKeys[order - 1]
+            let context = NgramHash.finalize(previousStates[order - 1], length: order - 1)
             i = Int(truncatingIfNeeded: context) & mask
             while true {
                 let s = slots[i]
@@ -335,26 +348,28 @@ public final class SequenceScanner {
         if !found { cost += novelCost; novelSymbols.insert(call) }
         totalCost &+= cost
         if bagOfCalls {
-            countInBag(currentKeys[1])
-            if n >= 2 && position >= 1 { countInBag(currentKeys[2]) }
+            countInBag(keyOf(1))
+            if n >= 2 && position >= 1 { countInBag(keyOf(2)) }
         }
         if traceFeatures && position + 1 >= 2 {
             // Training counts every suffix, so the n-grams unseen at this call are exactly
             // the orders above the one the back-off stopped at. If the longest one was already
             // in this trace, so were all its suffixes: one probe in the common case.
             let longest = min(n, position + 1)
-            if longest >= 2 && insertSeen(currentKeys[longest]) {
-                if longest > order { distinctNovel += 1 } else { addRarity(currentKeys[longest]) }
+            let longestKey = longest == n ? topKey : keyOf(longest)
+            if longest >= 2 && insertSeen(longestKey) {
+                if longest > order { distinctNovel += 1 } else { addRarity(longestKey) }
                 var k = longest - 1
                 while k >= 2 {
-                    if insertSeen(currentKeys[k]) {
-                        if k > order { distinctNovel += 1 } else { addRarity(currentKeys[k]) }
+                    let kKey = keyOf(k)
+                    if insertSeen(kKey) {
+                        if k > order { distinctNovel += 1 } else { addRarity(kKey) }
                     } else { break }
                     k -= 1
                 }
             }
         }
-        swap(&previousKeys, &currentKeys)
+        swap(&previousStates, &currentStates)
 
         var anomaly: UInt32 = cost > UInt64(commonCost) ? UInt32(min(cost, UInt64(UInt32.max))) : 0
         if stide { anomaly = order == n ? 0 : UInt32(SequenceModel.costScale) }
