@@ -100,6 +100,28 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
     #expect(plain.modelBytes < full.modelBytes)
 }
 
+@Test func processesWithNothingNovelNoLongerTieAtZero() throws {
+    // Normal processes repeat a common request shape; one training process once used a rare
+    // shape. One attack process replays that training process: no never-seen n-gram, so the
+    // novel fraction alone tied it with every validation process at 0.
+    let common: [UInt32] = [3, 3, 4, 6], rare: [UInt32] = [5, 197, 4, 6]
+    func trace(_ shapes: [[UInt32]]) -> [UInt32] { [59] + shapes.joined() + [1] }
+    var train = (0..<20).map { i in trace(Array(repeating: common, count: 5 + i % 3)) }
+    train.append(trace([common, rare, common]))
+    let validation = (0..<4).map { i in trace(Array(repeating: common, count: 4 + i)) }
+    let dir = try writeCorpus(train: train, validation: validation,
+                              attacks: ["rare": [trace([common, rare, common])], "novel": [trace([common, [6, 6, 6], common])]])
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try Evaluation.run(corpus: try Corpus.load(at: dir))
+    #expect(r.featureAUC["novel_ngrams"]! == 0.75)  // the rare replay ties all four negatives
+    #expect(r.auc == 1)
+    #expect(r.farAtDr90 == 0)
+    #expect(r.casesDetected == 2)
+    // The process with a never-seen n-gram still ranks above the rare replay.
+    let novel = try #require(r.cases.first { $0.name == "novel" }), rareCase = try #require(r.cases.first { $0.name == "rare" })
+    #expect(novel.score > 1 && rareCase.score > 0 && rareCase.score < 0.5)
+}
+
 @Test func corpusWithoutValidationFallsBackToCrossValidation() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-cv-\(UUID())").path
     defer { try? FileManager.default.removeItem(atPath: dir) }

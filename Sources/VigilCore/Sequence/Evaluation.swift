@@ -54,7 +54,7 @@ public struct EvaluationReport: Sendable, Codable {
     /// stretches: what one core does when the machine is shared, where wall time also counts
     /// the time other work held the core. Eval is single-threaded, so this is one core.
     public var syscallsPerCPUSecond: Double = 0
-    /// Bytes of the profile's scoring tables (sequence model plus neighbour index).
+    /// Bytes of the profile's scoring tables (sequence model, plus the neighbour index with `neighbour`).
     public var modelBytes: Int
 
     public struct CaseResult: Sendable, Codable {

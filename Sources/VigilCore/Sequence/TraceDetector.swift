@@ -47,9 +47,9 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
 /// calls shows in the densest window; a trace built of individually plausible calls in an
 /// unlikely order shows in its mean surprise; an exploit that reuses known n-grams but in an
 /// abnormal mix shows only in its bag of calls; a new binary shows in its new n-grams and
-/// syscalls. All are reported; the score (``combine(_:)``) is the novel n-gram fraction
-/// alone, which measured better on average than every combination of them tried
-/// (docs/eval.md).
+/// syscalls. All are reported; the score (``combine(_:)``) is two-tier: the novel n-gram
+/// fraction, which measured better on average than every combination of the views tried,
+/// and for processes with nothing novel the rarity of their known n-grams (docs/eval.md).
 ///
 /// Calibration on training data: each measurement's spread over *normal* processes is
 /// estimated by k-fold cross-validation over the training traces (each train trace measured
@@ -206,6 +206,6 @@ public final class TraceDetector {
     /// The smallest standard deviation a feature is divided by.
     static let minimumSpread = 1e-6
 
-    /// Bytes the detector's tables hold (model plus neighbour index).
+    /// Bytes the detector's tables hold (model plus neighbour index, when measured).
     public var memoryBytes: Int { model.memoryBytes + index.memoryBytes }
 }
