@@ -43,14 +43,16 @@ struct Eval: ParsableCommand {
         Validation_Data_Master, Attack_Data_Master), any depth below; each file is one \
         process: its syscall numbers in order, separated by white space.
 
-        Scores: each process (file) is measured five ways against what the normal \
-        processes of train/ taught: its densest window of surprising calls (bits per call \
-        over 20 calls; the score the live detector streams), its mean surprise per call, the \
-        fraction of its distinct 2..6-grams never seen, its never-seen syscalls, and the \
-        cosine distance of its bag of 1/2-grams to the nearest training process \
-        (feature_auc reports each alone). The process's score is the fraction of its \
-        distinct 2..6-grams never seen in training, which measured better than the \
-        combinations of the five tried (docs/eval.md). A process is \
+        Score: each process (file) is compared with what the normal processes of train/ \
+        taught, in two tiers. A process with any 2..6-gram of calls never seen in training \
+        scores 1 plus the fraction of its distinct 2..6-grams never seen (above 1). A process \
+        made only of known 2..6-grams scores the mean, over its distinct 2..6-grams, of \
+        1 / (1 + how often training saw it) (at most 1/2): rare known behaviour ranks above \
+        common behaviour instead of tying at 0. Also measured and reported alone \
+        (feature_auc): the densest 20-call window of surprising calls (the score the live \
+        detector streams), the mean surprise per call, the novel fraction and the rarity \
+        alone, never-seen syscalls, and with --neighbour the cosine distance of the \
+        process's bag of 1/2-grams to the nearest training process. A process is \
         flagged when its score is strictly above the threshold. Negatives are validation \
         processes; without validation/ they are the cross-validated train processes (said \
         in the output).
@@ -79,6 +81,9 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
     var stide = false
 
+    @Flag(name: .customLong("neighbour"), help: "Also measure each process's distance to its nearest training process (reported per feature; not part of the score; slower).")
+    var neighbour = false
+
     @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
     var dumpFeatures: String?
 
@@ -95,7 +100,7 @@ struct Eval: ParsableCommand {
             let sink: ((Evaluation.ScoredTrace) -> Void)? = dumpFeatures == nil ? nil : { t in
                 if let d = try? encoder.encode(t) { lines.append(String(decoding: d, as: UTF8.self)) }
             }
-            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, traces: sink)
+            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, neighbour: neighbour, traces: sink)
         } catch {
             throw exitForInput(error)
         }
@@ -137,6 +142,6 @@ struct Eval: ParsableCommand {
             print("  \(c.detected ? "detected" : "missed  ")  \(c.name)  score \(f(c.score))  \(c.processesFlagged)/\(c.processes) processes flagged")
         }
         print("")
-        print("speed         \(r.scoredCalls) calls scored, \(Int(r.syscallsPerSecond)) syscalls/s (read, parse and score, one core)")
+        print("speed         \(r.scoredCalls) calls scored, \(Int(r.syscallsPerSecond)) syscalls/s of wall time, \(Int(r.syscallsPerCPUSecond)) per CPU second (read, parse and score, one core)")
     }
 }

@@ -17,7 +17,7 @@ private func fixture(_ name: String) throws -> String {
     let r = try Evaluation.run(corpus: corpus)
     #expect(r.train == 8 && r.validation == 5 && r.attack == 3 && r.attackCases == 2)
     #expect(r.negatives == "validation")
-    #expect(r.scoring == "novel_ngrams")
+    #expect(r.scoring == "novel_then_rare_ngrams")
     // Per case both intrusions stand out.
     #expect(r.aucCase == 1)
     #expect(r.drAtFar01Case == 1 && r.drAtFar05Case == 1 && r.farAtDr90Case == 0)
@@ -34,6 +34,10 @@ private func fixture(_ name: String) throws -> String {
     for key in ["auc", "far_at_dr90", "dr_at_far01", "dr_at_far05", "train", "validation", "attack", "auc_case", "cases_detected", "feature_auc"] {
         #expect(json?[key] != nil, "missing \(key)")
     }
+    #expect(json?["syscalls_per_cpu_second"] is Double)
+    #expect(r.syscallsPerCPUSecond >= 0)
+    let features = json?["feature_auc"] as? [String: Any]
+    #expect(features?["rare_ngrams"] != nil)
 }
 
 /// Writes a corpus of in-memory traces to a temporary directory.
@@ -81,6 +85,41 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
     #expect(r.casesDetected == 1)
     // 90% detection needs the copy too, which ties every negative: all are false alarms.
     #expect(r.farAtDr90 == 1)
+}
+
+@Test func neighbourFeatureIsMeasuredOnlyWhenAsked() throws {
+    let corpus = try Corpus.load(at: try fixture("corpus-tiny"))
+    let plain = try Evaluation.run(corpus: corpus)
+    let full = try Evaluation.run(corpus: corpus, neighbour: true)
+    // The score does not use it: every figure is the same either way.
+    #expect(plain.auc == full.auc && plain.cases.map(\.score) == full.cases.map(\.score))
+    #expect(plain.featureAUC["neighbour"] == .some(nil))
+    #expect(full.featureAUC["neighbour"] != nil && full.featureAUC["neighbour"]! != nil)
+    #expect(plain.featureAUC["rare_ngrams"]! != nil)
+    // Without it the detector's tables are smaller (no index of training bags).
+    #expect(plain.modelBytes < full.modelBytes)
+}
+
+@Test func processesWithNothingNovelNoLongerTieAtZero() throws {
+    // Normal processes repeat a common request shape; one training process once used a rare
+    // shape. One attack process replays that training process: no never-seen n-gram, so the
+    // novel fraction alone tied it with every validation process at 0.
+    let common: [UInt32] = [3, 3, 4, 6], rare: [UInt32] = [5, 197, 4, 6]
+    func trace(_ shapes: [[UInt32]]) -> [UInt32] { [59] + shapes.joined() + [1] }
+    var train = (0..<20).map { i in trace(Array(repeating: common, count: 5 + i % 3)) }
+    train.append(trace([common, rare, common]))
+    let validation = (0..<4).map { i in trace(Array(repeating: common, count: 4 + i)) }
+    let dir = try writeCorpus(train: train, validation: validation,
+                              attacks: ["rare": [trace([common, rare, common])], "novel": [trace([common, [6, 6, 6], common])]])
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try Evaluation.run(corpus: try Corpus.load(at: dir))
+    #expect(r.featureAUC["novel_ngrams"]! == 0.75)  // the rare replay ties all four negatives
+    #expect(r.auc == 1)
+    #expect(r.farAtDr90 == 0)
+    #expect(r.casesDetected == 2)
+    // The process with a never-seen n-gram still ranks above the rare replay.
+    let novel = try #require(r.cases.first { $0.name == "novel" }), rareCase = try #require(r.cases.first { $0.name == "rare" })
+    #expect(novel.score > 1 && rareCase.score > 0 && rareCase.score < 0.5)
 }
 
 @Test func corpusWithoutValidationFallsBackToCrossValidation() throws {

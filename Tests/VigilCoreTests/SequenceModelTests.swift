@@ -160,9 +160,11 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     let (_, shuffled) = detector.measure(train[3].shuffled(using: &rng))
     #expect(shuffled.novelNgrams > 0.3)
     #expect(shuffled.meanBits > seen.meanBits + 1)
-    // The score is the novel n-gram fraction; the previous max-of-z-scores still separates.
-    #expect(detector.combine(seen) == 0)
-    #expect(detector.combine(shuffled) == shuffled.novelNgrams)
+    // The score is two-tier: 1 + the novel n-gram fraction when anything is novel, else the
+    // rarity of the known n-grams (at most 1/2); the previous max-of-z-scores still separates.
+    #expect(detector.combine(seen) == seen.rareNgrams)
+    #expect(seen.rareNgrams > 0 && seen.rareNgrams <= 0.5)
+    #expect(detector.combine(shuffled) == 1 + shuffled.novelNgrams)
     #expect(detector.maxZScore(shuffled) > detector.maxZScore(seen) + 3)
     // Every unseen normal trace scores below every shuffle of one.
     let normals = (100..<110).map { detector.combine(detector.measure(normalTrace($0)).features) }
@@ -201,4 +203,61 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     #expect(liveAnomaly > 0)
     #expect(a.novelNgramFraction == 0 && b.novelNgramFraction > 0)
     #expect(live.lastBag.isEmpty && !offline.lastBag.isEmpty)
+    // Trace features without the bag of calls: the same features, no bag.
+    let noBag = SequenceScanner(model: model, bagOfCalls: false)
+    attacked.withUnsafeBufferPointer { noBag.feed($0) }
+    let c = noBag.finish()
+    #expect(c == b)
+    #expect(noBag.lastBag.isEmpty)
+}
+
+@Test func rareNgramFractionWeighsEachDistinctNgramByItsTrainingCount() {
+    // Training: "1 2 3" ten times (each 2-gram and the 3-gram seen 10 times), "1 2 4" once.
+    let model = trainModel(Array(repeating: [1, 2, 3], count: 10) + [[1, 2, 4]])
+    #expect(model.trainingCount(ofNgram: NgramHash.hash([1, 2])) == 11)
+    #expect(model.trainingCount(ofNgram: NgramHash.hash([2, 4])) == 1)
+    #expect(model.trainingCount(ofNgram: NgramHash.hash([9, 9])) == 0)
+    // Distinct 2..n-grams of "1 2 3": {1 2, 2 3, 1 2 3}, counts 11, 10, 10.
+    let common = score(model, [1, 2, 3])
+    #expect(common.novelNgramFraction == 0)
+    #expect(abs(common.rareNgramFraction - (1.0 / 12 + 1.0 / 11 + 1.0 / 11) / 3) < 1e-12)
+    // "1 2 4": {1 2, 2 4, 1 2 4}, counts 11, 1, 1: known, but rare.
+    let rare = score(model, [1, 2, 4])
+    #expect(rare.novelNgramFraction == 0)
+    #expect(abs(rare.rareNgramFraction - (1.0 / 12 + 0.5 + 0.5) / 3) < 1e-12)
+    #expect(rare.rareNgramFraction > common.rareNgramFraction)
+    // "1 2 5": {1 2, 2 5, 1 2 5}; two never seen count 1 each.
+    let novel = score(model, [1, 2, 5])
+    #expect(abs(novel.novelNgramFraction - 2.0 / 3) < 1e-12)
+    #expect(abs(novel.rareNgramFraction - (1.0 / 12 + 2) / 3) < 1e-12)
+    // The live scanner does not gather it.
+    let live = SequenceScanner(model: model, traceFeatures: false)
+    [1, 2, 4].withUnsafeBufferPointer { live.feed($0) }
+    #expect(live.finish().rareNgramFraction == 0)
+}
+
+@Test func twoTierScorePutsAnyNoveltyAboveAllKnownBehaviourAndOrdersTheRest() {
+    func f(novel: Double, rare: Double) -> TraceFeatures {
+        TraceFeatures(window: 0, meanBits: 0, novelNgrams: novel, novelSyscalls: 0, neighbourDistance: 0, rareNgrams: rare)
+    }
+    // No novelty: ordered by rarity (the tie at 0 of the novel fraction alone is broken).
+    #expect(TraceDetector.twoTier(f(novel: 0, rare: 0.4)) > TraceDetector.twoTier(f(novel: 0, rare: 0.1)))
+    // The least novelty outranks the rarest known behaviour.
+    #expect(TraceDetector.twoTier(f(novel: 0.001, rare: 0.01)) > TraceDetector.twoTier(f(novel: 0, rare: 0.5)))
+    // Among novel traces, the novel fraction alone decides.
+    #expect(TraceDetector.twoTier(f(novel: 0.3, rare: 0.31)) > TraceDetector.twoTier(f(novel: 0.2, rare: 0.9)))
+    #expect(TraceDetector.twoTier(f(novel: 0.25, rare: 0.3)) == 1.25)
+
+    // On traces: a known trace made of rarely seen request shapes scores above one of common
+    // shapes, and both below a trace with one never-seen n-gram.
+    let shapes: [[UInt32]] = [[3, 3, 4, 6], [5, 3, 4, 6]]
+    var train: [[UInt32]] = (0..<30).map { i in [59] + Array(repeating: shapes[0], count: 5).joined() + [1] }
+    train.append([59] + shapes[1] + [1])  // the rare shape, once
+    let detector = TraceDetector(train: train)
+    let common = detector.measure([59] + Array(repeating: shapes[0], count: 3).joined() + [1]).features
+    let rare = detector.measure([59] + shapes[1] + [1]).features
+    let novel = detector.measure([59] + shapes[0] + [6, 6] + [1]).features
+    #expect(common.novelNgrams == 0 && rare.novelNgrams == 0 && novel.novelNgrams > 0)
+    #expect(detector.combine(rare) > detector.combine(common))
+    #expect(detector.combine(novel) > 1 && detector.combine(novel) > detector.combine(rare))
 }

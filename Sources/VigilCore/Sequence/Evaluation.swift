@@ -1,3 +1,5 @@
+import Foundation
+
 /// The figures `vigil eval` reports for one corpus.
 ///
 /// **Per trace** (the headline `auc`, `dr_at_far01`, `dr_at_far05`, `far_at_dr90`): every
@@ -10,7 +12,7 @@
 /// processes is flagged at the 1%-false-alarm threshold (the UNM corpus's own rule).
 public struct EvaluationReport: Sendable, Codable {
     public var corpus: String
-    /// `"novel_ngrams"` (the trace detector's score, ``TraceDetector/combine(_:)``), or
+    /// `"novel_then_rare_ngrams"` (the trace detector's score, ``TraceDetector/combine(_:)``), or
     /// `"stide"` (the classic baseline, for comparison).
     public var scoring: String
     public var parameters: SequenceModel.Parameters
@@ -48,7 +50,11 @@ public struct EvaluationReport: Sendable, Codable {
     public var scoredCalls: Int
     /// Calls read, parsed and scored per second (validation and attack, one core).
     public var syscallsPerSecond: Double
-    /// Bytes of the profile's scoring tables (sequence model plus neighbour index).
+    /// The same calls per second of the process's CPU time (user and system) over the same
+    /// stretches: what one core does when the machine is shared, where wall time also counts
+    /// the time other work held the core. Eval is single-threaded, so this is one core.
+    public var syscallsPerCPUSecond: Double = 0
+    /// Bytes of the profile's scoring tables (sequence model, plus the neighbour index with `neighbour`).
     public var modelBytes: Int
 
     public struct CaseResult: Sendable, Codable {
@@ -80,6 +86,7 @@ public struct EvaluationReport: Sendable, Codable {
         case trainCalls = "train_calls"
         case scoredCalls = "scored_calls"
         case syscallsPerSecond = "syscalls_per_second"
+        case syscallsPerCPUSecond = "syscalls_per_cpu_second"
         case modelBytes = "model_bytes"
     }
 
@@ -110,6 +117,7 @@ public struct EvaluationReport: Sendable, Codable {
         try c.encode(trainCalls, forKey: .trainCalls)
         try c.encode(scoredCalls, forKey: .scoredCalls)
         try c.encode(syscallsPerSecond, forKey: .syscallsPerSecond)
+        try c.encode(syscallsPerCPUSecond, forKey: .syscallsPerCPUSecond)
         try c.encode(modelBytes, forKey: .modelBytes)
     }
 }
@@ -154,7 +162,10 @@ public enum Evaluation {
     /// - Parameters:
     ///   - stide: score with classic STIDE mismatches instead (a baseline to compare with).
     ///   - traces: receives every scored trace (for offline analysis), when given.
+    ///   - neighbour: also measure the nearest-neighbour feature (reported in `feature_auc` and
+    ///     the dump; not part of the score, and it roughly halves throughput on small traces).
     public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard, stide: Bool = false,
+                           neighbour: Bool = false,
                            traces: ((ScoredTrace) -> Void)? = nil) throws -> EvaluationReport {
         guard !corpus.train.isEmpty else {
             throw TraceInputError(path: corpus.root + "/train", reason: .missingDirectory("no trace files in it"))
@@ -163,7 +174,7 @@ public enum Evaluation {
             throw TraceInputError(path: corpus.root, reason: .missingDirectory("no attack/ or Attack_Data_Master/ with traces"))
         }
         let trainTraces = try corpus.train.map { try TraceReader.readAll(path: $0) }
-        let detector = TraceDetector(train: trainTraces, parameters: parameters)
+        let detector = TraceDetector(train: trainTraces, parameters: parameters, neighbour: neighbour && !stide)
         let stideScanner = SequenceScanner(model: detector.model, stide: true, traceFeatures: false)
         // The detector's features of one file, and its score (STIDE's window when asked).
         func scoreFile(_ path: String) throws -> (calls: Int, score: Double, features: TraceFeatures) {
@@ -178,6 +189,7 @@ public enum Evaluation {
         let clock = ContinuousClock()
         var scoredCalls = 0
         var scoringTime = Duration.zero
+        var scoringCPU = 0.0
 
         var negatives: [Double] = []
         var negativeFeatures: [TraceFeatures] = []
@@ -188,6 +200,7 @@ public enum Evaluation {
         if let validation = corpus.validation {
             source = "validation"
             let start = clock.now
+            let cpuStart = processCPUSeconds()
             for f in validation {
                 let s = try scoreFile(f)
                 negatives.append(s.score)
@@ -196,6 +209,7 @@ public enum Evaluation {
                 traces?(ScoredTrace(set: "validation", caseName: nil, features: s.features, score: s.score))
             }
             scoringTime += clock.now - start
+            scoringCPU += processCPUSeconds() - cpuStart
         } else if !detector.calibrationRows.isEmpty && !stide {
             source = "cross-validation (\(min(TraceDetector.folds, corpus.train.count)) folds over train; no validation directory)"
             negativeFeatures = detector.calibrationRows
@@ -223,6 +237,7 @@ public enum Evaluation {
         var caseScores: [Double] = []
         var perCase: [[Double]] = []
         let start = clock.now
+        let cpuStart = processCPUSeconds()
         for c in corpus.attacks {
             var scores: [Double] = []
             for f in c.files {
@@ -237,6 +252,7 @@ public enum Evaluation {
             perCase.append(scores)
         }
         scoringTime += clock.now - start
+        scoringCPU += processCPUSeconds() - cpuStart
 
         let t01 = ROC.threshold(falseAlarmRate: 0.01, negatives: negatives)
         var cases: [EvaluationReport.CaseResult] = []
@@ -248,12 +264,13 @@ public enum Evaluation {
         var featureAUC: [String: Double?] = [:]
         if !stide {
             for (j, name) in TraceFeatures.names.enumerated() {
+                if name == "neighbour" && !detector.neighbour { featureAUC[name] = .some(nil); continue }
                 featureAUC[name] = ROC.auc(positives: processFeatures.map { $0.values[j] }, negatives: negativeFeatures.map { $0.values[j] })
             }
         }
         let seconds = Double(scoringTime.components.seconds) + Double(scoringTime.components.attoseconds) * 1e-18
-        return EvaluationReport(
-            corpus: corpus.root, scoring: stide ? "stide" : "novel_ngrams", parameters: parameters,
+        var report = EvaluationReport(
+            corpus: corpus.root, scoring: stide ? "stide" : "novel_then_rare_ngrams", parameters: parameters,
             train: corpus.train.count, validation: corpus.validation?.count ?? 0,
             attack: processScores.count, attackCases: corpus.attacks.count,
             negatives: source, negativeCount: negatives.count,
@@ -271,6 +288,13 @@ public enum Evaluation {
             trainCalls: detector.model.trainedCalls, scoredCalls: scoredCalls,
             syscallsPerSecond: seconds > 0 ? Double(scoredCalls) / seconds : 0,
             modelBytes: detector.memoryBytes)
+        report.syscallsPerCPUSecond = scoringCPU > 0 ? Double(scoredCalls) / scoringCPU : 0
+        return report
+    }
+
+    /// CPU time (user and system) this process has used, in seconds (C's `clock()`).
+    static func processCPUSeconds() -> Double {
+        Double(clock()) / Double(CLOCKS_PER_SEC)
     }
 }
 

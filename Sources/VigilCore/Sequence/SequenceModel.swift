@@ -110,10 +110,15 @@ public struct SequenceModel: Sendable {
 
     var commonCost: UInt32 { UInt32(min(commonBits * Self.costScale, Double(UInt32.max - 1))) }
 
+    /// How often an n-gram (any order, by ``NgramHash`` key) was seen in training; 0 if never.
+    public func trainingCount(ofNgram key: UInt64) -> UInt32 { table.count(of: key) }
+
     /// Bytes the scoring tables of this profile occupy in memory (the flat hash table the
-    /// scanner probes plus the counted n-grams kept for saving and merging).
+    /// scanner probes, its parallel training counts, plus the counted n-grams kept for saving
+    /// and merging).
     public var memoryBytes: Int {
         table.slots.count * MemoryLayout<CostTable.Slot>.stride
+            + table.counts.count * MemoryLayout<UInt32>.stride
             + grams.count * MemoryLayout<Gram>.stride
             + knownSyscalls.count * MemoryLayout<UInt32>.stride
     }
@@ -132,6 +137,10 @@ struct CostTable: Sendable {
     }
 
     var slots: [Slot]
+    /// Parallel to ``slots``: how often the slot's key was seen as an n-gram in training (0 for
+    /// a key only ever used as a context). Read only when a trace meets an n-gram for the first
+    /// time (the offline rarity feature), so it stays out of the per-call probe's cache lines.
+    var counts: [UInt32]
     var mask: Int
     /// The key of the empty context (order 0), which every order-1 n-gram follows.
     static let emptyContext = NgramHash.finalize(NgramHash.seed, length: 0)
@@ -146,6 +155,7 @@ struct CostTable: Sendable {
         var capacity = 16
         while capacity < 2 * (grams.count + contextStats.count) { capacity *= 2 }
         slots = Array(repeating: Slot(key: 0, gramCost: .max, escapeCost: 0), count: capacity)
+        counts = Array(repeating: 0, count: capacity)
         mask = capacity - 1
 
         func cost(_ p: Double) -> UInt32 {
@@ -156,6 +166,7 @@ struct CostTable: Sendable {
             let i = insertionIndex(g.key)
             slots[i].key = g.key
             slots[i].gramCost = cost(Double(g.count) / Double(stats.total + stats.distinct))
+            counts[i] = g.count
         }
         for (key, stats) in contextStats {
             let i = insertionIndex(key)
@@ -176,6 +187,16 @@ struct CostTable: Sendable {
             let k = slots[i].key
             if k == key { return slots[i].gramCost }
             if k == 0 { return .max }
+            i = (i + 1) & mask
+        }
+    }
+
+    func count(of key: UInt64) -> UInt32 {
+        var i = Int(truncatingIfNeeded: key) & mask
+        while true {
+            let k = slots[i].key
+            if k == key { return counts[i] }
+            if k == 0 { return 0 }
             i = (i + 1) & mask
         }
     }

@@ -23,6 +23,12 @@ public struct TraceScore: Sendable, Hashable, Codable {
     public var novelNgramFraction: Double = 0
     /// Distinct syscall numbers in the trace never seen in training.
     public var novelSyscalls: Int = 0
+    /// The frequency-aware twin of ``novelNgramFraction``: over the trace's distinct n-grams
+    /// of length 2 ... ``SequenceModel/ngramLength``, the mean of `1 / (1 + c)`, where `c` is
+    /// how often the n-gram was seen in training (so a never-seen n-gram counts 1, one seen
+    /// once 1/2, a common one nearly 0). A trace made only of known but rare n-grams scores
+    /// above one made of common ones. 0 when the scanner did not collect trace features.
+    public var rareNgramFraction: Double = 0
 
     /// One anomalous call.
     public struct Anomaly: Sendable, Hashable, Codable {
@@ -67,8 +73,11 @@ public final class SequenceScanner {
     private let novelCost: UInt64
     private let thresholdSum: UInt64
     private let history: UnsafeMutablePointer<UInt32>
-    private var previousKeys: UnsafeMutablePointer<UInt64>
-    private var currentKeys: UnsafeMutablePointer<UInt64>
+    // The unfinished NgramHash states of the n-grams of order 0 ... n ending at the previous
+    // and the current call; a key is finalized only when it is looked up (most calls need
+    // one key: their longest n-gram is known and already in the trace's set).
+    private var previousStates: UnsafeMutablePointer<UInt64>
+    private var currentStates: UnsafeMutablePointer<UInt64>
     private let window: UnsafeMutablePointer<UInt32>
     private var windowIndex = 0
     private var windowSum: UInt64 = 0
@@ -82,6 +91,8 @@ public final class SequenceScanner {
     private let maxFlagged = 1000
     /// Whether to gather the offline trace features (distinct novel n-grams).
     public let traceFeatures: Bool
+    /// Whether to count the trace's 1- and 2-grams into ``lastBag``.
+    public let bagOfCalls: Bool
     private var totalCost: UInt64 = 0
     // The distinct n-grams of the current trace (orders 2 ... n), in a flat open-addressing
     // set reused across traces; key 0 marks an empty slot (NgramHash never yields 0).
@@ -89,6 +100,8 @@ public final class SequenceScanner {
     private var seenCapacity: Int
     private var seenCount = 0
     private var distinctNovel = 0
+    // Sum over the trace's distinct known n-grams of 1 / (1 + training count).
+    private var knownRarity: Double = 0
     private var novelSymbols: Set<UInt32> = []
     // Counts of the trace's 1- and 2-grams (the bag the nearest-neighbour feature compares).
     private var bagKeys: UnsafeMutablePointer<UInt64>
@@ -105,9 +118,13 @@ public final class SequenceScanner {
     ///   - threshold: window score (bits per call) above which windows are reported as flagged.
     ///   - traceFeatures: also gather the offline trace features ``TraceScore/novelNgramFraction``
     ///     (a per-trace set of n-grams; the live detector, which sees only novel calls, may skip it).
-    public init(model: SequenceModel, maxReported: Int = 0, threshold: Double? = nil, stide: Bool = false, traceFeatures: Bool = true) {
+    ///   - bagOfCalls: with `traceFeatures`, also count the trace's 1- and 2-grams (``lastBag``,
+    ///     for the nearest-neighbour feature; two more table updates per call).
+    public init(model: SequenceModel, maxReported: Int = 0, threshold: Double? = nil, stide: Bool = false, traceFeatures: Bool = true,
+                bagOfCalls: Bool = true) {
         self.model = model
         self.traceFeatures = traceFeatures
+        self.bagOfCalls = traceFeatures && bagOfCalls
         seenCapacity = Self.initialSeenCapacity
         seen = .allocate(capacity: seenCapacity)
         seen.initialize(repeating: 0, count: seenCapacity)
@@ -130,16 +147,16 @@ public final class SequenceScanner {
             thresholdSum = .max
         }
         history = .allocate(capacity: n)
-        previousKeys = .allocate(capacity: n + 1)
-        currentKeys = .allocate(capacity: n + 1)
+        previousStates = .allocate(capacity: n + 1)
+        currentStates = .allocate(capacity: n + 1)
         window = .allocate(capacity: w)
         reset()
     }
 
     deinit {
         history.deallocate()
-        previousKeys.deallocate()
-        currentKeys.deallocate()
+        previousStates.deallocate()
+        currentStates.deallocate()
         window.deallocate()
         seen.deallocate()
         bagKeys.deallocate()
@@ -161,8 +178,14 @@ public final class SequenceScanner {
     /// Forgets the current process.
     public func reset() {
         history.initialize(repeating: NgramHash.startSymbol, count: n)
-        for (i, k) in Self.startKeys(ngramLength: n).enumerated() { previousKeys[i] = k }
-        currentKeys.initialize(repeating: 0, count: n + 1)
+        // Before the first call, the context is the all-start n-gram of each order.
+        var state = NgramHash.seed
+        previousStates[0] = state
+        for order in 1...n {
+            state = NgramHash.step(state, NgramHash.startSymbol)
+            previousStates[order] = state
+        }
+        currentStates.initialize(repeating: 0, count: n + 1)
         window.initialize(repeating: 0, count: w)
         windowIndex = 0
         windowSum = 0
@@ -196,6 +219,7 @@ public final class SequenceScanner {
         }
         bagCount = 0
         distinctNovel = 0
+        knownRarity = 0
         if !novelSymbols.isEmpty { novelSymbols = [] }
     }
 
@@ -287,17 +311,21 @@ public final class SequenceScanner {
         while k > 0 { history[k] = history[k - 1]; k -= 1 }
         history[0] = call
         var state = NgramHash.seed
-        currentKeys[0] = CostTable.emptyContext
+        currentStates[0] = state
         for order in 1...n {
             state = NgramHash.step(state, history[order - 1])
-            currentKeys[order] = NgramHash.finalize(state, length: order)
+            currentStates[order] = state
         }
+        let states = currentStates
+        // The key of the current n-gram of an order (0: the empty context).
+        @inline(__always) func keyOf(_ order: Int) -> UInt64 { NgramHash.finalize(states[order], length: order) }
+        let topKey = keyOf(n)
         // Back off from the longest n-gram until one was seen, paying each context's escape.
         var cost: UInt64 = 0
         var order = n
         var found = false
         while order >= 1 {
-            let key = currentKeys[order]
+            let key = order == n ? topKey : keyOf(order)
             var i = Int(truncatingIfNeeded: key) & mask
             var gramCost = UInt32.max
             while true {
@@ -307,7 +335,7 @@ public final class SequenceScanner {
                 i = (i + 1) & mask
             }
             if gramCost != .max { cost += UInt64(gramCost); found = true; break }
-            let context = previousKeys[order - 1]
+            let context = NgramHash.finalize(previousStates[order - 1], length: order - 1)
             i = Int(truncatingIfNeeded: context) & mask
             while true {
                 let s = slots[i]
@@ -319,25 +347,29 @@ public final class SequenceScanner {
         }
         if !found { cost += novelCost; novelSymbols.insert(call) }
         totalCost &+= cost
-        if traceFeatures {
-            countInBag(currentKeys[1])
-            if n >= 2 && position >= 1 { countInBag(currentKeys[2]) }
+        if bagOfCalls {
+            countInBag(keyOf(1))
+            if n >= 2 && position >= 1 { countInBag(keyOf(2)) }
         }
         if traceFeatures && position + 1 >= 2 {
             // Training counts every suffix, so the n-grams unseen at this call are exactly
             // the orders above the one the back-off stopped at. If the longest one was already
             // in this trace, so were all its suffixes: one probe in the common case.
             let longest = min(n, position + 1)
-            if longest >= 2 && insertSeen(currentKeys[longest]) {
-                if longest > order { distinctNovel += 1 }
+            let longestKey = longest == n ? topKey : keyOf(longest)
+            if longest >= 2 && insertSeen(longestKey) {
+                if longest > order { distinctNovel += 1 } else { addRarity(longestKey) }
                 var k = longest - 1
                 while k >= 2 {
-                    if insertSeen(currentKeys[k]) { if k > order { distinctNovel += 1 } } else { break }
+                    let kKey = keyOf(k)
+                    if insertSeen(kKey) {
+                        if k > order { distinctNovel += 1 } else { addRarity(kKey) }
+                    } else { break }
                     k -= 1
                 }
             }
         }
-        swap(&previousKeys, &currentKeys)
+        swap(&previousStates, &currentStates)
 
         var anomaly: UInt32 = cost > UInt64(commonCost) ? UInt32(min(cost, UInt64(UInt32.max))) : 0
         if stide { anomaly = order == n ? 0 : UInt32(SequenceModel.costScale) }
@@ -353,6 +385,13 @@ public final class SequenceScanner {
         if thresholdSum != .max { trackFlag() }
         position += 1
         return anomaly
+    }
+
+    /// Adds a known n-gram met for the first time in this trace to the rarity sum (one probe
+    /// of the model's table, once per distinct n-gram).
+    @inline(__always)
+    private func addRarity(_ key: UInt64) {
+        knownRarity += 1 / (1 + Double(model.table.count(of: key)))
     }
 
     private func recordAnomaly(_ anomaly: UInt32) {
@@ -388,7 +427,8 @@ public final class SequenceScanner {
         result.meanBits = position > 0 ? Double(totalCost) / (SequenceModel.costScale * Double(position)) : 0
         result.novelNgramFraction = seenCount > 0 ? Double(distinctNovel) / Double(seenCount) : 0
         result.novelSyscalls = novelSymbols.count
-        if traceFeatures {
+        result.rareNgramFraction = seenCount > 0 ? (Double(distinctNovel) + knownRarity) / Double(seenCount) : 0
+        if bagOfCalls {
             var bag: [(key: UInt64, count: UInt32)] = []
             bag.reserveCapacity(bagCount)
             for i in 0..<bagCapacity where bagKeys[i] != 0 { bag.append((bagKeys[i], bagCounts[i])) }

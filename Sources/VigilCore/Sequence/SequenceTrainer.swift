@@ -51,7 +51,12 @@ public struct SequenceTrainer: Sendable {
             let key = NgramHash.finalize(state, length: order)
             currentKeys[order] = key
             // The context of this n-gram is the (order-1)-gram that ended one call earlier.
-            counts[key, default: SequenceModel.Gram(order: UInt8(order), key: key, context: previousKeys[order - 1], count: 0)].count &+= 1
+            // (No `default:` subscript here: its autoclosure was heap-allocated on every call.)
+            if let i = counts.index(forKey: key) {
+                counts.values[i].count &+= 1
+            } else {
+                counts[key] = SequenceModel.Gram(order: UInt8(order), key: key, context: previousKeys[order - 1], count: 1)
+            }
         }
         swap(&previousKeys, &currentKeys)
         calls += 1
