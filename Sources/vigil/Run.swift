@@ -299,6 +299,11 @@ final class Agent {
                     learner.release(pid: pid)
                     detector.adopt(pid: pid, profile: id)
                 }
+            } else if c.to == .learn, let from = c.from, from != .learn {
+                // Back to learning (an operator's `modes:`): the learner takes its processes.
+                let running = table.records.filter { detector.profileID(forPid: $0.pid) == id }
+                for r in running { detector.forget(pid: r.pid) }
+                learner.seed(running, now: c.timeNanos)
             }
             loadIntoKernel(id)
         }
