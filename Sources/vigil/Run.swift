@@ -455,7 +455,7 @@ final class Agent {
             let pid = event.pid
             switch event.payload {
             case .exec(let x):
-                var hash = hasher.cachedOrSchedule(path: x.path)
+                let hash = hasher.cachedOrSchedule(path: x.path)
                 if learns(x.path, x.argv) {
                     // The detector still judges the exec against the old image's profile (a
                     // watched program starting something); the new image is learned, not judged.
@@ -464,7 +464,6 @@ final class Agent {
                     detector.forget(pid: pid)
                     responder.add(ds, pid: pid, seen: event.timeNanos)
                     learner.apply(event, process: record, now: now)
-                    hash = nil
                 } else {
                     learner.noteUnlearnedExec(pid: pid, path: x.path, at: event.timeNanos, now: now)
                     if hash == nil { pendingHashes[x.path, default: []].append(pid) }
