@@ -79,19 +79,18 @@ RES="$W/results.tsv"
 : > "$RES"
 PIDS=()            # daemons this script started and has not stopped yet
 AUDIT_ENABLED_BEFORE=""
-NGINX_PID=""
 
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    [ -n "$NGINX_PID" ] && kill -QUIT "$NGINX_PID" 2>/dev/null || true
+    [ -s "$W/nginx/nginx.pid" ] && kill -QUIT "$(cat "$W/nginx/nginx.pid")" 2>/dev/null || true
     if [ -n "$AUDIT_ENABLED_BEFORE" ]; then
         auditctl -D >/dev/null 2>&1 || true
         auditctl -e "$AUDIT_ENABLED_BEFORE" >/dev/null 2>&1 || true
     fi
     sleep 0.5
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$W"
+    if [ -n "${VIGIL_OVERHEAD_KEEP:-}" ]; then log "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -183,11 +182,12 @@ done
 } > "$W/proj/Makefile"
 
 # Every executable the workloads run, for `vigil learn --only`: the benchmark learns its
-# own workloads, not the other programs of this shared machine.
+# own workloads, not the other programs of this shared machine. Not the shell: enforce's
+# exec guard would then act on every shell of the machine that does something new.
 ONLY=()
 for p in "$BENCH" /usr/sbin/nginx /usr/bin/wrk /usr/bin/make /usr/bin/gcc /usr/bin/x86_64-linux-gnu-gcc-12 \
-         /usr/bin/cc /bin/sh /usr/bin/sh /usr/bin/dash /usr/bin/as /usr/bin/x86_64-linux-gnu-as /usr/bin/ld \
-         /usr/bin/x86_64-linux-gnu-ld /usr/bin/x86_64-linux-gnu-ld.bfd /usr/bin/rm /bin/rm; do
+         /usr/bin/cc /usr/bin/as /usr/bin/x86_64-linux-gnu-as /usr/bin/ld \
+         /usr/bin/x86_64-linux-gnu-ld /usr/bin/x86_64-linux-gnu-ld.bfd; do
     [ -e "$p" ] && ONLY+=(--only "$p")
 done
 for p in /usr/lib/gcc/x86_64-linux-gnu/*/cc1 /usr/lib/gcc/x86_64-linux-gnu/*/collect2 /usr/libexec/gcc/x86_64-linux-gnu/*/cc1 /usr/libexec/gcc/x86_64-linux-gnu/*/collect2; do
