@@ -40,7 +40,7 @@ func stringArgument(_ name: String, default value: String) -> String {
 }
 
 /// The child: `vigil-bench loop [--kind getppid|openclose|connect] --iterations N --cpu C`
-/// prints ns per syscall. `openclose` opens and closes /dev/null (2 syscalls per round);
+/// prints ns per syscall: CPU time of the thread, then wall time. `openclose` opens and closes /dev/null (2 syscalls per round);
 /// `connect` makes a TCP socket, connects it to 127.0.0.1:`--port` where nothing listens
 /// (refused), and closes it (3 syscalls per round).
 func runLoop() {
@@ -76,10 +76,19 @@ func runLoop() {
         round = { sink &+= getppid() }
     }
     for _ in 0..<max(1, n / 200) { round() } // warm up
-    let start = monotonicNanos()
+    let start = monotonicNanos(), cpuStart = threadCPUNanos()
     for _ in 0..<n { round() }
-    let elapsed = monotonicNanos() - start
-    print(String(format: "%.1f", Double(elapsed) / Double(n * perRound)), sink == 42 ? "" : "")
+    let cpu = threadCPUNanos() - cpuStart, elapsed = monotonicNanos() - start
+    // First the CPU time this thread spent per syscall (user and kernel, the probes
+    // included: they run in the syscall's context), then the wall time. On a shared machine
+    // the wall time also holds the time the loop waited for its CPU; the CPU time does not.
+    print(String(format: "%.1f %.1f", Double(cpu) / Double(n * perRound), Double(elapsed) / Double(n * perRound)), sink == 42 ? "" : "")
+}
+
+func threadCPUNanos() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }
 
 /// `vigil-bench floor`: loads only the empty tp_btf/sys_enter program, prints "ready" and

@@ -58,6 +58,7 @@ func runReport() {
     print("Machine: kernel \(metaValue("kernel")), \(metaValue("cpus")) CPUs (\(metaValue("cpu_model"))), \(metaValue("memory")); \(metaValue("when")).")
     print("Load average (1, 5, 15 min) at start: \(metaValue("load_start")); after the main rounds: \(metaValue("load_main_end")); at end: \(metaValue("load_end")). Other engineers' builds were running on this machine.")
     print("\(metaValue("reps")) repetitions per configuration, interleaved (every configuration once per round). Median (min-max).")
+    print("The loops report the CPU time their thread spent per syscall (CLOCK_THREAD_CPUTIME_ID: user and kernel time, the probes included, as they run in the syscall's context) rather than wall time, which on a shared machine also holds the time the loop waited for its CPU; the getppid() wall time is shown as well.")
     print("")
     for (k, v) in meta where k.hasSuffix("_note") { print("- \(v)") }
     for (c, why) in missing { print("- **\(c)**: not available: \(why)") }
@@ -65,12 +66,15 @@ func runReport() {
 
     // Per-workload tables: one row per configuration.
     let workloads: [(metric: String, title: String, unit: String, digits: Int, higherIsBetter: Bool, addedColumn: Bool)] = [
-        ("getppid_ns", "getppid() loop pinned to one CPU", "ns/syscall", 1, false, true),
-        ("openclose_ns", "open(/dev/null)+close loop pinned to one CPU", "ns/syscall", 1, false, true),
-        ("connect_ns", "socket+connect to a refused 127.0.0.1 port+close loop pinned to one CPU", "ns/syscall", 1, false, true),
+        ("getppid_ns", "getppid() loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
+        ("openclose_ns", "open(/dev/null)+close loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
+        ("connect_ns", "socket+connect to a refused 127.0.0.1 port+close loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
+        ("getppid_wall_ns", "getppid() loop, wall time", "wall ns/syscall", 1, false, false),
         ("nginx_rps", "nginx on loopback, wrk", "requests/s", 0, true, false),
         ("nginx_p99_ms", "nginx on loopback, wrk", "p99 latency ms", 2, false, false),
+        ("nginx_cpu_us_per_req", "nginx on loopback, wrk", "nginx worker CPU us/request", 2, false, false),
         ("build_s", "build: make -j1 of a small C project", "wall s", 2, false, false),
+        ("build_cpu_s", "build: make -j1 of a small C project", "CPU s (make and its children, user+system)", 2, false, false),
     ]
     let configs = main.order + missing.map(\.0).filter { !main.order.contains($0) }
     for w in workloads where configs.contains(where: { !main.get($0, w.metric).isEmpty }) {
@@ -104,6 +108,11 @@ func runReport() {
             }
             print(row)
         }
+        print("")
+    }
+
+    for c in main.order where !main.get(c, "build_failed").isEmpty {
+        print("- Under \(c), \(main.get(c, "build_failed").count) of the builds failed (see the run's log); the build figures above are of the others.")
         print("")
     }
 
