@@ -156,6 +156,12 @@ public final class Sensor {
                 program.autoload = false
                 continue
             }
+            // The generic sys_enter hook runs for every syscall of every task: loaded only
+            // for what needs every syscall (learning, detection, the syscall stream).
+            if program.name == "vg_sys_enter" && options.mode == .trace && !options.syscalls {
+                program.autoload = false
+                continue
+            }
             // Responses and self-protection exist only in detect mode (monitor, enforce).
             if options.mode != .detect && (hook.kind == .cgroup || hook.name == "signal_generate") {
                 program.autoload = false
@@ -394,8 +400,7 @@ struct Hook: CustomStringConvertible {
         if name.contains("accept") { return "accept events" }
         if name.contains("exit") && kind == .btfTracepoint { return "process exit events" }
         if name.contains("fork") { return "fork events" }
-        if name == "sys_enter" { return "syscall and network events" }
-        if name == "sys_exit" { return "network events" }
+        if name == "sys_enter" { return "syscall events, learning and detection" }
         if kind == .cgroup { return "network denial" }
         if name == "signal_generate" { return "detection of signals sent to the agent" }
         return "events from \(name)"
