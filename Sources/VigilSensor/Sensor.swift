@@ -94,6 +94,10 @@ public final class Sensor {
     private let knownSyscalls: BPFMap
     private let knownNgrams: BPFMap
     private let knownExec: BPFMap
+    /// Moved on after each change to `procSlots`: the kernel caches each thread's entry
+    /// and looks it up again only when this moved (BPF/maps.bpf.h, vg_procs_gen).
+    private let procsGen: BPFMap
+    private var procsGeneration: UInt64 = 1
     private var decoder: RecordDecoder
     private var sink: ((Event) -> Void)?
 
@@ -127,13 +131,15 @@ public final class Sensor {
                               remedy: "use the object built with this binary (rebuild with `swift build`, or unset VIGIL_BPF_OBJECT)")
         }
         guard let ps = object.map(named: "vg_procs"), let ks = object.map(named: "vg_known_syscalls"),
-              let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec") else {
+              let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
+              let pg = object.map(named: "vg_procs_gen") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
         }
         procSlots = ps
         knownSyscalls = ks
         knownNgrams = kn
         knownExec = ke
+        procsGen = pg
         decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
 
         do {
@@ -182,6 +188,11 @@ public final class Sensor {
             try object.load()
         } catch {
             throw Self.explainLoadFailure(error)
+        }
+        do {
+            try procsGen.update(UInt32(0), procsGeneration)
+        } catch {
+            throw SensorError("cannot initialise the BPF maps: \(error)", remedy: "report this with the kernel version (uname -r)")
         }
         var cgroupFD: Int32 = -1
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
@@ -251,6 +262,14 @@ public final class Sensor {
         var p = procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, flags: 0)
         p.slot = slot
         try procSlots.update(UInt32(bitPattern: pid), p)
+        try procsChanged()
+    }
+
+    /// Tells the kernel that `procSlots` changed, after the change: threads that cached
+    /// their process's entry look it up again at their next syscall.
+    private func procsChanged() throws(BPFError) {
+        procsGeneration += 1
+        try procsGen.update(UInt32(0), procsGeneration)
     }
 
     /// Responses the kernel carries out for a process (and, from now on, its new children).
@@ -270,6 +289,7 @@ public final class Sensor {
         var p = procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, flags: 0)
         p.flags = responses.rawValue
         try procSlots.update(UInt32(bitPattern: pid), p)
+        try procsChanged()
     }
 
     /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these.
@@ -281,6 +301,7 @@ public final class Sensor {
     /// Stops learning or watching process `pid`.
     public func releaseProcess(pid: Int32) {
         procSlots.remove(UInt32(bitPattern: pid))
+        try? procsChanged()
     }
 
     /// Adds known syscalls and n-gram hashes for `slot` (profiles loaded from disk), so that
