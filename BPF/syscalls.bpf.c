@@ -1,10 +1,15 @@
 /* syscalls.bpf.c: the generic syscall hook, sys_enter (a BTF raw tracepoint).
  *
  * sys_enter feeds profiled processes' calls to the n-gram learner (learn.bpf.c), watches
- * for tampering in detect mode and, when user space asked for syscall events
+ * for tampering in detect mode, takes the network calls' entry (network.bpf.c) and, when
+ * user space asked for syscall events
  * (vg_want_syscalls), emits one record per syscall of the processes it asked about. It is
  * loaded only when one of those is wanted: `vigil trace` without --syscalls attaches nothing
- * here (network calls have their own tracepoints, network.bpf.c). */
+ * here (network calls then use their own enter tracepoints, network.bpf.c). */
+
+#define VG_NR_CONNECT 42
+#define VG_NR_BIND 49
+#define VG_NR_LISTEN 50
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
@@ -20,6 +25,16 @@ int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
         vg_learn_syscall(tgid, (__u32)nr);
     if (vg_mode == VG_MODE_DETECT && (nr == VG_NR_PTRACE || nr == VG_NR_BPF))
         vg_watch_tamper(tgid, nr, regs);
+
+    /* The network calls' entry, here since this program runs anyway: the sensor leaves
+     * their own enter tracepoints unloaded whenever it loads this one, so that the other
+     * syscalls do not also pay for those tracepoints' enabled-syscall test. */
+    if (nr == VG_NR_CONNECT)
+        vg_net_enter(VG_KIND_CONNECT, (__s32)regs->di, (const void *)regs->si, (__u32)regs->dx, true);
+    else if (nr == VG_NR_BIND)
+        vg_net_enter(VG_KIND_BIND, (__s32)regs->di, (const void *)regs->si, (__u32)regs->dx, true);
+    else if (nr == VG_NR_LISTEN)
+        vg_net_enter(VG_KIND_LISTEN, (__s32)regs->di, 0, 0, false);
 
     if (!vg_want_syscalls)
         return 0;

@@ -164,7 +164,14 @@ public final class Sensor {
             }
             // The generic sys_enter hook runs for every syscall of every task: loaded only
             // for what needs every syscall (learning, detection, the syscall stream).
-            if program.name == "vg_sys_enter" && options.mode == .trace && !options.syscalls {
+            let sysEnterLoaded = options.mode != .trace || options.syscalls
+            if program.name == "vg_sys_enter" && !sysEnterLoaded {
+                program.autoload = false
+                continue
+            }
+            // When it is loaded, sys_enter also takes the network calls' entry: their own
+            // enter tracepoints would add a test to every other syscall.
+            if sysEnterLoaded && ["vg_enter_connect", "vg_enter_bind", "vg_enter_listen"].contains(program.name) {
                 program.autoload = false
                 continue
             }
