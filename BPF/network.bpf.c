@@ -2,7 +2,9 @@
  * (syscalls/sys_enter_connect, sys_exit_connect, ...).
  *
  * Entry records what the caller passed (fd, sockaddr) in vg_pending_net; exit adds the
- * result and the socket's own view of its addresses, and emits one vg_net record.
+ * result and the socket's own view of its addresses, and emits one vg_net record. When
+ * tp_btf/sys_enter is loaded anyway (learn, detect, --syscalls), it takes the entry and
+ * the enter tracepoints here stay unloaded (syscalls.bpf.c).
  *
  * Why these tracepoints and not the generic sys_enter/sys_exit hooks: a program on the
  * generic hooks runs for every syscall of every task, only to compare the syscall number.
