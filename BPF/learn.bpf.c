@@ -38,28 +38,40 @@ static __always_inline void vg_learn_reset_history(void)
     if (h) {
         h->filled = 0;
         h->from_exec = 1;
+        h->gen = 0; /* exec changes the process's slot: look it up again */
     }
 }
 
 static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
 {
-    struct vg_proc *proc = bpf_map_lookup_elem(&vg_procs, &tgid);
-    if (!proc)
-        return;
-    if (proc->flags & VG_RESP_KILL) {
-        vg_kill_now(VG_ACTION_KILL_SYSCALL);
-        return;
-    }
-    __u32 slot = proc->slot;
-    if (slot == 0)
-        return; /* watched for responses only */
-
     struct task_struct *task = bpf_get_current_task_btf();
     struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!h) {
-        vg_count(VG_CTR_HISTORY_FAIL);
+        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+        if (p && (p->flags & VG_RESP_KILL))
+            vg_kill_now(VG_ACTION_KILL_SYSCALL);
+        else if (p && p->slot)
+            vg_count(VG_CTR_HISTORY_FAIL);
         return;
     }
+    /* The process's slot and responses, cached in the thread's storage while vg_procs
+     * has not changed: no hash lookup on the common path. */
+    __u32 zero = 0;
+    __u64 *gen = bpf_map_lookup_elem(&vg_procs_gen, &zero);
+    __u64 now_gen = gen ? *gen : 0;
+    if (h->gen != now_gen || now_gen == 0) {
+        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+        h->slot = p ? p->slot : 0;
+        h->flags = p ? p->flags : 0;
+        h->gen = now_gen;
+    }
+    if (h->flags & VG_RESP_KILL) {
+        vg_kill_now(VG_ACTION_KILL_SYSCALL);
+        return;
+    }
+    __u32 slot = h->slot;
+    if (slot == 0)
+        return; /* watched for responses only, or not watched */
     __u32 pos = (h->pos + 1) & (VG_NGRAM_MAX - 1);
     h->pos = pos;
     h->calls[pos] = nr;
@@ -100,10 +112,13 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
             flags |= VG_NOVELTY_NEW_SYSCALL;
         __u32 *modep = bpf_map_lookup_elem(&vg_slot_modes, &slot);
         __u32 mode = modep ? *modep : 0;
-        if (mode & VG_SLOT_MODE_GUARD)
+        if (mode & VG_SLOT_MODE_GUARD) {
             /* No waiting for user space: from this call on, a program this process (or a
              * child it forks) execs must be known to some baseline, or it dies at exec. */
-            __sync_fetch_and_or(&proc->flags, VG_RESP_DEVIATING);
+            struct vg_proc *proc = bpf_map_lookup_elem(&vg_procs, &tgid);
+            if (proc)
+                __sync_fetch_and_or(&proc->flags, VG_RESP_DEVIATING);
+        }
         if (mode & VG_SLOT_MODE_LEARN) {
             struct vg_seen first = { .count = 1, .last_ns = bpf_ktime_get_ns() };
             if (bpf_map_update_elem(&vg_known_ngrams, &key, &first, BPF_NOEXIST) == -7 /* E2BIG */)

@@ -71,6 +71,16 @@ struct {
     __type(value, __u32);
 } vg_slot_modes SEC(".maps");
 
+/* Moved on by user space after each change it makes to vg_procs (the kernel's own changes
+ * come at exec, which resets the thread's cache, and at fork, whose child starts without
+ * one). A thread looks its process up in vg_procs again only when this moved. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} vg_procs_gen SEC(".maps");
+
 /* Executables some baseline knows, by path hash (FNV-1a 64 of the path's bytes). A process
  * marked VG_RESP_DEVIATING that execs anything else is killed before it runs. */
 struct {
@@ -105,7 +115,9 @@ struct vg_history {
                            * calls before the first are the start symbol; 0: the thread
                            * was already running when first seen (a process older than the
                            * agent, a new thread), so no n-gram is formed until it is full */
-    __u32 _pad0;
+    __u32 slot;           /* the process's vg_procs entry (slot, responses) as of `gen`, so */
+    __u32 flags;          /* that a syscall need not look it up: valid while `gen` equals */
+    __u64 gen;            /* vg_procs_gen; 0: nothing cached (a new thread, an exec) */
 };
 
 struct {

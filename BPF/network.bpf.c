@@ -1,18 +1,16 @@
-/* network.bpf.c: connect, bind, listen and accept, called from the sys_enter and
- * sys_exit dispatchers in syscalls.bpf.c.
+/* network.bpf.c: connect, bind, listen and accept, on the per-syscall tracepoints
+ * (syscalls/sys_enter_connect, sys_exit_connect, ...).
  *
  * Entry records what the caller passed (fd, sockaddr) in vg_pending_net; exit adds the
- * result and the socket's own view of its addresses, and emits one vg_net record.
+ * result and the socket's own view of its addresses, and emits one vg_net record. When
+ * tp_btf/sys_enter is loaded anyway (learn, detect, --syscalls), it takes the entry and
+ * the enter tracepoints here stay unloaded (syscalls.bpf.c).
  *
- * Why not the syscalls:sys_enter_connect tracepoints: enabling any of them routes every
- * syscall of every task through the perf syscall-trace path, which measured ~4x the cost
- * of one tp_btf program here. The raw sys_enter/sys_exit hooks cost one program run. */
-
-#define VG_NR_CONNECT 42
-#define VG_NR_ACCEPT 43
-#define VG_NR_BIND 49
-#define VG_NR_LISTEN 50
-#define VG_NR_ACCEPT4 288
+ * Why these tracepoints and not the generic sys_enter/sys_exit hooks: a program on the
+ * generic hooks runs for every syscall of every task, only to compare the syscall number.
+ * The per-syscall tracepoints run a program only for their own syscall; for the others the
+ * kernel tests one bit of its enabled-syscalls bitmap. `vigil-bench sensor` measures both
+ * (Benchmarks/README.md). */
 
 /* Copy a user sockaddr of `len` bytes into the wire form. */
 static __always_inline void vg_read_user_sockaddr(struct vg_sockaddr *out, const void *uaddr, __u32 len)
@@ -102,17 +100,20 @@ static __always_inline void vg_socket_addrs(struct socket *sock, struct vg_socka
     }
 }
 
-static __always_inline int vg_net_enter(__u64 id, struct pt_regs *regs, __u32 kind, bool has_addr)
+static __always_inline int vg_net_enter(__u32 kind, __s32 fd, const void *uaddr, __u32 len, bool has_addr)
 {
+    __u64 id = bpf_get_current_pid_tgid();
+    if (!vg_wanted(id >> 32))
+        return 0;
     __u32 zero = 0;
     struct vg_pending_net *p = bpf_map_lookup_elem(&vg_scratch_net, &zero);
     if (!p)
         return 0;
     p->kind = kind;
-    p->fd = (__s32)regs->di;
+    p->fd = fd;
     __builtin_memset(&p->addr, 0, sizeof p->addr);
     if (has_addr)
-        vg_read_user_sockaddr(&p->addr, (const void *)regs->si, (__u32)regs->dx);
+        vg_read_user_sockaddr(&p->addr, uaddr, len);
     if (bpf_map_update_elem(&vg_pending_net, &id, p, BPF_ANY))
         vg_count(VG_CTR_PENDING_FULL);
     return 0;
@@ -178,4 +179,72 @@ static __always_inline int vg_accept_exit(long ret)
     vg_socket_addrs(sock, &n->local, &n->remote);
     vg_submit(n, VG_KIND_ACCEPT, 0);
     return 0;
+}
+
+/* The tracepoints' records (see /sys/kernel/tracing/events/syscalls/sys_enter_connect/format):
+ * 8 bytes of common fields, the syscall number, then the arguments or the return value. */
+struct vg_sys_enter_args {
+    __u64 common;
+    __s32 nr;
+    __u32 _pad0;
+    __u64 args[6];
+};
+
+struct vg_sys_exit_args {
+    __u64 common;
+    __s32 nr;
+    __u32 _pad0;
+    __s64 ret;
+};
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int vg_enter_connect(struct vg_sys_enter_args *ctx)
+{
+    return vg_net_enter(VG_KIND_CONNECT, (__s32)ctx->args[0], (const void *)ctx->args[1], (__u32)ctx->args[2], true);
+}
+
+SEC("tracepoint/syscalls/sys_enter_bind")
+int vg_enter_bind(struct vg_sys_enter_args *ctx)
+{
+    return vg_net_enter(VG_KIND_BIND, (__s32)ctx->args[0], (const void *)ctx->args[1], (__u32)ctx->args[2], true);
+}
+
+SEC("tracepoint/syscalls/sys_enter_listen")
+int vg_enter_listen(struct vg_sys_enter_args *ctx)
+{
+    return vg_net_enter(VG_KIND_LISTEN, (__s32)ctx->args[0], 0, 0, false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int vg_exit_connect(struct vg_sys_exit_args *ctx)
+{
+    return vg_net_exit(bpf_get_current_pid_tgid(), ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int vg_exit_bind(struct vg_sys_exit_args *ctx)
+{
+    return vg_net_exit(bpf_get_current_pid_tgid(), ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_listen")
+int vg_exit_listen(struct vg_sys_exit_args *ctx)
+{
+    return vg_net_exit(bpf_get_current_pid_tgid(), ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int vg_exit_accept(struct vg_sys_exit_args *ctx)
+{
+    if (!vg_wanted(bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    return vg_accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int vg_exit_accept4(struct vg_sys_exit_args *ctx)
+{
+    if (!vg_wanted(bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    return vg_accept_exit(ctx->ret);
 }

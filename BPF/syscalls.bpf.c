@@ -1,15 +1,20 @@
-/* syscalls.bpf.c: the two syscall hooks, sys_enter and sys_exit (BTF raw tracepoints).
+/* syscalls.bpf.c: the generic syscall hook, sys_enter (a BTF raw tracepoint).
  *
- * sys_enter stores the arguments of connect/bind/listen for their exit, feeds profiled
- * processes' calls to the n-gram learner (learn.bpf.c) and, when user space asked for
- * syscall events (vg_want_syscalls), emits one record per syscall of the processes it
- * asked about. sys_exit completes the network calls. Each does a compare on
- * the syscall number before anything else, so other syscalls cost one short program run. */
+ * sys_enter feeds profiled processes' calls to the n-gram learner (learn.bpf.c), watches
+ * for tampering in detect mode, takes the network calls' entry (network.bpf.c) and, when
+ * user space asked for syscall events
+ * (vg_want_syscalls), emits one record per syscall of the processes it asked about. It is
+ * loaded only when one of those is wanted: `vigil trace` without --syscalls attaches nothing
+ * here (network calls then use their own enter tracepoints, network.bpf.c). */
+
+#define VG_NR_CONNECT 42
+#define VG_NR_BIND 49
+#define VG_NR_LISTEN 50
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
 {
-    if (nr != VG_NR_CONNECT && nr != VG_NR_BIND && nr != VG_NR_LISTEN && !vg_want_syscalls && vg_mode == VG_MODE_TRACE)
+    if (!vg_want_syscalls && vg_mode == VG_MODE_TRACE)
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tgid = id >> 32;
@@ -21,12 +26,15 @@ int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
     if (vg_mode == VG_MODE_DETECT && (nr == VG_NR_PTRACE || nr == VG_NR_BPF))
         vg_watch_tamper(tgid, nr, regs);
 
+    /* The network calls' entry, here since this program runs anyway: the sensor leaves
+     * their own enter tracepoints unloaded whenever it loads this one, so that the other
+     * syscalls do not also pay for those tracepoints' enabled-syscall test. */
     if (nr == VG_NR_CONNECT)
-        vg_net_enter(id, regs, VG_KIND_CONNECT, true);
+        vg_net_enter(VG_KIND_CONNECT, (__s32)regs->di, (const void *)regs->si, (__u32)regs->dx, true);
     else if (nr == VG_NR_BIND)
-        vg_net_enter(id, regs, VG_KIND_BIND, true);
+        vg_net_enter(VG_KIND_BIND, (__s32)regs->di, (const void *)regs->si, (__u32)regs->dx, true);
     else if (nr == VG_NR_LISTEN)
-        vg_net_enter(id, regs, VG_KIND_LISTEN, false);
+        vg_net_enter(VG_KIND_LISTEN, (__s32)regs->di, 0, 0, false);
 
     if (!vg_want_syscalls)
         return 0;
@@ -41,19 +49,5 @@ int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
                       ? BPF_RB_FORCE_WAKEUP
                       : BPF_RB_NO_WAKEUP;
     vg_submit(s, VG_KIND_SYSCALL, flags);
-    return 0;
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(vg_sys_exit, struct pt_regs *regs, long ret)
-{
-    long nr = regs->orig_ax; /* a direct BTF load: cheaper than a probe-read helper call */
-    if (nr == VG_NR_ACCEPT || nr == VG_NR_ACCEPT4) {
-        if (!vg_wanted(bpf_get_current_pid_tgid() >> 32))
-            return 0;
-        return vg_accept_exit(ret);
-    }
-    if (nr == VG_NR_CONNECT || nr == VG_NR_BIND || nr == VG_NR_LISTEN)
-        return vg_net_exit(bpf_get_current_pid_tgid(), ret);
     return 0;
 }

@@ -33,16 +33,116 @@ func argument(_ name: String, default value: Int) -> Int {
     return value
 }
 
-/// The child: `vigil-bench loop --iterations N --cpu C` prints ns per getppid().
+func stringArgument(_ name: String, default value: String) -> String {
+    let args = CommandLine.arguments
+    if let i = args.firstIndex(of: name), i + 1 < args.count { return args[i + 1] }
+    return value
+}
+
+/// The child: `vigil-bench loop [--kind getppid|openclose|connect] --iterations N --cpu C`
+/// prints ns per syscall: CPU time of the thread, then wall time. `openclose` opens and closes /dev/null (2 syscalls per round);
+/// `connect` makes a TCP socket, connects it to 127.0.0.1:`--port` where nothing listens
+/// (refused), and closes it (3 syscalls per round).
 func runLoop() {
     let n = argument("--iterations", default: 2_000_000)
     pin(to: argument("--cpu", default: 1))
-    for _ in 0..<10_000 { _ = getppid() } // warm up
-    let start = monotonicNanos()
+    let kind = stringArgument("--kind", default: "getppid")
     var sink: Int32 = 0
-    for _ in 0..<n { sink &+= getppid() }
-    let elapsed = monotonicNanos() - start
-    print(String(format: "%.1f", Double(elapsed) / Double(n)), sink == 42 ? "" : "")
+    var perRound = 1
+    let round: () -> Void
+    switch kind {
+    case "openclose":
+        perRound = 2
+        round = {
+            let fd = open("/dev/null", O_RDONLY)
+            sink &+= fd
+            close(fd)
+        }
+    case "connect":
+        perRound = 3
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(argument("--port", default: 47_999)).bigEndian)
+        addr.sin_addr.s_addr = in_addr_t(0x7f00_0001).bigEndian
+        round = {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            sink &+= rc
+            close(fd)
+        }
+    default:
+        round = { sink &+= getppid() }
+    }
+    for _ in 0..<max(1, n / 200) { round() } // warm up
+    let start = monotonicNanos(), cpuStart = threadCPUNanos()
+    for _ in 0..<n { round() }
+    let cpu = threadCPUNanos() - cpuStart, elapsed = monotonicNanos() - start
+    // First the CPU time this thread spent per syscall (user and kernel, the probes
+    // included: they run in the syscall's context), then the wall time. On a shared machine
+    // the wall time also holds the time the loop waited for its CPU; the CPU time does not.
+    print(String(format: "%.1f %.1f", Double(cpu) / Double(n * perRound), Double(elapsed) / Double(n * perRound)), sink == 42 ? "" : "")
+}
+
+func threadCPUNanos() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+}
+
+/// `vigil-bench floor`: loads only the empty tp_btf/sys_enter program, prints "ready" and
+/// holds it until SIGTERM or SIGINT (for scripts that measure other workloads on the floor).
+func runFloor() throws {
+    var o = SensorOptions()
+    o.benchmarkFloorOnly = true
+    let sensor = try Sensor(options: o)
+    FileHandle.standardOutput.write(Data("ready: \(sensor.attachedHooks.joined(separator: ", "))\n".utf8))
+    signal(SIGTERM) { _ in exit(0) }
+    signal(SIGINT) { _ in exit(0) }
+    while true { pause() }
+}
+
+/// `vigil-bench sleepers --count N`: forks N children that sleep until killed, in a process
+/// group of their own (kill the group to end them); prints "ready" when all exist.
+func runSleepers() {
+    let n = argument("--count", default: 100)
+    setpgid(0, 0)
+    var made = 0
+    for _ in 0..<n {
+        let pid = fork()
+        if pid == 0 {
+            while true { pause() }
+        }
+        if pid > 0 { made += 1 }
+    }
+    FileHandle.standardOutput.write(Data("ready: \(made) sleepers in process group \(getpid())\n".utf8))
+    signal(SIGTERM) { _ in kill(0, SIGKILL) }
+    while true { pause() }
+}
+
+/// `vigil-bench synth-profiles --from FILE --count N --out DIR`: N copies of a learned
+/// profile under synthetic executable paths (/opt/vigil-bench-synth/prog-I), for the scale
+/// measurements. Synthetic: the same behaviour, N profiles' worth of kernel map entries.
+func runSynthProfiles() throws {
+    let from = stringArgument("--from", default: "")
+    let n = argument("--count", default: 10)
+    let out = stringArgument("--out", default: "")
+    guard !from.isEmpty, !out.isEmpty else {
+        FileHandle.standardError.write(Data("usage: vigil-bench synth-profiles --from FILE --count N --out DIR\n".utf8))
+        exit(2)
+    }
+    let base = try ProfileStore.load(file: from)
+    for i in 0..<n {
+        var p = base
+        p.identity = ProfileIdentity(executable: "/opt/vigil-bench-synth/prog-\(i)")
+        let path = (out as NSString).appendingPathComponent(p.id + ".json")
+        guard FileManager.default.createFile(atPath: path, contents: Data(ProfileCodec.encode(p))) else {
+            FileHandle.standardError.write(Data("vigil-bench: cannot write \(path)\n".utf8))
+            exit(1)
+        }
+    }
+    print("\(n) profiles of \(base.ngrams.count) n-grams and \(base.syscalls.count) syscalls written to \(out)")
 }
 
 struct Configuration {
@@ -157,12 +257,26 @@ func runSensorBenchmark() throws {
 switch CommandLine.arguments.dropFirst().first {
 case "loop":
     runLoop()
+case "floor":
+    do { try runFloor() } catch {
+        FileHandle.standardError.write(Data("vigil-bench: \(error)\n".utf8))
+        exit(1)
+    }
+case "sleepers":
+    runSleepers()
+case "synth-profiles":
+    do { try runSynthProfiles() } catch {
+        FileHandle.standardError.write(Data("vigil-bench: \(error)\n".utf8))
+        exit(1)
+    }
+case "report":
+    runReport()
 case "sensor":
     do { try runSensorBenchmark() } catch {
         FileHandle.standardError.write(Data("vigil-bench: \(error)\n".utf8))
         exit(1)
     }
 default:
-    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N]\n".utf8))
+    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N]\n       vigil-bench loop|floor|sleepers|synth-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
     exit(2)
 }

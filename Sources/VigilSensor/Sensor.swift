@@ -111,6 +111,10 @@ public final class Sensor {
     private let knownNgrams: BPFMap
     private let knownExec: BPFMap
     private let slotModes: BPFMap
+    /// Moved on after each change to `procSlots`: the kernel caches each thread's entry
+    /// and looks it up again only when this moved (BPF/maps.bpf.h, vg_procs_gen).
+    private let procsGen: BPFMap
+    private var procsGeneration: UInt64 = 1
     private var decoder: RecordDecoder
     private var sink: ((Event) -> Void)?
 
@@ -146,7 +150,7 @@ public final class Sensor {
         }
         guard let ps = object.map(named: "vg_procs"), let ks = object.map(named: "vg_known_syscalls"),
               let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
-              let sm = object.map(named: "vg_slot_modes") else {
+              let sm = object.map(named: "vg_slot_modes"), let pg = object.map(named: "vg_procs_gen") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
         }
         procSlots = ps
@@ -154,6 +158,7 @@ public final class Sensor {
         knownNgrams = kn
         knownExec = ke
         slotModes = sm
+        procsGen = pg
         decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
 
         do {
@@ -173,6 +178,19 @@ public final class Sensor {
         for program in object.programs {
             let hook = Hook(section: program.section)
             if program.name == "vg_bench_floor" && !options.benchmarkFloorOnly || program.name != "vg_bench_floor" && options.benchmarkFloorOnly {
+                program.autoload = false
+                continue
+            }
+            // The generic sys_enter hook runs for every syscall of every task: loaded only
+            // for what needs every syscall (learning, detection, the syscall stream).
+            let sysEnterLoaded = options.mode != .trace || options.syscalls
+            if program.name == "vg_sys_enter" && !sysEnterLoaded {
+                program.autoload = false
+                continue
+            }
+            // When it is loaded, sys_enter also takes the network calls' entry: their own
+            // enter tracepoints would add a test to every other syscall.
+            if sysEnterLoaded && ["vg_enter_connect", "vg_enter_bind", "vg_enter_listen"].contains(program.name) {
                 program.autoload = false
                 continue
             }
@@ -196,6 +214,11 @@ public final class Sensor {
             try object.load()
         } catch {
             throw Self.explainLoadFailure(error)
+        }
+        do {
+            try procsGen.update(UInt32(0), procsGeneration)
+        } catch {
+            throw SensorError("cannot initialise the BPF maps: \(error)", remedy: "report this with the kernel version (uname -r)")
         }
         var cgroupFD: Int32 = -1
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
@@ -289,6 +312,14 @@ public final class Sensor {
         var p = procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, flags: 0)
         p.slot = slot
         try procSlots.update(UInt32(bitPattern: pid), p)
+        try procsChanged()
+    }
+
+    /// Tells the kernel that `procSlots` changed, after the change: threads that cached
+    /// their process's entry look it up again at their next syscall.
+    private func procsChanged() throws(BPFError) {
+        procsGeneration += 1
+        try procsGen.update(UInt32(0), procsGeneration)
     }
 
     /// Responses the kernel carries out for a process (and, from now on, its new children).
@@ -308,6 +339,7 @@ public final class Sensor {
         var p = procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, flags: 0)
         p.flags = responses.rawValue
         try procSlots.update(UInt32(bitPattern: pid), p)
+        try procsChanged()
     }
 
     /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these.
@@ -319,6 +351,7 @@ public final class Sensor {
     /// Stops learning or watching process `pid`.
     public func releaseProcess(pid: Int32) {
         procSlots.remove(UInt32(bitPattern: pid))
+        try? procsChanged()
     }
 
     /// Sets what the kernel does with new n-grams of `slot` (1 ..< 65536; unset slots
@@ -476,8 +509,7 @@ struct Hook: CustomStringConvertible {
         if name.contains("accept") { return "accept events" }
         if name.contains("exit") && kind == .btfTracepoint { return "process exit events" }
         if name.contains("fork") { return "fork events" }
-        if name == "sys_enter" { return "syscall and network events" }
-        if name == "sys_exit" { return "network events" }
+        if name == "sys_enter" { return "syscall events, learning and detection" }
         if kind == .cgroup { return "network denial" }
         if name == "signal_generate" { return "detection of signals sent to the agent" }
         return "events from \(name)"
