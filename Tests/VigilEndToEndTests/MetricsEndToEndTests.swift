@@ -11,7 +11,10 @@ struct MetricsEndToEndTests {
     static let ringBytes: UInt32 = 4 << 20
 
     func makeSensor() throws -> Sensor {
+        // Detect mode, as `vigil run` loads it: the generic sys_enter program is attached
+        // (trace mode without --syscalls no longer runs one on every syscall).
         var options = SensorOptions()
+        options.mode = .detect
         options.ringBufferBytes = Self.ringBytes
         return try Sensor(options: options)
     }
