@@ -242,6 +242,8 @@ final class Agent {
         func learns(_ path: String, _ argv: [String]) -> Bool {
             let id = ProfileIdentity.resolve(path: path, argv: argv).id
             if let mode = modes.mode(of: id) { return mode == .learn }
+            // Pinned to monitor or enforce with no baseline yet: an unknown executable.
+            if let pinned = self.pinnedMode(id: id, path: path) { return pinned == .learn }
             guard modes.policy.newExecutables == .learn else { return false }
             return onlyPaths.isEmpty || onlyPaths.contains(path)
         }
@@ -573,11 +575,15 @@ final class Agent {
     private func applyOverrides(_ modes: inout ProfileModes, ids: [String], learner: Learner, now: UInt64) -> [ModeChange] {
         var out: [ModeChange] = []
         for id in ids.sorted() {
-            let path = learner.profiles[id]?.identity.executable
-            guard let wanted = config.modes[id] ?? path.flatMap({ config.modes[$0] }) ?? config.mode else { continue }
+            guard let wanted = pinnedMode(id: id, path: learner.profiles[id]?.identity.executable) else { continue }
             if let c = modes.set(id, wanted, reason: "set in \(configPath)", now: now) { out.append(c) }
         }
         return out
+    }
+
+    /// The mode the configuration fixes for a profile (`modes:` by id or path, or `mode:`).
+    private func pinnedMode(id: String, path: String?) -> ProfileMode? {
+        config.modes[id] ?? path.flatMap { config.modes[$0] } ?? config.mode
     }
 
     private static func slotMode(_ m: ProfileMode) -> SlotMode {
