@@ -255,7 +255,10 @@ final class Agent {
                 try? sensor.assignProfile(pid: pid, slot: 0)
                 return
             }
-            if modes.mode(of: id) == nil, let c = modes.register(id, created: true, now: Clock.nowNanos()) { changes.append(c) }
+            if modes.mode(of: id) == nil, let c = modes.register(id, created: true, now: Clock.nowNanos()) {
+                changes.append(c)
+                if self.pinnedMode(id: id, path: learner.profiles[id]?.identity.executable) != nil { modes.pinned.insert(id) }
+            }
             loadIntoKernel(id)
             try? sensor.assignProfile(pid: pid, slot: learner.profileSlot(for: id))
         }
@@ -575,7 +578,11 @@ final class Agent {
     private func applyOverrides(_ modes: inout ProfileModes, ids: [String], learner: Learner, now: UInt64) -> [ModeChange] {
         var out: [ModeChange] = []
         for id in ids.sorted() {
-            guard let wanted = pinnedMode(id: id, path: learner.profiles[id]?.identity.executable) else { continue }
+            guard let wanted = pinnedMode(id: id, path: learner.profiles[id]?.identity.executable) else {
+                modes.pinned.remove(id)
+                continue
+            }
+            modes.pinned.insert(id)
             if let c = modes.set(id, wanted, reason: "set in \(configPath)", now: now) { out.append(c) }
         }
         return out

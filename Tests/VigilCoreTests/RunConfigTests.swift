@@ -158,6 +158,15 @@ import VigilCore
         #expect(off.tick(now: 1_000 * Self.s) { _ in .stable }.isEmpty)
     }
 
+    @Test func aPinnedProfileNeverMoves() {
+        var m = ProfileModes(policy: policy(stable: 0, quiet: 0))
+        m.register("shell", created: true, now: 0)
+        m.register("svc", created: true, now: 0)
+        m.pinned = ["shell"]
+        #expect(m.tick(now: 10 * Self.s) { _ in .stable }.map(\.profile) == ["svc", "svc"])
+        #expect(m.mode(of: "shell") == .learn && m.mode(of: "svc") == .enforce)
+    }
+
     @Test func modesSurviveARestart() throws {
         var m = ProfileModes(policy: policy())
         m.register("b \"quoted\"", created: true, now: 5)

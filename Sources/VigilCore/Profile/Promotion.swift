@@ -66,6 +66,9 @@ public struct ProfileModes: Sendable, Hashable {
 
     public var policy: PromotionPolicy
     public private(set) var records: [String: Record]
+    /// Profiles whose mode the operator fixed: never promoted (not persisted; the
+    /// configuration says which at every start and reload).
+    public var pinned: Set<String> = []
 
     public init(policy: PromotionPolicy, records: [String: Record] = [:]) {
         self.policy = policy
@@ -105,7 +108,7 @@ public struct ProfileModes: Sendable, Hashable {
     /// state of learning profiles (nil when unknown, which counts as not stable).
     public mutating func tick(now: UInt64, state: (String) -> LearningState?) -> [ModeChange] {
         var out: [ModeChange] = []
-        for id in records.keys.sorted() {
+        for id in records.keys.sorted() where !pinned.contains(id) {
             var r = records[id]!
             if r.mode == .learn {
                 if state(id) == .stable {
