@@ -36,6 +36,11 @@ public struct SensorOptions: Sendable {
     public var comm: String?
     /// Ring buffer size in bytes (a power of two, a multiple of the page size).
     public var ringBufferBytes: UInt32 = 16 * 1024 * 1024
+    /// Known syscalls and n-grams the caller will preload (all profiles together): the
+    /// kernel's maps are sized to hold them plus room to learn (the built-in sizes, 65,536
+    /// syscall and 262,144 n-gram entries, are the headroom).
+    public var preloadSyscalls = 0
+    public var preloadNgrams = 0
     /// The compiled BPF object; found automatically when nil.
     public var objectPath: String?
     /// Detect mode: a process marked deviating (by user space, or by the kernel the moment a
@@ -170,6 +175,10 @@ public final class Sensor {
             try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
             try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))
             try events.setMaxEntries(options.ringBufferBytes)
+            // Sized for what will be preloaded, plus the built-in size as room to learn: a
+            // full map would leave profiles out of the kernel, and their every call novel.
+            try knownSyscalls.setMaxEntries(Self.capacity(knownSyscalls.maxEntries, plus: options.preloadSyscalls))
+            try knownNgrams.setMaxEntries(Self.capacity(knownNgrams.maxEntries, plus: options.preloadNgrams))
         } catch {
             throw SensorError("cannot configure the BPF object: \(error)", remedy: "rebuild Vigil; its BPF object does not match this binary")
         }
@@ -270,6 +279,14 @@ public final class Sensor {
             notices.append("cannot map the ring buffer's positions (\(error)): its fill level reads as 0")
         }
     }
+
+    /// `base` entries of headroom on top of `preload`, capped at 2^24.
+    static func capacity(_ base: UInt32, plus preload: Int) -> UInt32 {
+        UInt32(min(Int(base) + max(0, preload), 1 << 24))
+    }
+
+    /// How many known syscalls and n-grams the kernel can hold (all profiles together).
+    public var knownCapacity: (syscalls: UInt32, ngrams: UInt32) { (knownSyscalls.maxEntries, knownNgrams.maxEntries) }
 
     /// The absolute path of a process's executable, from /proc (a relative exec path is
     /// resolved against the caller's directory, which is gone by now); `given` when the

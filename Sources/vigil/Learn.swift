@@ -68,6 +68,8 @@ struct Learn: ParsableCommand {
 
         var options = SensorOptions()
         options.mode = .learn
+        options.preloadSyscalls = loaded.reduce(0) { $0 + $1.syscalls.count }
+        options.preloadNgrams = loaded.reduce(0) { $0 + $1.ngrams.count }
         let stop = StopSignal.install()
         let sensor: Sensor
         do { sensor = try Sensor(options: options) } catch {

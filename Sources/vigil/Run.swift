@@ -184,6 +184,8 @@ final class Agent {
         var sensorOptions = SensorOptions()
         sensorOptions.mode = .detect
         sensorOptions.execGuard = true
+        sensorOptions.preloadSyscalls = profiles.reduce(0) { $0 + $1.syscalls.count }
+        sensorOptions.preloadNgrams = profiles.reduce(0) { $0 + $1.ngrams.count }
         let sensor: Sensor
         do { sensor = try Sensor(options: sensorOptions) } catch {
             Diagnostics.error(error.description)

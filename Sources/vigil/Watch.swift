@@ -147,6 +147,8 @@ final class Watcher {
         var sensorOptions = SensorOptions()
         sensorOptions.mode = .detect
         sensorOptions.execGuard = mode == .enforce
+        sensorOptions.preloadSyscalls = profiles.reduce(0) { $0 + $1.syscalls.count }
+        sensorOptions.preloadNgrams = profiles.reduce(0) { $0 + $1.ngrams.count }
         let sensor: Sensor
         do { sensor = try Sensor(options: sensorOptions) } catch {
             Diagnostics.error(error.description)

@@ -97,4 +97,24 @@ struct LearnKernelTests {
         #expect(counts?.ngrams.count == Set(learned.map(\.hash)).count)
         #expect(counts?.ngrams.allSatisfy { $0.count == 0 } == true)
     }
+
+    /// The known maps are sized for what will be preloaded, plus the built-in room to
+    /// learn: 1,000 profiles of a real size would not fit the built-in sizes.
+    @Test func knownMapsAreSizedForThePreload() throws {
+        try BPFTestGate.check()
+        let plain = try Sensor(options: SensorOptions())
+        let base = plain.knownCapacity
+        plain.detach()
+        var o = SensorOptions()
+        o.mode = .detect
+        o.preloadSyscalls = 100_000
+        o.preloadNgrams = 426_148
+        let sensor = try Sensor(options: o)
+        #expect(sensor.knownCapacity.syscalls == base.syscalls + 100_000)
+        #expect(sensor.knownCapacity.ngrams == base.ngrams + 426_148)
+        // And they hold it: more n-grams than the built-in size fit in one slot.
+        let many = (1...UInt64(base.ngrams) + 1000).map { $0 &* 0x9E37_79B9_7F4A_7C15 | 1 }
+        try sensor.preload(slot: 1, syscalls: [], ngrams: many)
+        #expect(sensor.knownCounts()[1]?.ngrams.count == many.count)
+    }
 }
