@@ -132,8 +132,7 @@ import Testing
         let reader = Task.detached { () -> Int in
             var bad = 0
             for _ in 0..<300 {
-                guard let d = FileManager.default.contents(atPath: path) else { bad += 1; continue }
-                if (try? ProfileCodec.decode(Array(d), file: path)) == nil { bad += 1 }
+                if (try? ProfileStore.load(file: path)) == nil { bad += 1 }
             }
             return bad
         }

@@ -10,6 +10,25 @@ enum AtomicFile {
         var description: String { "\(file): \(reason)" }
     }
 
+    /// The whole file, read with retries on EINTR (a signal to the agent must not make a
+    /// baseline look unreadable).
+    static func read(_ path: String) -> Result<[UInt8], POSIXError> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO))
+            }
+            if n == 0 { return .success(out) }
+            out.append(contentsOf: chunk[..<n])
+        }
+    }
+
     /// Writes `bytes` to `final` (mode `mode`). `crash` stops after a step (tests only).
     static func write(_ bytes: [UInt8], to final: String, mode: mode_t = 0o644, crash: ProfileStore.CrashPoint? = nil) throws {
         let directory = (final as NSString).deletingLastPathComponent

@@ -57,10 +57,13 @@ public struct ProfileStore: Sendable {
 
     /// Reads one profile file anywhere; its name must be `<id>.json`.
     public static func load(file: String) throws(ProfileLoadError) -> Profile {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw ProfileLoadError(file: file, field: "(file)", reason: FileManager.default.fileExists(atPath: file) ? "cannot be read" : "no such file")
+        let bytes: [UInt8]
+        switch AtomicFile.read(file) {
+        case .success(let b): bytes = b
+        case .failure(let e):
+            throw ProfileLoadError(file: file, field: "(file)", reason: e.code == .ENOENT ? "no such file" : "cannot be read: \(e.localizedDescription)")
         }
-        let p = try ProfileCodec.decode(Array(data), file: file)
+        let p = try ProfileCodec.decode(bytes, file: file)
         let expected = p.id + ".json"
         guard (file as NSString).lastPathComponent == expected else {
             throw ProfileLoadError(file: file, field: "id", reason: "\"\(p.id)\" does not match the file name (expected \(expected))")
