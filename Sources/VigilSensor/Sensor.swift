@@ -14,16 +14,6 @@ public enum SensorMode: UInt32, Sendable {
     case detect = 2
 }
 
-/// What the kernel does with a new n-gram of a profile slot.
-public enum SlotMode: Sendable, Hashable {
-    /// Add it to the slot's known maps, then report it once.
-    case learn
-    /// Report it; the known maps stay as loaded.
-    case monitor
-    /// Report it, and mark the process deviating at once (see ``SensorOptions/execGuard``).
-    case enforce
-}
-
 /// What the sensor should watch.
 public struct SensorOptions: Sendable {
     public var mode: SensorMode = .trace
@@ -44,7 +34,7 @@ public struct SensorOptions: Sendable {
     /// The compiled BPF object; found automatically when nil.
     public var objectPath: String?
     /// Detect mode: a process marked deviating (by user space, or by the kernel the moment a
-    /// process of a slot in ``SlotMode/enforce`` does something its profile does not hold)
+    /// process of a slot in ``ProfileMode/enforce`` does something its profile does not hold)
     /// that execs a program no baseline knows is killed before it runs (`vigil enforce`).
     public var execGuard = false
     /// Benchmarks only: load nothing but an empty sys_enter program (the overhead floor).
@@ -372,8 +362,10 @@ public final class Sensor {
     }
 
     /// Sets what the kernel does with new n-grams of `slot` (1 ..< 65536; unset slots
-    /// behave as ``SlotMode/monitor``).
-    public func setSlotMode(_ slot: UInt32, _ mode: SlotMode) throws(BPFError) {
+    /// behave as ``ProfileMode/monitor``): learn adds them to the slot's known maps, then
+    /// reports each once; monitor reports them; enforce reports them and marks the process
+    /// deviating at once (see ``SensorOptions/execGuard``).
+    public func setSlotMode(_ slot: UInt32, _ mode: ProfileMode) throws(BPFError) {
         guard slot > 0, slot < UInt32(VG_MAX_SLOTS) else { throw BPFError("profile slot \(slot)", errno: ERANGE, detail: "slots are 1 ..< \(VG_MAX_SLOTS)") }
         let value: UInt32 = switch mode {
         case .learn: VG_SLOT_MODE_LEARN

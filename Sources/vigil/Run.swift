@@ -222,7 +222,7 @@ final class Agent {
             guard let mode = modes.mode(of: id) else { return }
             let slot = learner.profileSlot(for: id)
             do {
-                try sensor.setSlotMode(slot, Self.slotMode(mode))
+                try sensor.setSlotMode(slot, mode)
                 if inKernel.insert(id).inserted {
                     try sensor.preload(slot: slot, syscalls: learner.knownSyscalls(id), ngrams: learner.knownNgramHashes(id))
                 }
@@ -593,14 +593,6 @@ final class Agent {
     /// The mode the configuration fixes for a profile (`modes:` by id or path, or `mode:`).
     private func pinnedMode(id: String, path: String?) -> ProfileMode? {
         config.modes[id] ?? path.flatMap { config.modes[$0] } ?? config.mode
-    }
-
-    private static func slotMode(_ m: ProfileMode) -> SlotMode {
-        switch m {
-        case .learn: .learn
-        case .monitor: .monitor
-        case .enforce: .enforce
-        }
     }
 
     private static func summary(_ modes: ProfileModes) -> String {
