@@ -16,6 +16,13 @@ public enum SensorMode: UInt32, Sendable {
 
 /// What the sensor should watch.
 public struct SensorOptions: Sendable {
+    /// Sizes the kernel's known maps for preloading `profiles` (``preloadSyscalls``,
+    /// ``preloadNgrams``).
+    public mutating func sizeKnownMaps(for profiles: some Sequence<Profile>) {
+        preloadSyscalls = profiles.reduce(0) { $0 + $1.syscalls.count }
+        preloadNgrams = profiles.reduce(0) { $0 + $1.ngrams.count }
+    }
+
     public var mode: SensorMode = .trace
     /// Also report every syscall entry (many events). Off by default, and then the kernel
     /// side drops the code path altogether (a load-time constant).

@@ -68,15 +68,9 @@ struct Learn: ParsableCommand {
 
         var options = SensorOptions()
         options.mode = .learn
-        options.preloadSyscalls = loaded.reduce(0) { $0 + $1.syscalls.count }
-        options.preloadNgrams = loaded.reduce(0) { $0 + $1.ngrams.count }
+        options.sizeKnownMaps(for: loaded)
         let stop = StopSignal.install()
-        let sensor: Sensor
-        do { sensor = try Sensor(options: options) } catch {
-            Diagnostics.error(error.description)
-            throw ExitCode.failure
-        }
-        for note in sensor.notices { Diagnostics.warning(note) }
+        let sensor = try Sensor.start(options)
 
         let policy = StabilityPolicy(bucketSeconds: bucket, windowBuckets: window, minObservedSeconds: minObserved)
         let hasher = BackgroundHasher()

@@ -184,15 +184,8 @@ final class Agent {
         var sensorOptions = SensorOptions()
         sensorOptions.mode = .detect
         sensorOptions.execGuard = true
-        sensorOptions.preloadSyscalls = profiles.reduce(0) { $0 + $1.syscalls.count }
-        sensorOptions.preloadNgrams = profiles.reduce(0) { $0 + $1.ngrams.count }
-        let sensor: Sensor
-        do { sensor = try Sensor(options: sensorOptions) } catch {
-            Diagnostics.error(error.description)
-            stream.close()
-            throw ExitCode.failure
-        }
-        for note in sensor.notices { Diagnostics.warning(note) }
+        sensorOptions.sizeKnownMaps(for: profiles)
+        let sensor = try Sensor.start(sensorOptions) { stream.close() }
         if config.bpfRunTime {
             do { try sensor.enableRunTimeStats() } catch { Diagnostics.warning("per-program BPF run time unavailable: \(error)") }
         }

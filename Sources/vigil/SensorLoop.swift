@@ -1,6 +1,23 @@
+import ArgumentParser
 import Foundation
 import VigilCore
 import VigilSensor
+
+extension Sensor {
+    /// Loads and attaches the probes for a command. On failure the person is told what is
+    /// missing, `cleanup` runs (close the outputs) and the command exits 1; what the kernel
+    /// lacks is shown as warnings.
+    static func start(_ options: SensorOptions, cleanup: () -> Void = {}) throws -> Sensor {
+        let sensor: Sensor
+        do { sensor = try Sensor(options: options) } catch {
+            Diagnostics.error(error.description)
+            cleanup()
+            throw ExitCode.failure
+        }
+        for note in sensor.notices { Diagnostics.warning(note) }
+        return sensor
+    }
+}
 
 /// The read loop every long-running command shares (`trace`, `learn`, `monitor`,
 /// `enforce`): read the ring buffer until the duration has passed or SIGINT/SIGTERM

@@ -91,16 +91,8 @@ struct Trace: ParsableCommand {
             }
         }
 
-        let sensor: Sensor
-        do {
-            sensor = try Sensor(options: options)
-        } catch {
-            Diagnostics.error(error.description)
-            stream?.close()
-            throw ExitCode.failure
-        }
+        let sensor = try Sensor.start(options) { stream?.close() }
         stream?.publish(AgentEvent(.started(mode: "trace"), timeNanos: Clock.nowNanos()))
-        for note in sensor.notices { Diagnostics.warning(note) }
         Diagnostics.info("tracing: \(sensor.attachedHooks.count) probes attached; \(table.count) processes already running")
 
         let loop = SensorLoop(sensor: sensor, stop: stop, duration: duration)

@@ -147,15 +147,8 @@ final class Watcher {
         var sensorOptions = SensorOptions()
         sensorOptions.mode = .detect
         sensorOptions.execGuard = mode == .enforce
-        sensorOptions.preloadSyscalls = profiles.reduce(0) { $0 + $1.syscalls.count }
-        sensorOptions.preloadNgrams = profiles.reduce(0) { $0 + $1.ngrams.count }
-        let sensor: Sensor
-        do { sensor = try Sensor(options: sensorOptions) } catch {
-            Diagnostics.error(error.description)
-            stream.close()
-            throw ExitCode.failure
-        }
-        for note in sensor.notices { Diagnostics.warning(note) }
+        sensorOptions.sizeKnownMaps(for: profiles)
+        let sensor = try Sensor.start(sensorOptions) { stream.close() }
 
         // The kernel's copy of the baselines: known syscalls and n-grams per profile slot,
         // and every executable some baseline knows.
