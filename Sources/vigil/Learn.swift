@@ -256,15 +256,6 @@ enum ModelsDirectory {
         try refuseWritableByOthers(path, st, what: "the models directory \(path) is writable by users other than its owner; anyone could plant a baseline")
     }
 
-    /// A policy or model file: refused when others can write to it.
-    static func requireSafeFile(_ path: String) throws {
-        guard let st = status(path) else {
-            Diagnostics.error("cannot read \(path): \(String(cString: strerror(errno)))")
-            throw ExitCode(2)
-        }
-        try refuseWritableByOthers(path, st, what: "\(path) is writable by users other than its owner; refusing to load it")
-    }
-
     private static func status(_ path: String) -> stat? {
         var st = stat()
         return stat(path, &st) == 0 ? st : nil

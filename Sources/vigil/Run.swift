@@ -79,17 +79,19 @@ struct LoadedConfig {
         } catch {
             throw Failure(description: "invalid configuration: \(error)")
         }
-        var policy = Policy.standard
-        if let file = config.policy {
-            try refuseWritableByOthers(file, what: "policy")
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw Failure(description: "cannot read the policy \(file): \(String(cString: strerror(errno)))")
-            }
-            do { policy = try Policy.load(yaml: text, file: file) } catch {
-                throw Failure(description: "invalid policy: \(error)")
-            }
+        return LoadedConfig(config: config, policy: try config.policy.map(loadPolicy) ?? .standard)
+    }
+
+    /// Reads and checks a policy file: permissions, syntax, values (`vigil monitor`,
+    /// `enforce` and `run` alike).
+    static func loadPolicy(_ file: String) throws(Failure) -> Policy {
+        try refuseWritableByOthers(file, what: "policy")
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw Failure(description: "cannot read the policy \(file): \(String(cString: strerror(errno)))")
         }
-        return LoadedConfig(config: config, policy: policy)
+        do { return try Policy.load(yaml: text, file: file) } catch {
+            throw Failure(description: "invalid policy: \(error)")
+        }
     }
 
     private static func refuseWritableByOthers(_ path: String, what: String) throws(Failure) {

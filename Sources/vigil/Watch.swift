@@ -121,13 +121,8 @@ final class Watcher {
         for e in errors { Diagnostics.warning("refused \(e)") }
         var policy = Policy.standard
         if let file = options.policy {
-            try ModelsDirectory.requireSafeFile(file)
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                Diagnostics.error("cannot read the policy \(file)")
-                throw ExitCode(2)
-            }
-            do { policy = try Policy.load(yaml: text, file: file) } catch {
-                Diagnostics.error("invalid policy: \(error)")
+            do { policy = try LoadedConfig.loadPolicy(file) } catch {
+                Diagnostics.error(error.description)
                 throw ExitCode(2)
             }
         }
