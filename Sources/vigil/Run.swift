@@ -262,7 +262,10 @@ final class Agent {
 
         // Processes already running: attributed, not judged.
         let seeded = table.records.filter { $0.pid != getpid() && !$0.path.isEmpty }
-        let (toLearn, toWatch) = (seeded.filter { learns($0.path, $0.argv) }, seeded.filter { !learns($0.path, $0.argv) })
+        var toLearn: [ProcessRecord] = [], toWatch: [ProcessRecord] = []
+        for r in seeded {
+            if learns(r.path, r.argv) { toLearn.append(r) } else { toWatch.append(r) }
+        }
         learner.seed(toLearn, now: now0)
         _ = detector.seed(toWatch, now: now0)
         for r in seeded { attach(r.pid) }
@@ -390,9 +393,7 @@ final class Agent {
                 guard modes.mode(of: p.id) != .learn else { continue }
                 if detector.profiles[p.id]?.revision != p.revision {
                     detector.upsert(p)
-                    inKernel.remove(p.id)
-                    let slot = learner.profileSlot(for: p.id)
-                    try? sensor.preload(slot: slot, syscalls: p.syscalls.keys, ngrams: p.ngrams.keys)
+                    try? sensor.preload(slot: learner.profileSlot(for: p.id), syscalls: p.syscalls.keys, ngrams: p.ngrams.keys)
                     inKernel.insert(p.id)
                     updated += 1
                 }
@@ -449,6 +450,14 @@ final class Agent {
         changes.removeAll()
         updateMetrics()
 
+        /// The learning profile a novelty belongs to: its process's, or its slot's when that
+        /// slot learns.
+        func learningProfile(_ pid: Int32, slot: UInt32) -> String? {
+            if let id = learner.profileID(forPid: pid) { return id }
+            guard slot != 0, let id = learner.profileID(forSlot: slot), modes.mode(of: id) == .learn else { return nil }
+            return id
+        }
+
         var pendingHashes: [String: [Int32]] = [:]
         let handle: (Event) -> Void = { event in
             let now = Clock.nowNanos()
@@ -488,8 +497,7 @@ final class Agent {
                 responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos)
                 responder.chapter(now: now)
             case .novelty(let n):
-                if let id = learner.profileID(forPid: pid) ?? (n.profileSlot != 0 && modes.mode(of: learner.profileID(forSlot: n.profileSlot) ?? "") == .learn
-                                                                ? learner.profileID(forSlot: n.profileSlot) : nil) {
+                if let id = learningProfile(pid, slot: n.profileSlot) {
                     learner.apply(event, process: record, now: now)
                     if n.profileSlot == 0 {
                         // Reported while the process was pending: teach the kernel, so the
