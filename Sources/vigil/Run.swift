@@ -288,18 +288,12 @@ final class Agent {
         /// Moves a profile's processes between the learner and the detector after a mode change.
         func apply(_ c: ModeChange) {
             let id = c.profile
-            if c.from == .learn || c.from == nil, c.to != .learn, var p = learner.profiles[id] {
+            if c.from == .learn || c.from == nil, c.to != .learn, learner.profiles[id] != nil {
                 // Leaving learning: what the kernel counted is folded in, the baseline saved,
                 // and the detector takes over its processes.
-                absorb([id])
-                p = learner.profiles[id] ?? p
-                if !refused.contains(id) {
-                    do {
-                        try store.save(&p)
-                        learner.setRevision(p.revision, for: id)
-                    } catch { Diagnostics.error("saving profile \(id): \(error)") }
-                }
-                detector.upsert(p)
+                learner.absorbKernelCounts(from: sensor, ids: [id], now: Clock.nowNanos())
+                learner.save(id, to: store, refused: refused)
+                detector.upsert(learner.profiles[id]!)
                 for pid in learner.pids(of: id) {
                     learner.release(pid: pid)
                     detector.adopt(pid: pid, profile: id)
@@ -313,31 +307,11 @@ final class Agent {
             loadIntoKernel(id)
         }
 
-        func absorb(_ ids: [String]) {
-            let counts = sensor.knownCounts()
-            let t = Clock.nowNanos()
-            for id in ids {
-                let slot = learner.profileSlot(for: id)
-                guard let c = counts[slot] else { continue }
-                learner.absorbKernelCounts(slot: slot, syscalls: c.syscalls, ngrams: c.ngrams, now: t)
-            }
-        }
-
         func saveLearning(final: Bool) {
-            let t = Clock.nowNanos()
-            if final { hasher.waitForPending(seconds: 10) }
-            for (path, hash) in hasher.completed() { learner.noteBinary(path: path, sha256: hash, now: t) }
-            let learning = learner.profiles.keys.filter { modes.mode(of: $0) == .learn }.sorted()
-            absorb(learning)
-            learner.tick(t)
-            for id in learning where learner.dirty.contains(id) && !refused.contains(id) {
-                guard var p = learner.profiles[id] else { continue }
-                do {
-                    try store.save(&p)
-                    learner.setRevision(p.revision, for: id)
-                } catch { Diagnostics.error("saving profile \(id): \(error)") }
-            }
-            learner.markSaved()
+            // Only learning profiles are written: the learner's copy of a watched one may
+            // have taken in what its processes did before promotion was complete.
+            let learning = learner.profiles.keys.filter { modes.mode(of: $0) == .learn }
+            learner.absorbAndSave(ids: learning, sensor: sensor, store: store, hasher: hasher, refused: refused, final: final)
             do { try modes.save(to: modesFile) } catch { Diagnostics.error("saving \(modesFile): \(error)") }
         }
 
@@ -545,7 +519,6 @@ final class Agent {
                     nextSecond = clock + 1_000_000_000
                     let due = modes.tick(now: now) { id in learner.stability(id, now: now)?.state }
                     if !due.isEmpty {
-                        absorb(due.filter { $0.from == .learn }.map(\.profile))
                         for c in due {
                             apply(c)
                             publish(c)
