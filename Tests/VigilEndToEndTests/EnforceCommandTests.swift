@@ -22,15 +22,7 @@ struct LearnedService {
         let r = try runVigil(["learn", "--models", models, "--duration", String(learnSeconds), "--only", binary,
                               "--only", "/bin/bash", "--only", "/usr/bin/head",
                               "--bucket", "2", "--window", "2", "--min-observed", "4", "--save-interval", "3"]) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = ["demo-service", "--vulnerable"]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            service = p
-            port = UInt16(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            (service, port) = try startDemoService(binary, ["--vulnerable"])
             let end = Date().addingTimeInterval(Double(learnSeconds) - 3.5)
             while Date() < end {
                 try normalRequest(port)
@@ -45,6 +37,20 @@ struct LearnedService {
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         try? FileManager.default.removeItem(atPath: (binary as NSString).deletingLastPathComponent)
     }
+}
+
+/// Starts `vigil demo-service` from `binary` (a copy of vigil, so that its profile is its
+/// own) and returns the process with the port it printed (0 if it printed none).
+func startDemoService(_ binary: String, _ args: [String] = []) throws -> (process: Process, port: UInt16) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = ["demo-service"] + args
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let port = UInt16(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    return (p, port)
 }
 
 @discardableResult

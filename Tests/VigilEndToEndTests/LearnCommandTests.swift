@@ -20,15 +20,9 @@ struct LearnCommandTests {
         // Short buckets so that stability is reachable in a test: 2 s buckets, 3 of them level.
         let r = try runVigil(["learn", "--models", models, "--duration", "16", "--bucket", "2", "--window", "3",
                               "--min-observed", "6", "--save-interval", "3"]) {
-            let service = Process()
-            service.executableURL = URL(fileURLWithPath: serviceBinary)
-            service.arguments = ["demo-service"]
-            let out = Pipe()
-            service.standardOutput = out
-            try service.run()
+            let service: Process
+            (service, port) = try startDemoService(serviceBinary)
             servicePid = service.processIdentifier
-            port = UInt16(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             let end = Date().addingTimeInterval(12)
             while Date() < end {
                 try runProgram("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); echo 'GET hostname' >&3; head -c 100 <&3 >/dev/null"])

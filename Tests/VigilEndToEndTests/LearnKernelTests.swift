@@ -41,15 +41,9 @@ struct LearnKernelTests {
         var o = SensorOptions()
         o.mode = .learn
         let sensor = try Sensor(options: o)
-        let service = Process()
-        service.executableURL = try vigilExecutable()
-        service.arguments = ["demo-service"]
-        let out = Pipe()
-        service.standardOutput = out
-        try service.run()
+        let (service, port) = try startDemoService(try vigilExecutable().path)
         defer { service.terminate(); service.waitUntilExit() }
-        let line = out.fileHandleForReading.availableData
-        let port = try #require(UInt16(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try #require(port != 0)
         try sensor.setSlotMode(7, .learn)
         try sensor.assignProfile(pid: service.processIdentifier, slot: 7)
         _ = try drain(sensor, for: 0.2)

@@ -32,15 +32,9 @@ struct RunCommandTests {
         let agent = try Background(try vigilExecutable().path, ["run", "--config", config])
         defer { agent.kill() }
         Thread.sleep(forTimeInterval: 1.5)
-        let service = Process()
-        service.executableURL = URL(fileURLWithPath: svc)
-        service.arguments = ["demo-service"]
-        let out = Pipe()
-        service.standardOutput = out
-        try service.run()
+        let (service, servicePort) = try startDemoService(svc)
         defer { if service.isRunning { kill(service.processIdentifier, SIGKILL); service.waitUntilExit() } }
-        let servicePort = try #require(UInt16(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        try #require(servicePort != 0)
 
         // Normal work until the service's profile has gone learn -> monitor -> enforce.
         let id = ProfileIdentity.resolve(path: svc, argv: [svc, "demo-service"]).id
