@@ -444,10 +444,7 @@ final class Agent {
                 if learns(x.path, x.argv) {
                     // The detector still judges the exec against the old image's profile (a
                     // watched program starting something); the new image is learned, not judged.
-                    var ds = detector.apply(event, process: record, binaryHash: hash, now: now)
-                    ds.removeAll { $0.kind == .unknownExecutable }
-                    detector.forget(pid: pid)
-                    responder.add(ds, pid: pid, seen: event.timeNanos)
+                    responder.add(detector.apply(event, process: record, now: now, newImageLearned: true), pid: pid, seen: event.timeNanos)
                     learner.apply(event, process: record, now: now)
                 } else {
                     learner.noteUnlearnedExec(pid: pid, path: x.path, at: event.timeNanos, now: now)

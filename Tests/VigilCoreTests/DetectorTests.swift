@@ -104,6 +104,21 @@ private typealias S = DetectSupport
         #expect(unknown?.score == 20)
     }
 
+    /// `vigil run` learning the new program: the exec still counts against the watched
+    /// parent's profile, the new image is neither unknown nor judged afterwards.
+    @Test func anExecIntoALearnedProgramJudgesOnlyTheOldImage() {
+        let d = Detector(profiles: S.learnedProfiles())
+        var events = Array(S.serviceEvents().prefix(3))
+        events.append(S.ev(100, .fork(.init(childPid: 102)), at: S.at(20)))
+        _ = S.replay(events, into: d)
+        let exec = S.exec(102, ppid: 100, "/usr/bin/curl", at: S.at(21))
+        let devs = d.apply(exec, process: nil, now: S.at(21), newImageLearned: true)
+        #expect(devs.map(\.kind) == [.newExec])
+        #expect(devs.first?.profile == "usr-sbin-nginx")
+        #expect(d.attribution(of: 102) == nil)
+        #expect(d.apply(S.connect(102, IPv4Address(10, 9, 9, 9), 4444, at: S.at(22)), process: nil, now: S.at(22)).isEmpty)
+    }
+
     @Test func newParentUserBinaryListenAndDestination() {
         let d = Detector(profiles: S.learnedProfiles())
         var events = Array(S.serviceEvents().prefix(3))

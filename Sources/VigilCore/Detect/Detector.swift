@@ -102,7 +102,11 @@ public final class Detector {
     /// Judges one event. `process` is the process table's record for the event's pid (used
     /// for processes the detector has not seen start); `binaryHash` is the SHA-256 (hex) of
     /// the executable of an exec event, when the caller has it (else see ``noteBinary(pid:sha256:now:)``).
-    public func apply(_ event: Event, process: ProcessRecord?, binaryHash: String? = nil, now: UInt64) -> [Deviation] {
+    /// `newImageLearned`: the program an exec starts is learned, not judged (`vigil run`,
+    /// a profile in learn mode); only what the exec says about the old image counts, and the
+    /// detector stops following the process.
+    public func apply(_ event: Event, process: ProcessRecord?, binaryHash: String? = nil, now: UInt64,
+                      newImageLearned: Bool = false) -> [Deviation] {
         let pid = event.pid
         var out: [Deviation] = []
         switch event.payload {
@@ -119,6 +123,10 @@ public final class Detector {
             memfdCreated.remove(pid)
             novelTimes[pid] = nil
             reported[pid] = nil
+            if newImageLearned {
+                attribution[pid] = nil
+                break
+            }
             // The parent that started this program: the exec'ing image's parent, else the image itself.
             let parentPath = (attribution[e.ppid]).flatMap(executable) ?? previous.flatMap(executable)
             out += attach(pid: pid, path: e.path, argv: e.argv, now: now)
