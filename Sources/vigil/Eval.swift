@@ -43,19 +43,23 @@ struct Eval: ParsableCommand {
         Validation_Data_Master, Attack_Data_Master), any depth below; each file is one \
         process: its syscall numbers in order, separated by white space.
 
-        Score: each process (file) is compared with what the normal processes of train/ \
-        taught, in two tiers. A process with any 2..6-gram of calls never seen in training \
-        scores 1 plus the fraction of its distinct 2..6-grams never seen (above 1). A process \
-        made only of known 2..6-grams scores the mean, over its distinct 2..6-grams, of \
-        1 / (1 + how often training saw it) (at most 1/2): rare known behaviour ranks above \
-        common behaviour instead of tying at 0. Also measured and reported alone \
-        (feature_auc): the densest 20-call window of surprising calls (the score the live \
-        detector streams), the mean surprise per call, the novel fraction and the rarity \
-        alone, never-seen syscalls, and with --neighbour the cosine distance of the \
-        process's bag of 1/2-grams to the nearest training process. A process is \
-        flagged when its score is strictly above the threshold. Negatives are validation \
-        processes; without validation/ they are the cross-validated train processes (said \
-        in the output).
+        Score: each process (file) is measured against what the normal processes of \
+        train/ taught on two views. Order: the fraction of its distinct 2..6-grams of \
+        calls never seen in training. Mix: the cosine distance of its bag of 1- and \
+        2-grams (sublinear tf x idf) to the nearest training process. Each value is \
+        turned into a surprise, -ln p, where p is the share of normal processes (train/, \
+        cross-validated in 5 folds so that none is judged by a model that learned it) \
+        reaching that value; the score is the sum of the two surprises (Fisher's method), \
+        so a process is as anomalous as the evidence of both views together. With fewer \
+        than two train processes there is no normal variation to measure, and the score \
+        falls back to two tiers: 1 plus the novel fraction when anything is novel, else \
+        the mean of 1 / (1 + training count) over its distinct 2..6-grams. Also measured \
+        and reported alone (feature_auc): the densest 20-call window of surprising calls \
+        (the score the live detector streams), the mean surprise per call, the novel \
+        fraction, the rarity of known n-grams, never-seen syscalls and the neighbour \
+        distance. A process is flagged when its score is strictly above the threshold. \
+        Negatives are validation processes; without validation/ they are the \
+        cross-validated train processes (said in the output).
 
         Headline figures are per trace: every validation process is a negative, every \
         attack process a positive (attack cases also record processes that behaved \
@@ -81,9 +85,6 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
     var stide = false
 
-    @Flag(name: .customLong("neighbour"), help: "Also measure each process's distance to its nearest training process (reported per feature; not part of the score; slower).")
-    var neighbour = false
-
     @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
     var dumpFeatures: String?
 
@@ -100,7 +101,7 @@ struct Eval: ParsableCommand {
             let sink: ((Evaluation.ScoredTrace) -> Void)? = dumpFeatures == nil ? nil : { t in
                 if let d = try? encoder.encode(t) { lines.append(String(decoding: d, as: UTF8.self)) }
             }
-            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, neighbour: neighbour, traces: sink)
+            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, traces: sink)
         } catch {
             throw exitForInput(error)
         }

@@ -160,11 +160,13 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     let (_, shuffled) = detector.measure(train[3].shuffled(using: &rng))
     #expect(shuffled.novelNgrams > 0.3)
     #expect(shuffled.meanBits > seen.meanBits + 1)
-    // The score is two-tier: 1 + the novel n-gram fraction when anything is novel, else the
-    // rarity of the known n-grams (at most 1/2); the previous max-of-z-scores still separates.
-    #expect(detector.combine(seen) == seen.rareNgrams)
-    #expect(seen.rareNgrams > 0 && seen.rareNgrams <= 0.5)
-    #expect(detector.combine(shuffled) == 1 + shuffled.novelNgrams)
+    // The score sums each view's surprise against the cross-validated training traces: a
+    // learned trace is as ordinary as the most ordinary of them, a shuffle lies beyond all
+    // of them on novelty; the older max-of-z-scores still separates too.
+    #expect(detector.combine(seen) == 0)
+    #expect(TraceDetector.surprise(shuffled.novelNgrams, normal: detector.calibration[2]) == log(21))
+    #expect(detector.combine(shuffled) >= log(21))
+    #expect(detector.scoring == "novel_ngrams_and_neighbour")
     #expect(detector.maxZScore(shuffled) > detector.maxZScore(seen) + 3)
     // Every unseen normal trace scores below every shuffle of one.
     let normals = (100..<110).map { detector.combine(detector.measure(normalTrace($0)).features) }
@@ -258,6 +260,32 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     let rare = detector.measure([59] + shapes[1] + [1]).features
     let novel = detector.measure([59] + shapes[0] + [6, 6] + [1]).features
     #expect(common.novelNgrams == 0 && rare.novelNgrams == 0 && novel.novelNgrams > 0)
-    #expect(detector.combine(rare) > detector.combine(common))
-    #expect(detector.combine(novel) > 1 && detector.combine(novel) > detector.combine(rare))
+    #expect(TraceDetector.twoTier(rare) > TraceDetector.twoTier(common))
+    #expect(TraceDetector.twoTier(novel) > 1 && TraceDetector.twoTier(novel) > TraceDetector.twoTier(rare))
+    // It is the score when there is no normal variation to measure (one training trace).
+    let single = TraceDetector(train: [train[0]])
+    #expect(single.scoring == "novel_then_rare_ngrams")
+    let f = single.measure([59] + shapes[0] + [6, 6] + [1]).features
+    #expect(single.combine(f) == TraceDetector.twoTier(f))
+}
+
+@Test func surpriseCountsNormalValuesAtOrAboveAndTiesCountAgainst() {
+    let normal = [0, 0, 0.1, 0.2]  // n = 4: p = (1 + #{normal >= x}) / 5
+    #expect(TraceDetector.surprise(0, normal: normal) == 0)                    // every one reaches 0
+    #expect(abs(TraceDetector.surprise(0.1, normal: normal) - log(5.0 / 3)) < 1e-12)  // 0.1 and 0.2
+    #expect(abs(TraceDetector.surprise(0.15, normal: normal) - log(5.0 / 2)) < 1e-12)
+    #expect(abs(TraceDetector.surprise(0.2, normal: normal) - log(5.0 / 2)) < 1e-12)  // a tie counts
+    #expect(TraceDetector.surprise(0.9, normal: normal) == log(5.0))          // beyond all: the floor
+    #expect(TraceDetector.surprise(0.5, normal: []) == 0)
+    func f(_ novel: Double, _ distance: Double) -> TraceFeatures {
+        TraceFeatures(window: 0, meanBits: 0, novelNgrams: novel, novelSyscalls: 0, neighbourDistance: distance)
+    }
+    // The score adds the two surprises; past every normal value on both views, the raw values
+    // still order processes, by less than any step of a surprise.
+    let nb = [0, 0.05, 0.05, 0.3]
+    let expected = log(5.0 / 2) + log(5.0 / 4) + TraceDetector.tieBreakWeight / 5 * 0.2
+    #expect(abs(TraceDetector.fisher(f(0.15, 0.05), novel: normal, neighbour: nb) - expected) < 1e-12)
+    let far = TraceDetector.fisher(f(0.9, 0.9), novel: normal, neighbour: nb)
+    let farther = TraceDetector.fisher(f(1, 0.95), novel: normal, neighbour: nb)
+    #expect(farther > far && far > 2 * log(5.0) && farther - far < log(5.0 / 4))
 }

@@ -54,7 +54,7 @@ public struct EvaluationReport: Sendable, Codable {
     /// stretches: what one core does when the machine is shared, where wall time also counts
     /// the time other work held the core. Eval is single-threaded, so this is one core.
     public var syscallsPerCPUSecond: Double = 0
-    /// Bytes of the profile's scoring tables (sequence model, plus the neighbour index with `neighbour`).
+    /// Bytes of the scoring tables: the sequence model plus the neighbour index.
     public var modelBytes: Int
 
     public struct CaseResult: Sendable, Codable {
@@ -162,10 +162,7 @@ public enum Evaluation {
     /// - Parameters:
     ///   - stide: score with classic STIDE mismatches instead (a baseline to compare with).
     ///   - traces: receives every scored trace (for offline analysis), when given.
-    ///   - neighbour: also measure the nearest-neighbour feature (reported in `feature_auc` and
-    ///     the dump; not part of the score, and it roughly halves throughput on small traces).
     public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard, stide: Bool = false,
-                           neighbour: Bool = false,
                            traces: ((ScoredTrace) -> Void)? = nil) throws -> EvaluationReport {
         guard !corpus.train.isEmpty else {
             throw TraceInputError(path: corpus.root + "/train", reason: .missingDirectory("no trace files in it"))
@@ -174,7 +171,7 @@ public enum Evaluation {
             throw TraceInputError(path: corpus.root, reason: .missingDirectory("no attack/ or Attack_Data_Master/ with traces"))
         }
         let trainTraces = try corpus.train.map { try TraceReader.readAll(path: $0) }
-        let detector = TraceDetector(train: trainTraces, parameters: parameters, neighbour: neighbour && !stide)
+        let detector = TraceDetector(train: trainTraces, parameters: parameters, neighbour: !stide)
         let stideScanner = SequenceScanner(model: detector.model, stide: true, traceFeatures: false)
         // The detector's features of one file, and its score (STIDE's window when asked).
         func scoreFile(_ path: String) throws -> (calls: Int, score: Double, features: TraceFeatures) {
@@ -270,7 +267,7 @@ public enum Evaluation {
         }
         let seconds = Double(scoringTime.components.seconds) + Double(scoringTime.components.attoseconds) * 1e-18
         var report = EvaluationReport(
-            corpus: corpus.root, scoring: stide ? "stide" : "novel_then_rare_ngrams", parameters: parameters,
+            corpus: corpus.root, scoring: stide ? "stide" : detector.scoring, parameters: parameters,
             train: corpus.train.count, validation: corpus.validation?.count ?? 0,
             attack: processScores.count, attackCases: corpus.attacks.count,
             negatives: source, negativeCount: negatives.count,

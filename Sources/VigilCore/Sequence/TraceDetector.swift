@@ -47,15 +47,15 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
 /// calls shows in the densest window; a trace built of individually plausible calls in an
 /// unlikely order shows in its mean surprise; an exploit that reuses known n-grams but in an
 /// abnormal mix shows only in its bag of calls; a new binary shows in its new n-grams and
-/// syscalls. All are reported; the score (``combine(_:)``) is two-tier: the novel n-gram
-/// fraction, which measured better on average than every combination of the views tried,
-/// and for processes with nothing novel the rarity of their known n-grams (docs/eval.md).
+/// syscalls. All are reported; the score (``combine(_:)``) combines two of them, the novel
+/// n-gram fraction (order) and the distance to the nearest training process (mix), each put
+/// on the scale of normal variation (docs/eval.md).
 ///
-/// Calibration on training data: each measurement's spread over *normal* processes is
+/// Calibration on training data: each measurement's values over *normal* processes are
 /// estimated by k-fold cross-validation over the training traces (each train trace measured
-/// by a model and index that did not learn it). It gives the z-scores of the previous
-/// combination (``maxZScore(_:)``) and the cross-validated negatives when a corpus has no
-/// validation set. Nothing is tuned on attack data or per corpus.
+/// by a model and index that did not learn it). They give the score's surprises, the z-scores
+/// of an older combination (``maxZScore(_:)``) and the cross-validated negatives when a
+/// corpus has no validation set. Nothing is tuned on attack data or per corpus.
 public final class TraceDetector {
     /// The sequence model learned from every training trace.
     public let model: SequenceModel
@@ -74,12 +74,13 @@ public final class TraceDetector {
     public static let folds = 5
 
     /// Whether the nearest-neighbour view (``TraceFeatures/neighbourDistance``) is measured;
-    /// when not, it reads 0 and scanning skips the per-call bag counts and the per-trace query.
+    /// when not, it reads 0, scanning skips the per-call bag counts and the per-trace query,
+    /// and the score falls back to ``twoTier(_:)``.
     public let neighbour: Bool
 
     /// Learns from `train` (each element one process) and calibrates on it.
-    /// - Parameter neighbour: also measure the nearest-neighbour distance (not part of the
-    ///   score; it costs about as much as the rest of the scan on small traces).
+    /// - Parameter neighbour: measure the nearest-neighbour distance (half of the score; off
+    ///   only for callers that need the sequence features alone).
     public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard, neighbour: Bool = true) {
         let full = Self.trainModel(train, parameters)
         model = full
@@ -163,27 +164,76 @@ public final class TraceDetector {
         return (centre, spread)
     }
 
-    /// The anomaly score of a trace, in two tiers, from training counts only (no calibration,
-    /// so it is the same with one training trace as with thousands):
+    /// The anomaly score of a trace: how far outside normal variation it lies on two views,
+    /// the order of its calls and the mix of its calls, combined as independent evidence.
+    ///
+    /// - Order: ``TraceFeatures/novelNgrams``, the fraction of the process's distinct 2..n-grams
+    ///   never seen in training.
+    /// - Mix: ``TraceFeatures/neighbourDistance``, the cosine distance of its bag of 1/2-grams to
+    ///   the nearest training process.
+    ///
+    /// Each view's value `x` becomes its surprise against the cross-validated training
+    /// processes (``calibration``: each measured by a model that did not learn it), `-ln p` with
+    /// `p = (1 + #{normal values >= x}) / (1 + n)`: 0 for a value most normal processes reach,
+    /// `ln(n + 1)` beyond every one of them. The score is the sum of the two surprises
+    /// (Fisher's method, up to a constant), plus a tie-breaker far below the smallest step of
+    /// either surprise: the sum of the two raw values times ``tieBreakWeight`` / (n + 1), so
+    /// processes beyond every normal one on both views are still ordered by how far.
+    ///
+    /// Why two views and this way: measured per trace (docs/eval.md), never-seen n-grams catch
+    /// a new code path, and an abnormal mix catches a process that does known things in an
+    /// unknown proportion (a shell loop inside a service, a brute-force session); on traces of
+    /// modern Linux services many *normal* processes have some never-seen n-gram, so a rule
+    /// that ranks any novelty above all known behaviour (``twoTier(_:)``, the previous score)
+    /// raises them above attacks that only change the mix. Putting each view on the scale of
+    /// its own normal variation needs no weights and no attack data.
+    ///
+    /// Without calibration (fewer than two training traces) or without the neighbour view,
+    /// the score is ``twoTier(_:)``.
+    public func combine(_ f: TraceFeatures) -> Double {
+        guard neighbour, calibration[0].count >= 2 else { return Self.twoTier(f) }
+        return Self.fisher(f, novel: calibration[Self.novelColumn], neighbour: calibration[Self.neighbourColumn])
+    }
+
+    /// The name of the score ``combine(_:)`` gives (reported as `scoring`): `novel_ngrams_and_neighbour`,
+    /// or `novel_then_rare_ngrams` when it falls back to ``twoTier(_:)``.
+    public var scoring: String {
+        neighbour && calibration[0].count >= 2 ? "novel_ngrams_and_neighbour" : "novel_then_rare_ngrams"
+    }
+
+    /// Columns of ``TraceFeatures/values`` the score combines.
+    static let novelColumn = 2
+    static let neighbourColumn = 4
+
+    /// How much the raw values weigh in the tie-breaker, per calibration process.
+    public static let tieBreakWeight = 1e-3
+
+    /// ``combine(_:)`` as a pure function of the features and the two calibration columns
+    /// (each ascending, the same length).
+    public static func fisher(_ f: TraceFeatures, novel: [Double], neighbour: [Double]) -> Double {
+        let n = Double(novel.count)
+        return surprise(f.novelNgrams, normal: novel) + surprise(f.neighbourDistance, normal: neighbour)
+            + tieBreakWeight / (n + 1) * (f.novelNgrams + f.neighbourDistance)
+    }
+
+    /// `-ln p`, `p = (1 + #{normal >= x}) / (1 + normal.count)`; `normal` ascending.
+    public static func surprise(_ x: Double, normal: [Double]) -> Double {
+        var lo = 0, hi = normal.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if normal[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        let atLeast = normal.count - lo
+        return log(Double(1 + normal.count) / Double(1 + atLeast))
+    }
+
+    /// The previous score, and the score without calibration, in two tiers:
     ///
     /// - A trace with any 2..n-gram never seen in training scores `1 + novelNgrams`
     ///   (above 1): 1 plus the fraction of its distinct 2..n-grams never seen.
     /// - A trace made only of known n-grams scores ``TraceFeatures/rareNgrams`` (at most 1/2):
     ///   the mean of `1 / (1 + training count)` over its distinct 2..n-grams, so known but
     ///   rare behaviour ranks above common behaviour.
-    ///
-    /// So never-seen behaviour outranks any known behaviour (the same line the kernel's
-    /// known-sequence map draws), the order among traces with novelty is exactly the novel
-    /// fraction's, and the traces with none, which all tied at 0 before, are ordered by
-    /// how rarely normal processes did what they did.
-    ///
-    /// Why: measured per trace against the novel fraction alone (docs/eval.md), the tie-breaker
-    /// gains on sendmail and on six synthetic seeds (three of them generated only after the
-    /// choice was made), and cannot lose a pair the novel fraction already ordered. The other
-    /// features are still measured and reported (`feature_auc`, `--dump-features`).
-    public func combine(_ f: TraceFeatures) -> Double { Self.twoTier(f) }
-
-    /// ``combine(_:)`` as a pure function of the features.
     public static func twoTier(_ f: TraceFeatures) -> Double {
         f.novelNgrams > 0 ? 1 + f.novelNgrams : f.rareNgrams
     }
