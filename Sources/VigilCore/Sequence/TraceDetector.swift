@@ -191,15 +191,16 @@ public final class TraceDetector {
     /// Without calibration (fewer than two training traces) or without the neighbour view,
     /// the score is ``twoTier(_:)``.
     public func combine(_ f: TraceFeatures) -> Double {
-        guard neighbour, calibration[0].count >= 2 else { return Self.twoTier(f) }
+        guard combinesViews else { return Self.twoTier(f) }
         return Self.fisher(f, novel: calibration[Self.novelColumn], neighbour: calibration[Self.neighbourColumn])
     }
 
+    /// Whether ``combine(_:)`` has what it needs: the neighbour view and normal variation.
+    private var combinesViews: Bool { neighbour && calibration[0].count >= 2 }
+
     /// The name of the score ``combine(_:)`` gives (reported as `scoring`): `novel_ngrams_and_neighbour`,
     /// or `novel_then_rare_ngrams` when it falls back to ``twoTier(_:)``.
-    public var scoring: String {
-        neighbour && calibration[0].count >= 2 ? "novel_ngrams_and_neighbour" : "novel_then_rare_ngrams"
-    }
+    public var scoring: String { combinesViews ? "novel_ngrams_and_neighbour" : "novel_then_rare_ngrams" }
 
     /// Columns of ``TraceFeatures/values`` the score combines.
     static let novelColumn = 2
