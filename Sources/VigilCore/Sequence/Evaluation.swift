@@ -12,8 +12,9 @@ import Foundation
 /// processes is flagged at the 1%-false-alarm threshold (the UNM corpus's own rule).
 public struct EvaluationReport: Sendable, Codable {
     public var corpus: String
-    /// `"novel_then_rare_ngrams"` (the trace detector's score, ``TraceDetector/combine(_:)``), or
-    /// `"stide"` (the classic baseline, for comparison).
+    /// The trace detector's score (``TraceDetector/scoring``: `"novel_ngrams_and_neighbour"`,
+    /// or `"novel_then_rare_ngrams"` without calibration), or `"stide"` (the classic
+    /// baseline, for comparison).
     public var scoring: String
     public var parameters: SequenceModel.Parameters
     /// Traces used: train processes, validation processes, attack processes and cases.

@@ -68,7 +68,7 @@ public final class TraceDetector {
     let centre: [Double]
     let spread: [Double]
     private let scanner: SequenceScanner
-    private var scratch: [Float] = []
+    private let query = NeighbourQuery()
 
     /// Folds used to calibrate (fewer when there are fewer training traces).
     public static let folds = 5
@@ -96,9 +96,9 @@ public final class TraceDetector {
                 let foldModel = Self.trainModel(rest, parameters)
                 let foldScanner = SequenceScanner(model: foldModel, bagOfCalls: neighbour)
                 let foldIndex = NeighbourIndex(bags: neighbour ? rest.map { Self.bag(of: $0, model: foldModel) } : [])
-                var foldScratch: [Float] = []
+                let foldQuery = NeighbourQuery()
                 for i in train.indices where i % k == fold {
-                    let f = Self.measure(train[i], scanner: foldScanner, index: foldIndex, scratch: &foldScratch).features
+                    let f = Self.measure(train[i], scanner: foldScanner, index: foldIndex, query: foldQuery).features
                     for (j, v) in f.values.enumerated() { cal[j].append(v) }
                     rows.append((i, f))
                 }
@@ -123,14 +123,14 @@ public final class TraceDetector {
         return s.lastBag
     }
 
-    static func measure(_ trace: [UInt32], scanner: SequenceScanner, index: NeighbourIndex, scratch: inout [Float]) -> (score: TraceScore, features: TraceFeatures) {
+    static func measure(_ trace: [UInt32], scanner: SequenceScanner, index: NeighbourIndex, query: NeighbourQuery) -> (score: TraceScore, features: TraceFeatures) {
         trace.withUnsafeBufferPointer { scanner.feed($0) }
-        return finishMeasure(scanner: scanner, index: index, scratch: &scratch)
+        return finishMeasure(scanner: scanner, index: index, query: query)
     }
 
-    static func finishMeasure(scanner: SequenceScanner, index: NeighbourIndex, scratch: inout [Float]) -> (score: TraceScore, features: TraceFeatures) {
+    static func finishMeasure(scanner: SequenceScanner, index: NeighbourIndex, query: NeighbourQuery) -> (score: TraceScore, features: TraceFeatures) {
         let s = scanner.finish()
-        let d = scanner.bagOfCalls ? index.distance(scanner.lastBag, scratch: &scratch) : 0
+        let d = scanner.bagOfCalls ? index.distance(scanner.lastBag, query: query) : 0
         return (s, TraceFeatures(window: s.score, meanBits: s.meanBits, novelNgrams: s.novelNgramFraction,
                                  novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d,
                                  rareNgrams: s.rareNgramFraction))
@@ -144,12 +144,12 @@ public final class TraceDetector {
             scanner.reset()
             throw error
         }
-        return Self.finishMeasure(scanner: scanner, index: index, scratch: &scratch)
+        return Self.finishMeasure(scanner: scanner, index: index, query: query)
     }
 
     /// Measures one in-memory trace.
     public func measure(_ trace: [UInt32]) -> (score: TraceScore, features: TraceFeatures) {
-        Self.measure(trace, scanner: scanner, index: index, scratch: &scratch)
+        Self.measure(trace, scanner: scanner, index: index, query: query)
     }
 
     static func scales(_ cal: [[Double]]) -> ([Double], [Double]) {
