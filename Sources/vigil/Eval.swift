@@ -49,7 +49,7 @@ struct Eval: ParsableCommand {
         2-grams (sublinear tf x idf) to the nearest training process. Each value is \
         turned into a surprise, -ln p, where p is the share of normal processes (train/, \
         cross-validated in 5 folds so that none is judged by a model that learned it) \
-        reaching that value; the score is the sum of the two surprises (Fisher's method), \
+        reaching at least that value, the process itself counted in; the score is the sum of the two surprises (Fisher's method), \
         so a process is as anomalous as the evidence of both views together. With fewer \
         than two train processes there is no normal variation to measure, and the score \
         falls back to two tiers: 1 plus the novel fraction when anything is novel, else \
