@@ -117,7 +117,7 @@ struct EnforceCommandTests {
         let svc = try LearnedService.start(learnSeconds: 8)
         defer { svc.stop() }
         let policy = svc.models + "/../policy.yaml"
-        try "caps:\n  \(svc.id): suspend\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        try "caps:\n  \(svc.id): suspend\n".write(toFile: policy, atomically: false, encoding: .utf8)
         let home = try LoopbackListener()
         var stateWhileEnforced: Character?
         let r = try runVigil(["enforce", "--models", svc.models, "--policy", policy, "--duration", "8"]) {
@@ -149,7 +149,7 @@ struct EnforceCommandTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-pol-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir + "/models", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try "bands:\n  alert: 20\n  kill: ten\n".write(toFile: dir + "/p.yaml", atomically: true, encoding: .utf8)
+        try "bands:\n  alert: 20\n  kill: ten\n".write(toFile: dir + "/p.yaml", atomically: false, encoding: .utf8)
         let r = try runVigil(["enforce", "--models", dir + "/models", "--policy", dir + "/p.yaml", "--duration", "1"])
         #expect(r.status == 2)
         #expect(r.err.contains("p.yaml:3:"), "stderr: \(r.err)")
@@ -161,7 +161,7 @@ struct EnforceCommandTests {
         try FileManager.default.createDirectory(atPath: dir + "/models", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // No baselines: every program is unknown; let unknown programs climb the whole ladder.
-        try "unknown:\n  cap: kill\n".write(toFile: dir + "/policy.yaml", atomically: true, encoding: .utf8)
+        try "unknown:\n  cap: kill\n".write(toFile: dir + "/policy.yaml", atomically: false, encoding: .utf8)
         var tamperer: Process?
         let r = try runVigil(["enforce", "--models", dir + "/models", "--policy", dir + "/policy.yaml", "--duration", "6",
                               "--output", "file:" + dir + "/findings.jsonl"]) {

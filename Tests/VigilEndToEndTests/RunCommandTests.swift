@@ -152,7 +152,7 @@ struct RunCommandTests {
 }
 
 private func write(_ text: String, to path: String) throws {
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    try text.write(toFile: path, atomically: false, encoding: .utf8)
     chmod(path, 0o600)
 }
 

@@ -49,7 +49,7 @@ struct TraceOutputsTests {
         template(name="msgonly" type="string" string="%msg%\\n")
         *.* action(type="omfile" file="\(received)" template="msgonly")
         """
-        try conf.write(toFile: dir + "/rsyslog.conf", atomically: true, encoding: .utf8)
+        try conf.write(toFile: dir + "/rsyslog.conf", atomically: false, encoding: .utf8)
         let rsyslog = Process()
         rsyslog.executableURL = URL(fileURLWithPath: rsyslogd)
         rsyslog.arguments = ["-n", "-f", dir + "/rsyslog.conf", "-i", dir + "/rsyslog.pid"]

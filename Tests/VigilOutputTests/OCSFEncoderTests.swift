@@ -16,7 +16,7 @@ import VigilCore
         let line = encoded.text + "\n"
         if Self.updateGolden {
             let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
-            try line.write(to: dir.appendingPathComponent("\(name).json"), atomically: true, encoding: .utf8)
+            try line.write(to: dir.appendingPathComponent("\(name).json"), atomically: false, encoding: .utf8)
             return
         }
         let url = try #require(Bundle.module.url(forResource: "Golden/\(name)", withExtension: "json"),

@@ -34,7 +34,7 @@ final class RsyslogReceiver {
         // Severity, app and msgid first, then the message untouched: the test checks all of them.
         conf += #"template(name="vigil" type="string" string="%syslogseverity% %app-name% %msgid% %msg%\n")"# + "\n"
         conf += #"*.* action(type="omfile" file="\#(output)" template="vigil")"# + "\n"
-        try conf.write(toFile: "\(dir)/rsyslog.conf", atomically: true, encoding: .utf8)
+        try conf.write(toFile: "\(dir)/rsyslog.conf", atomically: false, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: rsyslogd)
         process.arguments = ["-n", "-f", "\(dir)/rsyslog.conf", "-i", "\(dir)/rsyslog.pid"]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")

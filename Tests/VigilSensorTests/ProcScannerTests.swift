@@ -16,10 +16,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let p = root.appendingPathComponent("4321")
         try FileManager.default.createDirectory(at: p, withIntermediateDirectories: true)
-        try "btime 1700000000\n".write(to: root.appendingPathComponent("stat"), atomically: true, encoding: .utf8)
-        try "4321 (srv) S 1 4321 4321 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0".write(to: p.appendingPathComponent("stat"), atomically: true, encoding: .utf8)
+        try "btime 1700000000\n".write(to: root.appendingPathComponent("stat"), atomically: false, encoding: .utf8)
+        try "4321 (srv) S 1 4321 4321 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0".write(to: p.appendingPathComponent("stat"), atomically: false, encoding: .utf8)
         try Data("/usr/bin/srv\0--port\0080\0".utf8).write(to: p.appendingPathComponent("cmdline"))
-        try "Name:\tsrv\nUid:\t1000\t1001\t1000\t1000\nGid:\t50\t50\t50\t50\n".write(to: p.appendingPathComponent("status"), atomically: true, encoding: .utf8)
+        try "Name:\tsrv\nUid:\t1000\t1001\t1000\t1000\nGid:\t50\t50\t50\t50\n".write(to: p.appendingPathComponent("status"), atomically: false, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: p.appendingPathComponent("exe").path, withDestinationPath: "/usr/bin/srv")
         // Not a process directory: ignored.
         try FileManager.default.createDirectory(at: root.appendingPathComponent("sys"), withIntermediateDirectories: true)
