@@ -236,28 +236,23 @@ ftp_session() {   # ftp_session I
     esac >/dev/null 2>>"$RUN/client.err"
 }
 
+# record_runs KIND RUNS PER_RUN START SESSION DAEMON: RUNS traced server runs of PER_RUN
+# client sessions each, numbered across runs, each run converted and split train/validation.
+record_runs() {
+    local kind=$1 runs=$2 per=$3 start=$4 session=$5 daemon=$6 b j
+    log "normal: $kind"
+    for b in $(seq 0 $((runs - 1))); do
+        $start "$RAW/normal/${kind}_r$b"
+        for j in $(seq 0 $((per - 1))); do $session $((b * per + j)); done
+        stop_traced "$daemon"
+        $CONV "$RAW/normal/${kind}_r$b" "$OUT" "${kind}_r$b" --split train,validation
+    done
+}
+
 record_normal() {
-    log "normal: ssh"
-    for b in 0 1 2 3; do                    # 4 sshd runs x 12 logins
-        start_sshd "$RAW/normal/ssh_r$b"
-        for j in $(seq 0 11); do ssh_session $((b * 12 + j)); done
-        stop_traced sshd
-        $CONV "$RAW/normal/ssh_r$b" "$OUT" "ssh_r$b" --split train,validation
-    done
-    log "normal: web"
-    for b in 0 1 2; do                      # 3 web server runs x 50 requests
-        start_web "$RAW/normal/web_r$b"
-        for j in $(seq 0 49); do web_request $((b * 50 + j)); done
-        stop_traced web
-        $CONV "$RAW/normal/web_r$b" "$OUT" "web_r$b" --split train,validation
-    done
-    log "normal: ftp"
-    for b in 0 1 2; do                      # 3 vsftpd runs x 14 sessions
-        start_ftpd "$RAW/normal/ftp_r$b"
-        for j in $(seq 0 13); do ftp_session $((b * 14 + j)); done
-        stop_traced ftpd
-        $CONV "$RAW/normal/ftp_r$b" "$OUT" "ftp_r$b" --split train,validation
-    done
+    record_runs ssh 4 12 start_sshd ssh_session sshd     # 48 logins
+    record_runs web 3 50 start_web web_request web       # 150 requests
+    record_runs ftp 3 14 start_ftpd ftp_session ftpd     # 42 sessions
     log "normal: batch"
     # untraced web server so the batch jobs' curl has something to talk to
     (env VIGIL_DATA="$RUN/data" $PY $R/webapp/server.py $WEB_PORT "$RUN/www" >/dev/null 2>&1) & local websrv=$!
