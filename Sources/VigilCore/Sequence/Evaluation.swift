@@ -262,7 +262,6 @@ public enum Evaluation {
         var featureAUC: [String: Double?] = [:]
         if !stide {
             for (j, name) in TraceFeatures.names.enumerated() {
-                if name == "neighbour" && !detector.neighbour { featureAUC[name] = .some(nil); continue }
                 featureAUC[name] = ROC.auc(positives: processFeatures.map { $0.values[j] }, negatives: negativeFeatures.map { $0.values[j] })
             }
         }
