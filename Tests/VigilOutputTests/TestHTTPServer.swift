@@ -44,10 +44,7 @@ final class TestHTTPServer: @unchecked Sendable {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var addr = loopbackAddress(port: port)
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard rc == 0, listen(fd, 16) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -171,4 +168,13 @@ func testLine(_ i: Int, classUID: Int = 1007) -> [UInt8] {
 func seq(_ line: some StringProtocol) -> Int? {
     guard let r = line.range(of: #""seq":"#) else { return nil }
     return Int(line[r.upperBound...].prefix { $0.isNumber })
+}
+
+/// 127.0.0.1:`port` as an IPv4 socket address (port 0: the kernel picks a free one at bind).
+func loopbackAddress(port: UInt16 = 0) -> sockaddr_in {
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = port.bigEndian
+    addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    return addr
 }
