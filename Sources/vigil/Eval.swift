@@ -70,7 +70,11 @@ struct Eval: ParsableCommand {
 
         auc: ROC area, ties counted one half. dr_at_far01/05: fraction of attack traces \
         flagged at the threshold that flags at most 1%/5% of negatives. far_at_dr90: fraction \
-        of negatives scoring at least as high as the attack trace that reaches 90% detection.
+        of negatives scoring at least as high as the attack trace that reaches 90% detection. \
+        auc_ceiling: the highest per-trace auc any score could reach here, given that \
+        identical traces must score alike and every copy of a training trace alike \
+        (attack_known and validation_known count those copies); the gap between auc and \
+        auc_ceiling is what a better model could still win on this corpus.
         """
     )
 
@@ -133,6 +137,9 @@ struct Eval: ParsableCommand {
         row("dr_at_far01", r.drAtFar01, r.drAtFar01Case)
         row("dr_at_far05", r.drAtFar05, r.drAtFar05Case)
         row("far_at_dr90", r.farAtDr90, r.farAtDr90Case)
+        if let ceiling = r.aucCeiling {
+            print("auc ceiling    \(f(ceiling))      (the best any score can reach here: identical traces score alike; \(r.attackKnown ?? 0) attack and \(r.validationKnown ?? 0) validation traces copy a training trace)")
+        }
         if !r.featureAUC.isEmpty {
             let parts = TraceFeatures.names.map { "\($0) \(f(r.featureAUC[$0] ?? nil))" }
             print("auc per feature alone: " + parts.joined(separator: ", "))

@@ -31,7 +31,7 @@ private func fixture(_ name: String) throws -> String {
     #expect(r.scoredCalls > 0 && r.trainCalls > 0)
 
     let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any]
-    for key in ["auc", "far_at_dr90", "dr_at_far01", "dr_at_far05", "train", "validation", "attack", "auc_case", "cases_detected", "feature_auc"] {
+    for key in ["auc", "far_at_dr90", "dr_at_far01", "dr_at_far05", "train", "validation", "attack", "auc_case", "cases_detected", "feature_auc", "auc_ceiling"] {
         #expect(json?[key] != nil, "missing \(key)")
     }
     #expect(json?["syscalls_per_cpu_second"] is Double)
@@ -66,6 +66,19 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
     return t + [6, 1]
 }
 
+@Test func digestFindsIdenticalTracesHoweverTheyAreRead() {
+    let t: [UInt32] = [59, 3, 3, 4, 6, 0, 0, 1]
+    var streamed = TraceDigest()
+    t.withUnsafeBufferPointer { all in
+        streamed.feed(UnsafeBufferPointer(rebasing: all[0..<3]))
+        streamed.feed(UnsafeBufferPointer(rebasing: all[3...]))
+    }
+    #expect(streamed.value == TraceDigest(t).value)
+    #expect(TraceDigest(t).value != TraceDigest(Array(t.reversed())).value)
+    #expect(TraceDigest([0]).value != TraceDigest([0, 0]).value)
+    #expect(TraceDigest([0]).value != TraceDigest([]).value)
+}
+
 @Test func perTraceAUCCountsEveryProcessAndTies() throws {
     let train = (0..<10).map { requestTrace(UInt64($0)) }
     // Validation holds two copies of a train trace; one attack process is a third copy
@@ -85,6 +98,10 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
     #expect(r.casesDetected == 1)
     // 90% detection needs the copy too, which ties every negative: all are false alarms.
     #expect(r.farAtDr90 == 1)
+    // No score does better: the copy of a training trace cannot be told from the two
+    // validation copies.
+    #expect(r.attackKnown == 1 && r.validationKnown == 2)
+    #expect(r.aucCeiling == 0.75)
 }
 
 @Test func anAbnormalMixOfKnownCallsOutranksNormalProcesses() throws {
@@ -122,6 +139,7 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
     #expect(r.negatives.hasPrefix("cross-validation"))
     #expect(r.negativeCount == 8)
     #expect(r.auc != nil)
+    #expect(r.aucCeiling == nil)  // negatives are training traces: no ceiling to state
 }
 
 @Test func nonNumericTokenNamesFileLineAndToken() throws {

@@ -32,3 +32,37 @@ import Testing
     #expect(ROC.falseAlarmRate(atDetectionRate: 0.9, positives: ten, negatives: negatives) == 0)
     #expect(ROC.falseAlarmRate(atDetectionRate: 0.9, positives: [], negatives: negatives) == nil)
 }
+
+@Test func ceilingRanksGroupsByTheirShareOfPositives() {
+    // Groups of indistinguishable traces: (negatives, positives).
+    let groups: [(negatives: Int, positives: Int)] = [(3, 0), (1, 2), (0, 1), (2, 2)]
+    // Best order (0,1), (1,2), (2,2), (3,0): wins 1·6 + 2·(5 + 1/2) + 2·(3 + 2/2) = 25 of 5·6.
+    #expect(ROC.ceiling(groups: groups) == 25.0 / 30.0)
+    #expect(ROC.ceiling(groups: groups.reversed()) == 25.0 / 30.0)
+    // The scores that rank the groups that way reach it ...
+    let scoreOf = [1.0, 3.0, 4.0, 2.0]
+    var positives: [Double] = [], negatives: [Double] = []
+    for (g, s) in zip(groups, scoreOf) {
+        negatives += Array(repeating: s, count: g.negatives)
+        positives += Array(repeating: s, count: g.positives)
+    }
+    #expect(ROC.auc(positives: positives, negatives: negatives) == 25.0 / 30.0)
+    // ... and no other order of the groups does better.
+    func permutations(_ a: [Int]) -> [[Int]] {
+        a.count <= 1 ? [a] : a.indices.flatMap { i in
+            permutations(Array(a[..<i] + a[(i + 1)...])).map { [a[i]] + $0 }
+        }
+    }
+    var best = 0.0
+    for order in permutations([0, 1, 2, 3]) {
+        var pos: [Double] = [], neg: [Double] = []
+        for (rank, g) in order.enumerated() {
+            neg += Array(repeating: Double(rank), count: groups[g].negatives)
+            pos += Array(repeating: Double(rank), count: groups[g].positives)
+        }
+        best = max(best, ROC.auc(positives: pos, negatives: neg)!)
+    }
+    #expect(best == 25.0 / 30.0)
+    #expect(ROC.ceiling(groups: [(2, 0)]) == nil)
+    #expect(ROC.ceiling(groups: [(1, 1)]) == 0.5)
+}

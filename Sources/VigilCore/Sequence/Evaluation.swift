@@ -41,6 +41,15 @@ public struct EvaluationReport: Sendable, Codable {
     /// Per-trace AUC of each feature alone (names as in ``TraceFeatures/names``): shows
     /// which view carries the detection; `window` alone is the streaming (live) score.
     public var featureAUC: [String: Double?]
+    /// The highest per-trace AUC any score could reach on this corpus, given that it must
+    /// score identical traces alike and every copy of a training trace alike (the model
+    /// learned them as normal): the Neyman–Pearson order over those groups (``ROC/ceiling(groups:)``).
+    /// Attack cases that record normal work, and attack traces that copy normal ones, keep
+    /// it below 1. nil without a validation directory (negatives are then training traces).
+    public var aucCeiling: Double?
+    /// Validation and attack traces identical to some training trace (nil without validation).
+    public var validationKnown: Int?
+    public var attackKnown: Int?
     /// The score above which a trace is flagged at 1% false alarms.
     public var thresholdFar01: Double?
     /// Cases with at least one process above ``thresholdFar01``.
@@ -81,6 +90,9 @@ public struct EvaluationReport: Sendable, Codable {
         case drAtFar05Case = "dr_at_far05_case"
         case farAtDr90Case = "far_at_dr90_case"
         case featureAUC = "feature_auc"
+        case aucCeiling = "auc_ceiling"
+        case validationKnown = "validation_known"
+        case attackKnown = "attack_known"
         case thresholdFar01 = "threshold_far01"
         case casesDetected = "cases_detected"
         case cases
@@ -112,6 +124,9 @@ public struct EvaluationReport: Sendable, Codable {
         try c.encode(drAtFar05Case, forKey: .drAtFar05Case)
         try c.encode(farAtDr90Case, forKey: .farAtDr90Case)
         try c.encode(featureAUC, forKey: .featureAUC)
+        try c.encode(aucCeiling, forKey: .aucCeiling)
+        try c.encode(validationKnown, forKey: .validationKnown)
+        try c.encode(attackKnown, forKey: .attackKnown)
         try c.encode(thresholdFar01, forKey: .thresholdFar01)
         try c.encode(casesDetected, forKey: .casesDetected)
         try c.encode(cases, forKey: .cases)
@@ -135,10 +150,14 @@ public enum Evaluation {
         return trainer.model()
     }
 
-    /// Scores one trace file from start to end.
-    public static func score(path: String, with scanner: SequenceScanner) throws -> TraceScore {
+    /// Scores one trace file from start to end; `also` sees the same runs of calls.
+    public static func score(path: String, with scanner: SequenceScanner,
+                             also: (UnsafeBufferPointer<UInt32>) -> Void = { _ in }) throws -> TraceScore {
         do {
-            try TraceReader.read(path: path) { scanner.feed($0) }
+            try TraceReader.read(path: path) { calls in
+                also(calls)
+                scanner.feed(calls)
+            }
         } catch {
             scanner.reset()
             throw error
@@ -175,15 +194,26 @@ public enum Evaluation {
         let detector = TraceDetector(train: trainTraces, parameters: parameters, neighbour: !stide)
         let stideScanner = SequenceScanner(model: detector.model, stide: true, traceFeatures: false)
         // The detector's features of one file, and its score (STIDE's window when asked).
-        func scoreFile(_ path: String) throws -> (calls: Int, score: Double, features: TraceFeatures) {
+        // The detector's features of one file, its score (STIDE's window when asked), and
+        // whether it is a copy of a training trace.
+        let trainDigests = Set(trainTraces.map { TraceDigest($0).value })
+        func scoreFile(_ path: String) throws -> (calls: Int, score: Double, features: TraceFeatures, digest: UInt64?) {
+            var digest = TraceDigest()
+            let calls: Int, score: Double, features: TraceFeatures
             if stide {
-                let s = try score(path: path, with: stideScanner)
-                let f = TraceFeatures(window: s.score, meanBits: 0, novelNgrams: 0, novelSyscalls: 0, neighbourDistance: 0)
-                return (s.calls, s.score, f)
+                let s = try Self.score(path: path, with: stideScanner) { digest.feed($0) }
+                (calls, score) = (s.calls, s.score)
+                features = TraceFeatures(window: s.score, meanBits: 0, novelNgrams: 0, novelSyscalls: 0, neighbourDistance: 0)
+            } else {
+                let (s, f) = try detector.measure(path: path) { digest.feed($0) }
+                (calls, score, features) = (s.calls, detector.combine(f), f)
             }
-            let (s, f) = try detector.measure(path: path)
-            return (s.calls, detector.combine(f), f)
+            let d = digest.value
+            return (calls, score, features, trainDigests.contains(d) ? nil : d)
         }
+        // Groups of validation and attack traces no score can tell apart (see aucCeiling):
+        // identical traces, and all copies of training traces (key nil) together.
+        var groups: [UInt64?: (negatives: Int, positives: Int)] = [:]
         let clock = ContinuousClock()
         var scoredCalls = 0
         var scoringTime = Duration.zero
@@ -203,6 +233,7 @@ public enum Evaluation {
                 let s = try scoreFile(f)
                 negatives.append(s.score)
                 negativeFeatures.append(s.features)
+                groups[s.digest, default: (0, 0)].negatives += 1
                 scoredCalls += s.calls
                 traces?(ScoredTrace(set: "validation", caseName: nil, features: s.features, score: s.score))
             }
@@ -241,6 +272,7 @@ public enum Evaluation {
             for f in c.files {
                 let s = try scoreFile(f)
                 scores.append(s.score)
+                groups[s.digest, default: (0, 0)].positives += 1
                 processFeatures.append(s.features)
                 scoredCalls += s.calls
                 traces?(ScoredTrace(set: "attack", caseName: c.name, features: s.features, score: s.score))
@@ -280,6 +312,9 @@ public enum Evaluation {
             drAtFar05Case: ROC.detectionRate(atFalseAlarmRate: 0.05, positives: caseScores, negatives: negatives),
             farAtDr90Case: ROC.falseAlarmRate(atDetectionRate: 0.9, positives: caseScores, negatives: negatives),
             featureAUC: featureAUC,
+            aucCeiling: corpus.validation == nil ? nil : ROC.ceiling(groups: Array(groups.values)),
+            validationKnown: corpus.validation == nil ? nil : groups[nil]?.negatives ?? 0,
+            attackKnown: corpus.validation == nil ? nil : groups[nil]?.positives ?? 0,
             thresholdFar01: t01,
             casesDetected: cases.filter(\.detected).count, cases: cases,
             trainCalls: detector.model.trainedCalls, scoredCalls: scoredCalls,

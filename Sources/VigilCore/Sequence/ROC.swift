@@ -50,6 +50,26 @@ public enum ROC {
         return Double(negatives.lazy.filter { $0 >= p }.count) / Double(negatives.count)
     }
 
+    /// The highest AUC any score can reach when every member of a group must get the same
+    /// score (the members cannot be told apart), each group given as its counts of negatives
+    /// and positives. The best order ranks groups by their share of positives (the
+    /// Neyman–Pearson order); within a group, positives and negatives tie. nil when either
+    /// side is empty.
+    public static func ceiling(groups: [(negatives: Int, positives: Int)]) -> Double? {
+        let n = groups.reduce(0) { $0 + $1.negatives }
+        let p = groups.reduce(0) { $0 + $1.positives }
+        guard n > 0, p > 0 else { return nil }
+        // Descending positives / negatives, compared as cross products (no division by zero).
+        let order = groups.sorted { $0.positives * $1.negatives > $1.positives * $0.negatives }
+        var negativesAbove = 0
+        var wins = 0.0
+        for g in order {
+            wins += Double(g.positives) * (Double(n - negativesAbove - g.negatives) + 0.5 * Double(g.negatives))
+            negativesAbove += g.negatives
+        }
+        return wins / (Double(p) * Double(n))
+    }
+
     private static func lowerBound(_ a: [Double], _ x: Double) -> Int {
         var lo = 0, hi = a.count
         while lo < hi { let mid = (lo + hi) / 2; if a[mid] < x { lo = mid + 1 } else { hi = mid } }

@@ -136,10 +136,13 @@ public final class TraceDetector {
                                  rareNgrams: s.rareNgramFraction))
     }
 
-    /// Measures one trace file, streaming it.
-    public func measure(path: String) throws -> (score: TraceScore, features: TraceFeatures) {
+    /// Measures one trace file, streaming it; `also` sees the same runs of calls.
+    public func measure(path: String, also: (UnsafeBufferPointer<UInt32>) -> Void = { _ in }) throws -> (score: TraceScore, features: TraceFeatures) {
         do {
-            try TraceReader.read(path: path) { scanner.feed($0) }
+            try TraceReader.read(path: path) { calls in
+                also(calls)
+                scanner.feed(calls)
+            }
         } catch {
             scanner.reset()
             throw error
