@@ -191,22 +191,23 @@ public enum Evaluation {
             throw TraceInputError(path: corpus.root, reason: .missingDirectory("no attack/ or Attack_Data_Master/ with traces"))
         }
         let trainTraces = try corpus.train.map { try TraceReader.readAll(path: $0) }
-        let detector = TraceDetector(train: trainTraces, parameters: parameters, neighbour: !stide)
-        let stideScanner = SequenceScanner(model: detector.model, stide: true, traceFeatures: false)
-        // The detector's features of one file, and its score (STIDE's window when asked).
+        // STIDE needs only the model: no calibration, no neighbour index.
+        let detector = stide ? nil : TraceDetector(train: trainTraces, parameters: parameters)
+        let model = detector?.model ?? TraceDetector.trainModel(trainTraces, parameters)
+        let stideScanner = SequenceScanner(model: model, stide: true, traceFeatures: false)
         // The detector's features of one file, its score (STIDE's window when asked), and
         // whether it is a copy of a training trace.
         let trainDigests = Set(trainTraces.map { TraceDigest($0).value })
         func scoreFile(_ path: String) throws -> (calls: Int, score: Double, features: TraceFeatures, digest: UInt64?) {
             var digest = TraceDigest()
             let calls: Int, score: Double, features: TraceFeatures
-            if stide {
+            if let detector {
+                let (s, f) = try detector.measure(path: path) { digest.feed($0) }
+                (calls, score, features) = (s.calls, detector.combine(f), f)
+            } else {
                 let s = try Self.score(path: path, with: stideScanner) { digest.feed($0) }
                 (calls, score) = (s.calls, s.score)
                 features = TraceFeatures(window: s.score, meanBits: 0, novelNgrams: 0, novelSyscalls: 0, neighbourDistance: 0)
-            } else {
-                let (s, f) = try detector.measure(path: path) { digest.feed($0) }
-                (calls, score, features) = (s.calls, detector.combine(f), f)
             }
             let d = digest.value
             return (calls, score, features, trainDigests.contains(d) ? nil : d)
@@ -222,8 +223,10 @@ public enum Evaluation {
         var negatives: [Double] = []
         var negativeFeatures: [TraceFeatures] = []
         let source: String
-        for f in detector.calibrationRows {
-            traces?(ScoredTrace(set: "train", caseName: nil, features: f, score: detector.combine(f)))
+        if let detector {
+            for f in detector.calibrationRows {
+                traces?(ScoredTrace(set: "train", caseName: nil, features: f, score: detector.combine(f)))
+            }
         }
         if let validation = corpus.validation {
             source = "validation"
@@ -239,7 +242,7 @@ public enum Evaluation {
             }
             scoringTime += clock.now - start
             scoringCPU += processCPUSeconds() - cpuStart
-        } else if !detector.calibrationRows.isEmpty && !stide {
+        } else if let detector, !detector.calibrationRows.isEmpty {
             source = "cross-validation (\(min(TraceDetector.folds, corpus.train.count)) folds over train; no validation directory)"
             negativeFeatures = detector.calibrationRows
             negatives = negativeFeatures.map(detector.combine)
@@ -299,7 +302,7 @@ public enum Evaluation {
         }
         let seconds = Double(scoringTime.components.seconds) + Double(scoringTime.components.attoseconds) * 1e-18
         var report = EvaluationReport(
-            corpus: corpus.root, scoring: stide ? "stide" : detector.scoring, parameters: parameters,
+            corpus: corpus.root, scoring: detector?.scoring ?? "stide", parameters: parameters,
             train: corpus.train.count, validation: corpus.validation?.count ?? 0,
             attack: processScores.count, attackCases: corpus.attacks.count,
             negatives: source, negativeCount: negatives.count,
@@ -317,9 +320,9 @@ public enum Evaluation {
             attackKnown: corpus.validation == nil ? nil : groups[nil]?.positives ?? 0,
             thresholdFar01: t01,
             casesDetected: cases.filter(\.detected).count, cases: cases,
-            trainCalls: detector.model.trainedCalls, scoredCalls: scoredCalls,
+            trainCalls: model.trainedCalls, scoredCalls: scoredCalls,
             syscallsPerSecond: seconds > 0 ? Double(scoredCalls) / seconds : 0,
-            modelBytes: detector.memoryBytes)
+            modelBytes: detector?.memoryBytes ?? model.memoryBytes)
         report.syscallsPerCPUSecond = scoringCPU > 0 ? Double(scoredCalls) / scoringCPU : 0
         return report
     }

@@ -73,20 +73,12 @@ public final class TraceDetector {
     /// Folds used to calibrate (fewer when there are fewer training traces).
     public static let folds = 5
 
-    /// Whether the nearest-neighbour view (``TraceFeatures/neighbourDistance``) is measured;
-    /// when not, it reads 0, scanning skips the per-call bag counts and the per-trace query,
-    /// and the score falls back to ``twoTier(_:)``.
-    public let neighbour: Bool
-
     /// Learns from `train` (each element one process) and calibrates on it.
-    /// - Parameter neighbour: measure the nearest-neighbour distance (half of the score; off
-    ///   only for callers that need the sequence features alone).
-    public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard, neighbour: Bool = true) {
+    public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard) {
         let full = Self.trainModel(train, parameters)
         model = full
-        self.neighbour = neighbour
-        index = NeighbourIndex(bags: neighbour ? train.map { Self.bag(of: $0, model: full) } : [])
-        scanner = SequenceScanner(model: full, bagOfCalls: neighbour)
+        index = NeighbourIndex(bags: train.map { Self.bag(of: $0, model: full) })
+        scanner = SequenceScanner(model: full, bagOfCalls: true)
         var cal: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
         var rows: [(Int, TraceFeatures)] = []
         let k = min(Self.folds, train.count)
@@ -94,8 +86,8 @@ public final class TraceDetector {
             for fold in 0..<k {
                 let rest = train.indices.filter { $0 % k != fold }.map { train[$0] }
                 let foldModel = Self.trainModel(rest, parameters)
-                let foldScanner = SequenceScanner(model: foldModel, bagOfCalls: neighbour)
-                let foldIndex = NeighbourIndex(bags: neighbour ? rest.map { Self.bag(of: $0, model: foldModel) } : [])
+                let foldScanner = SequenceScanner(model: foldModel, bagOfCalls: true)
+                let foldIndex = NeighbourIndex(bags: rest.map { Self.bag(of: $0, model: foldModel) })
                 let foldQuery = NeighbourQuery()
                 for i in train.indices where i % k == fold {
                     let f = Self.measure(train[i], scanner: foldScanner, index: foldIndex, query: foldQuery).features
@@ -191,15 +183,15 @@ public final class TraceDetector {
     /// raises them above attacks that only change the mix. Putting each view on the scale of
     /// its own normal variation needs no weights and no attack data.
     ///
-    /// Without calibration (fewer than two training traces) or without the neighbour view,
-    /// the score is ``twoTier(_:)``.
+    /// Without calibration (fewer than two training traces) the score is ``twoTier(_:)``.
     public func combine(_ f: TraceFeatures) -> Double {
         guard combinesViews else { return Self.twoTier(f) }
         return Self.fisher(f, novel: calibration[Self.novelColumn], neighbour: calibration[Self.neighbourColumn])
     }
 
-    /// Whether ``combine(_:)`` has what it needs: the neighbour view and normal variation.
-    private var combinesViews: Bool { neighbour && calibration[0].count >= 2 }
+    /// Whether ``combine(_:)`` has what it needs: normal variation, measured on at least two
+    /// cross-validated training traces.
+    private var combinesViews: Bool { calibration[0].count >= 2 }
 
     /// The name of the score ``combine(_:)`` gives (reported as `scoring`): `novel_ngrams_and_neighbour`,
     /// or `novel_then_rare_ngrams` when it falls back to ``twoTier(_:)``.
@@ -260,6 +252,6 @@ public final class TraceDetector {
     /// The smallest standard deviation a feature is divided by.
     static let minimumSpread = 1e-6
 
-    /// Bytes the detector's tables hold (model plus neighbour index, when measured).
+    /// Bytes the detector's tables hold (model plus neighbour index).
     public var memoryBytes: Int { model.memoryBytes + index.memoryBytes }
 }
