@@ -59,7 +59,9 @@ struct Eval: ParsableCommand {
         fraction, the rarity of known n-grams, never-seen syscalls and the neighbour \
         distance. A process is flagged when its score is strictly above the threshold. \
         Negatives are validation processes; without validation/ they are the \
-        cross-validated train processes (said in the output).
+        cross-validated train processes (said in the output), and each attack process is \
+        then scored by one fold's model in turn, so both sides face models that learned \
+        as much.
 
         Headline figures are per trace: every validation process is a negative, every \
         attack process a positive (attack cases also record processes that behaved \

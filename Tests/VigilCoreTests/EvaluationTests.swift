@@ -41,7 +41,7 @@ private func fixture(_ name: String) throws -> String {
 }
 
 /// Writes a corpus of in-memory traces to a temporary directory.
-private func writeCorpus(train: [[UInt32]], validation: [[UInt32]], attacks: [String: [[UInt32]]]) throws -> String {
+private func writeCorpus(train: [[UInt32]], validation: [[UInt32]]?, attacks: [String: [[UInt32]]]) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-corpus-\(UUID())").path
     func put(_ sub: String, _ traces: [[UInt32]]) throws {
         try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
@@ -50,7 +50,7 @@ private func writeCorpus(train: [[UInt32]], validation: [[UInt32]], attacks: [St
         }
     }
     try put("train", train)
-    try put("validation", validation)
+    if let validation { try put("validation", validation) }
     for (name, traces) in attacks { try put("attack/" + name, traces) }
     return dir
 }
@@ -140,6 +140,23 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
     #expect(r.negativeCount == 8)
     #expect(r.auc != nil)
     #expect(r.aucCeiling == nil)  // negatives are training traces: no ceiling to state
+}
+
+@Test func withoutValidationAttacksFaceTheFoldModelsTheNegativesFaced() throws {
+    // Four distinct training processes, four folds; the attack case replays each of them.
+    // Attack process j is scored by fold j's model, the one that scored train trace j, so
+    // each copy scores exactly as its negative: the two sides are the same, AUC 1/2. (Scored
+    // by the model of all train traces instead, every copy would look perfectly known and
+    // rank below every cross-validated negative.)
+    let train = (0..<4).map { requestTrace(UInt64($0) &* 7919) }
+    for stide in [false, true] {
+        let dir = try writeCorpus(train: train, validation: nil, attacks: ["replay": train])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try Evaluation.run(corpus: try Corpus.load(at: dir), stide: stide)
+        #expect(r.negatives.hasPrefix("cross-validation (4 folds"))
+        #expect(r.negativeCount == 4 && r.attack == 4)
+        #expect(r.auc == 0.5, "stide: \(stide)")
+    }
 }
 
 @Test func nonNumericTokenNamesFileLineAndToken() throws {

@@ -193,15 +193,15 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
 
 @Test func repeatedBagsAreAnsweredFromMemoryWithTheSameDistance() {
     let train = (0..<10).map { normalTrace($0) }
-    let index = NeighbourIndex(bags: train.map { TraceDetector.bag(of: $0, model: trainModel(train)) })
+    let index = NeighbourIndex(bags: train.map { TraceMeasurer.bag(of: $0, model: trainModel(train)) })
     let query = NeighbourQuery()
     var scratch: [Float] = []
-    let bag = TraceDetector.bag(of: normalTrace(50), model: trainModel(train))
+    let bag = TraceMeasurer.bag(of: normalTrace(50), model: trainModel(train))
     let walked = index.distance(bag, scratch: &scratch)
     #expect(index.distance(bag, query: query) == walked)
     #expect(index.distance(bag.reversed(), query: query) == walked)  // order of the bag does not matter
     #expect(query.memo.count == 1)
-    let other = TraceDetector.bag(of: normalTrace(51), model: trainModel(train))
+    let other = TraceMeasurer.bag(of: normalTrace(51), model: trainModel(train))
     #expect(index.distance(other, query: query) == index.distance(other, scratch: &scratch))
     #expect(query.memo.count == 2)
 }

@@ -191,21 +191,31 @@ public enum Evaluation {
             throw TraceInputError(path: corpus.root, reason: .missingDirectory("no attack/ or Attack_Data_Master/ with traces"))
         }
         let trainTraces = try corpus.train.map { try TraceReader.readAll(path: $0) }
+        // Without validation/, negatives are training traces, each measured by the model of
+        // the other folds (cross-validation); attack traces are then measured the same way,
+        // each by one fold's model in turn, so both sides face models that learned as much.
+        let crossValidated = corpus.validation == nil && trainTraces.count >= 2
+        let k = min(TraceDetector.folds, trainTraces.count)
         // STIDE needs only the model: no calibration, no neighbour index.
-        let detector = stide ? nil : TraceDetector(train: trainTraces, parameters: parameters)
+        let detector = stide ? nil : TraceDetector(train: trainTraces, parameters: parameters, keepFolds: crossValidated)
         let model = detector?.model ?? TraceDetector.trainModel(trainTraces, parameters)
         let stideScanner = SequenceScanner(model: model, stide: true, traceFeatures: false)
+        let stideFolds = stide && crossValidated ? (0..<k).map { fold in
+            SequenceScanner(model: TraceDetector.trainModel(trainTraces.indices.filter { $0 % k != fold }.map { trainTraces[$0] }, parameters),
+                            stide: true, traceFeatures: false)
+        } : []
         // The detector's features of one file, its score (STIDE's window when asked), and
-        // whether it is a copy of a training trace.
+        // whether it is a copy of a training trace; `fold` picks a fold's model.
         let trainDigests = Set(trainTraces.map { TraceDigest($0).value })
-        func scoreFile(_ path: String) throws -> (calls: Int, score: Double, features: TraceFeatures, digest: UInt64?) {
+        func scoreFile(_ path: String, fold: Int? = nil) throws -> (calls: Int, score: Double, features: TraceFeatures, digest: UInt64?) {
             var digest = TraceDigest()
             let calls: Int, score: Double, features: TraceFeatures
             if let detector {
-                let (s, f) = try detector.measure(path: path) { digest.feed($0) }
+                let (s, f) = try detector.measure(path: path, fold: fold) { digest.feed($0) }
                 (calls, score, features) = (s.calls, detector.combine(f), f)
             } else {
-                let s = try Self.score(path: path, with: stideScanner) { digest.feed($0) }
+                let scanner = fold.map { stideFolds[$0] } ?? stideScanner
+                let s = try Self.score(path: path, with: scanner) { digest.feed($0) }
                 (calls, score) = (s.calls, s.score)
                 features = TraceFeatures(window: s.score, meanBits: 0, novelNgrams: 0, novelSyscalls: 0, neighbourDistance: 0)
             }
@@ -242,17 +252,14 @@ public enum Evaluation {
             }
             scoringTime += clock.now - start
             scoringCPU += processCPUSeconds() - cpuStart
-        } else if let detector, !detector.calibrationRows.isEmpty {
-            source = "cross-validation (\(min(TraceDetector.folds, corpus.train.count)) folds over train; no validation directory)"
+        } else if crossValidated, let detector {
+            source = "cross-validation (\(k) folds over train; no validation directory)"
             negativeFeatures = detector.calibrationRows
             negatives = negativeFeatures.map(detector.combine)
-        } else if corpus.train.count >= 2 {
+        } else if crossValidated {
             // STIDE has no calibration of its own: score folds the classic way.
-            let k = min(TraceDetector.folds, corpus.train.count)
             source = "cross-validation (\(k) folds over train; no validation directory)"
-            for fold in 0..<k {
-                let rest = trainTraces.indices.filter { $0 % k != fold }.map { trainTraces[$0] }
-                let foldScanner = SequenceScanner(model: TraceDetector.trainModel(rest, parameters), stide: true, traceFeatures: false)
+            for (fold, foldScanner) in stideFolds.enumerated() {
                 for i in trainTraces.indices where i % k == fold {
                     trainTraces[i].withUnsafeBufferPointer { foldScanner.feed($0) }
                     let s = foldScanner.finish().score
@@ -273,7 +280,7 @@ public enum Evaluation {
         for c in corpus.attacks {
             var scores: [Double] = []
             for f in c.files {
-                let s = try scoreFile(f)
+                let s = try scoreFile(f, fold: crossValidated ? processFeatures.count % k : nil)
                 scores.append(s.score)
                 groups[s.digest, default: (0, 0)].positives += 1
                 processFeatures.append(s.features)

@@ -57,9 +57,13 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
 /// of an older combination (``maxZScore(_:)``) and the cross-validated negatives when a
 /// corpus has no validation set. Nothing is tuned on attack data or per corpus.
 public final class TraceDetector {
+    /// The model and neighbour index of every training trace.
+    private let full: TraceMeasurer
+    /// The model and index of each cross-validation fold (all training traces but the
+    /// fold's), kept only when asked (``init(train:parameters:keepFolds:)``).
+    private let folds: [TraceMeasurer]
     /// The sequence model learned from every training trace.
-    public let model: SequenceModel
-    let index: NeighbourIndex
+    public var model: SequenceModel { full.model }
     /// Per feature, the cross-validated values of the training traces, ascending.
     public let calibration: [[Double]]
     /// The cross-validated features of each training trace, in training order.
@@ -67,35 +71,33 @@ public final class TraceDetector {
     /// Per-feature scale of normal variation (see ``maxZScore(_:)``).
     let centre: [Double]
     let spread: [Double]
-    private let scanner: SequenceScanner
-    private let query = NeighbourQuery()
 
     /// Folds used to calibrate (fewer when there are fewer training traces).
     public static let folds = 5
 
     /// Learns from `train` (each element one process) and calibrates on it.
-    public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard) {
-        let full = Self.trainModel(train, parameters)
-        model = full
-        index = NeighbourIndex(bags: train.map { Self.bag(of: $0, model: full) })
-        scanner = SequenceScanner(model: full, bagOfCalls: true)
+    /// - Parameter keepFolds: keep each fold's model, so traces can also be measured the way
+    ///   the calibration measured the training traces (``measure(path:fold:also:)``); costs
+    ///   about ``folds`` times the memory.
+    public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard, keepFolds: Bool = false) {
+        full = TraceMeasurer(train: train, parameters: parameters)
         var cal: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
         var rows: [(Int, TraceFeatures)] = []
+        var kept: [TraceMeasurer] = []
         let k = min(Self.folds, train.count)
         if k >= 2 {
             for fold in 0..<k {
                 let rest = train.indices.filter { $0 % k != fold }.map { train[$0] }
-                let foldModel = Self.trainModel(rest, parameters)
-                let foldScanner = SequenceScanner(model: foldModel, bagOfCalls: true)
-                let foldIndex = NeighbourIndex(bags: rest.map { Self.bag(of: $0, model: foldModel) })
-                let foldQuery = NeighbourQuery()
+                let measurer = TraceMeasurer(train: rest, parameters: parameters)
                 for i in train.indices where i % k == fold {
-                    let f = Self.measure(train[i], scanner: foldScanner, index: foldIndex, query: foldQuery).features
+                    let f = measurer.measure(train[i]).features
                     for (j, v) in f.values.enumerated() { cal[j].append(v) }
                     rows.append((i, f))
                 }
+                if keepFolds { kept.append(measurer) }
             }
         }
+        folds = kept
         calibration = cal.map { $0.sorted() }
         calibrationRows = rows.sorted { $0.0 < $1.0 }.map(\.1)
         (centre, spread) = Self.scales(calibration)
@@ -107,44 +109,20 @@ public final class TraceDetector {
         return trainer.model()
     }
 
-    /// The 1/2-gram bag of a trace (the keys do not depend on the model).
-    static func bag(of trace: [UInt32], model: SequenceModel) -> [(key: UInt64, count: UInt32)] {
-        let s = SequenceScanner(model: model)
-        trace.withUnsafeBufferPointer { s.feed($0) }
-        _ = s.finish()
-        return s.lastBag
-    }
-
-    static func measure(_ trace: [UInt32], scanner: SequenceScanner, index: NeighbourIndex, query: NeighbourQuery) -> (score: TraceScore, features: TraceFeatures) {
-        trace.withUnsafeBufferPointer { scanner.feed($0) }
-        return finishMeasure(scanner: scanner, index: index, query: query)
-    }
-
-    static func finishMeasure(scanner: SequenceScanner, index: NeighbourIndex, query: NeighbourQuery) -> (score: TraceScore, features: TraceFeatures) {
-        let s = scanner.finish()
-        let d = scanner.bagOfCalls ? index.distance(scanner.lastBag, query: query) : 0
-        return (s, TraceFeatures(window: s.score, meanBits: s.meanBits, novelNgrams: s.novelNgramFraction,
-                                 novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d,
-                                 rareNgrams: s.rareNgramFraction))
-    }
+    /// How many fold models were kept (0 unless asked for, and with fewer than two traces).
+    public var keptFolds: Int { folds.count }
 
     /// Measures one trace file, streaming it; `also` sees the same runs of calls.
-    public func measure(path: String, also: (UnsafeBufferPointer<UInt32>) -> Void = { _ in }) throws -> (score: TraceScore, features: TraceFeatures) {
-        do {
-            try TraceReader.read(path: path) { calls in
-                also(calls)
-                scanner.feed(calls)
-            }
-        } catch {
-            scanner.reset()
-            throw error
-        }
-        return Self.finishMeasure(scanner: scanner, index: index, query: query)
+    /// - Parameter fold: measure with that fold's model (`0..<keptFolds`), as the calibration
+    ///   measured the training traces of that fold; nil for the model of every training trace.
+    public func measure(path: String, fold: Int? = nil,
+                        also: (UnsafeBufferPointer<UInt32>) -> Void = { _ in }) throws -> (score: TraceScore, features: TraceFeatures) {
+        try (fold.map { folds[$0] } ?? full).measure(path: path, also: also)
     }
 
     /// Measures one in-memory trace.
     public func measure(_ trace: [UInt32]) -> (score: TraceScore, features: TraceFeatures) {
-        Self.measure(trace, scanner: scanner, index: index, query: query)
+        full.measure(trace)
     }
 
     static func scales(_ cal: [[Double]]) -> ([Double], [Double]) {
@@ -253,5 +231,57 @@ public final class TraceDetector {
     static let minimumSpread = 1e-6
 
     /// Bytes the detector's tables hold (model plus neighbour index).
-    public var memoryBytes: Int { model.memoryBytes + index.memoryBytes }
+    public var memoryBytes: Int { full.memoryBytes }
+}
+
+/// A sequence model and neighbour index learned from some training traces, and the scratch
+/// state to measure traces against them, one at a time.
+final class TraceMeasurer {
+    let model: SequenceModel
+    let index: NeighbourIndex
+    private let scanner: SequenceScanner
+    private let query = NeighbourQuery()
+
+    init(train: [[UInt32]], parameters: SequenceModel.Parameters) {
+        let model = TraceDetector.trainModel(train, parameters)
+        self.model = model
+        index = NeighbourIndex(bags: train.map { Self.bag(of: $0, model: model) })
+        scanner = SequenceScanner(model: model, bagOfCalls: true)
+    }
+
+    /// The 1/2-gram bag of a trace (the keys do not depend on the model).
+    static func bag(of trace: [UInt32], model: SequenceModel) -> [(key: UInt64, count: UInt32)] {
+        let s = SequenceScanner(model: model)
+        trace.withUnsafeBufferPointer { s.feed($0) }
+        _ = s.finish()
+        return s.lastBag
+    }
+
+    func measure(_ trace: [UInt32]) -> (score: TraceScore, features: TraceFeatures) {
+        trace.withUnsafeBufferPointer { scanner.feed($0) }
+        return finish()
+    }
+
+    func measure(path: String, also: (UnsafeBufferPointer<UInt32>) -> Void) throws -> (score: TraceScore, features: TraceFeatures) {
+        do {
+            try TraceReader.read(path: path) { calls in
+                also(calls)
+                scanner.feed(calls)
+            }
+        } catch {
+            scanner.reset()
+            throw error
+        }
+        return finish()
+    }
+
+    private func finish() -> (score: TraceScore, features: TraceFeatures) {
+        let s = scanner.finish()
+        let d = index.distance(scanner.lastBag, query: query)
+        return (s, TraceFeatures(window: s.score, meanBits: s.meanBits, novelNgrams: s.novelNgramFraction,
+                                 novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d,
+                                 rareNgrams: s.rareNgramFraction))
+    }
+
+    var memoryBytes: Int { model.memoryBytes + index.memoryBytes }
 }
