@@ -396,6 +396,25 @@ public final class Sensor {
         }
     }
 
+    /// Makes the kernel's known behaviour of each given slot exactly the given syscalls and
+    /// n-gram hashes: adds what is missing (as ``preload(slot:syscalls:ngrams:)``, counts
+    /// kept) and removes what a slot holds beyond them, so a baseline edited to know less
+    /// (reviewed, pruned) also knows less in the kernel. Slots not given are untouched.
+    /// Returns how many entries were removed. Reads the known maps once: for reloads, not
+    /// for every event.
+    @discardableResult
+    public func replaceKnown(_ slots: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)]) throws(BPFError) -> Int {
+        for (slot, known) in slots { try preload(slot: slot, syscalls: known.syscalls, ngrams: known.ngrams) }
+        var removed = 0
+        for (k, _) in knownSyscalls.entries(vg_syscall_key.self, vg_seen.self) {
+            if let keep = slots[k.profile], !keep.syscalls.contains(k.nr), knownSyscalls.remove(k) { removed += 1 }
+        }
+        for (k, _) in knownNgrams.entries(vg_ngram_key.self, vg_seen.self) {
+            if let keep = slots[k.profile], !keep.ngrams.contains(k.hash), knownNgrams.remove(k) { removed += 1 }
+        }
+        return removed
+    }
+
     /// Counts of known behaviour, per profile slot, as the kernel holds them now: cumulative
     /// since each entry was created, with the last time each was seen (wall clock ns).
     public func knownCounts() -> [UInt32: KernelCounts] {

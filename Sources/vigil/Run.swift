@@ -18,8 +18,10 @@ struct Run: ParsableCommand {
         every profile's mode instead.
 
         Signals:
-          SIGHUP   reload configuration, policy and baselines; a file that
-                   does not load is refused and reported, and what runs stays
+          SIGHUP   reload configuration, policy and baselines (what a baseline
+                   no longer holds is new again, in the kernel too); a file
+                   that does not load is refused and reported, and what runs
+                   stays
           SIGTERM  stop: probes detached, learning profiles saved, outputs
                    flushed
           SIGINT   the same
@@ -359,18 +361,24 @@ final class Agent {
             for e in errs { Diagnostics.warning("reload: refused \(e)") }
             refused = Set(errs.map { (($0.file as NSString).lastPathComponent as NSString).deletingPathExtension })
             var updated = 0
+            var kernelCopies: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
             for p in fresh {
                 if learner.profiles[p.id] == nil {
                     learner.add(p, now: t)
                     if let c = modes.register(p.id, created: false, now: t) { changed.append(c) }
                 }
                 guard modes.mode(of: p.id) != .learn else { continue }
-                if detector.profiles[p.id]?.revision != p.revision {
+                // Any difference in the file counts, not only a new revision (a hand-edited
+                // file keeps its); compared as encoded, so fields a file does not hold do not.
+                if detector.profiles[p.id].map(ProfileCodec.encode) != ProfileCodec.encode(p) {
                     detector.upsert(p)
-                    try? sensor.preload(slot: learner.profileSlot(for: p.id), syscalls: p.syscalls.keys, ngrams: p.ngrams.keys)
+                    kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys))
                     inKernel.insert(p.id)
                     updated += 1
                 }
+            }
+            do { try sensor.replaceKnown(kernelCopies) } catch {
+                Diagnostics.warning("reload: could not load the updated baselines into the kernel: \(error)")
             }
             for c in changed {
                 apply(c)

@@ -92,6 +92,26 @@ struct LearnKernelTests {
         #expect(counts?.ngrams.allSatisfy { $0.count == 0 } == true)
     }
 
+    @Test func replacingKnownBehaviourForgetsWhatTheBaselineNoLongerHolds() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .detect
+        let sensor = try Sensor(options: o)
+        try sensor.preload(slot: 4, syscalls: [0, 1, 2], ngrams: [11, 12, 13, 14])
+        try sensor.preload(slot: 5, syscalls: [0, 1], ngrams: [11, 12])
+        // A reviewed baseline for slot 4 drops syscall 2 and n-grams 13 and 14, adds 15.
+        let removed = try sensor.replaceKnown([4: (syscalls: [0, 1], ngrams: [11, 12, 15])])
+        #expect(removed == 3)
+        let counts = sensor.knownCounts()
+        #expect(Set(counts[4]?.syscalls.map(\.nr) ?? []) == [0, 1])
+        #expect(Set(counts[4]?.ngrams.map(\.hash) ?? []) == [11, 12, 15])
+        // Other slots are untouched.
+        #expect(Set(counts[5]?.syscalls.map(\.nr) ?? []) == [0, 1])
+        #expect(Set(counts[5]?.ngrams.map(\.hash) ?? []) == [11, 12])
+        #expect(try sensor.replaceKnown([4: (syscalls: [0, 1], ngrams: [11, 12, 15])]) == 0)
+        #expect(try sensor.replaceKnown([:]) == 0)
+    }
+
     /// The known maps are sized for what will be preloaded, plus the built-in room to
     /// learn: 1,000 profiles of a real size would not fit the built-in sizes.
     @Test func knownMapsAreSizedForThePreload() throws {

@@ -4,7 +4,8 @@ import VigilCore
 import VigilOutput
 
 /// `vigil run` as operators run it: one configuration file, a service learned, promoted to
-/// enforce on its own, metrics scraped over HTTP, SIGHUP with a broken policy refused.
+/// enforce on its own, metrics scraped over HTTP, SIGHUP with a broken policy refused and
+/// with a pruned baseline taken, in the kernel too.
 @Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(3)))
 struct RunCommandTests {
     @Test func learnsAServicePromotesItToEnforceAndSurvivesABrokenReload() throws {
@@ -67,11 +68,35 @@ struct RunCommandTests {
         kill(agent.pid, SIGHUP)
         try waitFor { value(try PrometheusText.parse(MetricsClient.fetch("127.0.0.1:\(port)")), "vigil_reloads_total", ["result": "ok"]) == 1 }
 
+        // A reviewed baseline, pruned by hand (same revision): after SIGHUP what it no longer
+        // holds is new again, in the kernel too, so the next normal request is a finding.
+        let file = base + "/models/\(id).json"
+        var pruned = try ProfileStore(directory: base + "/models").load(file: file)
+        let keep = try #require(pruned.ngrams.keys.min())
+        pruned.ngrams = pruned.ngrams.filter { $0.key == keep }
+        try Data(ProfileCodec.encode(pruned)).write(to: URL(fileURLWithPath: file))
+        kill(agent.pid, SIGHUP)
+        try waitFor { value(try PrometheusText.parse(MetricsClient.fetch("127.0.0.1:\(port)")), "vigil_reloads_total", ["result": "ok"]) == 2 }
+        func serviceFindings() -> Int {
+            let events = jsonLines((try? String(contentsOfFile: base + "/events.jsonl", encoding: .utf8)) ?? "")
+            return events.filter { e in
+                e["class_uid"] as? Int == 2004 && ((dig(e, "evidences") as? [[String: Any]])?.contains {
+                    dig($0, "process.pid") as? Int == Int(service.processIdentifier) } ?? false)
+            }.count
+        }
+        let before = serviceFindings()
+        try waitFor {
+            _ = try? normalRequest(servicePort)
+            return serviceFindings() > before
+        }
+
         // SIGTERM: a clean stop with everything saved.
         let (status, err) = agent.terminate()
         #expect(status == 0, "stderr: \(err)")
         #expect(err.contains("reload refused, the running configuration stays: invalid policy: \(policy):1:"), "stderr: \(err)")
         #expect(err.contains("profile \(id): learn -> monitor"))
+        #expect(err.contains("1 outputs, 0 baselines updated"), "the fixed reload changes no baseline: \(err)")
+        #expect(err.contains("1 outputs, 1 baselines updated"), "the pruned one is taken: \(err)")
         #expect(err.contains("0 dropped in the kernel"))
         let modes = try ProfileModes.decode(Array(try Data(contentsOf: URL(fileURLWithPath: base + "/state/modes.json"))), policy: PromotionPolicy())
         #expect(modes.mode(of: id) == .enforce)
