@@ -44,8 +44,9 @@ public struct EvaluationReport: Sendable, Codable {
     /// The highest per-trace AUC any score could reach on this corpus, given that it must
     /// score identical traces alike and every copy of a training trace alike (the model
     /// learned them as normal): the Neyman–Pearson order over those groups (``ROC/ceiling(groups:)``).
-    /// Attack cases that record normal work, and attack traces that copy normal ones, keep
-    /// it below 1. nil without a validation directory (negatives are then training traces).
+    /// Attack traces that copy normal ones keep it below 1; normal work recorded inside
+    /// attack cases that is not an exact copy is not counted, so the true ceiling can be
+    /// lower. nil without a validation directory (negatives are then training traces).
     public var aucCeiling: Double?
     /// Validation and attack traces identical to some training trace (nil without validation).
     public var validationKnown: Int?

@@ -109,12 +109,10 @@ public final class TraceDetector {
         return trainer.model()
     }
 
-    /// How many fold models were kept (0 unless asked for, and with fewer than two traces).
-    public var keptFolds: Int { folds.count }
-
     /// Measures one trace file, streaming it; `also` sees the same runs of calls.
-    /// - Parameter fold: measure with that fold's model (`0..<keptFolds`), as the calibration
-    ///   measured the training traces of that fold; nil for the model of every training trace.
+    /// - Parameter fold: measure with that fold's model (`0 ..< min(folds, train count)`, kept
+    ///   with `keepFolds`), as the calibration measured the training traces of that fold; nil
+    ///   for the model of every training trace.
     public func measure(path: String, fold: Int? = nil,
                         also: (UnsafeBufferPointer<UInt32>) -> Void = { _ in }) throws -> (score: TraceScore, features: TraceFeatures) {
         try (fold.map { folds[$0] } ?? full).measure(path: path, also: also)
@@ -259,24 +257,15 @@ final class TraceMeasurer {
 
     func measure(_ trace: [UInt32]) -> (score: TraceScore, features: TraceFeatures) {
         trace.withUnsafeBufferPointer { scanner.feed($0) }
-        return finish()
+        return features(of: scanner.finish())
     }
 
     func measure(path: String, also: (UnsafeBufferPointer<UInt32>) -> Void) throws -> (score: TraceScore, features: TraceFeatures) {
-        do {
-            try TraceReader.read(path: path) { calls in
-                also(calls)
-                scanner.feed(calls)
-            }
-        } catch {
-            scanner.reset()
-            throw error
-        }
-        return finish()
+        features(of: try Evaluation.score(path: path, with: scanner, also: also))
     }
 
-    private func finish() -> (score: TraceScore, features: TraceFeatures) {
-        let s = scanner.finish()
+    /// The features of the trace the scanner just finished (its bag is still there).
+    private func features(of s: TraceScore) -> (score: TraceScore, features: TraceFeatures) {
         let d = index.distance(scanner.lastBag, query: query)
         return (s, TraceFeatures(window: s.score, meanBits: s.meanBits, novelNgrams: s.novelNgramFraction,
                                  novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d,
