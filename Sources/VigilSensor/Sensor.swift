@@ -404,6 +404,7 @@ public final class Sensor {
     /// for every event.
     @discardableResult
     public func replaceKnown(_ slots: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)]) throws(BPFError) -> Int {
+        guard !slots.isEmpty else { return 0 }
         for (slot, known) in slots { try preload(slot: slot, syscalls: known.syscalls, ngrams: known.ngrams) }
         var removed = 0
         for (k, _) in knownSyscalls.entries(vg_syscall_key.self, vg_seen.self) {
