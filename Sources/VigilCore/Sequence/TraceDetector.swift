@@ -31,9 +31,6 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
 
     public var values: [Double] { [window, meanBits, novelNgrams, novelSyscalls, neighbourDistance, rareNgrams] }
 
-    /// How many of ``values`` (the first ones) the previous max-of-z-scores combination used.
-    static let legacyCount = 5
-
     enum CodingKeys: String, CodingKey {
         case window, meanBits = "mean_bits", novelNgrams = "novel_ngrams"
         case novelSyscalls = "novel_syscalls", neighbourDistance = "neighbour"
@@ -53,9 +50,8 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
 ///
 /// Calibration on training data: each measurement's values over *normal* processes are
 /// estimated by k-fold cross-validation over the training traces (each train trace measured
-/// by a model and index that did not learn it). They give the score's surprises, the z-scores
-/// of an older combination (``maxZScore(_:)``) and the cross-validated negatives when a
-/// corpus has no validation set. Nothing is tuned on attack data or per corpus.
+/// by a model and index that did not learn it). They give the score's surprises and the
+/// cross-validated negatives when a corpus has no validation set. Nothing is tuned on attack data or per corpus.
 public final class TraceDetector {
     /// The model and neighbour index of every training trace.
     private let full: TraceMeasurer
@@ -68,9 +64,6 @@ public final class TraceDetector {
     public let calibration: [[Double]]
     /// The cross-validated features of each training trace, in training order.
     public let calibrationRows: [TraceFeatures]
-    /// Per-feature scale of normal variation (see ``maxZScore(_:)``).
-    let centre: [Double]
-    let spread: [Double]
 
     /// Folds used to calibrate (fewer when there are fewer training traces).
     public static let folds = 5
@@ -100,7 +93,6 @@ public final class TraceDetector {
         folds = kept
         calibration = cal.map { $0.sorted() }
         calibrationRows = rows.sorted { $0.0 < $1.0 }.map(\.1)
-        (centre, spread) = Self.scales(calibration)
     }
 
     static func trainModel(_ traces: [[UInt32]], _ parameters: SequenceModel.Parameters) -> SequenceModel {
@@ -121,18 +113,6 @@ public final class TraceDetector {
     /// Measures one in-memory trace.
     public func measure(_ trace: [UInt32]) -> (score: TraceScore, features: TraceFeatures) {
         full.measure(trace)
-    }
-
-    static func scales(_ cal: [[Double]]) -> ([Double], [Double]) {
-        var centre: [Double] = [], spread: [Double] = []
-        for values in cal {
-            guard !values.isEmpty else { centre.append(0); spread.append(1); continue }
-            let mean = values.reduce(0, +) / Double(values.count)
-            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
-            centre.append(mean)
-            spread.append(sqrt(variance))
-        }
-        return (centre, spread)
     }
 
     /// The anomaly score of a trace: how far outside normal variation it lies on two views,
@@ -209,24 +189,6 @@ public final class TraceDetector {
     public static func twoTier(_ f: TraceFeatures) -> Double {
         f.novelNgrams > 0 ? 1 + f.novelNgrams : f.rareNgrams
     }
-
-    /// The previous combination, kept for comparison: the largest of the features' z-scores
-    /// against the cross-validated normal values (mean and standard deviation per feature),
-    /// so a trace is as anomalous as its most abnormal view. A feature that never varied over
-    /// normal traces (no train trace ever had a novel syscall) gets a tiny floor for its
-    /// deviation, so any departure from it ranks above every ordinary trace. Without
-    /// calibration (fewer than two train traces) it falls back to the window score.
-    public func maxZScore(_ f: TraceFeatures) -> Double {
-        guard calibration[0].count >= 2 else { return f.window }
-        var best = -Double.infinity
-        for (j, v) in f.values.prefix(TraceFeatures.legacyCount).enumerated() {
-            best = max(best, (v - centre[j]) / max(spread[j], Self.minimumSpread))
-        }
-        return best
-    }
-
-    /// The smallest standard deviation a feature is divided by.
-    static let minimumSpread = 1e-6
 
     /// Bytes the detector's tables hold (model plus neighbour index).
     public var memoryBytes: Int { full.memoryBytes }
