@@ -202,7 +202,7 @@ public enum Evaluation {
         let model = detector?.model ?? TraceDetector.trainModel(trainTraces, parameters)
         let stideScanner = SequenceScanner(model: model, stide: true, traceFeatures: false)
         let stideFolds = stide && crossValidated ? (0..<k).map { fold in
-            SequenceScanner(model: TraceDetector.trainModel(trainTraces.indices.filter { $0 % k != fold }.map { trainTraces[$0] }, parameters),
+            SequenceScanner(model: TraceDetector.trainModel(TraceDetector.split(trainTraces, fold: fold, of: k).rest, parameters),
                             stide: true, traceFeatures: false)
         } : []
         // The detector's features of one file, its score (STIDE's window when asked), and
@@ -261,7 +261,7 @@ public enum Evaluation {
             // STIDE has no calibration of its own: score folds the classic way.
             source = "cross-validation (\(k) folds over train; no validation directory)"
             for (fold, foldScanner) in stideFolds.enumerated() {
-                for i in trainTraces.indices where i % k == fold {
+                for i in TraceDetector.split(trainTraces, fold: fold, of: k).heldOut {
                     trainTraces[i].withUnsafeBufferPointer { foldScanner.feed($0) }
                     let s = foldScanner.finish().score
                     negatives.append(s)

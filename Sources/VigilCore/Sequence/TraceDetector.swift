@@ -80,9 +80,9 @@ public final class TraceDetector {
         let k = min(Self.folds, train.count)
         if k >= 2 {
             for fold in 0..<k {
-                let rest = train.indices.filter { $0 % k != fold }.map { train[$0] }
+                let (rest, heldOut) = Self.split(train, fold: fold, of: k)
                 let measurer = TraceMeasurer(train: rest, parameters: parameters)
-                for i in train.indices where i % k == fold {
+                for i in heldOut {
                     let f = measurer.measure(train[i]).features
                     for (j, v) in f.values.enumerated() { cal[j].append(v) }
                     rows.append((i, f))
@@ -93,6 +93,12 @@ public final class TraceDetector {
         folds = kept
         calibration = cal.map { $0.sorted() }
         calibrationRows = rows.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// Fold `fold` of `k` over `train`: the traces it learns from, and the indices of those it
+    /// holds out (every k-th, starting at `fold`).
+    static func split(_ train: [[UInt32]], fold: Int, of k: Int) -> (rest: [[UInt32]], heldOut: [Int]) {
+        (train.indices.filter { $0 % k != fold }.map { train[$0] }, Array(stride(from: fold, to: train.count, by: k)))
     }
 
     static func trainModel(_ traces: [[UInt32]], _ parameters: SequenceModel.Parameters) -> SequenceModel {
