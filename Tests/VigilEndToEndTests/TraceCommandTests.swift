@@ -69,7 +69,9 @@ struct TraceCommandTests {
         #expect(dig(launch, "process.user.uid") as? String == String(getuid()))
         #expect((launch["time"] as? Int64 ?? 0) > 1_600_000_000_000)
 
-        let connect = try #require(lines.first { ($0["class_uid"] as? Int) == 4001 && dig($0, "dst_endpoint.port") as? Int == Int(listener.port) })
+        // The outbound side: the listener's own accept names the same port as its destination.
+        let connect = try #require(lines.first { ($0["class_uid"] as? Int) == 4001 && dig($0, "dst_endpoint.port") as? Int == Int(listener.port)
+            && dig($0, "connection_info.direction") as? String == "Outbound" })
         #expect(dig(connect, "dst_endpoint.ip") as? String == "127.0.0.1")
         #expect(dig(connect, "actor.process.pid") as? Int == Int(bashPid))
         #expect(dig(connect, "src_endpoint.ip") as? String == "127.0.0.1")
