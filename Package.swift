@@ -41,8 +41,10 @@ let package = Package(
         ),
         // Compiles BPF/ with the toolchain's clang -target bpf during `swift build`.
         .plugin(name: "BPFCompiler", capability: .buildTool()),
+        // zlib from Debian's zlib1g-dev: gzip request bodies; only VigilOutput imports it.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // OCSF mapping and sinks.
-        .target(name: "VigilOutput", dependencies: ["VigilCore"], swiftSettings: strict),
+        .target(name: "VigilOutput", dependencies: ["VigilCore", "CZlib"], swiftSettings: strict),
         .executableTarget(
             name: "vigil",
             dependencies: [
@@ -64,9 +66,12 @@ let package = Package(
             path: "Benchmarks/SinkBench",
             swiftSettings: strict
         ),
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "VigilSensorTests", dependencies: ["VigilSensor", "CVigilWire", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "VigilOutputTests", dependencies: ["VigilOutput", "VigilCore"], resources: [.copy("Golden")], swiftSettings: strict),
-        .testTarget(name: "VigilEndToEndTests", dependencies: ["VigilSensor", "VigilCore", "VigilOutput"], swiftSettings: strict),
+        // Helpers every test target shares (temp dirs, loopback sockets, the test HTTP
+        // server, a manual clock, external tools); only test targets depend on it.
+        .target(name: "VigilTestSupport", dependencies: ["VigilOutput", "CZlib"], path: "Tests/VigilTestSupport", swiftSettings: strict),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "VigilSensorTests", dependencies: ["VigilSensor", "CVigilWire", "VigilCore", "VigilTestSupport"], swiftSettings: strict),
+        .testTarget(name: "VigilOutputTests", dependencies: ["VigilOutput", "VigilCore", "VigilTestSupport"], resources: [.copy("Golden")], swiftSettings: strict),
+        .testTarget(name: "VigilEndToEndTests", dependencies: ["VigilSensor", "VigilCore", "VigilOutput", "VigilTestSupport"], swiftSettings: strict),
     ]
 )

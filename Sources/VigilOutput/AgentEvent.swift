@@ -17,6 +17,14 @@ public struct AgentEvent: Sendable, Hashable {
         case loss(source: String, count: Int)
         /// Findings held back by throttling since the last report, per profile.
         case suppressed(counts: [String: Int])
+        /// An output's receiver rejected `count` events for good (HTTP 4xx); they were kept
+        /// in the dead-letter `file` and later events flow. Missing at the receiver: a loss.
+        case deadLettered(output: String, count: Int, reason: String, file: String)
+        /// An output's receiver refuses its credentials (HTTP 401/403): nothing reaches it
+        /// until an operator acts; its events stay in the spool.
+        case outputFailing(output: String, reason: String)
+        /// An output that was refused its credentials delivers again.
+        case outputRecovered(output: String)
     }
 
     public var kind: Kind
@@ -55,6 +63,14 @@ extension OCSFEncoder {
             (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Throttle", .informational, "\(total) repeated findings suppressed")
         case .loss(let source, let count):
             (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .medium, "\(count) events lost at \(source)")
+        case .deadLettered(let output, let count, let reason, let file):
+            (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .medium,
+                                                                  "\(count) events rejected by output \(output) (\(reason)); kept in \(file.isEmpty ? "no file (lost)" : file)")
+        case .outputFailing(let output, let reason):
+            (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .high,
+                                                                  "output \(output) is failing: \(reason); its events stay spooled until its credentials are fixed")
+        case .outputRecovered(let output):
+            (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Output Recovered", .informational, "output \(output) delivers again")
         }
         var w = JSONWriter()
         w.object { w in
@@ -62,7 +78,10 @@ extension OCSFEncoder {
             w.field("status_id", cls == .applicationError ? 2 : 1)
             w.field("status", cls == .applicationError ? "Failure" : "Success")
             w.field("message", message)
-            if case .loss(_, let count) = a.kind { w.field("count", count) }
+            switch a.kind {
+            case .loss(_, let count), .deadLettered(_, let count, _, _): w.field("count", count)
+            default: break
+            }
             metadata(&w, profiles: cls == .applicationLifecycle ? ["host"] : [])
             if cls == .applicationLifecycle {
                 device(&w)
@@ -82,6 +101,17 @@ extension OCSFEncoder {
                     w.field("to_mode", to)
                     w.field("reason", reason)
                 }
+            case .deadLettered(let output, let count, let reason, let file):
+                w.object("unmapped") { w in
+                    w.field("output", output)
+                    w.field("rejected_events", count)
+                    w.field("reason", reason)
+                    if !file.isEmpty { w.field("dead_letter_file", file) }
+                }
+            case .outputFailing(let output, let reason):
+                w.object("unmapped") { w in w.field("output", output); w.field("reason", reason) }
+            case .outputRecovered(let output):
+                w.object("unmapped") { w in w.field("output", output) }
             case .suppressed(let counts):
                 w.object("unmapped") { w in
                     w.object("suppressed_findings") { w in

@@ -20,23 +20,34 @@ public final class EventStream: @unchecked Sendable {
     private let lock = NSLock()
     private var throttle: FindingThrottle
     private var lastSuppressedReport: UInt64 = 0
+    private let clock: any OutputClock
 
     /// Parses the specs and opens the outputs.
     ///
     /// - Throws: `OutputSpecError` for a malformed spec (the CLI exits 2), or an error
     ///   creating the spool directory.
+    ///
+    /// Every event gets a `metadata.uid` from the agent's `EventIdentity`, kept in
+    /// `spoolDirectory` (one for this run only without it), unless `encoder` has one already.
     public convenience init(outputs: [String], spoolDirectory: String?, encoder: OCSFEncoder,
-                            throttle: FindingThrottle = FindingThrottle()) throws {
+                            throttle: FindingThrottle = FindingThrottle(),
+                            clock: any OutputClock = SystemOutputClock.shared) throws {
         let specs = try outputs.map(OutputSpec.parse)
-        let options = OutputRouter.Options(healthEncoder: encoder)
+        var encoder = encoder
+        if encoder.identity == nil {
+            encoder.identity = try spoolDirectory.map { try EventIdentity(directory: $0) } ?? EventIdentity()
+        }
+        let options = OutputRouter.Options(healthEncoder: encoder, clock: clock)
         let router = try OutputRouter(specs: specs, spoolDirectory: spoolDirectory, options: options)
-        self.init(router: router, encoder: encoder, throttle: throttle)
+        self.init(router: router, encoder: encoder, throttle: throttle, clock: clock)
     }
 
-    public init(router: OutputRouter, encoder: OCSFEncoder, throttle: FindingThrottle = FindingThrottle()) {
+    public init(router: OutputRouter, encoder: OCSFEncoder, throttle: FindingThrottle = FindingThrottle(),
+                clock: any OutputClock = SystemOutputClock.shared) {
         self.router = router
         self.encoder = encoder
         self.throttle = throttle
+        self.clock = clock
     }
 
     /// Publishes a sensor event (syscalls, and forks unless the encoder maps them, emit nothing).
@@ -86,7 +97,7 @@ public final class EventStream: @unchecked Sendable {
 
     /// Reports suppressed findings, then flushes and closes every output.
     public func close(now: UInt64? = nil) {
-        reportSuppressed(now: now ?? UInt64(Date().timeIntervalSince1970 * 1_000_000_000))
+        reportSuppressed(now: now ?? clock.wallNanos())
         router.close()
     }
 }

@@ -1,7 +1,20 @@
+import Foundation
+
 /// POSTs batches of lines over HTTP/1.1 (keep-alive), as NDJSON, Splunk HEC or
-/// Elasticsearch `_bulk`. A batch counts as delivered only on a 2xx answer (and, for
-/// `_bulk`, no `"errors":true` in it), so HTTP outputs are at-least-once: a batch whose
-/// answer was lost is sent again.
+/// Elasticsearch `_bulk`, gzip-compressed where the receiver accepts it.
+///
+/// What an answer means (the worker acts on it; see `DeliveryFailure`):
+/// - 2xx: delivered. For `_bulk`, each item is judged on its own: 2xx and 409 (the
+///   receiver already holds that `_id`, i.e. a re-send) are delivered; items failing with
+///   429 or 5xx are retried alone; other item errors are rejected (dead letter).
+/// - 408, 429, 5xx and network errors: retried, after `Retry-After` when given.
+/// - 401, 403: the output is failing (credentials); 413: the batch is split.
+/// - Any other 4xx: the batch is rejected for good (dead letter); later batches flow.
+/// - 415 to a gzip body: the receiver does not take gzip; the sink stops compressing and
+///   the batch is retried plain.
+///
+/// Each event's `metadata.uid` is its `_bulk` `_id`, so a batch sent twice (an answer lost,
+/// an agent restart) cannot duplicate events in Elasticsearch.
 final class HTTPSink: Sink {
     let name: String
     let secure: Bool
@@ -12,13 +25,19 @@ final class HTTPSink: Sink {
     let token: String?
     let index: String
     let tls: TLSSettings?
+    /// Compresses bodies while true; a 415 to a compressed body turns it off.
+    private(set) var gzip: Bool
+    /// The `host` of HEC envelopes.
+    let hostname: String
+    let clock: any OutputClock
     private var stream: (any ByteStream)?
     private var pending: [UInt8] = []
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
     init(secure: Bool, host: String, port: UInt16, path: String, format: OutputSpec.HTTPFormat,
-         token: String?, index: String, tls: TLSSettings?) {
+         token: String?, index: String, tls: TLSSettings?, gzip: Bool = false,
+         hostname: String = SyslogSink.localHostname(), clock: any OutputClock = SystemOutputClock.shared) {
         self.name = "\(secure ? "https" : "http")://\(host):\(port)\(path)"
         self.secure = secure
         self.host = host
@@ -28,6 +47,9 @@ final class HTTPSink: Sink {
         self.token = token
         self.index = index
         self.tls = tls
+        self.gzip = gzip
+        self.hostname = hostname
+        self.clock = clock
     }
 
     deinit { close() }
@@ -43,9 +65,10 @@ final class HTTPSink: Sink {
             // HEC takes concatenated envelopes; `time` comes from the event's own `time` when it
             // leads the line (it always does for Vigil's encoder), else HEC stamps arrival time.
             for l in lines {
-                var w = JSONWriter(reservingCapacity: l.bytes.count + 80)
+                var w = JSONWriter(reservingCapacity: l.bytes.count + 120)
                 w.object { w in
                     if let ms = Self.leadingTime(l.bytes) { w.key("time"); w.raw(Array("\(ms / 1000).\(Self.pad3(ms % 1000))".utf8)) }
+                    w.field("host", hostname)
                     w.field("source", "vigil")
                     w.field("sourcetype", "ocsf:\(l.classUID)")
                     w.key("event"); w.raw(l.bytes)
@@ -54,17 +77,27 @@ final class HTTPSink: Sink {
                 out.append(0x0a)
             }
         case .bulk:
-            var action = JSONWriter()
-            action.object { w in w.object("create") { w in w.field("_index", index) } }
-            for l in lines { out += action.bytes; out.append(0x0a); out += l.bytes; out.append(0x0a) }
+            for l in lines {
+                var action = JSONWriter()
+                action.object { w in
+                    w.object("create") { w in
+                        w.field("_index", index)
+                        if let uid = l.eventUID { w.field("_id", uid) }
+                    }
+                }
+                out += action.bytes; out.append(0x0a); out += l.bytes; out.append(0x0a)
+            }
         }
         return out
     }
 
     func deliver(_ lines: ArraySlice<OutputLine>) throws {
-        let payload = body(lines)
+        let plain = body(lines)
+        let compressed = gzip ? try Gzip.compress(plain) : nil
+        let payload = compressed ?? plain
         var head = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: vigil\r\n"
         head += "Content-Type: \(format == .hec ? "application/json" : "application/x-ndjson")\r\n"
+        if compressed != nil { head += "Content-Encoding: gzip\r\n" }
         head += "Content-Length: \(payload.count)\r\n"
         if let token {
             let scheme = switch format { case .hec: "Splunk"; case .bulk: "ApiKey"; case .ndjson: "Bearer" }
@@ -77,23 +110,14 @@ final class HTTPSink: Sink {
         for attempt in 0..<2 {
             if let s = stream, s.peerHasClosed() { s.close(); stream = nil; pending = [] }
             let reused = stream != nil
+            let answer: Response
             do {
                 if stream == nil {
                     let socket = try Socket.connect(host: host, port: port)
                     stream = secure ? try TLSStream(socket: socket, serverName: host, settings: tls ?? TLSSettings(caFile: nil, verifyPeer: true)) : socket
                 }
                 try stream!.write(request)
-                let (status, body, keepAlive) = try readResponse()
-                if !keepAlive { stream?.close(); stream = nil }
-                guard (200..<300).contains(status) else {
-                    throw Failure(description: "\(name) answered \(status): \(String(decoding: body.prefix(200), as: UTF8.self))")
-                }
-                if format == .bulk, Self.contains(body, #""errors":true"#) {
-                    throw Failure(description: "\(name) _bulk reported item errors: \(String(decoding: body.prefix(300), as: UTF8.self))")
-                }
-                return
-            } catch let e as Failure {
-                throw e
+                answer = try readResponse()
             } catch {
                 stream?.close()
                 stream = nil
@@ -101,7 +125,63 @@ final class HTTPSink: Sink {
                 if attempt == 0 && reused { continue }
                 throw error
             }
+            if !answer.keepAlive { stream?.close(); stream = nil }
+            try judge(answer, lines: lines, compressed: compressed != nil)
+            return
         }
+    }
+
+    /// Turns an answer into success, or the failure the worker acts on.
+    private func judge(_ r: Response, lines: ArraySlice<OutputLine>, compressed: Bool) throws {
+        let text = String(decoding: r.body.prefix(300), as: UTF8.self)
+        guard (200..<300).contains(r.status) else {
+            if r.status == 415 && compressed {
+                gzip = false
+                throw DeliveryFailure(.transient(retryAfter: 0), "\(name) answered 415 to a gzip body; sending uncompressed from now on", status: 415)
+            }
+            let retryAfter = r.header("retry-after").flatMap { Self.retryAfterSeconds($0, nowNanos: clock.wallNanos()) }
+            let kind = DeliveryFailure.kind(httpStatus: r.status, retryAfter: retryAfter)
+            throw DeliveryFailure(kind, "\(name) answered \(r.status): \(text)", status: r.status)
+        }
+        if format == .bulk, Self.contains(r.body, #""errors":true"#) {
+            try judgeBulkItems(r.body, count: lines.count)
+        }
+    }
+
+    /// `_bulk` answered 200 with `"errors":true`: which items failed, and how.
+    private func judgeBulkItems(_ body: [UInt8], count: Int) throws {
+        guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let items = json["items"] as? [[String: Any]], items.count == count else {
+            throw DeliveryFailure(.transient(retryAfter: nil),
+                                  "\(name) _bulk reported errors in an answer Vigil cannot read item by item: \(String(decoding: body.prefix(300), as: UTF8.self))")
+        }
+        var failed: [Int: DeliveryFailure] = [:]
+        for (i, item) in items.enumerated() {
+            guard let result = item.values.first as? [String: Any], let status = result["status"] as? Int else {
+                failed[i] = DeliveryFailure(.transient(retryAfter: nil), "\(name) _bulk item \(i) has no status")
+                continue
+            }
+            if (200..<300).contains(status) || status == 409 { continue }  // 409: already there (a re-send)
+            let error = result["error"] as? [String: Any]
+            let why = [error?["type"] as? String, error?["reason"] as? String].compactMap { $0 }.joined(separator: ": ")
+            var kind = DeliveryFailure.kind(httpStatus: status, retryAfter: nil)
+            if kind == .tooLarge { kind = .rejected }  // one item cannot be split further
+            failed[i] = DeliveryFailure(kind, "\(name) _bulk item \(status)\(why.isEmpty ? "" : ": " + why)", status: status)
+        }
+        guard !failed.isEmpty else { return }
+        throw PartialDelivery(failed: failed)
+    }
+
+    /// `Retry-After` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
+    static func retryAfterSeconds(_ value: String, nowNanos: UInt64) -> Double? {
+        let v = value.trimmingSpaces
+        if let n = Int(v), n >= 0 { return Double(n) }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        guard let date = f.date(from: v) else { return nil }
+        return max(0, date.timeIntervalSince1970 - Double(nowNanos) / 1e9)
     }
 
     // MARK: Response parsing (just enough HTTP/1.1: status, Content-Length, chunked, close)
@@ -112,7 +192,15 @@ final class HTTPSink: Sink {
         pending += more
     }
 
-    private func readResponse() throws -> (Int, [UInt8], Bool) {
+    struct Response {
+        var status: Int
+        var headers: [(String, String)]
+        var body: [UInt8]
+        var keepAlive: Bool
+        func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
+    }
+
+    private func readResponse() throws -> Response {
         var headerEnd: Int?
         while headerEnd == nil {
             headerEnd = Self.find(pending, [13, 10, 13, 10])
@@ -128,13 +216,15 @@ final class HTTPSink: Sink {
         var length: Int?
         var chunked = false
         var keepAlive = statusParts[0] == "HTTP/1.1"
+        var headers: [(String, String)] = []
         for line in lines.dropFirst() {
             let (k, v) = String(line).splitOnce(":")
-            let value = (v ?? "").trimmingSpaces.lowercased()
+            let value = (v ?? "").trimmingSpaces
+            headers.append((k.lowercased(), value))
             switch k.lowercased() {
             case "content-length": length = Int(value)
-            case "transfer-encoding": chunked = value.contains("chunked")
-            case "connection": keepAlive = value != "close"
+            case "transfer-encoding": chunked = value.lowercased().contains("chunked")
+            case "connection": keepAlive = value.lowercased() != "close"
             default: break
             }
         }
@@ -162,7 +252,7 @@ final class HTTPSink: Sink {
             pending = []
             keepAlive = false
         }
-        return (status, body, keepAlive)
+        return Response(status: status, headers: headers, body: body, keepAlive: keepAlive)
     }
 
     static func find(_ hay: [UInt8], _ needle: [UInt8]) -> Int? {

@@ -102,7 +102,11 @@ public final class MetricsServer: @unchecked Sendable {
 
     /// Starts listening and serving. Throws when the address is malformed, cannot be
     /// resolved, or cannot be bound (in use, not local, privileged port).
-    public init(listen: String) throws(MetricsServerError) {
+    /// Connections being served now (tests wait on it instead of sleeping).
+    var activeConnections: Int { shared.lock.withLock { shared.active } }
+
+    /// - Parameter clock: measures the 2 s request timeout (a test clock makes it exact).
+    public init(listen: String, clock: any OutputClock = SystemOutputClock.shared) throws(MetricsServerError) {
         address = listen
         let parsed = try MetricsAddress.parse(listen)
         let fd = try Self.bindListener(parsed, text: listen)
@@ -127,7 +131,7 @@ public final class MetricsServer: @unchecked Sendable {
         wakeRead = pipeFDs[0]
         wakeWrite = pipeFDs[1]
         let thread = Thread { [shared, listenFD, wakeRead, finished] in
-            Self.acceptLoop(listenFD: listenFD, wakeFD: wakeRead, shared: shared)
+            Self.acceptLoop(listenFD: listenFD, wakeFD: wakeRead, shared: shared, clock: clock)
             finished.signal()
         }
         thread.name = "vigil-metrics"
@@ -222,7 +226,7 @@ public final class MetricsServer: @unchecked Sendable {
         throw MetricsServerError(address: text, reason: reason)
     }
 
-    private static func acceptLoop(listenFD: Int32, wakeFD: Int32, shared: Shared) {
+    private static func acceptLoop(listenFD: Int32, wakeFD: Int32, shared: Shared, clock: any OutputClock) {
         while true {
             var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
@@ -245,13 +249,15 @@ public final class MetricsServer: @unchecked Sendable {
                 if errno == EMFILE || errno == ENFILE { usleep(100_000) }
                 continue
             }
+            // The request must arrive within the timeout of being accepted.
+            let deadline = clock.deadline(after: Double(requestTimeoutMillis) / 1000)
             shared.lock.lock()
             let admit = shared.active < maxConnections
             if admit { shared.active += 1 }
             shared.lock.unlock()
             guard admit else { _ = Glibc.close(c); continue }
             Thread.detachNewThread {
-                serve(c, shared: shared)
+                serve(c, shared: shared, clock: clock, deadline: deadline)
                 _ = Glibc.close(c)
                 shared.lock.lock()
                 shared.active -= 1
@@ -312,12 +318,12 @@ public final class MetricsServer: @unchecked Sendable {
         return Array(head.utf8) + (headOnly ? [] : body)
     }
 
-    private static func serve(_ fd: Int32, shared: Shared) {
+    private static func serve(_ fd: Int32, shared: Shared, clock: any OutputClock, deadline: UInt64) {
         var tv = timeval(tv_sec: Int(requestTimeoutMillis / 1000), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let reply: [UInt8]
-        switch readHead(fd) {
+        switch readHead(fd, clock: clock, deadline: deadline) {
         case .closed:
             return
         case .timedOut:
@@ -354,22 +360,20 @@ public final class MetricsServer: @unchecked Sendable {
 
     enum HeadResult { case head([UInt8]), closed, timedOut, tooLarge }
 
-    /// Reads up to the blank line ending the request head, within 2 s in all.
-    private static func readHead(_ fd: Int32) -> HeadResult {
+    /// Reads up to the blank line ending the request head, by `deadline` on `clock`.
+    private static func readHead(_ fd: Int32, clock: any OutputClock, deadline: UInt64) -> HeadResult {
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 2048)
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(requestTimeoutMillis) * 1_000_000
         while true {
             if let end = headEnd(buffer) {
                 return end > maxHeaderBytes ? .tooLarge : .head(Array(buffer[..<end]))
             }
             if buffer.count > maxHeaderBytes { return .tooLarge }
-            let now = DispatchTime.now().uptimeNanoseconds
-            guard now < deadline else { return .timedOut }
+            guard clock.monotonicNanos() < deadline else { return .timedOut }
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let r = poll(&p, 1, Int32((deadline - now) / 1_000_000) + 1)
+            let r = poll(&p, 1, clock.pollSliceMillis(until: deadline))
             if r < 0 { if errno == EINTR { continue }; return .closed }
-            if r == 0 { return .timedOut }
+            if r == 0 { continue }  // the clock decides whether time is up
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK { continue }
@@ -420,7 +424,8 @@ public struct MetricsClientError: Error, CustomStringConvertible, Sendable {
 public enum MetricsClient {
     /// GETs `http://ADDRESS/metrics` and returns the body. `:PORT` means 127.0.0.1.
     /// Connecting, and each read, wait at most `timeoutSeconds`.
-    public static func fetch(_ address: String, path: String = "/metrics", timeoutSeconds: Int = 3) throws(MetricsClientError) -> String {
+    public static func fetch(_ address: String, path: String = "/metrics", timeoutSeconds: Int = 3,
+                             clock: any OutputClock = SystemOutputClock.shared) throws(MetricsClientError) -> String {
         let a: MetricsAddress
         do { a = try MetricsAddress.parse(address) } catch {
             throw MetricsClientError(kind: .badAddress, message: error.description)
@@ -436,7 +441,7 @@ public enum MetricsClient {
         let hostHeader = host.contains(":") ? "[\(host)]:\(a.port)" : "\(host):\(a.port)"
         let request = "GET \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: vigil-status\r\nAccept: text/plain\r\nConnection: close\r\n\r\n"
         var received: [UInt8] = []
-        let deadline = Date().addingTimeInterval(Double(timeoutSeconds) * 3)
+        let deadline = clock.deadline(after: Double(timeoutSeconds) * 3)
         do {
             try socket.write(Array(request.utf8))
             while true {
@@ -444,7 +449,7 @@ public enum MetricsClient {
                 if more.isEmpty { break }
                 received += more
                 if received.count > 64 << 20 { throw MetricsClientError(kind: .badResponse, message: "\(address) sent more than 64 MiB") }
-                if Date() > deadline { throw MetricsClientError(kind: .badResponse, message: "\(address) took too long to answer") }
+                if clock.monotonicNanos() > deadline { throw MetricsClientError(kind: .badResponse, message: "\(address) took too long to answer") }
             }
         } catch let e as MetricsClientError {
             throw e

@@ -45,6 +45,9 @@ public struct OCSFEncoder: Sendable {
     /// Whether syscall events are emitted (`vigil trace --syscalls`): as Process Activity
     /// Other (99) named "Syscall", the call in `unmapped.syscall` (OCSF has no syscall class).
     public var syscalls = false
+    /// Names each event (`metadata.uid`, written first in `metadata`); nil writes no uid.
+    /// Shared by copies of the encoder, so they draw from one sequence.
+    public var identity: EventIdentity?
 
     /// `metadata.product.name`.
     public static let productName = "Vigil"
@@ -245,6 +248,8 @@ public struct OCSFEncoder: Sendable {
 
     func metadata(_ w: inout JSONWriter, profiles: [String]) {
         w.object("metadata") { w in
+            // First, so sinks find it without parsing the line (`OutputLine.eventUID`).
+            if let identity { w.field("uid", identity.nextUID()) }
             w.field("version", OCSF.version)
             w.object("product") { w in
                 w.field("name", Self.productName)

@@ -26,10 +26,21 @@ public final class OutputRouter: @unchecked Sendable {
         public var syncIntervalSeconds = 0.2
         /// How often lost-event counts are turned into health events.
         public var lossReportIntervalSeconds = 5.0
+        /// Longest `Retry-After` a receiver may ask for; longer requests wait this long.
+        public var retryAfterMaxSeconds = 300.0
+        /// Bound of each output's dead-letter file (lines a receiver rejected for good).
+        public var deadLetterMaxBytes = 64 << 20
         /// Encodes loss health events; nil sends none (they still show in `stats`).
         public var healthEncoder: OCSFEncoder?
+        /// Where every timestamp and deadline of the outputs comes from.
+        public var clock: any OutputClock = SystemOutputClock.shared
+        /// The host name HEC envelopes carry (`host`); nil: the health encoder's, else this host's.
+        public var hostname: String?
 
-        public init(healthEncoder: OCSFEncoder? = nil) { self.healthEncoder = healthEncoder }
+        public init(healthEncoder: OCSFEncoder? = nil, clock: any OutputClock = SystemOutputClock.shared) {
+            self.healthEncoder = healthEncoder
+            self.clock = clock
+        }
     }
 
     private let workers: [SinkWorker]
@@ -38,7 +49,9 @@ public final class OutputRouter: @unchecked Sendable {
     private var closed = false
     private var housekeeper: Thread?
     private var housekeeperDone = false
-    private var reportedLoss: [Int]
+    private var reported: [Reported]
+    /// What health events have said about each output so far.
+    private struct Reported { var lost = 0; var deadLettered = 0; var unauthorized: String? }
 
     /// Opens every output. Nothing connects yet: connections are made by each output's
     /// thread, so an unreachable receiver at start-up spools instead of failing the agent.
@@ -49,7 +62,8 @@ public final class OutputRouter: @unchecked Sendable {
     /// - Throws: if a spool directory cannot be created or read.
     public convenience init(specs: [OutputSpec], spoolDirectory: String?, options: Options = Options()) throws {
         var pairs: [(any Sink, OutputSpec)] = []
-        for spec in specs { pairs.append((Self.makeSink(spec), spec)) }
+        let hostname = options.hostname ?? options.healthEncoder?.hostname ?? SyslogSink.localHostname()
+        for spec in specs { pairs.append((Self.makeSink(spec, clock: options.clock, hostname: hostname), spec)) }
         try self.init(sinks: pairs, spoolDirectory: spoolDirectory, options: options)
     }
 
@@ -61,19 +75,23 @@ public final class OutputRouter: @unchecked Sendable {
         var usedDirs: Set<String> = []
         for (sink, spec) in sinks {
             var spool: Spool?
-            if let spoolDirectory, spec.spoolMaxBytes > 0 {
+            var deadLetter: DeadLetterFile?
+            if let spoolDirectory {
                 var dir = "\(spoolDirectory)/\(Self.directoryName(for: spec))"
                 var n = 2
                 while usedDirs.contains(dir) { dir = "\(spoolDirectory)/\(Self.directoryName(for: spec))-\(n)"; n += 1 }
                 usedDirs.insert(dir)
-                spool = try Spool(directory: dir, maxBytes: spec.spoolMaxBytes)
+                if spec.spoolMaxBytes > 0 { spool = try Spool(directory: dir, maxBytes: spec.spoolMaxBytes) }
+                deadLetter = try DeadLetterFile(directory: dir, maxBytes: options.deadLetterMaxBytes)
             }
-            workers.append(SinkWorker(sink: sink, spec: spec, spool: spool, capacity: spec.queueCapacity,
-                                      batchSize: spec.batchSize, retryInitial: options.retryInitialSeconds,
-                                      retryMax: options.retryMaxSeconds, drainTimeout: options.drainTimeoutSeconds))
+            let settings = SinkWorker.Settings(capacity: spec.queueCapacity, batchSize: spec.batchSize, batchBytes: spec.batchBytes,
+                                               batchWaitSeconds: Double(spec.batchWaitMillis) / 1000,
+                                               retryInitial: options.retryInitialSeconds, retryMax: options.retryMaxSeconds,
+                                               retryAfterMax: options.retryAfterMaxSeconds, drainTimeout: options.drainTimeoutSeconds)
+            workers.append(SinkWorker(sink: sink, spec: spec, spool: spool, deadLetter: deadLetter, clock: options.clock, settings: settings))
         }
         self.workers = workers
-        self.reportedLoss = Array(repeating: 0, count: workers.count)
+        self.reported = Array(repeating: Reported(), count: workers.count)
         let t = Thread { [self] in housekeeping() }
         t.name = "vigil-output-housekeeping"
         housekeeper = t
@@ -103,7 +121,7 @@ public final class OutputRouter: @unchecked Sendable {
         cond.lock()
         if closed { cond.unlock(); return }
         cond.unlock()
-        reportLoss()
+        reportHealth()
         cond.lock()
         closed = true
         cond.broadcast()
@@ -120,16 +138,24 @@ public final class OutputRouter: @unchecked Sendable {
     deinit { close() }
 
     private func housekeeping() {
-        var lastLossReport = Date()
+        let clock = options.clock
+        var nextSync = clock.deadline(after: options.syncIntervalSeconds)
+        var nextReport = clock.deadline(after: options.lossReportIntervalSeconds)
         cond.lock()
         while !closed {
-            _ = cond.wait(until: Date().addingTimeInterval(options.syncIntervalSeconds))
+            clock.wait(cond, until: min(nextSync, nextReport))
             if closed { break }
+            let now = clock.monotonicNanos()
+            let syncDue = now >= nextSync, reportDue = now >= nextReport
+            if !syncDue && !reportDue { continue }
             cond.unlock()
-            for w in workers { w.sync() }
-            if Date().timeIntervalSince(lastLossReport) >= options.lossReportIntervalSeconds {
-                reportLoss()
-                lastLossReport = Date()
+            if syncDue {
+                for w in workers { w.sync() }
+                nextSync = clock.deadline(after: options.syncIntervalSeconds)
+            }
+            if reportDue {
+                reportHealth()
+                nextReport = clock.deadline(after: options.lossReportIntervalSeconds)
             }
             cond.lock()
         }
@@ -138,24 +164,32 @@ public final class OutputRouter: @unchecked Sendable {
         cond.unlock()
     }
 
-    /// Publishes an Application Error event for each output that lost lines since last time.
-    private func reportLoss() {
+    /// Publishes a health event for each output that lost or dead-lettered lines since last
+    /// time, and when an output starts or stops being refused its credentials.
+    private func reportHealth() {
         guard let encoder = options.healthEncoder else { return }
         for (i, w) in workers.enumerated() {
             let s = w.stats
             cond.lock()
-            let delta = s.lost - reportedLoss[i]
-            reportedLoss[i] = s.lost
+            let before = reported[i]
+            reported[i] = Reported(lost: s.lost, deadLettered: s.deadLettered, unauthorized: s.unauthorized)
             cond.unlock()
-            if delta > 0 {
-                let now = UInt64(Date().timeIntervalSince1970 * 1_000_000_000)
-                publish(encoder.encode(AgentEvent(.loss(source: "output \(s.name)", count: delta), timeNanos: now)))
+            let now = options.clock.wallNanos()
+            var events: [AgentEvent.Kind] = []
+            if s.lost > before.lost { events.append(.loss(source: "output \(s.name)", count: s.lost - before.lost)) }
+            if s.deadLettered > before.deadLettered {
+                events.append(.deadLettered(output: s.name, count: s.deadLettered - before.deadLettered,
+                                            reason: s.lastRejection ?? "rejected", file: s.deadLetterPath ?? ""))
             }
+            if let why = s.unauthorized, before.unauthorized == nil { events.append(.outputFailing(output: s.name, reason: why)) }
+            if s.unauthorized == nil, before.unauthorized != nil { events.append(.outputRecovered(output: s.name)) }
+            for e in events { publish(encoder.encode(AgentEvent(e, timeNanos: now))) }
         }
     }
 
     /// Makes the sink a spec describes.
-    static func makeSink(_ spec: OutputSpec) -> any Sink {
+    static func makeSink(_ spec: OutputSpec, clock: any OutputClock = SystemOutputClock.shared,
+                         hostname: String = SyslogSink.localHostname()) -> any Sink {
         let tls = TLSSettings(caFile: spec.caFile, verifyPeer: spec.verifyPeer)
         switch spec.target {
         case .stdout:
@@ -163,10 +197,11 @@ public final class OutputRouter: @unchecked Sendable {
         case .file(let path, let maxBytes, let keep, let fsync):
             return FileSink(path: path, maxBytes: maxBytes, keep: keep, fsync: fsync)
         case .syslog(let transport, let host, let port):
-            return SyslogSink(transport: transport, host: host, port: port, tls: transport == .tls ? tls : nil)
+            return SyslogSink(transport: transport, host: host, port: port, tls: transport == .tls ? tls : nil, clock: clock)
         case .http(let secure, let host, let port, let path, let format):
             return HTTPSink(secure: secure, host: host, port: port, path: path, format: format,
-                            token: spec.token, index: spec.index, tls: secure ? tls : nil)
+                            token: spec.token, index: spec.index, tls: secure ? tls : nil,
+                            gzip: spec.gzip ?? (format != .ndjson), hostname: hostname, clock: clock)
         }
     }
 

@@ -10,7 +10,10 @@
 ///
 /// Options every output takes: `only=findings,process,network,app,<class_uid>` (which
 /// classes it receives), `queue=N` (lines held in memory), `spool_max_bytes=N` (disk spool
-/// bound; 0 disables spooling), `batch=N` (lines per delivery).
+/// bound; 0 disables spooling), `batch=N` (most lines per delivery), `batch_bytes=N` (most
+/// event bytes per delivery), `batch_wait_ms=N` (how long a batch that is not full waits
+/// for more lines; 0, the default, sends at once). HTTP outputs also take `gzip=true|false`
+/// (compressed request bodies; on by default for `hec` and `bulk`, whose receivers accept it).
 public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
     /// The kind of output and its address.
     public enum Target: Sendable, Hashable {
@@ -43,6 +46,12 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
     public var spoolMaxBytes = 256 << 20
     /// Most lines per delivery (one HTTP request, one write).
     public var batchSize = 256
+    /// Most event bytes per delivery (a single larger line still goes, alone).
+    public var batchBytes = 1 << 20
+    /// How long a batch that is not full waits for more lines, in milliseconds (0: at once).
+    public var batchWaitMillis = 0
+    /// HTTP: compress request bodies with gzip; nil: on for `hec` and `bulk`, off for `ndjson`.
+    public var gzip: Bool?
     /// HTTP: credential for `Authorization` (HEC: `Splunk`, bulk: `ApiKey`, ndjson: `Bearer`).
     public var token: String?
     /// HTTP bulk: the index (or data stream) to write to.
@@ -73,7 +82,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
             }
         }
         var spec: OutputSpec
-        var allowed: Set<String> = ["only", "queue", "spool_max_bytes", "batch"]
+        var allowed: Set<String> = ["only", "queue", "spool_max_bytes", "batch", "batch_bytes", "batch_wait_ms"]
         if base == "stdout" || base == "-" {
             spec = OutputSpec(target: .stdout, redacted: trimmed)
         } else if base.hasPrefix("file:") {
@@ -94,7 +103,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
             case "http", "https":
                 spec = OutputSpec(target: .http(secure: scheme == "https", host: host, port: port,
                                                 path: "/" + (pathPart ?? ""), format: .ndjson), redacted: trimmed)
-                allowed.formUnion(["format", "token", "index"])
+                allowed.formUnion(["format", "token", "index", "gzip"])
                 if scheme == "https" { allowed.formUnion(["ca", "verify"]) }
             default:
                 throw fail("unknown output scheme '\(scheme)'; expected syslog+udp, syslog+tcp, syslog+tls, http or https")
@@ -131,6 +140,9 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
             case "queue": spec.queueCapacity = try int(1)
             case "spool_max_bytes": spec.spoolMaxBytes = try int(0)
             case "batch": spec.batchSize = try int(1)
+            case "batch_bytes": spec.batchBytes = try int(1024)
+            case "batch_wait_ms": spec.batchWaitMillis = try int(0)
+            case "gzip": spec.gzip = try bool()
             case "max_bytes", "keep", "fsync":
                 guard case .file(let path, var maxBytes, var keep, var fsync) = spec.target else { break }
                 if k == "max_bytes" { maxBytes = try int(4096) }

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,6 +16,21 @@ public struct OutputLine: Sendable, Hashable {
         self.bytes = bytes
         self.classUID = classUID
     }
+
+    /// The event's `metadata.uid`, which Vigil's encoder writes as the first member of the
+    /// top-level `metadata` (so it is found without parsing the line); nil when absent.
+    /// Inside a JSON string every quote is escaped, so the pattern only matches structure.
+    var eventUID: String? {
+        let pattern = Self.uidPattern
+        guard let start = HTTPSink.find(bytes, pattern) else { return nil }
+        let from = start + pattern.count
+        guard let end = bytes[from...].firstIndex(of: 0x22), end > from else { return nil }
+        let uid = bytes[from..<end]
+        guard !uid.contains(0x5c) else { return nil }  // escapes: not one of ours
+        return String(decoding: uid, as: UTF8.self)
+    }
+
+    private static let uidPattern = Array(#""metadata":{"uid":""#.utf8)
 }
 
 /// A destination for event lines.
@@ -126,5 +142,102 @@ final class FileSink: Sink {
 
     func close() {
         if fd >= 0 { _ = Glibc.close(fd); fd = -1 }
+    }
+}
+
+/// How a delivery failed, as a sink classifies it; the worker decides from the kind alone.
+/// Any other error a sink throws (a refused connection, a reset) counts as `transient`.
+struct DeliveryFailure: Error, CustomStringConvertible {
+    enum Kind: Equatable {
+        /// Try again later (5xx, 408, 429, network errors); `retryAfter` seconds when the
+        /// receiver said how long to wait.
+        case transient(retryAfter: Double?)
+        /// The receiver will never take these lines as they are (4xx other than 401, 403,
+        /// 408, 413, 429): they go to the dead-letter file so later lines can flow.
+        case rejected
+        /// The receiver refuses our credentials (401, 403): the output is failing until an
+        /// operator acts; its lines stay spooled and are retried slowly.
+        case unauthorized
+        /// The request was too large (413): the batch is split and the halves retried.
+        case tooLarge
+    }
+
+    var kind: Kind
+    var message: String
+    /// The HTTP status, when there was one.
+    var status: Int?
+
+    init(_ kind: Kind, _ message: String, status: Int? = nil) {
+        self.kind = kind
+        self.message = message
+        self.status = status
+    }
+
+    var description: String { message }
+
+    /// The kind an HTTP status (not 2xx) stands for.
+    static func kind(httpStatus s: Int, retryAfter: Double?) -> Kind {
+        switch s {
+        case 401, 403: .unauthorized
+        case 413: .tooLarge
+        case 408, 429: .transient(retryAfter: retryAfter)
+        case 400..<500: .rejected
+        default: .transient(retryAfter: retryAfter)
+        }
+    }
+}
+
+/// A batch the receiver took in part (Elasticsearch `_bulk` answers per item): the lines at
+/// `failed`'s indices (positions in the batch) were not taken, for the reason given; every
+/// other line was delivered.
+struct PartialDelivery: Error, CustomStringConvertible {
+    var failed: [Int: DeliveryFailure]
+    var description: String {
+        "\(failed.count) items failed: " + (failed.sorted { $0.key < $1.key }.first.map { $0.value.message } ?? "")
+    }
+}
+
+/// Where lines a receiver rejected for good are kept, in the output's spool directory:
+/// `dead-letter.jsonl`, one JSON object per line with the time, the output, the reason and
+/// the event exactly as it was sent. Bounded by `maxBytes`; past it, lines are counted lost.
+final class DeadLetterFile {
+    let path: String
+    let maxBytes: Int
+    private var size: Int
+
+    init(directory: String, maxBytes: Int) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = directory + "/dead-letter.jsonl"
+        self.maxBytes = maxBytes
+        var st = stat()
+        size = stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    /// Appends the rejected lines (durably); returns how many were kept.
+    func append(_ lines: [(line: OutputLine, reason: String)], output: String, timeNanos: UInt64) -> Int {
+        var buf: [UInt8] = []
+        var kept = 0
+        for (l, reason) in lines {
+            var w = JSONWriter(reservingCapacity: l.bytes.count + 160)
+            w.object { w in
+                w.field("time", Int64(timeNanos / 1_000_000))
+                w.field("output", output)
+                w.field("reason", reason)
+                w.field("class_uid", l.classUID)
+                w.key("event"); w.raw(l.bytes)
+            }
+            guard size + buf.count + w.bytes.count + 1 <= maxBytes else { break }
+            buf += w.bytes
+            buf.append(0x0a)
+            kept += 1
+        }
+        guard !buf.isEmpty else { return 0 }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return 0 }
+        defer { _ = Glibc.close(fd) }
+        guard (try? FileDescriptor.writeAll(fd, buf, call: "write(\(path))")) != nil else { return 0 }
+        _ = fdatasync(fd)
+        size += buf.count
+        return kept
     }
 }

@@ -6,7 +6,8 @@ public struct SinkStats: Sendable, Hashable {
     public var name: String
     /// Lines offered to this output after its filter.
     public var accepted: Int = 0
-    /// Lines the sink confirmed delivered.
+    /// Lines the sink confirmed delivered (for `_bulk`, including items the receiver already
+    /// held: 409 on a `create` with the same `_id`).
     public var delivered: Int = 0
     /// Lines written to the disk spool (over the whole run).
     public var spooled: Int = 0
@@ -14,52 +15,85 @@ public struct SinkStats: Sendable, Hashable {
     public var spoolPendingBytes: Int = 0
     /// Lines waiting in memory now.
     public var queued: Int = 0
-    /// Lines lost: the memory queue and spool were both full, or left undelivered at close
-    /// without a spool.
+    /// Lines lost: the memory queue and spool were both full, left undelivered at close
+    /// without a spool, or rejected by the receiver with no room in the dead-letter file.
     public var lost: Int = 0
+    /// Lines the receiver rejected for good (HTTP 4xx), kept in the dead-letter file. They
+    /// are missing at the receiver, so they are reported like losses.
+    public var deadLettered: Int = 0
+    /// The dead-letter file, when the output has one.
+    public var deadLetterPath: String?
+    /// Why the receiver rejected the last dead-lettered lines.
+    public var lastRejection: String?
     /// Failed delivery attempts (each is retried).
     public var failures: Int = 0
     /// The last delivery error, if the last attempt failed.
     public var lastError: String?
     /// True while the sink is failing (its events go to the spool).
     public var down: Bool = false
+    /// Set while the receiver refuses the output's credentials (HTTP 401/403): the output
+    /// is failing until an operator fixes them; its events stay spooled.
+    public var unauthorized: String?
 }
 
 /// Drives one sink on its own thread: a bounded in-memory queue in front, the disk spool
-/// behind it, retries with exponential backoff.
+/// behind it, retries with exponential backoff (or the receiver's `Retry-After`), and a
+/// dead-letter file for lines the receiver rejects for good.
 ///
 /// Order is kept by one rule: everything in memory is older than everything in the spool.
 /// Once a line goes to the spool, later lines follow it there until the spool is drained;
 /// when a batch from memory fails, memory is moved to the front of the spool.
+///
+/// What a failure means is the sink's to say (`DeliveryFailure`): transient failures are
+/// retried; rejected lines go to the dead-letter file and the next batch flows; a 413 splits
+/// the batch; a partial delivery retries only the lines not taken. All timing (backoff,
+/// batch wait, drain timeout) is read from the injected `OutputClock`.
 final class SinkWorker: @unchecked Sendable {
+    /// Tuning of one worker.
+    struct Settings {
+        var capacity: Int
+        var batchSize: Int
+        var batchBytes: Int
+        var batchWaitSeconds: Double
+        var retryInitial: Double
+        var retryMax: Double
+        /// Longest `Retry-After` honoured (a receiver asking for more gets this).
+        var retryAfterMax: Double = 300
+        var drainTimeout: Double
+    }
+
     let spec: OutputSpec?
     private let sink: any Sink
     private let spool: Spool?
+    private let deadLetter: DeadLetterFile?
+    private let clock: any OutputClock
+    private let settings: Settings
     private let cond = NSCondition()
     private var queue: [OutputLine] = []
-    private let capacity: Int
-    private let batchSize: Int
+    private var queueBytes = 0
+    /// When the lines in memory must go even if the batch is not full (nil: at once).
+    private var lingerUntil: UInt64?
     private var closing = false
     private var finished = false
     private var counters: SinkStats
-    private let retryInitial: Double
-    private let retryMax: Double
-    private let drainTimeout: Double
-    private var closeDeadline: Date?
+    private var closeDeadline: UInt64?
     private var thread: Thread?
 
-    init(sink: any Sink, spec: OutputSpec?, spool: Spool?, capacity: Int, batchSize: Int,
-         retryInitial: Double, retryMax: Double, drainTimeout: Double) {
+    /// The batch being delivered and retried: the lines still to send, and where they came
+    /// from (the spool's last `peek`, or the first `taken` lines of the memory queue).
+    private struct Batch { var lines: [OutputLine]; var fromSpool: Bool; var taken: Int }
+    private var current: Batch?
+
+    init(sink: any Sink, spec: OutputSpec?, spool: Spool?, deadLetter: DeadLetterFile?, clock: any OutputClock, settings: Settings) {
         self.sink = sink
         self.spec = spec
         self.spool = spool
-        self.capacity = capacity
-        self.batchSize = batchSize
-        self.retryInitial = retryInitial
-        self.retryMax = retryMax
-        self.drainTimeout = drainTimeout
+        self.deadLetter = deadLetter
+        self.clock = clock
+        self.settings = settings
         self.counters = SinkStats(name: spec?.redacted ?? sink.name)
-        queue.reserveCapacity(min(capacity, 65_536))
+        counters.deadLetterPath = deadLetter?.path
+        queue.reserveCapacity(min(settings.capacity, 65_536))
         let t = Thread { [self] in run() }
         t.name = "vigil-sink"
         thread = t
@@ -73,10 +107,12 @@ final class SinkWorker: @unchecked Sendable {
         counters.accepted += 1
         if closing {
             counters.lost += 1
-        } else if let spool, spool.hasPending || queue.count >= capacity {
+        } else if let spool, spool.hasPending || queue.count >= settings.capacity {
             if spool.append(line) { counters.spooled += 1 } else { counters.lost += 1 }
-        } else if queue.count < capacity {
+        } else if queue.count < settings.capacity {
+            if queue.isEmpty && settings.batchWaitSeconds > 0 { lingerUntil = clock.deadline(after: settings.batchWaitSeconds) }
             queue.append(line)
+            queueBytes += line.bytes.count
         } else {
             counters.lost += 1
         }
@@ -105,63 +141,85 @@ final class SinkWorker: @unchecked Sendable {
     func close() {
         cond.lock()
         closing = true
-        closeDeadline = Date().addingTimeInterval(drainTimeout)
+        closeDeadline = clock.deadline(after: settings.drainTimeout)
         cond.broadcast()
         while !finished { cond.wait() }
         cond.unlock()
     }
 
+    private var pastCloseDeadline: Bool {
+        guard let d = closeDeadline else { return false }
+        return clock.monotonicNanos() >= d
+    }
+
+    private var memoryBatchFull: Bool { queue.count >= settings.batchSize || queueBytes >= settings.batchBytes }
+
     private func run() {
-        var backoff = retryInitial
+        var backoff = settings.retryInitial
         cond.lock()
         while true {
-            while queue.isEmpty && !(spool?.hasPending ?? false) && !closing { cond.wait() }
-            if queue.isEmpty && !(spool?.hasPending ?? false) { break }  // closing, all delivered
+            while current == nil && queue.isEmpty && !(spool?.hasPending ?? false) && !closing { cond.wait() }
+            if current == nil && queue.isEmpty && !(spool?.hasPending ?? false) { break }  // closing, all delivered
             // Past the drain timeout, stop if the rest can wait on disk (or the sink is down):
             // a large backlog must not hold up the agent's shutdown.
-            if closing, counters.down || spool != nil, let deadline = closeDeadline, Date() >= deadline { break }
-            let fromSpool = queue.isEmpty
-            let batch: [OutputLine]
-            if fromSpool {
-                spool!.sync()  // never deliver what a crash could un-write
-                batch = spool!.peek(max: batchSize)
-            } else {
-                batch = Array(queue.prefix(batchSize))
+            if closing, counters.down || spool != nil, pastCloseDeadline { break }
+            // A batch not yet full waits for more lines, at most `batchWaitSeconds` after its first.
+            if current == nil, !queue.isEmpty, !closing, !memoryBatchFull, let until = lingerUntil, clock.monotonicNanos() < until {
+                clock.wait(cond, until: until)
+                continue
             }
+            if current == nil { current = takeBatch() }
+            let batch = current!
             cond.unlock()
-            var failure: (any Error)?
-            do { try sink.deliver(batch[...]) } catch { failure = error }
+            let result = attempt(batch.lines)
             cond.lock()
-            if let failure {
-                counters.failures += 1
-                counters.lastError = String(describing: failure)
-                counters.down = true
-                if !fromSpool, let spool {
-                    // Outage: move what memory holds to disk, in front of anything spooled.
-                    let moved = spool.prepend(queue[...])
-                    counters.spooled += moved
-                    counters.lost += queue.count - moved
-                    queue.removeAll(keepingCapacity: true)
-                }
-                if closing, let deadline = closeDeadline, Date() >= deadline { break }
-                // Sleep out the whole backoff: new lines signal the condition, and waking for each
-                // would hammer a dead receiver with connection attempts. Only closing cuts it short.
-                let wake = Date().addingTimeInterval(backoff)
-                let wasClosing = closing
-                while Date() < wake && closing == wasClosing {
-                    _ = cond.wait(until: min(wake, closeDeadline ?? wake))
-                    if let deadline = closeDeadline, Date() >= deadline { break }
-                }
-                backoff = min(backoff * 2, retryMax)
-            } else {
-                backoff = retryInitial
+            counters.delivered += result.delivered
+            if !result.rejected.isEmpty { deadLetter(result.rejected) }
+            guard let failure = result.failure else {
+                backoff = settings.retryInitial
                 counters.down = false
                 counters.lastError = nil
-                counters.delivered += batch.count
-                if fromSpool { spool!.ack() } else { queue.removeFirst(batch.count) }
+                counters.unauthorized = nil
+                if batch.fromSpool { spool!.ack() } else { dropFromQueue(batch.taken) }
+                current = nil
+                continue
+            }
+            counters.failures += 1
+            counters.lastError = failure.message
+            counters.down = true
+            counters.unauthorized = failure.kind == .unauthorized ? failure.message : nil
+            current!.lines = result.retry
+            if !batch.fromSpool, let spool {
+                // Outage: move what memory holds to disk, in front of anything spooled.
+                let rest = result.retry + queue[batch.taken...]
+                let moved = spool.prepend(rest[...])
+                counters.spooled += moved
+                counters.lost += rest.count - moved
+                queue.removeAll(keepingCapacity: true)
+                queueBytes = 0
+                current = nil
+            }
+            if closing, pastCloseDeadline { break }
+            var wait = backoff
+            switch failure.kind {
+            case .transient(let after?): wait = min(max(after, 0), settings.retryAfterMax)
+            case .unauthorized: wait = settings.retryMax  // an operator must act; do not hammer
+            default: break
+            }
+            backoff = min(backoff * 2, settings.retryMax)
+            // Sleep out the whole wait: new lines signal the condition, and waking for each
+            // would hammer a dead receiver with connection attempts. Only closing cuts it short.
+            let wake = clock.deadline(after: wait)
+            let wasClosing = closing
+            while clock.monotonicNanos() < wake && closing == wasClosing && !pastCloseDeadline {
+                clock.wait(cond, until: min(wake, closeDeadline ?? wake))
             }
         }
         // Undelivered at close: keep it on disk for the next run, or count it lost.
+        if let c = current, !c.fromSpool {
+            queue = c.lines + queue[c.taken...]
+        }
+        current = nil
         if !queue.isEmpty {
             if let spool {
                 let moved = spool.prepend(queue[...])
@@ -171,6 +229,7 @@ final class SinkWorker: @unchecked Sendable {
                 counters.lost += queue.count
             }
             queue.removeAll()
+            queueBytes = 0
         }
         spool?.sync()
         cond.unlock()
@@ -179,5 +238,88 @@ final class SinkWorker: @unchecked Sendable {
         finished = true
         cond.broadcast()
         cond.unlock()
+    }
+
+    /// The next batch: from memory (older) or else the spool, capped by count and bytes.
+    private func takeBatch() -> Batch {
+        if queue.isEmpty {
+            spool!.sync()  // never deliver what a crash could un-write
+            return Batch(lines: spool!.peek(max: settings.batchSize, maxBytes: settings.batchBytes), fromSpool: true, taken: 0)
+        }
+        var bytes = 0
+        var n = 0
+        for l in queue.prefix(settings.batchSize) {
+            if n > 0 && bytes + l.bytes.count > settings.batchBytes { break }
+            bytes += l.bytes.count
+            n += 1
+        }
+        return Batch(lines: Array(queue[..<n]), fromSpool: false, taken: n)
+    }
+
+    private func dropFromQueue(_ n: Int) {
+        for l in queue[..<n] { queueBytes -= l.bytes.count }
+        queue.removeFirst(n)
+        // What is left was waiting already: it goes in the next batch without lingering.
+        lingerUntil = nil
+    }
+
+    private func deadLetter(_ rejected: [(line: OutputLine, reason: String)]) {
+        let kept = deadLetter?.append(rejected, output: counters.name, timeNanos: clock.wallNanos()) ?? 0
+        counters.deadLettered += kept
+        counters.lost += rejected.count - kept
+        counters.lastRejection = rejected.last?.reason
+    }
+
+    /// What one delivery attempt achieved, line by line.
+    struct AttemptResult {
+        var delivered = 0
+        var rejected: [(line: OutputLine, reason: String)] = []
+        /// Lines still to deliver, in order; non-empty exactly when `failure` is set.
+        var retry: [OutputLine] = []
+        var failure: DeliveryFailure?
+    }
+
+    /// Delivers `lines`, splitting on 413 and sorting a partial answer into delivered,
+    /// rejected and retry.
+    func attempt(_ lines: [OutputLine]) -> AttemptResult {
+        do {
+            try sink.deliver(lines[...])
+            return AttemptResult(delivered: lines.count)
+        } catch let partial as PartialDelivery {
+            var r = AttemptResult()
+            for (i, l) in lines.enumerated() {
+                guard let f = partial.failed[i] else { r.delivered += 1; continue }
+                switch f.kind {
+                case .rejected, .tooLarge: r.rejected.append((l, f.message))
+                case .transient, .unauthorized:
+                    r.retry.append(l)
+                    if r.failure == nil { r.failure = f }
+                }
+            }
+            return r
+        } catch let f as DeliveryFailure {
+            switch f.kind {
+            case .rejected:
+                return AttemptResult(rejected: lines.map { ($0, f.message) })
+            case .tooLarge:
+                guard lines.count > 1 else { return AttemptResult(rejected: [(lines[0], f.message)]) }
+                let mid = lines.count / 2
+                var first = attempt(Array(lines[..<mid]))
+                if first.failure != nil {
+                    first.retry += lines[mid...]
+                    return first
+                }
+                let second = attempt(Array(lines[mid...]))
+                first.delivered += second.delivered
+                first.rejected += second.rejected
+                first.retry = second.retry
+                first.failure = second.failure
+                return first
+            case .transient, .unauthorized:
+                return AttemptResult(retry: lines, failure: f)
+            }
+        } catch {
+            return AttemptResult(retry: lines, failure: DeliveryFailure(.transient(retryAfter: nil), String(describing: error)))
+        }
     }
 }

@@ -197,13 +197,16 @@ final class Spool {
         dirty = false
     }
 
-    /// Reads up to `max` lines from the front without consuming them.
-    func peek(max: Int) -> [OutputLine] {
+    /// Reads up to `max` lines from the front without consuming them, and no more than
+    /// `maxBytes` of event bytes (but always at least one line).
+    func peek(max: Int, maxBytes: Int = .max) -> [OutputLine] {
         flushBuffer()
         var out: [OutputLine] = []
+        var outBytes = 0
+        var full = false
         var segIndex = 0
         var offset = readOffset
-        while out.count < max, segIndex < segments.count {
+        while out.count < max, !full, segIndex < segments.count {
             let seg = segments[segIndex]
             if offset >= seg.size {
                 segIndex += 1
@@ -224,6 +227,9 @@ final class Spool {
             for i in 0..<n where buf[i] == 0x0a {
                 let rec = buf[start..<i]
                 if let sp = rec.firstIndex(of: 0x20), let cls = Self.decimal(rec[..<sp]) {
+                    let size = rec.count - (sp - rec.startIndex) - 1
+                    if !out.isEmpty && outBytes + size > maxBytes { full = true; break }
+                    outBytes += size
                     out.append(OutputLine(bytes: Array(rec[(sp + 1)...]), classUID: cls))
                 }
                 start = i + 1
@@ -231,8 +237,10 @@ final class Spool {
                 if out.count == max { break }
             }
             // A line longer than the read window: read it whole.
-            if !progressed {
+            if !progressed && !full {
                 if let line = readLongLine(seg.number, from: offset, size: seg.size) {
+                    if !out.isEmpty && outBytes + line.0.bytes.count > maxBytes { full = true; break }
+                    outBytes += line.0.bytes.count
                     out.append(line.0)
                     offset += line.1
                     continue

@@ -26,7 +26,11 @@ final class SyslogSink: Sink {
     private let hostname: String
     private let procID: String
 
-    init(transport: OutputSpec.SyslogTransport, host: String, port: UInt16, tls: TLSSettings?) {
+    private let clock: any OutputClock
+
+    init(transport: OutputSpec.SyslogTransport, host: String, port: UInt16, tls: TLSSettings?,
+         clock: any OutputClock = SystemOutputClock.shared) {
+        self.clock = clock
         self.name = "syslog+\(transport.rawValue)://\(host):\(port)"
         self.transport = transport
         self.host = host
@@ -85,23 +89,22 @@ final class SyslogSink: Sink {
         // Findings are warnings (4) so syslog-only pipelines can route them; the rest informational (6).
         let severity = l.classUID == OCSF.Class.detectionFinding.rawValue ? 4
             : l.classUID == OCSF.Class.applicationError.rawValue ? 3 : 6
-        var m = Array("<\(facility * 8 + severity)>1 \(SyslogSink.timestamp()) \(hostname) vigil \(procID) ocsf-\(l.classUID) - ".utf8)
+        var m = Array("<\(facility * 8 + severity)>1 \(SyslogSink.timestamp(clock.wallNanos())) \(hostname) vigil \(procID) ocsf-\(l.classUID) - ".utf8)
         m += l.bytes
         return m
     }
 
-    /// Current UTC time as RFC 3339 with milliseconds, as RFC 5424 requires.
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
+    /// A wall time as UTC RFC 3339 with milliseconds, as RFC 5424 requires.
+    static func timestamp(_ nanos: UInt64) -> String {
+        var t = time_t(nanos / 1_000_000_000)
+        let millis = Int32(nanos / 1_000_000 % 1000)
         var tm = tm()
         gmtime_r(&t, &tm)
         func pad(_ v: Int32, _ w: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, w - s.count)) + s
         }
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(millis, 3))Z"
     }
 
     static func localHostname() -> String {

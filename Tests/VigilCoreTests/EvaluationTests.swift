@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 private func fixture(_ name: String) throws -> String {
@@ -203,8 +204,4 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
     #expect(chunks > 3)
 }
 
-private func temp(_ text: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-\(UUID()).trace").path
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    return path
-}
+private func temp(_ text: String) throws -> String { try makeTempFile(text, extension: "trace") }

@@ -1,15 +1,12 @@
 import Foundation
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 @Suite struct ProfileStoreTests {
     typealias S = ProfileTestSupport
 
-    func tempDir() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-store-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
+    func tempDir() throws -> String { try makeTempDirectory("vigil-store") }
 
     /// The golden profile: a small service learned from a fixed synthetic stream.
     static func golden() -> Profile {

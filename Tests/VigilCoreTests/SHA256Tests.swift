@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 import VigilCore
 
 @Suite struct SHA256Tests {
@@ -28,8 +29,7 @@ import VigilCore
     }
 
     @Test func hashesFilesAndCachesByStamp() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-sha-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeTempDirectory("vigil-sha")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/bin"
         try Data("abc".utf8).write(to: URL(fileURLWithPath: file))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 import VigilCore
 
 /// A service learned by `vigil learn`, running from its own copy of the vigil binary so

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 import VigilCore
 import VigilOutput
 
@@ -17,9 +18,9 @@ struct RunCommandTests {
         try FileManager.default.copyItem(atPath: try vigilExecutable().path, toPath: svc)
         let port = try freeLoopbackPort()
         let policy = base + "/policy.yaml"
-        try write("half-life-seconds: 120\n", to: policy)
+        try writeFile("half-life-seconds: 120\n", to: policy)
         let config = base + "/vigil.yaml"
-        try write("""
+        try writeFile("""
             models: models
             state: state
             policy: policy.yaml
@@ -57,14 +58,14 @@ struct RunCommandTests {
         #expect(service.isRunning)
 
         // A broken policy: refused, reported, the running one stays.
-        try write("bands: { alert: 90, kill: 10 }\n", to: policy)
+        try writeFile("bands: { alert: 90, kill: 10 }\n", to: policy)
         kill(agent.pid, SIGHUP)
         try waitFor { value(try PrometheusText.parse(MetricsClient.fetch("127.0.0.1:\(port)")), "vigil_reloads_total", ["result": "refused"]) == 1 }
         metrics = try PrometheusText.parse(MetricsClient.fetch("127.0.0.1:\(port)"))
         #expect(value(metrics, "vigil_last_reload_success", nil) == 0)
         #expect(try normalRequest(servicePort) == 0)
         // Fixed: the next SIGHUP takes it.
-        try write("half-life-seconds: 60\n", to: policy)
+        try writeFile("half-life-seconds: 60\n", to: policy)
         kill(agent.pid, SIGHUP)
         try waitFor { value(try PrometheusText.parse(MetricsClient.fetch("127.0.0.1:\(port)")), "vigil_reloads_total", ["result": "ok"]) == 1 }
 
@@ -127,7 +128,7 @@ struct RunCommandTests {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: base) }
         let config = base + "/vigil.yaml"
-        try write("models: models\nstate: state\nduration: 3\noutputs: [file:\(base)/events.jsonl]\nmetrics: { listen: null }\n", to: config)
+        try writeFile("models: models\nstate: state\nduration: 3\noutputs: [file:\(base)/events.jsonl]\nmetrics: { listen: null }\n", to: config)
         func run(_ caps: [String]) throws -> (status: Int32, err: String) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -158,14 +159,14 @@ struct RunCommandTests {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: base) }
         let config = base + "/vigil.yaml"
-        try write("models: m\npromotion:\n  up-to: production\n", to: config)
+        try writeFile("models: m\npromotion:\n  up-to: production\n", to: config)
         let bad = try runVigil(["run", "--config", config, "--check"])
         #expect(bad.status == 2)
         #expect(bad.err.contains("\(config):3:10: promotion.up-to: expected one of learn, monitor, enforce, found 'production'"), "\(bad.err)")
-        try write("models: m\noutputs: [stdout, carrier-pigeon://loft]\n", to: config)
+        try writeFile("models: m\noutputs: [stdout, carrier-pigeon://loft]\n", to: config)
         let badOutput = try runVigil(["run", "--config", config, "--check"])
         #expect(badOutput.status == 2 && badOutput.err.contains("\(config):2:"), "\(badOutput.err)")
-        try write("models: m\n", to: config)
+        try writeFile("models: m\n", to: config)
         let good = try runVigil(["run", "--config", config, "--check"])
         #expect(good.status == 0, "\(good.err)")
         // Others can write it: refused before anything is read from it.
@@ -174,11 +175,6 @@ struct RunCommandTests {
         #expect(open.status == 2)
         #expect(open.err.contains("writable by users other than its owner"), "\(open.err)")
     }
-}
-
-private func write(_ text: String, to path: String) throws {
-    try text.write(toFile: path, atomically: false, encoding: .utf8)
-    chmod(path, 0o600)
 }
 
 private func value(_ samples: [ParsedSample], _ name: String, _ labels: [String: String]?) -> Double? {
@@ -192,12 +188,6 @@ private func waitFor(seconds: Double = 10, _ condition: () throws -> Bool) throw
         Thread.sleep(forTimeInterval: 0.2)
     }
     Issue.record("condition not met within \(seconds) s")
-}
-
-/// A port nothing listens on now (bound, read, released).
-private func freeLoopbackPort() throws -> UInt16 {
-    // The listener closes when it goes out of scope here.
-    try LoopbackListener().port
 }
 
 /// A vigil process in the background, with its stderr kept in a file.

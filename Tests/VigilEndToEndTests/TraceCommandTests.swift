@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 
 /// The built `vigil` executable, next to the test bundle in the build directory.
 func vigilExecutable() throws -> URL {

@@ -1,46 +1,22 @@
 import Foundation
 import Testing
+import VigilTestSupport
 
 /// Issue 5's "must show": `vigil trace` into a file and into a real rsyslog over TCP at the
 /// same time; every line of the file validates against the OCSF 1.5 schema and rsyslog
 /// receives every event.
 @Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(2)))
 struct TraceOutputsTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func which(_ name: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-            return "\(dir)/\(name)"
-        }
-        return nil
-    }
-
-    /// A loopback port nobody listens on right now.
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw POSIXError(.EADDRNOTAVAIL) }
-        return UInt16(bigEndian: addr.sin_port)
-    }
-
     @Test func traceToAFileAndToRsyslogOverTCP() throws {
         try BPFTestGate.check()
-        guard let rsyslogd = Self.which("rsyslogd"), let python = Self.which("python3") else {
+        guard let rsyslogd = Tools.which("rsyslogd"), let python = Tools.which("python3") else {
             Issue.record("rsyslogd and python3 are needed (scripts/setup.sh --tests installs them)")
             return
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-siem-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let port = try Self.freePort()
+        let port = try freeLoopbackPort()
         let received = dir + "/received.log"
         let conf = """
         global(workDirectory="\(dir)" maxMessageSize="64k")
@@ -74,7 +50,7 @@ struct TraceOutputsTests {
         // Every line validates against the OCSF 1.5 schema (an independent validator).
         let v = Process()
         v.executableURL = URL(fileURLWithPath: python)
-        v.arguments = [Self.packageRoot.appendingPathComponent("scripts/validate_ocsf.py").path, file]
+        v.arguments = [Tools.packageRoot.appendingPathComponent("scripts/validate_ocsf.py").path, file]
         let out = Pipe()
         v.standardOutput = out
         v.standardError = out

@@ -1,4 +1,5 @@
 import Testing
+import VigilTestSupport
 import VigilCore
 import VigilOutput
 

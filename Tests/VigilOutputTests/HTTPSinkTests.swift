@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 @testable import VigilOutput
 #if canImport(Glibc)
 import Glibc

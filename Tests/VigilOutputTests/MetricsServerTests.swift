@@ -1,48 +1,10 @@
 import Foundation
 import Testing
+import VigilTestSupport
 @testable import VigilOutput
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A raw TCP client for the metrics endpoint: sends exactly the given bytes.
-final class RawClient {
-    let fd: Int32
-
-    init(port: UInt16) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = loopbackAddress(port: port)
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
-    }
-
-    deinit { close(fd) }
-
-    func send(_ text: String) {
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    }
-
-    /// Everything until the server closes (or 5 s pass).
-    func readAll() -> String {
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            out += buf[..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func exchange(port: UInt16, _ request: String) throws -> String {
-        let c = try RawClient(port: port)
-        c.send(request)
-        return c.readAll()
-    }
-}
 
 @Suite(.timeLimit(.minutes(1)))
 struct MetricsServerTests {

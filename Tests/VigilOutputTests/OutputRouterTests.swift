@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 @testable import VigilOutput
 
 /// A sink the test controls: records what it delivers, can be made to fail or to stall.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 @testable import VigilOutput
 
 @Suite struct SpoolTests {

@@ -1,46 +1,80 @@
-import Foundation
+public import Foundation
+import CZlib
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A minimal HTTP/1.1 receiver on 127.0.0.1 for tests: records each POST body, answers 200
-/// (or `status`), keeps connections alive. `stop()` closes everything like a crashed
-/// receiver; `start()` listens again on the same port.
-final class TestHTTPServer: @unchecked Sendable {
-    struct Request { var path: String; var headers: [String: String]; var body: [UInt8] }
+/// (or `status`, or what `handler` says), keeps connections alive. gzip bodies
+/// (`Content-Encoding: gzip`) are decoded before they are recorded. `stop()` closes
+/// everything like a crashed receiver; `start()` listens again on the same port.
+public final class TestHTTPServer: @unchecked Sendable {
+    public struct Request: Sendable {
+        public var path: String
+        public var headers: [String: String]
+        /// The body as sent, decoded when it was gzip.
+        public var body: [UInt8]
+        /// The body's size on the wire.
+        public var wireBytes: Int
+        /// What the server answered.
+        public var status: Int
+    }
+
+    /// An answer chosen by `handler`.
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: String
+        public init(status: Int, headers: [(String, String)] = [], body: String = #"{"ok":true}"#) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
+    }
+
+    /// Decides each answer (nil: `status` with `{"ok":true}`). Runs on a connection thread.
+    public var handler: (@Sendable (Request) -> Reply)? {
+        get { lock.withLock { _handler } }
+        set { lock.withLock { _handler = newValue } }
+    }
+    private var _handler: (@Sendable (Request) -> Reply)?
+    private var _all: [Request] = []
+    /// Every request received, whatever the answer.
+    public var allRequests: [Request] { lock.withLock { _all } }
 
     private let lock = NSLock()
     private var _requests: [Request] = []
     private var listenFD: Int32 = -1
     private var connections: Set<Int32> = []
-    private(set) var port: UInt16 = 0
+    public private(set) var port: UInt16 = 0
     private var generation = 0
     /// The status to answer with (e.g. 503 to simulate an overloaded receiver).
-    var status: Int {
+    public var status: Int {
         get { lock.withLock { _status } }
         set { lock.withLock { _status = newValue } }
     }
     private var _status = 200
 
     /// How responses are framed, to exercise the client's HTTP/1.1 parsing.
-    enum ReplyStyle { case contentLength, chunked, closeDelimited }
-    var replyStyle: ReplyStyle {
+    public enum ReplyStyle: Sendable { case contentLength, chunked, closeDelimited }
+    public var replyStyle: ReplyStyle {
         get { lock.withLock { _replyStyle } }
         set { lock.withLock { _replyStyle = newValue } }
     }
     private var _replyStyle = ReplyStyle.contentLength
 
-    var requests: [Request] { lock.withLock { _requests } }
+    /// The requests answered 2xx (what the receiver stored).
+    public var requests: [Request] { lock.withLock { _requests } }
 
     /// All NDJSON lines received so far, in arrival order.
-    var lines: [String] {
+    public var lines: [String] {
         requests.flatMap { String(decoding: $0.body, as: UTF8.self).split(separator: "\n").map(String.init) }
     }
 
-    init() throws { try start() }
+    public init() throws { try start() }
     deinit { stop() }
 
-    func start() throws {
+    public func start() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -58,7 +92,7 @@ final class TestHTTPServer: @unchecked Sendable {
         t.start()
     }
 
-    func stop() {
+    public func stop() {
         lock.lock()
         let fds = connections
         let l = listenFD
@@ -113,22 +147,28 @@ final class TestHTTPServer: @unchecked Sendable {
             }
             let length = Int(headers["content-length"] ?? "0") ?? 0
             while buf.count < length { if !fill() { return } }
-            let body = Array(buf[..<length])
+            var body = Array(buf[..<length])
             buf.removeFirst(length)
+            if headers["content-encoding"] == "gzip" { body = Self.gunzip(body) ?? Array("<bad gzip>".utf8) }
             let path = head.first?.split(separator: " ").dropFirst().first.map(String.init) ?? ""
-            let status = self.status
-            // Record only what was acknowledged: a receiver that answers 503 has not stored it.
-            if (200..<300).contains(status) {
-                lock.withLock { _requests.append(Request(path: path, headers: headers, body: body)) }
+            var request = Request(path: path, headers: headers, body: body, wireBytes: length, status: 0)
+            let answer = handler?(request) ?? Reply(status: self.status)
+            request.status = answer.status
+            lock.withLock {
+                _all.append(request)
+                // Record only what was acknowledged: a receiver that answers 503 has not stored it.
+                if (200..<300).contains(answer.status) { _requests.append(request) }
             }
+            let status = answer.status
+            let extra = answer.headers.map { "\($0.0): \($0.1)\r\n" }.joined()
             let reply: [UInt8]
             switch replyStyle {
             case .contentLength:
-                reply = Array("HTTP/1.1 \(status) X\r\nContent-Length: 11\r\nContent-Type: application/json\r\n\r\n{\"ok\":true}".utf8)
+                reply = Array("HTTP/1.1 \(status) X\r\n\(extra)Content-Length: \(answer.body.utf8.count)\r\nContent-Type: application/json\r\n\r\n\(answer.body)".utf8)
             case .chunked:
-                reply = Array("HTTP/1.1 \(status) X\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{\"ok\r\n7\r\n\":true}\r\n0\r\n\r\n".utf8)
+                reply = Array("HTTP/1.1 \(status) X\r\n\(extra)Transfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{\"ok\r\n7\r\n\":true}\r\n0\r\n\r\n".utf8)
             case .closeDelimited:
-                reply = Array("HTTP/1.0 \(status) X\r\n\r\n{\"ok\":true}".utf8)
+                reply = Array("HTTP/1.0 \(status) X\r\n\(extra)\r\n{\"ok\":true}".utf8)
             }
             guard send(c, reply, reply.count, Int32(MSG_NOSIGNAL)) == reply.count else { return }
             if replyStyle == .closeDelimited { return }
@@ -140,41 +180,30 @@ final class TestHTTPServer: @unchecked Sendable {
         for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
         return nil
     }
-}
 
-/// Polls `condition` until it holds or `seconds` pass (for threads the test does not own).
-func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(10_000)
+    /// A gzip member decoded with zlib; nil when it is not valid gzip.
+    public static func gunzip(_ data: [UInt8]) -> [UInt8]? {
+        var strm = z_stream()
+        guard vigil_inflate_init_gzip(&strm) == Z_OK else { return nil }
+        defer { inflateEnd(&strm) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        var input = data
+        var rc: Int32 = Z_OK
+        input.withUnsafeMutableBufferPointer { inBuf in
+            strm.next_in = inBuf.baseAddress
+            strm.avail_in = uInt(inBuf.count)
+            repeat {
+                let produced: Int = chunk.withUnsafeMutableBufferPointer { outBuf in
+                    strm.next_out = outBuf.baseAddress
+                    strm.avail_out = uInt(outBuf.count)
+                    rc = inflate(&strm, Z_NO_FLUSH)
+                    return outBuf.count - Int(strm.avail_out)
+                }
+                out += chunk[..<produced]
+            } while rc == Z_OK
+        }
+        return rc == Z_STREAM_END ? out : nil
     }
-    return condition()
 }
 
-/// A fresh temporary directory, removed by the caller.
-func makeTempDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "vigil-test-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-/// A numbered test line in the shape of an OCSF event (the sinks never look inside).
-func testLine(_ i: Int, classUID: Int = 1007) -> [UInt8] {
-    Array(#"{"time":\#(1_767_225_600_000 + i),"class_uid":\#(classUID),"seq":\#(i)}"#.utf8)
-}
-
-/// The `seq` of a test line.
-func seq(_ line: some StringProtocol) -> Int? {
-    guard let r = line.range(of: #""seq":"#) else { return nil }
-    return Int(line[r.upperBound...].prefix { $0.isNumber })
-}
-
-/// 127.0.0.1:`port` as an IPv4 socket address (port 0: the kernel picks a free one at bind).
-func loopbackAddress(port: UInt16 = 0) -> sockaddr_in {
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = port.bigEndian
-    addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-    return addr
-}

@@ -1,20 +1,20 @@
-import Foundation
+public import Foundation
 
 /// External tools some tests need. A missing tool skips its tests, unless
 /// `VIGIL_REQUIRE_TOOLS=1` (CI) says the tools must be there, when the tests fail instead.
-enum Tools {
-    static let required = ProcessInfo.processInfo.environment["VIGIL_REQUIRE_TOOLS"] == "1"
+public enum Tools {
+    public static let required = ProcessInfo.processInfo.environment["VIGIL_REQUIRE_TOOLS"] == "1"
 
     /// The package root (tests run from anywhere; scripts live beside Sources/).
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    struct Result { var status: Int32; var output: String }
+    public struct Result: Sendable { public var status: Int32; public var output: String }
 
     /// Runs a program to completion, feeding it `input`, and returns its exit status and
     /// its standard output and error together.
     @discardableResult
-    static func run(_ path: String, _ args: [String], input: Data? = nil) throws -> Result {
+    public static func run(_ path: String, _ args: [String], input: Data? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
@@ -38,7 +38,7 @@ enum Tools {
     }
 
     /// The first executable of that name on PATH (or in the usual sbin directories).
-    static func which(_ name: String) -> String? {
+    public static func which(_ name: String) -> String? {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/sbin:/usr/bin"
         for dir in path.split(separator: ":") {
             let candidate = "\(dir)/\(name)"
@@ -48,16 +48,16 @@ enum Tools {
     }
 
     /// python3 with `jsonschema` and `ocsf-json-schema` importable.
-    static let pythonWithOCSF: String? = {
+    public static let pythonWithOCSF: String? = {
         guard let py = which("python3"),
               let r = try? run(py, ["-c", "import jsonschema, ocsf_json_schema"]), r.status == 0 else { return nil }
         return py
     }()
 
-    static let rsyslogd: String? = which("rsyslogd")
-    static let openssl: String? = which("openssl")
+    public static let rsyslogd: String? = which("rsyslogd")
+    public static let openssl: String? = which("openssl")
 
     /// rsyslog's GnuTLS network stream driver, needed for the TLS test.
-    static let rsyslogGnuTLS: Bool = ["/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so", "/usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so",
+    public static let rsyslogGnuTLS: Bool = ["/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so", "/usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so",
                                       "/usr/lib/rsyslog/lmnsd_gtls.so"].contains { FileManager.default.fileExists(atPath: $0) }
 }

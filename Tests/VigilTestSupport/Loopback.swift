@@ -1,0 +1,88 @@
+public import Foundation
+#if canImport(Glibc)
+public import Glibc
+#endif
+
+/// A TCP listener on 127.0.0.1 with a kernel-chosen port, accepting in the background.
+public final class LoopbackListener: @unchecked Sendable {
+    public let fd: Int32
+    public let port: UInt16
+    private let counter = Counter()
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        func add() { lock.lock(); n += 1; lock.unlock() }
+        var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+    }
+
+    /// Connections accepted so far.
+    public var accepted: Int { counter.value }
+
+    public init() throws {
+        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = sock
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(sock, $0, len) == 0 && listen(sock, 16) == 0 && getsockname(sock, $0, &len) == 0
+            }
+        }
+        guard ok else { throw POSIXError(.EADDRNOTAVAIL) }
+        port = UInt16(bigEndian: addr.sin_port)
+        let counter = self.counter
+        Thread.detachNewThread {
+            while true {
+                let c = accept(sock, nil, nil)
+                if c < 0 { return }
+                counter.add()
+                close(c)
+            }
+        }
+    }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}
+
+/// A raw TCP client on loopback (e.g. for the metrics endpoint): sends exactly the given bytes.
+public final class RawClient {
+    public let fd: Int32
+
+    public init(port: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = loopbackAddress(port: port)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+    }
+
+    deinit { close(fd) }
+
+    public func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Everything until the server closes (or 5 s pass).
+    public func readAll() -> String {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out += buf[..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func exchange(port: UInt16, _ request: String) throws -> String {
+        let c = try RawClient(port: port)
+        c.send(request)
+        return c.readAll()
+    }
+}
