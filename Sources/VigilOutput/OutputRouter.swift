@@ -92,7 +92,10 @@ public final class OutputRouter: @unchecked Sendable {
         }
         self.workers = workers
         self.reported = Array(repeating: Reported(), count: workers.count)
-        let t = Thread { [self] in housekeeping() }
+        // First deadlines from the clock as it is now, not whenever the thread gets going.
+        let firstSync = options.clock.deadline(after: options.syncIntervalSeconds)
+        let firstReport = options.clock.deadline(after: options.lossReportIntervalSeconds)
+        let t = Thread { [self] in housekeeping(nextSync: firstSync, nextReport: firstReport) }
         t.name = "vigil-output-housekeeping"
         housekeeper = t
         t.start()
@@ -137,10 +140,10 @@ public final class OutputRouter: @unchecked Sendable {
 
     deinit { close() }
 
-    private func housekeeping() {
+    private func housekeeping(nextSync: UInt64, nextReport: UInt64) {
         let clock = options.clock
-        var nextSync = clock.deadline(after: options.syncIntervalSeconds)
-        var nextReport = clock.deadline(after: options.lossReportIntervalSeconds)
+        var nextSync = nextSync
+        var nextReport = nextReport
         cond.lock()
         while !closed {
             clock.wait(cond, until: min(nextSync, nextReport))

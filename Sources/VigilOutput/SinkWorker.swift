@@ -31,6 +31,8 @@ public struct SinkStats: Sendable, Hashable {
     public var lastError: String?
     /// True while the sink is failing (its events go to the spool).
     public var down: Bool = false
+    /// True once the output is closing: it delivers what it can within the drain timeout.
+    public var draining: Bool = false
     /// Set while the receiver refuses the output's credentials (HTTP 401/403): the output
     /// is failing until an operator fixes them; its events stay spooled.
     public var unauthorized: String?
@@ -130,6 +132,7 @@ final class SinkWorker: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         var s = counters
+        s.draining = closing
         s.queued = queue.count
         s.spoolPendingBytes = spool?.pendingBytes ?? 0
         s.lost += spool?.lostOnWrite ?? 0

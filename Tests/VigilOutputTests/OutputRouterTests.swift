@@ -3,49 +3,75 @@ import Testing
 import VigilTestSupport
 @testable import VigilOutput
 
-/// A sink the test controls: records what it delivers, can be made to fail or to stall.
+/// A sink the test controls: records what it delivers, can be made to fail, to block until
+/// released, or to spend time on a manual clock per delivery.
 final class FakeSink: Sink, @unchecked Sendable {
     let name: String
     private let lock = NSLock()
     private var _lines: [OutputLine] = []
-    private var _failing = false
-    private var _delay: Double = 0
+    private var _failure: (any Error)?
     private var _closed = false
+    private var _attempts = 0
+    private var _batchBytes: [Int] = []
+    private let gate = NSCondition()
+    private var _held = false
+    /// Each delivery advances this clock by `cost` seconds (a slow receiver, in clock time).
+    var clock: ManualOutputClock?
+    var cost: Double = 0
 
     init(name: String = "fake") { self.name = name }
 
     var lines: [OutputLine] { lock.withLock { _lines } }
-    var failing: Bool {
-        get { lock.withLock { _failing } }
-        set { lock.withLock { _failing = newValue } }
+    var attempts: Int { lock.withLock { _attempts } }
+    /// Event bytes of each batch delivered.
+    var batchBytes: [Int] { lock.withLock { _batchBytes } }
+    /// When set, every delivery throws it.
+    var failure: (any Error)? {
+        get { lock.withLock { _failure } }
+        set { lock.withLock { _failure = newValue } }
     }
-    var delay: Double {
-        get { lock.withLock { _delay } }
-        set { lock.withLock { _delay = newValue } }
+    var failing: Bool {
+        get { failure != nil }
+        set { failure = newValue ? Down() : nil }
+    }
+    /// While true, deliveries block (a stalled receiver) until it is set false again.
+    var held: Bool {
+        get { gate.withLock { _held } }
+        set { gate.withLock { _held = newValue; gate.broadcast() } }
     }
     var closed: Bool { lock.withLock { _closed } }
 
     struct Down: Error {}
 
     func deliver(_ batch: ArraySlice<OutputLine>) throws {
-        let d = delay
-        if d > 0 { Thread.sleep(forTimeInterval: d) }
-        if failing { throw Down() }
-        lock.withLock { _lines += batch }
+        gate.withLock { while _held { gate.wait() } }
+        if cost > 0 { clock?.advance(by: cost) }
+        let failure: (any Error)? = lock.withLock { _attempts += 1; return _failure }
+        if let failure { throw failure }
+        lock.withLock { _lines += batch; _batchBytes.append(batch.reduce(0) { $0 + $1.bytes.count }) }
     }
 
     func close() { lock.withLock { _closed = true } }
 }
 
-@Suite struct OutputRouterTests {
-    static var fastRetry: OutputRouter.Options {
-        var o = OutputRouter.Options()
-        o.retryInitialSeconds = 0.01
-        o.retryMaxSeconds = 0.05
-        o.drainTimeoutSeconds = 0.5
-        o.syncIntervalSeconds = 0.02
-        o.lossReportIntervalSeconds = 0.05
+/// Every test drives time with a manual clock: nothing sleeps, and no decision depends on
+/// how fast the machine is. `waitFor` only waits (generously) for the worker threads to
+/// get where the test's clock moves say they must.
+@Suite(.timeLimit(.minutes(1))) struct OutputRouterTests {
+    static func options(_ clock: ManualOutputClock, drain: Double = 5) -> OutputRouter.Options {
+        var o = OutputRouter.Options(clock: clock)
+        o.retryInitialSeconds = 0.1
+        o.retryMaxSeconds = 0.8
+        o.drainTimeoutSeconds = drain
+        // Housekeeping parks at 5 s: never mistaken for a backoff below.
+        o.syncIntervalSeconds = 60
+        o.lossReportIntervalSeconds = 5
         return o
+    }
+
+    /// Waits until a worker is parked on the clock `seconds` from now (its backoff).
+    static func parked(_ clock: ManualOutputClock, at seconds: Double) -> Bool {
+        waitFor(10) { clock.waiting.contains { abs($0 - seconds) < 1e-6 } }
     }
 
     @Test func fansOutToEveryOutputWhoseFilterTakesTheClass() throws {
@@ -54,7 +80,7 @@ final class FakeSink: Sink, @unchecked Sendable {
             (all, try OutputSpec.parse("stdout")),
             (findings, try OutputSpec.parse("stdout?only=findings")),
             (network, try OutputSpec.parse("stdout?only=network,app")),
-        ], spoolDirectory: nil, options: Self.fastRetry)
+        ], spoolDirectory: nil, options: Self.options(ManualOutputClock()))
         for (i, cls) in [1007, 2004, 4001, 6002, 2004].enumerated() { router.publish(testLine(i, classUID: cls), classUID: cls) }
         router.close()
         #expect(all.lines.count == 5)
@@ -64,32 +90,37 @@ final class FakeSink: Sink, @unchecked Sendable {
         #expect(router.stats.map(\.delivered) == [5, 2, 2])
     }
 
-    @Test func aSlowOutputBlocksNeitherTheCallerNorTheOthers() throws {
-        let slow = FakeSink(), fast = FakeSink()
-        slow.delay = 0.2
-        let router = try OutputRouter(sinks: [(slow, try OutputSpec.parse("stdout?queue=100000")), (fast, try OutputSpec.parse("stdout"))],
-                                      spoolDirectory: nil, options: Self.fastRetry)
-        let start = Date()
+    /// A receiver that stalls completely: publishing still returns (the test would hang
+    /// otherwise) and the other output gets everything.
+    @Test func aStalledOutputBlocksNeitherTheCallerNorTheOthers() throws {
+        let stalled = FakeSink(), fast = FakeSink()
+        stalled.held = true
+        let router = try OutputRouter(sinks: [(stalled, try OutputSpec.parse("stdout?queue=100000")), (fast, try OutputSpec.parse("stdout"))],
+                                      spoolDirectory: nil, options: Self.options(ManualOutputClock()))
         for i in 0..<5000 { router.publish(testLine(i), classUID: 1007) }
-        #expect(Date().timeIntervalSince(start) < 0.2, "publishing waited for the slow sink")
-        #expect(waitFor(5) { fast.lines.count == 5000 })
-        #expect(slow.lines.count < 5000)
-        slow.delay = 0
+        #expect(waitFor(10) { fast.lines.count == 5000 })
+        #expect(stalled.lines.isEmpty)
+        #expect(router.stats[0].queued > 0)
+        stalled.held = false
         router.close()
-        #expect(slow.lines.map(\.bytes) == (0..<5000).map { testLine($0) })
+        #expect(stalled.lines.map(\.bytes) == (0..<5000).map { testLine($0) })
     }
 
     @Test func anOutageSpoolsToDiskAndDeliversEverythingInOrderAfterwards() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        let clock = ManualOutputClock()
         let sink = FakeSink()
-        let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout?queue=50&batch=20"))], spoolDirectory: dir, options: Self.fastRetry)
+        let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout?queue=50&batch=20"))], spoolDirectory: dir, options: Self.options(clock))
         for i in 0..<100 { router.publish(testLine(i), classUID: 1007) }
-        #expect(waitFor(5) { sink.lines.count == 100 })
+        #expect(waitFor(10) { sink.lines.count == 100 })
         sink.failing = true
         for i in 100..<2000 { router.publish(testLine(i), classUID: 1007) }
-        #expect(waitFor(5) { router.stats[0].spoolPendingBytes > 0 && router.stats[0].down })
+        #expect(waitFor(10) { router.stats[0].spoolPendingBytes > 0 && router.stats[0].down })
         sink.failing = false
+        // The retry comes when the clock says so, not before.
+        #expect(Self.parked(clock, at: 0.1))
+        clock.advance(by: 0.1)
         #expect(waitFor(10) { sink.lines.count == 2000 })
         router.close()
         #expect(sink.lines.map(\.bytes) == (0..<2000).map { testLine($0) }, "every line, once, in order")
@@ -97,23 +128,33 @@ final class FakeSink: Sink, @unchecked Sendable {
         #expect(router.stats[0].spooled > 0)
     }
 
-    @Test func aDownOutputIsRetriedWithBackoffNotOncePerEvent() throws {
+    /// The backoff, exactly: 0.1 s, doubling to the 0.8 s cap; new events do not cut it short.
+    @Test func aDownOutputIsRetriedWithExponentialBackoffNotOncePerEvent() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        let clock = ManualOutputClock()
         let down = FakeSink()
         down.failing = true
-        var options = Self.fastRetry
-        options.retryInitialSeconds = 0.05
-        options.retryMaxSeconds = 0.1
-        let router = try OutputRouter(sinks: [(down, try OutputSpec.parse("stdout?queue=10"))], spoolDirectory: dir, options: options)
-        let start = Date()
-        var i = 0
-        while Date().timeIntervalSince(start) < 0.5 { router.publish(testLine(i), classUID: 1007); i += 1; usleep(100) }
-        let failures = router.stats[0].failures
-        #expect(failures >= 2 && failures <= 12, "\(failures) attempts in 0.5 s for \(i) events")
+        let router = try OutputRouter(sinks: [(down, try OutputSpec.parse("stdout?queue=10"))], spoolDirectory: dir, options: Self.options(clock))
+        router.publish(testLine(0), classUID: 1007)
+        var published = 1
+        for (attempt, wait) in [0.1, 0.2, 0.4, 0.8, 0.8].enumerated() {
+            #expect(Self.parked(clock, at: wait), "attempt \(attempt + 1) waits \(wait) s: \(clock.waiting)")
+            #expect(down.attempts == attempt + 1)
+            // Events arriving during the wait wake the worker, which waits on.
+            let parks = clock.waitCount
+            for _ in 0..<20 { router.publish(testLine(published), classUID: 1007); published += 1 }
+            #expect(waitFor(10) { clock.waitCount > parks })
+            #expect(down.attempts == attempt + 1, "no attempt before the clock reaches the backoff")
+            clock.advance(by: wait)
+            #expect(waitFor(10) { down.attempts == attempt + 2 })
+        }
         down.failing = false
-        #expect(waitFor(5) { down.lines.count == i })
+        #expect(Self.parked(clock, at: 0.8))
+        clock.advance(by: 0.8)
+        #expect(waitFor(10) { down.lines.count == published })
         router.close()
+        #expect(down.lines.map(\.bytes) == (0..<published).map { testLine($0) })
     }
 
     @Test func undeliveredLinesSurviveARestartInTheSpool() throws {
@@ -122,54 +163,72 @@ final class FakeSink: Sink, @unchecked Sendable {
         let spec = try OutputSpec.parse("http://127.0.0.1:9/x?batch=10")
         let down = FakeSink()
         down.failing = true
-        let first = try OutputRouter(sinks: [(down, spec)], spoolDirectory: dir, options: Self.fastRetry)
+        // Drain timeout 0: close gives up at once, leaving everything on disk.
+        let first = try OutputRouter(sinks: [(down, spec)], spoolDirectory: dir, options: Self.options(ManualOutputClock(), drain: 0))
         for i in 0..<300 { first.publish(testLine(i), classUID: 1007) }
-        first.close()  // gives up after the drain timeout; everything is on disk
+        first.close()
         #expect(first.stats[0].lost == 0)
 
         let up = FakeSink()
-        let second = try OutputRouter(sinks: [(up, spec)], spoolDirectory: dir, options: Self.fastRetry)
+        let second = try OutputRouter(sinks: [(up, spec)], spoolDirectory: dir, options: Self.options(ManualOutputClock()))
         second.publish(testLine(300), classUID: 1007)
-        #expect(waitFor(5) { up.lines.count == 301 })
+        #expect(waitFor(10) { up.lines.count == 301 })
         second.close()
         #expect(up.lines.map(\.bytes) == (0...300).map { testLine($0) })
     }
 
+    /// A receiver that takes 0.1 s (of clock time) per batch and a 0.5 s drain timeout: close
+    /// delivers exactly what fits in the timeout and leaves the rest for the next run.
     @Test func closeLeavesASlowBacklogInTheSpoolForTheNextRun() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let spec = try OutputSpec.parse("stdout?batch=10&queue=100")
+        // A long batch wait on a frozen clock: every batch is a full 10.
+        let spec = try OutputSpec.parse("stdout?batch=10&queue=100&batch_wait_ms=1000")
+        let clock = ManualOutputClock()
         let slow = FakeSink()
-        slow.delay = 0.02
-        let first = try OutputRouter(sinks: [(slow, spec)], spoolDirectory: dir, options: Self.fastRetry)
+        slow.held = true
+        slow.clock = clock
+        slow.cost = 0.1
+        let first = try OutputRouter(sinks: [(slow, spec)], spoolDirectory: dir, options: Self.options(clock, drain: 0.5))
         for i in 0..<1000 { first.publish(testLine(i), classUID: 1007) }
-        let start = Date()
-        first.close()
-        #expect(Date().timeIntervalSince(start) < 2, "close is bounded by the drain timeout")
+        #expect(waitFor(10) { first.stats[0].spoolPendingBytes > 0 })  // the queue overflowed to disk
+        // Release the receiver only once close has set its deadline.
+        let closer = Thread { first.close() }
+        closer.start()
+        #expect(waitFor(10) { first.stats[0].draining })
+        slow.held = false
+        #expect(waitFor(10) { slow.closed })
         #expect(first.stats[0].lost == 0)
         let done = slow.lines.count
-        #expect(done < 1000)
+        // Five 0.1 s batches fill the 0.5 s drain timeout; the rest waits on disk.
+        #expect(done == 50, "\(done) lines delivered within the drain timeout")
 
         let fast = FakeSink()
-        let second = try OutputRouter(sinks: [(fast, spec)], spoolDirectory: dir, options: Self.fastRetry)
-        #expect(waitFor(5) { fast.lines.count == 1000 - done })
+        let second = try OutputRouter(sinks: [(fast, spec)], spoolDirectory: dir, options: Self.options(ManualOutputClock()))
+        #expect(waitFor(10) { fast.lines.count == 1000 - done })
         second.close()
         #expect((slow.lines + fast.lines).map(\.bytes) == (0..<1000).map { testLine($0) })
     }
 
+    /// Lines lost beyond the spool's bound are reported in a health event once the report
+    /// interval has passed on the clock.
     @Test func lossBeyondTheSpoolBoundIsCountedAndReported() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        let clock = ManualOutputClock()
         let down = FakeSink(), health = FakeSink()
         down.failing = true
-        var options = Self.fastRetry
+        var options = Self.options(clock, drain: 0)
         options.healthEncoder = Samples.encoder
         let router = try OutputRouter(sinks: [
             (down, try OutputSpec.parse("stdout?queue=10&spool_max_bytes=4096&only=process")),
             (health, try OutputSpec.parse("stdout?only=app")),
         ], spoolDirectory: dir, options: options)
         for i in 0..<500 { router.publish(testLine(i), classUID: 1007) }
-        #expect(waitFor(5) { !health.lines.isEmpty })
+        #expect(waitFor(10) { router.stats[0].lost > 0 })
+        #expect(health.lines.isEmpty, "no report before the interval")
+        clock.advance(by: 5)
+        #expect(waitFor(10) { !health.lines.isEmpty })
         router.close()
         let stats = router.stats[0]
         #expect(stats.lost > 0)
@@ -180,6 +239,32 @@ final class FakeSink: Sink, @unchecked Sendable {
             return Int(text[r.upperBound...].prefix { $0.isNumber })
         }
         #expect(reported.reduce(0, +) == stats.lost, "every lost line is reported in a health event")
+    }
+
+    /// `batch_wait_ms`: a batch that is not full waits for more lines, but no longer than the
+    /// wait; a full one goes at once.
+    @Test func batchesAreCappedByCountBytesAndTime() throws {
+        let clock = ManualOutputClock()
+        let sink = FakeSink()
+        let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout?batch=10&batch_bytes=1024&batch_wait_ms=500"))],
+                                      spoolDirectory: nil, options: Self.options(clock))
+        for i in 0..<3 { router.publish(testLine(i), classUID: 1007) }
+        #expect(Self.parked(clock, at: 0.5))
+        #expect(sink.attempts == 0, "three lines wait for more")
+        clock.advance(by: 0.5)
+        #expect(waitFor(10) { sink.lines.count == 3 })
+        #expect(sink.attempts == 1, "one batch when the wait ran out")
+        // Ten lines fill a batch: it goes without waiting for the clock.
+        for i in 3..<13 { router.publish(testLine(i), classUID: 1007) }
+        #expect(waitFor(10) { sink.lines.count == 13 })
+        #expect(sink.attempts == 2)
+        // 400-byte lines: 1 KiB holds two.
+        let big = Array(repeating: UInt8(ascii: "x"), count: 400)
+        for _ in 0..<5 { router.publish(big, classUID: 1007) }
+        router.close()
+        #expect(sink.lines.count == 18)
+        #expect(sink.batchBytes.allSatisfy { $0 <= 1024 }, "\(sink.batchBytes)")
+        #expect(sink.batchBytes.count >= 5, "two earlier batches, then 5 x 400 bytes need at least 3 batches of 1 KiB")
     }
 
     @Test func throttleHoldsBackRepeatsAndCountsThem() {
@@ -200,7 +285,7 @@ final class FakeSink: Sink, @unchecked Sendable {
 
     @Test func eventStreamEncodesThrottlesAndReportsSuppression() throws {
         let sink = FakeSink()
-        let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout"))], spoolDirectory: nil, options: Self.fastRetry)
+        let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout"))], spoolDirectory: nil, options: Self.options(ManualOutputClock()))
         let stream = EventStream(router: router, encoder: Samples.encoder, throttle: FindingThrottle(windowNanos: 60_000_000_000, limit: 1))
         for c in Samples.events { stream.publish(c.event, process: c.process, ancestry: c.ancestry) }
         #expect(stream.publish(Samples.finding))
