@@ -6,13 +6,24 @@ import VigilTestSupport
 import Glibc
 #endif
 
-@Suite(.serialized) struct HTTPSinkTests {
-    static var options: OutputRouter.Options {
-        var o = OutputRouter.Options()
-        o.retryInitialSeconds = 0.02
-        o.retryMaxSeconds = 0.1
-        o.drainTimeoutSeconds = 2
+/// Against a real HTTP peer on loopback (`TestHTTPServer`), with time on a manual clock:
+/// waits are for I/O to complete, and every retry happens when the test moves the clock.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct HTTPSinkTests {
+    static var options: OutputRouter.Options { options(ManualOutputClock()) }
+
+    static func options(_ clock: ManualOutputClock, drain: Double = 5) -> OutputRouter.Options {
+        var o = OutputRouter.Options(clock: clock)
+        o.retryInitialSeconds = 0.1
+        o.retryMaxSeconds = 1.6
+        o.drainTimeoutSeconds = drain
+        o.syncIntervalSeconds = 60
+        o.lossReportIntervalSeconds = 30
+        o.hostname = Samples.encoder.hostname
         return o
+    }
+
+    static func parked(_ clock: ManualOutputClock, at seconds: Double) -> Bool {
+        waitFor(10) { clock.waiting.contains { abs($0 - seconds) < 1e-6 } }
     }
 
     @Test func postsNDJSONBatchesOverOneKeptAliveConnection() throws {
@@ -42,6 +53,8 @@ import Glibc
         #expect(r.headers["authorization"] == "Splunk abc")
         let envelope = try #require(JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
         #expect(envelope["sourcetype"] as? String == "ocsf:2004")
+        #expect(envelope["host"] as? String == Samples.encoder.hostname, "HEC events carry the host")
+        #expect(r.headers["content-encoding"] == "gzip", "HEC takes gzip bodies")
         #expect((envelope["time"] as? Double).map { abs($0 - 1_767_225_600.006) < 0.0005 } == true)
         let event = try #require(envelope["event"] as? [String: Any])
         #expect(event["class_uid"] as? Int == 2004)
@@ -66,8 +79,9 @@ import Glibc
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try TestHTTPServer()
+        let clock = ManualOutputClock()
         let router = try OutputRouter(specs: [try OutputSpec.parse("http://127.0.0.1:\(server.port)/in?batch=25&queue=200")],
-                                      spoolDirectory: dir, options: Self.options)
+                                      spoolDirectory: dir, options: Self.options(clock))
         let total = 3000
         for i in 0..<1000 { router.publish(testLine(i), classUID: 1007) }
         #expect(waitFor(10) { server.lines.count >= 1000 })
@@ -76,7 +90,8 @@ import Glibc
         #expect(waitFor(5) { router.stats[0].down && router.stats[0].spoolPendingBytes > 0 }, "events go to the spool while the receiver is down")
         try server.start()  // same port
         for i in 2000..<total { router.publish(testLine(i), classUID: 1007) }
-        #expect(waitFor(20) { Set(server.lines.compactMap(seq)).count == total })
+        // Retries happen as the clock passes each backoff.
+        #expect(waitFor(20) { clock.advance(by: 1.6); return Set(server.lines.compactMap(seq)).count == total })
         router.close()
         let received = server.lines.compactMap(seq)
         var deduplicated: [Int] = []
@@ -101,17 +116,24 @@ import Glibc
         #expect(router.stats[0].failures == 0, "\(router.stats[0].lastError ?? "")")
     }
 
-    @Test func anErrorStatusIsRetriedUntilAccepted() throws {
+    @Test func aServerErrorIsRetriedWithBackoffUntilAccepted() throws {
         let server = try TestHTTPServer()
         defer { server.stop() }
         server.status = 503
-        let router = try OutputRouter(specs: [try OutputSpec.parse("http://127.0.0.1:\(server.port)/in")], spoolDirectory: nil, options: Self.options)
+        let clock = ManualOutputClock()
+        let router = try OutputRouter(specs: [try OutputSpec.parse("http://127.0.0.1:\(server.port)/in")], spoolDirectory: nil, options: Self.options(clock))
         router.publish(testLine(7), classUID: 1007)
-        #expect(waitFor(5) { router.stats[0].failures >= 2 })
+        #expect(Self.parked(clock, at: 0.1))
+        #expect(router.stats[0].failures == 1)
         #expect(router.stats[0].lastError?.contains("503") == true)
+        clock.advance(by: 0.1)
+        #expect(Self.parked(clock, at: 0.2), "the second wait doubles")
+        #expect(router.stats[0].failures == 2)
         server.status = 200
-        #expect(waitFor(5) { server.lines.count == 1 })
+        clock.advance(by: 0.2)
+        #expect(waitFor(10) { server.lines.count == 1 })
         router.close()
+        #expect(router.stats[0].deadLettered == 0)
     }
 
     @Test(.enabled(if: (Tools.which("python3") != nil && Tools.openssl != nil) || Tools.required,
@@ -146,11 +168,10 @@ import Glibc
         }
 
         // Without the receiver's CA the system store does not trust it: nothing is delivered.
-        var options = Self.options
-        options.drainTimeoutSeconds = 0.3
-        let untrusted = try OutputRouter(specs: [try OutputSpec.parse("https://127.0.0.1:\(port)/in")], spoolDirectory: nil, options: options)
+        let untrusted = try OutputRouter(specs: [try OutputSpec.parse("https://127.0.0.1:\(port)/in")], spoolDirectory: nil,
+                                         options: Self.options(ManualOutputClock(), drain: 0))
         untrusted.publish(testLine(1), classUID: 1007)
-        #expect(waitFor(5) { untrusted.stats[0].failures > 0 })
+        #expect(waitFor(10) { untrusted.stats[0].failures > 0 })
         untrusted.close()
         #expect(untrusted.stats[0].delivered == 0)
         #expect(untrusted.stats[0].lastError?.contains("certificate") == true, "\(untrusted.stats[0].lastError ?? "")")
