@@ -68,6 +68,12 @@ public final class RawClient {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Whether anything (or the end of the stream) has arrived, without waiting.
+    public var hasData: Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) == 1
+    }
+
     /// Everything until the server closes (or 5 s pass).
     public func readAll() -> String {
         var out: [UInt8] = []
