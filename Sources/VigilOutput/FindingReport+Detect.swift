@@ -6,9 +6,9 @@ extension FindingReport {
     /// wires things.
     ///
     /// - `uid`: profile, pid, step id (or time) — unique per finding.
-    /// - action: a step to ``ResponseRung/none`` is reported as `alert` with detail
-    ///   "stepped down to no action"; `wouldHaveActed` (monitor) and `pending` are `skipped`
-    ///   with a detail saying so; `notNeeded` is `succeeded` (reporting is the whole action).
+    /// - action: the rung and the core's outcome as they are (no step: the current rung,
+    ///   `not-needed`); a step to ``ResponseRung/none`` says "stepped down to no action",
+    ///   monitor and pending steps say so in the detail.
     public init(deviations: [Deviation], riskScore: Double, step: ResponseStep?, rung: ResponseRung = .alert,
                 process: ProcessRecord, ancestry: [ProcessRecord], timeNanos: UInt64) {
         let profile = deviations.first?.profile ?? step?.profile ?? ""
@@ -25,18 +25,11 @@ extension FindingReport {
         } else {
             title = "\(process.path.isEmpty ? process.comm : process.path): risk \(Int(riskScore.rounded()))"
         }
-        let actionStep: Action.Step = switch target {
-        case .none, .alert: .alert
-        case .denyNetwork: .denyNetwork
-        case .suspend: .suspend
-        case .kill: .kill
-        }
-        var outcome = Action.Outcome.succeeded
         var detail: String? = step.map { "\($0.from.name) -> \($0.to.name): \($0.reason)" }
         switch step?.outcome {
-        case .wouldHaveActed?: outcome = .skipped; detail = "monitor mode, would have acted: " + (detail ?? "")
-        case .pending?: outcome = .skipped; detail = "not yet carried out: " + (detail ?? "")
-        case .failed(let why)?: outcome = .failed; detail = (detail ?? "") + "; failed: \(why)"
+        case .wouldHaveActed?: detail = "monitor mode, would have acted: " + (detail ?? "")
+        case .pending?: detail = "not yet carried out: " + (detail ?? "")
+        case .failed(let why)?: detail = (detail ?? "") + "; failed: \(why)"
         case .succeeded?, .notNeeded?, nil: break
         }
         if target == .none { detail = "stepped down to no action" + (detail.map { ": " + $0 } ?? "") }
@@ -47,7 +40,7 @@ extension FindingReport {
                   reasons: deviations.map {
                       Reason(kind: $0.kind.rawValue, observed: $0.observed, expected: $0.expected, scoreDelta: Int($0.score.rounded()))
                   },
-                  action: Action(step: actionStep, outcome: outcome, detail: detail),
+                  action: Action(step: Action.Step(target), outcome: Action.Outcome(step?.outcome ?? .notNeeded), detail: detail),
                   process: process, ancestry: ancestry, timeNanos: timeNanos)
     }
 }

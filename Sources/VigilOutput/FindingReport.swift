@@ -60,21 +60,51 @@ public struct FindingReport: Sendable, Hashable {
         }
     }
 
-    /// The response step taken and how it went.
+    /// The response step taken and how it went, in the core's own vocabulary: `step` is a
+    /// ``ResponseRung`` and `outcome` a ``ResponseOutcome``, spelt by their policy and metric
+    /// names. One table (`OCSFEncoder.response`) maps them to OCSF ids, and metric labels
+    /// (`AgentMetrics.ActionKey`) use the same raw values, so a finding reads the same in
+    /// the SIEM, in `/metrics` and on the console.
     public struct Action: Sendable, Hashable {
-        /// The rungs of the response ladder, mildest first.
+        /// The rungs of the response ladder, mildest first (``ResponseRung``).
         public enum Step: String, Sendable, Hashable, CaseIterable {
-            case alert, denyNetwork = "deny-network", suspend, kill
+            case none, alert, denyNetwork = "deny-network", suspend, kill
+
+            /// The rung, by its policy name.
+            public init(_ rung: ResponseRung) {
+                self = switch rung {
+                case .none: .none
+                case .alert: .alert
+                case .denyNetwork: .denyNetwork
+                case .suspend: .suspend
+                case .kill: .kill
+                }
+            }
         }
 
-        /// How carrying out the step went.
-        public enum Outcome: String, Sendable, Hashable {
+        /// How carrying out the step went (``ResponseOutcome``).
+        public enum Outcome: String, Sendable, Hashable, CaseIterable {
+            /// Monitor mode: decided, not carried out (only the finding was raised).
+            case wouldHaveActed = "would-have-acted"
+            /// Enforce mode: decided, not yet carried out.
+            case pending
             /// The action took effect.
             case succeeded
             /// The action was attempted and failed (e.g. the process was already gone).
             case failed
-            /// Policy chose the step but did not carry it out (dry run or a cap was reached).
-            case skipped
+            /// Nothing to carry out: the step only changes what is reported (alert, or
+            /// stepping down to no action). Reporting is the whole action.
+            case notNeeded = "not-needed"
+
+            public init(_ outcome: ResponseOutcome) {
+                self = switch outcome {
+                case .wouldHaveActed: .wouldHaveActed
+                case .pending: .pending
+                case .succeeded: .succeeded
+                case .failed: .failed
+                case .notNeeded: .notNeeded
+                }
+            }
         }
 
         /// The step policy chose.

@@ -293,6 +293,14 @@ public struct AgentMetrics: Sendable {
             self.action = action
             self.outcome = outcome
         }
+        /// The labels of a finding's action: the same raw values the OCSF mapping reads.
+        public init(_ action: FindingReport.Action) {
+            self.init(action: action.step.rawValue, outcome: action.outcome.rawValue)
+        }
+        /// The labels of a response step: its target rung and the core's outcome.
+        public init(_ step: ResponseStep) {
+            self.init(action: FindingReport.Action.Step(step.to).rawValue, outcome: FindingReport.Action.Outcome(step.outcome).rawValue)
+        }
         public static func < (a: Self, b: Self) -> Bool { (a.action, a.outcome) < (b.action, b.outcome) }
     }
 

@@ -94,19 +94,21 @@ extension OCSFEncoder {
         return EncodedEvent(bytes: w.bytes, classUID: cls.rawValue)
     }
 
-    /// The OCSF action and disposition for a response step and its outcome.
+    /// The OCSF `action_id`, `action`, `disposition_id` and `disposition` for a response
+    /// step and its outcome: the one table from the core's vocabulary to OCSF's. The
+    /// disposition says what happened to the process, so every finding on which nothing
+    /// was done to the process (an alert, any monitor-mode step) reads Observed / Alert,
+    /// whatever rung was decided; `outcome` and `status_detail` say why.
     static func response(_ a: FindingReport.Action) -> (Int, String, Int, String) {
-        switch a.outcome {
-        case .failed: return (0, "Unknown", 27, "Error")
-        case .skipped: return (3, "Observed", 16, "No Action")
-        case .succeeded:
-            switch a.step {
-            case .alert: return (3, "Observed", 19, "Alert")
-            case .denyNetwork: return (2, "Denied", 2, "Blocked")
-            // OCSF has no disposition for a stopped or killed process: Other, named plainly.
-            case .suspend: return (2, "Denied", 99, "Process Suspended")
-            case .kill: return (2, "Denied", 99, "Process Killed")
-            }
+        switch (a.outcome, a.step) {
+        case (.failed, _): (0, "Unknown", 27, "Error")
+        case (.pending, _): (0, "Unknown", 0, "Unknown")
+        case (_, .none): (3, "Observed", 16, "No Action")
+        case (.wouldHaveActed, _), (.notNeeded, _), (.succeeded, .alert): (3, "Observed", 19, "Alert")
+        case (.succeeded, .denyNetwork): (2, "Denied", 2, "Blocked")
+        // OCSF has no disposition for a stopped or killed process: Other, named plainly.
+        case (.succeeded, .suspend): (2, "Denied", 99, "Process Suspended")
+        case (.succeeded, .kill): (2, "Denied", 99, "Process Killed")
         }
     }
 }

@@ -1,10 +1,10 @@
 import Testing
 import VigilTestSupport
 import VigilCore
-import VigilOutput
+@testable import VigilOutput
 
 @Suite struct FindingReportDetectTests {
-    @Test func monitorStepBecomesASkippedActionWithReasons() {
+    @Test func monitorStepKeepsTheCoresOutcomeWithReasons() {
         let d = Deviation(kind: .newExec, pid: 7, profile: "usr-sbin-nginx", observed: "/usr/bin/curl",
                           expected: ["/usr/bin/logger"], score: 25, scoring: "weight 25", timeNanos: 5)
         let p = ResponsePlanner(policy: .standard, mode: .monitor)
@@ -14,8 +14,41 @@ import VigilOutput
         #expect(r.types == ["new-exec"])
         #expect(r.riskScore == 55)
         #expect(r.reasons == [.init(kind: "new-exec", observed: "/usr/bin/curl", expected: ["/usr/bin/logger"], scoreDelta: 25)])
-        #expect(r.action.step == .denyNetwork && r.action.outcome == .skipped)
+        #expect(r.action.step == .denyNetwork && r.action.outcome == .wouldHaveActed)
         #expect(r.action.detail?.hasPrefix("monitor mode, would have acted") == true)
         #expect(r.profile == "usr-sbin-nginx")
+    }
+
+    /// Issue 17 item 4: in monitor mode an alert and a higher rung used to read `succeeded`
+    /// and `skipped`. Now each carries the core's outcome, and OCSF says the same thing
+    /// about both: observed, an alert raised, nothing done to the process.
+    @Test func monitorAlertsAndHigherRungsMapConsistently() {
+        let p = ResponsePlanner(policy: .standard, mode: .monitor)
+        let alert = p.update(pid: 7, profile: "x", score: 30, now: 1)
+        let higher = p.update(pid: 8, profile: "x", score: 95, now: 1)
+        let proc = ProcessRecord(pid: 7, ppid: 1, path: "/bin/x")
+        let a = FindingReport(deviations: [], riskScore: 30, step: alert.first, process: proc, ancestry: [], timeNanos: 1).action
+        let h = FindingReport(deviations: [], riskScore: 95, step: higher.first, process: proc, ancestry: [], timeNanos: 1).action
+        #expect(a.step == .alert && a.outcome == .notNeeded)
+        #expect(h.step != .alert && h.step != .none && h.outcome == .wouldHaveActed, "\(h)")
+        #expect(OCSFEncoder.response(a) == (3, "Observed", 19, "Alert"))
+        #expect(OCSFEncoder.response(h) == (3, "Observed", 19, "Alert"))
+        // Metric labels: the same raw values, as the agent counts them.
+        #expect(AgentMetrics.ActionKey(a) == AgentMetrics.ActionKey(action: "alert", outcome: "not-needed"))
+        #expect(AgentMetrics.ActionKey(higher.first!) == AgentMetrics.ActionKey(h))
+    }
+
+    /// Every step and outcome has its OCSF ids in the one table; enforce outcomes differ.
+    @Test func theOCSFTableCoversEveryStepAndOutcome() {
+        for step in FindingReport.Action.Step.allCases {
+            for outcome in FindingReport.Action.Outcome.allCases {
+                let (actionID, _, dispositionID, _) = OCSFEncoder.response(.init(step: step, outcome: outcome))
+                #expect([0, 2, 3].contains(actionID))
+                #expect([0, 2, 16, 19, 27, 99].contains(dispositionID))
+            }
+        }
+        #expect(OCSFEncoder.response(.init(step: .kill, outcome: .succeeded)) == (2, "Denied", 99, "Process Killed"))
+        #expect(OCSFEncoder.response(.init(step: .kill, outcome: .failed)).2 == 27)
+        #expect(OCSFEncoder.response(.init(step: .none, outcome: .notNeeded)) == (3, "Observed", 16, "No Action"))
     }
 }

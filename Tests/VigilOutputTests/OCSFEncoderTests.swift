@@ -73,10 +73,11 @@ import VigilCore
         let python = try #require(Tools.pythonWithOCSF, "VIGIL_REQUIRE_TOOLS=1 but python3 with jsonschema and ocsf-json-schema is missing")
         var input = Data()
         for (_, e) in Samples.all { input.append(contentsOf: e.bytes); input.append(0x0a) }
+        for e in Samples.withUIDs { input.append(contentsOf: e.bytes); input.append(0x0a) }
         let script = Tools.packageRoot.appendingPathComponent("scripts/validate_ocsf.py").path
         let result = try Tools.run(python, [script], input: input)
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("\(Samples.all.count) passed, 0 failed"), "\(result.output)")
+        #expect(result.output.contains("\(Samples.all.count + Samples.withUIDs.count) passed, 0 failed"), "\(result.output)")
     }
 }
 

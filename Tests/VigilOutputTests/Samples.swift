@@ -82,7 +82,10 @@ enum Samples {
         failed.riskScore = 30
         failed.reasons = [.init(kind: "user", observed: "uid 0", expected: [], scoreDelta: 30)]
         failed.action = .init(step: .denyNetwork, outcome: .failed, detail: "cgroup not found")
-        return [("finding", encoder.encode(finding)), ("finding-failed-action", encoder.encode(failed, suppressedCount: 3))]
+        var monitor = finding
+        monitor.action = .init(step: .kill, outcome: .wouldHaveActed, detail: "monitor mode, would have acted: alert -> kill: risk 91.0 >= 90")
+        return [("finding", encoder.encode(finding)), ("finding-failed-action", encoder.encode(failed, suppressedCount: 3)),
+                ("finding-monitor", encoder.encode(monitor))]
     }
 
     static let agentEvents: [(String, AgentEvent)] = [
@@ -95,7 +98,22 @@ enum Samples {
                                                       reason: "stable for 86400 s (at least 86400 s required)"), timeNanos: t0 + 4_000_000_000)),
         ("agent-reload-refused", AgentEvent(.reloadRefused(reason: "invalid policy: /etc/vigil/policy.yaml:3:10: bands out of order"),
                                             timeNanos: t0 + 5_000_000_000)),
+        ("agent-dead-letter", AgentEvent(.deadLettered(output: "http://siem:8088/in", count: 3, reason: "http://siem:8088/in answered 400: bad event",
+                                                       file: "/var/lib/vigil/spool/http___siem_8088_in-0123456789abcdef/dead-letter.jsonl"),
+                                         timeNanos: t0 + 6_000_000_000)),
+        ("agent-output-failing", AgentEvent(.outputFailing(output: "https://es:9200/_bulk?token=***", reason: "https://es:9200/_bulk answered 401: unauthorized"),
+                                            timeNanos: t0 + 7_000_000_000)),
+        ("agent-output-recovered", AgentEvent(.outputRecovered(output: "https://es:9200/_bulk?token=***"), timeNanos: t0 + 8_000_000_000)),
     ]
+
+    /// Events as an agent with an identity writes them: `metadata.uid` on each (not golden:
+    /// the instance id is random; the OCSF validation checks them).
+    static var withUIDs: [EncodedEvent] {
+        var e = encoder
+        e.identity = EventIdentity()
+        return [e.encode(finding), e.encode(agentEvents[0].1),
+                e.encode(events[0].event, process: events[0].process, ancestry: events[0].ancestry)].compactMap { $0 }
+    }
 
     /// Every encoded sample, by name.
     static var all: [(String, EncodedEvent)] {
