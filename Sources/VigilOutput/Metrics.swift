@@ -436,6 +436,11 @@ public struct AgentMetrics: Sendable {
                          samples: perSink { Double($0.delivered) }),
             MetricFamily(name: "vigil_sink_lost_events_total", help: "Events an output lost (memory queue and spool both full).", kind: .counter,
                          samples: byLabel("sink", lostBySink)),
+            MetricFamily(name: "vigil_sink_dead_lettered_events_total",
+                         help: "Events an output's receiver rejected for good (HTTP 4xx), kept in its dead-letter file.", kind: .counter,
+                         samples: perSink { Double($0.deadLettered) }),
+            MetricFamily(name: "vigil_sink_unauthorized", help: "1 while an output's receiver refuses its credentials (HTTP 401/403).",
+                         kind: .gauge, samples: perSink { $0.unauthorized == nil ? 0 : 1 }),
         ]
         return out
     }

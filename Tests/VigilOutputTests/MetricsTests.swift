@@ -126,7 +126,7 @@ struct AgentMetricsTests {
         m.runTimeStatsEnabled = true
         m.programs = [ProgramStats(name: "vg_sys_exit", runTimeNanos: 2_000_000_000, runCount: 40),
                       ProgramStats(name: "vg_exec", runTimeNanos: 250_000_000, runCount: 5)]
-        m.sinks = [SinkStats(name: "file:/b", delivered: 8, spoolPendingBytes: 100, queued: 2, down: true),
+        m.sinks = [SinkStats(name: "file:/b", delivered: 8, spoolPendingBytes: 100, queued: 2, deadLettered: 2, down: true, unauthorized: "answered 401"),
                    SinkStats(name: "file:/a", delivered: 9)]
         return m
     }
@@ -212,6 +212,14 @@ struct AgentMetricsTests {
         # TYPE vigil_sink_lost_events_total counter
         vigil_sink_lost_events_total{sink="file:/a"} 0
         vigil_sink_lost_events_total{sink="file:/b"} 4
+        # HELP vigil_sink_dead_lettered_events_total Events an output's receiver rejected for good (HTTP 4xx), kept in its dead-letter file.
+        # TYPE vigil_sink_dead_lettered_events_total counter
+        vigil_sink_dead_lettered_events_total{sink="file:/a"} 0
+        vigil_sink_dead_lettered_events_total{sink="file:/b"} 2
+        # HELP vigil_sink_unauthorized 1 while an output's receiver refuses its credentials (HTTP 401/403).
+        # TYPE vigil_sink_unauthorized gauge
+        vigil_sink_unauthorized{sink="file:/a"} 0
+        vigil_sink_unauthorized{sink="file:/b"} 1
 
         """)
         // The same snapshot always renders the same text (dictionary order does not leak).
