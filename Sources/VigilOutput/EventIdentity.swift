@@ -74,11 +74,23 @@ public final class EventIdentity: @unchecked Sendable {
         return "\(instanceID)-\(n)"
     }
 
+    /// Serialises reservations in this process: two identities on one directory (the old
+    /// and the new event stream across a reload) must not reserve the same block.
+    private static let reservationLock = NSLock()
+
+    /// Reserves the next block: from where the file says (another identity on the same
+    /// directory may have reserved since) or where this one is, whichever is later.
     private func reserve() throws {
         guard let sequencePath else { return }
-        let end = next + Self.blockSize
-        try Self.writeAtomically(Array("\(end)\n".utf8), to: sequencePath)
-        reservedEnd = end
+        try Self.reservationLock.withLock {
+            if let text = try? String(contentsOfFile: sequencePath, encoding: .utf8),
+               let onDisk = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                next = max(next, onDisk)
+            }
+            let end = next + Self.blockSize
+            try Self.writeAtomically(Array("\(end)\n".utf8), to: sequencePath)
+            reservedEnd = end
+        }
     }
 
     private static func randomHex() -> String {

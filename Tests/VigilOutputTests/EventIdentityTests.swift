@@ -21,6 +21,20 @@ import VigilTestSupport
         #expect(try String(contentsOfFile: dir + "/instance-id", encoding: .utf8) == first.instanceID + "\n")
     }
 
+    /// The old and the new event stream of a reload share the directory: their blocks differ.
+    @Test func twoIdentitiesOnOneDirectoryNeverShareANumber() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let old = try EventIdentity(directory: dir)
+        let new = try EventIdentity(directory: dir)
+        var seen = Set<String>()
+        // The old one runs past the end of its block: it must skip the new one's.
+        var repeats = 0
+        for _ in 0..<(Int(EventIdentity.blockSize) + 2) where !seen.insert(old.nextUID()).inserted { repeats += 1 }
+        for _ in 0..<1000 where !seen.insert(new.nextUID()).inserted { repeats += 1 }
+        #expect(repeats == 0)
+    }
+
     @Test func twoAgentsNameTheSameEventDifferently() throws {
         let d1 = try makeTempDirectory(), d2 = try makeTempDirectory()
         defer { for d in [d1, d2] { try? FileManager.default.removeItem(atPath: d) } }
