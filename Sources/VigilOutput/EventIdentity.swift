@@ -24,7 +24,9 @@ public final class EventIdentity: @unchecked Sendable {
     /// Set when a reservation could not be written: ids then carry a run-unique suffix so
     /// they stay unique even though the next start may reuse numbers.
     private var fallbackSuffix: String?
-    static let blockSize: UInt64 = 1 << 20
+    static let defaultBlockSize: UInt64 = 1 << 20
+    /// Sequence numbers reserved per write of `sequence`.
+    let blockSize: UInt64
 
     /// Why the state directory cannot hold the identity.
     public struct Failure: Error, CustomStringConvertible {
@@ -34,7 +36,12 @@ public final class EventIdentity: @unchecked Sendable {
     }
 
     /// Loads the identity kept in `directory`, creating it on first use.
-    public init(directory: String) throws {
+    public convenience init(directory: String) throws {
+        try self.init(directory: directory, blockSize: Self.defaultBlockSize)
+    }
+
+    init(directory: String, blockSize: UInt64) throws {
+        self.blockSize = blockSize
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let idPath = directory + "/instance-id"
         instanceID = try Self.loadOrCreateID(idPath)
@@ -57,6 +64,7 @@ public final class EventIdentity: @unchecked Sendable {
     public init() {
         instanceID = Self.randomHex()
         sequencePath = nil
+        blockSize = Self.defaultBlockSize
         next = 0
         reservedEnd = .max
     }
@@ -87,7 +95,7 @@ public final class EventIdentity: @unchecked Sendable {
                let onDisk = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 next = max(next, onDisk)
             }
-            let end = next + Self.blockSize
+            let end = next + blockSize
             try Self.writeAtomically(Array("\(end)\n".utf8), to: sequencePath)
             reservedEnd = end
         }

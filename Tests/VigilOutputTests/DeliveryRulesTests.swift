@@ -89,8 +89,12 @@ import VigilTestSupport
 
     /// `_bulk` with some items failing: items are created by `_id` (the event's
     /// `metadata.uid`); only the failed items are sent again, 409 counts as delivered, and
-    /// the index ends up with every event exactly once.
-    @Test func aPartialBulkFailureResendsOnlyTheFailedItemsWithoutDuplicates() throws {
+    /// the index ends up with every event exactly once. Once from memory, once with the
+    /// events coming from the disk spool (a queue of one overflows at once).
+    @Test(arguments: [false, true])
+    func aPartialBulkFailureResendsOnlyTheFailedItemsWithoutDuplicates(fromSpool: Bool) throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try TestHTTPServer()
         defer { server.stop() }
         let index = MiniIndex()
@@ -98,27 +102,29 @@ import VigilTestSupport
         let clock = ManualOutputClock()
         var encoder = Samples.encoder
         encoder.identity = EventIdentity()
-        let router = try OutputRouter(specs: [try OutputSpec.parse("http://127.0.0.1:\(server.port)/_bulk?format=bulk&batch=10&batch_wait_ms=100000")],
-                                      spoolDirectory: nil, options: Self.options(clock))
+        let spec = "http://127.0.0.1:\(server.port)/_bulk?format=bulk&batch=10" + (fromSpool ? "&queue=1" : "&batch_wait_ms=100000")
+        let router = try OutputRouter(specs: [try OutputSpec.parse(spec)], spoolDirectory: fromSpool ? dir : nil, options: Self.options(clock))
         let events = (0..<10).map { i in encoder.encode(AgentEvent(.reloaded(detail: "n\(i)"), timeNanos: Samples.t0 + UInt64(i))) }
+        let ids = try events.map { try #require(OutputLine(bytes: $0.bytes, classUID: $0.classUID).eventUID) }
         // A re-send of the first event (as after a lost answer): the index already holds it.
-        index.preload(try #require(OutputLine(bytes: events[0].bytes, classUID: events[0].classUID).eventUID))
+        index.preload(ids[0])
+        // The index is busy for the 4th and 8th events the first time it sees them.
+        index.refuseOnce = [ids[3], ids[7]]
         for e in events { router.publish(e) }
-        #expect(waitFor(10) { index.requests == 1 })
         #expect(HTTPSinkTests.parked(clock, at: 0.1), "the items refused with 429 wait for the backoff")
         clock.advance(by: 0.1)
-        #expect(waitFor(10) { index.requests == 2 })
+        #expect(waitFor(10) { index.documents.count == 10 })
         router.close()
-        let bodies = server.allRequests
-        #expect(bodies.count == 2)
-        #expect(bodies[0].headers["content-encoding"] == "gzip")
-        let firstIDs = index.ids(inRequest: 0), secondIDs = index.ids(inRequest: 1)
-        #expect(firstIDs.count == 10)
-        #expect(secondIDs == [firstIDs[3], firstIDs[7]], "only the two refused items are sent again")
+        #expect(server.allRequests.allSatisfy { $0.headers["content-encoding"] == "gzip" })
+        let sent = index.allIDs
+        #expect(sent.filter { $0 == ids[3] }.count == 2 && sent.filter { $0 == ids[7] }.count == 2, "refused items sent again")
+        #expect(ids.enumerated().allSatisfy { i, id in i == 3 || i == 7 || sent.filter { $0 == id }.count == 1 },
+                "nothing else is sent twice: \(sent.count) items in \(index.requests) requests")
         #expect(index.documents.count == 10, "every event once")
-        #expect(Set(index.documents.keys) == Set(firstIDs))
+        #expect(Set(index.documents.keys) == Set(ids))
         #expect(router.stats[0].delivered == 10)
         #expect(router.stats[0].deadLettered == 0)
+        #expect(router.stats[0].spoolPendingBytes == 0)
     }
 
     /// 401: the output is failing, its events stay spooled (nothing dead-lettered), a health
@@ -208,30 +214,34 @@ final class Counter: @unchecked Sendable {
 }
 
 /// Just enough of an Elasticsearch index for `_bulk` `create`: 409 for an `_id` it holds;
-/// on the first request it refuses the 4th and 8th items with 429 (a busy shard).
+/// 429 (a busy shard) for an `_id` in `refuseOnce`, the first time it is seen.
 final class MiniIndex: @unchecked Sendable {
     private let lock = NSLock()
     private var docs: [String: String] = [:]
     private var perRequest: [[String]] = []
+    private var _refuse: Set<String> = []
 
     var documents: [String: String] { lock.withLock { docs } }
     var requests: Int { lock.withLock { perRequest.count } }
-    func ids(inRequest i: Int) -> [String] { lock.withLock { perRequest[i] } }
+    /// Every `_id` sent, in order, across requests.
+    var allIDs: [String] { lock.withLock { perRequest.flatMap { $0 } } }
+    var refuseOnce: Set<String> {
+        get { lock.withLock { _refuse } }
+        set { lock.withLock { _refuse = newValue } }
+    }
     func preload(_ id: String) { lock.withLock { docs[id] = "{}" } }
 
     func bulk(_ r: TestHTTPServer.Request) -> TestHTTPServer.Reply {
         let lines = String(decoding: r.body, as: UTF8.self).split(separator: "\n").map(String.init)
         return lock.withLock {
-            let first = perRequest.isEmpty
             var ids: [String] = []
             var items: [String] = []
             var errors = false
             for k in stride(from: 0, to: lines.count - 1, by: 2) {
                 guard let action = try? JSONSerialization.jsonObject(with: Data(lines[k].utf8)) as? [String: [String: String]],
                       let id = action["create"]?["_id"] else { return .init(status: 400, body: "no _id") }
-                let n = ids.count
                 ids.append(id)
-                if first && (n == 3 || n == 7) {
+                if _refuse.remove(id) != nil {
                     errors = true
                     items.append(#"{"create":{"_id":"\#(id)","status":429,"error":{"type":"es_rejected_execution_exception","reason":"busy"}}}"#)
                 } else if docs[id] != nil {
