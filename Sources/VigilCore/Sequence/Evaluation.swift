@@ -141,6 +141,12 @@ public struct EvaluationReport: Sendable, Codable {
 
 /// Offline evaluation of the sequence model on a labelled ``Corpus``.
 public enum Evaluation {
+    /// Trains a model on the train traces of `corpus`, read with the boundaries of its
+    /// numbering (``Corpus/parameters(_:)``).
+    public static func train(corpus: Corpus, parameters: SequenceModel.Parameters = .standard) throws -> SequenceModel {
+        try train(files: corpus.train, parameters: corpus.parameters(parameters))
+    }
+
     /// Trains a model on every trace in `files`.
     public static func train(files: [String], parameters: SequenceModel.Parameters = .standard) throws -> SequenceModel {
         var trainer = SequenceTrainer(parameters: parameters)
@@ -185,6 +191,8 @@ public enum Evaluation {
     ///   - traces: receives every scored trace (for offline analysis), when given.
     public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard, stide: Bool = false,
                            traces: ((ScoredTrace) -> Void)? = nil) throws -> EvaluationReport {
+        // A corpus of Linux numbers restarts n-grams at request boundaries, as the kernel does.
+        let parameters = corpus.parameters(parameters)
         guard !corpus.train.isEmpty else {
             throw TraceInputError(path: corpus.root + "/train", reason: .missingDirectory("no trace files in it"))
         }
