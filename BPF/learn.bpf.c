@@ -12,7 +12,10 @@
  * is added to the known map first, so the next occurrence is already known; for a slot in
  * enforce mode the process is marked deviating at once. Processes still pending a profile
  * (just exec'd) report each distinct n-gram once, since the kernel does not yet know which
- * profile to ask. */
+ * profile to ask.
+ *
+ * After a request-boundary call (vigil_boundary.h: accept, epoll_wait, poll, select and
+ * their *at/p-forms) the history restarts with that call, the start symbol before it. */
 
 #define VG_START_SYMBOL 0xffffffffu
 
@@ -78,6 +81,15 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     if (h->filled < VG_NGRAM_MAX)
         h->filled++;
     __u32 filled = h->filled;
+    /* A request boundary (vigil_boundary.h): this call's n-gram is formed from the history
+     * as it was (`filled` above), then the history restarts with this call alone, the
+     * places before it the start symbol, so no n-gram spans the wait between two pieces
+     * of work. The calls before the next one are then known, even for a thread that was
+     * joined mid-stream. SequenceTrainer and SequenceScanner restart the same way. */
+    if (vg_is_boundary(nr)) {
+        h->filled = 1;
+        h->from_exec = 1;
+    }
 
     __u32 n = vg_ngram_len;
     if (n > VG_NGRAM_MAX)

@@ -8,6 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "vigil_wire.h"
+#include "vigil_boundary.h"
 #include "maps.bpf.h"
 #include "common.bpf.h"
 

@@ -13,7 +13,8 @@
 #   OUTDIR/validation/<name>.trace   ~60% of normal processes
 #   OUTDIR/attack/<case>/<name>.trace every process of one attack
 # OUTDIR defaults to /var/tmp/vigil-linux-corpus. Raw strace output is kept in
-# OUTDIR.raw/ (deleted unless KEEP_RAW=1). Then: vigil eval OUTDIR
+# OUTDIR.raw/ (deleted unless KEEP_RAW=1). OUTDIR/corpus.json declares the numbering
+# (linux-x86_64; docs/eval.md). Then: vigil eval OUTDIR
 #
 # This is an evaluation harness, not part of Vigil: it runs a deliberately
 # vulnerable web application as root on 127.0.0.1 and attacks it. Run it only on
@@ -423,5 +424,8 @@ for p in $PHASES; do
     attack) [ -z "${ATTACKS_ONLY:-}" ] && rm -rf "$OUT/attack" "$RAW/attack"; record_attacks ;;
     esac
 done
+# The numbers are Linux x86_64's: `vigil eval` then restarts n-grams at request
+# boundaries (accept, epoll_wait, poll, select, ...), as the kernel does live.
+echo '{"syscalls": "linux-x86_64"}' > "$OUT/corpus.json"
 log "done"
 summary

@@ -205,3 +205,23 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
 }
 
 private func temp(_ text: String) throws -> String { try makeTempFile(text, extension: "trace") }
+
+@Test func aucByLengthTercileJudgesTracesAgainstTracesOfTheirOwnLength() throws {
+    // A score that only grows with length: perfect overall when attacks are long, but
+    // within each third by length it is judged against traces of similar length.
+    let neg = [(1.0, 10), (2.0, 20), (3.0, 30), (10.0, 100), (20.0, 200), (30.0, 300)]
+    let pos = [(1.5, 15), (25.0, 250), (29.0, 290)]
+    let rows = Evaluation.lengthTerciles(negatives: neg.map { ($0.0, $0.1) }, positives: pos.map { ($0.0, $0.1) })
+    #expect(rows.map(\.tercile) == [1, 2, 3])
+    #expect(rows.map(\.negatives).reduce(0, +) == 6 && rows.map(\.positives).reduce(0, +) == 3)
+    #expect(rows[0].minCalls == 10 && rows[0].maxCalls == 20)   // cut at rank 8/3 -> the 3rd length (20)
+    #expect(rows[0].auc == 0.5)                                  // 15 sits between 10 and 20
+    #expect(rows[2].maxCalls == 300)
+    #expect(Evaluation.lengthTerciles(negatives: [], positives: []).isEmpty)
+    let onlyNeg = Evaluation.lengthTerciles(negatives: [(1, 5), (2, 6), (3, 7)], positives: [])
+    #expect(onlyNeg.allSatisfy { $0.auc == nil })
+    // eval reports it in --json.
+    let data = try JSONEncoder().encode(rows[0])
+    let obj = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    #expect(Set(obj.keys) == ["tercile", "min_calls", "max_calls", "negatives", "positives", "auc"])
+}

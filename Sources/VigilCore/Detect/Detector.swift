@@ -37,6 +37,7 @@ public final class Detector {
 
     private var attribution: [Int32: Attribution] = [:]
     private var models: [String: SequenceModel] = [:]
+    private var calibrations: [String: SequenceCalibration] = [:]
     private var novelTimes: [Int32: [UInt64]] = [:]
     private var reported: [Int32: Set<String>] = [:]
     private var memfdCreated: Set<Int32> = []
@@ -69,10 +70,21 @@ public final class Detector {
         return m
     }
 
+    /// A profile's calibrated sequence threshold (``SequenceCalibration``, from its own
+    /// learned n-grams, held out one occurrence at a time), computed on first use.
+    public func calibration(for id: String) -> SequenceCalibration? {
+        if let c = calibrations[id] { return c }
+        guard let p = profiles[id] else { return nil }
+        let c = SequenceCalibration(profile: p, parameters: parameters)
+        calibrations[id] = c
+        return c
+    }
+
     /// Adds or replaces a profile (a promotion, a reload); its sequence model is rebuilt on use.
     public func upsert(_ profile: Profile) {
         profiles[profile.id] = profile
         models[profile.id] = nil
+        calibrations[profile.id] = nil
     }
 
     /// Judges `pid` against profile `id` from now on (a process whose profile left learning).
@@ -266,8 +278,17 @@ public final class Detector {
         var d = make(.newSequence, pid, id, names, ["\(profiles[id]?.ngrams.count ?? 0) learned \(parameters.ngramLength)-call sequences"], now: now)
         d.score = min(100, w * factor * k)
         d.scoring = "weight \(w.clean) x surprise \(String(format2: bits)) bits / 8 x density \(Int(k)) novel calls within \(policy.sequenceWindowSeconds.clean) s"
+        if let c = calibration(for: id) {
+            d.sequence = .init(surpriseBits: bits, thresholdBits: c.thresholdBits, targetRate: c.targetRate,
+                               expectedNovelRate: c.expectedNovelRate, expectedRateAboveThreshold: c.expectedRateAboveThreshold)
+            d.scoring += "; threshold \(String(format2: c.thresholdBits)) bits (\(d.sequence!.aboveThreshold ? "above" : "not above") it)"
+            d.expected.append("new sequences on held-out normal work: \(Self.perMillion(c.expectedNovelRate)) per 10^6 calls, "
+                + "above the threshold \(Self.perMillion(c.expectedRateAboveThreshold)) (target \(Self.perMillion(c.targetRate)))")
+        }
         return d
     }
+
+    private static func perMillion(_ rate: Double) -> String { String(format2: rate * 1e6) }
 
     private func network(_ n: Event.Network, pid: Int32, id: String, profile p: Profile, now: UInt64) -> [Deviation] {
         switch n.operation {

@@ -47,6 +47,25 @@ public struct Deviation: Sendable, Hashable {
     public var scoring: String
     /// When it happened, nanoseconds since the epoch (the detector's clock).
     public var timeNanos: UInt64
+    /// For a new sequence: how the sequence compares with the profile's calibration
+    /// (``SequenceCalibration``), nil for other kinds.
+    public var sequence: SequenceEvidence?
+
+    /// A new sequence's score against its profile's calibrated threshold and expectation.
+    public struct SequenceEvidence: Sendable, Hashable {
+        /// The surprise the profile's model charges the sequence's last call, bits.
+        public var surpriseBits: Double
+        /// The calibrated threshold, bits: held-out normal work exceeds it at most at ``targetRate``.
+        public var thresholdBits: Double
+        /// The false-alarm rate per call (n-gram window) the threshold was set for.
+        public var targetRate: Double
+        /// The baseline's expectation: new sequences per call on normal work (held out).
+        public var expectedNovelRate: Double
+        /// Expected new sequences per call above the threshold on normal work.
+        public var expectedRateAboveThreshold: Double
+        /// Whether ``surpriseBits`` is above ``thresholdBits``.
+        public var aboveThreshold: Bool { surpriseBits > thresholdBits }
+    }
 
     public init(kind: Kind, pid: Int32, profile: String?, observed: String, expected: [String], score: Double,
                 scoring: String, timeNanos: UInt64) {

@@ -15,6 +15,58 @@ public struct Corpus: Sendable {
     /// nil when the corpus has no validation directory.
     public var validation: [String]?
     public var attacks: [AttackCase]
+    /// What the corpus's numbers are (``manifestName``): opaque symbols unless it says so.
+    public var numbering: Numbering = .opaque
+
+    /// What a corpus's syscall numbers are, which decides whether n-gram histories restart
+    /// at request boundaries (``SyscallBoundaries``) when it is evaluated or replayed.
+    public enum Numbering: String, Sendable, Hashable, CaseIterable {
+        /// Symbols with no known meaning (UNM's SunOS 4.1 numbers, a corpus that does not
+        /// say): no boundaries, every n-gram spans every call.
+        case opaque
+        /// Linux x86_64 syscall numbers (``SyscallTable``): the boundaries the kernel uses.
+        case linuxX86_64 = "linux-x86_64"
+
+        /// The boundary numbers this numbering implies.
+        public var boundaries: [UInt32] {
+            switch self {
+            case .opaque: []
+            case .linuxX86_64: SyscallBoundaries.linuxNumbers
+            }
+        }
+    }
+
+    /// The optional corpus description at the corpus root: a JSON object whose `"syscalls"`
+    /// is `"linux-x86_64"` or `"opaque"` (the default without the file), e.g.
+    /// `{"syscalls": "linux-x86_64"}`. Other keys are ignored.
+    public static let manifestName = "corpus.json"
+
+    /// The parameters to read this corpus with: `parameters`, with the boundaries of the
+    /// corpus's ``numbering`` unless `parameters` already names some.
+    public func parameters(_ parameters: SequenceModel.Parameters) -> SequenceModel.Parameters {
+        parameters.boundaries.isEmpty ? parameters.withBoundaries(numbering.boundaries) : parameters
+    }
+
+    /// Reads ``manifestName`` under `root`; ``Numbering/opaque`` when there is none.
+    /// - Throws: ``TraceInputError`` (`.badManifest`) naming the file and what was expected.
+    public static func numbering(at root: String) throws -> Numbering {
+        let path = root + "/" + manifestName
+        guard FileManager.default.fileExists(atPath: path) else { return .opaque }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TraceInputError(path: path, reason: .unreadable("permission denied or not a file"))
+        }
+        let accepted = Numbering.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw TraceInputError(path: path, reason: .badManifest("expected a JSON object such as {\"syscalls\": \"linux-x86_64\"}"))
+        }
+        guard let value = object["syscalls"] else {
+            throw TraceInputError(path: path, reason: .badManifest("missing key \"syscalls\" (expected \(accepted))"))
+        }
+        guard let name = value as? String, let n = Numbering(rawValue: name) else {
+            throw TraceInputError(path: path, reason: .badManifest("\"syscalls\": expected \(accepted), found \(value)"))
+        }
+        return n
+    }
 
     public static let trainNames = ["train", "Training_Data_Master"]
     public static let validationNames = ["validation", "Validation_Data_Master"]
@@ -44,7 +96,9 @@ public struct Corpus: Sendable {
                 }
             }
         }
-        return Corpus(root: root, train: train, validation: validation, attacks: attacks)
+        var corpus = Corpus(root: root, train: train, validation: validation, attacks: attacks)
+        corpus.numbering = try numbering(at: root)
+        return corpus
     }
 
     /// Every regular, non-hidden file below `dir`, in a stable (sorted) order.

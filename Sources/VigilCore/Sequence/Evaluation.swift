@@ -41,6 +41,37 @@ public struct EvaluationReport: Sendable, Codable {
     /// Per-trace AUC of each feature alone (names as in ``TraceFeatures/names``): shows
     /// which view carries the detection; `window` alone is the streaming (live) score.
     public var featureAUC: [String: Double?]
+    /// Per-trace AUC within each third of the scored traces by length (calls): a score that
+    /// grows with length would rank long normal traces above short attacks, which these
+    /// rows show and the headline hides.
+    public var aucByLength: [LengthTercile] = []
+
+    /// One third of the scored traces (negatives and positives together) by length.
+    public struct LengthTercile: Sendable, Codable {
+        /// 1 (shortest) to 3 (longest).
+        public var tercile: Int
+        /// Lengths in this third, calls (inclusive).
+        public var minCalls: Int
+        public var maxCalls: Int
+        public var negatives: Int
+        public var positives: Int
+        /// nil when the third lacks negatives or positives.
+        public var auc: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case tercile, minCalls = "min_calls", maxCalls = "max_calls", negatives, positives, auc
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(tercile, forKey: .tercile)
+            try c.encode(minCalls, forKey: .minCalls)
+            try c.encode(maxCalls, forKey: .maxCalls)
+            try c.encode(negatives, forKey: .negatives)
+            try c.encode(positives, forKey: .positives)
+            try c.encode(auc, forKey: .auc)
+        }
+    }
     /// The highest per-trace AUC any score could reach on this corpus, given that it must
     /// score identical traces alike and every copy of a training trace alike (the model
     /// learned them as normal): the Neyman–Pearson order over those groups (``ROC/ceiling(groups:)``).
@@ -91,6 +122,7 @@ public struct EvaluationReport: Sendable, Codable {
         case drAtFar05Case = "dr_at_far05_case"
         case farAtDr90Case = "far_at_dr90_case"
         case featureAUC = "feature_auc"
+        case aucByLength = "auc_by_length"
         case aucCeiling = "auc_ceiling"
         case validationKnown = "validation_known"
         case attackKnown = "attack_known"
@@ -125,6 +157,7 @@ public struct EvaluationReport: Sendable, Codable {
         try c.encode(drAtFar05Case, forKey: .drAtFar05Case)
         try c.encode(farAtDr90Case, forKey: .farAtDr90Case)
         try c.encode(featureAUC, forKey: .featureAUC)
+        try c.encode(aucByLength, forKey: .aucByLength)
         try c.encode(aucCeiling, forKey: .aucCeiling)
         try c.encode(validationKnown, forKey: .validationKnown)
         try c.encode(attackKnown, forKey: .attackKnown)
@@ -141,6 +174,12 @@ public struct EvaluationReport: Sendable, Codable {
 
 /// Offline evaluation of the sequence model on a labelled ``Corpus``.
 public enum Evaluation {
+    /// Trains a model on the train traces of `corpus`, read with the boundaries of its
+    /// numbering (``Corpus/parameters(_:)``).
+    public static func train(corpus: Corpus, parameters: SequenceModel.Parameters = .standard) throws -> SequenceModel {
+        try train(files: corpus.train, parameters: corpus.parameters(parameters))
+    }
+
     /// Trains a model on every trace in `files`.
     public static func train(files: [String], parameters: SequenceModel.Parameters = .standard) throws -> SequenceModel {
         var trainer = SequenceTrainer(parameters: parameters)
@@ -185,6 +224,8 @@ public enum Evaluation {
     ///   - traces: receives every scored trace (for offline analysis), when given.
     public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard, stide: Bool = false,
                            traces: ((ScoredTrace) -> Void)? = nil) throws -> EvaluationReport {
+        // A corpus of Linux numbers restarts n-grams at request boundaries, as the kernel does.
+        let parameters = corpus.parameters(parameters)
         guard !corpus.train.isEmpty else {
             throw TraceInputError(path: corpus.root + "/train", reason: .missingDirectory("no trace files in it"))
         }
@@ -232,6 +273,7 @@ public enum Evaluation {
         var scoringCPU = 0.0
 
         var negatives: [Double] = []
+        var negativeCalls: [Int] = []
         var negativeFeatures: [TraceFeatures] = []
         let source: String
         if let detector {
@@ -246,6 +288,7 @@ public enum Evaluation {
             for f in validation {
                 let s = try scoreFile(f)
                 negatives.append(s.score)
+                negativeCalls.append(s.calls)
                 negativeFeatures.append(s.features)
                 groups[s.digest, default: (0, 0)].negatives += 1
                 scoredCalls += s.calls
@@ -257,6 +300,7 @@ public enum Evaluation {
             source = "cross-validation (\(k) folds over train; no validation directory)"
             negativeFeatures = detector.calibrationRows
             negatives = negativeFeatures.map(detector.combine)
+            negativeCalls = trainTraces.map(\.count)  // calibrationRows are in training order
         } else if crossValidated {
             // STIDE has no calibration of its own: score folds the classic way.
             source = "cross-validation (\(k) folds over train; no validation directory)"
@@ -265,6 +309,7 @@ public enum Evaluation {
                     trainTraces[i].withUnsafeBufferPointer { foldScanner.feed($0) }
                     let s = foldScanner.finish().score
                     negatives.append(s)
+                    negativeCalls.append(trainTraces[i].count)
                     negativeFeatures.append(TraceFeatures(window: s, meanBits: 0, novelNgrams: 0, novelSyscalls: 0, neighbourDistance: 0))
                 }
             }
@@ -273,6 +318,7 @@ public enum Evaluation {
         }
 
         var processScores: [Double] = []
+        var processCalls: [Int] = []
         var processFeatures: [TraceFeatures] = []
         var caseScores: [Double] = []
         var perCase: [[Double]] = []
@@ -283,6 +329,7 @@ public enum Evaluation {
             for f in c.files {
                 let s = try scoreFile(f, fold: crossValidated ? processFeatures.count % k : nil)
                 scores.append(s.score)
+                processCalls.append(s.calls)
                 groups[s.digest, default: (0, 0)].positives += 1
                 processFeatures.append(s.features)
                 scoredCalls += s.calls
@@ -332,7 +379,27 @@ public enum Evaluation {
             syscallsPerSecond: seconds > 0 ? Double(scoredCalls) / seconds : 0,
             modelBytes: detector?.memoryBytes ?? model.memoryBytes)
         report.syscallsPerCPUSecond = scoringCPU > 0 ? Double(scoredCalls) / scoringCPU : 0
+        report.aucByLength = lengthTerciles(negatives: zip(negatives, negativeCalls).map { ($0, $1) },
+                                            positives: zip(processScores, processCalls).map { ($0, $1) })
         return report
+    }
+
+    /// The per-trace AUC within each third of all scored traces by length. Cut points are the
+    /// lengths at the 1/3 and 2/3 ranks of the pooled traces; a third holds the lengths from
+    /// its lower cut (exclusive, for the second and third) to its upper cut (inclusive), so
+    /// traces of one length stay together and a third can be empty when lengths tie.
+    public static func lengthTerciles(negatives: [(score: Double, calls: Int)], positives: [(score: Double, calls: Int)]) -> [EvaluationReport.LengthTercile] {
+        let lengths = (negatives.map(\.calls) + positives.map(\.calls)).sorted()
+        guard !lengths.isEmpty else { return [] }
+        let cuts = [lengths[(lengths.count - 1) / 3], lengths[(2 * (lengths.count - 1)) / 3]]
+        func third(_ calls: Int) -> Int { calls <= cuts[0] ? 0 : calls <= cuts[1] ? 1 : 2 }
+        return (0..<3).map { t in
+            let neg = negatives.filter { third($0.calls) == t }, pos = positives.filter { third($0.calls) == t }
+            let all = (neg + pos).map(\.calls)
+            return .init(tercile: t + 1, minCalls: all.min() ?? 0, maxCalls: all.max() ?? 0,
+                         negatives: neg.count, positives: pos.count,
+                         auc: ROC.auc(positives: pos.map(\.score), negatives: neg.map(\.score)))
+        }
     }
 
     /// CPU time (user and system) this process has used, in seconds (C's `clock()`).

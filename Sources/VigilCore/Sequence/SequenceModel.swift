@@ -33,17 +33,58 @@ public struct SequenceModel: Sendable {
         public var windowLength: Int
         /// Calls costing at most this many bits are ordinary.
         public var commonBits: Double
+        /// Request-boundary syscall numbers, ascending: after one of these the n-gram
+        /// history restarts (``SyscallBoundaries``; the kernel does the same). Empty when
+        /// the numbers are opaque symbols (UNM's SunOS numbers), so nothing restarts.
+        public var boundaries: [UInt32]
 
         /// The defaults, chosen before looking at any attack data: 6-grams (the classic
         /// STIDE length, long enough to hold a few library-call idioms), a 20-call locality
-        /// frame (Hofmeyr/Forrest's), and "common" meaning at least a 1-in-16 chance.
+        /// frame (Hofmeyr/Forrest's), and "common" meaning at least a 1-in-16 chance. No
+        /// boundaries: numbers are opaque symbols unless said otherwise (``linux``).
         public static let standard = Parameters(ngramLength: 6, windowLength: 20, commonBits: 4)
 
-        public init(ngramLength: Int, windowLength: Int, commonBits: Double) {
+        /// ``standard`` with the Linux request boundaries of the watched architecture: what
+        /// the kernel forms live, and what a corpus of Linux syscall numbers is read with.
+        public static let linux = standard.withBoundaries(SyscallBoundaries.linuxNumbers)
+
+        public init(ngramLength: Int, windowLength: Int, commonBits: Double, boundaries: [UInt32] = []) {
             self.ngramLength = ngramLength
             self.windowLength = windowLength
             self.commonBits = commonBits
+            self.boundaries = Array(Set(boundaries)).sorted()
         }
+
+        /// The same parameters with another boundary set.
+        public func withBoundaries(_ numbers: [UInt32]) -> Parameters {
+            Parameters(ngramLength: ngramLength, windowLength: windowLength, commonBits: commonBits, boundaries: numbers)
+        }
+
+        enum CodingKeys: String, CodingKey { case ngramLength, windowLength, commonBits, boundaries }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(ngramLength, forKey: .ngramLength)
+            try c.encode(windowLength, forKey: .windowLength)
+            try c.encode(commonBits, forKey: .commonBits)
+            try c.encode(boundaries, forKey: .boundaries)
+        }
+
+        /// Models saved before boundaries existed have none (their n-grams span every call).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let b = try c.decodeIfPresent([UInt32].self, forKey: .boundaries) ?? []
+            if let bad = b.first(where: { $0 >= Self.maxBoundaryNumber }) {
+                throw DecodingError.dataCorruptedError(forKey: .boundaries, in: c,
+                    debugDescription: "boundary \(bad) is not a syscall number (expected below \(Self.maxBoundaryNumber))")
+            }
+            self.init(ngramLength: try c.decode(Int.self, forKey: .ngramLength),
+                      windowLength: try c.decode(Int.self, forKey: .windowLength),
+                      commonBits: try c.decode(Double.self, forKey: .commonBits), boundaries: b)
+        }
+
+        /// Boundary numbers are syscall numbers, below this.
+        public static let maxBoundaryNumber: UInt32 = 1 << 16
 
         /// The largest supported n-gram length (the kernel's per-task ring is bounded).
         public static let maxNgramLength = 16

@@ -84,6 +84,10 @@ public final class SequenceScanner {
     private var bestSum: UInt64 = 0
     private var bestEnd = 0
     private var position = 0
+    // Calls of the current piece of work before the next one: the call index since the
+    // process started or since the last request boundary (which is index 0 of the new piece).
+    private var segmentPosition = 0
+    private let boundaries: BoundarySet
     private var anomalousCalls = 0
     private var anomalies: [TraceScore.Anomaly] = []
     private var flagged: [TraceScore.FlaggedWindow] = []
@@ -138,6 +142,7 @@ public final class SequenceScanner {
         self.threshold = threshold
         n = model.ngramLength
         w = model.windowLength
+        boundaries = BoundarySet(model.parameters.boundaries)
         commonCost = model.commonCost
         let escapeFromEmpty = UInt64(model.table.escapeCost(of: CostTable.emptyContext))
         novelCost = escapeFromEmpty + UInt64(SequenceModel.novelSymbolBits * SequenceModel.costScale)
@@ -192,6 +197,7 @@ public final class SequenceScanner {
         bestSum = 0
         bestEnd = 0
         position = 0
+        segmentPosition = 0
         anomalousCalls = 0
         anomalies = []
         flagged = []
@@ -351,11 +357,12 @@ public final class SequenceScanner {
             countInBag(keyOf(1))
             if n >= 2 && position >= 1 { countInBag(keyOf(2)) }
         }
-        if traceFeatures && position + 1 >= 2 {
+        if traceFeatures && segmentPosition + 1 >= 2 {
             // Training counts every suffix, so the n-grams unseen at this call are exactly
             // the orders above the one the back-off stopped at. If the longest one was already
             // in this trace, so were all its suffixes: one probe in the common case.
-            let longest = min(n, position + 1)
+            // (Since a request boundary, the n-grams reaching before it hold start symbols.)
+            let longest = min(n, segmentPosition + 1)
             let longestKey = longest == n ? topKey : keyOf(longest)
             if longest >= 2 && insertSeen(longestKey) {
                 if longest > order { distinctNovel += 1 } else { addRarity(longestKey) }
@@ -383,8 +390,24 @@ public final class SequenceScanner {
             if anomalies.count < maxReported { recordAnomaly(anomaly) }
         }
         if thresholdSum != .max { trackFlag() }
+        if boundaries.contains(call) { restartAfterBoundary() } else { segmentPosition += 1 }
         position += 1
         return anomaly
+    }
+
+    /// After a request boundary (``SyscallBoundaries``), as the kernel and ``SequenceTrainer``
+    /// do: the history holds the boundary call alone, start symbols before it, and the next
+    /// call's contexts are the n-grams of that history.
+    private func restartAfterBoundary() {
+        var k = 1
+        while k < n { history[k] = NgramHash.startSymbol; k += 1 }
+        var state = NgramHash.seed
+        previousStates[0] = state
+        for order in 1...n {
+            state = NgramHash.step(state, history[order - 1])
+            previousStates[order] = state
+        }
+        segmentPosition = 1
     }
 
     /// Adds a known n-gram met for the first time in this trace to the rarity sum (one probe
@@ -395,7 +418,7 @@ public final class SequenceScanner {
     }
 
     private func recordAnomaly(_ anomaly: UInt32) {
-        let length = min(n, position + 1)
+        let length = min(n, segmentPosition + 1)
         let gram = (0..<length).reversed().map { history[$0] }
         anomalies.append(.init(position: position, bits: Double(anomaly) / SequenceModel.costScale, ngram: gram))
     }

@@ -13,11 +13,13 @@ public struct SequenceTrainer: Sendable {
     private var calls = 0
     private var traces = 0
     private var traceCalls = 0
+    private let boundaries: BoundarySet
 
     public init(parameters: SequenceModel.Parameters = .standard) {
         precondition((1...SequenceModel.Parameters.maxNgramLength).contains(parameters.ngramLength))
         precondition(parameters.windowLength >= 1)
         self.parameters = parameters
+        boundaries = BoundarySet(parameters.boundaries)
         history = []
         previousKeys = []
         currentKeys = []
@@ -59,8 +61,23 @@ public struct SequenceTrainer: Sendable {
             }
         }
         swap(&previousKeys, &currentKeys)
+        if boundaries.contains(symbol) { restartAfterBoundary() }
         calls += 1
         traceCalls += 1
+    }
+
+    /// After a request boundary (``SyscallBoundaries``): the history holds the boundary call
+    /// alone, start symbols before it, as the kernel's does; the next call's contexts are
+    /// the n-grams of that history.
+    private mutating func restartAfterBoundary() {
+        let n = parameters.ngramLength
+        for k in 1..<n { history[k] = NgramHash.startSymbol }
+        var state = NgramHash.seed
+        previousKeys[0] = CostTable.emptyContext
+        for order in 1...n {
+            state = NgramHash.step(state, history[order - 1])
+            previousKeys[order] = NgramHash.finalize(state, length: order)
+        }
     }
 
     /// Ends the current trace; the next call fed starts a new process.

@@ -13,6 +13,9 @@ public struct TraceInputError: Error, Sendable, Hashable, CustomStringConvertibl
         case unreadable(String)
         /// A required directory is missing.
         case missingDirectory(String)
+        /// A corpus description (``Corpus/manifestName``) that does not parse or says
+        /// something unsupported: what was expected.
+        case badManifest(String)
     }
 
     public var path: String
@@ -34,6 +37,7 @@ public struct TraceInputError: Error, Sendable, Hashable, CustomStringConvertibl
         case .empty: return "\(place): empty trace (no syscall numbers)"
         case .unreadable(let why): return "\(place): cannot read: \(why)"
         case .missingDirectory(let what): return "\(place): missing directory (\(what))"
+        case .badManifest(let what): return "\(place): \(what)"
         }
     }
 }
