@@ -83,7 +83,7 @@ final class HTTPSink: Sink {
                     stream = secure ? try TLSStream(socket: socket, serverName: host, settings: tls ?? TLSSettings(caFile: nil, verifyPeer: true)) : socket
                 }
                 try stream!.write(request)
-                let (status, body, keepAlive) = try readResponse()
+                let (status, body, keepAlive) = try Self.readResponse(from: stream!, pending: &pending, name: name)
                 if !keepAlive { stream?.close(); stream = nil }
                 guard (200..<300).contains(status) else {
                     throw Failure(description: "\(name) answered \(status): \(String(decoding: body.prefix(200), as: UTF8.self))")
@@ -106,13 +106,15 @@ final class HTTPSink: Sink {
 
     // MARK: Response parsing (just enough HTTP/1.1: status, Content-Length, chunked, close)
 
-    private func fill() throws {
-        let more = try stream!.read(max: 16_384)
-        guard !more.isEmpty else { throw Failure(description: "\(name) closed the connection before answering") }
-        pending += more
-    }
-
-    private func readResponse() throws -> (Int, [UInt8], Bool) {
+    /// Reads one response from `stream`: (status, body, keep-alive). `pending` holds bytes
+    /// received but not yet consumed, before and after; `name` names the peer in errors.
+    /// Static and stream-agnostic so that it can be fed any bytes (tests, fuzzing).
+    static func readResponse(from stream: any ByteStream, pending: inout [UInt8], name: String) throws -> (Int, [UInt8], Bool) {
+        func fill() throws {
+            let more = try stream.read(max: 16_384)
+            guard !more.isEmpty else { throw Failure(description: "\(name) closed the connection before answering") }
+            pending += more
+        }
         var headerEnd: Int?
         while headerEnd == nil {
             headerEnd = Self.find(pending, [13, 10, 13, 10])
@@ -157,7 +159,7 @@ final class HTTPSink: Sink {
             pending.removeFirst(length)
         } else if status != 204 && status != 304 {
             // No length: the body runs to the end of the connection.
-            while let more = try? stream!.read(max: 16_384), !more.isEmpty { pending += more }
+            while let more = try? stream.read(max: 16_384), !more.isEmpty { pending += more }
             body = pending
             pending = []
             keepAlive = false
