@@ -17,4 +17,9 @@ fi
 status=0
 swift test --skip VigilEndToEndTests || status=$?
 swift test --filter VigilEndToEndTests --no-parallel || status=$?
+# Under CI (VIGIL_REQUIRE_TOOLS=1), or when VIGIL_FUZZ_SECONDS is set: a short libFuzzer run
+# of every decoder (scripts/fuzz.sh; 15 s each by default), which fails on any crash.
+if [[ "${VIGIL_REQUIRE_TOOLS:-}" == 1 || -n "${VIGIL_FUZZ_SECONDS:-}" ]]; then
+    scripts/fuzz.sh all "${VIGIL_FUZZ_SECONDS:-15}" || status=$?
+fi
 exit $status

@@ -117,7 +117,7 @@ final class HTTPSink: Sink {
                     stream = secure ? try TLSStream(socket: socket, serverName: host, settings: tls ?? TLSSettings(caFile: nil, verifyPeer: true)) : socket
                 }
                 try stream!.write(request)
-                answer = try readResponse()
+                answer = try Self.readResponse(from: stream!, pending: &pending, name: name)
             } catch {
                 stream?.close()
                 stream = nil
@@ -186,12 +186,6 @@ final class HTTPSink: Sink {
 
     // MARK: Response parsing (just enough HTTP/1.1: status, Content-Length, chunked, close)
 
-    private func fill() throws {
-        let more = try stream!.read(max: 16_384)
-        guard !more.isEmpty else { throw Failure(description: "\(name) closed the connection before answering") }
-        pending += more
-    }
-
     struct Response {
         var status: Int
         var headers: [(String, String)]
@@ -200,11 +194,22 @@ final class HTTPSink: Sink {
         func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
     }
 
-    private func readResponse() throws -> Response {
+    /// Reads one response from `stream`. `pending` holds bytes
+    /// received but not yet consumed, before and after; `name` names the peer in errors.
+    /// Static and stream-agnostic so that it can be fed any bytes (tests, fuzzing).
+    static func readResponse(from stream: any ByteStream, pending: inout [UInt8], name: String) throws -> Response {
+        func fill() throws {
+            let more = try stream.read(max: 16_384)
+            guard !more.isEmpty else { throw Failure(description: "\(name) closed the connection before answering") }
+            pending += more
+        }
         var headerEnd: Int?
         while headerEnd == nil {
             headerEnd = Self.find(pending, [13, 10, 13, 10])
-            if headerEnd == nil { try fill() }
+            if headerEnd == nil {
+                guard pending.count <= maxHeaderBytes else { throw Failure(description: "\(name) sent more than \(maxHeaderBytes) bytes of headers") }
+                try fill()
+            }
         }
         let headText = String(decoding: pending[..<headerEnd!], as: UTF8.self)
         pending.removeFirst(headerEnd! + 4)
@@ -222,7 +227,10 @@ final class HTTPSink: Sink {
             let value = (v ?? "").trimmingSpaces
             headers.append((k.lowercased(), value))
             switch k.lowercased() {
-            case "content-length": length = Int(value)
+            case "content-length":
+                // A length that is not a count this sink will hold is refused, not trusted.
+                guard let n = Int(value), (0...maxBodyBytes).contains(n) else { throw Failure(description: "\(name) sent a bad Content-Length '\(value)'") }
+                length = n
             case "transfer-encoding": chunked = value.lowercased().contains("chunked")
             case "connection": keepAlive = value.lowercased() != "close"
             default: break
@@ -234,7 +242,9 @@ final class HTTPSink: Sink {
                 var lineEnd = Self.find(pending, [13, 10])
                 while lineEnd == nil { try fill(); lineEnd = Self.find(pending, [13, 10]) }
                 let sizeText = String(decoding: pending[..<lineEnd!], as: UTF8.self).split(separator: ";").first ?? ""
-                guard let size = Int(sizeText.trimmingCharacters(), radix: 16) else { throw Failure(description: "\(name): bad chunk size") }
+                guard let size = Int(sizeText.trimmingCharacters(), radix: 16), size >= 0, size <= maxBodyBytes - body.count else {
+                    throw Failure(description: "\(name): bad chunk size '\(sizeText)'")
+                }
                 pending.removeFirst(lineEnd! + 2)
                 while pending.count < size + 2 { try fill() }
                 body += pending[..<size]
@@ -247,13 +257,21 @@ final class HTTPSink: Sink {
             pending.removeFirst(length)
         } else if status != 204 && status != 304 {
             // No length: the body runs to the end of the connection.
-            while let more = try? stream!.read(max: 16_384), !more.isEmpty { pending += more }
+            while let more = try? stream.read(max: 16_384), !more.isEmpty {
+                pending += more
+                guard pending.count <= maxBodyBytes else { throw Failure(description: "\(name) sent a body of more than \(maxBodyBytes) bytes") }
+            }
             body = pending
             pending = []
             keepAlive = false
         }
         return Response(status: status, headers: headers, body: body, keepAlive: keepAlive)
     }
+
+    /// Bounds on what a peer may make the sink hold: a collector's answer is a status and a
+    /// little JSON, and anything larger is refused as a failed delivery.
+    static let maxHeaderBytes = 64 * 1024
+    static let maxBodyBytes = 4 * 1024 * 1024
 
     static func find(_ hay: [UInt8], _ needle: [UInt8]) -> Int? {
         guard hay.count >= needle.count else { return nil }

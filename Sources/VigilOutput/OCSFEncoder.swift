@@ -195,11 +195,13 @@ public struct OCSFEncoder: Sendable {
                 w.field("status_id", 1)
                 w.field("status", "Success")
             } else {
-                let name = Errno.name(Int32(clamping: -n.result))
+                // Wrapping: a corrupt record's Int64.min must not trap the agent on negation.
+                let code = 0 &- n.result
+                let name = Errno.name(Int32(clamping: code))
                 w.field("status_id", 2)
                 w.field("status", "Failure")
                 w.field("status_code", name)
-                w.field("status_detail", "\(n.operation.rawValue) failed: \(name) (\(-n.result))")
+                w.field("status_detail", "\(n.operation.rawValue) failed: \(name) (\(code))")
             }
             let target = (n.operation == .connect ? n.remote : n.local).map { endpointText($0) } ?? "unknown address"
             w.field("message", "\(n.operation.rawValue) \(target) by \(displayName(process)) (pid \(process.pid))")

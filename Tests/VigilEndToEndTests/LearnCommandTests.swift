@@ -18,8 +18,12 @@ struct LearnCommandTests {
         var port: UInt16 = 0
         var servicePid: Int32 = 0
         // Short buckets so that stability is reachable in a test: 2 s buckets, 3 of them level.
+        // --only the service: learning the whole host queues every running program's binary
+        // (swift-package, the test runner, whatever else the host runs: hundreds of MB) on the
+        // one hashing queue ahead of the service's, and on a busy host its hash then arrived
+        // at the final save, a new item inside the window: the profile stayed "learning".
         let r = try runVigil(["learn", "--models", models, "--duration", "16", "--bucket", "2", "--window", "3",
-                              "--min-observed", "6", "--save-interval", "3"]) {
+                              "--min-observed", "6", "--save-interval", "3", "--only", serviceBinary]) {
             let service: Process
             (service, port) = try startDemoService(serviceBinary)
             servicePid = service.processIdentifier

@@ -53,6 +53,16 @@ import VigilCore
         }
     }
 
+    /// Found by scripts/fuzz.sh record: a network record whose result is Int64.min (no kernel
+    /// sends it; a corrupt ring can) trapped the encoder when it negated the result.
+    @Test func anImpossibleNetworkResultIsReportedNotATrap() throws {
+        let event = Samples.net(.connect, result: Int64.min, local: Samples.local, remote: Samples.attacker)
+        let e = try #require(Samples.encoder.encode(event, process: Samples.shell))
+        let obj = try #require(JSONSerialization.jsonObject(with: Data(e.bytes)) as? [String: Any])
+        #expect(obj["status"] as? String == "Failure")
+        #expect((obj["status_detail"] as? String)?.contains("connect failed") == true, "\(obj)")
+    }
+
     @Test func networkActivitiesUseThe15Enum() throws {
         func activity(_ name: String) throws -> Int {
             let e = try #require(Samples.all.first { $0.0 == name }?.1)

@@ -38,7 +38,11 @@ public enum RFC3339 {
         guard rest == "Z" || rest == "z" || rest == "+00:00" else { return nil }
         let days = daysFromCivil(y, mo, d)
         guard civil(days) == (y, mo, d) else { return nil }
-        return UInt64(days * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000_000 + frac
+        // Nanoseconds since 1970 fit in a UInt64 only until 2554: later times are refused.
+        let (ns, over) = UInt64(days * 86_400 + h * 3600 + mi * 60 + s).multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, carry) = ns.addingReportingOverflow(frac)
+        guard !over, !carry else { return nil }
+        return total
     }
 
     // Howard Hinnant's days-from-civil algorithms.
