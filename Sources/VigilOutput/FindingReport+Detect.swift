@@ -40,7 +40,7 @@ extension FindingReport {
                   reasons: deviations.map {
                       Reason(kind: $0.kind.rawValue, observed: $0.observed, expected: $0.expected, scoreDelta: Int($0.score.rounded()))
                   },
-                  action: Action(step: Action.Step(target), outcome: Action.Outcome(step?.outcome ?? .notNeeded), detail: detail),
+                  action: Action(step: target, outcome: Action.Outcome(step?.outcome ?? .notNeeded), detail: detail),
                   process: process, ancestry: ancestry, timeNanos: timeNanos)
     }
 }

@@ -66,21 +66,8 @@ public struct FindingReport: Sendable, Hashable {
     /// (`AgentMetrics.ActionKey`) use the same raw values, so a finding reads the same in
     /// the SIEM, in `/metrics` and on the console.
     public struct Action: Sendable, Hashable {
-        /// The rungs of the response ladder, mildest first (``ResponseRung``).
-        public enum Step: String, Sendable, Hashable, CaseIterable {
-            case none, alert, denyNetwork = "deny-network", suspend, kill
-
-            /// The rung, by its policy name.
-            public init(_ rung: ResponseRung) {
-                self = switch rung {
-                case .none: .none
-                case .alert: .alert
-                case .denyNetwork: .denyNetwork
-                case .suspend: .suspend
-                case .kill: .kill
-                }
-            }
-        }
+        /// The rung of the response ladder: the core's own ``ResponseRung``, spelled by its `name`.
+        public typealias Step = ResponseRung
 
         /// How carrying out the step went (``ResponseOutcome``).
         public enum Outcome: String, Sendable, Hashable, CaseIterable {

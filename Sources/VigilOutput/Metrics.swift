@@ -295,11 +295,11 @@ public struct AgentMetrics: Sendable {
         }
         /// The labels of a finding's action: the same raw values the OCSF mapping reads.
         public init(_ action: FindingReport.Action) {
-            self.init(action: action.step.rawValue, outcome: action.outcome.rawValue)
+            self.init(action: action.step.name, outcome: action.outcome.rawValue)
         }
         /// The labels of a response step: its target rung and the core's outcome.
         public init(_ step: ResponseStep) {
-            self.init(action: FindingReport.Action.Step(step.to).rawValue, outcome: FindingReport.Action.Outcome(step.outcome).rawValue)
+            self.init(action: step.to.name, outcome: FindingReport.Action.Outcome(step.outcome).rawValue)
         }
         public static func < (a: Self, b: Self) -> Bool { (a.action, a.outcome) < (b.action, b.outcome) }
     }

@@ -22,7 +22,7 @@ extension OCSFEncoder {
             header(&w, cls, activityID: 1, activityName: "Create", severity: severity, timeNanos: f.timeNanos)
             w.field("status_id", 1)
             w.field("status", "New")
-            w.field("message", "\(f.title): \(displayName(f.process)) (pid \(f.process.pid)), risk \(f.riskScore), \(f.action.step.rawValue) \(f.action.outcome.rawValue)")
+            w.field("message", "\(f.title): \(displayName(f.process)) (pid \(f.process.pid)), risk \(f.riskScore), \(f.action.step.name) \(f.action.outcome.rawValue)")
             if suppressedCount > 0 { w.field("count", suppressedCount + 1) }
             w.field("is_alert", true)
             w.field("risk_score", Int64(min(max(f.riskScore, 0), 100)))
@@ -33,7 +33,7 @@ extension OCSFEncoder {
             w.field("action", actionName)
             w.field("disposition_id", dispositionID)
             w.field("disposition", dispositionName)
-            if let detail = f.action.detail { w.field("status_detail", "\(f.action.step.rawValue): \(detail)") }
+            if let detail = f.action.detail { w.field("status_detail", "\(f.action.step.name): \(detail)") }
             metadata(&w, profiles: ["host", "security_control"])
             device(&w)
             w.object("finding_info") { w in

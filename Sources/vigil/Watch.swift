@@ -324,7 +324,7 @@ enum FindingText {
             let bands = policy.bands.sorted { $0.value < $1.value }.map { "\($0.key.name) at \(Int($0.value))" }.joined(separator: ", ")
             s += "\n    risk climbed: " + climb.map { String(Int($0.rounded())) }.joined(separator: " -> ") + "   (\(bands))"
         }
-        s += "\n    action: \(r.action.step.rawValue), \(r.action.outcome.rawValue)" + (r.action.detail.map { " (\($0))" } ?? "")
+        s += "\n    action: \(r.action.step.name), \(r.action.outcome.rawValue)" + (r.action.detail.map { " (\($0))" } ?? "")
         return s
     }
 }
