@@ -45,10 +45,14 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // OCSF mapping and sinks.
         .target(name: "VigilOutput", dependencies: ["VigilCore", "CZlib"], swiftSettings: strict),
+        // The agent pipeline every agent command runs: kernel -> process table -> learner |
+        // detector -> responder -> outputs. Talks to the kernel through a protocol, so its
+        // unit tests need no root.
+        .target(name: "VigilAgent", dependencies: ["VigilCore", "VigilSensor", "VigilOutput"], swiftSettings: strict),
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "VigilCore", "VigilSensor", "VigilOutput",
+                "VigilCore", "VigilSensor", "VigilOutput", "VigilAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -72,6 +76,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "VigilSensorTests", dependencies: ["VigilSensor", "CVigilWire", "VigilCore", "VigilTestSupport"], swiftSettings: strict),
         .testTarget(name: "VigilOutputTests", dependencies: ["VigilOutput", "VigilCore", "VigilTestSupport"], resources: [.copy("Golden")], swiftSettings: strict),
+        .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilCore", "VigilSensor", "VigilOutput", "VigilTestSupport"], swiftSettings: strict),
         .testTarget(name: "VigilEndToEndTests", dependencies: ["VigilSensor", "VigilCore", "VigilOutput", "VigilTestSupport"], swiftSettings: strict),
     ]
 )

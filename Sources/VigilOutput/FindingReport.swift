@@ -26,6 +26,30 @@ public struct FindingReport: Sendable, Hashable {
     public var ancestry: [ProcessRecord]
     /// When the finding was raised, nanoseconds since the epoch.
     public var timeNanos: UInt64
+    /// Why Vigil acts or does not: the rule that decided and where the process stands
+    /// (`unmapped.vigil_decision`); nil when the producer makes no such decision.
+    public var decision: Decision?
+
+    /// The act-or-skip decision behind a finding.
+    public struct Decision: Sendable, Hashable {
+        /// Whether Vigil acts on the process (enforce mode) or would (monitor mode) at the
+        /// finding's rung; false when a cap, the scope or protection holds it at alert.
+        public var acts: Bool
+        /// The rule that decided, e.g. `bands`, `cap: profile still learning`,
+        /// `cap: statistical evidence only`, `policy rule web-root-suspend`.
+        public var rule: String
+        /// Where the process stands: `workload web`, `outside every workload`, `protected (PID 1)`.
+        public var scope: String
+        /// The workload the process is a member of, if any.
+        public var workload: String?
+
+        public init(acts: Bool, rule: String, scope: String, workload: String? = nil) {
+            self.acts = acts
+            self.rule = rule
+            self.scope = scope
+            self.workload = workload
+        }
+    }
 
     public init(uid: String, title: String, types: [String], profile: String, riskScore: Int, reasons: [Reason],
                 action: Action, process: ProcessRecord, ancestry: [ProcessRecord], timeNanos: UInt64) {

@@ -89,7 +89,17 @@ extension OCSFEncoder {
                     }
                 }
             }
-            w.object("unmapped") { w in w.field("vigil_profile", f.profile) }
+            w.object("unmapped") { w in
+                w.field("vigil_profile", f.profile)
+                if let d = f.decision {
+                    w.object("vigil_decision") { w in
+                        w.field("acts", d.acts)
+                        w.field("rule", d.rule)
+                        w.field("scope", d.scope)
+                        if let workload = d.workload { w.field("workload", workload) }
+                    }
+                }
+            }
         }
         return EncodedEvent(bytes: w.bytes, classUID: cls.rawValue)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilAgent
 import VigilCore
 import VigilSensor
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilAgent
 
 /// A tiny TCP service for the demo and the end-to-end tests: one line in, one line out.
 /// `GET NAME` reads a file under /etc and answers with its first line. With `--vulnerable`

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilAgent
 import VigilCore
 
 /// `vigil profile`: review and manage learned baselines (the Models format).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilAgent
 import VigilOutput
 
 struct Status: ParsableCommand {

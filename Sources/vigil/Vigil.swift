@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilAgent
 
 @main
 struct Vigil: ParsableCommand {
@@ -41,6 +42,8 @@ struct Vigil: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let e as AgentExit {
+            Foundation.exit(e.code)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
@@ -51,8 +54,4 @@ struct Vigil: ParsableCommand {
             exit(withError: error)
         }
     }
-}
-
-enum VigilVersion {
-    static let string = "0.1.0"
 }

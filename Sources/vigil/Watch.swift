@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VigilCore
 import VigilOutput
+import VigilAgent
 import VigilSensor
 
 /// Options `vigil monitor` and `vigil enforce` share.
@@ -24,11 +25,34 @@ struct WatchOptions: ParsableArguments {
     @Flag(help: "Also stream process and network events, not only findings and the agent's health.")
     var events = false
 
-    @Flag(help: "Also print each finding and response step as one readable line on stderr.")
+    @Flag(help: "Also print each finding and response step as one readable line on stderr, with the rule that decided it.")
     var explain = false
+
+    @Option(parsing: .singleValue, help: ArgumentHelp("""
+        What may be acted on (repeatable): unit:NAME (systemd unit), cgroup:/PATH (cgroup v2 prefix), \
+        container:ID, exe:/PATH (executable), user:NAME|UID. A process is in the workload if it or an \
+        ancestor matched when it started. Others are not judged.
+        """, valueName: "KIND:VALUE"))
+    var workload: [String] = []
+
+    @Flag(name: .customLong("all-processes"), help: "Act on every process on the host, not only declared workloads (protected processes are still never touched).")
+    var allProcesses = false
+
+    @Flag(name: .customLong("report-outside"), help: "Also report (never act on) deviations of processes outside every workload.")
+    var reportOutside = false
+
+    @Flag(name: .customLong("allow-bad-baselines"), help: "Start even when some baselines in --models cannot be read (they are left out; their programs are unprotected).")
+    var allowBadBaselines = false
+
+    var workloads: [Workload] {
+        workload.map { text in Workload(name: text, selectors: [try! WorkloadSelector.parse(text)]) }
+    }
 
     func validate() throws {
         if let d = duration, !(d > 0) || !d.isFinite { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
+        for w in workload {
+            do { _ = try WorkloadSelector.parse(w) } catch { throw ValidationError("--workload \(error)") }
+        }
         for spec in output {
             do { _ = try OutputSpec.parse(spec) } catch { throw ValidationError("--output \(error)") }
         }
@@ -45,17 +69,20 @@ struct Monitor: ParsableCommand {
         executable with no profile. Each adds to the process's risk score (0-100, decaying \
         with the policy's half-life); the policy maps the score to a rung of the ladder \
         alert -> deny network -> suspend -> kill. `monitor` reports the rung it would have \
-        taken, with outcome "skipped"; `vigil enforce` takes it.
+        taken, with outcome "would-have-acted"; `vigil enforce` takes it. With --workload, only \
+        the named workloads are judged; each finding names the rule that decided its rung \
+        (unmapped.vigil_decision), so a monitor run is the dry run of an enforce run.
 
         Findings are OCSF Detection Finding (2004) JSON lines.
 
-        Example:
+        Examples:
           sudo vigil monitor --models /var/lib/vigil/models --output file:/var/log/vigil.jsonl
+          sudo vigil monitor --models /var/lib/vigil/models --workload unit:nginx --explain
         """
     )
     @OptionGroup var options: WatchOptions
 
-    func run() throws { try Watcher(options: options, mode: .monitor).run() }
+    func run() throws { try Watcher.run(options, command: .monitor) }
 }
 
 struct Enforce: ParsableCommand {
@@ -73,13 +100,21 @@ struct Enforce: ParsableCommand {
         exec, before their first instruction. As risk decays the ladder steps back down;
         every step up or down is an event. Caps and exemptions per profile: see --policy.
 
-        Example:
-          sudo vigil enforce --models /var/lib/vigil/models --policy /etc/vigil/policy.yaml
+        Only the declared workloads are acted on (--workload, repeatable); without one,
+        enforce refuses to start unless --all-processes is given. Never acted on, whatever
+        the policy: PID 1, kernel threads, Vigil and its ancestors, the session that started
+        it (when interactive) and the protected programs (sshd, systemd, apt, dpkg) with their
+        children, unless a workload selects them. A profile still learning is held at alert;
+        evidence that is only statistical (new syscall sequences) at deny-network.
+
+        Examples:
+          sudo vigil enforce --models /var/lib/vigil/models --workload exe:/usr/bin/redis-server
+          sudo vigil enforce --models DIR --workload unit:nginx --policy /etc/vigil/policy.yaml
         """
     )
     @OptionGroup var options: WatchOptions
 
-    func run() throws { try Watcher(options: options, mode: .enforce).run() }
+    func run() throws { try Watcher.run(options, command: .enforce) }
 }
 
 struct Resume: ParsableCommand {
@@ -103,228 +138,38 @@ struct Resume: ParsableCommand {
     }
 }
 
-/// The monitor/enforce loop: kernel events -> detector -> risk -> response ladder ->
-/// actions and findings.
-final class Watcher {
-    let options: WatchOptions
-    let mode: ResponseMode
-
-    init(options: WatchOptions, mode: ResponseMode) {
-        self.options = options
-        self.mode = mode
-    }
-
-    func run() throws {
-        // Baselines and policy first: bad input is refused before anything is loaded.
-        try ModelsDirectory.requireSafe(options.models)
-        let (profiles, errors) = ProfileStore(directory: options.models).loadAll()
-        for e in errors { Diagnostics.warning("refused \(e)") }
+/// `monitor` and `enforce`: the agent with every profile's mode fixed.
+enum Watcher {
+    static func run(_ o: WatchOptions, command: AgentConfiguration.Command) throws {
+        if command == .enforce, o.workload.isEmpty, !o.allProcesses {
+            Diagnostics.error("""
+                vigil enforce acts only on the workloads it is told to guard, and none was named. \
+                Name one with --workload KIND:VALUE (e.g. --workload exe:/usr/sbin/nginx, --workload unit:redis-server), \
+                or pass --all-processes to act on every process that is not protected
+                """)
+            throw ExitCode(2)
+        }
         var policy = Policy.standard
-        if let file = options.policy {
+        if let file = o.policy {
             do { policy = try LoadedConfig.loadPolicy(file) } catch {
                 Diagnostics.error(error.description)
                 throw ExitCode(2)
             }
         }
-        if profiles.isEmpty {
-            Diagnostics.warning("no baselines in \(options.models): every program will be an unknown executable (run `vigil learn` first)")
-        }
-
-        let encoder = OCSFEncoder(productVersion: VigilVersion.string)
-        let stream: EventStream
-        do {
-            stream = try EventStream(outputs: options.output.isEmpty ? ["stdout"] : options.output, spoolDirectory: options.spool, encoder: encoder)
-        } catch {
-            Diagnostics.error("cannot open the outputs: \(error)")
-            throw ExitCode(2)
-        }
-        let stop = StopSignal.install()
-        var sensorOptions = SensorOptions()
-        sensorOptions.mode = .detect
-        sensorOptions.execGuard = mode == .enforce
-        sensorOptions.sizeKnownMaps(for: profiles)
-        let sensor = try Sensor.start(sensorOptions) { stream.close() }
-
-        // The kernel's copy of the baselines: known syscalls and n-grams per profile slot,
-        // and every executable some baseline knows.
-        var slots: [String: UInt32] = [:]
-        for (i, p) in profiles.sorted(by: { $0.id < $1.id }).enumerated() {
-            let slot = UInt32(i + 1)
-            slots[p.id] = slot
-            do {
-                try sensor.preload(slot: slot, syscalls: p.syscalls.keys, ngrams: p.ngrams.keys)
-                try sensor.setSlotMode(slot, mode == .enforce ? .enforce : .monitor)
-            } catch {
-                Diagnostics.warning("could not load profile \(p.id) into the kernel: \(error)")
-            }
-        }
-        var known = Set(profiles.map(\.identity.executable))
-        for p in profiles { known.formUnion(p.executes.keys) }
-        do { try sensor.setKnownExecutables(known) } catch { Diagnostics.warning("could not load known executables: \(error)") }
-
-        let detector = Detector(profiles: profiles, policy: policy)
-        let hasher = BackgroundHasher()
-        let now0 = Clock.nowNanos()
-        var table = ProcessTable(seed: ProcScanner.snapshot(nowNanos: now0))
-        let responder = Responder(detector: detector, policy: policy, defaultMode: mode, sensor: sensor, stream: stream,
-                                  explain: options.explain, process: { table[$0] }, ancestry: { table.ancestry(of: $0) })
-        let seeded = table.records.filter { $0.pid != getpid() }
-        _ = detector.seed(seeded, now: now0) // already running: attributed, not judged
-        for r in seeded {
-            if case .profile(let id)? = detector.attribution(of: r.pid), let slot = slots[id] {
-                try? sensor.assignProfile(pid: r.pid, slot: slot)
-            }
-        }
-        let modeName = mode == .enforce ? "enforce" : "monitor"
-        stream.publish(AgentEvent(.started(mode: modeName), timeNanos: now0))
-        Diagnostics.info("\(modeName): \(profiles.count) baselines loaded, \(seeded.count) processes running, policy \(options.policy ?? "built-in")")
-
-        var pendingHashes: [String: [Int32]] = [:]
-        let explain = options.explain
-        let handle: (Event) -> Void = { event in
-            let now = Clock.nowNanos()
-            let record = table.apply(event)
-            if self.options.events { stream.publish(event, process: record, ancestry: table.ancestry(of: event.pid)) }
-            var hash: String?
-            switch event.payload {
-            case .exec(let x):
-                hash = hasher.cachedOrSchedule(path: x.path)
-                if hash == nil { pendingHashes[x.path, default: []].append(event.pid) }
-            case .action(let a):
-                if explain { Diagnostics.raw(EventFormatter.kernelAction(a, pid: event.pid)) }
-            default:
-                break
-            }
-            responder.add(detector.apply(event, process: record, binaryHash: hash, now: now), pid: event.pid, seen: event.timeNanos)
-            switch event.payload {
-            case .exec:
-                // Name the new program's profile in the kernel (or none: watched for responses only).
-                var slot: UInt32 = 0
-                if case .profile(let id)? = detector.attribution(of: event.pid) { slot = slots[id] ?? 0 }
-                try? sensor.assignProfile(pid: event.pid, slot: slot)
-                responder.chapter(now: now, exec: event.pid)
-            case .tamper: responder.chapter(now: now)
-            case .fork(let f): responder.fork(parent: event.pid, child: f.childPid, now: now)
-            case .exit: responder.exit(event.pid, now: now)
-            default: break
-            }
-        }
-
-        let loop = SensorLoop(sensor: sensor, stop: stop, duration: options.duration)
-        var failure: (any Error)?
-        do {
-            try loop.run(handle, afterRead: {
-                let now = Clock.nowNanos()
-                responder.flush(now: now)
-                for (path, sha) in hasher.completed() {
-                    for pid in pendingHashes.removeValue(forKey: path) ?? [] {
-                        responder.judge(detector.noteBinary(pid: pid, sha256: sha, now: now), pid: pid, now: now)
-                    }
-                }
-                responder.tick(now: now)
-            }, dropped: { dropped in
-                stream.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(dropped)), timeNanos: Clock.nowNanos()))
-                Diagnostics.warning("the kernel dropped \(dropped) events (ring buffer full)")
-            })
-        } catch {
-            failure = error
-        }
-        sensor.detach()
-        responder.finish()
-        stream.publish(AgentEvent(.stopped(reason: loop.stopReason), timeNanos: Clock.nowNanos()))
-        stream.close()
-        Diagnostics.info(StatsReport.summary(sensor.stats))
-        if let failure {
-            Diagnostics.error("reading events failed: \(failure)")
-            throw ExitCode.failure
-        }
-    }
-}
-
-/// Carries out response effects on processes (enforce mode only).
-final class ActionExecutor {
-    let sensor: Sensor
-    let enforcing: Bool
-    private var responses: [Int32: Sensor.Responses] = [:]
-    private var stopped: Set<Int32> = []
-
-    init(sensor: Sensor, enforcing: Bool) {
-        self.sensor = sensor
-        self.enforcing = enforcing
-    }
-
-    /// Marks `pid` as deviating: its children that exec a program no baseline knows are
-    /// killed before they run.
-    func markDeviating(_ pid: Int32) {
-        guard enforcing, !(responses[pid]?.contains(.killUnknownExecs) ?? false) else { return }
-        set(pid, responses[pid, default: []].union(.killUnknownExecs))
-    }
-
-    func apply(_ step: ResponseStep, cap: ResponseRung) -> ResponseOutcome {
-        var failures: [String] = []
-        for effect in step.effects {
-            switch effect {
-            case .denyNetwork:
-                if !set(step.pid, responses[step.pid, default: []].union(.denyNetwork)) { failures.append("deny network") }
-            case .allowNetwork:
-                if !set(step.pid, responses[step.pid, default: []].subtracting(.denyNetwork)) { failures.append("allow network") }
-            case .stop:
-                if kill(step.pid, SIGSTOP) == 0 { stopped.insert(step.pid) } else { failures.append("SIGSTOP: \(String(cString: strerror(errno)))") }
-            case .resume:
-                if kill(step.pid, SIGCONT) == 0 { stopped.remove(step.pid) } else { failures.append("SIGCONT: \(String(cString: strerror(errno)))") }
-            case .kill:
-                // In the kernel at its next syscall; a process blocked in a syscall, or
-                // stopped, is also sent SIGKILL now so that it cannot linger.
-                _ = set(step.pid, responses[step.pid, default: []].union(.kill))
-                if kill(step.pid, SIGKILL) != 0 && errno != ESRCH { failures.append("SIGKILL: \(String(cString: strerror(errno)))") }
-            }
-        }
-        return failures.isEmpty ? .succeeded : .failed(failures.joined(separator: "; "))
-    }
-
-    @discardableResult
-    private func set(_ pid: Int32, _ r: Sensor.Responses) -> Bool {
-        responses[pid] = r
-        do { try sensor.setResponses(pid: pid, r); return true } catch { return false }
-    }
-
-    func forget(_ pid: Int32) {
-        responses[pid] = nil
-        stopped.remove(pid)
-    }
-
-    /// On the way out: nothing stays stopped because the agent that would release it is gone.
-    func releaseAll() {
-        for pid in stopped { kill(pid, SIGCONT) }
-        stopped.removeAll()
-    }
-}
-
-/// A few readable lines per finding, for --explain and the demo.
-enum FindingText {
-    static func line(_ r: FindingReport, climb: [Double] = [], policy: Policy) -> String {
-        var s = "vigil: \u{1B}[1mfinding\u{1B}[0m: pid \(r.process.pid) (\(r.process.path.isEmpty ? r.process.comm : r.process.path)) risk \(r.riskScore)/100"
-        // Reasons grouped by kind: a burst of novel sequences is one line, not thirty.
-        var order: [String] = []
-        var byKind: [String: [FindingReport.Reason]] = [:]
-        for reason in r.reasons {
-            if byKind[reason.kind] == nil { order.append(reason.kind) }
-            byKind[reason.kind, default: []].append(reason)
-        }
-        for kind in order {
-            let rs = byKind[kind]!
-            let shown = rs.prefix(3).map(\.observed).joined(separator: "; ")
-            let expected = rs[0].expected
-            s += "\n    \(kind)\(rs.count > 1 ? " ×\(rs.count)" : ""): \(shown)\(rs.count > 3 ? "; ..." : "")"
-            if !expected.isEmpty {
-                s += "\n        baseline: \(expected.prefix(5).joined(separator: ", "))\(expected.count > 5 ? ", ..." : "")"
-            }
-        }
-        if climb.count > 1 {
-            let bands = policy.bands.sorted { $0.value < $1.value }.map { "\($0.key.name) at \(Int($0.value))" }.joined(separator: ", ")
-            s += "\n    risk climbed: " + climb.map { String(Int($0.rounded())) }.joined(separator: " -> ") + "   (\(bands))"
-        }
-        s += "\n    action: \(r.action.step.name), \(r.action.outcome.rawValue)" + (r.action.detail.map { " (\($0))" } ?? "")
-        return s
+        var run = RunConfig(models: o.models, state: o.models)
+        run.mode = command == .enforce ? .enforce : .monitor
+        run.duration = o.duration
+        run.outputs = o.output.isEmpty ? ["stdout"] : o.output
+        run.spool = o.spool
+        run.events = o.events
+        run.metricsListen = nil
+        var c = AgentConfiguration(command: command, run: run, keepsState: false, policy: policy,
+                                   policyName: o.policy ?? "built-in", hostID: ProcessInfo.processInfo.hostName)
+        c.explain = o.explain
+        c.workloads = o.workloads
+        c.allProcesses = o.allProcesses
+        c.reportOutside = o.reportOutside
+        c.allowBadBaselines = o.allowBadBaselines
+        try AgentRunner.run(c)
     }
 }

@@ -32,6 +32,11 @@ public struct RunConfig: Sendable, Hashable {
     public var metricsListen: String? = "127.0.0.1:9464"
     /// Whether the kernel measures each BPF program's run time (costs two clock reads per run).
     public var bpfRunTime = false
+    /// What may be acted on: named workloads of selectors (`docs/policy.md`). Empty (and
+    /// ``allProcesses`` false): nothing is acted on; findings say what would be done.
+    public var workloads: [Workload] = []
+    /// Act on every process that is not protected.
+    public var allProcesses = false
 
     public init(models: String, state: String) {
         self.models = models
@@ -53,7 +58,7 @@ public struct RunConfig: Sendable, Hashable {
     public var spoolDirectory: String { spool ?? state + "/spool" }
 
     static let topKeys = ["models", "state", "mode", "policy", "duration", "outputs", "spool", "events", "learn", "promotion",
-                          "modes", "metrics"]
+                          "modes", "metrics", "workloads", "all-processes"]
 
     /// Reads a configuration. `file` names the source in errors and anchors relative paths;
     /// `checkOutput` validates one output spec (it throws a message naming what is wrong).
@@ -118,6 +123,18 @@ private struct RunConfigReader: YAMLNodeReading {
                 for (name, keyNode, mv) in try pairs(v, "modes", allowed: nil) {
                     guard !name.isEmpty else { throw fail(keyNode, "modes: expected a profile id or an executable path") }
                     c.modes[name] = try mode(mv, "modes.\(name)", allowed: ProfileMode.allCases)
+                }
+            case "all-processes": c.allProcesses = try bool(v, "all-processes")
+            case "workloads":
+                for (name, keyNode, wv) in try pairs(v, "workloads", allowed: nil) {
+                    guard !name.isEmpty else { throw fail(keyNode, "workloads: expected a workload name, e.g. web: [exe:/usr/sbin/nginx]") }
+                    let items = try strings(wv, "workloads.\(name)")
+                    guard !items.isEmpty else { throw fail(wv, "workloads.\(name): expected at least one selector KIND:VALUE") }
+                    var selectors: [WorkloadSelector] = []
+                    for (text, node) in items {
+                        do { selectors.append(try WorkloadSelector.parse(text)) } catch { throw fail(node, "workloads.\(name): \(error)") }
+                    }
+                    c.workloads.append(Workload(name: name, selectors: selectors))
                 }
             case "metrics":
                 for (k, _, mv) in try pairs(v, "metrics", allowed: ["listen", "bpf-run-time"]) {

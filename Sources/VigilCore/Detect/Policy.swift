@@ -71,6 +71,23 @@ public struct Policy: Sendable, Hashable {
     public var sequenceWindowSeconds: Double
     /// The most novel calls one frame counts (the density multiplier's ceiling).
     public var sequenceFrameCalls: Int
+    /// The highest rung evidence that is only statistical (new sequences, new syscalls that
+    /// are not dangerous) can reach: suspend and kill need a concrete deviation as well (a
+    /// new program, destination, listening port, user, a changed binary, a dangerous new
+    /// syscall, tamper). Raise it only on purpose.
+    public var statisticalCap: ResponseRung = .denyNetwork
+    /// Profiles acted on while still learning; every other profile that is not yet stable
+    /// is held at alert.
+    public var enforceLearning: Set<String> = []
+
+    /// Whether a deviation is only statistical evidence (see ``statisticalCap``).
+    public func isStatistical(_ d: Deviation) -> Bool {
+        switch d.kind {
+        case .newSequence: true
+        case .newSyscall: danger[d.observed] == nil
+        default: false
+        }
+    }
 
     public init(weights: [Deviation.Kind: Double], danger: [String: Double], halfLifeSeconds: Double,
                 bands: [ResponseRung: Double], hysteresis: Double, suspendReleaseSeconds: Double,

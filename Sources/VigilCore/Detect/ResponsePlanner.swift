@@ -40,6 +40,9 @@ public struct ResponseStep: Sendable, Hashable {
     public var outcome: ResponseOutcome
     /// The rung the score called for when a cap or exemption held the step below it.
     public var cappedFrom: ResponseRung?
+    /// The rule that decided the step: `bands` (the score's band), `policy cap` (a
+    /// profile's cap or exemption), or the caller's limit (``ResponsePlanner/Limit``).
+    public var rule: String = "bands"
 
     public var isUp: Bool { to > from }
 
@@ -94,6 +97,19 @@ public final class ResponsePlanner {
         var releaseAt: UInt64 = 0
         var scoreAtSuspend: Double = 0
         var mode: ResponseMode?
+        var limit: Limit?
+    }
+
+    /// A ceiling the caller puts on a process on top of the policy's caps, with the rule
+    /// that sets it (a profile still learning, evidence that is only statistical, a
+    /// process outside every workload).
+    public struct Limit: Sendable, Hashable {
+        public var rung: ResponseRung
+        public var rule: String
+        public init(_ rung: ResponseRung, rule: String) {
+            self.rung = rung
+            self.rule = rule
+        }
     }
 
     private var states: [Int32: State] = [:]
@@ -116,10 +132,13 @@ public final class ResponsePlanner {
     /// `profile` nil means the process has no profile (``Policy/unknownCap`` applies);
     /// `mode` overrides the planner's for this process (profiles in monitor and in enforce
     /// side by side, `vigil run`).
+    /// `limit` holds the process at or below a rung (nil: only the policy's caps); it is
+    /// kept until the next update.
     public func update(pid: Int32, profile: String?, executable: String? = nil, score: Double, now: UInt64,
-                       mode: ResponseMode? = nil) -> [ResponseStep] {
+                       mode: ResponseMode? = nil, limit: Limit? = nil) -> [ResponseStep] {
         var s = states[pid] ?? State()
         s.profile = profile
+        s.limit = limit
         if let mode { s.mode = mode }
         if let executable { s.executable = executable }
         s.score = score
@@ -160,15 +179,19 @@ public final class ResponsePlanner {
 
     private func evaluate(_ pid: Int32, _ s: inout State, now: UInt64) -> [ResponseStep] {
         guard s.rung != .kill else { return [] }
-        let cap = policy.cap(profile: s.profile, executable: s.executable)
+        let policyCap = policy.cap(profile: s.profile, executable: s.executable)
+        var cap = policyCap, capRule = "policy cap"
+        if let limit = s.limit, limit.rung < cap { (cap, capRule) = (limit.rung, limit.rule) }
         let wanted = policy.rung(for: s.score)
         let up = min(wanted, cap)
         if up > s.rung {
             let t = policy.threshold(up)
             var reason = "risk \(String(format2: s.score)) reached the \(up.name) threshold \(t.clean)"
-            if wanted > cap { reason += "; \(wanted.name) called for, capped at \(cap.name) by policy" }
+            if wanted > cap { reason += "; \(wanted.name) called for, capped at \(cap.name) by \(capRule == "policy cap" ? "policy" : capRule)" }
             if up == .suspend { s.releaseAt = now + UInt64(policy.suspendReleaseSeconds * 1e9); s.scoreAtSuspend = s.score }
-            return [step(pid, &s, to: up, reason: reason, cappedFrom: wanted > cap ? wanted : nil, now: now)]
+            var st = step(pid, &s, to: up, reason: reason, cappedFrom: wanted > cap ? wanted : nil, now: now)
+            if wanted > cap { st.rule = capRule; if st.outcome == .pending { pending[st.id] = st } }
+            return [st]
         }
         if s.rung == .suspend {
             if s.score > s.scoreAtSuspend {

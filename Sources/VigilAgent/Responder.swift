@@ -10,6 +10,13 @@ import VigilSensor
 /// together at ``flush(now:)``: one finding per process per batch, not one per novel call.
 /// An exec, a fork, an exit or a tamper attempt judges what came before it first, so a
 /// child inherits its parent's risk as it stands.
+///
+/// Whether a step is carried out depends on where the process stands (``WorkloadScope``):
+/// only members of a declared workload are acted on; a protected process never is; a
+/// process outside every workload is not reported unless asked (tamper always is). On top
+/// of the policy's caps, a profile still learning is held at alert and evidence that is
+/// only statistical at the policy's ``Policy/statisticalCap``. Every finding names the
+/// rule that decided.
 final class Responder {
     let detector: Detector
     private(set) var policy: Policy
@@ -19,8 +26,19 @@ final class Responder {
     /// Where findings go (replaceable: a reload may change the outputs).
     var stream: EventStream
     let explain: Bool
-    /// The response mode of a profile's processes (nil: a process with no profile).
-    var modeOf: (String?) -> ResponseMode
+    /// The response mode of a process of a profile (nil: a process with no profile).
+    var modeOf: (Int32, String?) -> ResponseMode
+    /// Whether a profile is still learning (not yet stable): held at alert unless the
+    /// policy lets it be enforced (``Policy/enforceLearning``).
+    var isLearning: (String) -> Bool = { _ in false }
+    /// Which processes may be acted on.
+    let scope: WorkloadScope
+    /// Report deviations of processes outside every workload (at most alert).
+    var reportOutside = false
+    /// Enforce mode may act: false while no workload is declared (a `vigil run` without
+    /// `workloads:`), so nothing is acted on host-wide by accident.
+    var mayAct = true
+    private let clock: any AgentClock
     /// Called with the profile of every judged deviation (promotion waits for quiet).
     var onDeviation: (Deviation) -> Void = { _ in }
     private let process: (Int32) -> ProcessRecord?
@@ -32,6 +50,10 @@ final class Responder {
     /// deviation-to-action latency, which the closing line reports.
     private var batchSeen: [Int32: UInt64] = [:]
     private var quietAfterKill: [Int32: Int] = [:]
+    /// Processes with concrete (not only statistical) evidence since they started.
+    private var concrete: Set<Int32> = []
+    /// Deviations of processes outside every workload that were not reported.
+    private(set) var outOfScope = 0
     private var exited: Set<Int32> = []
     private var belowAlert = 0
     private var latencies: [UInt64] = []
@@ -39,16 +61,19 @@ final class Responder {
     private(set) var findingsByKind: [String: UInt64] = [:]
     private(set) var actionCounts: [AgentMetrics.ActionKey: UInt64] = [:]
 
-    init(detector: Detector, policy: Policy, defaultMode: ResponseMode, sensor: Sensor, stream: EventStream, explain: Bool,
+    init(detector: Detector, policy: Policy, defaultMode: ResponseMode, kernel: any KernelControl, stream: EventStream,
+         scope: WorkloadScope, clock: any AgentClock, explain: Bool,
          process: @escaping (Int32) -> ProcessRecord?, ancestry: @escaping (Int32) -> [ProcessRecord]) {
         self.detector = detector
         self.policy = policy
         risk = RiskTracker(policy: policy)
         planner = ResponsePlanner(policy: policy, mode: defaultMode)
-        actions = ActionExecutor(sensor: sensor, enforcing: true)
+        actions = ActionExecutor(kernel: kernel)
         self.stream = stream
+        self.scope = scope
+        self.clock = clock
         self.explain = explain
-        modeOf = { _ in defaultMode }
+        modeOf = { _, _ in defaultMode }
         self.process = process
         self.ancestry = ancestry
     }
@@ -82,6 +107,7 @@ final class Responder {
     func fork(parent: Int32, child: Int32, now: UInt64) {
         flush(now: now)
         _ = risk.fork(parent: parent, child: child, now: now)
+        if concrete.contains(parent) { concrete.insert(child) }
     }
 
     func exit(_ pid: Int32, now: UInt64) {
@@ -89,6 +115,7 @@ final class Responder {
         risk.remove(pid)
         planner.remove(pid)
         actions.forget(pid)
+        concrete.remove(pid)
         // Late records of a process that has gone are counted, not reported.
         exited.insert(pid)
     }
@@ -119,9 +146,16 @@ final class Responder {
             quietAfterKill[pid, default: 0] += deviations.count
             return
         }
+        let standing = scope.standing(of: pid)
+        if standing == .outside, !reportOutside, !deviations.contains(where: { $0.kind == .tamper }) {
+            // Not Vigil's business: counted, never reported or acted on.
+            outOfScope += deviations.count
+            return
+        }
         for d in deviations {
             findingsByKind[d.kind.rawValue, default: 0] += 1
             onDeviation(d)
+            if !policy.isStatistical(d) { concrete.insert(pid) }
         }
         var score = risk.score(pid, now: now)
         var climb = [score]
@@ -131,12 +165,13 @@ final class Responder {
         }
         let profile = deviations.first?.profile
         let executable = process(pid)?.path
-        let mode = modeOf(profile)
-        let steps = planner.update(pid: pid, profile: profile, executable: executable, score: score, now: now, mode: mode)
+        let mode = modeOf(pid, profile)
+        let limit = limit(pid, profile: profile, standing: standing, mode: mode)
+        let steps = planner.update(pid: pid, profile: profile, executable: executable, score: score, now: now, mode: mode, limit: limit)
         if steps.isEmpty {
             // Below the alert band, deviations only add to the risk score: no finding.
             if planner.rung(of: pid) >= .alert {
-                publish(deviations, step: nil, pid: pid, score: score, now: now, climb: climb)
+                publish(deviations, step: nil, pid: pid, score: score, now: now, climb: climb, standing: standing, limit: limit)
             } else {
                 belowAlert += deviations.count
             }
@@ -144,13 +179,32 @@ final class Responder {
             // The deviations travel with the first step they caused.
             var first = true
             for step in steps {
-                publish(first ? deviations : [], step: execute(step, seen: seen), pid: pid, score: score, now: now, climb: first ? climb : [])
+                publish(first ? deviations : [], step: execute(step, seen: seen), pid: pid, score: score, now: now,
+                        climb: first ? climb : [], standing: standing, limit: limit)
                 first = false
             }
         }
-        if mode == .enforce, planner.rung(of: pid) >= .alert, policy.cap(profile: profile, executable: executable) > .alert {
+        if mode == .enforce, standing.isMember, planner.rung(of: pid) >= .alert, (limit?.rung ?? .kill) > .alert,
+           policy.cap(profile: profile, executable: executable) > .alert {
             actions.markDeviating(pid)
         }
+    }
+
+    /// The ceiling on `pid` beyond the policy's caps, and the rule that sets it.
+    private func limit(_ pid: Int32, profile: String?, standing: WorkloadScope.Standing, mode: ResponseMode) -> ResponsePlanner.Limit? {
+        switch standing {
+        case .protected(let why): return .init(.alert, rule: "protected: \(why)")
+        case .outside: return .init(.alert, rule: "scope: outside every workload")
+        case .member: break
+        }
+        if mode == .enforce, !mayAct { return .init(.alert, rule: "scope: no workload declared") }
+        if let profile, isLearning(profile), !policy.enforceLearning.contains(profile) {
+            return .init(.alert, rule: "cap: profile still learning")
+        }
+        if !concrete.contains(pid), policy.statisticalCap < .kill {
+            return .init(policy.statisticalCap, rule: "cap: statistical evidence only")
+        }
+        return nil
     }
 
     /// Carries out a step the planner left pending (enforce) and records its outcome; a
@@ -160,9 +214,9 @@ final class Responder {
             count(step)
             return step
         }
-        let outcome = actions.apply(step, cap: policy.cap(profile: step.profile, executable: process(step.pid)?.path))
+        let outcome = actions.apply(step)
         if case .succeeded = outcome, let seen, step.to > .alert {
-            let done = Clock.nowNanos()
+            let done = clock.nowNanos()
             if done > seen { latencies.append(done - seen) }
         }
         let recorded = planner.record(outcome: outcome, for: step.id) ?? step
@@ -181,16 +235,24 @@ final class Responder {
         actionCounts[AgentMetrics.ActionKey(action: step.to.name, outcome: outcome), default: 0] += 1
     }
 
-    private func publish(_ deviations: [Deviation], step: ResponseStep?, pid: Int32, score: Double, now: UInt64, climb: [Double] = []) {
+    private func publish(_ deviations: [Deviation], step: ResponseStep?, pid: Int32, score: Double, now: UInt64, climb: [Double] = [],
+                         standing: WorkloadScope.Standing? = nil, limit: ResponsePlanner.Limit? = nil) {
         let record = process(pid) ?? ProcessRecord(pid: pid, ppid: 0)
-        let report = FindingReport(deviations: deviations, riskScore: score, step: step, rung: planner.rung(of: pid),
+        var report = FindingReport(deviations: deviations, riskScore: score, step: step, rung: planner.rung(of: pid),
                                    process: record, ancestry: ancestry(pid), timeNanos: now)
+        let standing = standing ?? scope.standing(of: pid)
+        let rung = step?.to ?? planner.rung(of: pid)
+        var workload: String?
+        if case .member(let w) = standing { workload = w }
+        let rule = step.map { $0.cappedFrom != nil ? $0.rule : "bands" } ?? (limit.map { rung >= $0.rung ? $0.rule : "bands" } ?? "bands")
+        report.decision = FindingReport.Decision(acts: standing.isMember && rung > .alert, rule: rule, scope: standing.description, workload: workload)
         stream.publish(report)
         if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }
     }
 
     /// On the way out: nothing stays stopped, and the person running it hears the figures.
     func finish() {
+        if outOfScope > 0 { Diagnostics.info("\(outOfScope) deviations of processes outside every workload were counted, not reported") }
         actions.releaseAll()
         if !latencies.isEmpty {
             let sorted = latencies.sorted()

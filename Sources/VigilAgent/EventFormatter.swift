@@ -1,9 +1,9 @@
-import VigilCore
+public import VigilCore
 
 /// One readable line per event, for `vigil trace --format text` (JSON goes through the
 /// OCSF encoder and the outputs).
-enum EventFormatter {
-    static func text(_ e: Event) -> String {
+public enum EventFormatter {
+    public static func text(_ e: Event) -> String {
         let who = "\(e.comm)[\(e.pid)]"
         switch e.payload {
         case .exec(let x):
@@ -29,11 +29,11 @@ enum EventFormatter {
     }
 
     /// An action the kernel took on its own (a kill at exec, a refused connect), for --explain.
-    static func kernelAction(_ a: Event.KernelAction, pid: Int32) -> String {
+    public static func kernelAction(_ a: Event.KernelAction, pid: Int32) -> String {
         "vigil: kernel: \(a.kind.rawValue) pid \(pid)\(a.path.map { " " + $0 } ?? "")\(a.remote.map { " to " + endpoint($0) } ?? "")"
     }
 
-    static func endpoint(_ e: Endpoint) -> String {
+    public static func endpoint(_ e: Endpoint) -> String {
         switch e {
         case .ipv4(let a, let p): "\(a):\(p)"
         case .ipv6(let a, let p): "[\(a)]:\(p)"

@@ -1,62 +1,31 @@
-import Foundation
-import VigilSensor
+public import Foundation
+public import VigilSensor
 
 /// Messages for the person running vigil: on stderr, prefixed, never mixed into the event stream.
-enum Diagnostics {
-    static func error(_ message: String) { emit("vigil: error: \(message)") }
-    static func warning(_ message: String) { emit("vigil: warning: \(message)") }
-    static func info(_ message: String) { emit("vigil: \(message)") }
-    static func raw(_ message: String) { emit(message) }
+public enum Diagnostics {
+    public static func error(_ message: String) { emit("vigil: error: \(message)") }
+    public static func warning(_ message: String) { emit("vigil: warning: \(message)") }
+    public static func info(_ message: String) { emit("vigil: \(message)") }
+    public static func raw(_ message: String) { emit(message) }
 
-    private static func emit(_ line: String) {
+    /// Where the lines go: stderr, unless a test or an embedding program replaces it.
+    nonisolated(unsafe) public static var sink: (String) -> Void = { line in
         var data = Array((line + "\n").utf8)
         data.withUnsafeMutableBytes { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
-}
 
-/// Buffered, unlocked output of whole lines to a file descriptor. A write error (e.g. a
-/// closed pipe) is remembered and reported at the end instead of killing the process.
-final class LineWriter {
-    private let fd: Int32
-    private var buffer: [UInt8] = []
-    private(set) var failed = false
-
-    init(fd: Int32) {
-        self.fd = fd
-        buffer.reserveCapacity(1 << 16)
-        signal(SIGPIPE, SIG_IGN)
-    }
-
-    func write(_ line: String) {
-        buffer.append(contentsOf: line.utf8)
-        buffer.append(0x0A)
-        if buffer.count >= 1 << 16 { flush() }
-    }
-
-    func flush() {
-        var offset = 0
-        while offset < buffer.count, !failed {
-            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                failed = true
-            } else {
-                offset += n
-            }
-        }
-        buffer.removeAll(keepingCapacity: true)
-    }
+    private static func emit(_ line: String) { sink(line) }
 }
 
 /// SIGINT and SIGTERM ask the main loop to finish: detach, drain, flush, exit 0.
-final class StopSignal: @unchecked Sendable {
+public final class StopSignal: @unchecked Sendable {
     private static let shared = StopSignal()
     private var sources: [any DispatchSourceSignal] = []
     private let flag = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
 
-    var requested: Bool { flag.pointee != 0 }
+    public var requested: Bool { flag.pointee != 0 }
 
-    static func install() -> StopSignal {
+    public static func install() -> StopSignal {
         let s = shared
         s.flag.pointee = 0
         for sig in [SIGINT, SIGTERM] {
@@ -70,8 +39,8 @@ final class StopSignal: @unchecked Sendable {
     }
 }
 
-enum StatsReport {
-    static func summary(_ s: SensorStats) -> String {
+public enum StatsReport {
+    public static func summary(_ s: SensorStats) -> String {
         let emitted = s.kernelEmitted.values.reduce(0, +)
         var text = "stopped: \(emitted) records from the kernel, \(s.decoder.decoded) decoded, \(s.totalKernelDrops) dropped in the kernel"
         if s.totalKernelDrops > 0 {
@@ -86,10 +55,10 @@ enum StatsReport {
 }
 
 /// Unbuffered lines on stdout, for people watching (and for a parent reading the first line).
-enum Console {
-    static func line(_ s: String) { raw(s + "\n") }
+public enum Console {
+    public static func line(_ s: String) { raw(s + "\n") }
 
-    static func raw(_ s: String) {
+    public static func raw(_ s: String) {
         var data = Array(s.utf8)
         var offset = 0
         while offset < data.count {

@@ -1,0 +1,624 @@
+import Foundation
+public import VigilCore
+public import VigilOutput
+public import VigilSensor
+
+/// The one agent pipeline: kernel events -> process table -> learner | detector ->
+/// responder -> outputs. `vigil learn`, `monitor`, `enforce` and `run` all run it; they
+/// differ only in their ``AgentConfiguration``.
+///
+/// Each profile has a mode. Events of a process whose profile learns go to the ``Learner``;
+/// the others to the ``Detector`` and the ``Responder``. Both see every exec, fork and exit
+/// so that each knows which processes are its own. The kernel's profile slots are the
+/// learner's (one numbering for every mode), and each slot's mode tells the kernel what a
+/// new n-gram does.
+///
+/// The agent talks to the kernel through ``KernelControl`` and reads time from an
+/// ``AgentClock``, so a fake kernel and a manual clock drive it in unit tests:
+///
+/// ```swift
+/// let agent = try Agent(configuration: c, baselines: b, kernel: fake, stream: stream, clock: clock)
+/// agent.start(running: [])
+/// agent.handle(event)
+/// agent.afterRead()
+/// agent.stop(reason: "signal")
+/// ```
+public final class Agent {
+    public private(set) var configuration: AgentConfiguration
+    private var config: RunConfig { configuration.run }
+    private var policy: Policy
+    let kernel: any KernelControl
+    let clock: any AgentClock
+    public private(set) var stream: EventStream
+    private let metricsServer: MetricsServer?
+
+    let store: ProfileStore
+    private var refused: Set<String>
+    private(set) var modes: ProfileModes
+    let learner: Learner
+    let detector: Detector
+    private(set) var table: ProcessTable
+    let responder: Responder
+    let scope: WorkloadScope
+    private let hasher: BackgroundHasher
+    private let progress: LearnProgress?
+
+    private var inKernel: Set<String> = []
+    private var knownExecutables: Set<String> = []
+    private var pendingHashes: [String: [Int32]] = [:]
+    private var changes: [ModeChange] = []
+    private var metrics = AgentMetrics()
+    private let startNanos: UInt64
+    private var nextSecond: UInt64
+    private var nextSave: UInt64
+    private let onlyPaths: Set<String>
+    private var stopped = false
+
+    /// What the models directory held at start.
+    public struct Baselines {
+        public var profiles: [Profile]
+        /// Files refused at load, by profile id: never overwritten.
+        public var refused: Set<String>
+        public var modes: ProfileModes
+    }
+
+    /// Checks the models (and state) directory and reads the baselines and saved modes; a
+    /// problem is told on stderr and ends the command (exit 2 for bad input).
+    public static func loadBaselines(_ c: AgentConfiguration) throws(AgentExit) -> Baselines {
+        try ModelsDirectory.check(c.run.models, what: "the models directory", create: c.command == .learn || c.command == .run)
+        if c.keepsState { try ModelsDirectory.check(c.run.state, what: "the state directory", create: true) }
+        let (profiles, errors) = ProfileStore(directory: c.run.models).loadAll()
+        for e in errors { Diagnostics.warning("refused \(e); it will not be overwritten") }
+        if !errors.isEmpty, c.command == .monitor || c.command == .enforce, !c.allowBadBaselines {
+            Diagnostics.error("\(errors.count) baseline\(errors.count == 1 ? "" : "s") in \(c.run.models) could not be read; "
+                + "the programs they describe would go unprotected. Fix or remove them, or pass --allow-bad-baselines to run without them")
+            throw .badInput
+        }
+        var modes = ProfileModes(policy: c.run.effectivePromotion)
+        let modesFile = c.run.state + "/modes.json"
+        if c.keepsState, let data = FileManager.default.contents(atPath: modesFile) {
+            do { modes = try ProfileModes.decode(Array(data), policy: c.run.effectivePromotion) } catch {
+                Diagnostics.error("cannot read \(modesFile): \(error). Fix or remove it (every profile then starts in its configured mode)")
+                throw .badInput
+            }
+        }
+        let refused = Set(errors.map { (($0.file as NSString).lastPathComponent as NSString).deletingPathExtension })
+        return Baselines(profiles: profiles, refused: refused, modes: modes)
+    }
+
+    public init(configuration c: AgentConfiguration, baselines: Baselines, kernel: any KernelControl, stream: EventStream,
+                clock: any AgentClock = SystemClock(), metricsServer: MetricsServer? = nil, sessionID: Int32? = nil,
+                hasher: BackgroundHasher = BackgroundHasher(), interactive: Bool = false) {
+        configuration = c
+        policy = c.policy
+        self.kernel = kernel
+        self.clock = clock
+        self.stream = stream
+        self.metricsServer = metricsServer
+        self.hasher = hasher
+        store = ProfileStore(directory: c.run.models)
+        refused = baselines.refused
+        modes = baselines.modes
+        onlyPaths = Set(c.run.only)
+        let now = clock.nowNanos()
+        startNanos = now
+        nextSecond = now + 1_000_000_000
+        nextSave = now + UInt64(c.run.saveIntervalSeconds * 1e9)
+        learner = Learner(hostID: c.hostID, policy: c.run.stability, profiles: baselines.profiles, now: now,
+                          binaryHash: { [hasher] in hasher.cachedOrSchedule(path: $0) })
+        for p in baselines.profiles.sorted(by: { $0.id < $1.id }) {
+            if let ch = modes.register(p.id, created: false, now: now) { changes.append(ch) }
+        }
+        changes += Self.applyOverrides(&modes, ids: baselines.profiles.map(\.id), learner: learner, configuration: c, now: now)
+        scope = WorkloadScope(workloads: c.workloads, allProcesses: c.allProcesses, protectedExecutables: c.protectedExecutables,
+                              sessionID: sessionID)
+        let watched = baselines.profiles.filter { [modes] in modes.mode(of: $0.id) != .learn }
+        detector = Detector(profiles: c.command.judges ? watched : [], policy: c.policy)
+        table = ProcessTable()
+        progress = c.command == .learn ? LearnProgress(interactive: interactive, models: c.run.models) : nil
+        var tableRef: () -> ProcessTable = { ProcessTable() }
+        responder = Responder(detector: detector, policy: c.policy, defaultMode: c.command == .enforce ? .enforce : .monitor, kernel: kernel,
+                              stream: stream, scope: scope, clock: clock, explain: c.explain,
+                              process: { tableRef()[$0] }, ancestry: { tableRef().ancestry(of: $0) })
+        tableRef = { [unowned self] in self.table }
+        responder.reportOutside = c.reportOutside
+        responder.mayAct = scope.isDeclared || c.command != .run
+        responder.modeOf = { [unowned self] _, id in
+            switch self.configuration.command {
+            case .enforce: return .enforce
+            case .monitor, .learn: return .monitor
+            case .run: return id.flatMap { self.modes.mode(of: $0) } == .enforce ? .enforce : .monitor
+            }
+        }
+        responder.isLearning = { [unowned self] id in
+            self.learner.stability(id, now: self.clock.nowNanos())?.state != .stable
+        }
+        responder.onDeviation = { [unowned self] d in if let id = d.profile { self.modes.noteDeviation(id, now: d.timeNanos) } }
+        metrics.mode = c.command.rawValue
+        metrics.version = VigilVersion.string
+    }
+
+    // MARK: Start
+
+    /// Loads the baselines into the kernel and takes over the processes already running
+    /// (attributed, not judged: they were there before Vigil).
+    public func start(running: [ProcessRecord]) {
+        let now = clock.nowNanos()
+        if configuration.command == .learn {
+            for id in learner.profiles.keys.sorted() where wanted(learner.profiles[id]!.identity.executable) { loadIntoKernel(id) }
+        } else {
+            for id in learner.profiles.keys.sorted() { loadIntoKernel(id) }
+        }
+        table = ProcessTable(seed: running)
+        let me = getpid()
+        scope.protect(me, reason: "Vigil itself")
+        for a in table.ancestry(of: me) { scope.protect(a.pid, reason: "an ancestor of Vigil") }
+        scope.seed(table.records, sessionOf: Self.session(of:))
+        let seeded = table.records.filter { $0.pid != me && !$0.path.isEmpty }
+        var toLearn: [ProcessRecord] = [], toWatch: [ProcessRecord] = []
+        for r in seeded {
+            if learns(r.path, r.argv) { toLearn.append(r) } else { toWatch.append(r) }
+        }
+        learner.seed(toLearn, now: now)
+        if configuration.command.judges { _ = detector.seed(toWatch, now: now) }
+        for r in seeded { attach(r.pid) }
+        flushChanges()
+
+        let c = configuration
+        switch c.command {
+        case .learn:
+            progress?.started(profiles: learner.profiles.count, processes: toLearn.count, only: c.run.only)
+        case .monitor, .enforce:
+            if learner.profiles.isEmpty {
+                Diagnostics.warning("no baselines in \(c.run.models): every program will be an unknown executable (run `vigil learn` first)")
+            }
+            stream.publish(AgentEvent(.started(mode: c.command.rawValue), timeNanos: now))
+            Diagnostics.info("\(c.command.rawValue): \(learner.profiles.count) baselines loaded, \(seeded.count) processes running, policy \(c.policyName); \(scopeSummary())")
+        case .run:
+            stream.publish(AgentEvent(.started(mode: "run"), timeNanos: now))
+            Diagnostics.info("run: \(learner.profiles.count) baselines loaded; profiles \(Self.summary(modes)); \(seeded.count) processes running; policy \(c.policyName); \(scopeSummary())"
+                + (metricsServer.map { "; metrics on http://\($0.address)/metrics" } ?? ""))
+            if !scope.isDeclared {
+                Diagnostics.warning("no workloads declared: nothing will be acted on (findings say what would be done). Add workloads: to \(c.configPath ?? "the configuration"), or all-processes: true")
+            }
+        }
+        updateMetrics()
+    }
+
+    private func scopeSummary() -> String {
+        if configuration.allProcesses { return "acting on every process that is not protected (--all-processes)" }
+        if scope.workloads.isEmpty { return "no workload declared: every process is judged" }
+        return "workloads " + scope.memberCounts.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value) running)" }.joined(separator: ", ")
+    }
+
+    /// The session id of `pid`, from /proc/PID/stat.
+    static func session(of pid: Int32) -> Int32? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 3 ? Int32(fields[3]) : nil
+    }
+
+    // MARK: Events
+
+    /// One event from the kernel.
+    public func handle(_ event: Event) {
+        let now = clock.nowNanos()
+        let record = table.apply(event)
+        if config.events { stream.publish(event, process: record, ancestry: table.ancestry(of: event.pid)) }
+        let pid = event.pid
+        let judges = configuration.command.judges
+        switch event.payload {
+        case .exec(let x):
+            if let record { scope.exec(record) }
+            if learns(x.path, x.argv) {
+                // The detector still judges the exec against the old image's profile (a
+                // watched program starting something); the new image is learned, not judged.
+                if judges { responder.add(detector.apply(event, process: record, now: now, newImageLearned: true), pid: pid, seen: event.timeNanos) }
+                learner.apply(event, process: record, now: now)
+            } else {
+                learner.noteUnlearnedExec(pid: pid, path: x.path, at: event.timeNanos, now: now)
+                if judges {
+                    let hash = hasher.cachedOrSchedule(path: x.path)
+                    if hash == nil { pendingHashes[x.path, default: []].append(pid) }
+                    responder.add(detector.apply(event, process: record, binaryHash: hash, now: now), pid: pid, seen: event.timeNanos)
+                }
+            }
+            attach(pid)
+            responder.chapter(now: now, exec: pid)
+        case .fork(let f):
+            scope.fork(parent: pid, child: f.childPid)
+            if learner.profileID(forPid: pid) != nil { learner.apply(event, process: record, now: now) }
+            if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
+            responder.fork(parent: pid, child: f.childPid, now: now)
+        case .exit:
+            if learner.profileID(forPid: pid) != nil { learner.apply(event, process: record, now: now) }
+            if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
+            responder.exit(pid, now: now)
+            scope.exit(pid)
+        case .action(let a):
+            if configuration.explain { Diagnostics.raw(EventFormatter.kernelAction(a, pid: pid)) }
+            if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
+        case .tamper:
+            if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
+            responder.chapter(now: now)
+        case .novelty(let n):
+            if let id = learningProfile(pid, slot: n.profileSlot) {
+                learner.apply(event, process: record, now: now)
+                if n.profileSlot == 0 {
+                    // Reported while the process was pending: teach the kernel, so the
+                    // profile's other processes do not report it again.
+                    try? kernel.preload(slot: learner.profileSlot(for: id), syscalls: [n.syscall], ngrams: [n.hash])
+                }
+            } else if judges {
+                responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos)
+            }
+        case .syscall, .network:
+            if learner.profileID(forPid: pid) != nil {
+                learner.apply(event, process: record, now: now)
+            } else if judges {
+                responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos)
+            }
+        }
+    }
+
+    /// After each read of the ring buffer: finished hashes, the responder's batch and clock,
+    /// mode changes, a reload asked for, the periodic save and the once-a-second work.
+    public func afterRead(reloadRequested: Bool = false) {
+        let now = clock.nowNanos()
+        for (path, sha) in hasher.completed() {
+            learner.noteBinary(path: path, sha256: sha, now: now)
+            for pid in pendingHashes.removeValue(forKey: path) ?? [] {
+                responder.judge(detector.noteBinary(pid: pid, sha256: sha, now: now), pid: pid, now: now)
+            }
+        }
+        responder.tick(now: now)
+        flushChanges()
+        if reloadRequested { reload() }
+        if now >= nextSave {
+            save(final: false)
+            nextSave = now + UInt64(config.saveIntervalSeconds * 1e9)
+        }
+        if now >= nextSecond {
+            nextSecond = now + 1_000_000_000
+            tick(now: now)
+        }
+    }
+
+    /// Once a second: promotion, the suppressed-findings report, metrics, the progress panel.
+    public func tick(now: UInt64) {
+        if configuration.command == .run {
+            let due = modes.tick(now: now) { id in learner.stability(id, now: now)?.state }
+            if !due.isEmpty {
+                changes += due
+                flushChanges()
+                saveModes()
+            }
+        }
+        stream.reportSuppressed(now: now)
+        updateMetrics()
+        progress?.update(learner: learner, now: now)
+    }
+
+    /// The kernel dropped `count` records (ring buffer full).
+    public func noteDrops(_ count: UInt64) {
+        let t = clock.nowNanos()
+        learner.noteDrops(count, now: t)
+        if configuration.command != .learn {
+            stream.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(count)), timeNanos: t))
+        }
+        Diagnostics.warning("the kernel dropped \(count) events (ring buffer full); learning profiles cannot become stable on this window")
+    }
+
+    // MARK: Stop
+
+    /// Graceful stop: probes off first (nothing new arrives, nothing more is enforced), then
+    /// nothing left suspended, every learning profile saved, the outputs flushed.
+    public func stop(reason: String) {
+        guard !stopped else { return }
+        stopped = true
+        kernel.detach()
+        responder.finish()
+        save(final: true)
+        updateMetrics()
+        metricsServer?.stop()
+        let c = configuration
+        if c.command != .learn { stream.publish(AgentEvent(.stopped(reason: reason), timeNanos: clock.nowNanos())) }
+        stream.close()
+        switch c.command {
+        case .learn: progress?.finished(learner: learner, now: clock.nowNanos(), stats: kernel.stats)
+        case .run: Diagnostics.info("stopped: \(Self.summary(modes)); " + StatsReport.summary(kernel.stats).replacingOccurrences(of: "stopped: ", with: ""))
+        case .monitor, .enforce: Diagnostics.info(StatsReport.summary(kernel.stats))
+        }
+    }
+
+    // MARK: Profiles and the kernel
+
+    /// Whether `path` is one the configuration lets be learned (`only`).
+    private func wanted(_ path: String) -> Bool { onlyPaths.isEmpty || onlyPaths.contains(path) }
+
+    /// Whether a new program is learned: its profile learns, or it has none and new ones learn.
+    private func learns(_ path: String, _ argv: [String]) -> Bool {
+        if configuration.command == .learn { return wanted(path) }
+        let id = ProfileIdentity.resolve(path: path, argv: argv).id
+        if let mode = modes.mode(of: id) { return mode == .learn }
+        // Pinned to monitor or enforce with no baseline yet: an unknown executable.
+        if let pinned = pinnedMode(id: id, path: path) { return pinned == .learn }
+        guard modes.policy.newExecutables == .learn else { return false }
+        return wanted(path)
+    }
+
+    /// The kernel's copy of a profile: its known syscalls and n-grams, its slot's mode, and
+    /// the executables it knows.
+    private func loadIntoKernel(_ id: String) {
+        guard let mode = modes.mode(of: id) else { return }
+        let slot = learner.profileSlot(for: id)
+        do {
+            try kernel.setSlotMode(slot, kernelMode(mode))
+            if inKernel.insert(id).inserted {
+                try kernel.preload(slot: slot, syscalls: learner.knownSyscalls(id), ngrams: learner.knownNgramHashes(id))
+            }
+        } catch {
+            Diagnostics.warning("could not load profile \(id) into the kernel: \(error)")
+        }
+        if let p = learner.profiles[id] {
+            let fresh = Set([p.identity.executable]).union(p.executes.keys).subtracting(knownExecutables)
+            if !fresh.isEmpty {
+                knownExecutables.formUnion(fresh)
+                try? kernel.setKnownExecutables(fresh)
+            }
+        }
+    }
+
+    /// What the kernel does with the slot of a profile in `mode`. In enforce mode the kernel
+    /// marks a process deviating the moment it does something new, which arms the exec
+    /// guard for it; that is for members of a workload only, so the slot marks at once only
+    /// when every process is in scope (`--all-processes`). Members are marked by the
+    /// responder instead.
+    private func kernelMode(_ mode: ProfileMode) -> ProfileMode {
+        mode == .enforce && !configuration.allProcesses ? .monitor : mode
+    }
+
+    /// Gives `pid` its slot in the kernel: its learning profile, its watched profile, or none.
+    private func attach(_ pid: Int32) {
+        var id = learner.profileID(forPid: pid)
+        if id == nil, case .profile(let d)? = detector.attribution(of: pid) { id = d }
+        guard let id else {
+            if configuration.command == .learn { kernel.releaseProcess(pid: pid) } else { try? kernel.assignProfile(pid: pid, slot: 0) }
+            return
+        }
+        if modes.mode(of: id) == nil, let c = modes.register(id, created: true, now: clock.nowNanos()) {
+            changes.append(c)
+            if pinnedMode(id: id, path: learner.profiles[id]?.identity.executable) != nil { modes.pinned.insert(id) }
+        }
+        loadIntoKernel(id)
+        do { try kernel.assignProfile(pid: pid, slot: learner.profileSlot(for: id)) } catch {
+            Diagnostics.warning("could not assign pid \(pid) to profile \(id) in the kernel: \(error)")
+        }
+    }
+
+    /// The learning profile a novelty belongs to: its process's, or its slot's when that
+    /// slot learns.
+    private func learningProfile(_ pid: Int32, slot: UInt32) -> String? {
+        if let id = learner.profileID(forPid: pid) { return id }
+        guard slot != 0, let id = learner.profileID(forSlot: slot), modes.mode(of: id) == .learn else { return nil }
+        return id
+    }
+
+    private func flushChanges() {
+        let pending = changes
+        changes.removeAll()
+        for c in pending {
+            apply(c)
+            publish(c)
+        }
+    }
+
+    /// Moves a profile's processes between the learner and the detector after a mode change.
+    private func apply(_ c: ModeChange) {
+        let id = c.profile
+        if c.from == .learn || c.from == nil, c.to != .learn, learner.profiles[id] != nil {
+            // Leaving learning: what the kernel counted is folded in, the baseline saved,
+            // and the detector takes over its processes.
+            learner.absorbKernelCounts(from: kernel, ids: [id], now: clock.nowNanos())
+            if c.from == .learn { learner.save(id, to: store, refused: refused) }
+            detector.upsert(learner.profiles[id]!)
+            for pid in learner.pids(of: id) {
+                learner.release(pid: pid)
+                detector.adopt(pid: pid, profile: id)
+            }
+        } else if c.to == .learn, let from = c.from, from != .learn {
+            // Back to learning (an operator's `modes:`): the learner takes its processes.
+            let running = table.records.filter { detector.profileID(forPid: $0.pid) == id }
+            for r in running { detector.forget(pid: r.pid) }
+            learner.seed(running, now: c.timeNanos)
+        }
+        loadIntoKernel(id)
+    }
+
+    private func publish(_ c: ModeChange) {
+        // Fixed-mode commands set every profile's mode at start: that is no change to report.
+        guard configuration.command == .run else { return }
+        stream.publish(AgentEvent(.modeChanged(profile: c.profile, from: c.from?.rawValue, to: c.to.rawValue, reason: c.reason), timeNanos: c.timeNanos))
+        if let from = c.from {
+            metrics.promotions[AgentMetrics.PromotionKey(from: from.rawValue, to: c.to.rawValue), default: 0] += 1
+            Diagnostics.info("profile \(c.profile): \(from.rawValue) -> \(c.to.rawValue) (\(c.reason))")
+        }
+    }
+
+    private func save(final: Bool) {
+        // Only learning profiles are written: the learner's copy of a watched one may
+        // have taken in what its processes did before promotion was complete.
+        let learning = learner.profiles.keys.filter { modes.mode(of: $0) == .learn }
+        guard !learning.isEmpty || configuration.command == .learn else { saveModes(); return }
+        let ids: [String]? = configuration.command == .learn ? nil : Array(learning)
+        let saved = learner.absorbAndSave(ids: ids, sensor: kernel, store: store, hasher: hasher, refused: refused, final: final, now: clock.nowNanos())
+        progress?.saved(count: saved, final: final)
+        saveModes()
+    }
+
+    private func saveModes() {
+        guard configuration.keepsState else { return }
+        let file = config.state + "/modes.json"
+        do { try modes.save(to: file) } catch { Diagnostics.error("saving \(file): \(error)") }
+    }
+
+    // MARK: Reload
+
+    /// Reloads the configuration file (SIGHUP): a file that does not load is refused and
+    /// reported, and what runs stays.
+    public func reload() {
+        guard let path = configuration.configPath else { return }
+        let next: LoadedConfig
+        do { next = try LoadedConfig.load(path) } catch {
+            reloadRefused(error.description)
+            return
+        }
+        reload(to: next, from: path)
+    }
+
+    /// Applies a configuration that loaded and checked (see ``reload()``).
+    public func reload(to next: LoadedConfig, from path: String) {
+        let t = clock.nowNanos()
+        var restartOnly: [String] = []
+        if next.config.models != config.models { restartOnly.append("models") }
+        if next.config.state != config.state { restartOnly.append("state") }
+        if next.config.spool != config.spool { restartOnly.append("spool") }
+        if next.config.metricsListen != config.metricsListen { restartOnly.append("metrics.listen") }
+        if next.config.stability != config.stability || next.config.only != config.only { restartOnly.append("learn") }
+        if next.config.duration != config.duration { restartOnly.append("duration") }
+        if next.config.workloads != config.workloads || next.config.allProcesses != config.allProcesses { restartOnly.append("workloads") }
+        var newStream: EventStream?
+        if next.config.outputs != config.outputs {
+            do {
+                newStream = try EventStream(outputs: next.config.outputs, spoolDirectory: config.spoolDirectory, encoder: stream.encoder)
+            } catch {
+                reloadRefused("cannot open the outputs: \(error)")
+                return
+            }
+        }
+        // Everything checked: apply.
+        if let newStream {
+            stream.close()
+            stream = newStream
+            responder.stream = newStream
+        }
+        policy = next.policy
+        responder.setPolicy(next.policy)
+        configuration.policy = next.policy
+        configuration.policyName = next.config.policy ?? "built-in"
+        configuration.run.policy = next.config.policy
+        configuration.run.outputs = next.config.outputs
+        configuration.run.events = next.config.events
+        configuration.run.promotion = next.config.promotion
+        configuration.run.modes = next.config.modes
+        configuration.run.mode = next.config.mode
+        modes.policy = next.config.effectivePromotion
+        changes += Self.applyOverrides(&modes, ids: Array(learner.profiles.keys), learner: learner, configuration: configuration, now: t)
+        // Baselines edited or added on disk (reviewed, merged) replace the watched copies.
+        let (fresh, errs) = store.loadAll()
+        for e in errs { Diagnostics.warning("reload: refused \(e)") }
+        refused = Set(errs.map { (($0.file as NSString).lastPathComponent as NSString).deletingPathExtension })
+        var updated = 0
+        var kernelCopies: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
+        for p in fresh {
+            if learner.profiles[p.id] == nil {
+                learner.add(p, now: t)
+                if let c = modes.register(p.id, created: false, now: t) { changes.append(c) }
+            }
+            guard modes.mode(of: p.id) != .learn else { continue }
+            // Any difference in the file counts, not only a new revision (a hand-edited
+            // file keeps its); compared as encoded, so fields a file does not hold do not.
+            if detector.profiles[p.id].map(ProfileCodec.encode) != ProfileCodec.encode(p) {
+                detector.upsert(p)
+                kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys))
+                inKernel.insert(p.id)
+                updated += 1
+            }
+        }
+        do { try kernel.replaceKnown(kernelCopies) } catch {
+            Diagnostics.warning("reload: could not load the updated baselines into the kernel: \(error)")
+        }
+        flushChanges()
+        metrics.reloads["ok", default: 0] += 1
+        metrics.lastReloadSucceeded = true
+        var detail = "policy \(configuration.policyName), \(config.outputs.count) outputs, \(updated) baselines updated"
+        if !restartOnly.isEmpty { detail += "; changes to \(restartOnly.joined(separator: ", ")) take effect at restart" }
+        stream.publish(AgentEvent(.reloaded(detail: detail), timeNanos: t))
+        Diagnostics.info("reloaded \(path): \(detail)")
+    }
+
+    /// A reload that could not be applied: reported, counted; what runs stays.
+    public func reloadRefused(_ reason: String) {
+        metrics.reloads["refused", default: 0] += 1
+        metrics.lastReloadSucceeded = false
+        stream.publish(AgentEvent(.reloadRefused(reason: reason), timeNanos: clock.nowNanos()))
+        Diagnostics.error("reload refused, the running configuration stays: \(reason)")
+    }
+
+    /// The configuration's `modes:` (by profile id or executable path) over promotion.
+    private static func applyOverrides(_ modes: inout ProfileModes, ids: [String], learner: Learner, configuration c: AgentConfiguration,
+                                       now: UInt64) -> [ModeChange] {
+        var out: [ModeChange] = []
+        for id in ids.sorted() {
+            guard let wanted = pinnedMode(id: id, path: learner.profiles[id]?.identity.executable, config: c.run) else {
+                modes.pinned.remove(id)
+                continue
+            }
+            modes.pinned.insert(id)
+            if let ch = modes.set(id, wanted, reason: "set in \(c.configPath ?? "the command line")", now: now) { out.append(ch) }
+        }
+        return out
+    }
+
+    /// The mode the configuration fixes for a profile (`modes:` by id or path, or `mode:`).
+    private func pinnedMode(id: String, path: String?) -> ProfileMode? { Self.pinnedMode(id: id, path: path, config: config) }
+
+    private static func pinnedMode(id: String, path: String?, config: RunConfig) -> ProfileMode? {
+        config.modes[id] ?? path.flatMap { config.modes[$0] } ?? config.mode
+    }
+
+    static func summary(_ modes: ProfileModes) -> String {
+        let counts = Dictionary(grouping: modes.records.values, by: \.mode).mapValues(\.count)
+        return ProfileMode.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+    }
+
+    // MARK: Metrics
+
+    /// The agent's figures as `/metrics` serves them.
+    public func metricsSnapshot() -> AgentMetrics {
+        var m = metrics
+        let t = clock.nowNanos()
+        let stats = kernel.stats
+        m.eventsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelEmitted[$0] ?? 0) })
+        m.kernelDropsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelDrops[$0] ?? 0) })
+        m.findingsByKind = responder.findingsByKind
+        m.findingsSuppressed = UInt64(stream.suppressedFindings)
+        m.actions = responder.actionCounts
+        var byState: [AgentMetrics.ProfileStateKey: Int] = [:]
+        for (id, r) in modes.records {
+            let state = (learner.stability(id, now: t)?.state ?? .learning).rawValue
+            byState[AgentMetrics.ProfileStateKey(mode: r.mode.rawValue, state: state), default: 0] += 1
+        }
+        m.profiles = byState
+        let fill = kernel.ringBufferFill
+        m.ringBufferUsedBytes = fill.used
+        m.ringBufferSizeBytes = fill.size
+        m.programs = kernel.programStats()
+        m.runTimeStatsEnabled = kernel.runTimeStatsEnabled
+        m.sinks = stream.stats
+        m.processesTracked = table.records.count
+        m.uptimeSeconds = Double(t - startNanos) / 1e9
+        return m
+    }
+
+    private func updateMetrics() {
+        guard let server = metricsServer else { return }
+        server.update(metricsSnapshot().families())
+    }
+}
+
+/// The version every component reports.
+public enum VigilVersion {
+    public static let string = "0.1.0"
+}

@@ -1,0 +1,52 @@
+import Foundation
+public import VigilCore
+public import VigilSensor
+
+/// What the agent asks of the kernel side: profile slots, known behaviour, responses and
+/// counters. ``Sensor`` is the real one; unit tests drive the agent with a fake.
+public protocol KernelControl: AnyObject {
+    /// Names the profile slot of process `pid` (0: none, watched for responses only).
+    func assignProfile(pid: Int32, slot: UInt32) throws
+    /// Forgets process `pid` (not learned, not watched).
+    func releaseProcess(pid: Int32)
+    /// Sets the responses the kernel carries out for `pid`, replacing the previous ones.
+    func setResponses(pid: Int32, _ responses: Sensor.Responses) throws
+    /// Adds executables some baseline knows (the exec guard lets these run).
+    func setKnownExecutables(_ paths: some Sequence<String>) throws
+    /// What the kernel does with a new n-gram of `slot`.
+    func setSlotMode(_ slot: UInt32, _ mode: ProfileMode) throws
+    /// Adds known syscalls and n-gram hashes of `slot`.
+    func preload(slot: UInt32, syscalls: some Sequence<UInt32>, ngrams: some Sequence<UInt64>) throws
+    /// Makes the given slots know exactly the given behaviour; returns entries removed.
+    @discardableResult
+    func replaceKnown(_ slots: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)]) throws -> Int
+    /// Counts of known behaviour per slot, as the kernel holds them.
+    func knownCounts() -> [UInt32: KernelCounts]
+    /// Sends `signal` to `pid`; returns 0 or the errno.
+    func signal(pid: Int32, _ signal: Int32) -> Int32
+    /// Records the kernel dropped since it started.
+    var kernelDrops: UInt64 { get }
+    var stats: SensorStats { get }
+    var ringBufferFill: (used: Int, size: Int) { get }
+    func programStats() -> [ProgramStats]
+    var runTimeStatsEnabled: Bool { get }
+    /// Detaches every probe: nothing new arrives, nothing more is enforced.
+    func detach()
+}
+
+extension Sensor: KernelControl {
+    public func signal(pid: Int32, _ signal: Int32) -> Int32 {
+        kill(pid, signal) == 0 ? 0 : errno
+    }
+}
+
+/// The agent's time: CLOCK_MONOTONIC nanoseconds, as the kernel stamps events.
+public protocol AgentClock: Sendable {
+    func nowNanos() -> UInt64
+}
+
+/// The real clock.
+public struct SystemClock: AgentClock {
+    public init() {}
+    public func nowNanos() -> UInt64 { Clock.nowNanos() }
+}

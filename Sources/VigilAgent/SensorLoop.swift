@@ -1,0 +1,121 @@
+import Foundation
+public import VigilCore
+public import VigilOutput
+public import VigilSensor
+
+extension Sensor {
+    /// Loads and attaches the probes for a command. On failure the person is told what is
+    /// missing, `cleanup` runs (close the outputs) and the command exits 1; what the kernel
+    /// lacks is shown as warnings.
+    public static func start(_ options: SensorOptions, cleanup: () -> Void = {}) throws(AgentExit) -> Sensor {
+        let sensor: Sensor
+        do { sensor = try Sensor(options: options) } catch {
+            Diagnostics.error(error.description)
+            cleanup()
+            throw .failure
+        }
+        for note in sensor.notices { Diagnostics.warning(note) }
+        return sensor
+    }
+}
+
+/// The read loop every long-running command shares (`trace`, `learn`, `monitor`,
+/// `enforce`, `run`): read the ring buffer until the duration has passed or SIGINT/SIGTERM
+/// arrives, then drain what is left.
+public struct SensorLoop {
+    let sensor: Sensor
+    let stop: StopSignal
+    /// Seconds to run; nil: until a signal.
+    let duration: Double?
+
+    public init(sensor: Sensor, stop: StopSignal, duration: Double?) {
+        self.sensor = sensor
+        self.stop = stop
+        self.duration = duration
+    }
+
+    /// Why the loop ended, in the words the agent's stop event uses.
+    public var stopReason: String { stop.requested ? "signal" : "duration elapsed" }
+
+    /// Runs the loop. `handle` gets every event; `afterRead` runs after each read of the
+    /// ring buffer and once more after the final drain; `dropped` gets the number of
+    /// records the kernel dropped since the last report. Drops are checked at most once a
+    /// second: reading the per-CPU counters costs a syscall per record kind, too much for
+    /// every read when events are many.
+    public func run(_ handle: (Event) -> Void, afterRead: () -> Void = {}, dropped: (UInt64) -> Void) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let deadline = duration.map { start + UInt64($0 * 1e9) }
+        var reported: UInt64 = 0
+        var nextDropCheck = start
+        func checkDrops() {
+            let drops = sensor.kernelDrops
+            if drops > reported {
+                dropped(drops - reported)
+                reported = drops
+            }
+        }
+        while !stop.requested {
+            let clock = DispatchTime.now().uptimeNanoseconds
+            if let d = deadline, clock >= d { break }
+            try sensor.poll(timeoutMillis: 100, handle)
+            afterRead()
+            if clock >= nextDropCheck {
+                checkDrops()
+                nextDropCheck = clock + 1_000_000_000
+            }
+        }
+        try sensor.drain(handle)
+        afterRead()
+        checkDrops()
+    }
+}
+
+/// Runs the agent on the real kernel: what every agent command's `run()` calls.
+public enum AgentRunner {
+    public static func run(_ c: AgentConfiguration) throws(AgentExit) {
+        let baselines = try Agent.loadBaselines(c)
+        let stream: EventStream
+        do {
+            stream = try EventStream(outputs: c.command == .learn ? [] : c.run.outputs,
+                                     spoolDirectory: c.keepsState ? c.run.spoolDirectory : c.run.spool,
+                                     encoder: OCSFEncoder(productVersion: VigilVersion.string))
+        } catch {
+            Diagnostics.error("cannot open the outputs: \(error)")
+            throw .badInput
+        }
+        var metricsServer: MetricsServer?
+        if let listen = c.run.metricsListen {
+            do { metricsServer = try MetricsServer(listen: listen) } catch {
+                Diagnostics.error("\(error)")
+                stream.close()
+                throw .failure
+            }
+        }
+        let stop = StopSignal.install()
+        let reload = c.configPath != nil ? ReloadSignal() : nil
+        var options = SensorOptions()
+        options.mode = c.command == .learn ? .learn : .detect
+        options.execGuard = c.command == .enforce || c.command == .run
+        options.sizeKnownMaps(for: baselines.profiles)
+        let sensor = try Sensor.start(options) { stream.close() }
+        if c.run.bpfRunTime {
+            do { try sensor.enableRunTimeStats() } catch { Diagnostics.warning("per-program BPF run time unavailable: \(error)") }
+        }
+        let interactive = isatty(STDIN_FILENO) == 1
+        let agent = Agent(configuration: c, baselines: baselines, kernel: sensor, stream: stream, metricsServer: metricsServer,
+                          sessionID: interactive ? getsid(0) : nil, interactive: isatty(STDOUT_FILENO) == 1)
+        agent.start(running: ProcScanner.snapshot(nowNanos: Clock.nowNanos()))
+        let loop = SensorLoop(sensor: sensor, stop: stop, duration: c.run.duration)
+        var failure: (any Error)?
+        do {
+            try loop.run(agent.handle, afterRead: { agent.afterRead(reloadRequested: reload?.take() ?? false) }, dropped: agent.noteDrops)
+        } catch {
+            failure = error
+        }
+        agent.stop(reason: loop.stopReason)
+        if let failure {
+            Diagnostics.error("reading events failed: \(failure)")
+            throw .failure
+        }
+    }
+}
