@@ -197,7 +197,7 @@ final class Responder {
         case .outside: return .init(.alert, rule: "scope: outside every workload")
         case .member: break
         }
-        if mode == .enforce, !mayAct { return .init(.alert, rule: "scope: no workload declared") }
+        if !mayAct { return .init(.alert, rule: "scope: no workload declared") }
         if let profile, isLearning(profile), !policy.enforceLearning.contains(profile) {
             return .init(.alert, rule: "cap: profile still learning")
         }

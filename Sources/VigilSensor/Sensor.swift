@@ -68,11 +68,13 @@ private let bpfNoExist: UInt64 = 1
 public struct KernelCounts: Sendable {
     public var syscalls: [(nr: UInt32, count: UInt64, lastSeen: UInt64)] = []
     public var ngrams: [(hash: UInt64, count: UInt64, lastSeen: UInt64)] = []
+    public init() {}
 }
 
 /// Counts a reader must report: records the kernel could not deliver, and records that
 /// arrived but could not be decoded.
 public struct SensorStats: Sendable, Equatable {
+    public init() {}
     /// Records the kernel dropped because the ring buffer was full, per kind.
     public var kernelDrops: [Event.Kind: UInt64] = [:]
     /// Records the kernel submitted, per kind.

@@ -20,6 +20,18 @@ import VigilCore
         #expect(c.metricsListen == "127.0.0.1:9464")
         #expect(c.bpfRunTime)
         #expect(c.spoolDirectory == "/var/tmp/vigil-example/state/spool")
+        #expect(c.workloads.map(\.name) == ["example-web", "example-cache"])
+        #expect(c.workloads[0].selectors == [WorkloadSelector(kind: .exe, value: "/usr/sbin/nginx"), WorkloadSelector(kind: .unit, value: "nginx")])
+        #expect(!c.allProcesses)
+    }
+
+    @Test func aBadWorkloadSelectorIsNamedWithLineAndColumn() {
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\nworkloads:\n  web: [exe:/usr/sbin/nginx, pid:12]\n", file: "v.yaml")
+        } throws: { e in
+            let text = "\(e)"
+            return text.contains("v.yaml:3:") && text.contains("unknown workload kind 'pid'")
+        }
     }
 
     @Test func defaultsAreTheProductionOnes() throws {

@@ -34,6 +34,13 @@ struct LearnedService {
         return LearnedService(models: models, binary: binary, process: service, port: port)
     }
 
+    /// A policy that lets the service's profile be acted on while it is still learning.
+    func enforceLearningPolicy() throws -> String {
+        let path = models + "/../enforce-learning.yaml"
+        try "enforce-learning: [\(id)]\n".write(toFile: path, atomically: false, encoding: .utf8)
+        return path
+    }
+
     func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         try? FileManager.default.removeItem(atPath: (binary as NSString).deletingLastPathComponent)
@@ -78,7 +85,10 @@ struct EnforceCommandTests {
         defer { svc.stop() }
         let home = try LoopbackListener()
         let findings = svc.models + "/../findings.jsonl"
-        let r = try runVigil(["enforce", "--models", svc.models, "--duration", "9", "--output", "file:" + findings]) {
+        // Learned for seconds, the profile is still `learning`, which is held at alert unless
+        // the policy opts it in: these tests are about the actions.
+        let optIn = try svc.enforceLearningPolicy()
+        let r = try runVigil(["enforce", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", optIn, "--duration", "9", "--output", "file:" + findings]) {
             for _ in 0..<3 { try normalRequest(svc.port) }
             Thread.sleep(forTimeInterval: 1.5)
             let quiet = (try? String(contentsOfFile: findings, encoding: .utf8)) ?? ""
@@ -101,7 +111,7 @@ struct EnforceCommandTests {
         let svc = try LearnedService.start(learnSeconds: 8)
         defer { svc.stop() }
         let home = try LoopbackListener()
-        let r = try runVigil(["monitor", "--models", svc.models, "--duration", "7"]) {
+        let r = try runVigil(["monitor", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", try svc.enforceLearningPolicy(), "--duration", "7"]) {
             try attack(svc.port, home: home.port)
         }
         #expect(r.status == 0, "stderr: \(r.err)")
@@ -118,10 +128,10 @@ struct EnforceCommandTests {
         let svc = try LearnedService.start(learnSeconds: 8)
         defer { svc.stop() }
         let policy = svc.models + "/../policy.yaml"
-        try "caps:\n  \(svc.id): suspend\n".write(toFile: policy, atomically: false, encoding: .utf8)
+        try "caps:\n  \(svc.id): suspend\nenforce-learning: [\(svc.id)]\n".write(toFile: policy, atomically: false, encoding: .utf8)
         let home = try LoopbackListener()
         var stateWhileEnforced: Character?
-        let r = try runVigil(["enforce", "--models", svc.models, "--policy", policy, "--duration", "8"]) {
+        let r = try runVigil(["enforce", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", policy, "--duration", "8"]) {
             // The attacking client waits for a reply a stopped service never sends: don't wait for it.
             let client = Process()
             client.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -151,7 +161,7 @@ struct EnforceCommandTests {
         try FileManager.default.createDirectory(atPath: dir + "/models", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "bands:\n  alert: 20\n  kill: ten\n".write(toFile: dir + "/p.yaml", atomically: false, encoding: .utf8)
-        let r = try runVigil(["enforce", "--models", dir + "/models", "--policy", dir + "/p.yaml", "--duration", "1"])
+        let r = try runVigil(["enforce", "--models", dir + "/models", "--all-processes", "--policy", dir + "/p.yaml", "--duration", "1"])
         #expect(r.status == 2)
         #expect(r.err.contains("p.yaml:3:"), "stderr: \(r.err)")
     }
@@ -164,7 +174,7 @@ struct EnforceCommandTests {
         // No baselines: every program is unknown; let unknown programs climb the whole ladder.
         try "unknown:\n  cap: kill\n".write(toFile: dir + "/policy.yaml", atomically: false, encoding: .utf8)
         var tamperer: Process?
-        let r = try runVigil(["enforce", "--models", dir + "/models", "--policy", dir + "/policy.yaml", "--duration", "6",
+        let r = try runVigil(["enforce", "--models", dir + "/models", "--workload", "exe:/usr/bin/bash", "--policy", dir + "/policy.yaml", "--duration", "6",
                               "--output", "file:" + dir + "/findings.jsonl"]) {
             // Find the agent, signal it (SIGURG is harmless), then linger.
             let agent = try #require(Self.pid(ofCommandContaining: dir + "/models"))
@@ -180,6 +190,17 @@ struct EnforceCommandTests {
         #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL, "the tamperer was killed")
         let findings = (try? String(contentsOfFile: dir + "/findings.jsonl", encoding: .utf8)) ?? ""
         #expect(findings.contains("tamper"), "a tamper finding was reported")
+    }
+
+    @Test func enforceWithoutAWorkloadRefusesWithExitCode2() throws {
+        let dir = try makeTempDirectory("vigil-noscope")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try runVigil(["enforce", "--models", dir, "--duration", "1"])
+        #expect(r.status == 2)
+        #expect(r.err.contains("--workload KIND:VALUE") && r.err.contains("--all-processes"), "stderr: \(r.err)")
+        let bad = try runVigil(["enforce", "--models", dir, "--workload", "pid:12"])
+        #expect(bad.status == 2)
+        #expect(bad.err.contains("unknown workload kind 'pid'"), "stderr: \(bad.err)")
     }
 
     /// The pid of a running process whose command line contains `text`.

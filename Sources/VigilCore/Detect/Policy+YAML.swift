@@ -22,7 +22,7 @@ private struct PolicyReader: YAMLNodeReading {
     let file: String
 
     static let topKeys = ["half-life-seconds", "hysteresis", "bands", "suspend-release-seconds", "weights", "danger",
-                          "sequence", "unknown", "caps", "exempt", "ignore"]
+                          "sequence", "unknown", "caps", "exempt", "ignore", "statistical-cap", "enforce-learning"]
 
     func rung(_ node: Node, _ what: String) throws(YAMLFileError) -> ResponseRung {
         guard case .scalar(let s) = node, let r = ResponseRung(name: s.string) else {
@@ -83,6 +83,8 @@ private struct PolicyReader: YAMLNodeReading {
                     if k == "report" { p.reportUnknown = try bool(kv, "unknown.report") }
                     else { p.unknownCap = try rung(kv, "unknown.cap") }
                 }
+            case "statistical-cap": p.statisticalCap = try rung(v, "statistical-cap")
+            case "enforce-learning": p.enforceLearning = Set(try strings(v, "enforce-learning").map(\.0))
             case "caps":
                 for (id, _, cv) in try pairs(v, "caps", allowed: nil) {
                     p.caps[id] = try rung(cv, "caps.\(id)")

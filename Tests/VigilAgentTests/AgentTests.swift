@@ -1,0 +1,264 @@
+import Foundation
+import Testing
+import VigilAgent
+import VigilCore
+import VigilOutput
+import VigilSensor
+import VigilTestSupport
+
+/// The kernel as the agent sees it, recorded: every call, every signal, every response.
+final class FakeKernel: KernelControl {
+    var calls: [String] = []
+    var signals: [(pid: Int32, signal: Int32)] = []
+    var responses: [Int32: Sensor.Responses] = [:]
+    var slots: [Int32: UInt32] = [:]
+    var known: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
+    var detached = false
+
+    func assignProfile(pid: Int32, slot: UInt32) throws { slots[pid] = slot }
+    func releaseProcess(pid: Int32) { slots[pid] = nil; responses[pid] = nil }
+    func setResponses(pid: Int32, _ r: Sensor.Responses) throws {
+        calls.append("responses \(pid) \(r.rawValue)")
+        responses[pid] = r
+    }
+    func setKnownExecutables(_ paths: some Sequence<String>) throws { calls.append("known-executables") }
+    func setSlotMode(_ slot: UInt32, _ mode: ProfileMode) throws { calls.append("slot-mode \(slot) \(mode.rawValue)") }
+    func preload(slot: UInt32, syscalls: some Sequence<UInt32>, ngrams: some Sequence<UInt64>) throws {
+        known[slot, default: ([], [])].syscalls.formUnion(syscalls)
+        known[slot, default: ([], [])].ngrams.formUnion(ngrams)
+    }
+    func replaceKnown(_ slots: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)]) throws -> Int {
+        for (s, k) in slots { known[s] = k }
+        calls.append("replace-known \(slots.count)")
+        return 0
+    }
+    func knownCounts() -> [UInt32: KernelCounts] {
+        calls.append("known-counts")
+        return [:]
+    }
+    func signal(pid: Int32, _ signal: Int32) -> Int32 {
+        signals.append((pid, signal))
+        return 0
+    }
+    var kernelDrops: UInt64 { 0 }
+    var stats: SensorStats { SensorStats() }
+    var ringBufferFill: (used: Int, size: Int) { (0, 1 << 20) }
+    func programStats() -> [ProgramStats] { [] }
+    var runTimeStatsEnabled: Bool { false }
+    func detach() {
+        calls.append("detach")
+        detached = true
+    }
+}
+
+struct ManualAgentClock: AgentClock {
+    let now: UInt64
+    func nowNanos() -> UInt64 { now }
+}
+
+/// One agent on a fake kernel, with its findings written to a file the test reads.
+struct Rig {
+    let dir: String
+    let kernel = FakeKernel()
+    let agent: Agent
+    static let t0: UInt64 = 1_000_000_000_000
+
+    init(_ command: AgentConfiguration.Command, workloads: [String] = [], allProcesses: Bool = false, policy: String? = nil,
+         profiles: [Profile] = [], configure: (inout AgentConfiguration) -> Void = { _ in }) throws {
+        dir = try makeTempDirectory("vigil-agent")
+        let models = dir + "/models"
+        try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let store = ProfileStore(directory: models)
+        for var p in profiles { _ = try store.save(&p) }
+        var run = RunConfig(models: models, state: dir + "/state")
+        run.mode = command == .run ? nil : ProfileMode(rawValue: command == .enforce ? "enforce" : command == .monitor ? "monitor" : "learn")
+        run.outputs = ["file:" + dir + "/out.jsonl"]
+        run.metricsListen = nil
+        let p = try policy.map { try Policy.load(yaml: $0, file: "test-policy.yaml") } ?? .standard
+        var c = AgentConfiguration(command: command, run: run, keepsState: command == .run, policy: p, policyName: "test", hostID: "test")
+        c.workloads = try workloads.map { Workload(name: $0, selectors: [try WorkloadSelector.parse($0)]) }
+        c.allProcesses = allProcesses
+        c.protectedExecutables = []
+        configure(&c)
+        let baselines = try Agent.loadBaselines(c)
+        let stream = try EventStream(outputs: run.outputs, spoolDirectory: nil, encoder: OCSFEncoder(productVersion: "test"))
+        agent = Agent(configuration: c, baselines: baselines, kernel: kernel, stream: stream, clock: ManualAgentClock(now: Self.t0))
+        agent.start(running: [])
+    }
+
+    func feed(_ events: [Event]) {
+        for e in events { agent.handle(e) }
+        agent.afterRead()
+    }
+
+    /// The findings written so far (the agent stopped: everything flushed).
+    func findings() throws -> [[String: Any]] {
+        let text = (try? String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)) ?? ""
+        return try text.split(separator: "\n").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["class_uid"] as? Int == 2004 }
+    }
+
+    static func pid(of finding: [String: Any]) -> Int32? {
+        ((finding["actor"] as? [String: Any])?["process"] as? [String: Any])?["pid"] as? Int32
+            ?? (((finding["actor"] as? [String: Any])?["process"] as? [String: Any])?["pid"] as? Int).map(Int32.init)
+    }
+
+    static func decision(of finding: [String: Any]) -> [String: Any]? {
+        (finding["unmapped"] as? [String: Any])?["vigil_decision"] as? [String: Any]
+    }
+}
+
+enum Events {
+    static func ev(_ pid: Int32, _ payload: Event.Payload) -> Event {
+        Event(timeNanos: Rig.t0, pid: pid, tid: pid, comm: "t", payload: payload)
+    }
+    static func exec(_ pid: Int32, ppid: Int32, _ path: String, uid: UInt32 = 1000) -> Event {
+        ev(pid, .exec(.init(ppid: ppid, uid: uid, euid: uid, gid: 0, path: path, argv: [path])))
+    }
+    static func fork(_ parent: Int32, _ child: Int32) -> Event { ev(parent, .fork(.init(childPid: child))) }
+    static func tamper(_ pid: Int32) -> Event { ev(pid, .tamper(.init(kind: .signal, detail: 10))) }
+    static func novelty(_ pid: Int32, _ names: [String]) -> Event {
+        let calls = names.map { UInt32(SyscallTable.number($0)!) }
+        return ev(pid, .novelty(.init(profileSlot: 0, calls: calls, hash: NgramHash.hash(calls), newSyscall: false)))
+    }
+}
+
+@Suite struct AgentResponseTests {
+    static let killUnknown = "unknown:\n  cap: kill\n"
+
+    @Test func actsOnlyOnMembersOfTheDeclaredWorkloadAndTheirLineage() throws {
+        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], policy: Self.killUnknown)
+        rig.feed([
+            Events.exec(500, ppid: 1, "/opt/vigil-test/svc"),
+            Events.fork(500, 501),
+            Events.exec(501, ppid: 500, "/bin/sh"),       // a member by lineage
+            Events.exec(600, ppid: 1, "/opt/vigil-test/other"), // a bystander
+        ])
+        rig.feed([Events.tamper(501), Events.tamper(600)])
+        rig.agent.stop(reason: "test")
+        #expect(rig.kernel.signals.contains { $0.pid == 501 && $0.signal == SIGKILL }, "the member that tampered is killed")
+        #expect(!rig.kernel.signals.contains { $0.pid == 600 }, "the bystander is never signalled")
+        #expect(rig.kernel.responses[600] == nil, "nor given a response in the kernel")
+        let findings = try rig.findings()
+        let bystander = findings.filter { Rig.pid(of: $0) == 600 }
+        #expect(!bystander.isEmpty, "tamper is reported even outside every workload")
+        for f in bystander {
+            let d = try #require(Rig.decision(of: f))
+            #expect(d["acts"] as? Bool == false)
+            #expect(d["scope"] as? String == "outside every workload")
+        }
+        let member = try #require(findings.last { Rig.pid(of: $0) == 501 })
+        #expect(Rig.decision(of: member)?["workload"] as? String == "exe:/opt/vigil-test/svc")
+        #expect(Rig.decision(of: member)?["acts"] as? Bool == true)
+        // The unknown program the bystander ran was not reported: not Vigil's business.
+        #expect(!findings.contains { Rig.pid(of: $0) == 600 && (($0["finding_info"] as? [String: Any])?["types"] as? [String] ?? []).contains("unknown-executable") })
+    }
+
+    @Test func allProcessesStillNeverTouchesProtectedProcesses() throws {
+        let rig = try Rig(.enforce, allProcesses: true, policy: Self.killUnknown)
+        rig.feed([Events.exec(700, ppid: 1, "/opt/vigil-test/tool"), Events.tamper(700), Events.tamper(1), Events.tamper(getpid())])
+        rig.agent.stop(reason: "test")
+        #expect(rig.kernel.signals.contains { $0.pid == 700 && $0.signal == SIGKILL })
+        #expect(!rig.kernel.signals.contains { $0.pid == 1 || $0.pid == getpid() }, "PID 1 and Vigil itself are protected")
+        let protected = try rig.findings().filter { Rig.pid(of: $0) == 1 }
+        #expect(protected.allSatisfy { (Rig.decision(of: $0)?["scope"] as? String ?? "").hasPrefix("protected") })
+    }
+
+    @Test func aRunWithoutDeclaredWorkloadsActsOnNothing() throws {
+        let rig = try Rig(.run, policy: Self.killUnknown) { $0.run.mode = .enforce }
+        rig.feed([Events.exec(800, ppid: 1, "/opt/vigil-test/tool"), Events.tamper(800)])
+        rig.agent.stop(reason: "test")
+        #expect(rig.kernel.signals.isEmpty)
+        let f = try #require(try rig.findings().last { Rig.pid(of: $0) == 800 })
+        #expect(Rig.decision(of: f)?["rule"] as? String == "scope: no workload declared")
+    }
+
+    @Test func monitorDecidesButNeverActs() throws {
+        let rig = try Rig(.monitor, workloads: ["exe:/opt/vigil-test/svc"], policy: Self.killUnknown)
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.tamper(500)])
+        rig.agent.stop(reason: "test")
+        #expect(rig.kernel.signals.isEmpty && rig.kernel.responses.isEmpty)
+        let f = try #require(try rig.findings().last { Rig.pid(of: $0) == 500 })
+        #expect((f["status_detail"] as? String ?? "").contains("would have acted"))
+        #expect(Rig.decision(of: f)?["acts"] as? Bool == true, "the dry run says it would act")
+    }
+}
+
+@Suite struct AgentCapTests {
+    /// A profile of /opt/vigil-test/svc learned from a few calls.
+    static func profile() -> Profile {
+        let learner = Learner(hostID: "t", profiles: [], now: Rig.t0, binaryHash: { _ in nil })
+        var table = ProcessTable()
+        let events = [Events.exec(50, ppid: 1, "/opt/vigil-test/svc"), Events.novelty(50, ["openat", "read", "close", "openat", "read", "close"])]
+        for e in events { learner.apply(e, process: table.apply(e), now: Rig.t0) }
+        return learner.profiles.values.first!
+    }
+
+    /// Many new sequences: statistically very unusual, nothing concrete.
+    static let burst = (0..<60).map { i in Events.novelty(500, ["ptrace", "mprotect", "socket", "dup2", "execve", i % 2 == 0 ? "getpid" : "getuid"]) }
+
+    @Test func aProfileStillLearningIsHeldAtAlert() throws {
+        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], profiles: [Self.profile()])
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc")] + Self.burst)
+        rig.agent.stop(reason: "test")
+        #expect(rig.kernel.signals.isEmpty && rig.kernel.responses.values.allSatisfy { !$0.contains(.denyNetwork) })
+        let f = try #require(try rig.findings().last { Rig.pid(of: $0) == 500 })
+        #expect(Rig.decision(of: f)?["rule"] as? String == "cap: profile still learning", "\(f)")
+    }
+
+    @Test func statisticalEvidenceAloneNeverSuspendsOrKills() throws {
+        let p = Self.profile()
+        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], profiles: [p]) { $0.policy.enforceLearning = [p.id] }
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc")] + Self.burst)
+        rig.agent.stop(reason: "test")
+        #expect(!rig.kernel.signals.contains { $0.signal == SIGKILL || $0.signal == SIGSTOP }, "\(rig.kernel.signals)")
+        let findings = try rig.findings().filter { Rig.pid(of: $0) == 500 }
+        #expect(findings.contains { Rig.decision(of: $0)?["rule"] as? String == "cap: statistical evidence only" },
+                "\(findings.map { Rig.decision(of: $0) ?? [:] })")
+    }
+}
+
+@Suite struct AgentLifecycleTests {
+    @Test func stopDetachesBeforeSavingAndReleasesWhatItSuspended() throws {
+        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], policy: "unknown:\n  cap: suspend\n")
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.tamper(500)])
+        #expect(rig.kernel.signals.contains { $0.pid == 500 && $0.signal == SIGSTOP })
+        rig.agent.stop(reason: "test")
+        #expect(rig.kernel.detached)
+        #expect(rig.kernel.signals.last.map { $0.pid == 500 && $0.signal == SIGCONT } == true, "nothing stays stopped")
+        let text = try String(contentsOfFile: rig.dir + "/out.jsonl", encoding: .utf8)
+        #expect(text.contains("Vigil stopped (test)"))
+    }
+
+    @Test func learnSavesWhatItLearnedAfterTheProbesAreOff() throws {
+        let rig = try Rig(.learn)
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.novelty(500, ["openat", "read", "close", "openat", "read", "close"])])
+        #expect(rig.kernel.slots[500] != nil && rig.kernel.slots[500] != 0, "the learned process has its slot in the kernel")
+        rig.agent.stop(reason: "test")
+        let detach = try #require(rig.kernel.calls.firstIndex(of: "detach"))
+        let counts = try #require(rig.kernel.calls.lastIndex(of: "known-counts"))
+        #expect(detach < counts, "probes off first, then the kernel's counts folded in and saved")
+        let (saved, errors) = ProfileStore(directory: rig.dir + "/models").loadAll()
+        #expect(errors.isEmpty)
+        #expect(saved.map(\.identity.executable) == ["/opt/vigil-test/svc"])
+    }
+
+    @Test func aReloadTakesTheNewPolicyAndARefusedOneKeepsTheOld() throws {
+        let rig = try Rig(.run)
+        var next = RunConfig(models: rig.dir + "/models", state: rig.dir + "/state")
+        next.outputs = ["file:" + rig.dir + "/out.jsonl"]
+        next.metricsListen = nil
+        var policy = Policy.standard
+        policy.halfLifeSeconds = 42
+        rig.agent.reload(to: LoadedConfig(config: next, policy: policy), from: "test.yaml")
+        #expect(rig.agent.configuration.policy.halfLifeSeconds == 42)
+        #expect(rig.agent.metricsSnapshot().reloads["ok"] == 1)
+        rig.agent.reloadRefused("broken")
+        #expect(rig.agent.metricsSnapshot().lastReloadSucceeded == false)
+        #expect(rig.agent.configuration.policy.halfLifeSeconds == 42, "a refused reload changes nothing")
+        rig.agent.stop(reason: "test")
+        let text = try String(contentsOfFile: rig.dir + "/out.jsonl", encoding: .utf8)
+        #expect(text.contains("reload refused"))
+    }
+}
