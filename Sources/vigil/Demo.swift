@@ -82,8 +82,12 @@ struct Demo: ParsableCommand {
 
         \u{1B}[1m2. Enforcing\u{1B}[0m the baseline. Normal requests first:
         """)
+        // The service is the one workload enforced; learned for seconds, its profile is still
+        // `learning`, which enforce holds at alert unless the policy opts it in.
+        let policy = (models as NSString).deletingLastPathComponent + "/demo-policy.yaml"
+        try "enforce-learning: [\(id)]\n".write(toFile: policy, atomically: false, encoding: .utf8)
         let enforceThread = CommandThread(["enforce", "--models", models, "--duration", "12", "--explain",
-                                           "--output", "file:" + findings])
+                                           "--workload", "exe:" + self_, "--policy", policy, "--output", "file:" + findings])
         Thread.sleep(forTimeInterval: 2)
         for _ in 0..<3 { try service.request("GET hostname") }
         Thread.sleep(forTimeInterval: 1.5)
