@@ -54,9 +54,6 @@ final class ActionExecutor {
         do { try kernel.setResponses(pid: pid, r); return true } catch { return false }
     }
 
-    /// The responses user space has set for `pid`.
-    func responses(of pid: Int32) -> Sensor.Responses { responses[pid] ?? [] }
-
     func forget(_ pid: Int32) {
         responses[pid] = nil
         stopped.remove(pid)

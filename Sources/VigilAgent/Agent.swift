@@ -26,7 +26,6 @@ public import VigilSensor
 public final class Agent {
     public private(set) var configuration: AgentConfiguration
     private var config: RunConfig { configuration.run }
-    private var policy: Policy
     let kernel: any KernelControl
     let clock: any AgentClock
     public private(set) var stream: EventStream
@@ -90,7 +89,6 @@ public final class Agent {
                 clock: any AgentClock = SystemClock(), metricsServer: MetricsServer? = nil, sessionID: Int32? = nil,
                 hasher: BackgroundHasher = BackgroundHasher(), interactive: Bool = false) {
         configuration = c
-        policy = c.policy
         self.kernel = kernel
         self.clock = clock
         self.stream = stream
@@ -503,7 +501,6 @@ public final class Agent {
             stream = newStream
             responder.stream = newStream
         }
-        policy = next.policy
         responder.setPolicy(next.policy)
         configuration.policy = next.policy
         configuration.policyName = next.config.policy ?? "built-in"

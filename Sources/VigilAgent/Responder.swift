@@ -225,13 +225,7 @@ final class Responder {
     }
 
     private func count(_ step: ResponseStep) {
-        let outcome = switch step.outcome {
-        case .wouldHaveActed: "would-have-acted"
-        case .pending: "pending"
-        case .succeeded: "succeeded"
-        case .failed: "failed"
-        case .notNeeded: "not-needed"
-        }
+        let outcome = FindingReport.Action.Outcome(step.outcome).rawValue
         actionCounts[AgentMetrics.ActionKey(action: step.to.name, outcome: outcome), default: 0] += 1
     }
 
@@ -244,7 +238,8 @@ final class Responder {
         let rung = step?.to ?? planner.rung(of: pid)
         var workload: String?
         if case .member(let w) = standing { workload = w }
-        let rule = step.map { $0.cappedFrom != nil ? $0.rule : "bands" } ?? (limit.map { rung >= $0.rung ? $0.rule : "bands" } ?? "bands")
+        // A step names its own rule; with no step, the limit decided if it holds the rung.
+        let rule = step?.rule ?? limit.flatMap { rung >= $0.rung ? $0.rule : nil } ?? "bands"
         report.decision = FindingReport.Decision(acts: standing.isMember && rung > .alert, rule: rule, scope: standing.description, workload: workload)
         stream.publish(report)
         if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }

@@ -45,7 +45,8 @@ struct WatchOptions: ParsableArguments {
     var allowBadBaselines = false
 
     var workloads: [Workload] {
-        workload.map { text in Workload(name: text, selectors: [try! WorkloadSelector.parse(text)]) }
+        // Each flag is its own workload, named by its selector (validate() refused bad ones).
+        workload.compactMap { text in (try? WorkloadSelector.parse(text)).map { Workload(name: text, selectors: [$0]) } }
     }
 
     func validate() throws {

@@ -45,13 +45,20 @@ public struct ProcessContext: Sendable, Hashable {
     /// component of 64 hex digits, bare or with the runtime's prefix and `.scope`.
     public static func container(ofCgroupPath path: String) -> String? {
         for c in path.split(separator: "/").reversed() {
-            var name = Substring(c)
-            for prefix in ["docker-", "cri-containerd-", "crio-", "libpod-"] where name.hasPrefix(prefix) {
-                name = name.dropFirst(prefix.count)
-            }
-            if name.hasSuffix(".scope") { name = name.dropLast(6) }
+            let name = containerName(inCgroupComponent: c)
             if name.count == 64, name.allSatisfy(\.isHexDigit) { return String(name) }
         }
         return nil
+    }
+
+    /// A cgroup path component without the runtime's prefix and `.scope` suffix
+    /// (`docker-ID.scope`, `cri-containerd-ID.scope`, `crio-ID.scope`, `libpod-ID.scope`, `ID`).
+    public static func containerName(inCgroupComponent c: Substring) -> Substring {
+        var name = c
+        for prefix in ["docker-", "cri-containerd-", "crio-", "libpod-"] where name.hasPrefix(prefix) {
+            name = name.dropFirst(prefix.count)
+        }
+        if name.hasSuffix(".scope") { name = name.dropLast(6) }
+        return name
     }
 }

@@ -75,14 +75,7 @@ public struct WorkloadSelector: Sendable, Hashable, CustomStringConvertible {
         case .unit:
             return components.contains { $0 == unitName }
         case .container:
-            return components.contains { c in
-                var name = Substring(c)
-                for prefix in ["docker-", "cri-containerd-", "crio-", "libpod-"] where name.hasPrefix(prefix) {
-                    name = name.dropFirst(prefix.count)
-                }
-                if name.hasSuffix(".scope") { name = name.dropLast(6) }
-                return name.count >= value.count && name.lowercased().hasPrefix(value)
-            }
+            return components.contains { ProcessContext.containerName(inCgroupComponent: $0).lowercased().hasPrefix(value) }
         case .exe, .user:
             return false
         }
