@@ -61,4 +61,35 @@ static __always_inline void vg_fill_header(struct vg_header *h, __u16 kind, __u1
     bpf_get_current_comm(h->comm, sizeof h->comm);
 }
 
+/* Whether the kernel may act on a process at all (exec guard, kill, deny network, marking
+ * it deviating): a member of a guarded workload, or, with every process in scope, any
+ * process not protected. A process user space has not placed (no entry) is never acted on. */
+static __always_inline bool vg_may_act(const struct vg_proc *p)
+{
+    if (!p || (p->member & VG_MEMBER_PROTECTED))
+        return false;
+    return vg_guard_all || (p->member & VG_MEMBER_GUARDED);
+}
+
+/* A process as the per-syscall path needs it: the profile slot that holds for its current
+ * program (VG_SLOT_PENDING while user space has not named the image the kernel last saw
+ * it exec) and the responses the kernel may carry out for it. */
+struct vg_view {
+    __u32 slot;
+    __u32 flags;
+};
+
+static __always_inline struct vg_view vg_proc_view(__u32 tgid)
+{
+    struct vg_view v = { .slot = 0, .flags = 0 };
+    struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+    if (!p)
+        return v;
+    struct vg_marks *m = bpf_map_lookup_elem(&vg_marks, &tgid);
+    __u32 execs = m ? m->execs : 0;
+    v.slot = p->exec_seq == execs ? p->slot : VG_SLOT_PENDING;
+    v.flags = vg_may_act(p) ? p->flags : 0;
+    return v;
+}
+
 #endif

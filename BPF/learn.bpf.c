@@ -50,10 +50,10 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     struct task_struct *task = bpf_get_current_task_btf();
     struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!h) {
-        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-        if (p && (p->flags & VG_RESP_KILL))
+        struct vg_view v = vg_proc_view(tgid);
+        if (v.flags & VG_RESP_KILL)
             vg_kill_now(VG_ACTION_KILL_SYSCALL);
-        else if (p && p->slot)
+        else if (v.slot)
             vg_count(VG_CTR_HISTORY_FAIL);
         return;
     }
@@ -63,9 +63,9 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     __u64 *gen = bpf_map_lookup_elem(&vg_procs_gen, &zero);
     __u64 now_gen = gen ? *gen : 0;
     if (h->gen != now_gen || now_gen == 0) {
-        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-        h->slot = p ? p->slot : 0;
-        h->flags = p ? p->flags : 0;
+        struct vg_view v = vg_proc_view(tgid);
+        h->slot = v.slot;
+        h->flags = v.flags;
         h->gen = now_gen;
     }
     if (h->flags & VG_RESP_KILL) {
@@ -126,10 +126,20 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
         __u32 mode = modep ? *modep : 0;
         if (mode & VG_SLOT_MODE_GUARD) {
             /* No waiting for user space: from this call on, a program this process (or a
-             * child it forks) execs must be known to some baseline, or it dies at exec. */
+             * child it forks) execs must be known to some baseline, or it dies at exec.
+             * Only for a process the kernel may act on: a member of a guarded workload. */
             struct vg_proc *proc = bpf_map_lookup_elem(&vg_procs, &tgid);
-            if (proc)
-                __sync_fetch_and_or(&proc->flags, VG_RESP_DEVIATING);
+            struct vg_marks *m = vg_may_act(proc) ? bpf_map_lookup_elem(&vg_marks, &tgid) : 0;
+            if (m) {
+                __sync_fetch_and_or(&m->marks, VG_RESP_DEVIATING);
+            } else if (vg_may_act(proc)) {
+                struct vg_marks fresh = { .execs = 0, .marks = VG_RESP_DEVIATING };
+                if (bpf_map_update_elem(&vg_marks, &tgid, &fresh, BPF_NOEXIST) != 0) {
+                    m = bpf_map_lookup_elem(&vg_marks, &tgid); /* made meanwhile */
+                    if (m)
+                        __sync_fetch_and_or(&m->marks, VG_RESP_DEVIATING);
+                }
+            }
         }
         if (mode & VG_SLOT_MODE_LEARN) {
             struct vg_seen first = { .count = 1, .last_ns = bpf_ktime_get_ns() };

@@ -15,6 +15,8 @@ const volatile __u32 vg_mode = 0;
 const volatile __u32 vg_ngram_len = 6;          /* n of the n-grams (at most VG_NGRAM_MAX) */
 const volatile bool vg_exec_guard = false;      /* a process marked VG_RESP_DEVIATING that execs a
                                                  * program no baseline knows is killed at exec */
+const volatile bool vg_guard_all = false;       /* every process not VG_MEMBER_PROTECTED may be acted
+                                                 * on (--all-processes); else only VG_MEMBER_GUARDED */
 
 /* Every record goes through this ring buffer (size set by user space before load). */
 struct {
@@ -52,15 +54,36 @@ struct {
     __type(value, struct vg_pending_net);
 } vg_scratch_net SEC(".maps");
 
-/* Each learned or watched process (tgid): its profile slot and the responses in force
- * (struct vg_proc). User space sets the slot when it has decided the process's profile;
- * exec marks it VG_SLOT_PENDING until then, fork copies the parent's, exit removes it. */
+/* Scratch space for an exec's path when the exec guard needs it before the record exists. */
+struct vg_path_buf {
+    char path[VG_PATH_MAX];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct vg_path_buf);
+} vg_scratch_path SEC(".maps");
+
+/* Each learned or watched process (tgid), as user space set it (struct vg_proc: slot,
+ * responses, workload membership). User space writes entries; the kernel creates a child's
+ * at fork (a copy of the parent's) and an empty one at exec, and deletes it at exit. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);
     __type(key, __u32);
     __type(value, struct vg_proc);
 } vg_procs SEC(".maps");
+
+/* What the kernel decided about each process (struct vg_marks: exec count, deviating).
+ * Only the kernel writes it; fork copies the parent's, exit removes it. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u32);
+    __type(value, struct vg_marks);
+} vg_marks SEC(".maps");
 
 /* Per profile slot: what a new n-gram does (VG_SLOT_MODE_*), set by user space as profiles
  * move between learn, monitor and enforce. Read only on the novelty path. */
@@ -73,7 +96,8 @@ struct {
 
 /* Moved on by user space after each change it makes to vg_procs (the kernel's own changes
  * come at exec, which resets the thread's cache, and at fork, whose child starts without
- * one). A thread looks its process up in vg_procs again only when this moved. */
+ * one). A thread looks its process up in vg_procs again only when this moved. vg_marks
+ * needs no such signal: the kernel reads it where it decides (exec), never from a cache. */
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __uint(max_entries, 1);
@@ -115,9 +139,10 @@ struct vg_history {
                            * calls before the first are the start symbol; 0: the thread
                            * was already running when first seen (a process older than the
                            * agent, a new thread), so no n-gram is formed until it is full */
-    __u32 slot;           /* the process's vg_procs entry (slot, responses) as of `gen`, so */
-    __u32 flags;          /* that a syscall need not look it up: valid while `gen` equals */
-    __u64 gen;            /* vg_procs_gen; 0: nothing cached (a new thread, an exec) */
+    __u32 slot;           /* the process's effective slot and the responses the kernel may */
+    __u32 flags;          /* carry out for it (vg_proc_view), as of `gen`, so that a syscall */
+    __u64 gen;            /* need not look them up: valid while `gen` equals vg_procs_gen;
+                           * 0: nothing cached (a new thread, an exec) */
 };
 
 struct {

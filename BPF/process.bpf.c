@@ -1,4 +1,41 @@
-/* process.bpf.c: process lifecycle from BTF tracepoints: exec, fork, exit. */
+/* process.bpf.c: process lifecycle from BTF tracepoints: exec, fork, exit.
+ *
+ * The kernel's own bookkeeping (exec guard, exec count, inheritance at fork, removal at
+ * exit) comes before the record and does not depend on it: a full ring buffer drops the
+ * record, never a kill or a workload's membership. */
+
+/* An exec, as the kernel keeps it. Responses in force were inherited from a deviating
+ * parent: they stay, and one of them kills a program no baseline knows before its first
+ * instruction (enforce only, and only for a process the kernel may act on). Then the exec
+ * is counted: the slot user space named was for the old program, so until it names the new
+ * one (by this count) the process is pending. Returns the count. */
+static __always_inline __u32 vg_exec_account(__u32 tgid, const char *filename)
+{
+    struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+    struct vg_marks *m = bpf_map_lookup_elem(&vg_marks, &tgid);
+    __u32 deviating = ((p ? p->flags : 0) | (m ? m->marks : 0)) & VG_RESP_DEVIATING;
+    if (vg_exec_guard && deviating && vg_may_act(p)) {
+        __u32 zero = 0;
+        struct vg_path_buf *b = bpf_map_lookup_elem(&vg_scratch_path, &zero);
+        if (b) {
+            long n = bpf_probe_read_kernel_str(b->path, sizeof b->path, filename);
+            vg_kill_unknown_exec(b->path, n > 0 ? n - 1 : 0);
+        }
+    }
+    __u32 exec_seq = 1;
+    if (m) {
+        exec_seq = __sync_add_and_fetch(&m->execs, 1);
+    } else {
+        struct vg_marks fresh = { .execs = 1, .marks = 0 };
+        bpf_map_update_elem(&vg_marks, &tgid, &fresh, BPF_ANY);
+    }
+    if (!p) {
+        /* A program user space has not placed yet: pending, and not acted on. */
+        struct vg_proc fresh = { .slot = 0, .exec_seq = 0, .flags = 0, .member = 0 };
+        bpf_map_update_elem(&vg_procs, &tgid, &fresh, BPF_NOEXIST);
+    }
+    return exec_seq;
+}
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
@@ -7,6 +44,15 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
     __u32 tgid = id >> 32;
     if (!vg_wanted(tgid))
         return 0;
+
+    const char *filename = BPF_CORE_READ(bprm, filename);
+    __u32 exec_seq = 0;
+    if (vg_mode != VG_MODE_TRACE) {
+        exec_seq = vg_exec_account(tgid, filename);
+        /* A new program: its n-grams start afresh, and its profile is for user space to
+         * decide (the path alone does not say which script an interpreter runs). */
+        vg_learn_reset_history();
+    }
 
     struct vg_exec *e = vg_reserve(sizeof *e, VG_KIND_EXEC);
     if (!e)
@@ -19,9 +65,7 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
     e->gid = BPF_CORE_READ(task, cred, gid.val);
     e->old_pid = old_pid;
     e->flags = 0;
-    e->_pad0 = 0;
 
-    const char *filename = BPF_CORE_READ(bprm, filename);
     long n = bpf_probe_read_kernel_str(e->path, sizeof e->path, filename);
     if (n < 0) {
         e->path[0] = 0;
@@ -49,32 +93,8 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
         if (len)
             vg_count(VG_CTR_READ_FAIL_ARGS);
     }
-    /* Responses in force were inherited from a deviating parent: they stay, and one of
-     * them kills a program no baseline knows before its first instruction. */
-    __u32 responses = 0;
-    if (vg_mode != VG_MODE_TRACE) {
-        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-        if (p)
-            responses = p->flags;
-        if (responses & VG_RESP_DEVIATING)
-            vg_kill_unknown_exec(e->path, e->path_len);
-    }
+    e->exec_seq = exec_seq;
     vg_submit(e, VG_KIND_EXEC, 0);
-
-    if (vg_mode != VG_MODE_TRACE) {
-        /* A new program: its n-grams start afresh, and its profile is for user space to
-         * decide (the path alone does not say which script an interpreter runs). */
-        vg_learn_reset_history();
-        /* In place, not read-modify-write of the whole entry: responses user space sets
-         * meanwhile must not be lost. */
-        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-        if (p) {
-            p->slot = VG_SLOT_PENDING;
-        } else {
-            struct vg_proc fresh = { .slot = VG_SLOT_PENDING, .flags = 0 };
-            bpf_map_update_elem(&vg_procs, &tgid, &fresh, BPF_NOEXIST);
-        }
-    }
     return 0;
 }
 
@@ -89,6 +109,21 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
     if (!vg_wanted(tgid))
         return 0;
 
+    if (vg_mode != VG_MODE_TRACE) {
+        /* The child runs its parent's program until it execs: same profile, same
+         * responses, same workload, same marks. Copied before the record is out, so that
+         * what user space writes for the child on reading it comes after. */
+        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+        if (p) {
+            struct vg_proc copy = *p;
+            bpf_map_update_elem(&vg_procs, &child_tgid, &copy, BPF_ANY);
+        }
+        struct vg_marks *m = bpf_map_lookup_elem(&vg_marks, &tgid);
+        if (m) {
+            struct vg_marks copy = *m;
+            bpf_map_update_elem(&vg_marks, &child_tgid, &copy, BPF_ANY);
+        }
+    }
     struct vg_fork *f = vg_reserve(sizeof *f, VG_KIND_FORK);
     if (!f)
         return 0;
@@ -98,15 +133,6 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
     f->flags = 0;
     f->_pad0 = 0;
     vg_submit(f, VG_KIND_FORK, 0);
-
-    if (vg_mode != VG_MODE_TRACE) {
-        /* The child runs its parent's program until it execs: same profile. */
-        struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-        if (p) {
-            struct vg_proc copy = *p;
-            bpf_map_update_elem(&vg_procs, &child_tgid, &copy, BPF_ANY);
-        }
-    }
     return 0;
 }
 
@@ -122,6 +148,10 @@ int BPF_PROG(vg_exit, struct task_struct *task)
     if (!vg_wanted(tgid))
         return 0;
 
+    if (vg_mode != VG_MODE_TRACE) {
+        bpf_map_delete_elem(&vg_procs, &tgid);
+        bpf_map_delete_elem(&vg_marks, &tgid);
+    }
     struct vg_exit *x = vg_reserve(sizeof *x, VG_KIND_EXIT);
     if (!x)
         return 0;
@@ -129,7 +159,5 @@ int BPF_PROG(vg_exit, struct task_struct *task)
     x->exit_code = BPF_CORE_READ(task, exit_code);
     x->_pad0 = 0;
     vg_submit(x, VG_KIND_EXIT, 0);
-    if (vg_mode != VG_MODE_TRACE)
-        bpf_map_delete_elem(&vg_procs, &tgid);
     return 0;
 }

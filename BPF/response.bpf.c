@@ -1,5 +1,8 @@
 /* response.bpf.c: responses carried out in the kernel, and self-protection.
  *
+ * Each acts only on a process vg_may_act allows: a member of a guarded workload (or, with
+ * every process in scope, one not protected). A response set for anything else is inert.
+ *
  * - deny network: cgroup connect4/connect6/sendmsg4/sendmsg6 hooks (attached to the
  *   cgroup v2 root) refuse new connections and datagrams of processes marked
  *   VG_RESP_DENY_NET; children inherit the mark at fork.
@@ -68,7 +71,7 @@ static __always_inline int vg_gate(__u16 family, __u32 port_be, const __u32 *ip4
 {
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
     struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-    if (!p || !(p->flags & VG_RESP_DENY_NET))
+    if (!p || !(p->flags & VG_RESP_DENY_NET) || !vg_may_act(p))
         return 1;
     struct vg_sockaddr remote = {};
     remote.family = family;

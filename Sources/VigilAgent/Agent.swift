@@ -43,6 +43,12 @@ public final class Agent {
     private let progress: LearnProgress?
 
     private var inKernel: Set<String> = []
+    /// Each process's last exec as the kernel counted it (Event.Exec.execSeq), named when its
+    /// profile is assigned.
+    private var execSeqs: [Int32: UInt32] = [:]
+    /// Where each process stands for the kernel's responses, as last written (children
+    /// inherit the kernel's copy at fork, so this follows without writing).
+    private var membership: [Int32: Sensor.Membership] = [:]
     private var knownExecutables: Set<String> = []
     private var pendingHashes: [String: [Int32]] = [:]
     private var changes: [ModeChange] = []
@@ -160,6 +166,7 @@ public final class Agent {
         learner.seed(toLearn, now: now)
         if configuration.command.judges { _ = detector.seed(toWatch, now: now) }
         for r in seeded { attach(r.pid) }
+        for r in table.records { placeInKernel(r.pid) }
         flushChanges()
 
         let c = configuration
@@ -209,6 +216,8 @@ public final class Agent {
         switch event.payload {
         case .exec(let x):
             if let record { scope.exec(record) }
+            if x.execSeq != 0 { execSeqs[pid] = x.execSeq }
+            placeInKernel(pid)
             if learns(x.path, x.argv) {
                 // The detector still judges the exec against the old image's profile (a
                 // watched program starting something); the new image is learned, not judged.
@@ -226,6 +235,8 @@ public final class Agent {
             responder.chapter(now: now, exec: pid)
         case .fork(let f):
             scope.fork(parent: pid, child: f.childPid)
+            if let m = membership[pid] { membership[f.childPid] = m }
+            if let seq = execSeqs[pid] { execSeqs[f.childPid] = seq }
             if learner.profileID(forPid: pid) != nil { learner.apply(event, process: record, now: now) }
             if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
             responder.fork(parent: pid, child: f.childPid, now: now)
@@ -234,6 +245,8 @@ public final class Agent {
             if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
             responder.exit(pid, now: now)
             scope.exit(pid)
+            membership[pid] = nil
+            execSeqs[pid] = nil
         case .action(let a):
             if configuration.explain { Diagnostics.raw(EventFormatter.kernelAction(a, pid: pid)) }
             if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
@@ -352,7 +365,7 @@ public final class Agent {
         guard let mode = modes.mode(of: id) else { return }
         let slot = learner.profileSlot(for: id)
         do {
-            try kernel.setSlotMode(slot, kernelMode(mode))
+            try kernel.setSlotMode(slot, mode)
             if inKernel.insert(id).inserted {
                 try kernel.preload(slot: slot, syscalls: learner.knownSyscalls(id), ngrams: learner.knownNgramHashes(id))
             }
@@ -368,13 +381,24 @@ public final class Agent {
         }
     }
 
-    /// What the kernel does with the slot of a profile in `mode`. In enforce mode the kernel
-    /// marks a process deviating the moment it does something new, which arms the exec
-    /// guard for it; that is for members of a workload only, so the slot marks at once only
-    /// when every process is in scope (`--all-processes`). Members are marked by the
-    /// responder instead.
-    private func kernelMode(_ mode: ProfileMode) -> ProfileMode {
-        mode == .enforce && !configuration.allProcesses ? .monitor : mode
+    /// Tells the kernel whether it may act on `pid`: guarded as a member of a declared
+    /// workload, protected, or neither (then the kernel leaves it alone, unless every
+    /// process is in scope). Only commands that act write it; children inherit the kernel's
+    /// copy at fork and exec keeps it, so a new member is written once, at its exec.
+    private func placeInKernel(_ pid: Int32) {
+        guard configuration.command == .enforce || configuration.command == .run else { return }
+        let want: Sensor.Membership = switch scope.standing(of: pid) {
+        case .member(let w): w == WorkloadScope.everyProcess ? [] : .guarded
+        case .protected: .protected
+        case .outside: []
+        }
+        guard membership[pid] != want, want != [] || membership[pid] != nil else { return }
+        do {
+            try kernel.setMembership(pid: pid, want)
+            membership[pid] = want
+        } catch {
+            Diagnostics.warning("could not tell the kernel where pid \(pid) stands (\(scope.standing(of: pid))): \(error)")
+        }
     }
 
     /// Gives `pid` its slot in the kernel: its learning profile, its watched profile, or none.
@@ -382,7 +406,7 @@ public final class Agent {
         var id = learner.profileID(forPid: pid)
         if id == nil, case .profile(let d)? = detector.attribution(of: pid) { id = d }
         guard let id else {
-            if configuration.command == .learn { kernel.releaseProcess(pid: pid) } else { try? kernel.assignProfile(pid: pid, slot: 0) }
+            if configuration.command == .learn { kernel.releaseProcess(pid: pid) } else { try? kernel.assignProfile(pid: pid, slot: 0, execSeq: execSeqs[pid]) }
             return
         }
         if modes.mode(of: id) == nil, let c = modes.register(id, created: true, now: clock.nowNanos()) {
@@ -390,7 +414,7 @@ public final class Agent {
             if pinnedMode(id: id, path: learner.profiles[id]?.identity.executable) != nil { modes.pinned.insert(id) }
         }
         loadIntoKernel(id)
-        do { try kernel.assignProfile(pid: pid, slot: learner.profileSlot(for: id)) } catch {
+        do { try kernel.assignProfile(pid: pid, slot: learner.profileSlot(for: id), execSeq: execSeqs[pid]) } catch {
             Diagnostics.warning("could not assign pid \(pid) to profile \(id) in the kernel: \(error)")
         }
     }

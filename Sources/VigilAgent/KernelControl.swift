@@ -5,8 +5,11 @@ public import VigilSensor
 /// What the agent asks of the kernel side: profile slots, known behaviour, responses and
 /// counters. ``Sensor`` is the real one; unit tests drive the agent with a fake.
 public protocol KernelControl: AnyObject {
-    /// Names the profile slot of process `pid` (0: none, watched for responses only).
-    func assignProfile(pid: Int32, slot: UInt32) throws
+    /// Names the profile slot of process `pid` (0: none, watched for responses only) for the
+    /// program it runs since its exec number `execSeq` (nil: the one it runs now).
+    func assignProfile(pid: Int32, slot: UInt32, execSeq: UInt32?) throws
+    /// Says whether the kernel may act on `pid` (guarded, protected, or neither).
+    func setMembership(pid: Int32, _ membership: Sensor.Membership) throws
     /// Forgets process `pid` (not learned, not watched).
     func releaseProcess(pid: Int32)
     /// Sets the responses the kernel carries out for `pid`, replacing the previous ones.

@@ -96,6 +96,7 @@ public enum AgentRunner {
         var options = SensorOptions()
         options.mode = c.command == .learn ? .learn : .detect
         options.execGuard = c.command == .enforce || c.command == .run
+        options.guardAllProcesses = c.allProcesses
         options.sizeKnownMaps(for: baselines.profiles)
         let sensor = try Sensor.start(options) { stream.close() }
         if c.run.bpfRunTime {

@@ -82,8 +82,13 @@ extension Event {
         /// The command line; `argvTruncated` says the kernel's bound cut it short.
         public var argv: [String]
         public var argvTruncated: Bool
+        /// Which exec of this process it is, as the kernel counts them (1: the first it saw;
+        /// 0: not counted, e.g. `vigil trace`). Naming it when assigning the program's
+        /// profile keeps a later exec from running under this one's.
+        public var execSeq: UInt32
 
-        public init(ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, path: String, argv: [String], argvTruncated: Bool = false) {
+        public init(ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, path: String, argv: [String], argvTruncated: Bool = false,
+                    execSeq: UInt32 = 0) {
             self.ppid = ppid
             self.uid = uid
             self.euid = euid
@@ -91,6 +96,7 @@ extension Event {
             self.path = path
             self.argv = argv
             self.argvTruncated = argvTruncated
+            self.execSeq = execSeq
         }
     }
 

@@ -99,7 +99,7 @@ public struct RecordDecoder: Sendable {
         if argv.last == "" { argv.removeLast() }
         return .exec(.init(
             ppid: Int32(bitPattern: e.ppid), uid: e.uid, euid: e.euid, gid: e.gid, path: path, argv: argv,
-            argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0))
+            argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0, execSeq: e.exec_seq))
     }
 
     private mutating func decodeNet(_ record: UnsafeRawBufferPointer, _ op: Event.Network.Operation) -> Event.Payload? {

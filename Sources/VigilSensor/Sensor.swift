@@ -44,6 +44,11 @@ public struct SensorOptions: Sendable {
     /// process of a slot in ``ProfileMode/enforce`` does something its profile does not hold)
     /// that execs a program no baseline knows is killed before it runs (`vigil enforce`).
     public var execGuard = false
+    /// Detect mode: the kernel may act on every process not marked
+    /// ``Sensor/Membership/protected`` (`--all-processes`). Otherwise it acts only on
+    /// processes marked ``Sensor/Membership/guarded`` (see ``Sensor/setMembership(pid:_:)``);
+    /// responses set for any other process are inert.
+    public var guardAllProcesses = false
     /// Benchmarks only: load nothing but an empty sys_enter program (the overhead floor).
     public var benchmarkFloorOnly = false
 
@@ -111,6 +116,8 @@ public final class Sensor {
     private let ringSizeBytes: Int
     private let counters: BPFMap
     private let procSlots: BPFMap
+    /// What the kernel decided (exec count, deviating), written only by the kernel.
+    private let procMarks: BPFMap
     private let knownSyscalls: BPFMap
     private let knownNgrams: BPFMap
     private let knownExec: BPFMap
@@ -152,12 +159,13 @@ public final class Sensor {
             throw SensorError("the BPF object at \(path) speaks wire format \(abi), this vigil speaks \(VG_ABI_VERSION)",
                               remedy: "use the object built with this binary (rebuild with `swift build`, or unset VIGIL_BPF_OBJECT)")
         }
-        guard let ps = object.map(named: "vg_procs"), let ks = object.map(named: "vg_known_syscalls"),
+        guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let ks = object.map(named: "vg_known_syscalls"),
               let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
               let sm = object.map(named: "vg_slot_modes"), let pg = object.map(named: "vg_procs_gen") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
         }
         procSlots = ps
+        procMarks = pm
         knownSyscalls = ks
         knownNgrams = kn
         knownExec = ke
@@ -170,6 +178,7 @@ public final class Sensor {
             try object.setGlobal("vg_want_syscalls", options.syscalls)
             try object.setGlobal("vg_mode", options.mode.rawValue)
             try object.setGlobal("vg_exec_guard", options.execGuard && options.mode == .detect)
+            try object.setGlobal("vg_guard_all", options.guardAllProcesses && options.mode == .detect)
             try object.setGlobal("vg_ngram_len", UInt32(SequenceModel.Parameters.standard.ngramLength))
             try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
             try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))
@@ -323,10 +332,49 @@ public final class Sensor {
     // MARK: Profiles in the kernel (learn and detect modes)
 
     /// Tells the kernel which profile slot process `pid` belongs to (slots are ≥ 1; 0: none,
-    /// watched for responses only). Responses in force stay.
-    public func assignProfile(pid: Int32, slot: UInt32) throws(BPFError) {
-        var p = procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, flags: 0)
+    /// watched for responses only), for the program it runs since exec number `execSeq`
+    /// (``Event/Exec/execSeq``; nil: the program it runs now, for a process found running).
+    /// Once the process execs again the slot no longer holds: it is pending until named.
+    /// Responses and membership in force stay.
+    public func assignProfile(pid: Int32, slot: UInt32, execSeq: UInt32? = nil) throws(BPFError) {
+        var p = entry(pid)
         p.slot = slot
+        p.exec_seq = execSeq ?? kernelMarks(pid: pid).execs
+        try procSlots.update(UInt32(bitPattern: pid), p)
+        try procsChanged()
+    }
+
+    /// User space's entry for `pid`, or an empty one. Only user space changes an entry
+    /// once it exists (the kernel makes them at fork and exec and removes them at exit), so
+    /// reading it back and writing it whole loses nothing the kernel decided.
+    private func entry(_ pid: Int32) -> vg_proc {
+        procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, exec_seq: kernelMarks(pid: pid).execs, flags: 0, member: 0)
+    }
+
+    /// What the kernel itself decided about `pid`: how many execs it saw, and whether it
+    /// marked the process deviating (a guarded profile slot saw something new).
+    public func kernelMarks(pid: Int32) -> (execs: UInt32, deviating: Bool) {
+        let m = procMarks.value(UInt32(bitPattern: pid), as: vg_marks.self)
+        return (m?.execs ?? 0, (m?.marks ?? 0) & VG_RESP_DEVIATING != 0)
+    }
+
+    /// Whether the kernel may act on a process at all (``SensorOptions/guardAllProcesses``).
+    /// Children inherit it at fork, exec keeps it.
+    public struct Membership: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// In a workload Vigil enforces: responses are carried out.
+        public static let guarded = Membership(rawValue: VG_MEMBER_GUARDED)
+        /// Never acted on, whatever else holds.
+        public static let protected = Membership(rawValue: VG_MEMBER_PROTECTED)
+    }
+
+    /// Sets where `pid` stands for the kernel's responses, replacing what it was.
+    public func setMembership(pid: Int32, _ membership: Membership) throws(BPFError) {
+        let existing = procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self)
+        if let existing, existing.member == membership.rawValue { return }
+        var p = existing ?? entry(pid)
+        p.member = membership.rawValue
         try procSlots.update(UInt32(bitPattern: pid), p)
         try procsChanged()
     }
@@ -350,9 +398,11 @@ public final class Sensor {
         public static let killUnknownExecs = Responses(rawValue: VG_RESP_DEVIATING)
     }
 
-    /// Sets the responses in force for `pid`, replacing the previous ones.
+    /// Sets the responses in force for `pid`, replacing the previous ones (user space's:
+    /// the kernel's own deviating mark is kept apart and stays). The kernel carries them
+    /// out only for a process it may act on (``Membership``).
     public func setResponses(pid: Int32, _ responses: Responses) throws(BPFError) {
-        var p = procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, flags: 0)
+        var p = entry(pid)
         p.flags = responses.rawValue
         try procSlots.update(UInt32(bitPattern: pid), p)
         try procsChanged()

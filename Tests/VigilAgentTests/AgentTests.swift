@@ -12,11 +12,13 @@ final class FakeKernel: KernelControl {
     var signals: [(pid: Int32, signal: Int32)] = []
     var responses: [Int32: Sensor.Responses] = [:]
     var slots: [Int32: UInt32] = [:]
+    var membership: [Int32: Sensor.Membership] = [:]
     var known: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
     var detached = false
 
-    func assignProfile(pid: Int32, slot: UInt32) throws { slots[pid] = slot }
-    func releaseProcess(pid: Int32) { slots[pid] = nil; responses[pid] = nil }
+    func assignProfile(pid: Int32, slot: UInt32, execSeq: UInt32?) throws { slots[pid] = slot }
+    func setMembership(pid: Int32, _ m: Sensor.Membership) throws { membership[pid] = m }
+    func releaseProcess(pid: Int32) { slots[pid] = nil; responses[pid] = nil; membership[pid] = nil }
     func setResponses(pid: Int32, _ r: Sensor.Responses) throws {
         calls.append("responses \(pid) \(r.rawValue)")
         responses[pid] = r
@@ -140,6 +142,10 @@ enum Events {
         #expect(rig.kernel.signals.contains { $0.pid == 501 && $0.signal == SIGKILL }, "the member that tampered is killed")
         #expect(!rig.kernel.signals.contains { $0.pid == 600 }, "the bystander is never signalled")
         #expect(rig.kernel.responses[600] == nil, "nor given a response in the kernel")
+        // The kernel is told who it may act on: the workload's root is guarded (its child
+        // inherits that in the kernel at fork), the bystander is not.
+        #expect(rig.kernel.membership[500] == .guarded)
+        #expect(rig.kernel.membership[600] == nil)
         let findings = try rig.findings()
         let bystander = findings.filter { Rig.pid(of: $0) == 600 }
         #expect(!bystander.isEmpty, "tamper is reported even outside every workload")

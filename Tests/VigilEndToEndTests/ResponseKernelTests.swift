@@ -10,6 +10,7 @@ struct ResponseKernelTests {
     func detectSensor() throws -> Sensor {
         var o = SensorOptions()
         o.mode = .detect
+        o.execGuard = true
         return try Sensor(options: o)
     }
 
@@ -42,6 +43,7 @@ struct ResponseKernelTests {
         #expect(sensor.attachedHooks.contains("cgroup/connect4"))
         let (shell, input) = try waitingShell()
         Thread.sleep(forTimeInterval: 0.1)
+        try sensor.setMembership(pid: shell.processIdentifier, .guarded)
         try sensor.setResponses(pid: shell.processIdentifier, .denyNetwork)
         // The connect's outcome, written where the test can read it. A child (a subshell)
         // connects, to show that descendants inherit the denial.
@@ -63,6 +65,7 @@ struct ResponseKernelTests {
         let sensor = try detectSensor()
         let (shell, input) = try waitingShell()
         Thread.sleep(forTimeInterval: 0.1)
+        try sensor.setMembership(pid: shell.processIdentifier, .guarded)
         try sensor.setResponses(pid: shell.processIdentifier, .kill)
         input.write(Data("echo still-alive\n".utf8))
         shell.waitUntilExit()
@@ -87,6 +90,7 @@ struct ResponseKernelTests {
         let marker = dir.appendingPathComponent("ran").path
         let (shell, input) = try waitingShell()
         Thread.sleep(forTimeInterval: 0.1)
+        try sensor.setMembership(pid: shell.processIdentifier, .guarded)
         try sensor.setResponses(pid: shell.processIdentifier, .killUnknownExecs)
         input.write(Data("\(program) \(marker); /usr/bin/bash -c 'exit 0'\n".utf8))
         shell.waitUntilExit()
@@ -96,6 +100,75 @@ struct ResponseKernelTests {
         }
         #expect(actions.contains { $0.kind == .killedAtExec && $0.path == program })
         #expect(shell.terminationStatus == 0, "a known program (bash) still runs for the same process")
+    }
+
+    @Test func responsesForAProcessOutsideEveryWorkloadAreInert() throws {
+        try BPFTestGate.check()
+        let sensor = try detectSensor()
+        let listener = try LoopbackListener()
+        for membership: Sensor.Membership in [[], .protected] {
+            let (shell, input) = try waitingShell()
+            Thread.sleep(forTimeInterval: 0.1)
+            try sensor.setMembership(pid: shell.processIdentifier, membership)
+            try sensor.setResponses(pid: shell.processIdentifier, [.kill, .denyNetwork, .killUnknownExecs])
+            input.write(Data("exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && /usr/bin/true && exit 7\n".utf8))
+            shell.waitUntilExit()
+            #expect(shell.terminationReason == .exit && shell.terminationStatus == 7,
+                    "a process that is no workload's member (\(membership)) is never killed nor denied")
+        }
+        #expect(listener.accepted == 2)
+    }
+
+    @Test func aKernelDeviationMarkSurvivesAUserSpaceRewrite() throws {
+        try BPFTestGate.check()
+        let sensor = try detectSensor()
+        try sensor.setKnownExecutables(["/usr/bin/bash", "/bin/bash"])
+        let dir = try makeTempDirectory("vigil-mark")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let program = dir + "/dropper"
+        try FileManager.default.copyItem(atPath: "/usr/bin/touch", toPath: program)
+        let (shell, input) = try waitingShell()
+        Thread.sleep(forTimeInterval: 0.1)
+        let pid = shell.processIdentifier
+        // A guarded member in a slot that knows nothing, in enforce mode: its next syscall
+        // is new, and the kernel marks it deviating on the spot.
+        try sensor.setSlotMode(9, .enforce)
+        try sensor.setMembership(pid: pid, .guarded)
+        try sensor.assignProfile(pid: pid, slot: 9)
+        input.write(Data("read -r next; eval \"$next\"\n".utf8)) // a few syscalls, then it waits again
+        let end = Date().addingTimeInterval(2)
+        while !sensor.kernelMarks(pid: pid).deviating && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(sensor.kernelMarks(pid: pid).deviating, "the kernel marked the process")
+        // User space rewrites the whole entry it owns (no responses of its own): before the
+        // entry was split by writer, this wiped the kernel's mark and the guard missed.
+        try sensor.setResponses(pid: pid, [])
+        try sensor.assignProfile(pid: pid, slot: 9)
+        #expect(sensor.kernelMarks(pid: pid).deviating, "the mark is the kernel's, kept apart")
+        input.write(Data("\(program) \(dir)/ran\n".utf8))
+        shell.waitUntilExit()
+        #expect(!FileManager.default.fileExists(atPath: dir + "/ran"), "the guard still kills the unknown program at exec")
+    }
+
+    @Test func aNewProgramIsPendingUntilItsProfileIsNamed() throws {
+        try BPFTestGate.check()
+        let sensor = try detectSensor()
+        let (shell, input) = try waitingShell()
+        Thread.sleep(forTimeInterval: 0.1)
+        let pid = shell.processIdentifier
+        try sensor.setSlotMode(11, .monitor)
+        try sensor.assignProfile(pid: pid, slot: 11)
+        input.write(Data("exec /bin/sleep 0.3\n".utf8))
+        shell.waitUntilExit()
+        let events = try events(sensor, seconds: 0.3).filter { $0.pid == pid }
+        // The stream holds the shell's own exec (of bash) too: the one that matters is sleep's.
+        func isSleep(_ e: Event) -> Bool { if case .exec(let x) = e.payload { x.path.hasSuffix("/sleep") } else { false } }
+        let sleep = try #require(events.first(where: isSleep))
+        let shellExec = try #require(events.compactMap { e -> Event.Exec? in if case .exec(let x) = e.payload, !isSleep(e) { x } else { nil } }.first)
+        if case .exec(let x) = sleep.payload { #expect(x.execSeq == shellExec.execSeq + 1, "the kernel counts each exec of the process") }
+        let afterExec = events.drop { !isSleep($0) }
+        let novel = afterExec.compactMap { e -> Event.Novelty? in if case .novelty(let n) = e.payload { n } else { nil } }
+        #expect(!novel.isEmpty, "sleep's first n-grams are reported")
+        #expect(novel.allSatisfy { $0.profileSlot == 0 }, "as pending, never under the shell's slot 11")
     }
 
     @Test func aSignalToTheAgentIsReportedAsTamper() throws {

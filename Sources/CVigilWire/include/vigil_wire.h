@@ -16,7 +16,7 @@
 
 /* Bumped on any incompatible change; the BPF object carries it in .rodata and user
  * space refuses an object whose ABI differs from the one it was built with. */
-#define VG_ABI_VERSION 1
+#define VG_ABI_VERSION 2
 
 #define VG_COMM_LEN 16
 #define VG_PATH_MAX 256
@@ -83,7 +83,9 @@ struct vg_exec {
     __u32 flags;          /* VG_EXEC_* */
     __u16 path_len;       /* bytes of path[] used, NUL excluded */
     __u16 args_len;       /* bytes of args[] used: argv strings, each NUL-terminated */
-    __u32 _pad0;
+    __u32 exec_seq;       /* how many execs the kernel has seen this process make, this one
+                           * included: user space names it when it assigns the new
+                           * program's profile (vg_proc.exec_seq) */
     char path[VG_PATH_MAX];
     char args[VG_ARGS_MAX];
 };
@@ -147,18 +149,45 @@ enum vg_mode {
 /* A process whose exec user space has not yet assigned to a profile. */
 #define VG_SLOT_PENDING 0xffffffffu
 
-/* What the kernel knows of a learned or watched process (value of vg_procs, keyed by tgid).
- * slot 0: no profile (watched only for the responses in flags). Children inherit both at
- * fork; exec re-marks the slot pending until user space names the new program's profile. */
+/* A learned or watched process, as user space sees it (value of vg_procs, keyed by tgid).
+ *
+ * One writer per field (docs/architecture.md): user space writes every field of an
+ * existing entry; the kernel only creates entries (a child's, a copy of its parent's, at
+ * fork; an empty one at exec) and deletes them (exit), never changes one in place. What
+ * the kernel itself decides lives in struct vg_marks instead, so that no rewrite by user
+ * space can wipe it.
+ *
+ * slot 0: no profile (watched only for responses). The slot holds only for the program
+ * image user space named: while exec_seq differs from the kernel's vg_marks.execs the
+ * process counts as pending (VG_SLOT_PENDING), so a new program never runs under the old
+ * one's profile. */
 struct vg_proc {
     __u32 slot;
-    __u32 flags;          /* VG_RESP_* */
+    __u32 exec_seq;       /* the exec (vg_exec.exec_seq) the slot was named for */
+    __u32 flags;          /* VG_RESP_*: responses user space set */
+    __u32 member;         /* VG_MEMBER_*: may the kernel act on this process at all */
 };
 
-/* Responses carried out in the kernel (vg_proc.flags). */
+/* Responses carried out in the kernel (vg_proc.flags; VG_RESP_DEVIATING also in
+ * vg_marks.marks, where the kernel sets it). */
 #define VG_RESP_DENY_NET (1u << 0)    /* cgroup connect/sendmsg hooks refuse new connections */
 #define VG_RESP_KILL (1u << 1)        /* SIGKILL at the next syscall */
 #define VG_RESP_DEVIATING (1u << 2)   /* programs unknown to every baseline are killed at exec */
+
+/* Workload membership (vg_proc.member), set by user space from the declared workloads and
+ * inherited at fork, kept at exec. The kernel acts (exec guard, kill at syscall, deny
+ * network, marking a process deviating) only on a process that is GUARDED, or on any
+ * process not PROTECTED when the sensor was loaded with every process in scope. */
+#define VG_MEMBER_GUARDED (1u << 0)   /* in a workload Vigil enforces */
+#define VG_MEMBER_PROTECTED (1u << 1) /* never acted on (PID 1, Vigil, the operator's session, ...) */
+
+/* What the kernel decided about a process (value of vg_marks, keyed by tgid). Only the
+ * kernel writes it (created at fork or exec, updated in place, deleted at exit); user
+ * space reads it. */
+struct vg_marks {
+    __u32 execs;          /* execs seen since the entry was made (fork copies the parent's) */
+    __u32 marks;          /* VG_RESP_DEVIATING: set the moment a guarded slot saw something new */
+};
 
 /* Keys and values of the known-behaviour maps (shared with user space, which preloads
  * them from saved profiles and reads the counts back). */
@@ -238,7 +267,8 @@ VG_ASSERT_SIZE(vg_novelty, 48 + 24 + 4 * VG_NGRAM_MAX);
 VG_ASSERT_SIZE(vg_syscall_key, 8);
 VG_ASSERT_SIZE(vg_ngram_key, 16);
 VG_ASSERT_SIZE(vg_seen, 16);
-VG_ASSERT_SIZE(vg_proc, 8);
+VG_ASSERT_SIZE(vg_proc, 16);
+VG_ASSERT_SIZE(vg_marks, 8);
 VG_ASSERT_SIZE(vg_action, 48 + 8 + 24 + VG_UNIX_PATH_MAX + 4 + VG_PATH_MAX);
 VG_ASSERT_SIZE(vg_tamper, 48 + 8);
 
