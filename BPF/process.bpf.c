@@ -14,7 +14,7 @@ static __always_inline __u32 vg_exec_account(__u32 tgid, const char *filename)
     struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
     struct vg_marks *m = bpf_map_lookup_elem(&vg_marks, &tgid);
     __u32 deviating = ((p ? p->flags : 0) | (m ? m->marks : 0)) & VG_RESP_DEVIATING;
-    if (vg_exec_guard && deviating && vg_may_act(p)) {
+    if (vg_exec_guard && deviating && vg_may_act(p) && !(p->member & VG_MEMBER_NO_EXEC_GUARD)) {
         __u32 zero = 0;
         struct vg_path_buf *b = bpf_map_lookup_elem(&vg_scratch_path, &zero);
         if (b) {

@@ -388,7 +388,8 @@ public final class Agent {
     private func placeInKernel(_ pid: Int32) {
         guard configuration.command == .enforce || configuration.command == .run else { return }
         let want: Sensor.Membership = switch scope.standing(of: pid) {
-        case .member(let w): w == WorkloadScope.everyProcess ? [] : .guarded
+        case .member(let w):
+            w == WorkloadScope.everyProcess ? [] : responder.policy.workloads[w]?.execGuard == false ? [.guarded, .noExecGuard] : .guarded
         case .protected: .protected
         case .outside: []
         }

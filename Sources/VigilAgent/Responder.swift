@@ -152,10 +152,16 @@ final class Responder {
             outOfScope += deviations.count
             return
         }
+        // The policy as it applies to this process: its workload's block over the rest.
+        var workload: String?
+        if case .member(let w) = standing, w != WorkloadScope.everyProcess { workload = w }
+        let ownBlock = workload.map { policy.workloads[$0] != nil } ?? false
+        let local = ownBlock ? policy.applying(workload: workload) : policy
+        let deviations = ownBlock ? deviations.map { local.reweigh($0, from: policy) } : deviations
         for d in deviations {
             findingsByKind[d.kind.rawValue, default: 0] += 1
             onDeviation(d)
-            if !policy.isStatistical(d) { concrete.insert(pid) }
+            if !local.isStatistical(d) { concrete.insert(pid) }
         }
         var score = risk.score(pid, now: now)
         var climb = [score]
@@ -164,10 +170,22 @@ final class Responder {
             if score != climb.last { climb.append(score) }
         }
         let profile = deviations.first?.profile
-        let executable = process(pid)?.path
+        let record = process(pid)
+        let executable = record?.path
         let mode = modeOf(pid, profile)
-        let limit = limit(pid, profile: profile, standing: standing, mode: mode)
-        let steps = planner.update(pid: pid, profile: profile, executable: executable, score: score, now: now, mode: mode, limit: limit)
+        let limit = limit(pid, profile: profile, standing: standing, mode: mode, policy: local)
+        var target: ResponsePlanner.Target?
+        if !local.rules.isEmpty {
+            let euid = record?.euid
+            let context = ContextRule.Context(workload: workload, uid: euid, user: euid.flatMap(userName), executable: executable,
+                                              parent: record.flatMap { process($0.ppid)?.path }, risk: score, deviations: deviations,
+                                              stable: profile.map { !isLearning($0) })
+            if let r = local.rule(for: context) {
+                target = .init(r.then, rule: r.name, floor: max(0, (r.riskAtLeast ?? local.threshold(.alert)) - local.hysteresis))
+            }
+        }
+        let steps = planner.update(pid: pid, profile: profile, executable: executable, score: score, now: now, mode: mode, limit: limit,
+                                   policy: ownBlock ? local : nil, target: target)
         if steps.isEmpty {
             // Below the alert band, deviations only add to the risk score: no finding.
             if planner.rung(of: pid) >= .alert {
@@ -185,13 +203,14 @@ final class Responder {
             }
         }
         if mode == .enforce, standing.isMember, planner.rung(of: pid) >= .alert, (limit?.rung ?? .kill) > .alert,
-           policy.cap(profile: profile, executable: executable) > .alert {
+           local.cap(profile: profile, executable: executable) > .alert {
             actions.markDeviating(pid)
         }
     }
 
     /// The ceiling on `pid` beyond the policy's caps, and the rule that sets it.
-    private func limit(_ pid: Int32, profile: String?, standing: WorkloadScope.Standing, mode: ResponseMode) -> ResponsePlanner.Limit? {
+    private func limit(_ pid: Int32, profile: String?, standing: WorkloadScope.Standing, mode: ResponseMode,
+                       policy: Policy) -> ResponsePlanner.Limit? {
         switch standing {
         case .protected(let why): return .init(.alert, rule: "protected: \(why)")
         case .outside: return .init(.alert, rule: "scope: outside every workload")
@@ -243,6 +262,17 @@ final class Responder {
         report.decision = FindingReport.Decision(acts: standing.isMember && rung > .alert, rule: rule, scope: standing.description, workload: workload)
         stream.publish(report)
         if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }
+    }
+
+    private var userNames: [UInt32: String?] = [:]
+
+    /// The name of user `uid` (cached: rules ask for it at every judged batch).
+    private func userName(_ uid: UInt32) -> String? {
+        if let known = userNames[uid] { return known }
+        var c = ProcessContext(pid: 0, executable: "", uid: uid)
+        UserNameProvider().fill(&c)
+        userNames[uid] = c.user
+        return c.user
     }
 
     /// On the way out: nothing stays stopped, and the person running it hears the figures.

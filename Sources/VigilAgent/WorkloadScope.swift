@@ -41,7 +41,8 @@ public final class WorkloadScope {
 
     /// Programs protected by default (their lineage too, unless a workload selects it).
     public static let defaultProtectedExecutables = [
-        "/usr/sbin/sshd", "/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/usr/bin/apt", "/usr/bin/apt-get",
+        "/usr/sbin/sshd", "/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/usr/lib/systemd/systemd-*",
+        "/lib/systemd/systemd-*", "/usr/bin/apt", "/usr/bin/apt-get",
         "/usr/bin/aptitude", "/usr/bin/dpkg", "/usr/bin/unattended-upgrade",
     ]
 

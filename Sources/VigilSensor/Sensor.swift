@@ -367,6 +367,8 @@ public final class Sensor {
         public static let guarded = Membership(rawValue: VG_MEMBER_GUARDED)
         /// Never acted on, whatever else holds.
         public static let protected = Membership(rawValue: VG_MEMBER_PROTECTED)
+        /// A guarded member whose workload's policy turns the exec guard off.
+        public static let noExecGuard = Membership(rawValue: VG_MEMBER_NO_EXEC_GUARD)
     }
 
     /// Sets where `pid` stands for the kernel's responses, replacing what it was.

@@ -268,3 +268,73 @@ enum Events {
         #expect(text.contains("reload refused"))
     }
 }
+
+/// The context-aware rule shape: "workload web, user www-data, risk at least 50 with a new
+/// destination outside 10.0.0.0/8: deny network; the same for root: suspend".
+@Suite struct AgentContextRuleTests {
+    static let web = "/opt/vigil-test/web"
+    static let policy = """
+        enforce-learning: [\(profile().id)]
+        workloads:
+          "exe:\(web)":
+            weights: {new-connect: 50}   # a new destination alone reaches 50 in this workload
+        rules:
+          - name: web-exfiltration
+            when: {workload: "exe:\(web)", user: www-data, risk-at-least: 50, new-destination-outside: [10.0.0.0/8]}
+            then: deny-network
+          - name: web-exfiltration-as-root
+            when: {workload: "exe:\(web)", user: "0", risk-at-least: 50, new-destination-outside: [10.0.0.0/8]}
+            then: suspend
+        """
+
+    static func profile() -> Profile {
+        let learner = Learner(hostID: "t", profiles: [], now: Rig.t0, binaryHash: { _ in nil })
+        var table = ProcessTable()
+        let events = [Events.exec(50, ppid: 1, web), connect(50, "10.1.2.3", 5432)]
+        for e in events { learner.apply(e, process: table.apply(e), now: Rig.t0) }
+        return learner.profiles.values.first!
+    }
+
+    static func connect(_ pid: Int32, _ address: String, _ port: UInt16) -> Event {
+        Events.ev(pid, .network(.init(operation: .connect, result: 0, fd: 3, transport: .tcp, local: nil,
+                                      remote: .ipv4(IPv4Address(address)!, port: port))))
+    }
+
+    /// The rig, the web server running as `uid` connecting to `address`; the steps taken.
+    static func run(uid: UInt32, to address: String) throws -> (FakeKernel, [[String: Any]]) {
+        let rig = try Rig(.enforce, workloads: ["exe:" + web], policy: policy, profiles: [profile()])
+        rig.feed([Events.exec(500, ppid: 1, web, uid: uid), connect(500, address, 443)])
+        rig.agent.stop(reason: "test")
+        return (rig.kernel, try rig.findings().filter { Rig.pid(of: $0) == 500 })
+    }
+
+    @Test func wwwDataConnectingOutsideTheNetworkLosesItsNetwork() throws {
+        let wwwData = getpwnam("www-data").map { $0.pointee.pw_uid } ?? 33
+        let (kernel, findings) = try Self.run(uid: wwwData, to: "203.0.113.7")
+        #expect(kernel.responses[500]?.contains(.denyNetwork) == true)
+        #expect(!kernel.signals.contains { $0.signal == SIGSTOP || $0.signal == SIGKILL })
+        let decided = try #require(findings.last)
+        #expect(Rig.decision(of: decided)?["rule"] as? String == "rule: web-exfiltration", "\(findings.map { Rig.decision(of: $0) ?? [:] })")
+    }
+
+    @Test func rootConnectingOutsideTheNetworkIsSuspended() throws {
+        let (kernel, findings) = try Self.run(uid: 0, to: "203.0.113.7")
+        #expect(kernel.signals.contains { $0.pid == 500 && $0.signal == SIGSTOP }, "the rule raised it above the band (deny-network at 50)")
+        #expect(findings.contains { Rig.decision(of: $0)?["rule"] as? String == "rule: web-exfiltration-as-root" })
+    }
+
+    @Test func aNewDestinationInsideTheNetworkIsLeftToTheBands() throws {
+        let (kernel, findings) = try Self.run(uid: 0, to: "10.9.9.9")
+        #expect(!kernel.signals.contains { $0.signal == SIGSTOP }, "no rule matched: the band's deny-network")
+        #expect(kernel.responses[500]?.contains(.denyNetwork) == true)
+        #expect(findings.allSatisfy { (Rig.decision(of: $0)?["rule"] as? String ?? "") == "bands" })
+    }
+
+    @Test func aWorkloadCanTurnTheKernelExecGuardOff() throws {
+        let rig = try Rig(.enforce, workloads: ["exe:" + Self.web], policy: "workloads:\n  \"exe:\(Self.web)\":\n    exec-guard: false\n")
+        rig.feed([Events.exec(500, ppid: 1, Self.web), Events.exec(600, ppid: 1, "/opt/vigil-test/other")])
+        rig.agent.stop(reason: "test")
+        #expect(rig.kernel.membership[500] == [.guarded, .noExecGuard])
+        #expect(rig.kernel.membership[600] == nil)
+    }
+}

@@ -89,3 +89,95 @@ import VigilCore
         #expect(e.message.hasPrefix("malformed YAML"))
     }
 }
+
+@Suite struct PolicyContextTests {
+    static let yaml = """
+        workloads:
+          web:
+            cap: suspend
+            exec-guard: false
+            statistical-cap: alert
+            bands: {deny-network: 40}
+            weights: {new-connect: 35}
+        rules:
+          - name: exfil
+            when:
+              workload: web
+              user: [www-data, "33"]
+              risk-at-least: 50
+              new-destination-outside: [10.0.0.0/8, "2001:db8::/32"]
+              stable: true
+            then: deny-network
+          - when: {deviation: [new-exec, new-listen], parent: /usr/sbin/nginx}
+            then: suspend
+        """
+
+    @Test func workloadBlocksAndRulesLoad() throws {
+        let p = try Policy.load(yaml: Self.yaml, file: "p.yaml")
+        let w = try #require(p.workloads["web"])
+        #expect(w.cap == .suspend && w.execGuard == false && w.statisticalCap == .alert)
+        #expect(w.bands == [.denyNetwork: 40] && w.weights == [.newDestination: 35])
+        #expect(p.rules.count == 2)
+        #expect(p.rules[0].name == "exfil" && p.rules[0].users == ["www-data", "33"] && p.rules[0].then == .denyNetwork)
+        #expect(p.rules[1].name == "rules[1]" && p.rules[1].deviations == [.newExec, .newListen] && p.rules[1].parents == ["/usr/sbin/nginx"])
+        let web = p.applying(workload: "web")
+        #expect(web.threshold(.denyNetwork) == 40 && web.threshold(.alert) == 20, "merged over the policy's bands")
+        #expect(web.cap(profile: "any", executable: nil) == .suspend)
+        #expect(web.statisticalCap == .alert)
+        #expect(p.applying(workload: "db") == p, "a workload with no block gets the policy itself")
+    }
+
+    @Test(arguments: [
+        ("rules:\n  - when: {workload: web}\n", "p.yaml:2:5", "missing then"),
+        ("rules:\n  - then: kill\n", "p.yaml:2:5", "missing when"),
+        ("rules:\n  - when: {}\n    then: kill\n", "p.yaml:2:11", "at least one condition"),
+        ("rules:\n  - when: {colour: red}\n    then: kill\n", "p.yaml:2:12", "unknown key 'colour'"),
+        ("rules:\n  - when: {new-destination-outside: [10.0.0.0/33]}\n    then: kill\n", "p.yaml:2:38", "expected a network"),
+        ("rules:\n  - when: {parent: nginx}\n    then: kill\n", "p.yaml:2:20", "absolute path"),
+        ("rules:\n  - when: {workload: web}\n    then: obliterate\n", "p.yaml:3:11", "expected one of none, alert"),
+        ("workloads:\n  web:\n    bands: {deny-network: 10}\n", "p.yaml:3:27", "out of order"),
+        ("workloads:\n  web:\n    guard: true\n", "p.yaml:3:5", "unknown key 'guard'"),
+    ])
+    func badRulesAreNamedWithLineAndColumn(yaml: String, at: String, says: String) throws {
+        do {
+            _ = try Policy.load(yaml: yaml, file: "p.yaml")
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect(error.description.hasPrefix(at), "\(error.description)")
+            #expect(error.description.contains(says), "\(error.description)")
+        }
+    }
+
+    static func context(user: String?, uid: UInt32, risk: Double, to address: String) -> ContextRule.Context {
+        let d = NetworkDestination(transport: .tcp, address: address, port: 443)
+        var dev = Deviation(kind: .newDestination, pid: 1, profile: "p", observed: d.description, expected: [], score: 20, scoring: "", timeNanos: 0)
+        dev.destination = d
+        return .init(workload: "web", uid: uid, user: user, executable: "/usr/sbin/nginx", parent: "/usr/lib/systemd/systemd",
+                     risk: risk, deviations: [dev], stable: true)
+    }
+
+    @Test func aRuleMatchesOnlyWhenEveryConditionHolds() throws {
+        let p = try Policy.load(yaml: Self.yaml, file: "p.yaml")
+        let exfil = p.rules[0]
+        #expect(exfil.matches(Self.context(user: "www-data", uid: 33, risk: 55, to: "203.0.113.7")))
+        #expect(exfil.matches(Self.context(user: nil, uid: 33, risk: 55, to: "203.0.113.7")), "the uid matches too")
+        #expect(!exfil.matches(Self.context(user: "root", uid: 0, risk: 55, to: "203.0.113.7")), "another user")
+        #expect(!exfil.matches(Self.context(user: "www-data", uid: 33, risk: 49, to: "203.0.113.7")), "risk below")
+        #expect(!exfil.matches(Self.context(user: "www-data", uid: 33, risk: 55, to: "10.20.30.40")), "inside the network")
+        #expect(!exfil.matches(Self.context(user: "www-data", uid: 33, risk: 55, to: "2001:db8::1")), "inside the IPv6 network")
+        #expect(exfil.matches(Self.context(user: "www-data", uid: 33, risk: 55, to: "2001:db9::1")))
+        var noDestination = Self.context(user: "www-data", uid: 33, risk: 55, to: "203.0.113.7")
+        noDestination.deviations[0].destination = nil
+        #expect(!exfil.matches(noDestination), "a destination condition needs a new destination")
+        #expect(p.rule(for: Self.context(user: "root", uid: 0, risk: 99, to: "203.0.113.7")) == nil)
+    }
+
+    @Test func aWorkloadReweighsTheDetectorsDeviations() throws {
+        let p = try Policy.load(yaml: Self.yaml, file: "p.yaml")
+        let web = p.applying(workload: "web")
+        let d = Deviation(kind: .newDestination, pid: 1, profile: "p", observed: "", expected: [], score: 20, scoring: "weight 20", timeNanos: 0)
+        #expect(web.reweigh(d, from: p).score == 35)
+        let s = Deviation(kind: .newSyscall, pid: 1, profile: "p", observed: "ptrace", expected: [], score: 50, scoring: "", timeNanos: 0)
+        #expect(web.reweigh(s, from: p).score == 50, "weights the workload leaves alone stay")
+    }
+}

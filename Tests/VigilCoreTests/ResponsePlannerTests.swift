@@ -94,3 +94,32 @@ private typealias S = DetectSupport
         #expect(p.pending.isEmpty)
     }
 }
+
+@Suite struct ResponsePlannerRuleTests {
+    private func steps(_ s: [ResponseStep]) -> [String] { s.map { "\($0.from)->\($0.to)" } }
+
+    @Test func aRulesVerdictReplacesTheBandUpAndDownWhileTheScoreHolds() {
+        let p = ResponsePlanner(policy: .standard, mode: .monitor)
+        // 55 is deny-network by the bands; the rule says suspend.
+        let up = p.update(pid: 1, profile: "a", score: 55, now: S.t0, target: .init(.suspend, rule: "r", floor: 40))
+        #expect(steps(up) == ["none->suspend"])
+        #expect(up[0].rule == "rule: r")
+        // Another process, at 80 (suspend by the bands); its rule says deny-network.
+        let down = p.update(pid: 2, profile: "a", score: 80, now: S.t0, target: .init(.denyNetwork, rule: "d", floor: 40))
+        #expect(steps(down) == ["none->deny-network"])
+        #expect(down[0].rule == "rule: d")
+        // Later updates without a match keep the rule's verdict while the score stays above the floor.
+        #expect(steps(p.update(pid: 2, profile: "a", score: 85, now: S.at(1))) == [])
+        #expect(p.rung(of: 2) == .denyNetwork)
+        // Once the score falls below the floor the bands decide again.
+        #expect(steps(p.update(pid: 2, profile: "a", score: 30, now: S.at(2))) == ["deny-network->alert"])
+    }
+
+    @Test func capsStillHoldAboveARule() {
+        let p = ResponsePlanner(policy: .standard, mode: .monitor)
+        let s = p.update(pid: 1, profile: "a", score: 95, now: S.t0, limit: .init(.alert, rule: "cap: profile still learning"),
+                         target: .init(.kill, rule: "r", floor: 0))
+        #expect(steps(s) == ["none->alert"])
+        #expect(s[0].rule == "cap: profile still learning")
+    }
+}

@@ -128,7 +128,10 @@ struct EnforceCommandTests {
         let svc = try LearnedService.start(learnSeconds: 8)
         defer { svc.stop() }
         let policy = svc.models + "/../policy.yaml"
-        try "caps:\n  \(svc.id): suspend\nenforce-learning: [\(svc.id)]\n".write(toFile: policy, atomically: false, encoding: .utf8)
+        // The exec guard off for this workload: the shell the attack starts runs, so the
+        // ladder (capped at suspend) rather than the guard answers.
+        try "caps:\n  \(svc.id): suspend\nenforce-learning: [\(svc.id)]\nworkloads:\n  \"exe:\(svc.binary)\":\n    exec-guard: false\n"
+            .write(toFile: policy, atomically: false, encoding: .utf8)
         let home = try LoopbackListener()
         var stateWhileEnforced: Character?
         let r = try runVigil(["enforce", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", policy, "--duration", "8"]) {

@@ -180,6 +180,7 @@ struct vg_proc {
  * process not PROTECTED when the sensor was loaded with every process in scope. */
 #define VG_MEMBER_GUARDED (1u << 0)   /* in a workload Vigil enforces */
 #define VG_MEMBER_PROTECTED (1u << 1) /* never acted on (PID 1, Vigil, the operator's session, ...) */
+#define VG_MEMBER_NO_EXEC_GUARD (1u << 2) /* its workload's policy turns the exec guard off */
 
 /* What the kernel decided about a process (value of vg_marks, keyed by tgid). Only the
  * kernel writes it (created at fork or exec, updated in place, deleted at exit); user

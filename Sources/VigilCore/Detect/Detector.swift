@@ -296,7 +296,9 @@ public final class Detector {
             guard n.succeeded || n.inProgress, let remote = n.remote else { return [] }
             let d = Learner.destination(n.transport, remote)
             if p.destinations.keys.contains(where: { $0.covers(d) }) { return [] }
-            return [make(.newDestination, pid, id, d.description, expected(p.destinations.keys.sorted().map(\.description), sorted: false), now: now)]
+            var dev = make(.newDestination, pid, id, d.description, expected(p.destinations.keys.sorted().map(\.description), sorted: false), now: now)
+            dev.destination = d
+            return [dev]
         case .listen, .bind:
             guard n.succeeded, let local = n.local else { return [] }
             if n.operation == .bind && (n.transport != .udp || (local.port ?? 0) == 0) { return [] }

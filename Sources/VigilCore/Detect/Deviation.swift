@@ -50,6 +50,8 @@ public struct Deviation: Sendable, Hashable {
     /// For a new sequence: how the sequence compares with the profile's calibration
     /// (``SequenceCalibration``), nil for other kinds.
     public var sequence: SequenceEvidence?
+    /// For a new destination: where the process connected (policy rules test its network).
+    public var destination: NetworkDestination?
 
     /// A new sequence's score against its profile's calibrated threshold and expectation.
     public struct SequenceEvidence: Sendable, Hashable {

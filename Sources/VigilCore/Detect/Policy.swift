@@ -79,6 +79,13 @@ public struct Policy: Sendable, Hashable {
     /// Profiles acted on while still learning; every other profile that is not yet stable
     /// is held at alert.
     public var enforceLearning: Set<String> = []
+    /// Settings per workload name that differ from the rest (``applying(workload:)``).
+    public var workloads: [String: WorkloadPolicy] = [:]
+    /// Context rules, first match decides (``ContextRule``).
+    public var rules: [ContextRule] = []
+    /// The highest rung for every process this policy judges: `.kill` unless a workload's
+    /// block sets its own cap (``applying(workload:)``).
+    public var workloadCap: ResponseRung = .kill
 
     /// Whether a deviation is only statistical evidence (see ``statisticalCap``).
     public func isStatistical(_ d: Deviation) -> Bool {
@@ -154,7 +161,7 @@ public struct Policy: Sendable, Hashable {
 
     /// The highest rung a process of `profile` running `executable` may reach.
     public func cap(profile: String?, executable: String?) -> ResponseRung {
-        var cap = profile.map { caps[$0] ?? .kill } ?? unknownCap
+        var cap = min(profile.map { caps[$0] ?? .kill } ?? unknownCap, workloadCap)
         if let profile, exemptProfiles.contains(profile) { cap = min(cap, .alert) }
         if let executable, exemptExecutables.contains(executable) { cap = min(cap, .alert) }
         return cap

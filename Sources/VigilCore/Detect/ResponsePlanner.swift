@@ -98,6 +98,23 @@ public final class ResponsePlanner {
         var scoreAtSuspend: Double = 0
         var mode: ResponseMode?
         var limit: Limit?
+        /// The policy that applies to this process when it differs (its workload's).
+        var policy: Policy?
+        /// The rung a context rule decided, held while the score stays at or above its floor.
+        var target: Target?
+    }
+
+    /// A rung a context rule decided for a process (``ContextRule``): it replaces the band's
+    /// verdict, up or down, while the process's score stays at or above `floor`.
+    public struct Target: Sendable, Hashable {
+        public var rung: ResponseRung
+        public var rule: String
+        public var floor: Double
+        public init(_ rung: ResponseRung, rule: String, floor: Double) {
+            self.rung = rung
+            self.rule = rule
+            self.floor = floor
+        }
     }
 
     /// A ceiling the caller puts on a process on top of the policy's caps, with the rule
@@ -134,11 +151,16 @@ public final class ResponsePlanner {
     /// side by side, `vigil run`).
     /// `limit` holds the process at or below a rung (nil: only the policy's caps); it is
     /// kept until the next update.
+    /// `policy` is the one that applies to this process when it is not the planner's (a
+    /// workload's, ``Policy/applying(workload:)``); `target` is a context rule's verdict,
+    /// kept until the score falls below its floor or another rule decides.
     public func update(pid: Int32, profile: String?, executable: String? = nil, score: Double, now: UInt64,
-                       mode: ResponseMode? = nil, limit: Limit? = nil) -> [ResponseStep] {
+                       mode: ResponseMode? = nil, limit: Limit? = nil, policy: Policy? = nil, target: Target? = nil) -> [ResponseStep] {
         var s = states[pid] ?? State()
         s.profile = profile
         s.limit = limit
+        if let policy { s.policy = policy }
+        if let target { s.target = target }
         if let mode { s.mode = mode }
         if let executable { s.executable = executable }
         s.score = score
@@ -153,7 +175,7 @@ public final class ResponsePlanner {
         var out: [ResponseStep] = []
         for pid in states.keys.sorted() {
             var s = states[pid]!
-            s.score = RiskTracker.decay(s.score, from: s.at, to: now, halfLifeSeconds: policy.halfLifeSeconds)
+            s.score = RiskTracker.decay(s.score, from: s.at, to: now, halfLifeSeconds: (s.policy ?? policy).halfLifeSeconds)
             s.at = max(s.at, now)
             out += evaluate(pid, &s, now: now)
             states[pid] = s
@@ -179,18 +201,32 @@ public final class ResponsePlanner {
 
     private func evaluate(_ pid: Int32, _ s: inout State, now: UInt64) -> [ResponseStep] {
         guard s.rung != .kill else { return [] }
+        let policy = s.policy ?? self.policy
         let policyCap = policy.cap(profile: s.profile, executable: s.executable)
         var cap = policyCap, capRule = "policy cap"
         if let limit = s.limit, limit.rung < cap { (cap, capRule) = (limit.rung, limit.rule) }
-        let wanted = policy.rung(for: s.score)
+        if let t = s.target, s.score < t.floor { s.target = nil }
+        let wanted = s.target?.rung ?? policy.rung(for: s.score)
         let up = min(wanted, cap)
         if up > s.rung {
-            let t = policy.threshold(up)
-            var reason = "risk \(String(format2: s.score)) reached the \(up.name) threshold \(t.clean)"
+            var reason: String
+            if let t = s.target {
+                reason = "risk \(String(format2: s.score)); rule \(t.rule) decided \(t.rung.name)"
+            } else {
+                reason = "risk \(String(format2: s.score)) reached the \(up.name) threshold \(policy.threshold(up).clean)"
+            }
             if wanted > cap { reason += "; \(wanted.name) called for, capped at \(cap.name) by \(capRule == "policy cap" ? "policy" : capRule)" }
             if up == .suspend { s.releaseAt = now + UInt64(policy.suspendReleaseSeconds * 1e9); s.scoreAtSuspend = s.score }
             var st = step(pid, &s, to: up, reason: reason, cappedFrom: wanted > cap ? wanted : nil, now: now)
-            if wanted > cap { st.rule = capRule; if st.outcome == .pending { pending[st.id] = st } }
+            if wanted > cap { st.rule = capRule } else if let t = s.target { st.rule = "rule: \(t.rule)" }
+            if st.outcome == .pending { pending[st.id] = st }
+            return [st]
+        }
+        if let t = s.target, t.rung < s.rung, s.rung != .kill {
+            // The rule answers lower than the band took the process: step down to it.
+            var st = step(pid, &s, to: min(t.rung, cap), reason: "rule \(t.rule) decided \(t.rung.name) (risk \(String(format2: s.score)))", cappedFrom: nil, now: now)
+            st.rule = "rule: \(t.rule)"
+            if st.outcome == .pending { pending[st.id] = st }
             return [st]
         }
         if s.rung == .suspend {
@@ -201,9 +237,11 @@ public final class ResponsePlanner {
                 return []
             }
             guard now >= s.releaseAt else { return [] }
+            s.target = nil // a rule's suspension ends like any other; the bands decide from here
             let to = min(policy.rung(for: s.score + policy.hysteresis), cap, .denyNetwork)
             return [step(pid, &s, to: to, reason: "auto-release after \(policy.suspendReleaseSeconds.clean) s; risk \(String(format2: s.score))", cappedFrom: nil, now: now)]
         }
+        if s.target != nil { return [] } // held where the rule put it
         let down = min(policy.rung(for: s.score + policy.hysteresis), cap)
         if down < s.rung {
             let from = s.rung
