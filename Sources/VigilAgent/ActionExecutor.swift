@@ -59,6 +59,17 @@ final class ActionExecutor {
         stopped.remove(pid)
     }
 
+    /// Resumes those of `pids` that Vigil stopped (an operator's `vigil resume`, a workload
+    /// falling back to monitor); returns those resumed.
+    func resume(_ pids: [Int32]) -> [Int32] {
+        var done: [Int32] = []
+        for pid in pids where stopped.contains(pid) {
+            if kernel.signal(pid: pid, SIGCONT) == 0 { done.append(pid) }
+            stopped.remove(pid)
+        }
+        return done
+    }
+
     /// On the way out: nothing stays stopped because the agent that would release it is gone.
     func releaseAll() {
         for pid in stopped { _ = kernel.signal(pid: pid, SIGCONT) }

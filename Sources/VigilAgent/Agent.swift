@@ -138,6 +138,7 @@ public final class Agent {
             self.learner.stability(id, now: self.clock.nowNanos())?.state != .stable
         }
         responder.onDeviation = { [unowned self] d in if let id = d.profile { self.modes.noteDeviation(id, now: d.timeNanos) } }
+        responder.onBreakerTrip = { [unowned self] w, why in self.releaseToMonitor(w, why: why) }
         metrics.mode = c.command.rawValue
         metrics.version = VigilVersion.string
     }
@@ -388,6 +389,7 @@ public final class Agent {
     private func placeInKernel(_ pid: Int32) {
         guard configuration.command == .enforce || configuration.command == .run else { return }
         let want: Sensor.Membership = switch scope.standing(of: pid) {
+        case .member(let w) where responder.heldAtMonitor[w] != nil: []
         case .member(let w):
             w == WorkloadScope.everyProcess ? [] : responder.policy.workloads[w]?.execGuard == false ? [.guarded, .noExecGuard] : .guarded
         case .protected: .protected
@@ -605,6 +607,103 @@ public final class Agent {
         return ProfileMode.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
     }
 
+    // MARK: Workload modes
+
+    /// The declared workloads (with the pseudo-workload of `--all-processes`).
+    public var workloadNames: [String] {
+        scope.workloads.map(\.name) + (configuration.allProcesses ? [WorkloadScope.everyProcess] : [])
+    }
+
+    /// The mode `workload` is judged in now.
+    public func mode(ofWorkload workload: String) -> String {
+        guard configuration.command == .enforce || configuration.command == .run else { return "monitor" }
+        if let why = responder.heldAtMonitor[workload] { return why.hasPrefix("circuit breaker") ? "monitor (circuit breaker)" : "monitor (operator)" }
+        return "enforce"
+    }
+
+    /// `workload` falls back to monitor: the kernel stops acting on its members at once
+    /// (exec guard, kill, deny network), what Vigil stopped is resumed, and the stream says so.
+    private func releaseToMonitor(_ workload: String, why: String) {
+        for pid in scope.members(of: workload) { placeInKernel(pid) }
+        let resumed = responder.resume(scope.members(of: workload))
+        Diagnostics.warning("workload \(workload) now monitor: \(why)" + (resumed.isEmpty ? "" : "; resumed \(resumed.count) stopped processes"))
+        stream.publish(AgentEvent(.workloadModeChanged(workload: workload, to: "monitor", reason: why), timeNanos: clock.nowNanos()))
+    }
+
+    /// Switches a workload (nil: every workload) to `mode`, as `vigil mode` asks; returns what
+    /// happened, in words, or throws a message for a request that cannot be met.
+    public func setWorkloadMode(_ workload: String?, to mode: ResponseMode) throws(AgentRequestError) -> String {
+        let names = try targets(workload)
+        if mode == .enforce, configuration.command != .enforce && configuration.command != .run {
+            throw AgentRequestError("this agent runs `vigil \(configuration.command.rawValue)`, which never acts; start `vigil enforce` to enforce")
+        }
+        var changed: [String] = []
+        for w in names {
+            switch mode {
+            case .monitor:
+                guard responder.heldAtMonitor[w] == nil else { continue }
+                responder.holdAtMonitor(w, why: "operator: vigil mode monitor")
+                releaseToMonitor(w, why: "operator: vigil mode monitor")
+            case .enforce:
+                guard responder.heldAtMonitor[w] != nil else { continue }
+                responder.rearm(w)
+                for pid in scope.members(of: w) { placeInKernel(pid) }
+                Diagnostics.info("workload \(w) enforced again (operator: vigil mode enforce)")
+                stream.publish(AgentEvent(.workloadModeChanged(workload: w, to: "enforce", reason: "operator: vigil mode enforce"), timeNanos: clock.nowNanos()))
+            }
+            changed.append(w)
+        }
+        updateMetrics()
+        return changed.isEmpty ? "no change: \(names.joined(separator: ", ")) already \(mode.rawValue)"
+                               : "\(changed.joined(separator: ", ")) now \(mode.rawValue)"
+    }
+
+    /// Resumes every process of a workload (nil: of every workload) that Vigil stopped.
+    public func resume(workload: String?) throws(AgentRequestError) -> String {
+        let names = try targets(workload)
+        var resumed: [Int32] = []
+        for w in names { resumed += responder.resume(scope.members(of: w)) }
+        return resumed.isEmpty ? "nothing to resume in \(names.joined(separator: ", "))"
+                               : "resumed \(resumed.count): " + resumed.map(String.init).joined(separator: " ")
+    }
+
+    /// Answers one control request (``ControlServer``): `mode monitor|enforce [WORKLOAD]`,
+    /// `resume [WORKLOAD]` or `workloads`. The answer starts with `ok` or `error`.
+    public func answer(_ request: String) -> String {
+        let line = request.trimmingCharacters(in: .whitespaces)
+        let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true).map(String.init)
+        let usage = "expected: mode monitor|enforce [WORKLOAD], resume [WORKLOAD], or workloads"
+        do throws(AgentRequestError) {
+            switch words.first {
+            case "mode":
+                guard words.count >= 2, let m = ResponseMode(rawValue: words[1]) else { return "error mode takes monitor or enforce; \(usage)" }
+                return "ok " + (try setWorkloadMode(words.count == 3 ? words[2] : nil, to: m))
+            case "resume":
+                let rest = line.dropFirst("resume".count).trimmingCharacters(in: .whitespaces)
+                return "ok " + (try resume(workload: rest.isEmpty ? nil : rest))
+            case "workloads" where words.count == 1:
+                let names = workloadNames
+                return "ok " + (names.isEmpty ? "no workload declared" : names.map { "\($0): \(mode(ofWorkload: $0))" }.joined(separator: "; "))
+            default:
+                return "error unknown request '\(line.prefix(80))'; \(usage)"
+            }
+        } catch {
+            return "error \(error)"
+        }
+    }
+
+    private func targets(_ workload: String?) throws(AgentRequestError) -> [String] {
+        let names = workloadNames
+        guard let workload else {
+            if names.isEmpty { throw AgentRequestError("no workload is declared in this agent") }
+            return names
+        }
+        guard names.contains(workload) else {
+            throw AgentRequestError("no workload '\(workload)' in this agent; it has: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
+        }
+        return [workload]
+    }
+
     // MARK: Metrics
 
     /// The agent's figures as `/metrics` serves them.
@@ -615,7 +714,12 @@ public final class Agent {
         m.eventsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelEmitted[$0] ?? 0) })
         m.kernelDropsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelDrops[$0] ?? 0) })
         m.findingsByKind = responder.findingsByKind
-        m.findingsSuppressed = UInt64(stream.suppressedFindings)
+        m.findingsSuppressed = stream.suppressedByWorkload.mapValues(UInt64.init)
+        let counts = scope.memberCounts
+        m.workloads = workloadNames.map { w in
+            AgentMetrics.WorkloadFigures(name: w, members: w == WorkloadScope.everyProcess ? scope.members(of: w).count : counts[w] ?? 0,
+                                         mode: mode(ofWorkload: w), acts: responder.actsByWorkload[w] ?? 0)
+        }
         m.actions = responder.actionCounts
         var byState: [AgentMetrics.ProfileStateKey: Int] = [:]
         for (id, r) in modes.records {

@@ -38,6 +38,8 @@ public struct AgentConfiguration: Sendable {
     public var allowBadBaselines = false
     /// The host's name in saved profiles.
     public var hostID: String
+    /// Where the agent takes `vigil mode` and `vigil resume --workload` requests; nil: nowhere.
+    public var controlSocket: String?
 
     public init(command: Command, run: RunConfig, keepsState: Bool, policy: Policy, policyName: String, hostID: String) {
         self.command = command
@@ -47,4 +49,10 @@ public struct AgentConfiguration: Sendable {
         self.policyName = policyName
         self.hostID = hostID
     }
+}
+
+/// A request to a running agent that cannot be met, in words for the operator.
+public struct AgentRequestError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

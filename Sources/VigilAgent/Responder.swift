@@ -60,6 +60,14 @@ final class Responder {
     /// Findings by deviation kind, and actions by step and outcome, for the metrics.
     private(set) var findingsByKind: [String: UInt64] = [:]
     private(set) var actionCounts: [AgentMetrics.ActionKey: UInt64] = [:]
+    /// Workloads judged in monitor mode whatever the command (their circuit breaker tripped,
+    /// or an operator switched them), with why.
+    private(set) var heldAtMonitor: [String: String] = [:]
+    /// Steps carried out on members, by workload.
+    private(set) var actsByWorkload: [String: UInt64] = [:]
+    private var recentActs: [String: [UInt64]] = [:]
+    /// Called when a workload falls back to monitor on its own (the breaker tripped).
+    var onBreakerTrip: (String, String) -> Void = { _, _ in }
 
     init(detector: Detector, policy: Policy, defaultMode: ResponseMode, kernel: any KernelControl, stream: EventStream,
          scope: WorkloadScope, clock: any AgentClock, explain: Bool,
@@ -172,7 +180,9 @@ final class Responder {
         let profile = deviations.first?.profile
         let record = process(pid)
         let executable = record?.path
-        let mode = modeOf(pid, profile)
+        var memberOf: String?
+        if case .member(let w) = standing { memberOf = w }
+        let mode = memberOf.flatMap { heldAtMonitor[$0] } != nil ? .monitor : modeOf(pid, profile)
         let limit = limit(pid, profile: profile, standing: standing, mode: mode, policy: local)
         var target: ResponsePlanner.Target?
         if !local.rules.isEmpty {
@@ -234,6 +244,7 @@ final class Responder {
             return step
         }
         let outcome = actions.apply(step)
+        if case .succeeded = outcome, step.isUp, step.to > .alert { noteAct(step) }
         if case .succeeded = outcome, let seen, step.to > .alert {
             let done = clock.nowNanos()
             if done > seen { latencies.append(done - seen) }
@@ -242,6 +253,37 @@ final class Responder {
         count(recorded)
         return recorded
     }
+
+    // MARK: Circuit breaker
+
+    /// A step carried out on a member: counted for its workload, whose breaker trips when
+    /// more than the policy's `circuit-breaker` acts fall within one minute.
+    private func noteAct(_ step: ResponseStep) {
+        guard case .member(let w) = scope.standing(of: step.pid) else { return }
+        actsByWorkload[w, default: 0] += 1
+        let limit = policy.applying(workload: w).circuitBreakerActsPerMinute
+        guard limit > 0, heldAtMonitor[w] == nil else { return }
+        let now = clock.nowNanos()
+        var times = (recentActs[w] ?? []).filter { now &- $0 < 60_000_000_000 }
+        times.append(now)
+        recentActs[w] = times
+        guard times.count > limit else { return }
+        let why = "circuit breaker: \(times.count) actions within a minute, more than \(limit)"
+        heldAtMonitor[w] = why
+        onBreakerTrip(w, why)
+    }
+
+    /// Judges `workload` in monitor mode from now on (`why` says who decided).
+    func holdAtMonitor(_ workload: String, why: String) { heldAtMonitor[workload] = why }
+
+    /// Lets `workload` be enforced again, its breaker re-armed.
+    func rearm(_ workload: String) {
+        heldAtMonitor[workload] = nil
+        recentActs[workload] = nil
+    }
+
+    /// Resumes every process of `pids` that Vigil stopped; returns those resumed.
+    func resume(_ pids: [Int32]) -> [Int32] { actions.resume(pids) }
 
     private func count(_ step: ResponseStep) {
         let outcome = FindingReport.Action.Outcome(step.outcome).rawValue

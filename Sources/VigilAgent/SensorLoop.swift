@@ -106,13 +106,23 @@ public enum AgentRunner {
         let agent = Agent(configuration: c, baselines: baselines, kernel: sensor, stream: stream, metricsServer: metricsServer,
                           sessionID: interactive ? getsid(0) : nil, interactive: isatty(STDOUT_FILENO) == 1)
         agent.start(running: ProcScanner.snapshot(nowNanos: Clock.nowNanos()))
+        var control: ControlServer?
+        if let path = c.controlSocket, c.command != .learn {
+            do { control = try ControlServer(path: path) } catch {
+                Diagnostics.warning("\(error); `vigil mode` and `vigil resume --workload` cannot reach this agent")
+            }
+        }
         let loop = SensorLoop(sensor: sensor, stop: stop, duration: c.run.duration)
         var failure: (any Error)?
         do {
-            try loop.run(agent.handle, afterRead: { agent.afterRead(reloadRequested: reload?.take() ?? false) }, dropped: agent.noteDrops)
+            try loop.run(agent.handle, afterRead: {
+                agent.afterRead(reloadRequested: reload?.take() ?? false)
+                control?.serve(agent.answer)
+            }, dropped: agent.noteDrops)
         } catch {
             failure = error
         }
+        control?.stop()
         agent.stop(reason: loop.stopReason)
         if let failure {
             Diagnostics.error("reading events failed: \(failure)")

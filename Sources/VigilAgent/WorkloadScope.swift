@@ -160,6 +160,12 @@ public final class WorkloadScope {
     /// The workload index of `pid` (0 ..< workloads.count), nil when it is a member of none.
     public func workloadIndex(of pid: Int32) -> Int? { entries[pid]?.workload }
 
+    /// The live processes of the workload named `name` (every process that is no other
+    /// workload's and not protected, for ``everyProcess``).
+    public func members(of name: String) -> [Int32] {
+        entries.keys.filter { standing(of: $0) == .member(name) }.sorted()
+    }
+
     /// How many live processes each workload has.
     public var memberCounts: [String: Int] {
         var out = Dictionary(uniqueKeysWithValues: workloads.map { ($0.name, 0) })

@@ -13,6 +13,9 @@ public struct AgentEvent: Sendable, Hashable {
         case reloadRefused(reason: String)
         /// A profile changed mode (`from` nil: its first mode), e.g. promoted learn -> monitor.
         case modeChanged(profile: String, from: String?, to: String, reason: String)
+        /// A workload changed the mode it is judged in: its circuit breaker tripped (to
+        /// monitor), or an operator switched it (`vigil mode`).
+        case workloadModeChanged(workload: String, to: String, reason: String)
         /// Events were lost: `source` says where (e.g. `kernel-ringbuf`, `spool:file:/x`).
         case loss(source: String, count: Int)
         /// Findings held back by throttling since the last report, per profile.
@@ -58,6 +61,9 @@ extension OCSFEncoder {
         case .modeChanged(let profile, let from, let to, let reason):
             (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Mode Change", .informational,
                                                                   "profile \(profile): \(from.map { "\($0) -> " } ?? "")\(to) (\(reason))")
+        case .workloadModeChanged(let workload, let to, let reason):
+            (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Mode Change", to == "enforce" ? .informational : .high,
+                                                                  "workload \(workload): now \(to) (\(reason))")
         case .suppressed(let counts):
             let total = counts.values.reduce(0, +)
             (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Throttle", .informational, "\(total) repeated findings suppressed")
@@ -112,6 +118,12 @@ extension OCSFEncoder {
                 w.object("unmapped") { w in w.field("output", output); w.field("reason", reason) }
             case .outputRecovered(let output):
                 w.object("unmapped") { w in w.field("output", output) }
+            case .workloadModeChanged(let workload, let to, let reason):
+                w.object("unmapped") { w in
+                    w.field("workload", workload)
+                    w.field("to_mode", to)
+                    w.field("reason", reason)
+                }
             case .suppressed(let counts):
                 w.object("unmapped") { w in
                     w.object("suppressed_findings") { w in

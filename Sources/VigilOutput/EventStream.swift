@@ -81,6 +81,7 @@ public final class EventStream: @unchecked Sendable {
     public func reportSuppressed(now: UInt64) {
         lock.lock()
         let counts = throttle.takeSuppressedCounts()
+        throttle.prune(now: now)
         lock.unlock()
         if !counts.isEmpty { publish(AgentEvent(.suppressed(counts: counts), timeNanos: now)) }
     }
@@ -90,6 +91,13 @@ public final class EventStream: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return throttle.totalSuppressed
+    }
+
+    /// Findings held back by throttling so far, by workload.
+    public var suppressedByWorkload: [String: Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        return throttle.suppressedByWorkload
     }
 
     /// Per-output counters.

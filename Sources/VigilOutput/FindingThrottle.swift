@@ -1,6 +1,9 @@
-/// Holds back repeated findings: per profile and kind of finding, at most `limit` in each
-/// `windowNanos`. Nothing is hidden silently: the next finding let through carries how many
-/// were held back (OCSF `count`), and `takeSuppressedCounts()` reports them per profile.
+/// Holds back repeated findings: per process, profile and kind of finding, at most `limit`
+/// in each `windowNanos`, so one process's repeats never hold back another's finding (a
+/// busy host's shells cannot use up the quota of an attacked service's children). Nothing
+/// is hidden silently: the next finding let through carries how many were held back (OCSF
+/// `count`), `takeSuppressedCounts()` reports them per profile, and
+/// ``suppressedByWorkload`` counts them per workload for the metrics.
 ///
 /// A value type driven by the caller's clock (event time), so tests need no sleeps.
 public struct FindingThrottle: Sendable {
@@ -14,6 +17,9 @@ public struct FindingThrottle: Sendable {
     private var unreported: [String: Int] = [:]
     /// Findings held back since this throttle was made.
     public private(set) var totalSuppressed = 0
+    /// Findings held back since this throttle was made, by workload (`-`: outside every
+    /// workload, or a producer that names none).
+    public private(set) var suppressedByWorkload: [String: Int] = [:]
 
     /// - Parameters:
     ///   - windowNanos: length of a throttling window (default one minute).
@@ -23,11 +29,13 @@ public struct FindingThrottle: Sendable {
         self.limit = limit
     }
 
-    /// The throttling key: the profile and the kinds of deviation (not the uid or score,
-    /// which differ on every repeat).
+    /// The throttling key: the workload, the process, its profile and the kinds of
+    /// deviation (not the uid or score, which differ on every repeat).
     public static func key(for f: FindingReport) -> String {
-        f.profile + "|" + f.types.sorted().joined(separator: ",")
+        workload(of: f) + "|" + String(f.process.pid) + "|" + f.profile + "|" + f.types.sorted().joined(separator: ",")
     }
+
+    static func workload(of f: FindingReport) -> String { f.decision?.workload ?? "-" }
 
     /// Decides whether `finding` goes out. When it does, `suppressedBefore` is how many
     /// of its kind were held back since the last one that went out.
@@ -49,9 +57,20 @@ public struct FindingThrottle: Sendable {
         w.suppressed += 1
         windows[key] = w
         unreported[finding.profile, default: 0] += 1
+        suppressedByWorkload[Self.workload(of: finding), default: 0] += 1
         totalSuppressed += 1
         return (false, 0)
     }
+
+    /// Forgets windows that ended with nothing held back (keys are per process, so they
+    /// come and go; a window with held-back findings stays until one goes out and carries
+    /// its count). Bounded work: call it now and then, e.g. once a throttle window.
+    public mutating func prune(now: UInt64) {
+        windows = windows.filter { now &- $0.value.start < windowNanos || $0.value.suppressed > 0 }
+    }
+
+    /// Windows held (for tests and memory figures).
+    public var windowCount: Int { windows.count }
 
     /// Suppressed counts per profile since the last call (for a periodic health event).
     public mutating func takeSuppressedCounts() -> [String: Int] {

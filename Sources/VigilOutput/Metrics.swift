@@ -336,8 +336,25 @@ public struct AgentMetrics: Sendable {
     public var spoolLost: [String: UInt64] = [:]
     /// Findings reported, by deviation kind.
     public var findingsByKind: [String: UInt64] = [:]
-    /// Findings held back by the throttle.
-    public var findingsSuppressed: UInt64 = 0
+    /// Findings held back by the throttle, by workload (`-`: none).
+    public var findingsSuppressed: [String: UInt64] = [:]
+    /// The declared workloads now: members, the mode they are judged in, acts so far.
+    public var workloads: [WorkloadFigures] = []
+
+    /// One declared workload as the metrics show it.
+    public struct WorkloadFigures: Sendable, Hashable {
+        public var name: String
+        public var members: Int
+        /// `enforce`, `monitor`, or `monitor (circuit breaker)`.
+        public var mode: String
+        public var acts: UInt64
+        public init(name: String, members: Int, mode: String, acts: UInt64) {
+            self.name = name
+            self.members = members
+            self.mode = mode
+            self.acts = acts
+        }
+    }
     /// Response steps, by action and outcome.
     public var actions: [ActionKey: UInt64] = [:]
     /// Profiles now, by mode and state.
@@ -394,8 +411,12 @@ public struct AgentMetrics: Sendable {
                          kind: .counter, samples: byLabel("kind", kernelDropsByKind)),
             MetricFamily(name: "vigil_findings_total", help: "Findings reported, by deviation kind.", kind: .counter,
                          samples: byLabel("kind", findingsByKind)),
-            MetricFamily(name: "vigil_findings_suppressed_total", help: "Findings held back by the repeat throttle.", kind: .counter,
-                         samples: one(Double(findingsSuppressed))),
+            MetricFamily(name: "vigil_findings_suppressed_total", help: "Findings held back by the repeat throttle, by workload (-: none).",
+                         kind: .counter, samples: byLabel("workload", findingsSuppressed)),
+            MetricFamily(name: "vigil_workload_members", help: "Live processes of each declared workload, with the mode it is judged in.",
+                         kind: .gauge, samples: workloads.map { MetricSample([("workload", $0.name), ("mode", $0.mode)], value: Double($0.members)) }),
+            MetricFamily(name: "vigil_workload_actions_total", help: "Response steps carried out on members of each workload.",
+                         kind: .counter, samples: workloads.map { MetricSample([("workload", $0.name)], $0.acts) }),
             MetricFamily(name: "vigil_actions_total", help: "Response steps, by action and outcome.", kind: .counter,
                          samples: actions.sorted { $0.key < $1.key }.map {
                              MetricSample([("action", $0.key.action), ("outcome", $0.key.outcome)], $0.value)

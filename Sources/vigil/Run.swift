@@ -60,6 +60,7 @@ struct Run: ParsableCommand {
         c.explain = explain
         c.workloads = loaded.config.workloads
         c.allProcesses = loaded.config.allProcesses
+        c.controlSocket = loaded.config.controlSocket
         try AgentRunner.run(c)
     }
 }

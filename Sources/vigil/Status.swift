@@ -130,10 +130,21 @@ struct StatusReport {
         }
 
         let findings = pairs("vigil_findings_total", "kind", skipZero: true)
-        let suppressed = value("vigil_findings_suppressed_total") ?? 0
+        let suppressed = samples("vigil_findings_suppressed_total").reduce(0) { $0 + $1.value }
         var findingText = findings.isEmpty ? "none" : "\(Self.count(findings.reduce(0) { $0 + $1.1 })) (" + list(findings) + ")"
         if suppressed > 0 { findingText += "; \(Self.count(suppressed)) repeats suppressed" }
         row("findings", findingText)
+
+        let workloads = samples("vigil_workload_members")
+        if !workloads.isEmpty {
+            let acts = Dictionary(pairs("vigil_workload_actions_total", "workload"), uniquingKeysWith: { a, _ in a })
+            row("workloads", workloads.map { s in
+                let name = s.labels["workload"] ?? "?"
+                let n = Int(s.value)
+                return "\(name): \(n) member\(n == 1 ? "" : "s"), \(s.labels["mode"] ?? "?")"
+                    + ((acts[name] ?? 0) > 0 ? ", \(Self.count(acts[name]!)) actions" : "")
+            }.joined(separator: "; "))
+        }
 
         let actions = samples("vigil_actions_total").filter { $0.value != 0 }
             .map { ("\($0.labels["action"] ?? "?") \($0.labels["outcome"] ?? "?")", $0.value) }.sorted { $0.0 < $1.0 }

@@ -23,6 +23,7 @@ struct Vigil: ParsableCommand {
             Monitor.self,
             Enforce.self,
             Resume.self,
+            Mode.self,
             Run.self,
             Status.self,
             ProfileCommand.self,

@@ -44,6 +44,11 @@ struct WatchOptions: ParsableArguments {
     @Flag(name: .customLong("allow-bad-baselines"), help: "Start even when some baselines in --models cannot be read (they are left out; their programs are unprotected).")
     var allowBadBaselines = false
 
+    @Option(name: .customLong("control-socket"), help: ArgumentHelp(
+        "Where `vigil mode` and `vigil resume --workload` reach this agent (a Unix socket, root only); 'none': nowhere.",
+        valueName: "PATH"))
+    var controlSocket = ControlServer.defaultPath
+
     var workloads: [Workload] {
         // Each flag is its own workload, named by its selector (validate() refused bad ones).
         workload.compactMap { text in (try? WorkloadSelector.parse(text)).map { Workload(name: text, selectors: [$0]) } }
@@ -120,22 +125,96 @@ struct Enforce: ParsableCommand {
 
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Resume a process that `vigil enforce` suspended.",
-        discussion: "Sends SIGCONT. The enforcing agent sees the process run again and keeps judging it."
+        abstract: "Resume processes that `vigil enforce` suspended: one by pid, or every one of a workload.",
+        discussion: """
+        With a PID, sends it SIGCONT; the enforcing agent sees the process run again and keeps \
+        judging it. With --workload, asks the running agent (over its control socket) to \
+        resume every process of that workload it stopped; --workload all means every workload.
+
+        Examples:
+          sudo vigil resume 4242
+          sudo vigil resume --workload exe:/usr/sbin/nginx
+        """
     )
     @Argument(help: "The process id.")
-    var pid: Int32
+    var pid: Int32?
+
+    @Option(help: ArgumentHelp("Resume every process of this workload that the agent stopped ('all': of every workload).", valueName: "NAME"))
+    var workload: String?
+
+    @Option(name: .customLong("control-socket"), help: ArgumentHelp("The agent's control socket.", valueName: "PATH"))
+    var controlSocket = ControlServer.defaultPath
 
     func validate() throws {
-        if pid <= 0 { throw ValidationError("PID must be a positive process id, got \(pid)") }
+        switch (pid, workload) {
+        case (nil, nil): throw ValidationError("name a PID, or --workload NAME")
+        case (.some, .some): throw ValidationError("name a PID or --workload, not both")
+        case (let p?, nil) where p <= 0: throw ValidationError("PID must be a positive process id, got \(p)")
+        default: break
+        }
     }
 
     func run() throws {
+        if let workload {
+            try AgentControl.ask(controlSocket, "resume" + (workload == "all" ? "" : " " + workload))
+            return
+        }
+        let pid = pid!
         guard kill(pid, SIGCONT) == 0 else {
             Diagnostics.error("cannot resume pid \(pid): \(String(cString: strerror(errno)))")
             throw ExitCode.failure
         }
         Diagnostics.info("resumed pid \(pid)")
+    }
+}
+
+struct Mode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Switch a running agent's workloads between enforce and monitor, at once (needs root).",
+        discussion: """
+        monitor: the agent stops acting on the workload's processes immediately (the kernel \
+        too: no exec guard, kill or network denial), resumes those it stopped, and goes on \
+        reporting what it would do. enforce: acts again, and re-arms a workload whose circuit \
+        breaker tripped. Without --workload, every workload of the agent. The agent reports \
+        each change as a Mode Change event in its stream.
+
+        Examples:
+          sudo vigil mode monitor                       # the emergency brake
+          sudo vigil mode enforce --workload web
+        """
+    )
+    @Argument(help: "monitor or enforce.")
+    var mode: String
+
+    @Option(help: ArgumentHelp("The workload to switch (default: every workload of the agent).", valueName: "NAME"))
+    var workload: String?
+
+    @Option(name: .customLong("control-socket"), help: ArgumentHelp("The agent's control socket.", valueName: "PATH"))
+    var controlSocket = ControlServer.defaultPath
+
+    func validate() throws {
+        guard ["monitor", "enforce"].contains(mode) else { throw ValidationError("the mode is monitor or enforce, not '\(mode)'") }
+    }
+
+    func run() throws {
+        try AgentControl.ask(controlSocket, "mode \(mode)" + (workload.map { " " + $0 } ?? ""))
+    }
+}
+
+/// One request to a running agent, its answer on stdout (or the error, exit 1).
+enum AgentControl {
+    static func ask(_ path: String, _ request: String) throws {
+        let answer: String
+        do { answer = try ControlClient.ask(path, request) } catch {
+            Diagnostics.error("\(error)")
+            throw ExitCode.failure
+        }
+        if answer.hasPrefix("ok") {
+            Console.line(String(answer.dropFirst(2)).trimmingCharacters(in: .whitespaces))
+        } else {
+            Diagnostics.error(String(answer.dropFirst(answer.hasPrefix("error") ? 5 : 0)).trimmingCharacters(in: .whitespaces))
+            throw ExitCode.failure
+        }
     }
 }
 
@@ -171,6 +250,7 @@ enum Watcher {
         c.allProcesses = o.allProcesses
         c.reportOutside = o.reportOutside
         c.allowBadBaselines = o.allowBadBaselines
+        c.controlSocket = o.controlSocket == "none" ? nil : o.controlSocket
         try AgentRunner.run(c)
     }
 }

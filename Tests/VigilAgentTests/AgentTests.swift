@@ -338,3 +338,77 @@ enum Events {
         #expect(rig.kernel.membership[600] == nil)
     }
 }
+
+@Suite struct AgentBrakeTests {
+    static let svc = "/opt/vigil-test/svc"
+
+    @Test func theCircuitBreakerDropsAWorkloadToMonitorAndAnOperatorRearmsIt() throws {
+        let rig = try Rig(.enforce, workloads: ["exe:" + Self.svc], policy: "circuit-breaker: 2\nunknown:\n  cap: kill\n")
+        let w = "exe:" + Self.svc
+        rig.feed([Events.exec(500, ppid: 1, Self.svc)] + (501...503).flatMap { [Events.fork(500, $0)] })
+        #expect(rig.kernel.membership[500] == .guarded)
+        rig.feed((501...503).map { Events.tamper($0) })
+        #expect(rig.kernel.signals.filter { $0.signal == SIGKILL }.map(\.pid) == [501, 502, 503], "three acts: the third trips the breaker")
+        #expect(rig.agent.mode(ofWorkload: w) == "monitor (circuit breaker)")
+        #expect(rig.kernel.membership[500] == [], "the kernel no longer acts on the workload")
+        rig.feed([Events.fork(500, 504), Events.tamper(504)])
+        #expect(!rig.kernel.signals.contains { $0.pid == 504 }, "tripped: judged, not acted on")
+        #expect(rig.agent.metricsSnapshot().workloads.first?.mode == "monitor (circuit breaker)")
+
+        #expect(rig.agent.answer("mode enforce \(w)") == "ok \(w) now enforce")
+        #expect(rig.kernel.membership[500] == .guarded, "re-armed: the kernel acts again")
+        rig.feed([Events.fork(500, 505), Events.tamper(505)])
+        #expect(rig.kernel.signals.contains { $0.pid == 505 && $0.signal == SIGKILL })
+        rig.agent.stop(reason: "test")
+        let text = try String(contentsOfFile: rig.dir + "/out.jsonl", encoding: .utf8)
+        #expect(text.contains("workload \(w): now monitor (circuit breaker: 3 actions within a minute, more than 2)"))
+        #expect(text.contains("workload \(w): now enforce (operator: vigil mode enforce)"))
+    }
+
+    @Test func controlRequestsAreCheckedAndAnswered() throws {
+        let rig = try Rig(.enforce, workloads: ["exe:" + Self.svc], policy: "unknown:\n  cap: suspend\n")
+        let w = "exe:" + Self.svc
+        rig.feed([Events.exec(500, ppid: 1, Self.svc), Events.tamper(500)])
+        #expect(rig.kernel.signals.contains { $0.pid == 500 && $0.signal == SIGSTOP })
+        #expect(rig.agent.answer("workloads") == "ok \(w): enforce")
+        #expect(rig.agent.answer("mode monitor") == "ok \(w) now monitor")
+        #expect(rig.kernel.signals.last.map { $0.pid == 500 && $0.signal == SIGCONT } == true, "monitor resumes what enforce stopped")
+        #expect(rig.agent.answer("mode monitor") == "ok no change: \(w) already monitor")
+        #expect(rig.agent.answer("mode monitor web").hasPrefix("error no workload 'web' in this agent; it has: \(w)"))
+        #expect(rig.agent.answer("mode sideways").hasPrefix("error mode takes monitor or enforce"))
+        #expect(rig.agent.answer("reboot").hasPrefix("error unknown request 'reboot'"))
+        #expect(rig.agent.answer("resume") == "ok nothing to resume in \(w)")
+        rig.agent.stop(reason: "test")
+    }
+
+    @Test func monitorCannotBeSwitchedToEnforce() throws {
+        let rig = try Rig(.monitor, workloads: ["exe:" + Self.svc])
+        #expect(rig.agent.answer("mode enforce").hasPrefix("error this agent runs `vigil monitor`, which never acts"))
+        rig.agent.stop(reason: "test")
+    }
+}
+
+@Suite struct ControlSocketTests {
+    @Test func aRequestIsAnsweredOnTheAgentsThreadAndTheSocketIsPrivate() throws {
+        let dir = try makeTempDirectory("vigil-control")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/run/control.sock"
+        let server = try ControlServer(path: path)
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        #expect(mode & 0o077 == 0, "only its owner may connect: \(String(mode, radix: 8))")
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var answer = ""
+        Thread.detachNewThread {
+            answer = (try? ControlClient.ask(path, "workloads")) ?? "failed"
+            done.signal()
+        }
+        var served: [String] = []
+        while done.wait(timeout: .now() + 0.02) == .timedOut { server.serve { served.append($0); return "ok seen \($0)" } }
+        #expect(served == ["workloads"])
+        #expect(answer == "ok seen workloads")
+        #expect(throws: ControlError.self, "a second agent on the same socket is refused") { try ControlServer(path: path) }
+        server.stop()
+        #expect(!FileManager.default.fileExists(atPath: path), "the socket file goes with the agent")
+        #expect(throws: ControlError.self) { try ControlClient.ask(path, "workloads") }
+    }
+}

@@ -21,7 +21,6 @@ struct BystanderTests {
         let svc = try LearnedService.start()
         defer { svc.stop() }
         let home = try LoopbackListener()
-        _ = home.port
         let outbound = try LoopbackListener()
         let dir = svc.models + "/.."
         let findings = dir + "/findings.jsonl"
@@ -60,8 +59,9 @@ struct BystanderTests {
         let lines = jsonLines((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "").filter { $0["class_uid"] as? Int == 2004 }
         let bystanderPids = Set(bystanders.map { Int($0.processIdentifier) })
         let acted = lines.filter { dig($0, "unmapped.vigil_decision.acts") as? Bool == true }
-        // Whether the first shell's connection beats the deny is timing (EnforceCommandTests
-        // covers the deny itself); here the point is who is acted on.
+        // The attack's shell is a program no baseline knows, started by a member the kernel
+        // already marked deviating: it dies at exec, before it can connect.
+        #expect(home.accepted == 0, "the attack never phoned home")
         #expect(!acted.isEmpty, "the attack was acted on: \(lines.map { dig($0, "unmapped.vigil_decision") ?? "" })")
         #expect(acted.allSatisfy { (dig($0, "unmapped.vigil_decision.workload") as? String) == "exe:" + svc.binary })
         for f in lines where bystanderPids.contains(dig(f, "actor.process.pid") as? Int ?? -1) {

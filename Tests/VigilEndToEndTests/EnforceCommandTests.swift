@@ -159,6 +159,30 @@ struct EnforceCommandTests {
         #expect(processState(svc.process.processIdentifier) != "T")
     }
 
+    @Test func vigilModeMonitorStopsARunningEnforcerFromActing() throws {
+        try BPFTestGate.check()
+        let svc = try LearnedService.start(learnSeconds: 8)
+        defer { svc.stop() }
+        let home = try LoopbackListener()
+        let control = svc.models + "/../control.sock"
+        var switched: (out: String, err: String, status: Int32)?
+        let r = try runVigil(["enforce", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", try svc.enforceLearningPolicy(),
+                              "--control-socket", control, "--duration", "8"]) {
+            _ = waitFor(5) { FileManager.default.fileExists(atPath: control) }
+            switched = try runVigil(["mode", "monitor", "--control-socket", control])
+            try attack(svc.port, home: home.port)
+        }
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(switched?.status == 0, "vigil mode: \(switched?.err ?? "")")
+        #expect(switched?.out.contains("exe:\(svc.binary) now monitor") == true, "\(switched?.out ?? "")")
+        #expect(home.accepted >= 1, "monitor now: the attack's shell ran and phoned home")
+        #expect(svc.process.isRunning)
+        #expect(r.out.contains("workload exe:\(svc.binary): now monitor (operator: vigil mode monitor)"), "the stream says so")
+        #expect(!FileManager.default.fileExists(atPath: control), "the socket goes with the agent")
+        let unreachable = try runVigil(["mode", "enforce", "--control-socket", control])
+        #expect(unreachable.status == 1 && unreachable.err.contains("no agent is running there"), "\(unreachable.err)")
+    }
+
     @Test func aBrokenPolicyIsRefusedWithLineAndColumn() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-pol-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir + "/models", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -113,7 +113,8 @@ struct AgentMetricsTests {
         m.kernelDropsByKind = ["syscall": 3]
         m.spoolLost = ["file:/b": 4]
         m.findingsByKind = ["syscall": 2, "exec": 1]
-        m.findingsSuppressed = 5
+        m.findingsSuppressed = ["web": 5]
+        m.workloads = [AgentMetrics.WorkloadFigures(name: "web", members: 3, mode: "monitor (circuit breaker)", acts: 21)]
         m.actions = [AgentMetrics.ActionKey(action: "kill", outcome: "done"): 1,
                      AgentMetrics.ActionKey(action: "alert", outcome: "done"): 3]
         m.profiles = [AgentMetrics.ProfileStateKey(mode: "learn", state: "learning"): 2,
@@ -154,9 +155,15 @@ struct AgentMetricsTests {
         # TYPE vigil_findings_total counter
         vigil_findings_total{kind="exec"} 1
         vigil_findings_total{kind="syscall"} 2
-        # HELP vigil_findings_suppressed_total Findings held back by the repeat throttle.
+        # HELP vigil_findings_suppressed_total Findings held back by the repeat throttle, by workload (-: none).
         # TYPE vigil_findings_suppressed_total counter
-        vigil_findings_suppressed_total 5
+        vigil_findings_suppressed_total{workload="web"} 5
+        # HELP vigil_workload_members Live processes of each declared workload, with the mode it is judged in.
+        # TYPE vigil_workload_members gauge
+        vigil_workload_members{workload="web",mode="monitor (circuit breaker)"} 3
+        # HELP vigil_workload_actions_total Response steps carried out on members of each workload.
+        # TYPE vigil_workload_actions_total counter
+        vigil_workload_actions_total{workload="web"} 21
         # HELP vigil_actions_total Response steps, by action and outcome.
         # TYPE vigil_actions_total counter
         vigil_actions_total{action="alert",outcome="done"} 3

@@ -30,6 +30,8 @@ public struct RunConfig: Sendable, Hashable {
     public var modes: [String: ProfileMode] = [:]
     /// The Prometheus endpoint's address; nil: no endpoint.
     public var metricsListen: String? = "127.0.0.1:9464"
+    /// The control socket for `vigil mode` and `vigil resume --workload`; nil: none.
+    public var controlSocket: String? = "/run/vigil/control.sock"
     /// Whether the kernel measures each BPF program's run time (costs two clock reads per run).
     public var bpfRunTime = false
     /// What may be acted on: named workloads of selectors (`docs/policy.md`). Empty (and
@@ -58,7 +60,7 @@ public struct RunConfig: Sendable, Hashable {
     public var spoolDirectory: String { spool ?? state + "/spool" }
 
     static let topKeys = ["models", "state", "mode", "policy", "duration", "outputs", "spool", "events", "learn", "promotion",
-                          "modes", "metrics", "workloads", "all-processes"]
+                          "modes", "metrics", "workloads", "all-processes", "control-socket"]
 
     /// Reads a configuration. `file` names the source in errors and anchors relative paths;
     /// `checkOutput` validates one output spec (it throws a message naming what is wrong).
@@ -125,6 +127,7 @@ private struct RunConfigReader: YAMLNodeReading {
                     c.modes[name] = try mode(mv, "modes.\(name)", allowed: ProfileMode.allCases)
                 }
             case "all-processes": c.allProcesses = try bool(v, "all-processes")
+            case "control-socket": c.controlSocket = isNull(v) ? nil : try path(v, "control-socket")
             case "workloads":
                 for (name, keyNode, wv) in try pairs(v, "workloads", allowed: nil) {
                     guard !name.isEmpty else { throw fail(keyNode, "workloads: expected a workload name, e.g. web: [exe:/usr/sbin/nginx]") }

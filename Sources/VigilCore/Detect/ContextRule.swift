@@ -13,9 +13,12 @@ public struct WorkloadPolicy: Sendable, Hashable {
     /// The workload's own ceiling for statistical evidence (``Policy/statisticalCap``):
     /// the only way to let sequence statistics alone suspend or kill, and explicit.
     public var statisticalCap: ResponseRung?
+    /// Its own circuit breaker (``Policy/circuitBreakerActsPerMinute``).
+    public var circuitBreaker: Int?
 
     public init(cap: ResponseRung? = nil, execGuard: Bool? = nil, bands: [ResponseRung: Double] = [:],
-                weights: [Deviation.Kind: Double] = [:], statisticalCap: ResponseRung? = nil) {
+                weights: [Deviation.Kind: Double] = [:], statisticalCap: ResponseRung? = nil, circuitBreaker: Int? = nil) {
+        self.circuitBreaker = circuitBreaker
         self.cap = cap
         self.execGuard = execGuard
         self.bands = bands
@@ -136,6 +139,7 @@ extension Policy {
         p.weights.merge(w.weights) { $1 }
         if let s = w.statisticalCap { p.statisticalCap = s }
         if let cap = w.cap { p.workloadCap = cap }
+        if let b = w.circuitBreaker { p.circuitBreakerActsPerMinute = b }
         return p
     }
 

@@ -23,7 +23,7 @@ private struct PolicyReader: YAMLNodeReading {
 
     static let topKeys = ["half-life-seconds", "hysteresis", "bands", "suspend-release-seconds", "weights", "danger",
                           "sequence", "unknown", "caps", "exempt", "ignore", "statistical-cap", "enforce-learning",
-                          "workloads", "rules"]
+                          "workloads", "rules", "circuit-breaker"]
 
     func rung(_ node: Node, _ what: String) throws(YAMLFileError) -> ResponseRung {
         guard case .scalar(let s) = node, let r = ResponseRung(name: s.string) else {
@@ -98,6 +98,8 @@ private struct PolicyReader: YAMLNodeReading {
                 }
             case "rules":
                 p.rules = try rules(v)
+            case "circuit-breaker":
+                p.circuitBreakerActsPerMinute = try integer(v, "circuit-breaker", in: 0...100_000)
             default:
                 break
             }
@@ -140,7 +142,7 @@ private struct PolicyReader: YAMLNodeReading {
         }
     }
 
-    static let workloadKeys = ["cap", "exec-guard", "bands", "weights", "statistical-cap"]
+    static let workloadKeys = ["cap", "exec-guard", "bands", "weights", "statistical-cap", "circuit-breaker"]
 
     func workload(_ v: Node, _ what: String) throws(YAMLFileError) -> WorkloadPolicy {
         var w = WorkloadPolicy()
@@ -149,6 +151,7 @@ private struct PolicyReader: YAMLNodeReading {
             case "cap": w.cap = try rung(kv, "\(what).cap")
             case "exec-guard": w.execGuard = try bool(kv, "\(what).exec-guard")
             case "statistical-cap": w.statisticalCap = try rung(kv, "\(what).statistical-cap")
+            case "circuit-breaker": w.circuitBreaker = try integer(kv, "\(what).circuit-breaker", in: 0...100_000)
             case "weights": try readWeights(kv, "\(what).weights", into: &w.weights)
             default:
                 var only: [ResponseRung: Double] = [:]

@@ -79,6 +79,9 @@ public struct Policy: Sendable, Hashable {
     /// Profiles acted on while still learning; every other profile that is not yet stable
     /// is held at alert.
     public var enforceLearning: Set<String> = []
+    /// A workload whose members are acted on more often than this in one minute falls back
+    /// to monitor (its circuit breaker trips) until an operator re-arms it; 0: never.
+    public var circuitBreakerActsPerMinute: Int = 20
     /// Settings per workload name that differ from the rest (``applying(workload:)``).
     public var workloads: [String: WorkloadPolicy] = [:]
     /// Context rules, first match decides (``ContextRule``).
