@@ -283,6 +283,24 @@ final class FakeSink: Sink, @unchecked Sendable {
         #expect(t.totalSuppressed == 2)
     }
 
+    @Test func oneProcessesRepeatsNeverHoldBackAnothersFinding() {
+        var t = FindingThrottle(windowNanos: 1_000, limit: 1)
+        var shell = Samples.finding
+        shell.decision = .init(acts: false, rule: "bands", scope: "outside every workload", workload: nil)
+        for i in 0..<5 { _ = t.admit(shell, now: UInt64(i)) }
+        var child = Samples.finding
+        child.process.pid = shell.process.pid + 1
+        child.decision = .init(acts: true, rule: "bands", scope: "workload web", workload: "web")
+        #expect(t.admit(child, now: 10) == (true, 0), "another process of the same profile and kind still gets through")
+        #expect(t.admit(child, now: 11) == (false, 0))
+        #expect(t.suppressedByWorkload == ["-": 4, "web": 1])
+        t.prune(now: 5_000)
+        #expect(t.windowCount == 2, "windows holding back findings stay until one goes out")
+        #expect(t.admit(shell, now: 5_001) == (true, 4))
+        t.prune(now: 20_000)
+        #expect(t.windowCount == 1, "the window that went out is pruned once it ends")
+    }
+
     @Test func eventStreamEncodesThrottlesAndReportsSuppression() throws {
         let sink = FakeSink()
         let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout"))], spoolDirectory: nil, options: Self.options(ManualOutputClock()))
