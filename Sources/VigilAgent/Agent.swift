@@ -139,6 +139,9 @@ public final class Agent {
         }
         responder.onDeviation = { [unowned self] d in if let id = d.profile { self.modes.noteDeviation(id, now: d.timeNanos) } }
         responder.onBreakerTrip = { [unowned self] w, why in self.releaseToMonitor(w, why: why) }
+        let provenance = c.command.judges ? PackageProvenance(infoDirectory: c.packageDatabase) : nil
+        responder.packageOf = { path in provenance?.package(installing: path) }
+        responder.onUpgrade = { [unowned self] id, package, sha in self.upgraded(id, package: package, sha256: sha) }
         metrics.mode = c.command.rawValue
         metrics.version = VigilVersion.string
     }
@@ -605,6 +608,28 @@ public final class Agent {
     static func summary(_ modes: ProfileModes) -> String {
         let counts = Dictionary(grouping: modes.records.values, by: \.mode).mapValues(\.count)
         return ProfileMode.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+    }
+
+    // MARK: Upgrades
+
+    /// Profile `id`'s binary was replaced by package `package`: the new binary is accepted,
+    /// and the profile re-learns: under `vigil run` it goes back to learn mode (promotion
+    /// brings it back once stable); under monitor and enforce its findings are held at alert
+    /// for the window (the responder's `upgrades`).
+    private func upgraded(_ id: String, package: String, sha256: String) {
+        let now = clock.nowNanos()
+        detector.acceptBinary(sha256, profile: id, host: configuration.hostID, now: now)
+        let minutes = Int(responder.upgradeWindowNanos / 60_000_000_000)
+        if configuration.command == .run, modes.mode(of: id) != .learn,
+           let change = modes.set(id, .learn, reason: "binary upgraded by package \(package)", now: now) {
+            changes.append(change)
+            Diagnostics.info("profile \(id): binary upgraded by package \(package); learning again")
+        } else {
+            stream.publish(AgentEvent(.modeChanged(profile: id, from: modes.mode(of: id)?.rawValue, to: "re-learning",
+                                                   reason: "binary upgraded by package \(package); findings held at alert for \(minutes) minutes"),
+                                      timeNanos: now))
+            Diagnostics.info("profile \(id): binary upgraded by package \(package) (dpkg's digest matches); held at alert for \(minutes) minutes")
+        }
     }
 
     // MARK: Workload modes

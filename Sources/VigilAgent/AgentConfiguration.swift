@@ -40,6 +40,9 @@ public struct AgentConfiguration: Sendable {
     public var hostID: String
     /// Where the agent takes `vigil mode` and `vigil resume --workload` requests; nil: nowhere.
     public var controlSocket: String?
+    /// dpkg's database of installed files (`PACKAGE.md5sums`): a changed binary it vouches
+    /// for is an upgrade.
+    public var packageDatabase = "/var/lib/dpkg/info"
 
     public init(command: Command, run: RunConfig, keepsState: Bool, policy: Policy, policyName: String, hostID: String) {
         self.command = command

@@ -201,7 +201,8 @@ public enum ControlClient {
         var bytes = Array(text.utf8)
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            // send, not write: a peer that hung up must not SIGPIPE the agent.
+            let n = bytes.withUnsafeMutableBytes { send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
             if n <= 0 { return }
             off += n
         }

@@ -68,6 +68,15 @@ final class Responder {
     private var recentActs: [String: [UInt64]] = [:]
     /// Called when a workload falls back to monitor on its own (the breaker tripped).
     var onBreakerTrip: (String, String) -> Void = { _, _ in }
+    /// The package that installed a file as it is now (dpkg's digests), nil: none.
+    var packageOf: (String) -> String? = { _ in nil }
+    /// Called when a profile's binary changed through a package upgrade (profile, package,
+    /// the new SHA-256): the caller opens its re-learn window.
+    var onUpgrade: (String, String, String) -> Void = { _, _, _ in }
+    /// Profiles re-learning after a package upgrade: held at alert until the time given.
+    private(set) var upgrades: [String: (package: String, until: UInt64)] = [:]
+    /// How long a profile is held at alert after its binary was upgraded.
+    var upgradeWindowNanos: UInt64 = 600_000_000_000
 
     init(detector: Detector, policy: Policy, defaultMode: ResponseMode, kernel: any KernelControl, stream: EventStream,
          scope: WorkloadScope, clock: any AgentClock, explain: Bool,
@@ -154,6 +163,16 @@ final class Responder {
             quietAfterKill[pid, default: 0] += deviations.count
             return
         }
+        // A changed binary that a package installed is an upgrade: no deviation, a window.
+        var deviations = deviations
+        if let i = deviations.firstIndex(where: { $0.kind == .binaryChanged }), let id = deviations[i].profile,
+           let path = process(pid)?.path, let package = packageOf(path) {
+            let sha = String(deviations[i].observed.dropFirst("sha256 ".count))
+            deviations.remove(at: i)
+            upgrades[id] = (package, now + upgradeWindowNanos)
+            onUpgrade(id, package, sha)
+            if deviations.isEmpty { return }
+        }
         let standing = scope.standing(of: pid)
         if standing == .outside, !reportOutside, !deviations.contains(where: { $0.kind == .tamper }) {
             // Not Vigil's business: counted, never reported or acted on.
@@ -165,7 +184,7 @@ final class Responder {
         if case .member(let w) = standing, w != WorkloadScope.everyProcess { workload = w }
         let ownBlock = workload.map { policy.workloads[$0] != nil } ?? false
         let local = ownBlock ? policy.applying(workload: workload) : policy
-        let deviations = ownBlock ? deviations.map { local.reweigh($0, from: policy) } : deviations
+        if ownBlock { deviations = deviations.map { local.reweigh($0, from: policy) } }
         for d in deviations {
             findingsByKind[d.kind.rawValue, default: 0] += 1
             onDeviation(d)
@@ -229,6 +248,10 @@ final class Responder {
         if !mayAct { return .init(.alert, rule: "scope: no workload declared") }
         if let profile, isLearning(profile), !policy.enforceLearning.contains(profile) {
             return .init(.alert, rule: "cap: profile still learning")
+        }
+        if let profile, let up = upgrades[profile] {
+            if clock.nowNanos() < up.until { return .init(.alert, rule: "cap: re-learning after the upgrade of package \(up.package)") }
+            upgrades[profile] = nil
         }
         if !concrete.contains(pid), policy.statisticalCap < .kill {
             return .init(policy.statisticalCap, rule: "cap: statistical evidence only")

@@ -412,3 +412,49 @@ enum Events {
         #expect(throws: ControlError.self) { try ControlClient.ask(path, "workloads") }
     }
 }
+
+@Suite struct AgentUpgradeTests {
+    /// A program learned with one binary, then replaced by another that a package installed
+    /// (the fake dpkg database vouches for it), or by one no package knows.
+    func run(vouched: Bool) throws -> (findings: [[String: Any]], out: String) {
+        let dir = try makeTempDirectory("vigil-upgrade")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let program = dir + "/svc"
+        try FileManager.default.copyItem(atPath: "/usr/bin/true", toPath: program)
+        try FileManager.default.createDirectory(atPath: dir + "/dpkg", withIntermediateDirectories: true)
+        let digest = MD5.hex(Array(try Data(contentsOf: URL(fileURLWithPath: program))))
+        if vouched { try "\(digest)  \(program.dropFirst())\n".write(toFile: dir + "/dpkg/svc-pkg.md5sums", atomically: false, encoding: .utf8) }
+        let learner = Learner(hostID: "t", profiles: [], now: Rig.t0, binaryHash: { _ in String(repeating: "ab", count: 32) })
+        var table = ProcessTable()
+        let e = Events.exec(50, ppid: 1, program)
+        learner.apply(e, process: table.apply(e), now: Rig.t0)
+        learner.noteBinary(path: program, sha256: String(repeating: "ab", count: 32), now: Rig.t0)
+        let profile = learner.profiles.values.first!
+        let rig = try Rig(.enforce, workloads: ["exe:" + program], policy: "enforce-learning: [\(profile.id)]\n", profiles: [profile]) {
+            $0.packageDatabase = dir + "/dpkg"
+        }
+        rig.feed([Events.exec(500, ppid: 1, program)])
+        // The binary's hash is computed in the background: let the agent pick it up.
+        let end = Date().addingTimeInterval(5)
+        while Date() < end {
+            rig.agent.afterRead()
+            if let text = try? String(contentsOfFile: rig.dir + "/out.jsonl", encoding: .utf8),
+               text.contains("binary-changed") || text.contains("re-learning") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        rig.agent.stop(reason: "test")
+        return (try rig.findings(), try String(contentsOfFile: rig.dir + "/out.jsonl", encoding: .utf8))
+    }
+
+    @Test func aBinaryAPackageInstalledIsAnUpgradeNotAnAttack() throws {
+        let (findings, out) = try run(vouched: true)
+        #expect(!findings.contains { (($0["finding_info"] as? [String: Any])?["types"] as? [String] ?? []).contains("binary-changed") })
+        #expect(out.contains("binary upgraded by package svc-pkg"), "the stream says why: \(out.suffix(600))")
+    }
+
+    @Test func aChangedBinaryNoPackageVouchesForKeepsItsWeight() throws {
+        let (findings, out) = try run(vouched: false)
+        #expect(findings.contains { (($0["finding_info"] as? [String: Any])?["types"] as? [String] ?? []).contains("binary-changed") }, "\(out.suffix(800))")
+        #expect(!out.contains("upgraded by package"))
+    }
+}

@@ -39,3 +39,24 @@ import VigilCore
         #expect(hasher.sha256(path: dir + "/missing") == nil)
     }
 }
+
+@Suite struct MD5Tests {
+    @Test(arguments: [
+        ("", "d41d8cd98f00b204e9800998ecf8427e"),
+        ("a", "0cc175b9c0f1b6a831c399e269772661"),
+        ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+        ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+        ("abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"),
+        ("12345678901234567890123456789012345678901234567890123456789012345678901234567890", "57edf4a22be3c955ac49da2e2107b67a"),
+    ])
+    func rfc1321Vectors(input: String, digest: String) {
+        #expect(MD5.hex(Array(input.utf8)) == digest)
+    }
+
+    @Test func chunksMakeTheSameDigestAsOneBuffer() {
+        let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        var m = MD5()
+        m.update(data[0..<63]); m.update(data[63..<64]); m.update(data[64...])
+        #expect(m.hexDigest() == MD5.hex(data))
+    }
+}

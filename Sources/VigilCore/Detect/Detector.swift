@@ -87,6 +87,12 @@ public final class Detector {
         calibrations[profile.id] = nil
     }
 
+    /// Accepts `sha256` as a binary of profile `id` from now on (a package upgrade installed
+    /// it): later execs of it are not `binary-changed`.
+    public func acceptBinary(_ sha256: String, profile id: String, host: String, now: UInt64) {
+        profiles[id]?.binaries[sha256.lowercased()] = Sighting(firstSeen: now, lastSeen: now, hosts: [host: 1])
+    }
+
     /// Judges `pid` against profile `id` from now on (a process whose profile left learning).
     public func adopt(pid: Int32, profile id: String) {
         attribution[pid] = .profile(id)
