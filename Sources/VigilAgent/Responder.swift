@@ -54,6 +54,8 @@ final class Responder {
     private var concrete: Set<Int32> = []
     /// Deviations of processes outside every workload that were not reported.
     private(set) var outOfScope = 0
+    /// The same, by executable (the closing line names the most frequent).
+    private var outOfScopeBy: [String: Int] = [:]
     private var exited: Set<Int32> = []
     private var belowAlert = 0
     private var latencies: [UInt64] = []
@@ -177,6 +179,11 @@ final class Responder {
         if standing == .outside, !reportOutside, !deviations.contains(where: { $0.kind == .tamper }) {
             // Not Vigil's business: counted, never reported or acted on.
             outOfScope += deviations.count
+            let exe = process(pid)?.path ?? "pid \(pid)"
+            if explain, outOfScopeBy[exe] == nil {
+                Diagnostics.raw("skip    pid \(pid) \(exe): outside every workload (neither it nor an ancestor matched a selector at exec); its deviations are counted, not judged")
+            }
+            outOfScopeBy[exe, default: 0] += deviations.count
             return
         }
         // The policy as it applies to this process: its workload's block over the rest.
@@ -342,7 +349,11 @@ final class Responder {
 
     /// On the way out: nothing stays stopped, and the person running it hears the figures.
     func finish() {
-        if outOfScope > 0 { Diagnostics.info("\(outOfScope) deviations of processes outside every workload were counted, not reported") }
+        if outOfScope > 0 {
+            let top = outOfScopeBy.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5).map { "\($0.key) \($0.value)" }
+            Diagnostics.info("\(outOfScope) deviations of processes outside every workload were counted, not reported (--report-outside reports them): "
+                + top.joined(separator: ", ") + (outOfScopeBy.count > 5 ? ", and \(outOfScopeBy.count - 5) more programs" : ""))
+        }
         actions.releaseAll()
         if !latencies.isEmpty {
             let sorted = latencies.sorted()

@@ -116,11 +116,15 @@ struct Enforce: ParsableCommand {
         Examples:
           sudo vigil enforce --models /var/lib/vigil/models --workload exe:/usr/bin/redis-server
           sudo vigil enforce --models DIR --workload unit:nginx --policy /etc/vigil/policy.yaml
+          sudo vigil enforce --models DIR --workload unit:nginx --dry-run --explain   # what it would do, and why
         """
     )
     @OptionGroup var options: WatchOptions
 
-    func run() throws { try Watcher.run(options, command: .enforce) }
+    @Flag(name: .customLong("dry-run"), help: "Decide everything enforce would, with the same scope, and act on nothing (as `vigil monitor`).")
+    var dryRun = false
+
+    func run() throws { try Watcher.run(options, command: .enforce, dryRun: dryRun) }
 }
 
 struct Resume: ParsableCommand {
@@ -220,8 +224,8 @@ enum AgentControl {
 
 /// `monitor` and `enforce`: the agent with every profile's mode fixed.
 enum Watcher {
-    static func run(_ o: WatchOptions, command: AgentConfiguration.Command) throws {
-        if command == .enforce, o.workload.isEmpty, !o.allProcesses {
+    static func run(_ o: WatchOptions, command requested: AgentConfiguration.Command, dryRun: Bool = false) throws {
+        if requested == .enforce, o.workload.isEmpty, !o.allProcesses {
             Diagnostics.error("""
                 vigil enforce acts only on the workloads it is told to guard, and none was named. \
                 Name one with --workload KIND:VALUE (e.g. --workload exe:/usr/sbin/nginx, --workload unit:redis-server), \
@@ -229,6 +233,8 @@ enum Watcher {
                 """)
             throw ExitCode(2)
         }
+        // A dry run is a monitor run with enforce's scope rules: the same decisions, none carried out.
+        let command: AgentConfiguration.Command = dryRun ? .monitor : requested
         var policy = Policy.standard
         if let file = o.policy {
             do { policy = try LoadedConfig.loadPolicy(file) } catch {

@@ -106,16 +106,17 @@ struct EnforceCommandTests {
         #expect(dig(finding, "disposition") != nil || dig(finding, "action") != nil, "it says what was done")
     }
 
-    @Test func monitorReportsWhatItWouldDoAndNeverActs() throws {
+    @Test func aDryRunReportsWhatEnforceWouldDoAndNeverActs() throws {
         try BPFTestGate.check()
         let svc = try LearnedService.start(learnSeconds: 8)
         defer { svc.stop() }
         let home = try LoopbackListener()
-        let r = try runVigil(["monitor", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", try svc.enforceLearningPolicy(), "--duration", "7"]) {
+        // `enforce --dry-run` is monitor with enforce's scope rules.
+        let r = try runVigil(["enforce", "--dry-run", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", try svc.enforceLearningPolicy(), "--duration", "7"]) {
             try attack(svc.port, home: home.port)
         }
         #expect(r.status == 0, "stderr: \(r.err)")
-        #expect(home.accepted >= 1, "monitor never acts: the shell's connection arrives")
+        #expect(home.accepted >= 1, "a dry run never acts: the shell's connection arrives")
         #expect(svc.process.isRunning)
         let findings = jsonLines(r.out).filter { $0["class_uid"] as? Int == 2004 }
         #expect(!findings.isEmpty)
@@ -225,6 +226,8 @@ struct EnforceCommandTests {
         let r = try runVigil(["enforce", "--models", dir, "--duration", "1"])
         #expect(r.status == 2)
         #expect(r.err.contains("--workload KIND:VALUE") && r.err.contains("--all-processes"), "stderr: \(r.err)")
+        let dry = try runVigil(["enforce", "--dry-run", "--models", dir, "--duration", "1"])
+        #expect(dry.status == 2, "a dry run needs the same scope as the run it rehearses: \(dry.err)")
         let bad = try runVigil(["enforce", "--models", dir, "--workload", "pid:12"])
         #expect(bad.status == 2)
         #expect(bad.err.contains("unknown workload kind 'pid'"), "stderr: \(bad.err)")
