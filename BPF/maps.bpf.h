@@ -54,6 +54,15 @@ struct {
     __type(value, struct vg_pending_net);
 } vg_scratch_net SEC(".maps");
 
+/* Learned destinations per profile slot, for segmentation (struct vg_egress_key). */
+struct {
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 65536);
+    __type(key, struct vg_egress_key);
+    __type(value, __u8);
+} vg_egress SEC(".maps");
+
 /* Scratch space for an exec's path when the exec guard needs it before the record exists. */
 struct vg_path_buf {
     char path[VG_PATH_MAX];

@@ -3,6 +3,8 @@
  * Each acts only on a process vg_may_act allows: a member of a guarded workload (or, with
  * every process in scope, one not protected). A response set for anything else is inert.
  *
+ * - segmentation: the same hooks refuse a segmented member's connections to destinations
+ *   its profile never learned (vg_egress).
  * - deny network: cgroup connect4/connect6/sendmsg4/sendmsg6 hooks (attached to the
  *   cgroup v2 root) refuse new connections and datagrams of processes marked
  *   VG_RESP_DENY_NET; children inherit the mark at fork.
@@ -20,8 +22,8 @@
 #define VG_BPF_PROG_DETACH 9
 #define VG_BPF_LINK_DETACH 34
 
-static __always_inline void vg_report_action(__u32 action, __s32 result, const struct vg_sockaddr *remote,
-                                             const char *path, __u32 path_len)
+static __always_inline void vg_report_action_proto(__u32 action, __s32 result, const struct vg_sockaddr *remote,
+                                                   __u32 proto, const char *path, __u32 path_len)
 {
     struct vg_action *a = vg_reserve(sizeof *a, VG_KIND_ACTION);
     if (!a)
@@ -29,7 +31,7 @@ static __always_inline void vg_report_action(__u32 action, __s32 result, const s
     vg_fill_header(&a->hdr, VG_KIND_ACTION, sizeof *a);
     a->action = action;
     a->result = result;
-    a->_pad0 = 0;
+    a->proto = proto;
     __builtin_memset(&a->remote, 0, sizeof a->remote);
     if (remote)
         __builtin_memcpy(&a->remote, remote, sizeof a->remote);
@@ -37,6 +39,12 @@ static __always_inline void vg_report_action(__u32 action, __s32 result, const s
     if (path)
         bpf_probe_read_kernel_str(a->path, sizeof a->path, path);
     vg_submit(a, VG_KIND_ACTION, 0);
+}
+
+static __always_inline void vg_report_action(__u32 action, __s32 result, const struct vg_sockaddr *remote,
+                                             const char *path, __u32 path_len)
+{
+    vg_report_action_proto(action, result, remote, 0, path, path_len);
 }
 
 static __always_inline void vg_kill_now(__u32 action)
@@ -66,13 +74,49 @@ static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len)
     vg_report_action(VG_ACTION_KILL_EXEC, (__s32)rc, 0, path, len);
 }
 
+/* Whether a segmented process's profile (or every profile, slot 0) learned this destination. */
+static __always_inline bool vg_egress_learned(__u32 slot, __u16 family, __u16 port, __u32 proto, const __u32 *ip4, const __u32 *ip6)
+{
+    struct vg_egress_key k = {};
+    k.slot = slot;
+    k.port = port;
+    k.proto = (__u8)proto;
+    k.family = (__u8)family;
+    if (ip4) {
+        __builtin_memcpy(k.addr, ip4, 4);
+        k.prefixlen = VG_EGRESS_FIXED_BITS + 32;
+    } else {
+        __builtin_memcpy(k.addr, ip6, 16);
+        k.prefixlen = VG_EGRESS_FIXED_BITS + 128;
+    }
+    if (bpf_map_lookup_elem(&vg_egress, &k))
+        return true;
+    k.slot = 0;
+    return bpf_map_lookup_elem(&vg_egress, &k) != 0;
+}
+
 /* 1: let the connection through; 0: refuse it (the caller sees EPERM). */
-static __always_inline int vg_gate(__u16 family, __u32 port_be, const __u32 *ip4, const __u32 *ip6)
+static __always_inline int vg_gate(struct bpf_sock_addr *ctx, __u16 family, __u32 port_be, const __u32 *ip4, const __u32 *ip6)
 {
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
     struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-    if (!p || !(p->flags & VG_RESP_DENY_NET) || !vg_may_act(p))
+    if (!p || !vg_may_act(p))
         return 1;
+    __u32 action = 0;
+    if (p->flags & VG_RESP_DENY_NET) {
+        action = VG_ACTION_DENY_CONNECT;
+    } else if (p->member & VG_MEMBER_SEGMENT) {
+        /* Segmentation: only what the process's profile learned, for the program it runs
+         * now (a pending process, between exec and naming, is let through). */
+        struct vg_view v = vg_proc_view(tgid);
+        if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
+            return 1;
+        if (vg_egress_learned(v.slot, family, bpf_ntohs((__u16)port_be), ctx->protocol, ip4, ip6))
+            return 1;
+        action = VG_ACTION_SEGMENT_DENY;
+    } else {
+        return 1;
+    }
     struct vg_sockaddr remote = {};
     remote.family = family;
     remote.port = bpf_ntohs((__u16)port_be);
@@ -80,7 +124,7 @@ static __always_inline int vg_gate(__u16 family, __u32 port_be, const __u32 *ip4
         __builtin_memcpy(remote.addr, ip4, 4);
     if (ip6)
         __builtin_memcpy(remote.addr, ip6, 16);
-    vg_report_action(VG_ACTION_DENY_CONNECT, -1 /* EPERM */, &remote, 0, 0);
+    vg_report_action_proto(action, -1 /* EPERM */, &remote, ctx->protocol, 0, 0);
     return 0;
 }
 
@@ -89,13 +133,13 @@ static __always_inline int vg_gate(__u16 family, __u32 port_be, const __u32 *ip4
 static __always_inline int vg_gate4(struct bpf_sock_addr *ctx)
 {
     __u32 ip = ctx->user_ip4;
-    return vg_gate(AF_INET, ctx->user_port, &ip, 0);
+    return vg_gate(ctx, AF_INET, ctx->user_port, &ip, 0);
 }
 
 static __always_inline int vg_gate6(struct bpf_sock_addr *ctx)
 {
     __u32 ip[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
-    return vg_gate(AF_INET6, ctx->user_port, 0, ip);
+    return vg_gate(ctx, AF_INET6, ctx->user_port, 0, ip);
 }
 
 SEC("cgroup/connect4")

@@ -152,6 +152,11 @@ public final class Agent {
     /// (attributed, not judged: they were there before Vigil).
     public func start(running: [ProcessRecord]) {
         let now = clock.nowNanos()
+        if segments, !configuration.policy.segmentAllow.isEmpty {
+            do { try kernel.setEgress(slot: 0, configuration.policy.segmentAllow) } catch {
+                Diagnostics.warning("could not load segment-allow into the kernel: \(error)")
+            }
+        }
         if configuration.command == .learn {
             for id in learner.profiles.keys.sorted() where wanted(learner.profiles[id]!.identity.executable) { loadIntoKernel(id) }
         } else {
@@ -221,7 +226,6 @@ public final class Agent {
         case .exec(let x):
             if let record { scope.exec(record) }
             if x.execSeq != 0 { execSeqs[pid] = x.execSeq }
-            placeInKernel(pid)
             if learns(x.path, x.argv) {
                 // The detector still judges the exec against the old image's profile (a
                 // watched program starting something); the new image is learned, not judged.
@@ -236,6 +240,7 @@ public final class Agent {
                 }
             }
             attach(pid)
+            placeInKernel(pid)
             responder.chapter(now: now, exec: pid)
         case .fork(let f):
             scope.fork(parent: pid, child: f.childPid)
@@ -376,6 +381,11 @@ public final class Agent {
         } catch {
             Diagnostics.warning("could not load profile \(id) into the kernel: \(error)")
         }
+        if let p = learner.profiles[id], segments, mode != .learn, !p.destinations.isEmpty {
+            do { try kernel.setEgress(slot: slot, p.destinations.keys) } catch {
+                Diagnostics.warning("could not load the destinations of \(id) into the kernel (segmentation would refuse them): \(error)")
+            }
+        }
         if let p = learner.profiles[id] {
             let fresh = Set([p.identity.executable]).union(p.executes.keys).subtracting(knownExecutables)
             if !fresh.isEmpty {
@@ -391,12 +401,18 @@ public final class Agent {
     /// copy at fork and exec keeps it, so a new member is written once, at its exec.
     private func placeInKernel(_ pid: Int32) {
         guard configuration.command == .enforce || configuration.command == .run else { return }
-        let want: Sensor.Membership = switch scope.standing(of: pid) {
-        case .member(let w) where responder.heldAtMonitor[w] != nil: []
+        var want: Sensor.Membership
+        switch scope.standing(of: pid) {
+        case .member(let w) where responder.heldAtMonitor[w] != nil: want = []
         case .member(let w):
-            w == WorkloadScope.everyProcess ? [] : responder.policy.workloads[w]?.execGuard == false ? [.guarded, .noExecGuard] : .guarded
-        case .protected: .protected
-        case .outside: []
+            let block = responder.policy.workloads[w]
+            want = w == WorkloadScope.everyProcess ? [] : block?.execGuard == false ? [.guarded, .noExecGuard] : .guarded
+            if block?.segment ?? configuration.segment, let id = detector.profileID(forPid: pid),
+               !responder.isLearning(id) || responder.policy.enforceLearning.contains(id) {
+                want.insert(.segment)
+            }
+        case .protected: want = .protected
+        case .outside: want = []
         }
         guard membership[pid] != want, want != [] || membership[pid] != nil else { return }
         do {
@@ -405,6 +421,12 @@ public final class Agent {
         } catch {
             Diagnostics.warning("could not tell the kernel where pid \(pid) stands (\(scope.standing(of: pid))): \(error)")
         }
+    }
+
+    /// Whether segmentation may apply to anything this agent enforces.
+    private var segments: Bool {
+        (configuration.command == .enforce || configuration.command == .run)
+            && (configuration.segment || responder.policy.workloads.values.contains { $0.segment == true })
     }
 
     /// Gives `pid` its slot in the kernel: its learning profile, its watched profile, or none.

@@ -40,6 +40,9 @@ public struct AgentConfiguration: Sendable {
     public var hostID: String
     /// Where the agent takes `vigil mode` and `vigil resume --workload` requests; nil: nowhere.
     public var controlSocket: String?
+    /// Segmentation for every enforced workload (`--segment`): members connect only to what
+    /// their profile learned. A workload's policy block can turn it on for itself.
+    public var segment = false
     /// dpkg's database of installed files (`PACKAGE.md5sums`): a changed binary it vouches
     /// for is an upgrade.
     public var packageDatabase = "/var/lib/dpkg/info"

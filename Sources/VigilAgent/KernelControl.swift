@@ -14,6 +14,9 @@ public protocol KernelControl: AnyObject {
     func releaseProcess(pid: Int32)
     /// Sets the responses the kernel carries out for `pid`, replacing the previous ones.
     func setResponses(pid: Int32, _ responses: Sensor.Responses) throws
+    /// Adds destinations `slot` may connect to under segmentation (0: every slot).
+    @discardableResult
+    func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws -> Int
     /// Adds executables some baseline knows (the exec guard lets these run).
     func setKnownExecutables(_ paths: some Sequence<String>) throws
     /// What the kernel does with a new n-gram of `slot`.

@@ -157,6 +157,9 @@ extension Event {
             case killedAtSyscall = "killed-at-syscall"
             /// SIGKILL sent at exec of a program no baseline knows, before it ran.
             case killedAtExec = "killed-at-exec"
+            /// A segmented process's connect or datagram to a destination its profile never
+            /// learned, refused (the caller got EPERM).
+            case segmentDenied = "segment-denied"
         }
         public var kind: Kind
         /// 0 when it took effect, else the kernel helper's -errno.
@@ -165,12 +168,15 @@ extension Event {
         public var remote: Endpoint?
         /// For a kill at exec: the program that did not run.
         public var path: String?
+        /// For a refused connection: its transport, when the kernel said.
+        public var transport: Transport?
 
-        public init(kind: Kind, result: Int32, remote: Endpoint? = nil, path: String? = nil) {
+        public init(kind: Kind, result: Int32, remote: Endpoint? = nil, path: String? = nil, transport: Transport? = nil) {
             self.kind = kind
             self.result = result
             self.remote = remote
             self.path = path
+            self.transport = transport
         }
     }
 

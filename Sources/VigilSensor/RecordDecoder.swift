@@ -135,13 +135,19 @@ public struct RecordDecoder: Sendable {
         case VG_ACTION_DENY_CONNECT.rawValue: kind = .deniedConnect
         case VG_ACTION_KILL_SYSCALL.rawValue: kind = .killedAtSyscall
         case VG_ACTION_KILL_EXEC.rawValue: kind = .killedAtExec
+        case VG_ACTION_SEGMENT_DENY.rawValue: kind = .segmentDenied
         default:
             counters.unknownKind += 1
             return nil
         }
         let remote = Self.endpoint(record, at: MemoryLayout<vg_action>.offset(of: \vg_action.remote)!).endpoint
         let path = Self.string(record, at: MemoryLayout<vg_action>.offset(of: \vg_action.path)!, max: Int(VG_PATH_MAX))
-        return .action(.init(kind: kind, result: a.result, remote: remote, path: path.isEmpty ? nil : path))
+        let transport: Transport? = switch a.proto {
+        case UInt32(VG_PROTO_TCP): .tcp
+        case UInt32(VG_PROTO_UDP): .udp
+        default: nil
+        }
+        return .action(.init(kind: kind, result: a.result, remote: remote, path: path.isEmpty ? nil : path, transport: transport))
     }
 
     /// A `vg_sockaddr` at `offset` as an `Endpoint` (nil for family 0 or unknown families).

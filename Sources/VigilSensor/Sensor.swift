@@ -116,6 +116,8 @@ public final class Sensor {
     private let ringSizeBytes: Int
     private let counters: BPFMap
     private let procSlots: BPFMap
+    /// Learned destinations per slot, for segmentation.
+    private let egress: BPFMap
     /// What the kernel decided (exec count, deviating), written only by the kernel.
     private let procMarks: BPFMap
     private let knownSyscalls: BPFMap
@@ -159,13 +161,14 @@ public final class Sensor {
             throw SensorError("the BPF object at \(path) speaks wire format \(abi), this vigil speaks \(VG_ABI_VERSION)",
                               remedy: "use the object built with this binary (rebuild with `swift build`, or unset VIGIL_BPF_OBJECT)")
         }
-        guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let ks = object.map(named: "vg_known_syscalls"),
+        guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let eg = object.map(named: "vg_egress"), let ks = object.map(named: "vg_known_syscalls"),
               let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
               let sm = object.map(named: "vg_slot_modes"), let pg = object.map(named: "vg_procs_gen") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
         }
         procSlots = ps
         procMarks = pm
+        egress = eg
         knownSyscalls = ks
         knownNgrams = kn
         knownExec = ke
@@ -369,6 +372,8 @@ public final class Sensor {
         public static let protected = Membership(rawValue: VG_MEMBER_PROTECTED)
         /// A guarded member whose workload's policy turns the exec guard off.
         public static let noExecGuard = Membership(rawValue: VG_MEMBER_NO_EXEC_GUARD)
+        /// Segmentation: connects only to what its profile learned (``setEgress(slot:_:)``).
+        public static let segment = Membership(rawValue: VG_MEMBER_SEGMENT)
     }
 
     /// Sets where `pid` stands for the kernel's responses, replacing what it was.
@@ -408,6 +413,30 @@ public final class Sensor {
         p.flags = responses.rawValue
         try procSlots.update(UInt32(bitPattern: pid), p)
         try procsChanged()
+    }
+
+    /// Adds destinations profile `slot` may connect to under segmentation (slot 0: every
+    /// profile, e.g. the host's resolver). CIDR entries allow their whole network. Unix
+    /// sockets are not segmented. Returns how many were added.
+    @discardableResult
+    public func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws(BPFError) -> Int {
+        let one: UInt8 = 1
+        var added = 0
+        for d in destinations {
+            guard let prefix = d.addressPrefix else { continue }
+            var key = vg_egress_key()
+            key.prefixlen = UInt32(VG_EGRESS_FIXED_BITS) + UInt32(prefix.bits)
+            key.slot = slot
+            key.port = d.port
+            key.proto = d.transport == .udp ? UInt8(VG_PROTO_UDP) : UInt8(VG_PROTO_TCP)
+            key.family = prefix.family
+            withUnsafeMutableBytes(of: &key.addr) { raw in
+                for (i, b) in prefix.bytes.prefix(16).enumerated() { raw[i] = b }
+            }
+            try egress.update(key, one)
+            added += 1
+        }
+        return added
     }
 
     /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these.

@@ -3,7 +3,8 @@ import Foundation
 import VigilAgent
 
 /// A tiny TCP service for the demo and the end-to-end tests: one line in, one line out.
-/// `GET NAME` reads a file under /etc and answers with its first line. With `--vulnerable`
+/// `GET NAME` reads a file under /etc and answers with its first line; `CONNECT PORT` calls
+/// a backend on 127.0.0.1:PORT. With `--vulnerable`
 /// it also has the bug a demo needs: `RUN CMD` hands CMD to a shell, as a careless service
 /// with a command-injection flaw would.
 struct DemoService: ParsableCommand {
@@ -68,6 +69,9 @@ struct DemoService: ParsableCommand {
             } else {
                 reply = "ERR no such entry\n"
             }
+        } else if line.hasPrefix("CONNECT "), let port = UInt16(line.dropFirst(8)) {
+            // The service's backend call: a TCP connection to a loopback port.
+            reply = Self.connect(port: port)
         } else if line.hasPrefix("RUN "), vulnerable {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -82,6 +86,21 @@ struct DemoService: ParsableCommand {
             }
         }
         _ = reply.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+    }
+
+    /// Connects to 127.0.0.1:`port` and says hello; the reply says how it went.
+    static func connect(port: UInt16) -> String {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard s >= 0 else { return "ERR socket: \(String(cString: strerror(errno)))\n" }
+        defer { close(s) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard r == 0 else { return "ERR connect: \(String(cString: strerror(errno)))\n" }
+        _ = "hello\n".utf8CString.withUnsafeBufferPointer { write(s, $0.baseAddress, $0.count - 1) }
+        return "OK connected\n"
     }
 }
 

@@ -117,6 +117,7 @@ struct Enforce: ParsableCommand {
           sudo vigil enforce --models /var/lib/vigil/models --workload exe:/usr/bin/redis-server
           sudo vigil enforce --models DIR --workload unit:nginx --policy /etc/vigil/policy.yaml
           sudo vigil enforce --models DIR --workload unit:nginx --dry-run --explain   # what it would do, and why
+          sudo vigil enforce --models DIR --workload exe:/usr/sbin/nginx --segment    # only its learned flows
         """
     )
     @OptionGroup var options: WatchOptions
@@ -124,7 +125,10 @@ struct Enforce: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Decide everything enforce would, with the same scope, and act on nothing (as `vigil monitor`).")
     var dryRun = false
 
-    func run() throws { try Watcher.run(options, command: .enforce, dryRun: dryRun) }
+    @Flag(help: "Segmentation: the workloads' processes may connect only to destinations their profile learned (and the policy's segment-allow); anything else is refused in the kernel (EPERM) and reported. Applies to stable profiles (or those enforce-learning names).")
+    var segment = false
+
+    func run() throws { try Watcher.run(options, command: .enforce, dryRun: dryRun, segment: segment) }
 }
 
 struct Resume: ParsableCommand {
@@ -224,7 +228,7 @@ enum AgentControl {
 
 /// `monitor` and `enforce`: the agent with every profile's mode fixed.
 enum Watcher {
-    static func run(_ o: WatchOptions, command requested: AgentConfiguration.Command, dryRun: Bool = false) throws {
+    static func run(_ o: WatchOptions, command requested: AgentConfiguration.Command, dryRun: Bool = false, segment: Bool = false) throws {
         if requested == .enforce, o.workload.isEmpty, !o.allProcesses {
             Diagnostics.error("""
                 vigil enforce acts only on the workloads it is told to guard, and none was named. \
@@ -257,6 +261,7 @@ enum Watcher {
         c.reportOutside = o.reportOutside
         c.allowBadBaselines = o.allowBadBaselines
         c.controlSocket = o.controlSocket == "none" ? nil : o.controlSocket
+        c.segment = segment
         try AgentRunner.run(c)
     }
 }

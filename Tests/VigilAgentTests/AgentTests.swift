@@ -24,6 +24,11 @@ final class FakeKernel: KernelControl {
         responses[pid] = r
     }
     func setKnownExecutables(_ paths: some Sequence<String>) throws { calls.append("known-executables") }
+    var egress: [UInt32: Set<NetworkDestination>] = [:]
+    func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws -> Int {
+        egress[slot, default: []].formUnion(destinations)
+        return egress[slot]!.count
+    }
     func setSlotMode(_ slot: UInt32, _ mode: ProfileMode) throws { calls.append("slot-mode \(slot) \(mode.rawValue)") }
     func preload(slot: UInt32, syscalls: some Sequence<UInt32>, ngrams: some Sequence<UInt64>) throws {
         known[slot, default: ([], [])].syscalls.formUnion(syscalls)

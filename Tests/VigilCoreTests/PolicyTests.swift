@@ -181,3 +181,29 @@ import VigilCore
         #expect(web.reweigh(s, from: p).score == 50, "weights the workload leaves alone stay")
     }
 }
+
+@Suite struct SegmentationPolicyTests {
+    @Test func segmentAllowAndWorkloadSegmentLoad() throws {
+        let p = try Policy.load(yaml: "segment-allow: [udp 127.0.0.53 port 53, tcp 10.0.0.0/8 port 443]\nworkloads:\n  web: {segment: true}\n", file: "p.yaml")
+        #expect(p.segmentAllow == [NetworkDestination(transport: .udp, address: "127.0.0.53", port: 53),
+                                   NetworkDestination(transport: .tcp, address: "10.0.0.0/8", port: 443)])
+        #expect(p.workloads["web"]?.segment == true)
+        do {
+            _ = try Policy.load(yaml: "segment-allow: [dns 1.1.1.1]\n", file: "p.yaml")
+            Issue.record("accepted a bad destination")
+        } catch {
+            #expect(error.description.hasPrefix("p.yaml:1:17: segment-allow: expected TRANSPORT ADDRESS port PORT"), "\(error.description)")
+        }
+    }
+
+    @Test func destinationsBecomeKernelPrefixes() throws {
+        let one = try #require(NetworkDestination(transport: .tcp, address: "10.1.2.3", port: 80).addressPrefix)
+        #expect(one.family == 2 && one.bytes == [10, 1, 2, 3] && one.bits == 32)
+        let net = try #require(NetworkDestination(transport: .tcp, address: "10.1.0.0/16", port: 80).addressPrefix)
+        #expect(net.bits == 16)
+        let v6 = try #require(NetworkDestination(transport: .udp, address: "2001:db8::1", port: 53).addressPrefix)
+        #expect(v6.family == 10 && v6.bytes.count == 16 && v6.bytes[0] == 0x20 && v6.bytes[15] == 1 && v6.bits == 128)
+        #expect(NetworkDestination(transport: .unix, address: "/run/x.sock", port: 0).addressPrefix == nil)
+        #expect(NetworkDestination(transport: .tcp, address: "10.0.0.0/40", port: 1).addressPrefix == nil)
+    }
+}

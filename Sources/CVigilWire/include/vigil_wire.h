@@ -181,6 +181,23 @@ struct vg_proc {
 #define VG_MEMBER_GUARDED (1u << 0)   /* in a workload Vigil enforces */
 #define VG_MEMBER_PROTECTED (1u << 1) /* never acted on (PID 1, Vigil, the operator's session, ...) */
 #define VG_MEMBER_NO_EXEC_GUARD (1u << 2) /* its workload's policy turns the exec guard off */
+#define VG_MEMBER_SEGMENT (1u << 3)   /* segmentation: connects only to its profile's learned
+                                       * destinations (vg_egress) */
+
+/* Key of vg_egress, an LPM trie: the destinations each profile slot may connect to (slot 0:
+ * every slot, e.g. the host's resolver). prefixlen counts the bits of what follows that must
+ * match: the slot, port, protocol and family always (64), then the address's prefix. */
+struct vg_egress_key {
+    __u32 prefixlen;
+    __u32 slot;
+    __u16 port;           /* host order */
+    __u8 proto;           /* IPPROTO_TCP, IPPROTO_UDP */
+    __u8 family;          /* AF_INET, AF_INET6 */
+    __u8 addr[16];        /* network order; IPv4 in the first 4 bytes */
+};
+#define VG_EGRESS_FIXED_BITS 64
+#define VG_PROTO_TCP 6        /* IPPROTO_TCP, as vg_egress_key.proto and vg_action.proto carry it */
+#define VG_PROTO_UDP 17       /* IPPROTO_UDP */
 
 /* What the kernel decided about a process (value of vg_marks, keyed by tgid). Only the
  * kernel writes it (created at fork or exec, updated in place, deleted at exit); user
@@ -228,6 +245,8 @@ enum vg_action_kind {
     VG_ACTION_DENY_CONNECT = 1,   /* a connect or sendmsg refused with EPERM */
     VG_ACTION_KILL_SYSCALL = 2,   /* SIGKILL sent at a syscall */
     VG_ACTION_KILL_EXEC = 3,      /* SIGKILL sent at exec of an unknown program */
+    VG_ACTION_SEGMENT_DENY = 4,   /* a connect or sendmsg outside the profile's learned
+                                   * destinations refused with EPERM (segmentation) */
 };
 
 /* The kernel carried out a response. */
@@ -235,8 +254,8 @@ struct vg_action {
     struct vg_header hdr;
     __u32 action;         /* enum vg_action_kind */
     __s32 result;         /* 0, or the helper's -errno */
-    struct vg_sockaddr remote; /* VG_ACTION_DENY_CONNECT: where it tried to go */
-    __u32 _pad0;
+    struct vg_sockaddr remote; /* VG_ACTION_DENY_CONNECT, _SEGMENT_DENY: where it tried to go */
+    __u32 proto;               /* and its protocol (IPPROTO_TCP, IPPROTO_UDP; 0: unknown) */
     char path[VG_PATH_MAX];    /* VG_ACTION_KILL_EXEC: the program that did not run */
 };
 
@@ -270,6 +289,7 @@ VG_ASSERT_SIZE(vg_ngram_key, 16);
 VG_ASSERT_SIZE(vg_seen, 16);
 VG_ASSERT_SIZE(vg_proc, 16);
 VG_ASSERT_SIZE(vg_marks, 8);
+VG_ASSERT_SIZE(vg_egress_key, 28);
 VG_ASSERT_SIZE(vg_action, 48 + 8 + 24 + VG_UNIX_PATH_MAX + 4 + VG_PATH_MAX);
 VG_ASSERT_SIZE(vg_tamper, 48 + 8);
 

@@ -15,6 +15,9 @@ public struct WorkloadPolicy: Sendable, Hashable {
     public var statisticalCap: ResponseRung?
     /// Its own circuit breaker (``Policy/circuitBreakerActsPerMinute``).
     public var circuitBreaker: Int?
+    /// Segmentation: its members may connect only to what their profile learned (and the
+    /// policy's ``Policy/segmentAllow``), refused in the kernel otherwise.
+    public var segment: Bool?
 
     public init(cap: ResponseRung? = nil, execGuard: Bool? = nil, bands: [ResponseRung: Double] = [:],
                 weights: [Deviation.Kind: Double] = [:], statisticalCap: ResponseRung? = nil, circuitBreaker: Int? = nil) {

@@ -194,9 +194,16 @@ public final class Detector {
             case .bpfDetach: "bpf command \(t.detail) (detach)"
             }
             return [tamper(pid: pid, what: what, now: now)]
-        case .action:
-            // The kernel reporting a response already decided; nothing to judge.
-            break
+        case .action(let a):
+            // The kernel reporting a response already decided; nothing to judge, except a
+            // connection segmentation refused: a new destination, stopped in the kernel.
+            if a.kind == .segmentDenied, let remote = a.remote, case .profile(let id)? = attribution[pid], let p = profiles[id] {
+                let d = Learner.destination(a.transport ?? .tcp, remote)
+                var dev = make(.newDestination, pid, id, d.description + " (refused: segmentation)",
+                               expected(p.destinations.keys.sorted().map(\.description), sorted: false), now: now)
+                dev.destination = d
+                out.append(dev)
+            }
         }
         return out.filter { !policy.ignores($0.kind, profile: $0.profile) && once($0) }
     }

@@ -26,3 +26,42 @@ extension NetworkDestination {
         return true
     }
 }
+
+extension NetworkDestination {
+    /// The address as a network prefix for the kernel's egress map: the family (AF_INET 2,
+    /// AF_INET6 10), the address bytes in network order, and how many leading bits matter
+    /// (32 or 128 for one address, the length of a CIDR entry). Nil for unix sockets and
+    /// text that is no address.
+    public var addressPrefix: (family: UInt8, bytes: [UInt8], bits: Int)? {
+        guard transport != .unix else { return nil }
+        var text = address
+        var bits: Int?
+        if let slash = address.firstIndex(of: "/") {
+            guard let n = Int(address[address.index(after: slash)...]) else { return nil }
+            bits = n
+            text = String(address[..<slash])
+        }
+        if let a = IPv4Address(text) {
+            let b = bits ?? 32
+            guard (0...32).contains(b) else { return nil }
+            return (2, [a.bytes.0, a.bytes.1, a.bytes.2, a.bytes.3], b)
+        }
+        if let b6 = IPv6Text.parse(text) {
+            let b = bits ?? 128
+            guard (0...128).contains(b) else { return nil }
+            return (10, b6, b)
+        }
+        return nil
+    }
+}
+
+extension NetworkDestination {
+    /// Parses the form ``description`` prints for TCP and UDP: `tcp 10.0.0.0/8 port 443`.
+    public init?(text: String) {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 4, parts[2] == "port", let transport = Transport(rawValue: String(parts[0])),
+              transport == .tcp || transport == .udp, let port = UInt16(parts[3]) else { return nil }
+        self.init(transport: transport, address: String(parts[1]), port: port)
+        guard addressPrefix != nil else { return nil }
+    }
+}

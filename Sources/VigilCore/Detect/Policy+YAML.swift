@@ -23,7 +23,7 @@ private struct PolicyReader: YAMLNodeReading {
 
     static let topKeys = ["half-life-seconds", "hysteresis", "bands", "suspend-release-seconds", "weights", "danger",
                           "sequence", "unknown", "caps", "exempt", "ignore", "statistical-cap", "enforce-learning",
-                          "workloads", "rules", "circuit-breaker"]
+                          "workloads", "rules", "circuit-breaker", "segment-allow"]
 
     func rung(_ node: Node, _ what: String) throws(YAMLFileError) -> ResponseRung {
         guard case .scalar(let s) = node, let r = ResponseRung(name: s.string) else {
@@ -100,6 +100,13 @@ private struct PolicyReader: YAMLNodeReading {
                 p.rules = try rules(v)
             case "circuit-breaker":
                 p.circuitBreakerActsPerMinute = try integer(v, "circuit-breaker", in: 0...100_000)
+            case "segment-allow":
+                p.segmentAllow = try strings(v, "segment-allow").map { (text, node) throws(YAMLFileError) in
+                    guard let d = NetworkDestination(text: text) else {
+                        throw fail(node, "segment-allow: expected TRANSPORT ADDRESS port PORT, e.g. udp 127.0.0.53 port 53 or tcp 10.0.0.0/8 port 443, found '\(text)'")
+                    }
+                    return d
+                }
             default:
                 break
             }
@@ -142,7 +149,7 @@ private struct PolicyReader: YAMLNodeReading {
         }
     }
 
-    static let workloadKeys = ["cap", "exec-guard", "bands", "weights", "statistical-cap", "circuit-breaker"]
+    static let workloadKeys = ["cap", "exec-guard", "bands", "weights", "statistical-cap", "circuit-breaker", "segment"]
 
     func workload(_ v: Node, _ what: String) throws(YAMLFileError) -> WorkloadPolicy {
         var w = WorkloadPolicy()
@@ -152,6 +159,7 @@ private struct PolicyReader: YAMLNodeReading {
             case "exec-guard": w.execGuard = try bool(kv, "\(what).exec-guard")
             case "statistical-cap": w.statisticalCap = try rung(kv, "\(what).statistical-cap")
             case "circuit-breaker": w.circuitBreaker = try integer(kv, "\(what).circuit-breaker", in: 0...100_000)
+            case "segment": w.segment = try bool(kv, "\(what).segment")
             case "weights": try readWeights(kv, "\(what).weights", into: &w.weights)
             default:
                 var only: [ResponseRung: Double] = [:]

@@ -82,6 +82,9 @@ public struct Policy: Sendable, Hashable {
     /// A workload whose members are acted on more often than this in one minute falls back
     /// to monitor (its circuit breaker trips) until an operator re-arms it; 0: never.
     public var circuitBreakerActsPerMinute: Int = 20
+    /// Destinations every segmented process may reach (the host's resolver, time server,
+    /// metadata service), e.g. `udp 127.0.0.53 port 53`, `tcp 10.0.0.0/8 port 443`.
+    public var segmentAllow: [NetworkDestination] = []
     /// Settings per workload name that differ from the rest (``applying(workload:)``).
     public var workloads: [String: WorkloadPolicy] = [:]
     /// Context rules, first match decides (``ContextRule``).

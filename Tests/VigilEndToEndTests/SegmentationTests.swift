@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import VigilTestSupport
+import VigilCore
+
+/// `vigil enforce --segment`: a learned service reaches its backend and nothing else.
+@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(3)))
+struct SegmentationTests {
+    /// One request line to the demo service; its one-line answer.
+    func ask(_ port: UInt16, _ line: String) throws -> String {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(s) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard r == 0 else { throw POSIXError(.ECONNREFUSED) }
+        _ = (line + "\n").utf8CString.withUnsafeBufferPointer { write(s, $0.baseAddress, $0.count - 1) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = read(s, &buffer, buffer.count)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+    }
+
+    @Test func aSegmentedServiceReachesItsBackendAndNothingElse() throws {
+        try BPFTestGate.check()
+        let backend = try LoopbackListener()
+        let elsewhere = try LoopbackListener()
+        let base = try makeTempDirectory("vigil-segment")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let binary = base + "/svc"
+        try FileManager.default.copyItem(atPath: try vigilExecutable().path, toPath: binary)
+        let models = base + "/models"
+        var service: Process?
+        var port: UInt16 = 0
+        let learned = try runVigil(["learn", "--models", models, "--duration", "8", "--only", binary,
+                                    "--bucket", "2", "--window", "2", "--min-observed", "4", "--save-interval", "3"]) {
+            (service, port) = try startDemoService(binary)
+            let end = Date().addingTimeInterval(4.5)
+            while Date() < end {
+                _ = try ask(port, "CONNECT \(backend.port)")
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        let svc = try #require(service)
+        defer { kill(svc.processIdentifier, SIGKILL); svc.waitUntilExit() }
+        #expect(learned.status == 0, "\(learned.err)")
+        let id = ProfileIdentity.resolve(path: binary, argv: [binary, "demo-service"]).id
+        try "enforce-learning: [\(id)]\n".write(toFile: base + "/policy.yaml", atomically: false, encoding: .utf8)
+        let findings = base + "/findings.jsonl"
+        var toBackend = "", toElsewhere = "", backendAccepted = 0
+        let r = try runVigil(["enforce", "--segment", "--models", models, "--workload", "exe:" + binary, "--policy", base + "/policy.yaml",
+                              "--control-socket", "none", "--duration", "5", "--output", "file:" + findings]) {
+            let before = backend.accepted
+            toBackend = try ask(port, "CONNECT \(backend.port)")
+            toElsewhere = try ask(port, "CONNECT \(elsewhere.port)")
+            Thread.sleep(forTimeInterval: 0.3)
+            backendAccepted = backend.accepted - before
+        }
+        #expect(r.status == 0, "\(r.err)")
+        #expect(toBackend == "OK connected", "the learned flow goes through")
+        #expect(backendAccepted == 1)
+        #expect(toElsewhere == "ERR connect: Operation not permitted", "an unlearned destination is refused in the kernel")
+        #expect(elsewhere.accepted == 0)
+        let lines = jsonLines((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "").filter { $0["class_uid"] as? Int == 2004 }
+        let refused = lines.first { String(describing: $0).contains("port \(elsewhere.port) (refused: segmentation)") }
+        #expect(refused != nil, "a finding names the refused destination: \(lines.map { dig($0, "finding_info.title") ?? "" })")
+        #expect(svc.isRunning, "refusing a connection is all it takes")
+    }
+}
