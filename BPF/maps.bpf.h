@@ -63,6 +63,15 @@ struct {
     __type(value, __u8);
 } vg_egress SEC(".maps");
 
+/* Learned listening ports per profile slot, for segmentation (struct vg_listen_key). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 16384);
+    __type(key, struct vg_listen_key);
+    __type(value, __u8);
+} vg_listens SEC(".maps");
+
 /* Scratch space for an exec's path when the exec guard needs it before the record exists. */
 struct vg_path_buf {
     char path[VG_PATH_MAX];

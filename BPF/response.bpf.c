@@ -142,6 +142,51 @@ static __always_inline int vg_gate6(struct bpf_sock_addr *ctx)
     return vg_gate(ctx, AF_INET6, ctx->user_port, 0, ip);
 }
 
+/* Segmentation of listeners: a segmented member may bind only ports its profile listened on
+ * (port 0, an ephemeral port a client asks for, always). 1: let it bind; 0: EPERM. */
+static __always_inline int vg_bind_gate(struct bpf_sock_addr *ctx, __u16 family, const __u32 *ip4, const __u32 *ip6)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+    if (!p || !(p->member & VG_MEMBER_SEGMENT) || !vg_may_act(p))
+        return 1;
+    __u16 port = bpf_ntohs((__u16)ctx->user_port);
+    if (port == 0)
+        return 1;
+    struct vg_view v = vg_proc_view(tgid);
+    if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
+        return 1;
+    struct vg_listen_key k = { .slot = v.slot, .port = port, .proto = (__u8)ctx->protocol, ._pad0 = 0 };
+    if (bpf_map_lookup_elem(&vg_listens, &k))
+        return 1;
+    k.slot = 0;
+    if (bpf_map_lookup_elem(&vg_listens, &k))
+        return 1;
+    struct vg_sockaddr local = {};
+    local.family = family;
+    local.port = port;
+    if (ip4)
+        __builtin_memcpy(local.addr, ip4, 4);
+    if (ip6)
+        __builtin_memcpy(local.addr, ip6, 16);
+    vg_report_action_proto(VG_ACTION_BIND_DENY, -1 /* EPERM */, &local, ctx->protocol, 0, 0);
+    return 0;
+}
+
+SEC("cgroup/bind4")
+int vg_bind4(struct bpf_sock_addr *ctx)
+{
+    __u32 ip = ctx->user_ip4;
+    return vg_bind_gate(ctx, AF_INET, &ip, 0);
+}
+
+SEC("cgroup/bind6")
+int vg_bind6(struct bpf_sock_addr *ctx)
+{
+    __u32 ip[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+    return vg_bind_gate(ctx, AF_INET6, 0, ip);
+}
+
 SEC("cgroup/connect4")
 int vg_connect4(struct bpf_sock_addr *ctx) { return vg_gate4(ctx); }
 

@@ -381,9 +381,12 @@ public final class Agent {
         } catch {
             Diagnostics.warning("could not load profile \(id) into the kernel: \(error)")
         }
-        if let p = learner.profiles[id], segments, mode != .learn, !p.destinations.isEmpty {
-            do { try kernel.setEgress(slot: slot, p.destinations.keys) } catch {
-                Diagnostics.warning("could not load the destinations of \(id) into the kernel (segmentation would refuse them): \(error)")
+        if let p = learner.profiles[id], segments, mode != .learn {
+            do {
+                try kernel.setEgress(slot: slot, p.destinations.keys)
+                try kernel.setListens(slot: slot, p.listens.keys)
+            } catch {
+                Diagnostics.warning("could not load the destinations and ports of \(id) into the kernel (segmentation would refuse them): \(error)")
             }
         }
         if let p = learner.profiles[id] {

@@ -17,6 +17,8 @@ public protocol KernelControl: AnyObject {
     /// Adds destinations `slot` may connect to under segmentation (0: every slot).
     @discardableResult
     func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws -> Int
+    /// Adds ports `slot` may bind under segmentation (0: every slot).
+    func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws
     /// Adds executables some baseline knows (the exec guard lets these run).
     func setKnownExecutables(_ paths: some Sequence<String>) throws
     /// What the kernel does with a new n-gram of `slot`.

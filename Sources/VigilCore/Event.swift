@@ -160,6 +160,8 @@ extension Event {
             /// A segmented process's connect or datagram to a destination its profile never
             /// learned, refused (the caller got EPERM).
             case segmentDenied = "segment-denied"
+            /// A segmented process's bind to a port its profile never listened on, refused.
+            case bindDenied = "bind-denied"
         }
         public var kind: Kind
         /// 0 when it took effect, else the kernel helper's -errno.

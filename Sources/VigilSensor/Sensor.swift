@@ -116,8 +116,9 @@ public final class Sensor {
     private let ringSizeBytes: Int
     private let counters: BPFMap
     private let procSlots: BPFMap
-    /// Learned destinations per slot, for segmentation.
+    /// Learned destinations and listening ports per slot, for segmentation.
     private let egress: BPFMap
+    private let listens: BPFMap
     /// What the kernel decided (exec count, deviating), written only by the kernel.
     private let procMarks: BPFMap
     private let knownSyscalls: BPFMap
@@ -161,7 +162,7 @@ public final class Sensor {
             throw SensorError("the BPF object at \(path) speaks wire format \(abi), this vigil speaks \(VG_ABI_VERSION)",
                               remedy: "use the object built with this binary (rebuild with `swift build`, or unset VIGIL_BPF_OBJECT)")
         }
-        guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let eg = object.map(named: "vg_egress"), let ks = object.map(named: "vg_known_syscalls"),
+        guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let eg = object.map(named: "vg_egress"), let ls = object.map(named: "vg_listens"), let ks = object.map(named: "vg_known_syscalls"),
               let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
               let sm = object.map(named: "vg_slot_modes"), let pg = object.map(named: "vg_procs_gen") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
@@ -169,6 +170,7 @@ public final class Sensor {
         procSlots = ps
         procMarks = pm
         egress = eg
+        listens = ls
         knownSyscalls = ks
         knownNgrams = kn
         knownExec = ke
@@ -437,6 +439,15 @@ public final class Sensor {
             added += 1
         }
         return added
+    }
+
+    /// Adds ports profile `slot` may bind under segmentation (slot 0: every profile).
+    public func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws(BPFError) {
+        let one: UInt8 = 1
+        for s in sockets where s.transport == .tcp || s.transport == .udp {
+            let key = vg_listen_key(slot: slot, port: s.port, proto: s.transport == .udp ? UInt8(VG_PROTO_UDP) : UInt8(VG_PROTO_TCP), _pad0: 0)
+            try listens.update(key, one)
+        }
     }
 
     /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these.

@@ -4,7 +4,7 @@ import VigilAgent
 
 /// A tiny TCP service for the demo and the end-to-end tests: one line in, one line out.
 /// `GET NAME` reads a file under /etc and answers with its first line; `CONNECT PORT` calls
-/// a backend on 127.0.0.1:PORT. With `--vulnerable`
+/// a backend on 127.0.0.1:PORT; `LISTEN PORT` opens a listener there for a moment. With `--vulnerable`
 /// it also has the bug a demo needs: `RUN CMD` hands CMD to a shell, as a careless service
 /// with a command-injection flaw would.
 struct DemoService: ParsableCommand {
@@ -36,7 +36,7 @@ struct DemoService: ParsableCommand {
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(server, $0, len) == 0 && listen(server, 64) == 0 && getsockname(server, $0, &len) == 0
+                bind(server, $0, len) == 0 && Glibc.listen(server, 64) == 0 && getsockname(server, $0, &len) == 0
             }
         }
         guard bound else { throw ServiceError("cannot listen on 127.0.0.1:\(port): errno \(errno)") }
@@ -69,6 +69,9 @@ struct DemoService: ParsableCommand {
             } else {
                 reply = "ERR no such entry\n"
             }
+        } else if line.hasPrefix("LISTEN "), let port = UInt16(line.dropFirst(7)) {
+            // Opens (and closes again) a listener on 127.0.0.1:PORT.
+            reply = Self.listen(port: port)
         } else if line.hasPrefix("CONNECT "), let port = UInt16(line.dropFirst(8)) {
             // The service's backend call: a TCP connection to a loopback port.
             reply = Self.connect(port: port)
@@ -86,6 +89,23 @@ struct DemoService: ParsableCommand {
             }
         }
         _ = reply.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+    }
+
+    /// Listens on 127.0.0.1:`port`, then closes; the reply says how it went.
+    static func listen(port: UInt16) -> String {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard s >= 0 else { return "ERR socket: \(String(cString: strerror(errno)))\n" }
+        defer { close(s) }
+        var one: Int32 = 1
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard r == 0 else { return "ERR bind: \(String(cString: strerror(errno)))\n" }
+        guard Glibc.listen(s, 4) == 0 else { return "ERR listen: \(String(cString: strerror(errno)))\n" }
+        return "OK listening\n"
     }
 
     /// Connects to 127.0.0.1:`port` and says hello; the reply says how it went.

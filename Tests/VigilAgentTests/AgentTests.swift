@@ -25,6 +25,8 @@ final class FakeKernel: KernelControl {
     }
     func setKnownExecutables(_ paths: some Sequence<String>) throws { calls.append("known-executables") }
     var egress: [UInt32: Set<NetworkDestination>] = [:]
+    var listens: [UInt32: Set<ListeningSocket>] = [:]
+    func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws { listens[slot, default: []].formUnion(sockets) }
     func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws -> Int {
         egress[slot, default: []].formUnion(destinations)
         return egress[slot]!.count

@@ -3,7 +3,8 @@ import Testing
 import VigilTestSupport
 import VigilCore
 
-/// `vigil enforce --segment`: a learned service reaches its backend and nothing else.
+/// `vigil enforce --segment`: a learned service reaches its backend and nothing else, and
+/// listens only where it learned to.
 @Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(3)))
 struct SegmentationTests {
     /// One request line to the demo service; its one-line answer.
@@ -33,12 +34,15 @@ struct SegmentationTests {
         let models = base + "/models"
         var service: Process?
         var port: UInt16 = 0
+        // Two ports nothing else here uses: the service listens on the first while learning.
+        let learnedPort = UInt16(41_000 + Int(getpid()) % 8_000), otherPort = learnedPort + 1
         let learned = try runVigil(["learn", "--models", models, "--duration", "8", "--only", binary,
                                     "--bucket", "2", "--window", "2", "--min-observed", "4", "--save-interval", "3"]) {
             (service, port) = try startDemoService(binary)
             let end = Date().addingTimeInterval(4.5)
             while Date() < end {
                 _ = try ask(port, "CONNECT \(backend.port)")
+                _ = try ask(port, "LISTEN \(learnedPort)")
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
@@ -48,12 +52,14 @@ struct SegmentationTests {
         let id = ProfileIdentity.resolve(path: binary, argv: [binary, "demo-service"]).id
         try "enforce-learning: [\(id)]\n".write(toFile: base + "/policy.yaml", atomically: false, encoding: .utf8)
         let findings = base + "/findings.jsonl"
-        var toBackend = "", toElsewhere = "", backendAccepted = 0
+        var toBackend = "", toElsewhere = "", backendAccepted = 0, listenLearned = "", listenOther = ""
         let r = try runVigil(["enforce", "--segment", "--models", models, "--workload", "exe:" + binary, "--policy", base + "/policy.yaml",
                               "--control-socket", "none", "--duration", "5", "--output", "file:" + findings]) {
             let before = backend.accepted
             toBackend = try ask(port, "CONNECT \(backend.port)")
             toElsewhere = try ask(port, "CONNECT \(elsewhere.port)")
+            listenLearned = try ask(port, "LISTEN \(learnedPort)")
+            listenOther = try ask(port, "LISTEN \(otherPort)")
             Thread.sleep(forTimeInterval: 0.3)
             backendAccepted = backend.accepted - before
         }
@@ -62,9 +68,12 @@ struct SegmentationTests {
         #expect(backendAccepted == 1)
         #expect(toElsewhere == "ERR connect: Operation not permitted", "an unlearned destination is refused in the kernel")
         #expect(elsewhere.accepted == 0)
+        #expect(listenLearned == "OK listening", "the port it learned to listen on still opens")
+        #expect(listenOther == "ERR bind: Operation not permitted", "a port it never listened on does not (no bind shell)")
         let lines = jsonLines((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "").filter { $0["class_uid"] as? Int == 2004 }
         let refused = lines.first { String(describing: $0).contains("port \(elsewhere.port) (refused: segmentation)") }
         #expect(refused != nil, "a finding names the refused destination: \(lines.map { dig($0, "finding_info.title") ?? "" })")
+        #expect(lines.contains { String(describing: $0).contains("port \(otherPort) (refused: segmentation)") }, "and the refused listener")
         #expect(svc.isRunning, "refusing a connection is all it takes")
     }
 }

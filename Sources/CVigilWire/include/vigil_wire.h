@@ -196,6 +196,14 @@ struct vg_egress_key {
     __u8 addr[16];        /* network order; IPv4 in the first 4 bytes */
 };
 #define VG_EGRESS_FIXED_BITS 64
+
+/* Key of vg_listens: the ports each profile slot listened on (slot 0: every slot). */
+struct vg_listen_key {
+    __u32 slot;
+    __u16 port;           /* host order */
+    __u8 proto;           /* VG_PROTO_TCP, VG_PROTO_UDP */
+    __u8 _pad0;
+};
 #define VG_PROTO_TCP 6        /* IPPROTO_TCP, as vg_egress_key.proto and vg_action.proto carry it */
 #define VG_PROTO_UDP 17       /* IPPROTO_UDP */
 
@@ -247,6 +255,8 @@ enum vg_action_kind {
     VG_ACTION_KILL_EXEC = 3,      /* SIGKILL sent at exec of an unknown program */
     VG_ACTION_SEGMENT_DENY = 4,   /* a connect or sendmsg outside the profile's learned
                                    * destinations refused with EPERM (segmentation) */
+    VG_ACTION_BIND_DENY = 5,      /* a bind to a port the profile never listened on refused
+                                   * with EPERM (segmentation); remote: the local address */
 };
 
 /* The kernel carried out a response. */
@@ -290,6 +300,7 @@ VG_ASSERT_SIZE(vg_seen, 16);
 VG_ASSERT_SIZE(vg_proc, 16);
 VG_ASSERT_SIZE(vg_marks, 8);
 VG_ASSERT_SIZE(vg_egress_key, 28);
+VG_ASSERT_SIZE(vg_listen_key, 8);
 VG_ASSERT_SIZE(vg_action, 48 + 8 + 24 + VG_UNIX_PATH_MAX + 4 + VG_PATH_MAX);
 VG_ASSERT_SIZE(vg_tamper, 48 + 8);
 

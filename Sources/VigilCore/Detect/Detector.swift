@@ -204,6 +204,11 @@ public final class Detector {
                 dev.destination = d
                 out.append(dev)
             }
+            if a.kind == .bindDenied, let local = a.remote, case .profile(let id)? = attribution[pid], let p = profiles[id] {
+                let s = Learner.socket(a.transport ?? .tcp, local)
+                out.append(make(.newListen, pid, id, s.description + " (refused: segmentation)",
+                                expected(p.listens.keys.sorted().map(\.description), sorted: false), now: now))
+            }
         }
         return out.filter { !policy.ignores($0.kind, profile: $0.profile) && once($0) }
     }
