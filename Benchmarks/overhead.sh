@@ -193,6 +193,9 @@ done
 for p in /usr/lib/gcc/x86_64-linux-gnu/*/cc1 /usr/lib/gcc/x86_64-linux-gnu/*/collect2 /usr/libexec/gcc/x86_64-linux-gnu/*/cc1 /usr/libexec/gcc/x86_64-linux-gnu/*/collect2; do
     [ -x "$p" ] && ONLY+=(--only "$p")
 done
+# The same programs are the workloads enforce guards (it acts on nothing else).
+WORKLOADS=()
+for ((i = 1; i < ${#ONLY[@]}; i += 2)); do WORKLOADS+=(--workload "exe:${ONLY[$i]}"); done
 
 # p99 from wrk's latency distribution, in ms.
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }'; }
@@ -358,7 +361,7 @@ start_config() {
             "$VIGIL" learn --models "$LEARN_SCRATCH" "${ONLY[@]}" --save-interval 3600 > "$W/learn.out" 2> "$W/learn.err" & AGENT=$!; PIDS+=("$AGENT")
             wait_for "$W/learn.err" 'learning into' 120 "$AGENT" || WHY="vigil learn did not start: $(tail -2 "$W/learn.err")" ;;
         "vigil enforce")
-            "$VIGIL" enforce --models "$LEARNED" --policy "$W/policy.yaml" --output "file:$W/enforce.jsonl" > "$W/enforce.out" 2> "$W/enforce.err" & AGENT=$!; PIDS+=("$AGENT")
+            "$VIGIL" enforce --models "$LEARNED" "${WORKLOADS[@]}" --control-socket none --policy "$W/policy.yaml" --output "file:$W/enforce.jsonl" > "$W/enforce.out" 2> "$W/enforce.err" & AGENT=$!; PIDS+=("$AGENT")
             wait_for "$W/enforce.err" 'enforce: ' 120 "$AGENT" || WHY="vigil enforce did not start: $(tail -2 "$W/enforce.err")" ;;
         "auditd exec+connect"|"auditd every syscall")
             if [ -n "$AUDIT_OK" ]; then WHY=$AUDIT_OK; return; fi
@@ -460,7 +463,7 @@ if [ $SCALE = 1 ]; then
     for rep in $(seq 1 "$REPS"); do
         for s in "${SCALES[@]}"; do
             n=${s#*=}; d="$W/scale-$s"
-            "$VIGIL" enforce --models "$d" --policy "$W/policy.yaml" --output "file:$W/scale.jsonl" > "$W/scale.out" 2> "$W/scale.err" & AGENT=$!; PIDS+=("$AGENT")
+            "$VIGIL" enforce --models "$d" "${WORKLOADS[@]}" --control-socket none --policy "$W/policy.yaml" --output "file:$W/scale.jsonl" > "$W/scale.out" 2> "$W/scale.err" & AGENT=$!; PIDS+=("$AGENT")
             wait_for "$W/scale.err" 'enforce: ' 300 "$AGENT" || { printf 'na\t%s\t-\t%s\n' "$s" "enforce did not start" >> "$RES"; stop "$AGENT" KILL; continue; }
             settle "$AGENT" scale "$s"
             SLEEPERS=""

@@ -410,7 +410,10 @@ public final class Agent {
         case .member(let w):
             let block = responder.policy.workloads[w]
             want = w == WorkloadScope.everyProcess ? [] : block?.execGuard == false ? [.guarded, .noExecGuard] : .guarded
+            // Segmented: a process of a profile that is enforced (under `vigil run`, only
+            // profiles promoted to enforce) and stable, or opted in while learning.
             if block?.segment ?? configuration.segment, let id = detector.profileID(forPid: pid),
+               configuration.command == .enforce || modes.mode(of: id) == .enforce,
                !responder.isLearning(id) || responder.policy.enforceLearning.contains(id) {
                 want.insert(.segment)
             }
