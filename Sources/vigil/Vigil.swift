@@ -24,6 +24,7 @@ struct Vigil: ParsableCommand {
             Enforce.self,
             Resume.self,
             Mode.self,
+            MapCommand.self,
             Run.self,
             Status.self,
             ProfileCommand.self,

@@ -1,0 +1,62 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+import VigilCore
+
+@Suite struct FlowMapTests {
+    static let t0: UInt64 = 1_000_000_000_000
+
+    /// A client that calls a local cache and two addresses of one outside network, and the
+    /// cache, which listens on 6379.
+    static func profiles() -> [Profile] {
+        let learner = Learner(hostID: "t", profiles: [], now: t0, binaryHash: { _ in nil })
+        var table = ProcessTable()
+        func ev(_ pid: Int32, _ p: Event.Payload) -> Event { Event(timeNanos: t0, pid: pid, tid: pid, comm: "t", payload: p) }
+        func net(_ op: Event.Network.Operation, local: Endpoint? = nil, remote: Endpoint? = nil) -> Event.Payload {
+            .network(.init(operation: op, result: 0, fd: 3, transport: .tcp, local: local, remote: remote))
+        }
+        let events = [
+            ev(10, .exec(.init(ppid: 1, uid: 0, euid: 0, gid: 0, path: "/opt/t/cache", argv: ["/opt/t/cache"]))),
+            ev(10, net(.listen, local: .ipv4(IPv4Address(0, 0, 0, 0), port: 6379))),
+            ev(20, .exec(.init(ppid: 1, uid: 0, euid: 0, gid: 0, path: "/opt/t/web", argv: ["/opt/t/web"]))),
+            ev(20, net(.connect, remote: .ipv4(IPv4Address(127, 0, 0, 1), port: 6379))),
+            ev(20, net(.connect, remote: .ipv4(IPv4Address(203, 0, 113, 7), port: 443))),
+            ev(20, net(.connect, remote: .ipv4(IPv4Address(203, 0, 113, 9), port: 443))),
+        ]
+        for e in events { learner.apply(e, process: table.apply(e), now: t0) }
+        return learner.profiles.values.sorted { $0.id < $1.id }
+    }
+
+    @Test func aDestinationAnotherProfileServesJoinsThemAndTheRestCollapse() throws {
+        let map = FlowMap(profiles: Self.profiles())
+        let web = try #require(map.nodes.first { $0.label == "/opt/t/web" })
+        let cache = try #require(map.nodes.first { $0.label == "/opt/t/cache" })
+        #expect(cache.listens == ["tcp 6379"])
+        #expect(map.nodes.filter { $0.kind == .external }.map(\.label) == ["203.0.113.0/24"])
+        #expect(map.edges.contains { $0.from == web.id && $0.to == cache.id && $0.port == 6379 }, "the cache call joins the cache's profile")
+        let out = try #require(map.edges.first { $0.from == web.id && $0.to == "net:203.0.113.0/24" })
+        #expect(out.port == 443 && out.count == 2, "two addresses of one /24: one edge")
+    }
+
+    @Test func everyRenderingParses() throws {
+        let map = FlowMap(profiles: Self.profiles())
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(map.json().utf8)) as? [String: Any])
+        #expect((json["nodes"] as? [Any])?.count == 3 && (json["edges"] as? [Any])?.count == 2)
+        let dot = map.dot()
+        #expect(dot.hasPrefix("digraph vigil {") && dot.components(separatedBy: " -> ").count == 3)
+        final class Counter: NSObject, XMLParserDelegate {
+            var elements: [String: Int] = [:]
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+                elements[name, default: 0] += 1
+            }
+        }
+        let parser = XMLParser(data: Data(map.svg().utf8))
+        let counter = Counter()
+        parser.delegate = counter
+        #expect(parser.parse(), "the SVG is well-formed XML: \(parser.parserError.map { "\($0)" } ?? "")")
+        #expect(counter.elements["svg"] == 1 && counter.elements["rect"] == 3, "one box per node: \(counter.elements)")
+        #expect((counter.elements["line"] ?? 0) + (counter.elements["path"] ?? 0) >= 3, "one arrow per flow (and the marker's path)")
+    }
+}
