@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import Testing
 import VigilCore
+import VigilTestSupport
 
 @Suite struct FlowMapTests {
     static let t0: UInt64 = 1_000_000_000_000
@@ -58,5 +59,37 @@ import VigilCore
         #expect(parser.parse(), "the SVG is well-formed XML: \(parser.parserError.map { "\($0)" } ?? "")")
         #expect(counter.elements["svg"] == 1 && counter.elements["rect"] == 3, "one box per node: \(counter.elements)")
         #expect((counter.elements["line"] ?? 0) + (counter.elements["path"] ?? 0) >= 3, "one arrow per flow (and the marker's path)")
+    }
+}
+
+@Suite struct NftablesExportTests {
+    @Test func theLearnedFlowsAreAcceptedAndTheRestDroppedByCgroup() throws {
+        let web = try #require(FlowMapTests.profiles().first { $0.identity.executable == "/opt/t/web" })
+        let rules = NftablesExport.ruleset(web, cgroup: "system.slice/web.service")
+        let match = "socket cgroupv2 level 2 \"system.slice/web.service\""
+        #expect(rules.contains("\(match) ip daddr 127.0.0.1 tcp dport 6379 accept"))
+        #expect(rules.contains("\(match) ip daddr 203.0.113.7 tcp dport 443 accept"))
+        #expect(rules.contains("\(match) ct state established,related accept"))
+        let lines = rules.split(separator: "\n")
+        #expect(lines.last { $0.contains(match) }?.hasSuffix("counter drop") == true, "everything else is dropped, last")
+    }
+
+    @Test func nftAcceptsTheRuleset() throws {
+        guard let nft = Tools.which("nft") else {
+            #expect(!Tools.required, "VIGIL_REQUIRE_TOOLS=1 but nft is missing (apt-get install -y nftables)")
+            return
+        }
+        guard geteuid() == 0 else { return }
+        // nft resolves the cgroup path under /sys/fs/cgroup when it checks: name one that exists.
+        let root = "/sys/fs/cgroup"
+        let existing = try #require(try FileManager.default.contentsOfDirectory(atPath: root).sorted().first { name in
+            var dir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &dir) && dir.boolValue
+        })
+        let web = try #require(FlowMapTests.profiles().first { $0.identity.executable == "/opt/t/web" })
+        let file = try makeTempDirectory("vigil-nft") + "/web.nft"
+        try NftablesExport.ruleset(web, cgroup: existing).write(toFile: file, atomically: false, encoding: .utf8)
+        let r = try Tools.run(nft, ["-c", "-f", file])
+        #expect(r.status == 0, "nft -c: \(r.output)")
     }
 }
