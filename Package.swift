@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vigil", targets: ["vigil"]),
+        .executable(name: "acme-notes", targets: ["acme-notes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,6 +58,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The demo's service: a small C TCP server with a command-injection flaw, visibly not Vigil.
+        .executableTarget(name: "acme-notes", path: "Sources/acme-notes"),
         // Benchmarks print figures; they are not tests. See Benchmarks/README.md.
         .executableTarget(
             name: "vigil-bench",

