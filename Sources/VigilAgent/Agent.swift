@@ -56,7 +56,9 @@ public final class Agent {
     private let startNanos: UInt64
     private var nextSecond: UInt64
     private var nextSave: UInt64
-    private let onlyPaths: Set<String>
+    /// `--only` / `learn.only`: which programs may be learned, by the invoked or the
+    /// resolved path (``ExecutableSelector``); empty selects every program.
+    private let only: ExecutableSelector
     private var stopped = false
 
     /// What the models directory held at start.
@@ -103,7 +105,8 @@ public final class Agent {
         store = ProfileStore(directory: c.run.models)
         refused = baselines.refused
         modes = baselines.modes
-        onlyPaths = Set(c.run.only)
+        only = ExecutableSelector(paths: c.run.only, label: c.command == .learn ? "--only" : "learn.only",
+                                  resolve: ExecutablePath.live.realpath)
         let now = clock.nowNanos()
         startNanos = now
         nextSecond = now + 1_000_000_000
@@ -157,8 +160,9 @@ public final class Agent {
                 Diagnostics.warning("could not load segment-allow into the kernel: \(error)")
             }
         }
+        for w in only.warnings { Diagnostics.warning(w) }
         if configuration.command == .learn {
-            for id in learner.profiles.keys.sorted() where wanted(learner.profiles[id]!.identity.executable) { loadIntoKernel(id) }
+            for id in learner.profiles.keys.sorted() where only.selects(learner.profiles[id]!) { loadIntoKernel(id) }
         } else {
             for id in learner.profiles.keys.sorted() { loadIntoKernel(id) }
         }
@@ -170,7 +174,7 @@ public final class Agent {
         let seeded = table.records.filter { $0.pid != me && !$0.path.isEmpty }
         var toLearn: [ProcessRecord] = [], toWatch: [ProcessRecord] = []
         for r in seeded {
-            if learns(r.path, r.argv) { toLearn.append(r) } else { toWatch.append(r) }
+            if learns(r) { toLearn.append(r) } else { toWatch.append(r) }
         }
         learner.seed(toLearn, now: now)
         if configuration.command.judges { _ = detector.seed(toWatch, now: now) }
@@ -226,7 +230,9 @@ public final class Agent {
         case .exec(let x):
             if let record { scope.exec(record) }
             if x.execSeq != 0 { execSeqs[pid] = x.execSeq }
-            if learns(x.path, x.argv) {
+            let started = record ?? ProcessRecord(pid: pid, ppid: x.ppid, uid: x.uid, euid: x.euid, gid: x.gid, path: x.executable,
+                                                  invokedPath: x.path, argv: x.argv, comm: event.comm)
+            if learns(started) {
                 // The detector still judges the exec against the old image's profile (a
                 // watched program starting something); the new image is learned, not judged.
                 if judges { responder.add(detector.apply(event, process: record, now: now, newImageLearned: true), pid: pid, seen: event.timeNanos) }
@@ -234,8 +240,10 @@ public final class Agent {
             } else {
                 learner.noteUnlearnedExec(pid: pid, path: x.path, at: event.timeNanos, now: now)
                 if judges {
-                    let hash = hasher.cachedOrSchedule(path: x.path)
-                    if hash == nil { pendingHashes[x.path, default: []].append(pid) }
+                    // The file that runs (a symlink's target, a script's interpreter), as the
+                    // learner hashed it for the profile's binaries.
+                    let hash = hasher.cachedOrSchedule(path: x.executable)
+                    if hash == nil { pendingHashes[x.executable, default: []].append(pid) }
                     responder.add(detector.apply(event, process: record, binaryHash: hash, now: now), pid: pid, seen: event.timeNanos)
                 }
             }
@@ -346,7 +354,9 @@ public final class Agent {
         if c.command != .learn { stream.publish(AgentEvent(.stopped(reason: reason), timeNanos: clock.nowNanos())) }
         stream.close()
         switch c.command {
-        case .learn: progress?.finished(learner: learner, now: clock.nowNanos(), stats: kernel.stats)
+        case .learn:
+            progress?.finished(learner: learner, now: clock.nowNanos(), stats: kernel.stats)
+            for w in only.unmatchedWarnings() { Diagnostics.warning(w) }
         case .run: Diagnostics.info("stopped: \(Self.summary(modes)); " + StatsReport.summary(kernel.stats).replacingOccurrences(of: "stopped: ", with: ""))
         case .monitor, .enforce: Diagnostics.info(StatsReport.summary(kernel.stats))
         }
@@ -354,22 +364,23 @@ public final class Agent {
 
     // MARK: Profiles and the kernel
 
-    /// Whether `path` is one the configuration lets be learned (`only`).
-    private func wanted(_ path: String) -> Bool { onlyPaths.isEmpty || onlyPaths.contains(path) }
-
-    /// Whether a new program is learned: its profile learns, or it has none and new ones learn.
-    private func learns(_ path: String, _ argv: [String]) -> Bool {
-        if configuration.command == .learn { return wanted(path) }
-        let id = ProfileIdentity.resolve(path: path, argv: argv).id
+    /// Whether a new program is learned: its profile learns, or it has none and new ones
+    /// learn. Its profile is the identity rule's (``ProfileIdentity/of(_:)``: the resolved
+    /// executable, plus the name it was started under when that differs), for a process
+    /// started now as for one found running; `only` matches the invoked or the resolved path.
+    private func learns(_ r: ProcessRecord) -> Bool {
+        if configuration.command == .learn { return only.matches(r) }
+        let id = r.identity.id
         if let mode = modes.mode(of: id) { return mode == .learn }
         // Pinned to monitor or enforce with no baseline yet: an unknown executable.
-        if let pinned = pinnedMode(id: id, path: path) { return pinned == .learn }
+        if let pinned = pinnedMode(id: id, path: r.path) { return pinned == .learn }
         guard modes.policy.newExecutables == .learn else { return false }
-        return wanted(path)
+        return only.matches(r)
     }
 
     /// The kernel's copy of a profile: its known syscalls and n-grams, its slot's mode, and
-    /// the executables it knows.
+    /// the executables it knows (keyed by the path given to execve, so the paths it was
+    /// invoked as too).
     private func loadIntoKernel(_ id: String) {
         guard let mode = modes.mode(of: id) else { return }
         let slot = learner.profileSlot(for: id)
@@ -390,7 +401,7 @@ public final class Agent {
             }
         }
         if let p = learner.profiles[id] {
-            let fresh = Set([p.identity.executable]).union(p.executes.keys).subtracting(knownExecutables)
+            let fresh = p.knownPaths.union(p.executes.keys).subtracting(knownExecutables)
             if !fresh.isEmpty {
                 knownExecutables.formUnion(fresh)
                 try? kernel.setKnownExecutables(fresh)

@@ -135,8 +135,9 @@ public final class WorkloadScope {
             let c = context(r)
             if let m = selectors.first(where: { c.matches($0.selector) }) { e.workload = m.workload }
         }
-        if e.workload == nil, e.softProtection == nil, isProtectedExecutable(r.path) {
-            e.softProtection = "protected executable \(r.path)"
+        // The file that runs, or the path it was started by (a protected symlink).
+        if e.workload == nil, e.softProtection == nil, let p = [r.path, r.invokedPath].first(where: isProtectedExecutable) {
+            e.softProtection = "protected executable \(p)"
         }
     }
 

@@ -76,9 +76,14 @@ extension Event {
         public var uid: UInt32
         public var euid: UInt32
         public var gid: UInt32
-        /// Path of the executable: absolute, except for a relative execve whose process
-        /// exited before the sensor could read /proc/PID/exe.
+        /// The path as execve was given it (the kernel's `bprm->filename`), made absolute by
+        /// the sensor: what the caller ran, a symlink's own path included. Absolute, except
+        /// for a relative execve whose process exited before the sensor could resolve it.
         public var path: String
+        /// The file actually run: ``path`` with symlinks resolved, or for a `#!` script its
+        /// interpreter, resolved (what /proc/PID/exe shows). The profile identity's executable.
+        /// Equal to ``path`` when it could not be resolved.
+        public var executable: String
         /// The command line; `argvTruncated` says the kernel's bound cut it short.
         public var argv: [String]
         public var argvTruncated: Bool
@@ -87,13 +92,14 @@ extension Event {
         /// profile keeps a later exec from running under this one's.
         public var execSeq: UInt32
 
-        public init(ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, path: String, argv: [String], argvTruncated: Bool = false,
-                    execSeq: UInt32 = 0) {
+        public init(ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, path: String, executable: String? = nil,
+                    argv: [String], argvTruncated: Bool = false, execSeq: UInt32 = 0) {
             self.ppid = ppid
             self.uid = uid
             self.euid = euid
             self.gid = gid
             self.path = path
+            self.executable = executable ?? path
             self.argv = argv
             self.argvTruncated = argvTruncated
             self.execSeq = execSeq

@@ -5,8 +5,13 @@ public struct ProcessRecord: Sendable, Hashable {
     public var uid: UInt32
     public var euid: UInt32
     public var gid: UInt32
-    /// Absolute path of the executable; empty when unknown (e.g. a kernel thread).
+    /// Absolute path of the executable file run, symlinks resolved (an exec's
+    /// ``Event/Exec/executable``, /proc/PID/exe); empty when unknown (e.g. a kernel thread).
     public var path: String
+    /// The path the program was started by, when known and different from ``path`` (an
+    /// exec's ``Event/Exec/path``; for a process found running, an absolute argv[0] that
+    /// resolves to ``path``); empty otherwise.
+    public var invokedPath: String
     public var argv: [String]
     public var comm: String
     public var cgroupID: UInt64
@@ -16,19 +21,24 @@ public struct ProcessRecord: Sendable, Hashable {
     public var seeded: Bool
 
     public init(pid: Int32, ppid: Int32, uid: UInt32 = 0, euid: UInt32 = 0, gid: UInt32 = 0, path: String = "",
-                argv: [String] = [], comm: String = "", cgroupID: UInt64 = 0, startNanos: UInt64 = 0, seeded: Bool = false) {
+                invokedPath: String = "", argv: [String] = [], comm: String = "", cgroupID: UInt64 = 0, startNanos: UInt64 = 0,
+                seeded: Bool = false) {
         self.pid = pid
         self.ppid = ppid
         self.uid = uid
         self.euid = euid
         self.gid = gid
         self.path = path
+        self.invokedPath = invokedPath == path ? "" : invokedPath
         self.argv = argv
         self.comm = comm
         self.cgroupID = cgroupID
         self.startNanos = startNanos
         self.seeded = seeded
     }
+
+    /// The profile identity of this process (``ProfileIdentity/of(_:)``).
+    public var identity: ProfileIdentity { ProfileIdentity.of(self) }
 
     /// The command line as one string, arguments joined by spaces.
     public var commandLine: String { argv.joined(separator: " ") }
@@ -77,8 +87,8 @@ public struct ProcessTable: Sendable {
             live[f.childPid] = child
             return live[event.pid]
         case .exec(let e):
-            let r = ProcessRecord(pid: event.pid, ppid: e.ppid, uid: e.uid, euid: e.euid, gid: e.gid, path: e.path,
-                                  argv: e.argv, comm: event.comm, cgroupID: event.cgroupID,
+            let r = ProcessRecord(pid: event.pid, ppid: e.ppid, uid: e.uid, euid: e.euid, gid: e.gid, path: e.executable,
+                                  invokedPath: e.path, argv: e.argv, comm: event.comm, cgroupID: event.cgroupID,
                                   startNanos: live[event.pid]?.startNanos ?? event.timeNanos)
             live[event.pid] = r
             return r

@@ -20,7 +20,8 @@ public enum ProcScanner {
         return out
     }
 
-    static func record(pid: Int32, procRoot: String, bootNanos: UInt64?, ticksPerSecond: UInt64, nowNanos: UInt64) -> ProcessRecord? {
+    static func record(pid: Int32, procRoot: String, bootNanos: UInt64?, ticksPerSecond: UInt64, nowNanos: UInt64,
+                       paths: ExecutablePath = .live) -> ProcessRecord? {
         let dir = "\(procRoot)/\(pid)"
         guard let stat = try? String(contentsOfFile: "\(dir)/stat", encoding: .utf8),
               let parsed = parseStat(stat) else { return nil }
@@ -40,9 +41,14 @@ public enum ProcScanner {
         }
         var start = nowNanos
         if let boot = bootNanos { start = boot + parsed.startTicks * 1_000_000_000 / ticksPerSecond }
+        // /proc/PID/exe is the file run, symlinks resolved: the identity's executable as an
+        // exec event's is (ExecutablePath). An absolute argv[0] that leads to that file is
+        // the path the process was most likely started by.
+        let exe = ExecutablePath.stripDeleted(path)
+        var invoked = ""
+        if let a0 = argv.first, a0.hasPrefix("/"), a0 != exe, paths.realpath(a0) == exe { invoked = a0 }
         return ProcessRecord(pid: pid, ppid: parsed.ppid, uid: uid, euid: euid, gid: gid,
-                             path: path.hasSuffix(" (deleted)") ? String(path.dropLast(10)) : path,
-                             argv: argv, comm: parsed.comm, startNanos: start, seeded: true)
+                             path: exe, invokedPath: invoked, argv: argv, comm: parsed.comm, startNanos: start, seeded: true)
     }
 
     /// Fields of /proc/PID/stat. The command name sits in parentheses and may itself hold

@@ -276,9 +276,10 @@ public final class Sensor {
         do {
             ring = try RingBuffer(map: events) { [unowned self] raw in
                 guard var e = self.decoder.decode(raw) else { return }
-                if case .exec(var x) = e.payload, !x.path.hasPrefix("/") {
-                    // The kernel gives the path as execve was called (`./svc`); identities need it absolute.
-                    x.path = Self.absoluteExecutable(pid: e.pid, given: x.path)
+                if case .exec(var x) = e.payload {
+                    // The kernel gives the path as execve was called (`./svc`, a symlink):
+                    // identities need the file run (see ExecutablePath).
+                    ExecutablePath.live.resolve(&x, pid: e.pid)
                     e.payload = .exec(x)
                 }
                 self.sink?(e)
@@ -300,18 +301,6 @@ public final class Sensor {
 
     /// How many known syscalls and n-grams the kernel can hold (all profiles together).
     public var knownCapacity: (syscalls: UInt32, ngrams: UInt32) { (knownSyscalls.maxEntries, knownNgrams.maxEntries) }
-
-    /// The absolute path of a process's executable, from /proc (a relative exec path is
-    /// resolved against the caller's directory, which is gone by now); `given` when the
-    /// process has already exited.
-    static func absoluteExecutable(pid: Int32, given: String) -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return given }
-        var path = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
-        return path.hasPrefix("/") ? path : given
-    }
 
     /// Waits up to `timeoutMillis` for records and hands each decoded event to `handler`.
     /// Returns the number of records consumed (0 on timeout or signal).

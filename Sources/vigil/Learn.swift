@@ -34,7 +34,9 @@ struct Learn: ParsableCommand {
     @Option(help: "Stop after this many seconds (default: until SIGINT or SIGTERM).")
     var duration: Double?
 
-    @Option(parsing: .singleValue, help: ArgumentHelp("Learn only this executable (absolute path; repeatable).", valueName: "PATH"))
+    @Option(parsing: .singleValue, help: ArgumentHelp(
+        "Learn only this executable (absolute path, as invoked or resolved: a symlink selects its target run under the symlink's name; repeatable). A path that does not exist or matched no process is warned about.",
+        valueName: "PATH"))
     var only: [String] = []
 
     @Option(name: .customLong("save-interval"), help: "Seconds between saves.")

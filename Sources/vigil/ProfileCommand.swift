@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VigilAgent
 import VigilCore
+import VigilSensor
 
 /// `vigil profile`: review and manage learned baselines (the Models format).
 struct ProfileCommand: ParsableCommand {
@@ -13,8 +14,20 @@ struct ProfileCommand: ParsableCommand {
         <id>.json, in the models directory (format: Models/README.md). A file that is \
         corrupt, truncated, of an unknown version or invalid is refused with its file, field \
         and reason; the other profiles still load, and the command exits 2.
+
+        Identity (rule 2, format 2): a process's profile is keyed on the executable file it \
+        actually runs, symlinks resolved (realpath; a #! script's interpreter), plus the name \
+        it was started under when that differs from the file's own name: Debian's \
+        /usr/bin/redis-server, a symlink to redis-check-rdb, is \
+        usr-bin-redis-check-rdb@redis-server~<hash>, apart from plain redis-check-rdb. \
+        The same rule holds for programs Vigil sees start and ones already running. \
+        Interpreters add their program (script, module, jar, class, inline command) and no \
+        name. Hard links are not unified: each link path is its own profile. Where a PATH \
+        is accepted (show, export-seccomp, learn --only), the invoked or the resolved path \
+        may be given. Format-1 files still load; `vigil profile upgrade` rewrites them. \
+        See Models/README.md, "Profile identity".
         """,
-        subcommands: [List.self, Show.self, Diff.self, Merge.self, Prune.self, ExportSeccomp.self, ExportNftables.self]
+        subcommands: [List.self, Show.self, Diff.self, Merge.self, Prune.self, ExportSeccomp.self, ExportNftables.self, Upgrade.self]
     )
 
     struct ModelsOption: ParsableArguments {
@@ -38,10 +51,15 @@ struct ProfileCommand: ParsableCommand {
     static func resolve(_ ref: String, in store: ProfileStore) throws -> Profile {
         if ref.hasPrefix("/"), !ref.hasSuffix(".json") {
             let (profiles, _) = store.loadAll()
-            let matches = profiles.filter { $0.identity.executable == ref }.sorted { $0.id < $1.id }
+            // The invoked or the resolved path (ExecutableSelector: the identity rule's matching).
+            let selector = ExecutableSelector(paths: [ref], label: "profile", resolve: ExecutablePath.live.realpath)
+            let matches = profiles.filter { selector.selects($0) }.sorted { $0.id < $1.id }
             if matches.count == 1 { return matches[0] }
             if matches.isEmpty {
-                Diagnostics.error("no profile in \(store.directory) belongs to the executable \(ref) (`vigil profile list --models \(store.directory)` shows what there is)")
+                let resolved = selector.entries.first?.resolved
+                let hint = resolved == nil ? "; \(ref) does not exist on this host"
+                    : resolved != ref ? "; \(ref) resolves to \(resolved!), the executable profiles are keyed on" : ""
+                Diagnostics.error("no profile in \(store.directory) belongs to the executable \(ref)\(hint) (`vigil profile list --models \(store.directory)` shows what there is)")
             } else {
                 Diagnostics.error("\(matches.count) profiles belong to \(ref); name one by id: " + matches.map(\.id).joined(separator: ", "))
             }
@@ -71,10 +89,12 @@ struct ProfileCommand: ParsableCommand {
         let r = p.stability()
         var o: [String: Any] = [
             "id": p.id, "executable": p.identity.executable, "kind": p.identity.kind.rawValue,
+            "invoked_as": p.invokedAs.keys.sorted(),
             "revision": p.revision, "state": r.state.rawValue, "reason": r.reason,
             "items": ProfileMerge.itemKeys(p).mapValues(\.count), "last_seen": RFC3339.format(p.lastSeen),
         ]
         if let t = p.identity.target { o["target"] = t }
+        if let n = p.identity.name { o["name"] = n }
         if let c = p.currentBinary { o["current_sha256"] = c }
         return o
     }
@@ -101,7 +121,7 @@ struct ProfileCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one profile (by file path or id).")
         @OptionGroup var models: ModelsOption
-        @Argument(help: ArgumentHelp("A profile id, a profile file (.json), or the absolute path of the executable it belongs to.", valueName: "PATH-OR-ID")) var profile: String
+        @Argument(help: ArgumentHelp("A profile id, a profile file (.json), or the absolute path of the executable it belongs to (as invoked, e.g. a symlink, or resolved).", valueName: "PATH-OR-ID")) var profile: String
         @Flag(help: "Print JSON: identity, state, syscalls by name, listening ports, destinations, ...") var json = false
 
         func run() throws {
@@ -126,6 +146,8 @@ struct ProfileCommand: ParsableCommand {
             }
             print("profile       \(p.id) (revision \(p.revision))")
             print("executable    \(p.identity.executable)" + (p.identity.target.map { "  \(p.identity.kind.rawValue) \($0)" } ?? (p.identity.kind == .command ? "  inline commands" : "")))
+            if let n = p.identity.name { print("run as        \(n)") }
+            if !p.invokedAs.isEmpty { print("invoked as    \(p.invokedAs.keys.sorted().joined(separator: ", "))") }
             print("state         \(r.state.rawValue): \(r.reason)")
             print("binary        \(p.currentBinary ?? "unknown")" + (p.binaries.count > 1 ? " (\(p.binaries.count) seen)" : ""))
             print("users         \(p.users.keys.sorted().map { "uid \($0)" }.joined(separator: ", "))")
@@ -258,6 +280,57 @@ struct ProfileCommand: ParsableCommand {
                 if try target.save(&p, force: force) { written += 1 }
             }
             Diagnostics.info("merged \(Set(all.map(\.id)).count) profiles into \(into); \(written) files changed")
+        }
+    }
+
+    struct Upgrade: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rewrite profiles of an older format or identity rule in the current ones.",
+            discussion: """
+            Format-1 profiles of programs Vigil saw start were keyed on the path as invoked \
+            (a symlink). Each profile whose executable resolves to another path on this host \
+            is renamed to its rule-2 identity (resolved executable, plus the invoked name when \
+            it differs; the old path is kept under invoked_as); the others are rewritten in \
+            format 2 with their id. A profile whose executable does not exist on this host \
+            keeps its identity. Conflicts (a new id that another profile has, or that two \
+            profiles would share) are listed and nothing is written: merge those first \
+            (`vigil profile merge`); exit 2. Ids named in a policy or run configuration must \
+            be updated by hand: each rename is printed as OLD -> NEW.
+            """)
+        @Argument(help: ArgumentHelp("The models directory.", valueName: "DIR")) var directory: String
+        @Flag(name: .customLong("dry-run"), help: "List what would be done; write nothing.") var dryRun = false
+
+        func run() throws {
+            let store = ProfileStore(directory: directory)
+            let (profiles, bad) = ProfileCommand.loadWarning(store)
+            var versioned: [(profile: Profile, version: Int64)] = []
+            for p in profiles {
+                let bytes = (try? Data(contentsOf: URL(fileURLWithPath: store.path(for: p.id)))).map(Array.init) ?? []
+                versioned.append((p, ProfileCodec.version(of: bytes) ?? Int64(ProfileCodec.formatVersion)))
+            }
+            let steps = ProfileUpgrade.plan(versioned, resolve: ExecutablePath.live.realpath)
+            let conflicts = steps.filter { if case .conflict = $0.action { true } else { false } }
+            for s in steps {
+                let line: String
+                switch s.action {
+                case .current: line = "\(s.id): current (format \(s.fromVersion))"
+                case .rewrite: line = "\(s.id): rewrite format \(s.fromVersion) -> \(ProfileCodec.formatVersion)"
+                case .rename(let to): line = "\(s.id) -> \(to.id): executable \(to.executable)" + (to.name.map { " run as \($0)" } ?? "")
+                case .conflict(let reason): line = "\(s.id): refused: \(reason)"
+                }
+                print((dryRun ? "would: " : "") + line + (s.note.map { " (\($0))" } ?? ""))
+            }
+            if !conflicts.isEmpty {
+                Diagnostics.error("\(conflicts.count) profile(s) conflict; nothing was written")
+                throw ExitCode(2)
+            }
+            if dryRun { if bad { throw ExitCode(2) }; return }
+            for s in steps {
+                guard var p = s.result else { continue }
+                try store.rewrite(&p)
+                if p.id != s.id { try FileManager.default.removeItem(atPath: store.path(for: s.id)) }
+            }
+            if bad { throw ExitCode(2) }
         }
     }
 

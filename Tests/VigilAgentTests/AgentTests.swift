@@ -23,7 +23,11 @@ final class FakeKernel: KernelControl {
         calls.append("responses \(pid) \(r.rawValue)")
         responses[pid] = r
     }
-    func setKnownExecutables(_ paths: some Sequence<String>) throws { calls.append("known-executables") }
+    var knownExecutables: Set<String> = []
+    func setKnownExecutables(_ paths: some Sequence<String>) throws {
+        calls.append("known-executables")
+        knownExecutables.formUnion(paths)
+    }
     var egress: [UInt32: Set<NetworkDestination>] = [:]
     var listens: [UInt32: Set<ListeningSocket>] = [:]
     func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws { listens[slot, default: []].formUnion(sockets) }
@@ -73,7 +77,7 @@ struct Rig {
     static let t0: UInt64 = 1_000_000_000_000
 
     init(_ command: AgentConfiguration.Command, workloads: [String] = [], allProcesses: Bool = false, policy: String? = nil,
-         profiles: [Profile] = [], configure: (inout AgentConfiguration) -> Void = { _ in }) throws {
+         profiles: [Profile] = [], running: [ProcessRecord] = [], configure: (inout AgentConfiguration) -> Void = { _ in }) throws {
         dir = try makeTempDirectory("vigil-agent")
         let models = dir + "/models"
         try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -92,7 +96,7 @@ struct Rig {
         let baselines = try Agent.loadBaselines(c)
         let stream = try EventStream(outputs: run.outputs, spoolDirectory: nil, encoder: OCSFEncoder(productVersion: "test"))
         agent = Agent(configuration: c, baselines: baselines, kernel: kernel, stream: stream, clock: ManualAgentClock(now: Self.t0))
-        agent.start(running: [])
+        agent.start(running: running)
     }
 
     func feed(_ events: [Event]) {

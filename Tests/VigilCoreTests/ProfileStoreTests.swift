@@ -154,7 +154,7 @@ import VigilTestSupport
         try write("truncated.json", String(text.prefix(text.count / 2)))
         try write("corrupt.json", "{\"format_version\": 1, ]")
         try write("empty.json", "")
-        try write("future.json", text.replacingOccurrences(of: "\"format_version\": 1", with: "\"format_version\": 2"))
+        try write("future.json", text.replacingOccurrences(of: "\"format_version\": 2", with: "\"format_version\": 3"))
         try write("badcount.json", text.replacingOccurrences(of: "\"count\": 1, \"first_seen\"", with: "\"count\": 7, \"first_seen\"")
             .replacingOccurrences(of: idLine, with: idLine))
         try write("badname.json", text.replacingOccurrences(of: "\"name\": \"read\"", with: "\"name\": \"reed\""))
@@ -168,7 +168,7 @@ import VigilTestSupport
         #expect(byFile["corrupt.json"]?.field == "(document)")
         #expect(byFile["empty.json"]?.reason.contains("empty") == true)
         #expect(byFile["future.json"]?.field == "format_version")
-        #expect(byFile["future.json"]?.reason.contains("unsupported format version 2") == true)
+        #expect(byFile["future.json"]?.reason.contains("unsupported format version 3") == true)
         #expect(byFile["badname.json"]?.field.hasPrefix("syscalls[") == true)
         #expect(byFile["badname.json"]?.field.hasSuffix("].name") == true)
         #expect(byFile["badname.json"]?.reason.contains("reed") == true)
@@ -189,5 +189,40 @@ import VigilTestSupport
         #expect(try String(contentsOfFile: store.path(for: p.id), encoding: .utf8) == "{broken")
         #expect(try store.save(&p, force: true))
         #expect(store.loadAll().errors.isEmpty)
+    }
+}
+
+/// Format 2 is format 1 plus optional fields: old files load, new fields round-trip.
+@Suite struct ProfileFormatCompatibilityTests {
+    @Test func aFormatOneFileLoadsAndIsWrittenAsFormatTwo() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/profiles-v1/usr-bin-python3.11--opt-shop-api.py", withExtension: "json"))
+        let v1 = try Array(Data(contentsOf: url))
+        #expect(ProfileCodec.version(of: v1) == 1)
+        let p = try ProfileCodec.decode(v1, file: "v1")
+        #expect(p.identity == ProfileIdentity(executable: "/usr/bin/python3.11", kind: .script, target: "/opt/shop/api.py"))
+        #expect(p.invokedAs.isEmpty)
+        let v2 = ProfileCodec.encode(p)
+        #expect(ProfileCodec.version(of: v2) == 2)
+        // Only the version line differs: nothing else about an old profile changes.
+        let changed = zip(String(decoding: v1, as: UTF8.self).split(separator: "\n"), String(decoding: v2, as: UTF8.self).split(separator: "\n")).filter { $0 != $1 }
+        #expect(changed.map { String($0.1) } == ["  \"format_version\": 2,"])
+    }
+
+    @Test func nameAndInvokedPathsRoundTrip() throws {
+        var p = Profile(identity: ProfileIdentity(executable: "/usr/bin/redis-check-rdb", name: "redis-server"))
+        p.invokedAs["/usr/bin/redis-server"] = Sighting(host: "h", at: 1_700_000_000_000_000_000)
+        let bytes = ProfileCodec.encode(p)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains("\"name\": \"redis-server\""))
+        #expect(text.contains("\"invoked_as\""))
+        let back = try ProfileCodec.decode(bytes, file: "x")
+        #expect(back == p)
+        #expect(back.knownPaths == ["/usr/bin/redis-check-rdb", "/usr/bin/redis-server"])
+        let bad = text.replacingOccurrences(of: "\"name\": \"redis-server\"", with: "\"name\": \"a/b\"")
+        #expect(throws: ProfileLoadError.self) { try ProfileCodec.decode(Array(bad.utf8), file: "x") }
+        // An id that leaves the name out does not match the identity: an older vigil refuses
+        // such a file rather than take it for plain redis-check-rdb.
+        let wrongID = text.replacingOccurrences(of: p.id, with: ProfileIdentity(executable: "/usr/bin/redis-check-rdb").id)
+        #expect(throws: ProfileLoadError.self) { try ProfileCodec.decode(Array(wrongID.utf8), file: "x") }
     }
 }

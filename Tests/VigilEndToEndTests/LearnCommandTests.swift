@@ -79,6 +79,58 @@ struct LearnCommandTests {
         #expect((sleep["revision"] as? Int ?? 0) >= 2, "the second run saved a new revision of the same file")
     }
 
+    /// Identity rule 2 end to end: a program run through a symlink of another name has one
+    /// profile (the resolved file, run as the symlink's name), whether it was running before
+    /// `vigil learn` started (found in /proc) or exec'd while it runs; `--only` and
+    /// `profile show` take the symlink's path or the file's.
+    @Test func aProgramStartedThroughASymlinkBeforeAndAfterLearningBeganHasOneProfile() throws {
+        try BPFTestGate.check()
+        let models = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-models-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: models) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-link-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let link = dir + "/vigil-napper"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/usr/bin/sleep")
+        let target = try #require(realpath("/usr/bin/sleep", nil).map { p in defer { free(p) }; return String(cString: p) })
+
+        // Running before learning begins, as another user (so the profile's users say which
+        // processes it holds): setpriv execs the symlink, argv[0] the symlink's path.
+        let early = Process()
+        early.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        early.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", link, "60"]
+        try early.run()
+        defer { kill(early.processIdentifier, SIGKILL); early.waitUntilExit() }
+        let exe = "/proc/\(early.processIdentifier)/exe"
+        for _ in 0..<200 where (try? FileManager.default.destinationOfSymbolicLink(atPath: exe)) != target { usleep(10_000) }
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: exe)) == target)
+
+        let r = try runVigil(["learn", "--models", models, "--duration", "4", "--save-interval", "2", "--only", link]) {
+            // Exec'd while learning, as root.
+            try runProgram(link, ["0.2"])
+        }
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.err.contains("1 running processes attached"), "the process started before learning matched --only the symlink; stderr: \(r.err)")
+
+        let list = try runVigil(["profile", "list", "--models", models, "--json"])
+        let profiles = try #require(try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]])
+        #expect(profiles.count == 1, "one profile for both: \(profiles.map { $0["id"] ?? "" })")
+        let id = ProfileIdentity(executable: target, name: "vigil-napper").id
+        #expect(profiles.first?["id"] as? String == id)
+
+        let show = try runVigil(["profile", "show", link, "--models", models, "--json"])
+        #expect(show.status == 0, "stderr: \(show.err)")
+        let p = try #require(try JSONSerialization.jsonObject(with: Data(show.out.utf8)) as? [String: Any])
+        #expect(p["id"] as? String == id)
+        #expect(p["executable"] as? String == target)
+        #expect(p["name"] as? String == "vigil-napper")
+        #expect((p["invoked_as"] as? [String])?.contains(link) == true, "invoked_as: \(p["invoked_as"] ?? "")")
+        let users = Set(p["users"] as? [Int] ?? [])
+        #expect(users.isSuperset(of: [0, 65534]), "the running process (uid 65534) and the exec'd one (uid 0) share the profile: users \(users)")
+        let byTarget = try runVigil(["profile", "show", target, "--models", models, "--json"])
+        #expect(byTarget.status == 0 && byTarget.out == show.out, "the resolved path names it too; stderr: \(byTarget.err)")
+    }
+
     @Test func aWorldWritableModelsDirectoryIsRefused() throws {
         let models = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-models-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])

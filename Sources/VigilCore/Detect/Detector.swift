@@ -3,7 +3,7 @@
 ///
 /// The detector does no I/O. The caller feeds it events (with the process table's record),
 /// binary hashes it computed elsewhere, and the clock. Processes are attributed to profiles
-/// as the ``Learner`` does: by ``ProfileIdentity/resolve(path:argv:)`` at exec, a forked
+/// as the ``Learner`` does: by ``ProfileIdentity/of(executable:argv:comm:)`` at exec, a forked
 /// child keeping its parent's profile until it execs.
 ///
 /// **Once per process.** Each distinct deviation (kind and observed item) is reported once
@@ -113,7 +113,7 @@ public final class Detector {
     /// policy reports those).
     public func seed(_ records: [ProcessRecord], now: UInt64) -> [Deviation] {
         var out: [Deviation] = []
-        for r in records where !r.path.isEmpty { out += attach(pid: r.pid, path: r.path, argv: r.argv, now: now) }
+        for r in records where !r.path.isEmpty { out += attach(pid: r.pid, identity: r.identity, path: r.path, now: now) }
         return out
     }
 
@@ -147,7 +147,8 @@ public final class Detector {
             }
             // The parent that started this program: the exec'ing image's parent, else the image itself.
             let parentPath = (attribution[e.ppid]).flatMap(executable) ?? previous.flatMap(executable)
-            out += attach(pid: pid, path: e.path, argv: e.argv, now: now)
+            out += attach(pid: pid, identity: ProfileIdentity.of(executable: e.executable, argv: e.argv, comm: event.comm),
+                          path: e.path, now: now)
             if case .profile(let id)? = attribution[pid], let p = profiles[id] {
                 if let parentPath, !p.parents.isEmpty, p.parents[parentPath] == nil {
                     out.append(make(.newParent, pid, id, parentPath, expected(p.parents.keys), now: now))
@@ -244,12 +245,11 @@ public final class Detector {
 
     private func attributionFromRecord(_ r: ProcessRecord) -> Attribution? {
         guard !r.path.isEmpty else { return nil }
-        let id = ProfileIdentity.resolve(path: r.path, argv: r.argv).id
+        let id = r.identity.id
         return profiles[id] != nil ? .profile(id) : .unknown(path: r.path)
     }
 
-    private func attach(pid: Int32, path: String, argv: [String], now: UInt64) -> [Deviation] {
-        let identity = ProfileIdentity.resolve(path: path, argv: argv)
+    private func attach(pid: Int32, identity: ProfileIdentity, path: String, now: UInt64) -> [Deviation] {
         if profiles[identity.id] != nil {
             attribution[pid] = .profile(identity.id)
             return []

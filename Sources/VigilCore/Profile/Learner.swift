@@ -113,7 +113,7 @@ public final class Learner {
     public func seed(_ records: [ProcessRecord], now: UInt64) {
         tick(now)
         for r in records where !r.path.isEmpty {
-            let id = attach(pid: r.pid, path: r.path, argv: r.argv, now: now)
+            let id = attach(pid: r.pid, record: r, now: now)
             record(id, now: now, observations: 1) { p, new in
                 new += self.insertUsers(&p, uid: r.uid, euid: r.euid, now: now)
             }
@@ -140,7 +140,8 @@ public final class Learner {
                 // The image that called execve started this program.
                 record(previous, now: now, observations: 0) { p, new in new += self.insert(&p.executes, e.path, now: t) }
             }
-            let id = attach(pid: event.pid, path: e.path, argv: e.argv, now: t)
+            let id = attach(pid: event.pid, record: ProcessRecord(pid: event.pid, ppid: e.ppid, path: e.executable, invokedPath: e.path,
+                                                                  argv: e.argv, comm: event.comm), now: t)
             let parentPath = parentID.flatMap { profiles[$0]?.identity.executable } ?? previous.flatMap { profiles[$0]?.identity.executable }
             record(id, now: now, observations: 1) { p, new in
                 new += self.insertUsers(&p, uid: e.uid, euid: e.euid, now: t)
@@ -262,9 +263,10 @@ public final class Learner {
         p.learning[hostID]!.resume(at: now)
     }
 
-    /// Gives `pid` the profile of `path` and `argv` (creating it), records the binary hash.
-    private func attach(pid: Int32, path: String, argv: [String], now: UInt64) -> String {
-        let identity = ProfileIdentity.resolve(path: path, argv: argv)
+    /// Gives `pid` the profile of record `r` (``ProfileIdentity/of(_:)``, creating it),
+    /// records the binary hash and the path it was invoked by.
+    private func attach(pid: Int32, record r: ProcessRecord, now: UInt64) -> String {
+        let identity = ProfileIdentity.of(r)
         let id = identity.id
         if profiles[id] == nil {
             var p = Profile(identity: identity)
@@ -272,7 +274,11 @@ public final class Learner {
             profiles[id] = p
         }
         pidProfile[pid] = id
-        if let hash = binaryHash(path) {
+        if r.invokedPath.hasPrefix("/"), r.invokedPath != identity.executable {
+            // Not new behaviour: the same program started by another of its names.
+            record(id, now: now, observations: 0) { p, _ in _ = self.insert(&p.invokedAs, r.invokedPath, now: now) }
+        }
+        if let hash = binaryHash(r.path) {
             record(id, now: now, observations: 0) { p, new in new += self.insert(&p.binaries, hash, now: now) }
         }
         return id
@@ -290,14 +296,14 @@ public final class Learner {
     /// Records the SHA-256 of the binary at `path` in every profile of that executable, for
     /// hashes computed off the event path (hashing a large binary must not stall the reader).
     public func noteBinary(path: String, sha256: String, now: UInt64) {
-        for (id, p) in profiles where p.identity.executable == path {
+        for (id, p) in profiles where p.identity.executable == path || p.invokedAs[path] != nil {
             record(id, now: now, observations: 0) { p, new in new += self.insert(&p.binaries, sha256, now: now) }
         }
     }
 
     private func profileFromRecord(_ pid: Int32, _ process: ProcessRecord?, now: UInt64) -> String? {
         guard let r = process, !r.path.isEmpty else { return nil }
-        let id = attach(pid: pid, path: r.path, argv: r.argv, now: now)
+        let id = attach(pid: pid, record: r, now: now)
         record(id, now: now, observations: 0) { p, new in new += self.insertUsers(&p, uid: r.uid, euid: r.euid, now: now) }
         return id
     }

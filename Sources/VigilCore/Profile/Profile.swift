@@ -96,6 +96,11 @@ public struct Profile: Sendable, Hashable {
     public var identity: ProfileIdentity
     /// Incremented by ``ProfileStore/save(_:force:)`` each time a save changes the file.
     public var revision: UInt64 = 0
+    /// The paths this profile's processes were started by when they differ from
+    /// ``ProfileIdentity/executable`` (a symlink such as `/usr/bin/redis-server`, a relative
+    /// path made absolute): what `--only`, `profile show` and the kernel's known-executable
+    /// set also accept for it. Format 2, optional (`invoked_as`).
+    public var invokedAs: [String: Sighting] = [:]
     /// SHA-256 (hex) of each executable file seen for this profile.
     public var binaries: [String: Sighting] = [:]
     /// Syscalls by x86_64 number.
@@ -116,6 +121,11 @@ public struct Profile: Sendable, Hashable {
     public init(identity: ProfileIdentity) { self.identity = identity }
 
     public var id: String { identity.id }
+
+    /// Every path that starts this profile's program as far as Vigil knows: the executable
+    /// and the paths it was invoked as. What the kernel's known-executable set (keyed by the
+    /// path given to execve) needs to hold for this profile, with ``executes``.
+    public var knownPaths: Set<String> { Set([identity.executable]).union(invokedAs.keys) }
 
     /// The binary seen most recently (ties: the larger hash), or nil before any exec was seen.
     public var currentBinary: String? {
@@ -142,12 +152,13 @@ public struct Profile: Sendable, Hashable {
 
     /// Number of learned items of every kind together.
     public var itemCount: Int {
-        binaries.count + syscalls.count + ngrams.count + executes.count + parents.count + destinations.count + listens.count + users.count
+        invokedAs.count + binaries.count + syscalls.count + ngrams.count + executes.count + parents.count + destinations.count + listens.count + users.count
     }
 
     /// The most recent last-seen of any item.
     public var lastSeen: UInt64 {
         var t: UInt64 = 0
+        for s in invokedAs.values { t = max(t, s.lastSeen) }
         for s in binaries.values { t = max(t, s.lastSeen) }
         for s in syscalls.values { t = max(t, s.lastSeen) }
         for s in ngrams.values { t = max(t, s.seen.lastSeen) }

@@ -16,14 +16,29 @@ public struct ProfileLoadError: Error, Sendable, Hashable, CustomStringConvertib
     public var description: String { "\(file): field \(field): \(reason)" }
 }
 
-/// The Models format, version 1: one profile per JSON file. See Models/README.md and
+/// The Models format, version 2: one profile per JSON file. See Models/README.md and
 /// Models/profile.schema.json.
+///
+/// Version 2 is version 1 plus optional fields (`identity.name`, `invoked_as`) and the
+/// identity rule 2 (executables resolved, see ``ProfileIdentity/of(executable:argv:comm:)``).
+/// Version 1 files still load as they are; `vigil profile upgrade` rewrites them under the
+/// new rule. Files are written as version 2.
 ///
 /// Output is deterministic: object keys sorted, item arrays sorted by their key, one item
 /// per line, times as RFC 3339 UTC, 64-bit hashes as 16 hex digits, so a re-learned
 /// profile diffs as the items that changed.
 public enum ProfileCodec {
-    public static let formatVersion = 1
+    public static let formatVersion = 2
+    /// Versions this build reads.
+    public static let readableVersions: ClosedRange<Int64> = 1...2
+
+    /// The format version of a profile file, without decoding the rest (nil when the file
+    /// is not a JSON object with an integer `format_version`).
+    public static func version(of data: [UInt8]) -> Int64? {
+        guard let root = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any],
+              let n = root["format_version"] as? NSNumber, n.doubleValue == n.doubleValue.rounded() else { return nil }
+        return n.int64Value
+    }
     /// The name n-grams use for "before the thread's first call".
     public static let startName = "<start>"
 
@@ -37,7 +52,11 @@ public enum ProfileCodec {
         ]
         var identity: [(String, JSONValue)] = [("executable", .string(p.identity.executable)), ("kind", .string(p.identity.kind.rawValue))]
         if let t = p.identity.target { identity.append(("target", .string(t))) }
+        if let n = p.identity.name { identity.append(("name", .string(n))) }
         top.append(("identity", .object(identity)))
+        if !p.invokedAs.isEmpty {
+            top.append(("invoked_as", .array(p.invokedAs.sorted { $0.key < $1.key }.map { item([("path", .string($0.key))], $0.value) })))
+        }
         let report = p.stability()
         top.append(("state", .string(report.state.rawValue)))
         if let c = p.currentBinary { top.append(("current_sha256", .string(c))) }
@@ -119,8 +138,8 @@ public enum ProfileCodec {
         guard let root = any as? [String: Any] else { throw fail("(document)", "expected a JSON object at the top") }
         let r = Reader(root, path: "", file: file)
         let version = try r.int("format_version")
-        guard version == Int64(formatVersion) else {
-            throw fail("format_version", "unsupported format version \(version); this vigil reads version \(formatVersion)")
+        guard readableVersions.contains(version) else {
+            throw fail("format_version", "unsupported format version \(version); this vigil reads versions \(readableVersions.lowerBound) to \(readableVersions.upperBound)")
         }
         let idr = try r.object("identity")
         let exe = try idr.string("executable")
@@ -133,7 +152,11 @@ public enum ProfileCodec {
         if (kind == .binary || kind == .command) != (target == nil) {
             throw fail("identity.target", kind == .binary || kind == .command ? "must be absent for kind \(kind.rawValue)" : "required for kind \(kind.rawValue)")
         }
-        var p = Profile(identity: ProfileIdentity(executable: exe, kind: kind, target: target))
+        let name = try idr.optionalString("name")
+        if let name, name.isEmpty || name.contains("/") || name.contains("\u{0}") {
+            throw fail("identity.name", "expected a file name (not empty, no '/'), got \"\(name)\"")
+        }
+        var p = Profile(identity: ProfileIdentity(executable: exe, kind: kind, target: target, name: name))
         let id = try r.string("id")
         guard id == p.id else { throw fail("id", "\"\(id)\" does not match the identity (expected \"\(p.id)\")") }
         p.revision = try r.uint("revision")
@@ -142,6 +165,9 @@ public enum ProfileCodec {
         }
         _ = try r.optionalString("current_sha256")
 
+        if r.has("invoked_as") {
+            for it in try r.items("invoked_as") { try put(&p.invokedAs, try it.absolutePath("path"), try it.sighting(), it) }
+        }
         for it in try r.items("binaries") {
             let h = try it.string("sha256")
             guard h.count == 64, h.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { throw it.error("sha256", "expected 64 lower-case hex digits") }
@@ -230,6 +256,9 @@ struct Reader {
     }
 
     var keys: [String] { dict.keys.sorted() }
+
+    /// Whether the object holds `key` (and it is not null).
+    func has(_ key: String) -> Bool { dict[key] != nil && !(dict[key] is NSNull) }
 
     func name(_ key: String) -> String { key.isEmpty ? (path.isEmpty ? "(document)" : path) : (path.isEmpty ? key : "\(path).\(key)") }
     func error(_ key: String, _ reason: String) -> ProfileLoadError { ProfileLoadError(file: file, field: name(key), reason: reason) }

@@ -1,6 +1,12 @@
-/// Which profile a process belongs to: its executable, and for interpreters the program
-/// they run (so every Python program does not share one baseline).
+/// Which profile a process belongs to: the executable file it actually runs (symlinks
+/// resolved), the name it was started under when that differs from the file's own name
+/// (Debian's `redis-server` is a symlink to `redis-check-rdb`, which behaves differently by
+/// name), and for interpreters the program they run (so every Python program does not
+/// share one baseline).
 ///
+/// One rule, ``of(executable:argv:comm:)``, serves exec events and processes found already
+/// running alike: both give the resolved executable (the sensor resolves an exec's path,
+/// /proc/PID/exe is resolved already), the command line and the kernel's command name.
 /// See Models/README.md, "Profile identity", for the rules and the id format.
 public struct ProfileIdentity: Sendable, Hashable, Comparable {
     /// What ``target`` names.
@@ -20,17 +26,26 @@ public struct ProfileIdentity: Sendable, Hashable, Comparable {
         case command
     }
 
-    /// Absolute path of the executable.
+    /// Absolute path of the executable file run, symlinks resolved (identity rule 2; a
+    /// format-1 profile may hold the path as invoked, see `vigil profile upgrade`).
     public var executable: String
     public var kind: Kind
     /// The script path, module, jar or class; nil for ``Kind/binary`` and ``Kind/command``.
     public var target: String?
+    /// The name the program was started under (a symlink's or hard link's base name, or a
+    /// multi-call binary's applet name) when it differs from ``executable``'s base name; nil
+    /// when they agree and for interpreters (`python3` and `python3.11` are one program).
+    public var name: String?
 
-    public init(executable: String, kind: Kind = .binary, target: String? = nil) {
+    public init(executable: String, kind: Kind = .binary, target: String? = nil, name: String? = nil) {
         self.executable = executable
         self.kind = kind
         self.target = target
+        self.name = name
     }
+
+    /// The name processes of this identity run under: ``name``, else the executable's base name.
+    public var programName: String { name ?? Self.basename(executable) }
 
     public static func < (l: Self, r: Self) -> Bool { l.id < r.id }
 
@@ -70,20 +85,82 @@ public struct ProfileIdentity: Sendable, Hashable, Comparable {
         case .jar: text += "--jar." + encode(target ?? "", slashes: true)
         case .javaClass: text += "--class." + encode(target ?? "", slashes: true)
         }
+        if let name { text += "@" + encode(name, slashes: false) }
         if text.count > 160 { text = String(text.prefix(160)); lossy = true }
         if text.isEmpty || text.hasPrefix(".") { lossy = true; text = "_" + text }
         if lossy {
-            let digest = SHA256.hex(of: Array("\(kind.rawValue)\u{0}\(executable)\u{0}\(target ?? "")".utf8))
+            // Identities without a name hash as they always did, so their ids do not change.
+            let digest = SHA256.hex(of: Array("\(kind.rawValue)\u{0}\(executable)\u{0}\(target ?? "")\(name.map { "\u{0}" + $0 } ?? "")".utf8))
             text += "~" + digest.prefix(8)
         }
         return text
     }
 
-    /// The identity of a process running `path` with command line `argv` (argv[0] first).
+    /// The identity of a process running `path` with command line `argv` (argv[0] first),
+    /// `path` taken as resolved and no command name known: ``of(executable:argv:comm:)``
+    /// with an empty `comm` (the invoked name then comes from argv[0] alone).
     public static func resolve(path: String, argv: [String]) -> ProfileIdentity {
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        guard let family = Interpreter(basename: base) else { return ProfileIdentity(executable: path) }
-        return family.identity(executable: path, args: Array(argv.dropFirst()))
+        of(executable: path, argv: argv, comm: "")
+    }
+
+    /// The identity rule (rule 2), the same for an exec event and for a process found running.
+    ///
+    /// - Parameters:
+    ///   - executable: the file actually run, symlinks resolved: for an exec the sensor's
+    ///     resolution of the path given to execve (a `#!` script's interpreter, as the kernel
+    ///     runs it), for a running process /proc/PID/exe. Hard links are not unified: each
+    ///     link is its own path (as `realpath` leaves it), so its own profile.
+    ///   - argv: the command line, argv[0] first.
+    ///   - comm: the kernel's command name (/proc/PID/comm, an event's comm): at exec the
+    ///     kernel sets it to the first 15 bytes of the base name of the path given to execve.
+    ///     Empty when not known.
+    ///
+    /// The invoked name is `comm` (or argv[0]'s base name when `comm` is empty, or when it
+    /// is the 15-byte cut of argv[0]'s base name). It is dropped when `comm` or argv[0]'s base
+    /// name (up to a first space, as a rewritten process title has it) is the executable's own
+    /// base name, so a program that renames itself after exec keeps its identity as long as
+    /// one of the two still says what ran. Interpreters are recognised by the executable's
+    /// base name, else (a multi-call binary such as busybox) by the invoked name; a
+    /// recognised interpreter's identity is interpreter plus program, with no name.
+    public static func of(executable: String, argv: [String], comm: String) -> ProfileIdentity {
+        let base = basename(executable)
+        let invoked = invokedName(base: base, argv0: argv.first ?? "", comm: comm)
+        if let family = Interpreter(basename: base) {
+            return family.identity(executable: executable, args: Array(argv.dropFirst()))
+        }
+        if let invoked, let family = Interpreter(basename: invoked) {
+            var i = family.identity(executable: executable, args: Array(argv.dropFirst()))
+            i.name = invoked
+            return i
+        }
+        return ProfileIdentity(executable: executable, name: invoked)
+    }
+
+    /// The identity of a process table record (its resolved path, command line and name).
+    public static func of(_ r: ProcessRecord) -> ProfileIdentity {
+        of(executable: r.path, argv: r.argv, comm: r.comm)
+    }
+
+    /// The kernel's command-name length (TASK_COMM_LEN - 1).
+    public static let commLength = 15
+
+    /// The name a process was invoked under, nil when it is the executable's own `base`.
+    static func invokedName(base: String, argv0: String, comm: String) -> String? {
+        func cut(_ s: Substring) -> Substring { s.utf8.count <= commLength ? s : Substring(String(decoding: s.utf8.prefix(commLength), as: UTF8.self)) }
+        var a0 = Substring(basename(argv0))
+        if let space = a0.firstIndex(of: " ") { a0 = a0[..<space] }
+        if a0.hasPrefix("-") { a0 = a0.dropFirst() } // a login shell's "-bash"
+        if !comm.isEmpty, cut(Substring(base)) == Substring(comm) { return nil }
+        if !a0.isEmpty, a0 == Substring(base) { return nil }
+        if comm.isEmpty { return a0.isEmpty ? nil : String(a0) }
+        // The kernel cut comm at 15 bytes; argv[0] may hold the whole name.
+        if comm.utf8.count == commLength, cut(a0) == Substring(comm) { return String(a0) }
+        return comm
+    }
+
+    /// The last component of a path ("" for "").
+    public static func basename(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
     }
 }
 

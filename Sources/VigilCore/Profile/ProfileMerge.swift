@@ -13,6 +13,7 @@ public enum ProfileMerge {
         var out = Profile(identity: sources[0].identity)
         out.revision = sources.map(\.revision).max() ?? 0
         for s in sources {
+            mergeSet(&out.invokedAs, s.invokedAs)
             mergeSet(&out.binaries, s.binaries)
             mergeSet(&out.syscalls, s.syscalls)
             mergeSet(&out.executes, s.executes)
@@ -75,11 +76,12 @@ public enum ProfileMerge {
     }
 
     /// The kinds of learned items, in file order.
-    public static let itemKinds = ["binaries", "syscalls", "ngrams", "executes", "parents", "destinations", "listens", "users"]
+    public static let itemKinds = ["invoked_as", "binaries", "syscalls", "ngrams", "executes", "parents", "destinations", "listens", "users"]
 
     /// Every item of a profile as readable text, per kind.
     public static func itemKeys(_ p: Profile) -> [String: Set<String>] {
         [
+            "invoked_as": Set(p.invokedAs.keys),
             "binaries": Set(p.binaries.keys),
             "syscalls": Set(p.syscalls.keys.map { SyscallTable.name(Int($0)) }),
             "ngrams": Set(p.ngrams.map { "\(ProfileCodec.hex16($0.key)) \($0.value.calls.map(ProfileCodec.callName).joined(separator: " "))" }),
@@ -99,6 +101,7 @@ public enum ProfileMerge {
     public static func prune(_ p: inout Profile, olderThan cutoff: UInt64) -> [KindDiff] {
         let before = p
         let current = p.currentBinary
+        p.invokedAs = p.invokedAs.filter { $0.value.lastSeen >= cutoff }
         p.binaries = p.binaries.filter { $0.value.lastSeen >= cutoff || $0.key == current }
         p.syscalls = p.syscalls.filter { $0.value.lastSeen >= cutoff }
         p.ngrams = p.ngrams.filter { $0.value.seen.lastSeen >= cutoff }

@@ -81,10 +81,16 @@ public struct ProfileStore: Sendable {
         try save(&profile, force: force, crash: nil)
     }
 
+    /// Writes `profile` in the current format even when its content equals the file's (an
+    /// older-format file is rewritten: `vigil profile upgrade`), incrementing its revision.
+    public func rewrite(_ profile: inout Profile) throws {
+        _ = try save(&profile, force: false, crash: nil, always: true)
+    }
+
     /// The step after which a simulated crash stops a save (tests only).
     enum CrashPoint { case afterTempWrite, afterTempSync }
 
-    func save(_ profile: inout Profile, force: Bool, crash: CrashPoint?) throws -> Bool {
+    func save(_ profile: inout Profile, force: Bool, crash: CrashPoint?, always: Bool = false) throws -> Bool {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let final = path(for: profile.id)
         var base: UInt64 = 0
@@ -93,7 +99,7 @@ public struct ProfileStore: Sendable {
                 let old = try load(file: final)
                 var same = profile
                 same.revision = old.revision
-                if ProfileCodec.encode(same) == ProfileCodec.encode(old) {
+                if !always, ProfileCodec.encode(same) == ProfileCodec.encode(old) {
                     profile.revision = old.revision
                     return false
                 }
