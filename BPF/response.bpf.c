@@ -15,8 +15,6 @@
  *   processes are reported as vg_tamper records. */
 
 #define VG_SIGKILL 9
-#define VG_NR_PTRACE 101
-#define VG_NR_BPF 321
 #define VG_PTRACE_ATTACH 16
 #define VG_PTRACE_SEIZE 0x4206
 #define VG_BPF_PROG_DETACH 9
@@ -216,11 +214,11 @@ static __always_inline void vg_watch_tamper(__u32 tgid, long nr, struct pt_regs 
     if (tgid == vg_self_tgid || !vg_self_tgid)
         return;
     if (nr == VG_NR_PTRACE) {
-        long request = (long)regs->di;
-        if ((request == VG_PTRACE_ATTACH || request == VG_PTRACE_SEIZE) && (__u32)regs->si == vg_self_tgid)
+        long request = (long)VG_SYSCALL_ARG1(regs);
+        if ((request == VG_PTRACE_ATTACH || request == VG_PTRACE_SEIZE) && (__u32)VG_SYSCALL_ARG2(regs) == vg_self_tgid)
             vg_report_tamper(VG_TAMPER_PTRACE, (__u32)request);
     } else if (nr == VG_NR_BPF) {
-        long cmd = (long)regs->di;
+        long cmd = (long)VG_SYSCALL_ARG1(regs);
         if (cmd == VG_BPF_LINK_DETACH || cmd == VG_BPF_PROG_DETACH)
             vg_report_tamper(VG_TAMPER_BPF_DETACH, (__u32)cmd);
     }

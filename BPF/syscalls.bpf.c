@@ -7,9 +7,6 @@
  * loaded only when one of those is wanted: `vigil trace` without --syscalls attaches nothing
  * here (network calls then use their own enter tracepoints, network.bpf.c). */
 
-#define VG_NR_CONNECT 42
-#define VG_NR_BIND 49
-#define VG_NR_LISTEN 50
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
@@ -30,11 +27,11 @@ int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
      * their own enter tracepoints unloaded whenever it loads this one, so that the other
      * syscalls do not also pay for those tracepoints' enabled-syscall test. */
     if (nr == VG_NR_CONNECT)
-        vg_net_enter(VG_KIND_CONNECT, (__s32)regs->di, (const void *)regs->si, (__u32)regs->dx, true);
+        vg_net_enter(VG_KIND_CONNECT, (__s32)VG_SYSCALL_ARG1(regs), (const void *)VG_SYSCALL_ARG2(regs), (__u32)VG_SYSCALL_ARG3(regs), true);
     else if (nr == VG_NR_BIND)
-        vg_net_enter(VG_KIND_BIND, (__s32)regs->di, (const void *)regs->si, (__u32)regs->dx, true);
+        vg_net_enter(VG_KIND_BIND, (__s32)VG_SYSCALL_ARG1(regs), (const void *)VG_SYSCALL_ARG2(regs), (__u32)VG_SYSCALL_ARG3(regs), true);
     else if (nr == VG_NR_LISTEN)
-        vg_net_enter(VG_KIND_LISTEN, (__s32)regs->di, 0, 0, false);
+        vg_net_enter(VG_KIND_LISTEN, (__s32)VG_SYSCALL_ARG1(regs), 0, 0, false);
 
     if (!vg_want_syscalls)
         return 0;

@@ -18,11 +18,28 @@ typedef struct { __u32 val; } kgid_t;
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
-/* x86_64 only: syscall arguments and number as the entry code saved them. */
+/* Syscall arguments as the entry code saved them, per architecture (read through
+ * VG_SYSCALL_ARG1..3 below, never by field name elsewhere). */
+#if defined(__TARGET_ARCH_x86)
 struct pt_regs {
     unsigned long di, si, dx, r10, r8, r9;
     unsigned long orig_ax;
 };
+#define VG_SYSCALL_ARG1(r) ((r)->di)
+#define VG_SYSCALL_ARG2(r) ((r)->si)
+#define VG_SYSCALL_ARG3(r) ((r)->dx)
+#elif defined(__TARGET_ARCH_arm64)
+struct pt_regs {
+    unsigned long regs[31];
+    unsigned long sp, pc, pstate;
+    unsigned long orig_x0;  /* x0 at entry: the first argument (x0 becomes the return value) */
+};
+#define VG_SYSCALL_ARG1(r) ((r)->orig_x0)
+#define VG_SYSCALL_ARG2(r) ((r)->regs[1])
+#define VG_SYSCALL_ARG3(r) ((r)->regs[2])
+#else
+#error "vigil_kernel.h: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
+#endif
 
 struct cred {
     kuid_t uid;
@@ -103,6 +120,22 @@ struct linux_binprm {
 };
 
 #pragma clang attribute pop
+
+/* Syscall numbers the probes test, per architecture (x86_64's table; arm64's is the
+ * generic one). The request boundaries are in vigil_boundary.h. */
+#if defined(__TARGET_ARCH_x86)
+#define VG_NR_CONNECT 42
+#define VG_NR_BIND 49
+#define VG_NR_LISTEN 50
+#define VG_NR_PTRACE 101
+#define VG_NR_BPF 321
+#else
+#define VG_NR_CONNECT 203
+#define VG_NR_BIND 200
+#define VG_NR_LISTEN 201
+#define VG_NR_PTRACE 117
+#define VG_NR_BPF 280
+#endif
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000

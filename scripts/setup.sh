@@ -17,7 +17,7 @@ as_root() {
 
 packages=(libbpf-dev libelf-dev zlib1g-dev)
 if [[ $want_tests -eq 1 ]]; then
-    packages+=(rsyslog rsyslog-gnutls openssl python3 python3-pip nftables)
+    packages+=(rsyslog rsyslog-gnutls openssl python3 python3-pip nftables linux-libc-dev-arm64-cross)
 fi
 missing=()
 for p in "${packages[@]}"; do

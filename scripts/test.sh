@@ -17,6 +17,10 @@ fi
 status=0
 swift test --skip VigilEndToEndTests || status=$?
 swift test --filter VigilEndToEndTests --no-parallel || status=$?
+# The kernel side must also compile for arm64 (it runs only on x86_64 here).
+if [[ "${VIGIL_REQUIRE_TOOLS:-}" == 1 || -d /usr/aarch64-linux-gnu/include/asm ]]; then
+    scripts/bpf-cross.sh arm64 || status=$?
+fi
 # Under CI (VIGIL_REQUIRE_TOOLS=1), or when VIGIL_FUZZ_SECONDS is set: a short libFuzzer run
 # of every decoder (scripts/fuzz.sh; 15 s each by default), which fails on any crash.
 if [[ "${VIGIL_REQUIRE_TOOLS:-}" == 1 || -n "${VIGIL_FUZZ_SECONDS:-}" ]]; then
