@@ -363,6 +363,9 @@ start_config() {
         "vigil enforce")
             "$VIGIL" enforce --models "$LEARNED" "${WORKLOADS[@]}" --control-socket none --policy "$W/policy.yaml" --output "file:$W/enforce.jsonl" > "$W/enforce.out" 2> "$W/enforce.err" & AGENT=$!; PIDS+=("$AGENT")
             wait_for "$W/enforce.err" 'enforce: ' 120 "$AGENT" || WHY="vigil enforce did not start: $(tail -2 "$W/enforce.err")" ;;
+        "vigil enforce --segment")
+            "$VIGIL" enforce --segment --models "$LEARNED" "${WORKLOADS[@]}" --control-socket none --policy "$W/policy-segment.yaml" --output "file:$W/segment.jsonl" > "$W/segment.out" 2> "$W/segment.err" & AGENT=$!; PIDS+=("$AGENT")
+            wait_for "$W/segment.err" 'enforce: ' 120 "$AGENT" || WHY="vigil enforce --segment did not start: $(tail -2 "$W/segment.err")" ;;
         "auditd exec+connect"|"auditd every syscall")
             if [ -n "$AUDIT_OK" ]; then WHY=$AUDIT_OK; return; fi
             auditd -n -c "$W/audit" > "$W/auditd.out" 2>&1 & AGENT=$!; PIDS+=("$AGENT")
@@ -400,6 +403,9 @@ stop_config() {
         "vigil enforce")
             stop "$AGENT" INT
             local d; d=$(drops_from "$W/enforce.err"); [ -n "$d" ] && sample main "$1" drops "$d" ;;
+        "vigil enforce --segment")
+            stop "$AGENT" INT
+            local d; d=$(drops_from "$W/segment.err"); [ -n "$d" ] && sample main "$1" drops "$d" ;;
         auditd*)
             [ -n "$AUDIT_OK" ] && return
             auditctl -D >/dev/null; auditctl -e "$AUDIT_ENABLED_BEFORE" >/dev/null
@@ -411,7 +417,7 @@ stop_config() {
     return 0
 }
 
-CONFIGS=("none" "floor" "vigil learn" "vigil enforce" "auditd exec+connect" "auditd every syscall" "bpftrace (count per pid)" "syscount (libbpf-tools)")
+CONFIGS=("none" "floor" "vigil learn" "vigil enforce" "vigil enforce --segment" "auditd exec+connect" "auditd every syscall" "bpftrace (count per pid)" "syscount (libbpf-tools)")
 
 # --- learn the workloads for enforce ------------------------------------------------------
 log "learning the workloads into $LEARNED (two passes)"
@@ -428,6 +434,15 @@ grep -E 'stopped|saved' "$W/prelearn.err" >&2 || true
     echo "caps:"
     for f in "$LEARNED"/*.json; do echo "  $(basename "$f" .json): alert"; done
 } > "$W/policy.yaml"
+# Segmentation on top: every connect of the workloads is checked against their learned
+# destinations in the kernel. The connect loop's refused port is never learned (nothing
+# accepts there), so the host-wide segment-allow lets it through after both lookups (the
+# costliest path); the profiles, learned for minutes, are opted in while still learning.
+{
+    cat "$W/policy.yaml"
+    echo "enforce-learning: [$(for f in "$LEARNED"/*.json; do printf '%s, ' "$(basename "$f" .json)"; done | sed 's/, $//')]"
+    echo "segment-allow: [tcp 127.0.0.1 port $REFUSED_PORT]"
+} > "$W/policy-segment.yaml"
 
 # --- the rounds ----------------------------------------------------------------------------
 for rep in $(seq 1 "$REPS"); do
