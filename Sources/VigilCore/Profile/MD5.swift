@@ -23,13 +23,21 @@ public struct MD5 {
 
     public mutating func update(_ bytes: some Collection<UInt8>) {
         length &+= UInt64(bytes.count)
-        for b in bytes {
-            buffer.append(b)
-            if buffer.count == 64 {
-                block(buffer)
-                buffer.removeAll(keepingCapacity: true)
-            }
+        var rest = Array(bytes)[...]
+        // Top up a partial block first, then whole blocks straight from the input.
+        if !buffer.isEmpty {
+            let take = min(64 - buffer.count, rest.count)
+            buffer += rest.prefix(take)
+            rest = rest.dropFirst(take)
+            guard buffer.count == 64 else { return }
+            block(buffer[...])
+            buffer.removeAll(keepingCapacity: true)
         }
+        while rest.count >= 64 {
+            block(rest.prefix(64))
+            rest = rest.dropFirst(64)
+        }
+        buffer += rest
     }
 
     /// The digest, lowercase hex (as `md5sum` prints it).
@@ -57,10 +65,12 @@ public struct MD5 {
         return m.hexDigest()
     }
 
-    private mutating func block(_ chunk: [UInt8]) {
+    private mutating func block(_ chunk: ArraySlice<UInt8>) {
         var m = [UInt32](repeating: 0, count: 16)
+        let base = chunk.startIndex
         for i in 0..<16 {
-            m[i] = UInt32(chunk[4 * i]) | UInt32(chunk[4 * i + 1]) << 8 | UInt32(chunk[4 * i + 2]) << 16 | UInt32(chunk[4 * i + 3]) << 24
+            let o = base + 4 * i
+            m[i] = UInt32(chunk[o]) | UInt32(chunk[o + 1]) << 8 | UInt32(chunk[o + 2]) << 16 | UInt32(chunk[o + 3]) << 24
         }
         var (a, b, c, d) = state
         for i in 0..<64 {
