@@ -76,7 +76,7 @@ let package = Package(
         // Helpers every test target shares (temp dirs, loopback sockets, the test HTTP
         // server, a manual clock, external tools); only test targets depend on it.
         .target(name: "VigilTestSupport", dependencies: ["VigilOutput", "CZlib"], path: "Tests/VigilTestSupport", swiftSettings: strict),
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport", .product(name: "Yams", package: "Yams")], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "VigilSensorTests", dependencies: ["VigilSensor", "CVigilWire", "VigilCore", "VigilTestSupport"], swiftSettings: strict),
         .testTarget(name: "VigilOutputTests", dependencies: ["VigilOutput", "VigilCore", "VigilTestSupport"], resources: [.copy("Golden")], swiftSettings: strict),
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilCore", "VigilSensor", "VigilOutput", "VigilTestSupport"], swiftSettings: strict),

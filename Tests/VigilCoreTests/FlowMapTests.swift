@@ -5,6 +5,7 @@ import FoundationXML
 import Testing
 import VigilCore
 import VigilTestSupport
+import Yams
 
 @Suite struct FlowMapTests {
     static let t0: UInt64 = 1_000_000_000_000
@@ -91,5 +92,26 @@ import VigilTestSupport
         try NftablesExport.ruleset(web, cgroup: existing).write(toFile: file, atomically: false, encoding: .utf8)
         let r = try Tools.run(nft, ["-c", "-f", file])
         #expect(r.status == 0, "nft -c: \(r.output)")
+    }
+}
+
+@Suite struct NetworkPolicyExportTests {
+    @Test func theLearnedFlowsBecomeAValidNetworkPolicy() throws {
+        let profiles = FlowMapTests.profiles()
+        let web = try #require(profiles.first { $0.identity.executable == "/opt/t/web" })
+        let cache = try #require(profiles.first { $0.identity.executable == "/opt/t/cache" })
+        let text = NetworkPolicyExport.yaml(web, name: "web", namespace: "shop", podLabels: [("app", "web")])
+        let doc = try #require(try Yams.load(yaml: text) as? [String: Any], "parses as YAML")
+        #expect(doc["apiVersion"] as? String == "networking.k8s.io/v1" && doc["kind"] as? String == "NetworkPolicy")
+        let spec = try #require(doc["spec"] as? [String: Any])
+        #expect((spec["podSelector"] as? [String: Any])?["matchLabels"] as? [String: String] == ["app": "web"])
+        #expect(spec["policyTypes"] as? [String] == ["Ingress", "Egress"])
+        let egress = try #require(spec["egress"] as? [[String: Any]])
+        let cidrs = egress.compactMap { (($0["to"] as? [[String: Any]])?.first?["ipBlock"] as? [String: Any])?["cidr"] as? String }
+        #expect(Set(cidrs) == ["127.0.0.1/32", "203.0.113.7/32", "203.0.113.9/32"])
+        #expect(egress.allSatisfy { (($0["ports"] as? [[String: Any]])?.first?["protocol"] as? String) == "TCP" })
+        let server = try #require(try Yams.load(yaml: NetworkPolicyExport.yaml(cache, name: "cache", namespace: nil, podLabels: [])) as? [String: Any])
+        let ingress = try #require((server["spec"] as? [String: Any])?["ingress"] as? [[String: Any]])
+        #expect((ingress.first?["ports"] as? [[String: Any]])?.first?["port"] as? Int == 6379)
     }
 }
