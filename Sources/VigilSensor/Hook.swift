@@ -1,0 +1,91 @@
+import CVigilWire
+import Foundation
+import VigilBPF
+
+/// A program's attach point, read from its ELF section name.
+struct Hook: CustomStringConvertible {
+    enum Kind { case btfTracepoint, tracepoint, rawTracepoint, cgroup, other }
+    var kind: Kind
+    var name: String
+    var category: String
+
+    init(section: String) {
+        let parts = section.split(separator: "/").map(String.init)
+        switch parts.first {
+        case "tp_btf": kind = .btfTracepoint; category = ""; name = parts.count > 1 ? parts[1] : ""
+        case "raw_tp", "raw_tracepoint": kind = .rawTracepoint; category = ""; name = parts.count > 1 ? parts[1] : ""
+        case "tracepoint", "tp": kind = .tracepoint; category = parts.count > 1 ? parts[1] : ""; name = parts.count > 2 ? parts[2] : ""
+        case "cgroup": kind = .cgroup; category = "cgroup"; name = parts.count > 1 ? parts[1] : ""
+        default: kind = .other; category = ""; name = section
+        }
+    }
+
+    var description: String {
+        switch kind {
+        case .btfTracepoint: "BTF tracepoint \(name)"
+        case .rawTracepoint: "raw tracepoint \(name)"
+        case .tracepoint: "tracepoint \(category)/\(name)"
+        case .cgroup: "cgroup hook \(name)"
+        case .other: "hook \(name)"
+        }
+    }
+
+    /// What the program feeds, for messages.
+    var feature: String {
+        if name.contains("connect") { return "connect events" }
+        if name.contains("bind") { return "bind events" }
+        if name.contains("listen") { return "listen events" }
+        if name.contains("accept") { return "accept events" }
+        if name.contains("exit") && kind == .btfTracepoint { return "process exit events" }
+        if name.contains("fork") { return "fork events" }
+        if name == "sys_enter" { return "syscall events, learning and detection" }
+        if kind == .cgroup { return "network denial" }
+        if name == "signal_generate" { return "detection of signals sent to the agent" }
+        return "events from \(name)"
+    }
+
+    /// Why this hook cannot attach here, or nil when it can.
+    func missing() -> String? {
+        switch kind {
+        case .btfTracepoint:
+            return KernelSupport.hasBTFTracepoint(name) ? nil : "not in the kernel's BTF"
+        case .tracepoint:
+            guard TraceFS.ensureMounted() else { return "tracefs is not mounted and could not be mounted" }
+            let base = TraceFS.root ?? "/sys/kernel/tracing"
+            return FileManager.default.fileExists(atPath: "\(base)/events/\(category)/\(name)")
+                ? nil : "no \(category)/\(name) tracepoint; syscall tracepoints need CONFIG_FTRACE_SYSCALLS"
+        case .rawTracepoint, .cgroup, .other:
+            return nil
+        }
+    }
+}
+
+/// The cgroup v2 hierarchy, where the network-denial hooks attach (to its root, so they
+/// see every process).
+enum CgroupV2 {
+    static func root(mounts: String = "/proc/mounts") -> String? {
+        guard let text = try? String(contentsOfFile: mounts, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count >= 3, f[2] == "cgroup2" { return String(f[1]) }
+        }
+        return nil
+    }
+}
+
+/// tracefs, where `tracepoint/` programs find their tracepoint ids.
+enum TraceFS {
+    static var root: String? {
+        for p in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] where FileManager.default.fileExists(atPath: "\(p)/events") {
+            return p
+        }
+        return nil
+    }
+
+    /// Mounts tracefs at /sys/kernel/tracing if no tracefs is mounted yet. True when one is available.
+    static func ensureMounted() -> Bool {
+        if root != nil { return true }
+        _ = mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nil)
+        return root != nil
+    }
+}

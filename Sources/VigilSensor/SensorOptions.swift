@@ -1,0 +1,94 @@
+import CVigilWire
+import Foundation
+public import VigilCore
+
+/// Which probes the sensor runs. What the kernel does with a profile's new n-grams is set
+/// per profile slot with ``Sensor/setSlotMode(_:_:)``.
+public enum SensorMode: UInt32, Sendable {
+    /// Report events only (`vigil trace`).
+    case trace = 0
+    /// Profiles, no responses and no self-protection hooks (`vigil learn`).
+    case learn = 1
+    /// Profiles, responses and self-protection (`vigil monitor`, `enforce`, `run`).
+    case detect = 2
+}
+
+/// What the sensor should watch.
+public struct SensorOptions: Sendable {
+    /// Sizes the kernel's known maps for preloading `profiles` (``preloadSyscalls``,
+    /// ``preloadNgrams``).
+    public mutating func sizeKnownMaps(for profiles: some Sequence<Profile>) {
+        preloadSyscalls = profiles.reduce(0) { $0 + $1.syscalls.count }
+        preloadNgrams = profiles.reduce(0) { $0 + $1.ngrams.count }
+    }
+
+    public var mode: SensorMode = .trace
+    /// Also report every syscall entry (many events). Off by default, and then the kernel
+    /// side drops the code path altogether (a load-time constant).
+    public var syscalls = false
+    /// Only this process (thread-group id).
+    public var pid: Int32?
+    /// Only tasks with this command name (at most 15 bytes, as the kernel keeps it).
+    public var comm: String?
+    /// Ring buffer size in bytes (a power of two, a multiple of the page size).
+    public var ringBufferBytes: UInt32 = 16 * 1024 * 1024
+    /// Known syscalls and n-grams the caller will preload (all profiles together): the
+    /// kernel's maps are sized to hold them plus room to learn (the built-in sizes, 65,536
+    /// syscall and 262,144 n-gram entries, are the headroom).
+    public var preloadSyscalls = 0
+    public var preloadNgrams = 0
+    /// The compiled BPF object; found automatically when nil.
+    public var objectPath: String?
+    /// Detect mode: a process marked deviating (by user space, or by the kernel the moment a
+    /// process of a slot in ``ProfileMode/enforce`` does something its profile does not hold)
+    /// that execs a program no baseline knows is killed before it runs (`vigil enforce`).
+    public var execGuard = false
+    /// Detect mode: the kernel may act on every process not marked
+    /// ``Sensor/Membership/protected`` (`--all-processes`). Otherwise it acts only on
+    /// processes marked ``Sensor/Membership/guarded`` (see ``Sensor/setMembership(pid:_:)``);
+    /// responses set for any other process are inert.
+    public var guardAllProcesses = false
+    /// Benchmarks only: load nothing but an empty sys_enter program (the overhead floor).
+    public var benchmarkFloorOnly = false
+
+    public init() {}
+}
+
+/// Why the sensor could not start, with what to do about it.
+public struct SensorError: Error, CustomStringConvertible, Sendable {
+    public var problem: String
+    public var remedy: String
+    public init(_ problem: String, remedy: String) {
+        self.problem = problem
+        self.remedy = remedy
+    }
+    public var description: String { "\(problem)\n  what to do: \(remedy)" }
+}
+
+/// Known behaviour of one profile as counted in the kernel.
+public struct KernelCounts: Sendable {
+    public var syscalls: [(nr: UInt32, count: UInt64, lastSeen: UInt64)] = []
+    public var ngrams: [(hash: UInt64, count: UInt64, lastSeen: UInt64)] = []
+    public init() {}
+}
+
+/// Counts a reader must report: records the kernel could not deliver, and records that
+/// arrived but could not be decoded.
+public struct SensorStats: Sendable, Equatable {
+    public init() {}
+    /// Records the kernel dropped because the ring buffer was full, per kind.
+    public var kernelDrops: [Event.Kind: UInt64] = [:]
+    /// Records the kernel submitted, per kind.
+    public var kernelEmitted: [Event.Kind: UInt64] = [:]
+    /// argv or sockaddr reads from user memory that failed (events still delivered, with less detail).
+    public var readFailures: UInt64 = 0
+    /// Network events lost because the entry/exit pairing map was full.
+    public var pendingLost: UInt64 = 0
+    /// New n-grams reported but not stored because a known-behaviour map was full.
+    public var knownMapFull: UInt64 = 0
+    /// Syscalls not learned because per-thread history storage could not be had.
+    public var historyFailures: UInt64 = 0
+    public var decoder = RecordDecoder.Counters()
+
+    public var totalKernelDrops: UInt64 { kernelDrops.values.reduce(0, +) }
+}
