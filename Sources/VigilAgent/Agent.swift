@@ -573,6 +573,10 @@ public final class Agent {
         responder.setPolicy(next.policy)
         configuration.policy = next.policy
         configuration.policyName = next.config.policy ?? "built-in"
+        // The new policy's workload blocks (exec guard, segmentation) reach the kernel for the
+        // processes running now, not only for those placed from now on.
+        for r in table.records { placeInKernel(r.pid) }
+        if segments, !next.policy.segmentAllow.isEmpty { try? kernel.setEgress(slot: 0, next.policy.segmentAllow) }
         configuration.run.policy = next.config.policy
         configuration.run.outputs = next.config.outputs
         configuration.run.events = next.config.events

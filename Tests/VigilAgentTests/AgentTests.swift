@@ -469,3 +469,22 @@ enum Events {
         #expect(!out.contains("upgraded by package"))
     }
 }
+
+@Suite struct AgentReloadKernelTests {
+    @Test func aReloadedWorkloadBlockReachesTheKernelForRunningMembers() throws {
+        let rig = try Rig(.run, workloads: ["exe:/opt/vigil-test/svc"]) { $0.run.mode = .enforce }
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.fork(500, 501)])
+        #expect(rig.kernel.membership[500] == .guarded)
+        var next = RunConfig(models: rig.dir + "/models", state: rig.dir + "/state")
+        next.outputs = ["file:" + rig.dir + "/out.jsonl"]
+        next.metricsListen = nil
+        next.mode = .enforce
+        next.workloads = rig.agent.configuration.workloads
+        var policy = Policy.standard
+        policy.workloads["exe:/opt/vigil-test/svc"] = WorkloadPolicy(execGuard: false)
+        rig.agent.reload(to: LoadedConfig(config: next, policy: policy), from: "test.yaml")
+        #expect(rig.kernel.membership[500] == [.guarded, .noExecGuard], "the running member gets the new block's exec guard")
+        #expect(rig.kernel.membership[501] == [.guarded, .noExecGuard], "and its child too")
+        rig.agent.stop(reason: "test")
+    }
+}
