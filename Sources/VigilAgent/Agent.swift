@@ -74,6 +74,11 @@ public final class Agent {
     public static func loadBaselines(_ c: AgentConfiguration) throws(AgentExit) -> Baselines {
         try ModelsDirectory.check(c.run.models, what: "the models directory", create: c.command == .learn || c.command == .run)
         if c.keepsState { try ModelsDirectory.check(c.run.state, what: "the state directory", create: true) }
+        if c.command == .learn || c.command == .run {
+            let swept = ProfileStore(directory: c.run.models).sweepAbandonedWrites()
+                + (c.keepsState ? ProfileStore(directory: c.run.state).sweepAbandonedWrites() : 0)
+            if swept > 0 { Diagnostics.info("removed \(swept) temporary files of saves that were interrupted (the profiles themselves are whole)") }
+        }
         let (profiles, errors) = ProfileStore(directory: c.run.models).loadAll()
         for e in errors { Diagnostics.warning("refused \(e); it will not be overwritten") }
         if !errors.isEmpty, c.command == .monitor || c.command == .enforce, !c.allowBadBaselines {

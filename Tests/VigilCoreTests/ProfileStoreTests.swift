@@ -226,3 +226,17 @@ import VigilTestSupport
         #expect(throws: ProfileLoadError.self) { try ProfileCodec.decode(Array(wrongID.utf8), file: "x") }
     }
 }
+
+@Suite struct AbandonedWriteTests {
+    @Test func temporaryFilesOfDeadWritersAreSweptAndLiveOnesKept() throws {
+        let dir = try makeTempDirectory("vigil-sweep")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A pid that cannot be running: beyond the kernel's pid limit.
+        let dead = dir + "/.p.json.tmp-4194999-17", live = dir + "/.q.json.tmp-1-5", profile = dir + "/p.json"
+        for f in [dead, live, profile] { FileManager.default.createFile(atPath: f, contents: Data("x".utf8)) }
+        #expect(ProfileStore(directory: dir).sweepAbandonedWrites() == 1)
+        #expect(!FileManager.default.fileExists(atPath: dead))
+        #expect(FileManager.default.fileExists(atPath: live), "a writer still running (pid 1) keeps its file")
+        #expect(FileManager.default.fileExists(atPath: profile))
+    }
+}

@@ -49,5 +49,7 @@ struct CrashConsistencyTests {
         let r = try runVigil(["learn", "--models", models, "--duration", "3", "--save-interval", "1", "--only", "/usr/bin/date"])
         #expect(r.status == 0, "\(r.err)")
         #expect(ProfileStore(directory: models).loadAll().errors.isEmpty)
+        let temporary = (try? FileManager.default.contentsOfDirectory(atPath: models))?.filter { $0.contains(".tmp-") } ?? []
+        #expect(temporary.isEmpty, "the interrupted saves' temporary files were swept: \(temporary)")
     }
 }

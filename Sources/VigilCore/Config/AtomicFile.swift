@@ -29,6 +29,21 @@ enum AtomicFile {
         }
     }
 
+    /// Removes temporary files that a writer killed mid-write left in `directory`
+    /// (`.NAME.tmp-PID-N` whose PID no longer runs); returns how many.
+    @discardableResult
+    static func sweepAbandoned(in directory: String) -> Int {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
+        var removed = 0
+        for name in names where name.hasPrefix(".") {
+            guard let r = name.range(of: ".tmp-", options: .backwards) else { continue }
+            let pidText = name[r.upperBound...].prefix { $0 != "-" }
+            guard let pid = Int32(pidText), pid > 0, pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH, unlink(directory + "/" + name) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// Writes `bytes` to `final` (mode `mode`). `crash` stops after a step (tests only).
     static func write(_ bytes: [UInt8], to final: String, mode: mode_t = 0o644, crash: ProfileStore.CrashPoint? = nil) throws {
         let directory = (final as NSString).deletingLastPathComponent

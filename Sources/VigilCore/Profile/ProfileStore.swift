@@ -14,6 +14,11 @@ public struct ProfileStore: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
+    /// Removes the temporary files of saves that never finished (a writer killed mid-save:
+    /// the profile itself is the old one or the new one, never torn); returns how many.
+    @discardableResult
+    public func sweepAbandonedWrites() -> Int { AtomicFile.sweepAbandoned(in: directory) }
+
     /// Why a save was refused or failed.
     public struct SaveError: Error, Sendable, CustomStringConvertible {
         public var file: String
