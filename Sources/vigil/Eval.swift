@@ -91,8 +91,19 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
     var stide = false
 
+    @Option(help: ArgumentHelp("The views the trace score combines: names from feature_auc joined with '+' (mean_bits+rare_ngrams), or novel_ngrams_and_neighbour, novel_then_rare_ngrams.", valueName: "name"))
+    var scoring: String = TraceCombination.standard.name
+
     @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
     var dumpFeatures: String?
+
+    private var combination: TraceCombination { TraceCombination(name: scoring)! }
+
+    func validate() throws {
+        guard TraceCombination(name: scoring) != nil else {
+            throw ValidationError("--scoring: unknown '\(scoring)'; use feature names (\(TraceFeatures.names.joined(separator: ", "))) joined with '+', or novel_ngrams_and_neighbour, novel_then_rare_ngrams")
+        }
+    }
 
     func run() throws {
         let report: EvaluationReport
@@ -107,7 +118,7 @@ struct Eval: ParsableCommand {
             let sink: ((Evaluation.ScoredTrace) -> Void)? = dumpFeatures == nil ? nil : { t in
                 if let d = try? encoder.encode(t) { lines.append(String(decoding: d, as: UTF8.self)) }
             }
-            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, traces: sink)
+            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, combination: combination, traces: sink)
         } catch {
             throw exitForInput(error)
         }
