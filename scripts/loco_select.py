@@ -17,10 +17,13 @@
 # calibration or no held-out negatives; they are reported, not used to choose). `--rule
 # worst` picks by the worst case instead (ties by the mean), as a check of the criterion.
 #
-#   python3 scripts/loco_select.py [--rule mean|worst] OUT NAME...
+#   python3 scripts/loco_select.py [--rule mean|worst] OUT NAME[@GROUP][!]...
+#
+# GROUP (default: the name) ties corpora that share data: holding one out holds out its
+# whole group. A trailing ! marks a corpus reported but never used to choose.
 import itertools, json, math, sys
 
-VIEWS = ["mean_bits", "novel_ngrams", "rare_ngrams", "neighbour", "window", "novel_syscalls"]
+VIEWS = ["window", "mean_bits", "novel_ngrams", "novel_syscalls", "neighbour", "rare_ngrams"]  # TraceFeatures.names order
 TIE = 1e-3  # TraceDetector.tieBreakWeight
 
 
@@ -61,8 +64,11 @@ def squash(x, top):
 
 
 class Corpus:
-    def __init__(self, out, name):
-        self.name = name
+    def __init__(self, out, arg):
+        self.report_only = arg.endswith("!")
+        arg = arg.rstrip("!")
+        name, _, group = arg.partition("@")
+        self.name, self.group = name, group or name
         rows = [json.loads(l) for l in open(f"{out}/{name}.jsonl") if l.strip()]
         self.train = [r for r in rows if r["set"] == "train"]
         val = [r for r in rows if r["set"] == "validation"]
@@ -71,12 +77,12 @@ class Corpus:
         self.pos = [r for r in rows if r["set"] == "attack"]
         self.cal = {v: sorted(r["features"][v] for r in self.train) for v in VIEWS}
         self.stide = json.load(open(f"{out}/{name}.stide.json"))["auc"]
-        self.eligible = self.has_validation and len(self.train) >= 2
+        self.eligible = self.has_validation and len(self.train) >= 2 and not self.report_only
 
     def score(self, cand, f):
-        if cand == "novel_then_rare_ngrams":
+        if cand == "novel_then_rare_ngrams" or (len(self.train) < 2 and "novel_ngrams" in cand):
             return 1 + f["novel_ngrams"] if f["novel_ngrams"] > 0 else f["rare_ngrams"]
-        if len(self.train) < 2:  # no calibration: the lead view, raw
+        if len(self.train) < 2:  # no calibration: the first view, raw (TraceCombination.fallback)
             return f[cand[0]]
         n = len(self.train)
         s = sum(surprise(f[v], self.cal[v]) for v in cand)
@@ -144,22 +150,25 @@ def main(argv):
     print("| held-out corpus | chosen on the others | its AUC there | STIDE-6 there | novel_ngrams+neighbour there | best candidate there (not chosen: hindsight) |")
     print("|---|---|---:|---:|---:|---|")
     held = []
-    for h in eligible:
-        c = pick([k for k in eligible if k is not h])
+    for h in [k for k in corpora if k.eligible or k.report_only]:
+        c = pick([k for k in eligible if k.group != h.group])
         best = max(cands, key=lambda c: table[name(c)][h.name])
-        held.append((table[name(c)][h.name], h.stide))
+        if h.eligible:
+            held.append((table[name(c)][h.name], h.stide))
         print(f"| {h.name} | {name(c)} | {fmt(table[name(c)][h.name])} | {fmt(h.stide)} | "
               f"{fmt(table['novel_ngrams+neighbour'][h.name])} | {name(best)} {fmt(table[name(best)][h.name])} |")
     ms = sum(a for a, _ in held) / len(held), sum(s for _, s in held) / len(held)
-    print(f"| mean / worst | | {ms[0]:.3f} / {min(a for a, _ in held):.3f} | {ms[1]:.3f} / {min(s for _, s in held):.3f} | | |\n")
+    print(f"| mean / worst (eligible rows) | | {ms[0]:.3f} / {min(a for a, _ in held):.3f} | {ms[1]:.3f} / {min(s for _, s in held):.3f} | | |\n")
 
     ship = pick(eligible)
     print(f"chosen on all eligible corpora: {name(ship)}\n")
-    print("| corpus | AUC | STIDE-6 | shortest third | middle third | longest third |")
-    print("|---|---:|---:|---:|---:|---:|")
+    prev = by_name["novel_ngrams+neighbour"]
+    print(f"| corpus | {name(ship)} | STIDE-6 | novel_ngrams+neighbour | by length third, shortest to longest: {name(ship)} | the same, novel_ngrams+neighbour |")
+    print("|---|---:|---:|---:|---|---|")
     for k in corpora:
-        t = k.terciles(ship)
-        print(f"| {k.name} | {fmt(table[name(ship)][k.name])} | {fmt(k.stide)} | " + " | ".join(fmt(x) for x in t) + " |")
+        t, tp = k.terciles(ship), k.terciles(prev)
+        print(f"| {k.name} | {fmt(table[name(ship)][k.name])} | {fmt(k.stide)} | {fmt(table[name(prev)][k.name])} | "
+              + " / ".join(fmt(x) for x in t) + " | " + " / ".join(fmt(x) for x in tp) + " |")
 
 
 if __name__ == "__main__":

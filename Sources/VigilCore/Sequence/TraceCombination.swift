@@ -17,15 +17,15 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
     public let views: [Int]
     /// The two-tier score (``TraceDetector/twoTier(_:)``) whatever the calibration.
     public let twoTierOnly: Bool
-    /// Without calibration, the two-tier score instead of the lead view's raw value (the
-    /// previous default's behaviour, kept under its name).
+    /// Without calibration, the two-tier score (any combination with `novel_ngrams`: the
+    /// two-tier score refines it) rather than the first view's raw value.
     let twoTierFallback: Bool
     private let legacyName: String?
 
-    private init(views: [Int], twoTierOnly: Bool = false, twoTierFallback: Bool = false, legacyName: String? = nil) {
+    private init(views: [Int], twoTierOnly: Bool = false, legacyName: String? = nil) {
         self.views = views
         self.twoTierOnly = twoTierOnly
-        self.twoTierFallback = twoTierFallback
+        self.twoTierFallback = views.contains(Self.column("novel_ngrams"))
         self.legacyName = legacyName
     }
 
@@ -53,13 +53,13 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The default, chosen by leave-one-corpus-out (docs/eval.md).
-    public static let standard = novelNgramsAndNeighbour
+    /// The default, chosen by leave-one-corpus-out (docs/eval.md): never-seen n-grams (order),
+    /// never-seen syscalls, and the distance to the nearest training bag (mix).
+    public static let standard = TraceCombination(views: [column("novel_ngrams"), column("novel_syscalls"), column("neighbour")])
 
     /// The previous default: never-seen n-grams (order) and the nearest training bag (mix).
     public static let novelNgramsAndNeighbour = TraceCombination(
-        views: [column("novel_ngrams"), column("neighbour")], twoTierFallback: true,
-        legacyName: "novel_ngrams_and_neighbour")
+        views: [column("novel_ngrams"), column("neighbour")], legacyName: "novel_ngrams_and_neighbour")
 
     /// The score before calibration existed: any novelty above all known behaviour.
     public static let twoTier = TraceCombination(views: [], twoTierOnly: true, legacyName: "novel_then_rare_ngrams")
@@ -95,9 +95,9 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
         return s + TraceDetector.tieBreakWeight / Double(n + 1) * tie
     }
 
-    /// The score without calibration: the two-tier score for the legacy combinations, else
-    /// the raw value of the first view (``TraceFeatures/names`` order; for ``standard``, the
-    /// mean surprise per call).
+    /// The score without calibration: the two-tier score for a combination with
+    /// `novel_ngrams` (``standard`` among them), else the raw value of its first view
+    /// (``TraceFeatures/names`` order).
     public func fallback(_ f: TraceFeatures) -> Double {
         twoTierOnly || twoTierFallback ? TraceDetector.twoTier(f) : f.values[views[0]]
     }

@@ -44,9 +44,10 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
 /// calls shows in the densest window; a trace built of individually plausible calls in an
 /// unlikely order shows in its mean surprise; an exploit that reuses known n-grams but in an
 /// abnormal mix shows only in its bag of calls; a new binary shows in its new n-grams and
-/// syscalls. All are reported; the score (``combine(_:)``) combines two of them, the novel
-/// n-gram fraction (order) and the distance to the nearest training process (mix), each put
-/// on the scale of normal variation (docs/eval.md).
+/// syscalls. All are reported; the score (``combine(_:)``) combines the views of a
+/// ``TraceCombination``, each put on the scale of normal variation: by default the novel
+/// n-gram fraction (order), the never-seen syscalls, and the distance to the nearest training
+/// process (mix), the set chosen by leave-one-corpus-out (docs/eval.md).
 ///
 /// Calibration on training data: each measurement's values over *normal* processes are
 /// estimated by k-fold cross-validation over the training traces (each train trace measured
