@@ -4,6 +4,7 @@
 #   OUT/NAME.jsonl       `vigil eval C --dump-features`: every train (cross-validated),
 #                        validation and attack trace's features and length
 #   OUT/NAME.stide.json  `vigil eval C --json --stide`
+#   OUT/NAME.json        `vigil eval C --json` (the default score's own report, tabled last)
 # and prints, as Markdown:
 #   1. per corpus, the per-trace AUC of every candidate (all 63 non-empty sets of the six
 #      views, each combined as TraceDetector combines them, plus the two-tier score);
@@ -77,6 +78,7 @@ class Corpus:
         self.pos = [r for r in rows if r["set"] == "attack"]
         self.cal = {v: sorted(r["features"][v] for r in self.train) for v in VIEWS}
         self.stide = json.load(open(f"{out}/{name}.stide.json"))["auc"]
+        self.report = json.load(open(f"{out}/{name}.json"))  # vigil eval's default score
         self.eligible = self.has_validation and len(self.train) >= 2 and not self.report_only
 
     def score(self, cand, f):
@@ -169,6 +171,16 @@ def main(argv):
         t, tp = k.terciles(ship), k.terciles(prev)
         print(f"| {k.name} | {fmt(table[name(ship)][k.name])} | {fmt(k.stide)} | {fmt(table[name(prev)][k.name])} | "
               + " / ".join(fmt(x) for x in t) + " | " + " / ".join(fmt(x) for x in tp) + " |")
+
+
+    print(f"\n`vigil eval`'s own report (OUT/NAME.json, scoring as reported):\n")
+    print("| corpus | scoring | auc | auc_ceiling | dr_at_far01 | far_at_dr90 | auc_case | cases detected | auc by length third |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for k in corpora:
+        r = k.report
+        print(f"| {k.name} | {r['scoring']} | {fmt(r['auc'])} | {fmt(r['auc_ceiling'])} | {fmt(r['dr_at_far01'])} | "
+              f"{fmt(r['far_at_dr90'])} | {fmt(r['auc_case'])} | {r['cases_detected']}/{r['attack_cases']} | "
+              + " / ".join(fmt(t['auc']) for t in r['auc_by_length']) + " |")
 
 
 if __name__ == "__main__":
