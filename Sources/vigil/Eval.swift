@@ -44,24 +44,26 @@ struct Eval: ParsableCommand {
         process: its syscall numbers in order, separated by white space.
 
         Score: each process (file) is measured against what the normal processes of \
-        train/ taught on two views. Order: the fraction of its distinct 2..6-grams of \
-        calls never seen in training. Mix: the cosine distance of its bag of 1- and \
-        2-grams (sublinear tf x idf) to the nearest training process. Each value is \
-        turned into a surprise, -ln p, where p is the share of normal processes (train/, \
-        cross-validated in 5 folds so that none is judged by a model that learned it) \
-        reaching at least that value, the process itself counted in; the score is the sum of the two surprises (Fisher's method), \
-        so a process is as anomalous as the evidence of both views together. With fewer \
-        than two train processes there is no normal variation to measure, and the score \
-        falls back to two tiers: 1 plus the novel fraction when anything is novel, else \
-        the mean of 1 / (1 + training count) over its distinct 2..6-grams. Also measured \
-        and reported alone (feature_auc): the densest 20-call window of surprising calls \
-        (the score the live detector streams), the mean surprise per call, the novel \
-        fraction, the rarity of known n-grams, never-seen syscalls and the neighbour \
-        distance. A process is flagged when its score is strictly above the threshold. \
-        Negatives are validation processes; without validation/ they are the \
-        cross-validated train processes (said in the output), and each attack process is \
-        then scored by one fold's model in turn, so both sides face models that learned \
-        as much.
+        train/ taught on three views. Order: the fraction of its distinct 2..6-grams of \
+        calls never seen in training. New calls: the number of distinct syscall numbers \
+        never seen in training. Mix: the cosine distance of its bag of 1- and 2-grams \
+        (sublinear tf x idf) to the nearest training process. Each value is turned into a \
+        surprise, -ln p, where p is the share of normal processes (train/, cross-validated \
+        in 5 folds so that none is judged by a model that learned it) reaching at least \
+        that value, the process itself counted in; the score is the sum of the surprises \
+        (Fisher's method), so a process is as anomalous as the evidence of the views \
+        together. The views were chosen by leave-one-corpus-out (docs/eval.md); --scoring \
+        picks another set. With fewer than two train processes there is no normal \
+        variation to measure, and the score falls back to two tiers: 1 plus the novel \
+        fraction when anything is novel, else the mean of 1 / (1 + training count) over \
+        its distinct 2..6-grams. Also measured and reported alone (feature_auc): the \
+        densest 20-call window of surprising calls (the score the live detector streams), \
+        the mean surprise per call, the novel fraction, the rarity of known n-grams, \
+        never-seen syscalls and the neighbour distance. A process is flagged when its \
+        score is strictly above the threshold. Negatives are validation processes; without \
+        validation/ they are the cross-validated train processes (said in the output), \
+        and each attack process is then scored by one fold's model in turn, so both sides \
+        face models that learned as much.
 
         Headline figures are per trace: every validation process is a negative, every \
         attack process a positive (attack cases also record processes that behaved \
@@ -91,8 +93,19 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
     var stide = false
 
+    @Option(help: ArgumentHelp("The views the trace score combines: names from feature_auc joined with '+' (mean_bits+rare_ngrams), or novel_ngrams_and_neighbour, novel_then_rare_ngrams.", valueName: "name"))
+    var scoring: String = TraceCombination.standard.name
+
     @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
     var dumpFeatures: String?
+
+    private var combination: TraceCombination { TraceCombination(name: scoring)! }
+
+    func validate() throws {
+        guard TraceCombination(name: scoring) != nil else {
+            throw ValidationError("--scoring: unknown '\(scoring)'; use feature names (\(TraceFeatures.names.joined(separator: ", "))) joined with '+', or novel_ngrams_and_neighbour, novel_then_rare_ngrams")
+        }
+    }
 
     func run() throws {
         let report: EvaluationReport
@@ -107,7 +120,7 @@ struct Eval: ParsableCommand {
             let sink: ((Evaluation.ScoredTrace) -> Void)? = dumpFeatures == nil ? nil : { t in
                 if let d = try? encoder.encode(t) { lines.append(String(decoding: d, as: UTF8.self)) }
             }
-            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, traces: sink)
+            report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, combination: combination, traces: sink)
         } catch {
             throw exitForInput(error)
         }

@@ -18,7 +18,7 @@ private func fixture(_ name: String) throws -> String {
     let r = try Evaluation.run(corpus: corpus)
     #expect(r.train == 8 && r.validation == 5 && r.attack == 3 && r.attackCases == 2)
     #expect(r.negatives == "validation")
-    #expect(r.scoring == "novel_ngrams_and_neighbour")
+    #expect(r.scoring == "novel_ngrams+novel_syscalls+neighbour")
     // Per case both intrusions stand out.
     #expect(r.aucCase == 1)
     #expect(r.drAtFar01Case == 1 && r.drAtFar05Case == 1 && r.farAtDr90Case == 0)
@@ -118,7 +118,7 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
     let dir = try writeCorpus(train: train, validation: validation, attacks: ["loop": loops])
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let r = try Evaluation.run(corpus: try Corpus.load(at: dir))
-    #expect(r.scoring == "novel_ngrams_and_neighbour")
+    #expect(r.scoring == "novel_ngrams+novel_syscalls+neighbour")
     #expect(r.featureAUC["novel_ngrams"]! == 0.5)  // nothing novel anywhere: every process ties
     #expect(r.featureAUC["neighbour"]! == 1)
     #expect(r.auc == 1)

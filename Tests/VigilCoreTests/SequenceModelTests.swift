@@ -166,7 +166,7 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     #expect(detector.combine(seen) == 0)
     #expect(TraceDetector.surprise(shuffled.novelNgrams, normal: detector.calibration[2]) == log(21))
     #expect(detector.combine(shuffled) >= log(21))
-    #expect(detector.scoring == "novel_ngrams_and_neighbour")
+    #expect(detector.scoring == "novel_ngrams+novel_syscalls+neighbour")
     // Every unseen normal trace scores below every shuffle of one.
     let normals = (100..<110).map { detector.combine(detector.measure(normalTrace($0)).features) }
     let shuffles = (100..<110).map { detector.combine(detector.measure(normalTrace($0).shuffled(using: &rng)).features) }
@@ -295,9 +295,10 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
         TraceFeatures(window: 0, meanBits: 0, novelNgrams: novel, novelSyscalls: 0, neighbourDistance: distance)
     }
     // The score adds the two surprises; past every normal value on both views, the raw values
-    // still order processes, by less than any step of a surprise.
+    // (each as x / (x + the largest normal value)) still order processes, by less than any
+    // step of a surprise.
     let nb = [0, 0.05, 0.05, 0.3]
-    let expected = log(5.0 / 2) + log(5.0 / 4) + TraceDetector.tieBreakWeight / 5 * 0.2
+    let expected = log(5.0 / 2) + log(5.0 / 4) + TraceDetector.tieBreakWeight / 5 * (0.15 / 0.35 + 0.05 / 0.35)
     #expect(abs(TraceDetector.fisher(f(0.15, 0.05), novel: normal, neighbour: nb) - expected) < 1e-12)
     let far = TraceDetector.fisher(f(0.9, 0.9), novel: normal, neighbour: nb)
     let farther = TraceDetector.fisher(f(1, 0.95), novel: normal, neighbour: nb)

@@ -12,9 +12,8 @@ import Foundation
 /// processes is flagged at the 1%-false-alarm threshold (the UNM corpus's own rule).
 public struct EvaluationReport: Sendable, Codable {
     public var corpus: String
-    /// The trace detector's score (``TraceDetector/scoring``: `"novel_ngrams_and_neighbour"`,
-    /// or `"novel_then_rare_ngrams"` without calibration), or `"stide"` (the classic
-    /// baseline, for comparison).
+    /// The trace detector's score (``TraceDetector/scoring``: the ``TraceCombination``'s name,
+    /// or its fallback's without calibration), or `"stide"` (the classic baseline, for comparison).
     public var scoring: String
     public var parameters: SequenceModel.Parameters
     /// Traces used: train processes, validation processes, attack processes and cases.
@@ -206,12 +205,15 @@ public enum Evaluation {
     }
 
     /// One scored trace, for `--dump-features`: which set it came from (`train` for the
-    /// cross-validated calibration, `validation`, `attack`), its case, features and score.
+    /// cross-validated calibration, `validation`, `attack`), its case, features and score,
+    /// its length in calls and its file.
     public struct ScoredTrace: Sendable, Codable {
         public var set: String
         public var caseName: String?
         public var features: TraceFeatures
         public var score: Double
+        public var calls: Int?
+        public var path: String?
     }
 
     /// Learns from `train`, scores validation and attack traces, and computes the figures.
@@ -221,8 +223,10 @@ public enum Evaluation {
     /// - Throws: ``TraceInputError`` for unreadable or malformed traces, or no attack cases.
     /// - Parameters:
     ///   - stide: score with classic STIDE mismatches instead (a baseline to compare with).
+    ///   - combination: the views the trace score combines (``TraceCombination``).
     ///   - traces: receives every scored trace (for offline analysis), when given.
     public static func run(corpus: Corpus, parameters: SequenceModel.Parameters = .standard, stide: Bool = false,
+                           combination: TraceCombination = .standard,
                            traces: ((ScoredTrace) -> Void)? = nil) throws -> EvaluationReport {
         // A corpus of Linux numbers restarts n-grams at request boundaries, as the kernel does.
         let parameters = corpus.parameters(parameters)
@@ -239,7 +243,8 @@ public enum Evaluation {
         let crossValidated = corpus.validation == nil && trainTraces.count >= 2
         let k = min(TraceDetector.folds, trainTraces.count)
         // STIDE needs only the model: no calibration, no neighbour index.
-        let detector = stide ? nil : TraceDetector(train: trainTraces, parameters: parameters, keepFolds: crossValidated)
+        let detector = stide ? nil : TraceDetector(train: trainTraces, parameters: parameters, keepFolds: crossValidated,
+                                                       combination: combination)
         let model = detector?.model ?? TraceDetector.trainModel(trainTraces, parameters)
         let stideScanner = SequenceScanner(model: model, stide: true, traceFeatures: false)
         let stideFolds = stide && crossValidated ? (0..<k).map { fold in
@@ -277,8 +282,9 @@ public enum Evaluation {
         var negativeFeatures: [TraceFeatures] = []
         let source: String
         if let detector {
-            for f in detector.calibrationRows {
-                traces?(ScoredTrace(set: "train", caseName: nil, features: f, score: detector.combine(f)))
+            for (i, f) in detector.calibrationRows.enumerated() {  // in training order
+                traces?(ScoredTrace(set: "train", caseName: nil, features: f, score: detector.combine(f),
+                                    calls: trainTraces[i].count, path: corpus.train[i]))
             }
         }
         if let validation = corpus.validation {
@@ -292,7 +298,7 @@ public enum Evaluation {
                 negativeFeatures.append(s.features)
                 groups[s.digest, default: (0, 0)].negatives += 1
                 scoredCalls += s.calls
-                traces?(ScoredTrace(set: "validation", caseName: nil, features: s.features, score: s.score))
+                traces?(ScoredTrace(set: "validation", caseName: nil, features: s.features, score: s.score, calls: s.calls, path: f))
             }
             scoringTime += clock.now - start
             scoringCPU += processCPUSeconds() - cpuStart
@@ -333,7 +339,7 @@ public enum Evaluation {
                 groups[s.digest, default: (0, 0)].positives += 1
                 processFeatures.append(s.features)
                 scoredCalls += s.calls
-                traces?(ScoredTrace(set: "attack", caseName: c.name, features: s.features, score: s.score))
+                traces?(ScoredTrace(set: "attack", caseName: c.name, features: s.features, score: s.score, calls: s.calls, path: f))
             }
             processScores += scores
             caseScores.append(scores.max() ?? 0)

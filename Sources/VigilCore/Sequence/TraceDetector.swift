@@ -44,9 +44,10 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
 /// calls shows in the densest window; a trace built of individually plausible calls in an
 /// unlikely order shows in its mean surprise; an exploit that reuses known n-grams but in an
 /// abnormal mix shows only in its bag of calls; a new binary shows in its new n-grams and
-/// syscalls. All are reported; the score (``combine(_:)``) combines two of them, the novel
-/// n-gram fraction (order) and the distance to the nearest training process (mix), each put
-/// on the scale of normal variation (docs/eval.md).
+/// syscalls. All are reported; the score (``combine(_:)``) combines the views of a
+/// ``TraceCombination``, each put on the scale of normal variation: by default the novel
+/// n-gram fraction (order), the never-seen syscalls, and the distance to the nearest training
+/// process (mix), the set chosen by leave-one-corpus-out (docs/eval.md).
 ///
 /// Calibration on training data: each measurement's values over *normal* processes are
 /// estimated by k-fold cross-validation over the training traces (each train trace measured
@@ -60,6 +61,8 @@ public final class TraceDetector {
     private let folds: [TraceMeasurer]
     /// The sequence model learned from every training trace.
     public var model: SequenceModel { full.model }
+    /// Which views the score combines (``combine(_:)``).
+    public let combination: TraceCombination
     /// Per feature, the cross-validated values of the training traces, ascending.
     public let calibration: [[Double]]
     /// The cross-validated features of each training trace, in training order.
@@ -68,11 +71,14 @@ public final class TraceDetector {
     /// Folds used to calibrate (fewer when there are fewer training traces).
     public static let folds = 5
 
-    /// Learns from `train` (each element one process) and calibrates on it.
+    /// Learns from `train` (each element one process) and calibrates on it; scores with
+    /// `combination`.
     /// - Parameter keepFolds: keep each fold's model, so traces can also be measured the way
     ///   the calibration measured the training traces (``measure(path:fold:also:)``); costs
     ///   about ``folds`` times the memory.
-    public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard, keepFolds: Bool = false) {
+    public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard, keepFolds: Bool = false,
+                combination: TraceCombination = .standard) {
+        self.combination = combination
         full = TraceMeasurer(train: train, parameters: parameters)
         var cal: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
         var rows: [(Int, TraceFeatures)] = []
@@ -121,57 +127,42 @@ public final class TraceDetector {
         full.measure(trace)
     }
 
-    /// The anomaly score of a trace: how far outside normal variation it lies on two views,
-    /// the order of its calls and the mix of its calls, combined as independent evidence.
-    ///
-    /// - Order: ``TraceFeatures/novelNgrams``, the fraction of the process's distinct 2..n-grams
-    ///   never seen in training.
-    /// - Mix: ``TraceFeatures/neighbourDistance``, the cosine distance of its bag of 1/2-grams to
-    ///   the nearest training process.
+    /// The anomaly score of a trace under ``combination``: how far outside normal variation
+    /// it lies on each of the combination's views, combined as independent evidence.
     ///
     /// Each view's value `x` becomes its surprise against the cross-validated training
     /// processes (``calibration``: each measured by a model that did not learn it), `-ln p` with
     /// `p = (1 + #{normal values >= x}) / (1 + n)`: 0 for a value most normal processes reach,
-    /// `ln(n + 1)` beyond every one of them. The score is the sum of the two surprises
-    /// (Fisher's method, up to a constant), plus a tie-breaker far below the smallest step of
-    /// either surprise: the sum of the two raw values times ``tieBreakWeight`` / (n + 1), so
-    /// processes beyond every normal one on both views are still ordered by how far.
+    /// `ln(n + 1)` beyond every one of them. The score is the sum of the surprises (Fisher's
+    /// method, up to a constant), plus a tie-breaker far below the smallest step of any
+    /// surprise, so processes beyond every normal one are still ordered by how far
+    /// (``TraceCombination/score(_:calibration:)``).
     ///
-    /// Why two views and this way: measured per trace (docs/eval.md), never-seen n-grams catch
-    /// a new code path, and an abnormal mix catches a process that does known things in an
-    /// unknown proportion (a shell loop inside a service, a brute-force session); on traces of
-    /// modern Linux services many *normal* processes have some never-seen n-gram, so a rule
-    /// that ranks any novelty above all known behaviour (``twoTier(_:)``, the previous score)
-    /// raises them above attacks that only change the mix. Putting each view on the scale of
-    /// its own normal variation needs no weights and no attack data.
-    ///
-    /// Without calibration (fewer than two training traces) the score is ``twoTier(_:)``.
+    /// Without calibration (fewer than two training traces) the score is the combination's
+    /// fallback (``TraceCombination/fallback(_:)``).
     public func combine(_ f: TraceFeatures) -> Double {
-        guard combinesViews else { return Self.twoTier(f) }
-        return Self.fisher(f, novel: calibration[Self.novelColumn], neighbour: calibration[Self.neighbourColumn])
+        guard combinesViews else { return combination.fallback(f) }
+        return combination.score(f, calibration: calibration)
     }
 
     /// Whether ``combine(_:)`` has what it needs: normal variation, measured on at least two
     /// cross-validated training traces.
     private var combinesViews: Bool { calibration[0].count >= 2 }
 
-    /// The name of the score ``combine(_:)`` gives (reported as `scoring`): `novel_ngrams_and_neighbour`,
-    /// or `novel_then_rare_ngrams` when it falls back to ``twoTier(_:)``.
-    public var scoring: String { combinesViews ? "novel_ngrams_and_neighbour" : "novel_then_rare_ngrams" }
-
-    /// Columns of ``TraceFeatures/values`` the score combines.
-    static let novelColumn = 2
-    static let neighbourColumn = 4
+    /// The name of the score ``combine(_:)`` gives (reported as `scoring`): the combination's
+    /// name, or its fallback's when there is no calibration.
+    public var scoring: String { combinesViews ? combination.name : combination.fallbackName }
 
     /// How much the raw values weigh in the tie-breaker, per calibration process.
     public static let tieBreakWeight = 1e-3
 
-    /// ``combine(_:)`` as a pure function of the features and the two calibration columns
-    /// (each ascending, the same length).
+    /// The previous default, ``TraceCombination/novelNgramsAndNeighbour``, as a pure function
+    /// of the features and its two calibration columns (each ascending, the same length).
     public static func fisher(_ f: TraceFeatures, novel: [Double], neighbour: [Double]) -> Double {
-        let n = Double(novel.count)
-        return surprise(f.novelNgrams, normal: novel) + surprise(f.neighbourDistance, normal: neighbour)
-            + tieBreakWeight / (n + 1) * (f.novelNgrams + f.neighbourDistance)
+        var cal: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
+        cal[TraceCombination.column("novel_ngrams")] = novel
+        cal[TraceCombination.column("neighbour")] = neighbour
+        return TraceCombination.novelNgramsAndNeighbour.score(f, calibration: cal)
     }
 
     /// `-ln p`, `p = (1 + #{normal >= x}) / (1 + normal.count)`; `normal` ascending.

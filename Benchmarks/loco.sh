@@ -1,0 +1,64 @@
+#!/bin/bash
+# Leave-one-corpus-out choice of the per-trace score (docs/eval.md): runs `vigil eval` on
+# every corpus (features dumped, STIDE-6 beside), then scripts/loco_select.py.
+#
+#   bash Benchmarks/loco.sh OUT LINUX_CORPUS [UNM_ROOT] [--rule mean|worst]
+#
+# LINUX_CORPUS is a recording of Benchmarks/linux-corpus/record.sh; UNM_ROOT holds one
+# corpus per program (sendmail lpr-unm lpr-mit named login ps inetd xlock). The Linux
+# recording is scored whole (reported, not used to choose: it overlaps its programs) and
+# split by service into three one-program corpora like UNM's (each learning only from
+# that service's normal processes): linux-ssh (sshd; attacks: the ssh brute force cases),
+# linux-ftp (vsftpd; the ftp brute force cases and the web shell cases' ftp sessions) and
+# linux-web (the CGI web application; the command injection, web shell and reverse shell
+# cases). The three are one group: holding one out holds all three out, so a Linux
+# program is judged by a choice made on UNM alone. With SYNTH_SEEDS="1 2 ...", the synthetic
+# corpora of scripts/synth_corpus.py for those seeds are scored too, reported only (never
+# used to choose): a check on data no choice saw. Uses .build/release/vigil.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: $0 OUT LINUX_CORPUS [UNM_ROOT] [--rule mean|worst]}
+LINUX=${2:?usage: $0 OUT LINUX_CORPUS [UNM_ROOT]}
+UNM=${3:-/work/shared/datasets/unm}
+RULE=(); [ "${4:-}" = --rule ] && RULE=(--rule "$5")
+VIGIL=.build/release/vigil
+[ -x "$VIGIL" ] || { echo "error: $VIGIL missing; run: swift build -c release --product vigil" >&2; exit 2; }
+mkdir -p "$OUT"
+
+# One-program corpora from the Linux recording (symbolic links, corpus.json copied).
+split() {  # NAME PREFIX CASE-GLOBS...: train/validation files PREFIX_*, attack files PREFIX* of those cases
+    local name=$1 prefix=$2 d="$OUT/corpora/$1"; shift 2
+    rm -rf "$d"; mkdir -p "$d/train" "$d/validation" "$d/attack"
+    [ -f "$LINUX/corpus.json" ] && cp "$LINUX/corpus.json" "$d/"
+    ln -s "$LINUX"/train/${prefix}_*.trace "$d/train/"
+    ln -s "$LINUX"/validation/${prefix}_*.trace "$d/validation/"
+    local g c
+    for g in "$@"; do
+        for c in "$LINUX"/attack/$g; do
+            compgen -G "$c/${prefix}*.trace" >/dev/null || continue
+            mkdir -p "$d/attack/$(basename "$c")"
+            ln -s "$c"/${prefix}*.trace "$d/attack/$(basename "$c")/"
+        done
+    done
+}
+split linux-ssh ssh 'hydra_ssh_*'
+split linux-ftp ftp 'hydra_ftp_*' 'webshell_*'
+split linux-web web 'adduser_*' 'webshell_*' 'reverse_shell_*'
+
+run() {  # NAME CORPUS
+    "$VIGIL" eval "$2" --json --dump-features "$OUT/$1.jsonl" > "$OUT/$1.json"
+    "$VIGIL" eval "$2" --json --stide > "$OUT/$1.stide.json"
+}
+ARGS=()
+for p in sendmail lpr-unm lpr-mit named login ps inetd xlock; do
+    run "$p" "$UNM/$p"; ARGS+=("$p")
+done
+for p in linux-ssh linux-ftp linux-web; do
+    run "$p" "$OUT/corpora/$p"; ARGS+=("$p@linux")
+done
+run linux "$LINUX"; ARGS+=("linux@linux!")
+for s in ${SYNTH_SEEDS:-}; do
+    python3 scripts/synth_corpus.py "$OUT/corpora/synth-$s" "$s" >/dev/null
+    run "synth-$s" "$OUT/corpora/synth-$s"; ARGS+=("synth-$s@synthetic!")
+done
+python3 scripts/loco_select.py "${RULE[@]}" "$OUT" "${ARGS[@]}"

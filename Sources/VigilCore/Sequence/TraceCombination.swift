@@ -1,0 +1,104 @@
+import Foundation
+
+/// Which of a trace's views (``TraceFeatures``) the per-trace score combines, and how it
+/// scores without calibration.
+///
+/// Every combination scores the same way (``score(_:calibration:)``): each view's value
+/// becomes its surprise against the same view over the cross-validated training processes,
+/// and the surprises are summed (Fisher's method, up to a constant). No weight is fitted;
+/// only the *set* of views differs, and the shipped one (``standard``) was chosen by
+/// leave-one-corpus-out (docs/eval.md), not by its figure on any one corpus.
+///
+/// Named by its views joined with `+` in ``TraceFeatures/names`` order
+/// (`mean_bits+novel_ngrams`), or by a legacy name: `novel_ngrams_and_neighbour` (the
+/// previous default) and `novel_then_rare_ngrams` (the two-tier score, no calibration).
+public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
+    /// Columns of ``TraceFeatures/values``, ascending, no repeats.
+    public let views: [Int]
+    /// The two-tier score (``TraceDetector/twoTier(_:)``) whatever the calibration.
+    public let twoTierOnly: Bool
+    /// Without calibration, the two-tier score (any combination with `novel_ngrams`: the
+    /// two-tier score refines it) rather than the first view's raw value.
+    let twoTierFallback: Bool
+    private let legacyName: String?
+
+    private init(views: [Int], twoTierOnly: Bool = false, legacyName: String? = nil) {
+        self.views = views
+        self.twoTierOnly = twoTierOnly
+        self.twoTierFallback = views.contains(Self.column("novel_ngrams"))
+        self.legacyName = legacyName
+    }
+
+    /// The column of a feature name (``TraceFeatures/names``); traps on an unknown name
+    /// (only for names fixed in code).
+    static func column(_ name: String) -> Int { TraceFeatures.names.firstIndex(of: name)! }
+
+    /// The combination of the named views (in any order), nil if a name is unknown or none given.
+    public init?(views names: [String]) {
+        var cols: [Int] = []
+        for n in names {
+            guard let c = TraceFeatures.names.firstIndex(of: n) else { return nil }
+            cols.append(c)
+        }
+        guard !cols.isEmpty else { return nil }
+        self.init(views: Array(Set(cols)).sorted())
+    }
+
+    /// Parses a name: a legacy name, or views joined with `+`.
+    public init?(name: String) {
+        switch name {
+        case Self.novelNgramsAndNeighbour.name: self = .novelNgramsAndNeighbour
+        case Self.twoTier.name: self = .twoTier
+        default: self.init(views: name.split(separator: "+").map(String.init))
+        }
+    }
+
+    /// The default, chosen by leave-one-corpus-out (docs/eval.md): never-seen n-grams (order),
+    /// never-seen syscalls, and the distance to the nearest training bag (mix).
+    public static let standard = TraceCombination(views: [column("novel_ngrams"), column("novel_syscalls"), column("neighbour")])
+
+    /// The previous default: never-seen n-grams (order) and the nearest training bag (mix).
+    public static let novelNgramsAndNeighbour = TraceCombination(
+        views: [column("novel_ngrams"), column("neighbour")], legacyName: "novel_ngrams_and_neighbour")
+
+    /// The score before calibration existed: any novelty above all known behaviour.
+    public static let twoTier = TraceCombination(views: [], twoTierOnly: true, legacyName: "novel_then_rare_ngrams")
+
+    /// Its name, as ``init(name:)`` reads it.
+    public var name: String { legacyName ?? views.map { TraceFeatures.names[$0] }.joined(separator: "+") }
+    public var description: String { name }
+
+    /// The name of the score without calibration.
+    public var fallbackName: String {
+        twoTierOnly || twoTierFallback ? Self.twoTier.name : TraceFeatures.names[views[0]]
+    }
+
+    /// The score with calibration: the sum over the views of `-ln p`,
+    /// `p = (1 + #{normal >= x}) / (1 + n)` (``TraceDetector/surprise(_:normal:)``), plus a
+    /// tie-breaker `w / (n + 1)` times the sum over the views of `x / (x + top)` (0 for
+    /// `x <= 0`), `top` the view's largest normal value and `w` ``TraceDetector/tieBreakWeight``.
+    /// Each term of the tie-breaker is below 1, so the whole is below any step of a surprise
+    /// (at least `ln((n + 1) / n) > 1 / (n + 1)`) for fewer than 1,000 views: it orders only
+    /// processes the surprises tie, such as those beyond every normal one on every view.
+    /// The score rises with every view's value and never falls.
+    /// - Parameter calibration: per feature column, the normal values, ascending, all the same length.
+    public func score(_ f: TraceFeatures, calibration: [[Double]]) -> Double {
+        if twoTierOnly { return TraceDetector.twoTier(f) }
+        let values = f.values
+        var s = 0.0, tie = 0.0, n = 0
+        for c in views {
+            let normal = calibration[c], x = values[c]
+            n = normal.count
+            s += TraceDetector.surprise(x, normal: normal)
+            if x > 0 { tie += x / (x + max(normal.last ?? 0, 1e-12)) }
+        }
+        return s + TraceDetector.tieBreakWeight / Double(n + 1) * tie
+    }
+
+    /// The score without calibration: the two-tier score for a combination with
+    /// `novel_ngrams` (``standard`` among them), else the raw value of its first view
+    /// (``TraceFeatures/names`` order).
+    public func fallback(_ f: TraceFeatures) -> Double {
+        twoTierOnly || twoTierFallback ? TraceDetector.twoTier(f) : f.values[views[0]]
+    }
+}
