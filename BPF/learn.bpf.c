@@ -128,17 +128,13 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
             /* No waiting for user space: from this call on, a program this process (or a
              * child it forks) execs must be known to some baseline, or it dies at exec.
              * Only for a process the kernel may act on: a member of a guarded workload. */
-            struct vg_proc *proc = bpf_map_lookup_elem(&vg_procs, &tgid);
-            struct vg_marks *m = vg_may_act(proc) ? bpf_map_lookup_elem(&vg_marks, &tgid) : 0;
-            if (m) {
-                __sync_fetch_and_or(&m->marks, VG_RESP_DEVIATING);
-            } else if (vg_may_act(proc)) {
-                struct vg_marks fresh = { .execs = 0, .marks = VG_RESP_DEVIATING };
-                if (bpf_map_update_elem(&vg_marks, &tgid, &fresh, BPF_NOEXIST) != 0) {
-                    m = bpf_map_lookup_elem(&vg_marks, &tgid); /* made meanwhile */
-                    if (m)
-                        __sync_fetch_and_or(&m->marks, VG_RESP_DEVIATING);
-                }
+            if (vg_may_act(bpf_map_lookup_elem(&vg_procs, &tgid))) {
+                /* The entry exists from exec or fork; a process found running has none yet. */
+                struct vg_marks fresh = { .execs = 0, .marks = 0 };
+                bpf_map_update_elem(&vg_marks, &tgid, &fresh, BPF_NOEXIST);
+                struct vg_marks *m = bpf_map_lookup_elem(&vg_marks, &tgid);
+                if (m)
+                    __sync_fetch_and_or(&m->marks, VG_RESP_DEVIATING);
             }
         }
         if (mode & VG_SLOT_MODE_LEARN) {

@@ -72,6 +72,19 @@ static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len)
     vg_report_action(VG_ACTION_KILL_EXEC, (__s32)rc, 0, path, len);
 }
 
+/* An address as the action records carry it. */
+static __always_inline struct vg_sockaddr vg_sockaddr_of(__u16 family, __u16 port, const __u32 *ip4, const __u32 *ip6)
+{
+    struct vg_sockaddr a = {};
+    a.family = family;
+    a.port = port;
+    if (ip4)
+        __builtin_memcpy(a.addr, ip4, 4);
+    if (ip6)
+        __builtin_memcpy(a.addr, ip6, 16);
+    return a;
+}
+
 /* Whether a segmented process's profile (or every profile, slot 0) learned this destination. */
 static __always_inline bool vg_egress_learned(__u32 slot, __u16 family, __u16 port, __u32 proto, const __u32 *ip4, const __u32 *ip6)
 {
@@ -115,13 +128,7 @@ static __always_inline int vg_gate(struct bpf_sock_addr *ctx, __u16 family, __u3
     } else {
         return 1;
     }
-    struct vg_sockaddr remote = {};
-    remote.family = family;
-    remote.port = bpf_ntohs((__u16)port_be);
-    if (ip4)
-        __builtin_memcpy(remote.addr, ip4, 4);
-    if (ip6)
-        __builtin_memcpy(remote.addr, ip6, 16);
+    struct vg_sockaddr remote = vg_sockaddr_of(family, bpf_ntohs((__u16)port_be), ip4, ip6);
     vg_report_action_proto(action, -1 /* EPERM */, &remote, ctx->protocol, 0, 0);
     return 0;
 }
@@ -160,13 +167,7 @@ static __always_inline int vg_bind_gate(struct bpf_sock_addr *ctx, __u16 family,
     k.slot = 0;
     if (bpf_map_lookup_elem(&vg_listens, &k))
         return 1;
-    struct vg_sockaddr local = {};
-    local.family = family;
-    local.port = port;
-    if (ip4)
-        __builtin_memcpy(local.addr, ip4, 4);
-    if (ip6)
-        __builtin_memcpy(local.addr, ip6, 16);
+    struct vg_sockaddr local = vg_sockaddr_of(family, port, ip4, ip6);
     vg_report_action_proto(VG_ACTION_BIND_DENY, -1 /* EPERM */, &local, ctx->protocol, 0, 0);
     return 0;
 }

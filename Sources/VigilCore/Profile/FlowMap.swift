@@ -92,20 +92,29 @@ public struct FlowMap: Sendable, Hashable {
     public func dot() -> String {
         var out = "digraph vigil {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
         for n in nodes {
-            let label = ([n.label] + n.listens.map { "listens " + $0 }).map(Self.escape).joined(separator: "\\n")
+            let label = ([n.label] + n.listens.map { "listens " + $0 }).map(DoubleQuoted.escape).joined(separator: "\\n")
             let shape = n.kind == .profile ? "box, style=rounded" : "ellipse, style=dashed"
-            out += "  \"\(Self.escape(n.id))\" [label=\"\(label)\", shape=\(shape)];\n"
+            out += "  \"\(DoubleQuoted.escape(n.id))\" [label=\"\(label)\", shape=\(shape)];\n"
         }
-        for e in edges { out += "  \"\(Self.escape(e.from))\" -> \"\(Self.escape(e.to))\" [label=\"\(e.label)\"];\n" }
+        for e in edges { out += "  \"\(DoubleQuoted.escape(e.from))\" -> \"\(DoubleQuoted.escape(e.to))\" [label=\"\(e.label)\"];\n" }
         return out + "}\n"
     }
 
-    /// JSON: `{"nodes": [...], "edges": [...]}`.
+    /// JSON: `{"nodes": [...], "edges": [...]}` (one line, the profile files' writer).
     public func json() -> String {
-        func q(_ s: String) -> String { "\"" + Self.jsonEscape(s) + "\"" }
-        let n = nodes.map { "{\"id\":\(q($0.id)),\"kind\":\(q($0.kind.rawValue)),\"label\":\(q($0.label)),\"listens\":[\($0.listens.map(q).joined(separator: ","))]}" }
-        let e = edges.map { "{\"from\":\(q($0.from)),\"to\":\(q($0.to)),\"transport\":\(q($0.transport.rawValue)),\"port\":\($0.port),\"count\":\($0.count)}" }
-        return "{\"nodes\":[\(n.joined(separator: ","))],\"edges\":[\(e.joined(separator: ","))]}\n"
+        let value = JSONValue.object([
+            ("nodes", .array(nodes.map { n in
+                .object([("id", .string(n.id)), ("kind", .string(n.kind.rawValue)), ("label", .string(n.label)),
+                         ("listens", .array(n.listens.map { .string($0) }))])
+            })),
+            ("edges", .array(edges.map { e in
+                .object([("from", .string(e.from)), ("to", .string(e.to)), ("transport", .string(e.transport.rawValue)),
+                         ("port", .uint(UInt64(e.port))), ("count", .uint(e.count))])
+            })),
+        ])
+        var out = ""
+        value.write(into: &out, indent: 0, compact: true)
+        return out + "\n"
     }
 
     /// A self-contained SVG: profiles in the left column, external networks in the right,
@@ -150,7 +159,6 @@ public struct FlowMap: Sendable, Hashable {
         return out + "</svg>\n"
     }
 
-    static func escape(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }
 
     static func xml(_ s: String) -> String {
         var out = ""
@@ -161,20 +169,6 @@ public struct FlowMap: Sendable, Hashable {
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             default: out.append(c)
-            }
-        }
-        return out
-    }
-
-    static func jsonEscape(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
             }
         }
         return out
