@@ -168,8 +168,7 @@ final class Responder {
         // A changed binary that a package installed is an upgrade: no deviation, a window.
         var deviations = deviations
         if let i = deviations.firstIndex(where: { $0.kind == .binaryChanged }), let id = deviations[i].profile,
-           let path = process(pid)?.path, let package = packageOf(path) {
-            let sha = String(deviations[i].observed.dropFirst("sha256 ".count))
+           let sha = deviations[i].binarySHA256, let path = process(pid)?.path, let package = packageOf(path) {
             deviations.remove(at: i)
             upgrades[id] = (package, now + upgradeWindowNanos)
             onUpgrade(id, package, sha)

@@ -268,7 +268,9 @@ public final class Detector {
     private func checkBinary(pid: Int32, profile p: Profile, sha256: String, now: UInt64) -> [Deviation] {
         // A profile that never hashed its binary (unreadable during learning) has nothing to compare.
         guard !p.binaries.isEmpty, p.binaries[sha256.lowercased()] == nil else { return [] }
-        return [make(.binaryChanged, pid, p.id, "sha256 \(sha256.lowercased())", expected(p.binaries.keys.map { "sha256 \($0)" }), now: now)]
+        var d = make(.binaryChanged, pid, p.id, "sha256 \(sha256.lowercased())", expected(p.binaries.keys.map { "sha256 \($0)" }), now: now)
+        d.binarySHA256 = sha256.lowercased()
+        return [d]
     }
 
     private func newSyscall(_ pid: Int32, _ id: String, _ p: Profile, _ nr: UInt32, now: UInt64) -> [Deviation] {

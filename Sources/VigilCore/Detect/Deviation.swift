@@ -52,6 +52,8 @@ public struct Deviation: Sendable, Hashable {
     public var sequence: SequenceEvidence?
     /// For a new destination: where the process connected (policy rules test its network).
     public var destination: NetworkDestination?
+    /// For a changed binary: the SHA-256 (hex) of the file that ran.
+    public var binarySHA256: String?
 
     /// A new sequence's score against its profile's calibrated threshold and expectation.
     public struct SequenceEvidence: Sendable, Hashable {
