@@ -690,8 +690,11 @@ public final class Agent {
     /// The mode `workload` is judged in now.
     public func mode(ofWorkload workload: String) -> String {
         guard configuration.command == .enforce || configuration.command == .run else { return "monitor" }
-        if let why = responder.heldAtMonitor[workload] { return why.hasPrefix("circuit breaker") ? "monitor (circuit breaker)" : "monitor (operator)" }
-        return "enforce"
+        switch responder.heldAtMonitor[workload] {
+        case .breaker?: return "monitor (circuit breaker)"
+        case .byOperator?: return "monitor (operator)"
+        case nil: return "enforce"
+        }
     }
 
     /// `workload` falls back to monitor: the kernel stops acting on its members at once
@@ -715,8 +718,8 @@ public final class Agent {
             switch mode {
             case .monitor:
                 guard responder.heldAtMonitor[w] == nil else { continue }
-                responder.holdAtMonitor(w, why: "operator: vigil mode monitor")
-                releaseToMonitor(w, why: "operator: vigil mode monitor")
+                responder.holdAtMonitor(w)
+                releaseToMonitor(w, why: Responder.Hold.byOperator.description)
             case .enforce:
                 guard responder.heldAtMonitor[w] != nil else { continue }
                 responder.rearm(w)

@@ -62,9 +62,23 @@ final class Responder {
     /// Findings by deviation kind, and actions by step and outcome, for the metrics.
     private(set) var findingsByKind: [String: UInt64] = [:]
     private(set) var actionCounts: [AgentMetrics.ActionKey: UInt64] = [:]
-    /// Workloads judged in monitor mode whatever the command (their circuit breaker tripped,
-    /// or an operator switched them), with why.
-    private(set) var heldAtMonitor: [String: String] = [:]
+    /// Why a workload is judged in monitor mode whatever the command.
+    enum Hold: Sendable, Hashable {
+        /// Its circuit breaker tripped (the text says how).
+        case breaker(String)
+        /// An operator switched it (`vigil mode monitor`).
+        case byOperator
+
+        var description: String {
+            switch self {
+            case .breaker(let why): why
+            case .byOperator: "operator: vigil mode monitor"
+            }
+        }
+    }
+
+    /// Workloads judged in monitor mode whatever the command, and why.
+    private(set) var heldAtMonitor: [String: Hold] = [:]
     /// Steps carried out on members, by workload.
     private(set) var actsByWorkload: [String: UInt64] = [:]
     private var recentActs: [String: [UInt64]] = [:]
@@ -298,12 +312,12 @@ final class Responder {
         recentActs[w] = times
         guard times.count > limit else { return }
         let why = "circuit breaker: \(times.count) actions within a minute, more than \(limit)"
-        heldAtMonitor[w] = why
+        heldAtMonitor[w] = .breaker(why)
         onBreakerTrip(w, why)
     }
 
-    /// Judges `workload` in monitor mode from now on (`why` says who decided).
-    func holdAtMonitor(_ workload: String, why: String) { heldAtMonitor[workload] = why }
+    /// Judges `workload` in monitor mode from now on, as an operator asked.
+    func holdAtMonitor(_ workload: String) { heldAtMonitor[workload] = .byOperator }
 
     /// Lets `workload` be enforced again, its breaker re-armed.
     func rearm(_ workload: String) {
