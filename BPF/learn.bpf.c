@@ -138,7 +138,11 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
             }
         }
         if (mode & VG_SLOT_MODE_LEARN) {
-            struct vg_seen first = { .count = 1, .last_ns = bpf_ktime_get_ns() };
+            /* Count 0: the novelty record below is this first occurrence, and user space
+             * counts it from the record; the map counts the occurrences after it. (Starting
+             * at 1 counted every learned n-gram twice, so no profile held a singleton and
+             * the calibration's held-out estimate saw none.) */
+            struct vg_seen first = { .count = 0, .last_ns = bpf_ktime_get_ns() };
             if (bpf_map_update_elem(&vg_known_ngrams, &key, &first, BPF_NOEXIST) == -7 /* E2BIG */)
                 vg_count(VG_CTR_KNOWN_FULL);
             if (!sseen)

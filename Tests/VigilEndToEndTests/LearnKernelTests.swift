@@ -70,6 +70,38 @@ struct LearnKernelTests {
         #expect(counts?.syscalls.contains { $0.nr == 43 || $0.nr == 288 } == true, "accept or accept4 is among the known syscalls")
     }
 
+    /// The novelty record is an n-gram's first occurrence, and user space counts it from the
+    /// record; the kernel's entry counts only the occurrences after it. So a sequence that
+    /// happened once is a singleton in the profile (the calibration's held-out evidence).
+    @Test func aSequenceSeenOnceCountsOnceNotTwice() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .learn
+        let sensor = try Sensor(options: o)
+        try sensor.setSlotMode(9, .learn)
+        // A shell that waits on its stdin, then exits: its exit happens exactly once.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "read x; exit 0"]
+        let input = Pipe()
+        shell.standardInput = input
+        try shell.run()
+        let pid = shell.processIdentifier
+        Thread.sleep(forTimeInterval: 0.2)  // blocked in read
+        try sensor.assignProfile(pid: pid, slot: 9)
+        _ = try drain(sensor, for: 0.1)
+        input.fileHandleForWriting.write(Data("\n".utf8))
+        shell.waitUntilExit()
+        let novel = try drain(sensor, for: 0.3).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
+            if case .novelty(let n) = e.payload { return n } else { return nil }
+        }
+        let exit = try #require(novel.last { $0.syscall == 231 }, "exit_group ended a new sequence")
+        #expect(exit.profileSlot == 9)
+        let counts = try #require(sensor.knownCounts()[9])
+        let entry = try #require(counts.ngrams.first { $0.hash == exit.hash }, "learned in the kernel")
+        #expect(entry.count == 0, "the kernel counts occurrences after the reported one: \(entry.count)")
+    }
+
     @Test func preloadedNgramsAreNotReported() throws {
         try BPFTestGate.check()
         var o = SensorOptions()
