@@ -791,6 +791,7 @@ public final class Agent {
         m.kernelDropsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelDrops[$0] ?? 0) })
         m.findingsByKind = responder.findingsByKind
         m.findingsSuppressed = stream.suppressedByWorkload.mapValues(UInt64.init)
+        m.sequencesBelowThreshold = detector.sequencesBelowThreshold
         let counts = scope.memberCounts
         m.workloads = workloadNames.map { w in
             AgentMetrics.WorkloadFigures(name: w, members: w == WorkloadScope.everyProcess ? scope.members(of: w).count : counts[w] ?? 0,

@@ -338,6 +338,8 @@ public struct AgentMetrics: Sendable {
     public var findingsByKind: [String: UInt64] = [:]
     /// Findings held back by the throttle, by workload (`-`: none).
     public var findingsSuppressed: [String: UInt64] = [:]
+    /// New sequences within their profile's calibrated threshold: counted, not reported.
+    public var sequencesBelowThreshold: UInt64 = 0
     /// The declared workloads now: members, the mode they are judged in, acts so far.
     public var workloads: [WorkloadFigures] = []
 
@@ -413,6 +415,9 @@ public struct AgentMetrics: Sendable {
                          samples: byLabel("kind", findingsByKind)),
             MetricFamily(name: "vigil_findings_suppressed_total", help: "Findings held back by the repeat throttle, by workload (-: none).",
                          kind: .counter, samples: byLabel("workload", findingsSuppressed)),
+            MetricFamily(name: "vigil_sequences_below_threshold_total",
+                         help: "New syscall sequences no more surprising than their profile's calibrated threshold: expected noise, not reported.",
+                         kind: .counter, samples: one(Double(sequencesBelowThreshold))),
             MetricFamily(name: "vigil_workload_members", help: "Live processes of each declared workload, with the mode it is judged in.",
                          kind: .gauge, samples: workloads.map { MetricSample([("workload", $0.name), ("mode", $0.mode)], value: Double($0.members)) }),
             MetricFamily(name: "vigil_workload_actions_total", help: "Response steps carried out on members of each workload.",

@@ -170,7 +170,10 @@ private typealias S = DetectSupport
     }
 
     @Test func burstOfNovelCallsScoresFarMoreThanTheSameSpreadOut() {
-        let d = Detector(profiles: S.learnedProfiles())
+        // Every new sequence counts here (no calibrated threshold): the density rule alone.
+        var everySequence = Policy.standard
+        everySequence.sequenceFalseAlarmRate = 0
+        let d = Detector(profiles: S.learnedProfiles(), policy: everySequence)
         let start = Array(S.serviceEvents().prefix(3)) + [
             S.ev(100, .fork(.init(childPid: 110)), at: S.at(5)), S.ev(100, .fork(.init(childPid: 111)), at: S.at(5)),
         ]

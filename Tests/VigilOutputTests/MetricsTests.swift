@@ -114,6 +114,7 @@ struct AgentMetricsTests {
         m.spoolLost = ["file:/b": 4]
         m.findingsByKind = ["syscall": 2, "exec": 1]
         m.findingsSuppressed = ["web": 5]
+        m.sequencesBelowThreshold = 12
         m.workloads = [AgentMetrics.WorkloadFigures(name: "web", members: 3, mode: "monitor (circuit breaker)", acts: 21)]
         m.actions = [AgentMetrics.ActionKey(action: "kill", outcome: "done"): 1,
                      AgentMetrics.ActionKey(action: "alert", outcome: "done"): 3]
@@ -158,6 +159,9 @@ struct AgentMetricsTests {
         # HELP vigil_findings_suppressed_total Findings held back by the repeat throttle, by workload (-: none).
         # TYPE vigil_findings_suppressed_total counter
         vigil_findings_suppressed_total{workload="web"} 5
+        # HELP vigil_sequences_below_threshold_total New syscall sequences no more surprising than their profile's calibrated threshold: expected noise, not reported.
+        # TYPE vigil_sequences_below_threshold_total counter
+        vigil_sequences_below_threshold_total 12
         # HELP vigil_workload_members Live processes of each declared workload, with the mode it is judged in.
         # TYPE vigil_workload_members gauge
         vigil_workload_members{workload="web",mode="monitor (circuit breaker)"} 3

@@ -18,12 +18,21 @@
 ///   and `k` the novel calls of this process within the last
 ///   ``Policy/sequenceWindowSeconds`` (capped at ``Policy/sequenceFrameCalls``), this one
 ///   included. The kernel sends only novel calls, so the locality frame is measured in time:
-///   ten novel calls in a burst are worth `1 + 2 + ... + 10 = 55` units, ten spread out `10`;
+///   ten novel calls in a burst are worth `1 + 2 + ... + 10 = 55` units, ten spread out `10`.
+///   A new sequence no more surprising than the profile's calibrated threshold
+///   (``SequenceCalibration`` at ``Policy/sequenceFalseAlarmRate``) is normal work's
+///   expected noise: counted in ``sequencesBelowThreshold``, not a deviation;
 /// - new program, parent, destination, listening port, user, binary hash, unknown
 ///   executable, memfd exec, tamper: their weight.
 public final class Detector {
-    /// Replaceable (a reload): weights and ignores apply from the next event.
-    public var policy: Policy
+    /// Replaceable (a reload): weights and ignores apply from the next event; thresholds
+    /// are recalibrated when the false-alarm rate changes.
+    public var policy: Policy {
+        didSet { if policy.sequenceFalseAlarmRate != oldValue.sequenceFalseAlarmRate { calibrations = [:] } }
+    }
+    /// New sequences not reported because they were no more surprising than the profile's
+    /// calibrated threshold (``Policy/sequenceFalseAlarmRate``): expected noise of normal work.
+    public private(set) var sequencesBelowThreshold: UInt64 = 0
     public let parameters: SequenceModel.Parameters
     public private(set) var profiles: [String: Profile]
 
@@ -71,11 +80,13 @@ public final class Detector {
     }
 
     /// A profile's calibrated sequence threshold (``SequenceCalibration``, from its own
-    /// learned n-grams, held out one occurrence at a time), computed on first use.
+    /// learned n-grams, held out one occurrence at a time, for the policy's
+    /// ``Policy/sequenceFalseAlarmRate``), computed on first use.
     public func calibration(for id: String) -> SequenceCalibration? {
         if let c = calibrations[id] { return c }
         guard let p = profiles[id] else { return nil }
-        let c = SequenceCalibration(profile: p, parameters: parameters)
+        let rate = policy.sequenceFalseAlarmRate > 0 ? policy.sequenceFalseAlarmRate : SequenceCalibration.standardRate
+        let c = SequenceCalibration(profile: p, parameters: parameters, targetRate: rate)
         calibrations[id] = c
         return c
     }
@@ -183,7 +194,7 @@ public final class Detector {
                 out += newSyscall(pid, id, p, n.syscall, now: now)
             }
             if n.calls.count == parameters.ngramLength, p.ngrams[n.hash] == nil {
-                out.append(newSequence(pid, id, n.calls, now: now))
+                if let d = newSequence(pid, id, n.calls, now: now) { out.append(d) }
             }
         case .network(let n):
             guard let (id, p) = profileOf(pid, process) else { break }
@@ -283,7 +294,16 @@ public final class Detector {
         return [d]
     }
 
-    private func newSequence(_ pid: Int32, _ id: String, _ calls: [UInt32], now: UInt64) -> Deviation {
+    /// A new sequence's deviation, or nil when the calibration calls it normal noise: no
+    /// more surprising than the profile's held-out normal work at the policy's
+    /// false-alarm rate. A gated call does not add to the burst density either.
+    private func newSequence(_ pid: Int32, _ id: String, _ calls: [UInt32], now: UInt64) -> Deviation? {
+        let bits = model(for: id)?.surprise(ofNgram: calls) ?? SequenceModel.novelSymbolBits
+        let calibration = calibration(for: id)
+        if policy.sequenceFalseAlarmRate > 0, let c = calibration, bits <= c.thresholdBits {
+            sequencesBelowThreshold += 1
+            return nil
+        }
         let window = UInt64(policy.sequenceWindowSeconds * 1e9)
         var times = novelTimes[pid] ?? []
         times.removeAll { now &- $0 >= window || $0 > now }
@@ -291,14 +311,13 @@ public final class Detector {
         if times.count > policy.sequenceFrameCalls { times.removeFirst(times.count - policy.sequenceFrameCalls) }
         novelTimes[pid] = times
         let k = Double(times.count)
-        let bits = model(for: id)?.surprise(ofNgram: calls) ?? SequenceModel.novelSymbolBits
         let factor = min(bits, 16) / 8
         let w = policy.weight(.newSequence)
         let names = calls.map { $0 == NgramHash.startSymbol ? "^" : SyscallTable.name(Int($0)) }.joined(separator: " ")
         var d = make(.newSequence, pid, id, names, ["\(profiles[id]?.ngrams.count ?? 0) learned \(parameters.ngramLength)-call sequences"], now: now)
         d.score = min(100, w * factor * k)
         d.scoring = "weight \(w.clean) x surprise \(String(format2: bits)) bits / 8 x density \(Int(k)) novel calls within \(policy.sequenceWindowSeconds.clean) s"
-        if let c = calibration(for: id) {
+        if let c = calibration {
             d.sequence = .init(surpriseBits: bits, thresholdBits: c.thresholdBits, targetRate: c.targetRate,
                                expectedNovelRate: c.expectedNovelRate, expectedRateAboveThreshold: c.expectedRateAboveThreshold)
             d.scoring += "; threshold \(String(format2: c.thresholdBits)) bits (\(d.sequence!.aboveThreshold ? "above" : "not above") it)"

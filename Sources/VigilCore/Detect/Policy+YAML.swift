@@ -60,9 +60,12 @@ private struct PolicyReader: YAMLNodeReading {
                     p.danger[name] = try number(nv, "danger.\(name)", in: 0...100)
                 }
             case "sequence":
-                for (k, _, kv) in try pairs(v, "sequence", allowed: ["window-seconds", "frame-calls"]) {
-                    if k == "window-seconds" { p.sequenceWindowSeconds = try number(kv, "sequence.window-seconds", in: 0...3600, positive: true) }
-                    else { p.sequenceFrameCalls = try integer(kv, "sequence.frame-calls", in: 1...10_000) }
+                for (k, _, kv) in try pairs(v, "sequence", allowed: ["window-seconds", "frame-calls", "false-alarm-rate"]) {
+                    switch k {
+                    case "window-seconds": p.sequenceWindowSeconds = try number(kv, "sequence.window-seconds", in: 0...3600, positive: true)
+                    case "frame-calls": p.sequenceFrameCalls = try integer(kv, "sequence.frame-calls", in: 1...10_000)
+                    default: p.sequenceFalseAlarmRate = try number(kv, "sequence.false-alarm-rate", in: 0...1)
+                    }
                 }
             case "unknown":
                 for (k, _, kv) in try pairs(v, "unknown", allowed: ["report", "cap"]) {

@@ -71,6 +71,11 @@ public struct Policy: Sendable, Hashable {
     public var sequenceWindowSeconds: Double
     /// The most novel calls one frame counts (the density multiplier's ceiling).
     public var sequenceFrameCalls: Int
+    /// The false-alarm rate per call (n-gram window) each profile's sequence threshold is
+    /// calibrated for (``SequenceCalibration``): a new sequence no more surprising than
+    /// held-out normal work of the profile at this rate is expected noise, counted and not
+    /// reported. 0 reports every new sequence.
+    public var sequenceFalseAlarmRate: Double = SequenceCalibration.standardRate
     /// The highest rung evidence that is only statistical (new sequences, new syscalls that
     /// are not dangerous) can reach: suspend and kill need a concrete deviation as well (a
     /// new program, destination, listening port, user, a changed binary, a dangerous new
