@@ -101,20 +101,24 @@ learn_load() {
 }
 learn_load & LOADS+=($!)
 
+# Both profiles stable at two polls in a row (a profile can fall back to learning when
+# something new turns up), or --learn-max.
 t0=$(date +%s)
+streak=0
 while :; do
     sleep 15
     list=$("$VIGIL" profile list --models "$M" 2>/dev/null || true)
-    stable=$(echo "$list" | grep -Ec '(redis-server|nginx).*stable' || true)
+    stable=$(echo "$list" | awk '($1 ~ /redis-server|nginx/) && $2 == "stable"' | wc -l)
     el=$(( $(date +%s) - t0 ))
     log "learning: ${el} s, stable profiles of the services: $stable"
-    echo "$list" | grep -E 'redis|nginx' > "$W/profiles.txt" || true
-    [ "$stable" -ge 2 ] && break
+    if [ "$stable" -ge 2 ]; then streak=$((streak + 1)); else streak=0; fi
+    [ "$streak" -ge 2 ] && break
     [ "$el" -ge "$LEARN_MAX" ] && { log "not both stable after ${LEARN_MAX} s: judging anyway"; break; }
 done
 LEARNED_S=$(( $(date +%s) - t0 ))
-kill -TERM "${LOADS[0]}" 2>/dev/null || true; wait "${LOADS[0]}" 2>/dev/null || true; LOADS=()
+# Learning stops while the load still runs, so no half-finished request ends the window.
 kill -INT "$LEARN"; wait "$LEARN" || true
+kill -TERM "${LOADS[0]}" 2>/dev/null || true; wait "${LOADS[0]}" 2>/dev/null || true; LOADS=()
 "$VIGIL" profile list --models "$M" > "$W/profiles.txt" 2>&1 || true
 
 # --- judge -----------------------------------------------------------------------------

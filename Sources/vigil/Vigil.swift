@@ -29,6 +29,7 @@ struct Vigil: ParsableCommand {
             Status.self,
             ProfileCommand.self,
             Eval.self,
+            Record.self,
             Replay.self,
             DemoService.self,
         ]

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilTestSupport
+
+/// `vigil record`: a live host into a corpus `vigil eval` reads, with the context (program,
+/// parent, lineage) that public corpora lack.
+@Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(2)))
+struct RecordCommandTests {
+    @Test func recordsASelectedProgramAndWhatItStarts() throws {
+        try BPFTestGate.check()
+        let dir = try makeTempDirectory("vigil-record-e2e")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A shell of its own name, so the selection is this test's alone.
+        let shell = dir + "/rec-shell"
+        try FileManager.default.copyItem(atPath: "/bin/dash", toPath: shell)
+        let out = dir + "/corpus"
+        var shellPid: Int32 = 0
+        let r = try runVigil(["record", "--out", out, "--set", "attack/probe", "--only", shell, "--duration", "4"], whileRunning: {
+            shellPid = try runProgram(shell, ["-c", "/bin/true; /bin/ls / >/dev/null; exit 3"]).pid
+        }, startDelay: 2)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("recorded"), "\(r.err)")
+        #expect(try Corpus.numbering(at: out) == .linuxX86_64)
+        let traces = try Corpus.traceFiles(under: out + "/attack/probe")
+        let context = try String(contentsOfFile: out + "/" + CorpusRecorder.contextFile, encoding: .utf8)
+            .split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(context.count == traces.count)
+        // The shell itself, and the programs it started (selected through their parent).
+        let mine = context.filter { ($0["ancestry"] as? [String])?.contains(shell) == true || $0["executable"] as? String == shell }
+        let programs = Set(mine.compactMap { $0["executable"] as? String })
+        #expect(programs.contains(shell), "\(programs)")
+        #expect(programs.contains("/usr/bin/ls"), "\(programs)")
+        #expect(programs.contains("/usr/bin/true"), "\(programs)")
+        let sh = try #require(mine.first { $0["executable"] as? String == shell && $0["pid"] as? Int == Int(shellPid) })
+        #expect(sh["exit"] as? String == "code 3")
+        let ls = try #require(mine.first { $0["executable"] as? String == "/usr/bin/ls" })
+        #expect(ls["parent_executable"] as? String == shell)
+        // Nothing else on the host was recorded.
+        #expect(context.allSatisfy { c in
+            c["executable"] as? String == shell || (c["ancestry"] as? [String])?.contains(shell) == true
+        })
+        // Each trace is the numbers eval reads, as many as the context says.
+        let lsTrace = out + "/" + (ls["trace"] as! String)
+        let calls = try TraceReader.readAll(path: lsTrace)
+        #expect(calls.count == ls["calls"] as? Int)
+        #expect(calls.contains(UInt32(SyscallTable.number("getdents64")!)), "ls lists a directory")
+    }
+
+    @Test func aBadSetIsRefusedBeforeAnythingLoads() throws {
+        let r = try runVigil(["record", "--out", "/tmp/x", "--set", "attack/../etc"])
+        #expect(r.status == 2)
+        #expect(r.err.contains("--set 'attack/../etc'"))
+    }
+}
