@@ -142,9 +142,7 @@ public final class Agent {
             case .run: return id.flatMap { self.modes.mode(of: $0) } == .enforce ? .enforce : .monitor
             }
         }
-        responder.isLearning = { [unowned self] id in
-            self.learner.stability(id, now: self.clock.nowNanos())?.state != .stable
-        }
+        responder.isLearning = { [unowned self] id in self.stabilityState(of: id, now: self.clock.nowNanos()) != .stable }
         responder.onDeviation = { [unowned self] d in if let id = d.profile { self.modes.noteDeviation(id, now: d.timeNanos) } }
         responder.onBreakerTrip = { [unowned self] w, why in self.releaseToMonitor(w, why: why) }
         let provenance = c.command.judges ? PackageProvenance(infoDirectory: c.packageDatabase) : nil
@@ -333,6 +331,15 @@ public final class Agent {
         progress?.update(learner: learner, now: now)
     }
 
+    /// A judged profile is as stable as the baseline it is judged against: its own learning
+    /// history under the rule it was learned with (`vigil learn --bucket 15` stays stable
+    /// for a monitor with the default rule, and drops while judging do not make it learning
+    /// again). A profile being learned is as its learner says.
+    func stabilityState(of id: String, now: UInt64) -> LearningState? {
+        if let judged = detector.profiles[id] { return judged.stability().state }
+        return learner.stability(id, now: now)?.state
+    }
+
     /// The kernel dropped `count` records (ring buffer full).
     public func noteDrops(_ count: UInt64) {
         let t = clock.nowNanos()
@@ -493,8 +500,15 @@ public final class Agent {
             // Leaving learning: what the kernel counted is folded in, the baseline saved,
             // and the detector takes over its processes.
             learner.absorbKernelCounts(from: kernel, ids: [id], now: clock.nowNanos())
-            if c.from == .learn { learner.save(id, to: store, refused: refused) }
-            detector.upsert(learner.profiles[id]!)
+            if c.from == .learn {
+                learner.save(id, to: store, refused: refused)
+                detector.upsert(learner.profiles[id]!)
+            } else if detector.profiles[id] == nil {
+                detector.upsert(learner.profiles[id]!)
+            }
+            // A baseline judged from the start stays as loaded: the learner's copy restarts
+            // its history when this agent's stability rule differs from the one it was
+            // learned with, and would read as still learning.
             for pid in learner.pids(of: id) {
                 learner.release(pid: pid)
                 detector.adopt(pid: pid, profile: id)
@@ -800,7 +814,7 @@ public final class Agent {
         m.actions = responder.actionCounts
         var byState: [AgentMetrics.ProfileStateKey: Int] = [:]
         for (id, r) in modes.records {
-            let state = (learner.stability(id, now: t)?.state ?? .learning).rawValue
+            let state = (stabilityState(of: id, now: t) ?? .learning).rawValue
             byState[AgentMetrics.ProfileStateKey(mode: r.mode.rawValue, state: state), default: 0] += 1
         }
         m.profiles = byState

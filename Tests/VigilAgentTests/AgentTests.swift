@@ -224,6 +224,28 @@ enum Events {
         #expect(Rig.decision(of: f)?["rule"] as? String == "cap: profile still learning", "\(f)")
     }
 
+    /// A profile learned stable under another stability rule (`vigil learn --bucket 15
+    /// --min-observed 60`) is stable for an agent running the default rule: the baseline's own
+    /// history decides, not the judging agent's rule.
+    @Test func aBaselineStableUnderItsOwnRuleIsNotHeldAsLearning() throws {
+        let rule = StabilityPolicy(bucketSeconds: 15, windowBuckets: 3, minObservedSeconds: 60, minObservations: 1)
+        let learner = Learner(hostID: "t", policy: rule, profiles: [], now: Rig.t0, binaryHash: { _ in nil })
+        var table = ProcessTable()
+        for e in [Events.exec(50, ppid: 1, "/opt/vigil-test/svc"), Events.novelty(50, ["openat", "read", "close", "openat", "read", "close"])] {
+            learner.apply(e, process: table.apply(e), now: Rig.t0)
+        }
+        for s in 1...12 { learner.tick(Rig.t0 + UInt64(s) * 15_000_000_000) }   // three quiet minutes
+        let p = learner.profiles.values.first!
+        #expect(p.stability().state == .stable, "\(p.stability().reason)")
+        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], profiles: [p])
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc")] + Self.burst)
+        rig.agent.stop(reason: "test")
+        let findings = try rig.findings().filter { Rig.pid(of: $0) == 500 }
+        #expect(!findings.contains { Rig.decision(of: $0)?["rule"] as? String == "cap: profile still learning" },
+                "\(findings.map { Rig.decision(of: $0) ?? [:] })")
+        #expect(rig.kernel.responses[500]?.contains(.denyNetwork) == true, "statistics alone reach deny-network, no further")
+    }
+
     @Test func statisticalEvidenceAloneNeverSuspendsOrKills() throws {
         let p = Self.profile()
         let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], profiles: [p]) { $0.policy.enforceLearning = [p.id] }

@@ -75,7 +75,8 @@ import VigilCore
         var rec: ProcessRecord?
         for _ in 0..<100 {
             rec = ProcScanner.record(pid: p.processIdentifier, procRoot: "/proc", bootNanos: nil, ticksPerSecond: 100, nowNanos: 0)
-            if rec?.path == t.dir + "/real-sleep" { break }
+            // Mid-exec, /proc can show the new executable with the shell's argv still: wait for both.
+            if rec?.path == t.dir + "/real-sleep", rec?.argv.first == t.dir + "/napper" { break }
             usleep(20_000)
         }
         let r = try #require(rec)
