@@ -345,6 +345,7 @@ final class Responder {
         // A step names its own rule; with no step, the limit decided if it holds the rung.
         let rule = step?.rule ?? limit.flatMap { rung >= $0.rung ? $0.rule : nil } ?? "bands"
         report.decision = FindingReport.Decision(acts: standing.isMember && rung > .alert, rule: rule, scope: standing.description, workload: workload)
+        report.statisticalOnly = !deviations.isEmpty && deviations.allSatisfy(policy.isStatistical) && rung <= .alert
         stream.publish(report)
         if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }
     }

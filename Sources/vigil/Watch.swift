@@ -110,8 +110,9 @@ struct Enforce: ParsableCommand {
         enforce refuses to start unless --all-processes is given. Never acted on, whatever
         the policy: PID 1, kernel threads, Vigil and its ancestors, the session that started
         it (when interactive) and the protected programs (sshd, systemd, apt, dpkg) with their
-        children, unless a workload selects them. A profile still learning is held at alert;
-        evidence that is only statistical (new syscall sequences) at deny-network.
+        children, unless a workload selects them. A profile still learning is held at alert,
+        and so is evidence that is only statistical (new syscall sequences, new syscalls that
+        are not dangerous): acting needs something concrete.
 
         Examples:
           sudo vigil enforce --models /var/lib/vigil/models --workload exe:/usr/bin/redis-server

@@ -102,6 +102,36 @@ struct LearnKernelTests {
         #expect(entry.count == 0, "the kernel counts occurrences after the reported one: \(entry.count)")
     }
 
+    /// A judged process (its slot in monitor mode) reports a new n-gram once, not at every
+    /// occurrence: a loop doing something new is one record, not thousands.
+    @Test func aJudgedProcessReportsEachNewSequenceOnce() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .detect
+        let sensor = try Sensor(options: o)
+        try sensor.setSlotMode(12, .monitor)
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "read x; i=0; while [ $i -lt 500 ]; do echo x; i=$((i+1)); done >/dev/null"]
+        let input = Pipe()
+        shell.standardInput = input
+        try shell.run()
+        let pid = shell.processIdentifier
+        Thread.sleep(forTimeInterval: 0.2)
+        try sensor.assignProfile(pid: pid, slot: 12)
+        _ = try drain(sensor, for: 0.1)
+        input.fileHandleForWriting.write(Data("\n".utf8))
+        shell.waitUntilExit()
+        let novel = try drain(sensor, for: 0.3).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
+            if case .novelty(let n) = e.payload { return n } else { return nil }
+        }
+        let write = UInt32(SyscallTable.number("write")!)
+        let writes = novel.filter { $0.calls == Array(repeating: write, count: 6) }
+        #expect(writes.count == 1, "500 echoes, one report of six writes in a row: \(writes.count)")
+        #expect(Set(novel.map(\.hash)).count == novel.count, "no n-gram reported twice")
+        #expect(novel.allSatisfy { $0.profileSlot == 12 })
+    }
+
     @Test func preloadedNgramsAreNotReported() throws {
         try BPFTestGate.check()
         var o = SensorOptions()
