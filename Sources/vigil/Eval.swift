@@ -163,10 +163,10 @@ struct Eval: ParsableCommand {
         if r.traceWithoutContext > 0 { print("no context    \(r.traceWithoutContext) traces (scored as one unnamed program)") }
         print("")
         print("                   auc    dr_at_far01  far_at_dr90  cases at 1%")
+        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: n, withPad: " ", startingAt: 0) }
         for (name, x) in [("one model", r.withoutContext), ("per program", r.withContext)] {
-            print(name.padding(toLength: 16, withPad: " ", startingAt: 0) + f(x.auc).padding(toLength: 9, withPad: " ", startingAt: 0)
-                  + f(x.drAtFar01).padding(toLength: 13, withPad: " ", startingAt: 0) + f(x.farAtDr90).padding(toLength: 13, withPad: " ", startingAt: 0)
-                  + "\(x.casesDetected) of \(r.cases)")
+            let cells: [String] = [pad(name, 16), pad(f(x.auc), 9), pad(f(x.drAtFar01), 13), pad(f(x.farAtDr90), 13)]
+            print(cells.joined() + "\(x.casesDetected) of \(r.cases)")
         }
     }
 
