@@ -68,11 +68,15 @@ final class Responder {
         case breaker(String)
         /// An operator switched it (`vigil mode monitor`).
         case byOperator
+        /// One of its programs has a baseline that cannot be used (`on-bad-baseline:
+        /// monitor`); the text says which and why.
+        case badBaseline(String)
 
         var description: String {
             switch self {
             case .breaker(let why): why
             case .byOperator: "operator: vigil mode monitor"
+            case .badBaseline(let why): why
             }
         }
     }
@@ -317,7 +321,7 @@ final class Responder {
     }
 
     /// Judges `workload` in monitor mode from now on, as an operator asked.
-    func holdAtMonitor(_ workload: String) { heldAtMonitor[workload] = .byOperator }
+    func holdAtMonitor(_ workload: String, _ hold: Hold = .byOperator) { heldAtMonitor[workload] = hold }
 
     /// Lets `workload` be enforced again, its breaker re-armed.
     func rearm(_ workload: String) {

@@ -28,6 +28,10 @@ public struct AgentEvent: Sendable, Hashable {
         case outputFailing(output: String, reason: String)
         /// An output that was refused its credentials delivers again.
         case outputRecovered(output: String)
+        /// A baseline cannot be used (corrupt, of an unknown version, unreadable, missing):
+        /// `consequence` says what the agent does instead (e.g. its programs judged in
+        /// monitor mode, or the copy loaded before a reload kept).
+        case baselineUnusable(profile: String, file: String, reason: String, consequence: String)
     }
 
     public var kind: Kind
@@ -77,6 +81,9 @@ extension OCSFEncoder {
                                                                   "output \(output) is failing: \(reason); its events stay spooled until its credentials are fixed")
         case .outputRecovered(let output):
             (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Output Recovered", .informational, "output \(output) delivers again")
+        case .baselineUnusable(let profile, let file, let reason, let consequence):
+            (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .high,
+                                                                  "baseline \(profile) (\(file)) cannot be used: \(reason); \(consequence)")
         }
         var w = JSONWriter()
         w.object { w in
@@ -118,6 +125,13 @@ extension OCSFEncoder {
                 w.object("unmapped") { w in w.field("output", output); w.field("reason", reason) }
             case .outputRecovered(let output):
                 w.object("unmapped") { w in w.field("output", output) }
+            case .baselineUnusable(let profile, let file, let reason, let consequence):
+                w.object("unmapped") { w in
+                    w.field("profile", profile)
+                    w.field("file", file)
+                    w.field("reason", reason)
+                    w.field("consequence", consequence)
+                }
             case .workloadModeChanged(let workload, let to, let reason):
                 w.object("unmapped") { w in
                     w.field("workload", workload)

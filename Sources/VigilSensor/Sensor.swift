@@ -354,6 +354,11 @@ public final class Sensor {
         for path in paths { try knownExec.update(PathHash.hash(path), one) }
     }
 
+    /// Removes executables from those some baseline knows (a deleted baseline's).
+    public func removeKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
+        for path in paths { _ = knownExec.remove(PathHash.hash(path)) }
+    }
+
     /// Stops learning or watching process `pid`.
     public func releaseProcess(pid: Int32) {
         procSlots.remove(UInt32(bitPattern: pid))
