@@ -65,6 +65,11 @@ public final class Agent {
     /// resolved path (``ExecutableSelector``); empty selects every program.
     private let only: ExecutableSelector
     private var stopped = false
+    /// The models directory as the agent last left it (its own saves included): a
+    /// difference found later was made by someone else.
+    private var modelsStamp: [String: FileStamp] = [:]
+    /// The last stop or reload signal that came the legitimate way, in words (`status`, logs).
+    public private(set) var lastStopSignal: String?
 
     /// What the models directory held at start.
     public struct Baselines {
@@ -243,6 +248,7 @@ public final class Agent {
         if configuration.command.judges { _ = detector.seed(toWatch, now: now) }
         for r in seeded { attach(r.pid) }
         holdWorkloadsOfBadBaselines(running: seeded, atStart: true)
+        modelsStamp = Self.stamps(of: config.models)
         for r in table.records { placeInKernel(r.pid) }
         flushChanges()
 
@@ -341,7 +347,13 @@ public final class Agent {
         case .action(let a):
             if configuration.explain { Diagnostics.raw(EventFormatter.kernelAction(a, pid: pid)) }
             if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
-        case .tamper:
+        case .tamper(let t):
+            if t.kind == .signal, let why = legitimateSignal(Int32(truncatingIfNeeded: t.detail), from: pid) {
+                // Stopping (or reloading) the agent the way it is meant to be: not tampering.
+                Diagnostics.info("\(Self.signalName(t.detail)) from pid \(pid) (\(record?.path ?? event.comm)): \(why), not tampering")
+                lastStopSignal = "\(Self.signalName(t.detail)) from pid \(pid), \(why)"
+                break
+            }
             if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
             responder.chapter(now: now)
         case .novelty(let n):
@@ -362,6 +374,44 @@ public final class Agent {
                 responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos)
             }
         }
+    }
+
+    /// Signals that stop or reload the agent (SIGHUP, SIGINT, SIGQUIT, SIGTERM).
+    static let controlSignals: Set<Int32> = [SIGHUP, SIGINT, SIGQUIT, SIGTERM]
+
+    /// Why signal `sig` from `sender` is the legitimate way to stop or reload the agent, or
+    /// nil (then it is tampering): a stop or reload signal from the service manager (PID 1),
+    /// an ancestor of the agent (its parent, `sudo` relaying, the shell that started it),
+    /// a process of the session that started it or started from that session's leader; any
+    /// signal from a kernel thread (a terminal's Ctrl-C is sent by one).
+    func legitimateSignal(_ sig: Int32, from sender: Int32) -> String? {
+        let me = getpid()
+        if Self.isKernelThread(sender) { return "sent by the kernel (a terminal key or a kernel thread)" }
+        guard Self.controlSignals.contains(sig) else { return nil }
+        if sender == 1 { return "the service manager" }
+        let ancestors = table.ancestry(of: me).map(\.pid)
+        if sender == getppid() || ancestors.contains(sender) { return "an ancestor of the agent" }
+        let session = getsid(0)
+        if session > 1 {
+            if Self.session(of: sender) == session { return "a process of the agent's session" }
+            if table.ancestry(of: sender).contains(where: { $0.pid == session }) { return "started from the agent's session" }
+        }
+        return nil
+    }
+
+    /// Whether `pid` is a kernel thread (kthreadd or one of its children; /proc/PID/stat).
+    static func isKernelThread(_ pid: Int32) -> Bool {
+        if pid == 0 || pid == 2 { return true }
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return false }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 && fields[1] == "2"
+    }
+
+    static func signalName(_ sig: UInt32) -> String {
+        let names: [UInt32: String] = [1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 9: "SIGKILL", 10: "SIGUSR1", 12: "SIGUSR2", 15: "SIGTERM",
+                                       17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP", 23: "SIGURG"]
+        return names[sig] ?? "signal \(sig)"
     }
 
     /// After each read of the ring buffer: finished hashes, the responder's batch and clock,
@@ -387,8 +437,42 @@ public final class Agent {
         }
     }
 
+    /// What identifies one version of a file: inode, size, modification and change times.
+    struct FileStamp: Hashable {
+        var inode: UInt64, size: Int64, mtime: Int, ctime: Int
+    }
+
+    /// The `*.json` files of `directory` (temporary files of saves excluded), stamped.
+    static func stamps(of directory: String) -> [String: FileStamp] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [:] }
+        var out: [String: FileStamp] = [:]
+        for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
+            var st = stat()
+            guard stat(directory + "/" + name, &st) == 0 else { continue }
+            out[name] = FileStamp(inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                                  mtime: st.st_mtim.tv_sec * 1_000_000_000 + st.st_mtim.tv_nsec,
+                                  ctime: st.st_ctim.tv_sec * 1_000_000_000 + st.st_ctim.tv_nsec)
+        }
+        return out
+    }
+
+    /// Compares the models directory with how the agent left it; a difference is reported
+    /// once (OCSF Application Error) and becomes the new reference.
+    func checkModelsDirectory(now: UInt64) {
+        guard configuration.command != .learn else { return }
+        let current = Self.stamps(of: config.models)
+        guard current != modelsStamp else { return }
+        let added = current.keys.filter { modelsStamp[$0] == nil }.sorted()
+        let removed = modelsStamp.keys.filter { current[$0] == nil }.sorted()
+        let changed = current.keys.filter { modelsStamp[$0] != nil && modelsStamp[$0] != current[$0] }.sorted()
+        modelsStamp = current
+        stream.publish(AgentEvent(.modelsChanged(directory: config.models, added: added, changed: changed, removed: removed), timeNanos: now))
+        Diagnostics.warning("the models directory \(config.models) changed, not by Vigil: added \(added), changed \(changed), removed \(removed); in force only after a reload or restart")
+    }
+
     /// Once a second: promotion, the suppressed-findings report, metrics, the progress panel.
     public func tick(now: UInt64) {
+        checkModelsDirectory(now: now)
         if configuration.command == .run {
             let due = modes.tick(now: now) { id in learner.stability(id, now: now)?.state }
             if !due.isEmpty {
@@ -577,6 +661,8 @@ public final class Agent {
             apply(c)
             publish(c)
         }
+        // A profile leaving learning was saved: the agent's own write.
+        if !pending.isEmpty { modelsStamp = Self.stamps(of: config.models) }
     }
 
     /// Moves a profile's processes between the learner and the detector after a mode change.
@@ -620,6 +706,7 @@ public final class Agent {
         let saved = learner.absorbAndSave(ids: ids, sensor: kernel, store: store, hasher: hasher, refused: refused, final: final, now: clock.nowNanos())
         progress?.saved(count: saved, final: final)
         saveModes()
+        modelsStamp = Self.stamps(of: config.models)
     }
 
     private func saveModes() {
@@ -684,6 +771,7 @@ public final class Agent {
         modes.policy = next.config.effectivePromotion
         changes += Self.applyOverrides(&modes, ids: Array(learner.profiles.keys), learner: learner, configuration: configuration, now: t)
         // Baselines edited or added on disk (reviewed, merged) replace the watched copies.
+        checkModelsDirectory(now: t)
         let (fresh, errs) = store.loadAll()
         refused = Set(errs.map { Self.profileID(ofFile: $0.file) })
         for e in errs {

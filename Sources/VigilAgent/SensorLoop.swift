@@ -123,7 +123,8 @@ public enum AgentRunner {
             failure = error
         }
         control?.stop()
-        agent.stop(reason: loop.stopReason)
+        // The signal's record was read in the final drain: say who asked.
+        agent.stop(reason: loop.stopReason == "signal" ? agent.lastStopSignal.map { "signal: \($0)" } ?? "signal" : loop.stopReason)
         if let failure {
             Diagnostics.error("reading events failed: \(failure)")
             throw .failure

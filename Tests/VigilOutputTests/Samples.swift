@@ -108,6 +108,9 @@ enum Samples {
                                                                  reason: "format_version: 9 is not a version this Vigil reads (1)",
                                                                  consequence: "its programs and the workloads they run in are judged in monitor mode"),
                                                timeNanos: t0 + 9_000_000_000)),
+        ("agent-models-changed", AgentEvent(.modelsChanged(directory: "/var/lib/vigil/models", added: ["usr-bin-nc.json"],
+                                                           changed: ["usr-sbin-nginx.json"], removed: []),
+                                            timeNanos: t0 + 10_000_000_000)),
     ]
 
     /// Events as an agent with an identity writes them: `metadata.uid` on each (not golden:
