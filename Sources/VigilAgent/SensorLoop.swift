@@ -98,7 +98,9 @@ public enum AgentRunner {
         options.execGuard = c.command == .enforce || c.command == .run
         options.guardAllProcesses = c.allProcesses
         options.sizeKnownMaps(for: baselines.profiles)
+        options.pinDirectory = c.command == .learn ? nil : c.run.bpfPin
         let sensor = try Sensor.start(options) { stream.close() }
+        if let report = sensor.pinReport { Diagnostics.info(report) }
         if c.run.bpfRunTime {
             do { try sensor.enableRunTimeStats() } catch { Diagnostics.warning("per-program BPF run time unavailable: \(error)") }
         }

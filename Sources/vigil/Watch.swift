@@ -48,6 +48,13 @@ struct WatchOptions: ParsableArguments {
         """, valueName: "refuse|monitor"))
     var onBadBaseline = "refuse"
 
+    @Option(name: .customLong("bpf-pin"), help: ArgumentHelp("""
+        Pin the kernel side's links in this bpffs directory (e.g. /sys/fs/bpf/vigil): if the agent dies \
+        the kernel keeps enforcing, and the next start with the same directory replaces them. A \
+        clean stop (SIGINT, SIGTERM, --duration) removes them. Default: nothing pinned.
+        """, valueName: "DIR"))
+    var bpfPin: String?
+
     @Option(name: .customLong("control-socket"), help: ArgumentHelp(
         "Where `vigil mode` and `vigil resume --workload` reach this agent (a Unix socket, root only); 'none': nowhere.",
         valueName: "PATH"))
@@ -59,6 +66,7 @@ struct WatchOptions: ParsableArguments {
     }
 
     func validate() throws {
+        if let p = bpfPin, !p.hasPrefix("/") { throw ValidationError("--bpf-pin must be an absolute path under /sys/fs/bpf, got '\(p)'") }
         if BadBaselineAction(rawValue: onBadBaseline) == nil {
             throw ValidationError("--on-bad-baseline: expected refuse or monitor, got '\(onBadBaseline)'")
         }
@@ -261,6 +269,7 @@ enum Watcher {
         run.events = o.events
         run.metricsListen = nil
         run.onBadBaseline = BadBaselineAction(rawValue: o.onBadBaseline) ?? .refuse
+        run.bpfPin = o.bpfPin
         var c = AgentConfiguration(command: command, run: run, keepsState: false, policy: policy,
                                    policyName: o.policy ?? "built-in", hostID: ProcessInfo.processInfo.hostName)
         c.explain = o.explain

@@ -43,6 +43,10 @@ public struct RunConfig: Sendable, Hashable {
     /// missing though the state or `modes:` names it) does at start: refuse to start, or
     /// judge its programs (and the workloads they run in) in monitor mode.
     public var onBadBaseline = BadBaselineAction.refuse
+    /// Where the kernel side's links are pinned (a bpffs directory, e.g. /sys/fs/bpf/vigil):
+    /// it keeps enforcing while the agent is down, and the next start replaces it. nil:
+    /// nothing pinned (the kernel side ends with the agent).
+    public var bpfPin: String?
 
     public init(models: String, state: String) {
         self.models = models
@@ -65,7 +69,7 @@ public struct RunConfig: Sendable, Hashable {
 
     static let topKeys = ["models", "state", "mode", "policy", "duration", "outputs", "spool", "events", "learn", "promotion",
                           "modes", "metrics", "workloads", "all-processes", "control-socket",
-                          "on-bad-baseline"]
+                          "on-bad-baseline", "bpf-pin"]
 
     /// Reads a configuration. `file` names the source in errors and anchors relative paths;
     /// `checkOutput` validates one output spec (it throws a message naming what is wrong).
@@ -143,6 +147,7 @@ private struct RunConfigReader: YAMLNodeReading {
                 }
             case "all-processes": c.allProcesses = try bool(v, "all-processes")
             case "control-socket": c.controlSocket = isNull(v) ? nil : try path(v, "control-socket")
+            case "bpf-pin": c.bpfPin = isNull(v) ? nil : try path(v, "bpf-pin")
             case "on-bad-baseline":
                 c.onBadBaseline = BadBaselineAction(rawValue: try choice(v, "on-bad-baseline", BadBaselineAction.allCases.map(\.rawValue)))!
             case "workloads":
