@@ -68,6 +68,8 @@ public final class Agent {
     /// The models directory as the agent last left it (its own saves included): a
     /// difference found later was made by someone else.
     private var modelsStamp: [String: FileStamp] = [:]
+    /// Kernel drops already reported, by record kind.
+    private var reportedDrops: [Event.Kind: UInt64] = [:]
     /// The last stop or reload signal that came the legitimate way, in words (`status`, logs).
     public private(set) var lastStopSignal: String?
 
@@ -486,14 +488,27 @@ public final class Agent {
         progress?.update(learner: learner, now: now)
     }
 
-    /// The kernel dropped `count` records (ring buffer full).
+    /// The kernel dropped `count` records (ring buffer full): one loss event per record kind
+    /// (`kernel-ringbuf:exec`, ...), from the kernel's per-kind counters.
     public func noteDrops(_ count: UInt64) {
         let t = clock.nowNanos()
         learner.noteDrops(count, now: t)
-        if configuration.command != .learn {
-            stream.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(count)), timeNanos: t))
+        let byKind = kernel.stats.kernelDrops
+        var parts: [(String, UInt64)] = []
+        for kind in Event.Kind.allCases {
+            let n = (byKind[kind] ?? 0) &- (reportedDrops[kind] ?? 0)
+            if let total = byKind[kind] { reportedDrops[kind] = total }
+            if n > 0, n < 1 << 62 { parts.append((kind.rawValue, n)) }
         }
-        Diagnostics.warning("the kernel dropped \(count) events (ring buffer full); learning profiles cannot become stable on this window")
+        let attributed = parts.reduce(0) { $0 + $1.1 }
+        if attributed < count { parts.append(("", count - attributed)) }
+        if configuration.command != .learn {
+            for (kind, n) in parts {
+                stream.publish(AgentEvent(.loss(source: kind.isEmpty ? "kernel-ringbuf" : "kernel-ringbuf:" + kind, count: Int(clamping: n)), timeNanos: t))
+            }
+        }
+        let detail = parts.map { "\($0.1) \($0.0.isEmpty ? "unattributed" : $0.0)" }.joined(separator: ", ")
+        Diagnostics.warning("the kernel dropped \(count) events (ring buffer full: \(detail)); learning profiles cannot become stable on this window")
     }
 
     // MARK: Stop

@@ -99,6 +99,15 @@ public enum AgentRunner {
         options.guardAllProcesses = c.allProcesses
         options.sizeKnownMaps(for: baselines.profiles)
         options.pinDirectory = c.command == .learn ? nil : c.run.bpfPin
+        if let kib = ProcessInfo.processInfo.environment["VIGIL_RING_BUFFER_KIB"] {
+            // A test knob (storm campaigns): a ring small enough to overflow.
+            guard let n = UInt32(kib), n >= 4, n <= 1 << 20, n & (n - 1) == 0 else {
+                Diagnostics.error("VIGIL_RING_BUFFER_KIB must be a power of two from 4 to 1048576 (KiB), got '\(kib)'")
+                stream.close()
+                throw .badInput
+            }
+            options.ringBufferBytes = n * 1024
+        }
         let sensor = try Sensor.start(options) { stream.close() }
         if let report = sensor.pinReport { Diagnostics.info(report) }
         if c.run.bpfRunTime {

@@ -58,7 +58,8 @@ final class FakeKernel: KernelControl {
         return 0
     }
     var kernelDrops: UInt64 { 0 }
-    var stats: SensorStats { SensorStats() }
+    var statsValue = SensorStats()
+    var stats: SensorStats { statsValue }
     var ringBufferFill: (used: Int, size: Int) { (0, 1 << 20) }
     func programStats() -> [ProgramStats] { [] }
     var runTimeStatsEnabled: Bool { false }

@@ -56,4 +56,18 @@ import VigilTestSupport
         // The median of the last `capacity` samples (2c+1 ... 3c).
         #expect(l.median == UInt64(2 * LatencyStats.capacity + LatencyStats.capacity / 2 + 1))
     }
+
+    @Test func dropsAreReportedPerKindAsTheyHappen() throws {
+        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"])
+        rig.kernel.statsValue.kernelDrops = [.exec: 5, .connect: 3]
+        rig.agent.noteDrops(8)
+        rig.kernel.statsValue.kernelDrops = [.exec: 7, .connect: 3]
+        rig.agent.noteDrops(2)
+        rig.agent.stop(reason: "test")
+        let losses = try FailSafeBaselineTests.events(rig).compactMap { e -> String? in
+            guard let u = e["unmapped"] as? [String: Any], let src = u["loss_source"] as? String, let n = u["lost_events"] as? Int else { return nil }
+            return "\(src) \(n)"
+        }
+        #expect(losses == ["kernel-ringbuf:exec 5", "kernel-ringbuf:connect 3", "kernel-ringbuf:exec 2"])
+    }
 }
