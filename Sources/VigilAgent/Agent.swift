@@ -500,14 +500,16 @@ public final class Agent {
             if let total = byKind[kind] { reportedDrops[kind] = total }
             if n > 0, n < 1 << 62 { parts.append((kind.rawValue, n)) }
         }
-        let attributed = parts.reduce(0) { $0 + $1.1 }
-        if attributed < count { parts.append(("", count - attributed)) }
+        // The per-kind counters are read after `count` was: they hold at least as much, and
+        // what they hold beyond it is reported now and not again. A kernel that keeps no
+        // per-kind figures gets the total.
+        if byKind.isEmpty { parts = [("", count)] }
         if configuration.command != .learn {
             for (kind, n) in parts {
                 stream.publish(AgentEvent(.loss(source: kind.isEmpty ? "kernel-ringbuf" : "kernel-ringbuf:" + kind, count: Int(clamping: n)), timeNanos: t))
             }
         }
-        let detail = parts.map { "\($0.1) \($0.0.isEmpty ? "unattributed" : $0.0)" }.joined(separator: ", ")
+        let detail = parts.isEmpty ? "reported with the previous drops" : parts.map { "\($0.1) \($0.0.isEmpty ? "of any kind" : $0.0)" }.joined(separator: ", ")
         Diagnostics.warning("the kernel dropped \(count) events (ring buffer full: \(detail)); learning profiles cannot become stable on this window")
     }
 
