@@ -40,6 +40,7 @@ struct StormTests {
         #expect(f["losses"]?.contains("kernel-ringbuf:exec=") == true && f["losses"]?.contains("kernel-ringbuf:connect=") == true,
                 "drops are reported per kind: \(text)")
         #expect(n("attacks") >= 1 && n("reached") == 0, "the kernel stopped every attack during the storm: \(text)")
+        #expect(n("svc_alive") == 1, "each attack was on the live service (the exec guard kills the shell, not it): \(text)")
         #expect(n("rss_max_kib") > 0 && n("rss_max_kib") - n("rss_first_kib") < 64 * 1024, "memory stays bounded: \(text)")
     }
 }
