@@ -48,6 +48,10 @@ public struct SensorOptions: Sendable {
     /// processes marked ``Sensor/Membership/guarded`` (see ``Sensor/setMembership(pid:_:)``);
     /// responses set for any other process are inert.
     public var guardAllProcesses = false
+    /// Detect mode: pin every link in this bpffs directory (e.g. `/sys/fs/bpf/vigil`), so the
+    /// kernel side stays attached and enforcing if the agent dies; links an earlier agent
+    /// left there are replaced once this sensor's are attached. nil: nothing is pinned.
+    public var pinDirectory: String?
     /// Benchmarks only: load nothing but an empty sys_enter program (the overhead floor).
     public var benchmarkFloorOnly = false
 

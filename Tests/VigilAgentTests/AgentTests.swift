@@ -28,6 +28,10 @@ final class FakeKernel: KernelControl {
         calls.append("known-executables")
         knownExecutables.formUnion(paths)
     }
+    func removeKnownExecutables(_ paths: some Sequence<String>) throws {
+        calls.append("forget-executables")
+        knownExecutables.subtract(paths)
+    }
     var egress: [UInt32: Set<NetworkDestination>] = [:]
     var listens: [UInt32: Set<ListeningSocket>] = [:]
     func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws { listens[slot, default: []].formUnion(sockets) }
@@ -54,7 +58,8 @@ final class FakeKernel: KernelControl {
         return 0
     }
     var kernelDrops: UInt64 { 0 }
-    var stats: SensorStats { SensorStats() }
+    var statsValue = SensorStats()
+    var stats: SensorStats { statsValue }
     var ringBufferFill: (used: Int, size: Int) { (0, 1 << 20) }
     func programStats() -> [ProgramStats] { [] }
     var runTimeStatsEnabled: Bool { false }

@@ -99,6 +99,15 @@ public final class Detector {
         calibrations[profile.id] = nil
     }
 
+    /// Drops profile `id` (its file was deleted and the agent reloaded): its running
+    /// processes are judged as what they now are, executables no loaded profile describes.
+    public func remove(profile id: String) {
+        guard let p = profiles.removeValue(forKey: id) else { return }
+        models[id] = nil
+        calibrations[id] = nil
+        for (pid, a) in attribution where a == .profile(id) { attribution[pid] = .unknown(path: p.identity.executable) }
+    }
+
     /// Accepts `sha256` as a binary of profile `id` from now on (a package upgrade installed
     /// it): later execs of it are not `binary-changed`.
     public func acceptBinary(_ sha256: String, profile id: String, host: String, now: UInt64) {
