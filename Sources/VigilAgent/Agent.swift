@@ -481,7 +481,7 @@ public final class Agent {
                 saveModes()
             }
         }
-        stream.reportSuppressed(now: now)
+        stream.reportSuppressedIfDue(now: now)
         updateMetrics()
         progress?.update(learner: learner, now: now)
     }

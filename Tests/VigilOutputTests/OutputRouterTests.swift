@@ -324,6 +324,24 @@ final class FakeSink: Sink, @unchecked Sendable {
         #expect(t.admit(child(150), now: 10_002) == (true, 0), "0 turns the rule off: the per-process limit applies")
     }
 
+    @Test func aTickEverySecondSummarizesSuppressionOncePerWindow() throws {
+        let sink = FakeSink()
+        let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout"))], spoolDirectory: nil, options: Self.options(ManualOutputClock()))
+        let stream = EventStream(router: router, encoder: Samples.encoder, throttle: FindingThrottle(windowNanos: 60_000_000_000, limit: 1))
+        let t0 = Samples.finding.timeNanos
+        #expect(stream.publish(Samples.finding))
+        var f = Samples.finding
+        for s in 1...120 {
+            f.timeNanos = t0 + UInt64(s) * 500_000_000
+            _ = stream.publish(f)                                     // held back: one a minute
+            stream.reportSuppressedIfDue(now: f.timeNanos)            // the agent's tick
+        }
+        stream.close(now: t0 + 61_000_000_000)
+        let summaries = sink.lines.filter { $0.classUID == 6002 }.count
+        #expect(summaries <= 3, "\(summaries) summaries for one minute of ticks")
+        #expect(summaries >= 1)
+    }
+
     @Test func eventStreamEncodesThrottlesAndReportsSuppression() throws {
         let sink = FakeSink()
         let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout"))], spoolDirectory: nil, options: Self.options(ManualOutputClock()))
