@@ -360,7 +360,10 @@ final class Responder {
         // A step names its own rule; with no step, the limit decided if it holds the rung.
         let rule = step?.rule ?? limit.flatMap { rung >= $0.rung ? $0.rule : nil } ?? "bands"
         report.decision = FindingReport.Decision(acts: standing.isMember && rung > .alert, rule: rule, scope: standing.description, workload: workload)
-        report.statisticalOnly = !deviations.isEmpty && deviations.allSatisfy(policy.isStatistical) && rung <= .alert
+        // Summarized per profile: only the syscall statistics (a file deviation names a path
+        // worth its own line even when it is only statistical).
+        report.statisticalOnly = !deviations.isEmpty && rung <= .alert
+            && deviations.allSatisfy { ($0.kind == .newSequence || $0.kind == .newSyscall) && policy.isStatistical($0) }
         stream.publish(report)
         if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }
     }
