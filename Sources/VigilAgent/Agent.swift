@@ -528,6 +528,10 @@ public final class Agent {
         guard !stopped else { return }
         stopped = true
         kernel.detach()
+        // Drops since the loop's last check (the probes ran until now): reported too, so the
+        // loss events add up to what the kernel counted.
+        let late = kernel.stats.kernelDrops.reduce(UInt64(0)) { $0 + ($1.value &- (reportedDrops[$1.key] ?? 0)) }
+        if late > 0, late < 1 << 62 { noteDrops(late) }
         responder.finish()
         save(final: true)
         updateMetrics()

@@ -24,6 +24,12 @@ import VigilCore
         #expect(c.workloads[0].selectors == [WorkloadSelector(kind: .exe, value: "/usr/sbin/nginx"), WorkloadSelector(kind: .unit, value: "nginx")])
         #expect(!c.allProcesses)
         #expect(c.onBadBaseline == .refuse)
+        #expect(c.bpfPin == nil, "nothing pinned unless asked")
+    }
+
+    @Test func bpfPinIsAnAbsolutePathOrNull() throws {
+        #expect(try RunConfig.load(yaml: "models: m\nbpf-pin: /sys/fs/bpf/vigil\n", file: "/etc/vigil/v.yaml").bpfPin == "/sys/fs/bpf/vigil")
+        #expect(try RunConfig.load(yaml: "models: m\nbpf-pin: null\n", file: "/etc/vigil/v.yaml").bpfPin == nil)
     }
 
     @Test func onBadBaselineIsRefuseUnlessSetAndOnlyTakesItsTwoValues() throws {
