@@ -15,6 +15,22 @@ struct LearnKernelTests {
         return events
     }
 
+    /// A shell running `script` after a line on its stdin: it is blocked in `read` (so a
+    /// slot can be assigned before it does anything) until `go` is called.
+    func waitingShell(_ script: String) throws -> (pid: Int32, go: () -> Void) {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "read x; " + script]
+        let input = Pipe()
+        shell.standardInput = input
+        try shell.run()
+        Thread.sleep(forTimeInterval: 0.2)  // blocked in read
+        return (shell.processIdentifier, {
+            input.fileHandleForWriting.write(Data("\n".utf8))
+            shell.waitUntilExit()
+        })
+    }
+
     @Test func aPendingProcessReportsItsNgramsWithTheKernelHash() throws {
         try BPFTestGate.check()
         var o = SensorOptions()
@@ -80,18 +96,10 @@ struct LearnKernelTests {
         let sensor = try Sensor(options: o)
         try sensor.setSlotMode(9, .learn)
         // A shell that waits on its stdin, then exits: its exit happens exactly once.
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "read x; exit 0"]
-        let input = Pipe()
-        shell.standardInput = input
-        try shell.run()
-        let pid = shell.processIdentifier
-        Thread.sleep(forTimeInterval: 0.2)  // blocked in read
+        let (pid, go) = try waitingShell("exit 0")
         try sensor.assignProfile(pid: pid, slot: 9)
         _ = try drain(sensor, for: 0.1)
-        input.fileHandleForWriting.write(Data("\n".utf8))
-        shell.waitUntilExit()
+        go()
         let novel = try drain(sensor, for: 0.3).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
             if case .novelty(let n) = e.payload { return n } else { return nil }
         }
@@ -110,18 +118,10 @@ struct LearnKernelTests {
         o.mode = .detect
         let sensor = try Sensor(options: o)
         try sensor.setSlotMode(12, .monitor)
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "read x; i=0; while [ $i -lt 500 ]; do echo x; i=$((i+1)); done >/dev/null"]
-        let input = Pipe()
-        shell.standardInput = input
-        try shell.run()
-        let pid = shell.processIdentifier
-        Thread.sleep(forTimeInterval: 0.2)
+        let (pid, go) = try waitingShell("i=0; while [ $i -lt 500 ]; do echo x; i=$((i+1)); done >/dev/null")
         try sensor.assignProfile(pid: pid, slot: 12)
         _ = try drain(sensor, for: 0.1)
-        input.fileHandleForWriting.write(Data("\n".utf8))
-        shell.waitUntilExit()
+        go()
         let novel = try drain(sensor, for: 0.3).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
             if case .novelty(let n) = e.payload { return n } else { return nil }
         }
