@@ -376,6 +376,10 @@ public final class Agent {
         }
     }
 
+    /// The session the agent runs in (`getsid(0)`; 0 when its leader is outside the agent's
+    /// PID namespace). A stored property so that tests can name one.
+    var ownSession: Int32 = getsid(0)
+
     /// Signals that stop or reload the agent (SIGHUP, SIGINT, SIGQUIT, SIGTERM).
     static let controlSignals: Set<Int32> = [SIGHUP, SIGINT, SIGQUIT, SIGTERM]
 
@@ -389,9 +393,12 @@ public final class Agent {
         if Self.isKernelThread(sender) { return "sent by the kernel (a terminal key or a kernel thread)" }
         guard Self.controlSignals.contains(sig) else { return nil }
         if sender == 1 { return "the service manager" }
-        let ancestors = table.ancestry(of: me).map(\.pid)
-        if sender == getppid() || ancestors.contains(sender) { return "an ancestor of the agent" }
-        let session = getsid(0)
+        let ancestors = Set(table.ancestry(of: me).map(\.pid) + [getppid()]).subtracting([1])
+        if ancestors.contains(sender) { return "an ancestor of the agent" }
+        // `kill` run by the shell that started the agent; needs no session (inside a PID
+        // namespace whose session leader lies outside, getsid returns 0).
+        if let parent = table[sender]?.ppid, ancestors.contains(parent) { return "started by an ancestor of the agent" }
+        let session = ownSession
         if session > 1 {
             if Self.session(of: sender) == session { return "a process of the agent's session" }
             if table.ancestry(of: sender).contains(where: { $0.pid == session }) { return "started from the agent's session" }

@@ -36,12 +36,26 @@ import VigilTestSupport
     }
 
     @Test func aStopFromAProcessStartedFromTheAgentsSessionIsNotTampering() throws {
-        // The session leader is in the table; a `kill` started from it (no /proc entry left) sends SIGTERM.
-        let session = getsid(0)
-        var running = Self.lineage
-        if session > 1, session != getppid() { running.insert(ProcessRecord(pid: session, ppid: 1, path: "/usr/bin/bash"), at: 0) }
-        let rig = try Rig(.enforce, workloads: ["exe:" + Self.svc], running: running)
-        rig.feed([Events.exec(900_001, ppid: session, "/usr/bin/kill"), Self.signal(SIGTERM, from: 900_001)])
+        // The session leader (a login shell, not the agent's parent) is in the table; a `kill`
+        // started from it (no /proc entry left) sends SIGTERM. The session is named, not read
+        // from this test's own, which inside a PID namespace can be 0.
+        let leader: Int32 = 800_000
+        let rig = try Rig(.enforce, workloads: ["exe:" + Self.svc],
+                          running: [ProcessRecord(pid: leader, ppid: 1, path: "/usr/bin/bash")] + Self.lineage)
+        rig.agent.ownSession = leader
+        rig.feed([Events.exec(900_001, ppid: leader, "/usr/bin/kill"), Self.signal(SIGTERM, from: 900_001)])
+        #expect(rig.agent.lastStopSignal?.contains("started from the agent's session") == true, "\(rig.agent.lastStopSignal ?? "nil")")
+        rig.agent.stop(reason: "test")
+        let all = try rig.findings()
+        #expect(try Self.tamperFindings(rig).isEmpty, "\(all)")
+    }
+
+    @Test func aStopFromAProcessTheAgentsParentStartedIsNotTampering() throws {
+        // `vigil run & ... kill %1`: the shell that started the agent runs `kill`; no session needed.
+        let rig = try Rig(.enforce, workloads: ["exe:" + Self.svc], running: Self.lineage)
+        rig.agent.ownSession = 0
+        rig.feed([Events.exec(900_003, ppid: getppid(), "/usr/bin/kill"), Self.signal(SIGTERM, from: 900_003)])
+        #expect(rig.agent.lastStopSignal?.contains("started by an ancestor of the agent") == true, "\(rig.agent.lastStopSignal ?? "nil")")
         rig.agent.stop(reason: "test")
         let all = try rig.findings()
         #expect(try Self.tamperFindings(rig).isEmpty, "\(all)")
