@@ -98,7 +98,19 @@ final class TLSStream: ByteStream {
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + off, Int32(min(bytes.count - off, 1 << 20))) }
-            guard n > 0 else { throw Failure(description: "TLS write failed (SSL error \(SSL_get_error(ssl, n))): \(openSSLErrors())") }
+            guard n > 0 else {
+                let e = SSL_get_error(ssl, n)
+                var why = openSSLErrors()
+                if e == SSL_ERROR_SYSCALL {
+                    // The receiver hung up: under TLS 1.3 a refused client certificate shows
+                    // only now, as an alert waiting to be read.
+                    var scratch = [UInt8](repeating: 0, count: 256)
+                    _ = scratch.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, 256) }
+                    let alert = openSSLErrors()
+                    if alert != "no OpenSSL error queued" { why = alert } else { why = "the receiver closed the connection" }
+                }
+                throw Failure(description: "TLS write failed (SSL error \(e)): \(why)")
+            }
             off += Int(n)
         }
     }

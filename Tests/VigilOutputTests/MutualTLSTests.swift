@@ -127,7 +127,7 @@ struct MutualTLSTests {
         let missing = try Self.deliverOne("https://127.0.0.1:\(receiver.port)/in?ca=\(d)/server.pem&cert=\(d)/nope.pem&key=\(d)/client.key")
         #expect(missing.lastError?.contains("loading client certificate \(d)/nope.pem") == true, "\(missing.lastError ?? "no error")")
         let mismatched = try Self.deliverOne("https://127.0.0.1:\(receiver.port)/in?ca=\(d)/server.pem&cert=\(d)/client.pem&key=\(d)/rogue.key")
-        #expect(mismatched.lastError?.contains("client key \(d)/rogue.key does not match certificate \(d)/client.pem") == true,
+        #expect(mismatched.lastError?.contains("loading client key \(d)/rogue.key") == true && mismatched.lastError?.contains("key values mismatch") == true,
                 "\(mismatched.lastError ?? "no error")")
         #expect(receiver.lines.isEmpty)
     }
