@@ -23,14 +23,17 @@ let package = Package(
         .target(name: "CVigilWire", path: "Sources/CVigilWire"),
         // libbpf from Debian's libbpf-dev; only VigilBPF imports it.
         .systemLibrary(name: "CLibbpf", path: "Sources/CLibbpf"),
+        // OpenSSL 3 from Debian's libssl-dev: TLS outputs, SHA-256, ed25519 signatures.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // The thin owner of libbpf: objects, programs, maps, links, ring buffers.
         .target(name: "VigilBPF", dependencies: ["CLibbpf"], swiftSettings: strict),
-        // The domain: events, process table, sequence model, profiles. Pure Swift.
+        // The domain: events, process table, sequence model, profiles. Swift, with libcrypto
+        // (COpenSSL) for SHA-256 and ed25519 signatures.
         // Optimised even in debug builds: hashing binaries and scoring syscall streams are
         // hot loops that tests and `swift run` exercise at realistic sizes.
         .target(
             name: "VigilCore",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["COpenSSL", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         // Kernel -> typed events: record decoding, /proc seeding, the running sensor.
@@ -45,7 +48,7 @@ let package = Package(
         // zlib from Debian's zlib1g-dev: gzip request bodies; only VigilOutput imports it.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // OCSF mapping and sinks.
-        .target(name: "VigilOutput", dependencies: ["VigilCore", "CZlib"], swiftSettings: strict),
+        .target(name: "VigilOutput", dependencies: ["VigilCore", "CZlib", "COpenSSL"], swiftSettings: strict),
         // The agent pipeline every agent command runs: kernel -> process table -> learner |
         // detector -> responder -> outputs. Talks to the kernel through a protocol, so its
         // unit tests need no root.

@@ -15,7 +15,7 @@ as_root() {
     else echo "setup: need root to run: $*" >&2; exit 1; fi
 }
 
-packages=(libbpf-dev libelf-dev zlib1g-dev)
+packages=(libbpf-dev libelf-dev zlib1g-dev libssl-dev)
 if [[ $want_tests -eq 1 ]]; then
     packages+=(rsyslog rsyslog-gnutls openssl python3 python3-pip nftables linux-libc-dev-arm64-cross bpftool)
 fi

@@ -254,7 +254,30 @@ func runSensorBenchmark() throws {
     }
 }
 
+/// `vigil-bench sha256 [--mib N] [--reps N]`: SHA-256 throughput of VigilCore's hasher over
+/// an in-memory buffer (64 KiB updates, as `SHA256.hex(ofFile:)` reads), median of reps.
+func runSHA256Benchmark() {
+    let mib = argument("--mib", default: 256)
+    let reps = argument("--reps", default: 5)
+    let chunk = [UInt8]((0..<(1 << 16)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+    var rates: [Double] = []
+    var digest = ""
+    for _ in 0..<reps {
+        let start = monotonicNanos()
+        var h = SHA256()
+        for _ in 0..<(mib * 16) { chunk.withUnsafeBytes { h.update($0) } }
+        digest = h.finalize().prefix(4).map { String(format: "%02x", $0) }.joined()
+        let seconds = Double(monotonicNanos() - start) / 1e9
+        rates.append(Double(mib) / seconds)
+    }
+    rates.sort()
+    print(String(format: "sha256: %d MiB x %d reps: median %.0f MiB/s (min %.0f, max %.0f), digest %@...",
+                 mib, reps, rates[rates.count / 2], rates.first!, rates.last!, digest))
+}
+
 switch CommandLine.arguments.dropFirst().first {
+case "sha256":
+    runSHA256Benchmark()
 case "loop":
     runLoop()
 case "floor":
@@ -277,6 +300,6 @@ case "sensor":
         exit(1)
     }
 default:
-    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N]\n       vigil-bench loop|floor|sleepers|synth-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
+    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N]\n       vigil-bench sha256 [--mib N] [--reps N]\n       vigil-bench loop|floor|sleepers|synth-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
     exit(2)
 }

@@ -193,7 +193,8 @@ public final class OutputRouter: @unchecked Sendable {
     /// Makes the sink a spec describes.
     static func makeSink(_ spec: OutputSpec, clock: any OutputClock = SystemOutputClock.shared,
                          hostname: String = SyslogSink.localHostname()) -> any Sink {
-        let tls = TLSSettings(caFile: spec.caFile, verifyPeer: spec.verifyPeer)
+        let tls = TLSSettings(caFile: spec.caFile, verifyPeer: spec.verifyPeer, certFile: spec.certFile,
+                              keyFile: spec.keyFile, minVersion: spec.minTLS)
         switch spec.target {
         case .stdout:
             return StdoutSink()

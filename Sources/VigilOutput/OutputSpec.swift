@@ -8,6 +8,9 @@
 /// - `http://HOST:PORT/PATH`, `https://...` with `format=ndjson|hec|bulk` (Splunk HEC or
 ///   Elasticsearch `_bulk`), `token=`, `index=` (bulk), `ca=`, `verify=`
 ///
+/// TLS outputs (`syslog+tls`, `https`) also take `cert=FILE&key=FILE` (a PEM client
+/// certificate and its key, for receivers that require mutual TLS) and `min_tls=1.2|1.3`.
+///
 /// Options every output takes: `only=findings,process,network,app,<class_uid>` (which
 /// classes it receives), `queue=N` (lines held in memory), `spool_max_bytes=N` (disk spool
 /// bound; 0 disables spooling), `batch=N` (most lines per delivery), `batch_bytes=N` (most
@@ -60,6 +63,12 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
     public var caFile: String?
     /// TLS: whether to verify the server certificate and name (only ever false in tests).
     public var verifyPeer = true
+    /// TLS: a PEM client certificate (chain) to present (mutual TLS).
+    public var certFile: String?
+    /// TLS: the PEM private key of `certFile`.
+    public var keyFile: String?
+    /// TLS: the oldest protocol version accepted.
+    public var minTLS: TLSVersion = .v1_2
     /// The text it was parsed from, with any token masked: safe to log.
     public private(set) var redacted: String
 
@@ -99,12 +108,12 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
                 guard pathPart == nil || pathPart == "" else { throw fail("a syslog output takes no path") }
                 let transport = SyslogTransport(rawValue: String(scheme.dropFirst(7)))!
                 spec = OutputSpec(target: .syslog(transport, host: host, port: port), redacted: trimmed)
-                if transport == .tls { allowed.formUnion(["ca", "verify"]) }
+                if transport == .tls { allowed.formUnion(tlsOptions) }
             case "http", "https":
                 spec = OutputSpec(target: .http(secure: scheme == "https", host: host, port: port,
                                                 path: "/" + (pathPart ?? ""), format: .ndjson), redacted: trimmed)
                 allowed.formUnion(["format", "token", "index", "gzip"])
-                if scheme == "https" { allowed.formUnion(["ca", "verify"]) }
+                if scheme == "https" { allowed.formUnion(tlsOptions) }
             default:
                 throw fail("unknown output scheme '\(scheme)'; expected syslog+udp, syslog+tcp, syslog+tls, http or https")
             }
@@ -163,11 +172,25 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
                 spec.index = v
             case "ca": spec.caFile = v
             case "verify": spec.verifyPeer = try bool()
+            case "cert", "key":
+                guard !v.isEmpty else { throw fail("option '\(k)' is empty; expected a PEM file") }
+                if k == "cert" { spec.certFile = v } else { spec.keyFile = v }
+            case "min_tls":
+                guard let version = TLSVersion(rawValue: v) else {
+                    throw fail("option 'min_tls' must be one of \(TLSVersion.allCases.map(\.rawValue).joined(separator: ", ")), not '\(v)'")
+                }
+                spec.minTLS = version
             default: break
             }
         }
+        if (spec.certFile == nil) != (spec.keyFile == nil) {
+            throw fail(spec.certFile == nil ? "option 'key' needs 'cert' (the client certificate it belongs to)"
+                                            : "option 'cert' needs 'key' (the client certificate's private key)")
+        }
         return spec
     }
+
+    private static let tlsOptions: Set<String> = ["ca", "verify", "cert", "key", "min_tls"]
 
     init(target: Target, redacted: String) {
         self.target = target

@@ -21,6 +21,14 @@ import VigilTestSupport
         #expect(try OutputSpec.parse("http://h:80?only=4001").classes == [4001])
     }
 
+    @Test func parsesTLSClientOptions() throws {
+        let spec = try OutputSpec.parse("syslog+tls://siem:6514?ca=/etc/vigil/ca.pem&cert=/etc/vigil/agent.pem&key=/etc/vigil/agent.key&min_tls=1.3")
+        #expect(spec.caFile == "/etc/vigil/ca.pem" && spec.certFile == "/etc/vigil/agent.pem" && spec.keyFile == "/etc/vigil/agent.key")
+        #expect(spec.minTLS == .v1_3)
+        let plain = try OutputSpec.parse("https://h:443/in")
+        #expect(plain.certFile == nil && plain.keyFile == nil && plain.minTLS == .v1_2)
+    }
+
     @Test(arguments: [
         ("", "empty output spec"),
         ("kafka://h:1", "unknown output scheme 'kafka'"),
@@ -35,6 +43,11 @@ import VigilTestSupport
         ("file:/x?keep", "key=value"),
         ("https://user:pw@h:443/", "credentials"),
         ("elsewhere", "unknown output"),
+        ("https://h:443/?cert=/c.pem", "option 'cert' needs 'key'"),
+        ("syslog+tls://h:6514?key=/k.pem", "option 'key' needs 'cert'"),
+        ("https://h:443/?min_tls=1.1", "option 'min_tls' must be one of 1.2, 1.3, not '1.1'"),
+        ("http://h:80/?cert=/c.pem&key=/k.pem", "unknown option 'cert'"),
+        ("syslog+tcp://h:514?min_tls=1.3", "unknown option 'min_tls'"),
     ])
     func rejectsBadSpecsSayingWhatIsWrong(spec: String, message: String) {
         do {
