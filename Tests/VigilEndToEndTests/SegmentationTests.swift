@@ -4,7 +4,7 @@ import VigilTestSupport
 import VigilCore
 
 /// `vigil enforce --segment`: a learned service reaches its backend and nothing else, and
-/// listens only where it learned to.
+/// listens only where it learned to. `--segment-ingress`: only the peers it learned reach it.
 @Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(3)))
 struct SegmentationTests {
     /// One request line to the demo service; its one-line answer.
@@ -75,5 +75,78 @@ struct SegmentationTests {
         #expect(refused != nil, "a finding names the refused destination: \(lines.map { dig($0, "finding_info.title") ?? "" })")
         #expect(lines.contains { String(describing: $0).contains("port \(otherPort) (refused: segmentation)") }, "and the refused listener")
         #expect(svc.isRunning, "refusing a connection is all it takes")
+    }
+
+    /// Whether a TCP connection from `source` (a loopback address) to 127.0.0.1:`port` is
+    /// established within `timeout` seconds.
+    func connects(from source: String, to port: UInt16, timeout: Double = 1.5) -> Bool {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        defer { close(s) }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        var remote = sockaddr_in()
+        remote.sin_family = sa_family_t(AF_INET)
+        remote.sin_port = port.bigEndian
+        remote.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        guard withUnsafePointer(to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, size) } }) == 0 else { return false }
+        let r = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, size) } }
+        if r == 0 { return true }
+        guard errno == EINPROGRESS else { return false }
+        var p = pollfd(fd: s, events: Int16(POLLOUT), revents: 0)
+        guard poll(&p, 1, Int32(timeout * 1000)) == 1 else { return false }
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len)
+        return err == 0
+    }
+
+    @Test func anIngressSegmentedServiceIsReachedByItsLearnedPeerOnly() throws {
+        try BPFTestGate.check()
+        let bystander = try LoopbackListener()
+        let base = try makeTempDirectory("vigil-ingress")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let binary = base + "/svc"
+        try FileManager.default.copyItem(atPath: try vigilExecutable().path, toPath: binary)
+        let models = base + "/models"
+        var service: Process?
+        var port: UInt16 = 0
+        // Learned: requests from 127.0.0.1 only. The service listens from before enforce starts,
+        // so the agent must name the owner of a listener it did not see bound.
+        let learned = try runVigil(["learn", "--models", models, "--duration", "6", "--only", binary,
+                                    "--bucket", "2", "--window", "2", "--min-observed", "4", "--save-interval", "3"]) {
+            (service, port) = try startDemoService(binary)
+            let end = Date().addingTimeInterval(3.5)
+            while Date() < end {
+                _ = try ask(port, "GET hostname")
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        let svc = try #require(service)
+        defer { kill(svc.processIdentifier, SIGKILL); svc.waitUntilExit() }
+        #expect(learned.status == 0, "\(learned.err)")
+        let id = ProfileIdentity.resolve(path: binary, argv: [binary, "demo-service"]).id
+        let profile = try String(contentsOfFile: models + "/\(id).json", encoding: .utf8)
+        #expect(profile.contains("\"peers\""), "the profile learned its peers")
+        try "enforce-learning: [\(id)]\n".write(toFile: base + "/policy.yaml", atomically: false, encoding: .utf8)
+        let findings = base + "/findings.jsonl"
+        var learnedPeer = "", unlearnedPeer = true, bystanderReached = false
+        let r = try runVigil(["enforce", "--segment-ingress", "--models", models, "--workload", "exe:" + binary, "--policy", base + "/policy.yaml",
+                              "--control-socket", "none", "--duration", "5", "--output", "file:" + findings]) {
+            learnedPeer = try ask(port, "GET hostname")
+            unlearnedPeer = connects(from: "127.0.0.2", to: port)
+            bystanderReached = connects(from: "127.0.0.2", to: bystander.port)
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        #expect(r.status == 0, "\(r.err)")
+        #expect(!learnedPeer.isEmpty && !learnedPeer.hasPrefix("ERR"), "the learned peer is served: \(learnedPeer)")
+        #expect(!unlearnedPeer, "a connection from an unlearned peer is dropped in the kernel")
+        #expect(bystanderReached, "a listener outside the workload is never touched")
+        #expect(connects(from: "127.0.0.2", to: port), "with the agent gone the service takes the same peer again")
+        let lines = jsonLines((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "").filter { $0["class_uid"] as? Int == 2004 }
+        #expect(lines.contains { String(describing: $0).contains("tcp from 127.0.0.2 to port \(port) (dropped: segmentation)") },
+                "a new-peer finding names the dropped peer: \(lines.map { dig($0, "finding_info.title") ?? "" })")
+        #expect(svc.isRunning)
     }
 }
