@@ -103,6 +103,16 @@ struct {
     __type(value, __u64);
 } vg_ingress_seen SEC(".maps");
 
+/* Learned unix-socket paths per profile slot, for segmentation of unix connects
+ * (struct vg_unix_key). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 16384);
+    __type(key, struct vg_unix_key);
+    __type(value, __u8);
+} vg_unix_allowed SEC(".maps");
+
 /* Learned listening ports per profile slot, for segmentation (struct vg_listen_key). */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);

@@ -349,3 +349,74 @@ int vg_ingress_gate(struct __sk_buff *skb)
     vg_submit(a, VG_KIND_ACTION, 0);
     return 0;
 }
+
+/* The kernel's side of a sock_addr context (Linux 6.7+ for unix sockets): the address the
+ * caller passed, as the kernel copied it. */
+struct bpf_sock_addr_kern {
+    void *uaddr;
+    __u32 uaddrlen;
+} __attribute__((preserve_access_index));
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* One step of hashing a unix-socket path (bpf_loop callback): FNV-1a over its bytes as
+ * Vigil writes the path, up to the first NUL; an abstract socket's leading NUL as '@'. */
+struct vg_unix_hash {
+    __u64 h;
+    __u32 n;
+    char path[VG_UNIX_PATH_MAX];
+};
+
+static long vg_unix_hash_step(__u32 i, void *data)
+{
+    struct vg_unix_hash *u = data;
+    if (i >= u->n || i >= VG_UNIX_PATH_MAX - 1)
+        return 1;
+    __u8 c = (__u8)u->path[i];
+    if (i == 0 && c == 0)
+        c = '@';
+    else if (c == 0)
+        return 1;
+    u->h = (u->h ^ c) * VG_FNV_PRIME;
+    return 0;
+}
+
+/* Segmentation of unix-domain sockets (cgroup/connect_unix, Linux 6.7+; loaded only where
+ * the kernel has it): a segmented member may connect only to the socket paths its profile
+ * learned (an exploited service reaching for /var/run/docker.sock is refused with EPERM).
+ * Deny-network leaves unix sockets alone: it cuts the network, not the host's own IPC. */
+SEC("cgroup/connect_unix")
+int vg_connect_unix(struct bpf_sock_addr *ctx)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+    if (!p || !(p->member & VG_MEMBER_SEGMENT) || !vg_may_act(p))
+        return 1;
+    struct vg_view v = vg_proc_view(tgid);
+    if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
+        return 1;
+    struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
+    struct vg_sockaddr remote = { .family = AF_UNIX };
+    void *uaddr = BPF_CORE_READ(sa, uaddr);
+    __u32 len = BPF_CORE_READ(sa, uaddrlen);
+    /* Only the bytes the caller passed after sun_family (the rest of the kernel's copy is
+     * not theirs), at most VG_UNIX_PATH_MAX - 1: what the connect event reports too. */
+    __u32 n = len > 2 ? len - 2 : 0;
+    n &= 127;
+    if (n > VG_UNIX_PATH_MAX - 1)
+        n = VG_UNIX_PATH_MAX - 1;
+    struct vg_unix_hash u = { .h = VG_FNV_SEED, .n = n };
+    if (!uaddr || n == 0 || bpf_probe_read_kernel(u.path, n, (char *)uaddr + 2 /* sun_path */) < 0)
+        return 1;
+    bpf_loop(VG_UNIX_PATH_MAX - 1, vg_unix_hash_step, &u, 0);
+    __u64 h = u.h;
+    struct vg_unix_key k = { .slot = v.slot, ._pad0 = 0, .hash = h };
+    if (bpf_map_lookup_elem(&vg_unix_allowed, &k))
+        return 1;
+    k.slot = 0;
+    if (bpf_map_lookup_elem(&vg_unix_allowed, &k))
+        return 1;
+    __builtin_memcpy(remote.path, u.path, sizeof remote.path);
+    vg_report_action_proto(VG_ACTION_SEGMENT_DENY, -1 /* EPERM */, &remote, 0, 0, 0);
+    return 0;
+}

@@ -29,6 +29,7 @@ public final class Sensor {
     private let egress: BPFMap
     private let ingress: BPFMap
     private let sockOwner: BPFMap
+    private let unixAllowed: BPFMap
     private let listens: BPFMap
     /// What the kernel decided (exec count, deviating), written only by the kernel.
     private let procMarks: BPFMap
@@ -79,7 +80,7 @@ public final class Sensor {
             throw SensorError("the BPF object at \(path) speaks wire format \(abi), this vigil speaks \(VG_ABI_VERSION)",
                               remedy: "use the object built with this binary (rebuild with `swift build`, or unset VIGIL_BPF_OBJECT)")
         }
-        guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let eg = object.map(named: "vg_egress"), let ig = object.map(named: "vg_ingress"), let so = object.map(named: "vg_sock_owner"), let ls = object.map(named: "vg_listens"), let ks = object.map(named: "vg_known_syscalls"),
+        guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let eg = object.map(named: "vg_egress"), let ig = object.map(named: "vg_ingress"), let so = object.map(named: "vg_sock_owner"), let ua = object.map(named: "vg_unix_allowed"), let ls = object.map(named: "vg_listens"), let ks = object.map(named: "vg_known_syscalls"),
               let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
               let sm = object.map(named: "vg_slot_modes"), let pg = object.map(named: "vg_procs_gen") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
@@ -89,6 +90,7 @@ public final class Sensor {
         egress = eg
         ingress = ig
         sockOwner = so
+        unixAllowed = ua
         listens = ls
         knownSyscalls = ks
         knownNgrams = kn
@@ -139,6 +141,23 @@ public final class Sensor {
             if options.mode != .detect && (hook.kind == .cgroup || hook.name == "signal_generate") {
                 program.autoload = false
                 continue
+            }
+            // Unix-socket segmentation: a hook of Linux 6.7+, newer than libbpf 1.1's section
+            // names, so its type is set here.
+            if program.name == "vg_connect_unix" {
+                if !KernelSupport.hasUnixSocketHooks {
+                    program.autoload = false
+                    let note = "kernel lacks cgroup/connect_unix (Linux 6.7+): connects to unix sockets are not segmented"
+                    if !notices.contains(note) { notices.append(note) }
+                    continue
+                }
+                do {
+                    try program.setSockAddrAttachType(Self.cgroupUnixConnect)
+                } catch {
+                    program.autoload = false
+                    notices.append("cannot prepare cgroup/connect_unix (\(error)): connects to unix sockets are not segmented")
+                    continue
+                }
             }
             if let missing = hook.missing() {
                 program.autoload = false
@@ -361,13 +380,19 @@ public final class Sensor {
     }
 
     /// Adds destinations profile `slot` may connect to under segmentation (slot 0: every
-    /// profile, e.g. the host's resolver). CIDR entries allow their whole network. Unix
-    /// sockets are not segmented. Returns how many were added.
+    /// profile, e.g. the host's resolver). CIDR entries allow their whole network; unix
+    /// sockets are allowed by path (where the kernel has cgroup/connect_unix). Returns how
+    /// many were added.
     @discardableResult
     public func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws(BPFError) -> Int {
         let one: UInt8 = 1
         var added = 0
         for d in destinations {
+            if d.transport == .unix {
+                try unixAllowed.update(vg_unix_key(slot: slot, _pad0: 0, hash: PathHash.hash(d.address)), one)
+                added += 1
+                continue
+            }
             guard let key = Self.prefixKey(slot: slot, d) else { continue }
             try egress.update(key, one)
             added += 1
@@ -420,6 +445,9 @@ public final class Sensor {
         }
         return named
     }
+
+    /// `BPF_CGROUP_UNIX_CONNECT` in the kernel's `enum bpf_attach_type` (Linux 6.7).
+    static let cgroupUnixConnect: UInt32 = 49
 
     /// The LPM key of vg_egress and vg_ingress for `d` (nil for a unix socket or an address
     /// that is not one).

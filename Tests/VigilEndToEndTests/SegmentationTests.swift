@@ -4,7 +4,7 @@ import VigilTestSupport
 import VigilCore
 
 /// `vigil enforce --segment`: a learned service reaches its backend and nothing else, and
-/// listens only where it learned to. `--segment-ingress`: only the peers it learned reach it.
+/// listens and uses unix sockets only where it learned to. `--segment-ingress`: only the peers it learned reach it.
 @Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(3)))
 struct SegmentationTests {
     /// One request line to the demo service; its one-line answer.
@@ -23,12 +23,35 @@ struct SegmentationTests {
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
     }
 
+    /// A listening unix socket at `path`; its descriptor.
+    func unixListener(_ path: String) throws -> Int32 {
+        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } } == 0
+        guard ok, listen(s, 16) == 0 else { close(s); throw POSIXError(.EADDRINUSE) }
+        // Accepts and closes, so a service that connects again and again never waits on a full backlog.
+        Thread.detachNewThread {
+            while true {
+                let c = accept(s, nil, nil)
+                if c < 0 { if errno == EINTR { continue }; return }
+                close(c)
+            }
+        }
+        return s
+    }
+
     @Test func aSegmentedServiceReachesItsBackendAndNothingElse() throws {
         try BPFTestGate.check()
         let backend = try LoopbackListener()
         let elsewhere = try LoopbackListener()
         let base = try makeTempDirectory("vigil-segment")
         defer { try? FileManager.default.removeItem(atPath: base) }
+        // Local IPC: the socket it learned to use, and one it never used (a docker.sock).
+        let ipc = base + "/ipc.sock", docker = base + "/docker.sock"
+        let ipcFD = try unixListener(ipc), dockerFD = try unixListener(docker)
+        defer { for fd in [ipcFD, dockerFD] { shutdown(fd, Int32(SHUT_RDWR)); close(fd) } }
         let binary = base + "/svc"
         try FileManager.default.copyItem(atPath: try vigilExecutable().path, toPath: binary)
         let models = base + "/models"
@@ -43,6 +66,7 @@ struct SegmentationTests {
             while Date() < end {
                 _ = try ask(port, "CONNECT \(backend.port)")
                 _ = try ask(port, "LISTEN \(learnedPort)")
+                _ = try ask(port, "CONNECT-UNIX \(ipc)")
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
@@ -52,7 +76,7 @@ struct SegmentationTests {
         let id = ProfileIdentity.resolve(path: binary, argv: [binary, "demo-service"]).id
         try "enforce-learning: [\(id)]\n".write(toFile: base + "/policy.yaml", atomically: false, encoding: .utf8)
         let findings = base + "/findings.jsonl"
-        var toBackend = "", toElsewhere = "", backendAccepted = 0, listenLearned = "", listenOther = ""
+        var toBackend = "", toElsewhere = "", backendAccepted = 0, listenLearned = "", listenOther = "", toIPC = "", toDocker = ""
         let r = try runVigil(["enforce", "--segment", "--models", models, "--workload", "exe:" + binary, "--policy", base + "/policy.yaml",
                               "--control-socket", "none", "--duration", "5", "--output", "file:" + findings]) {
             let before = backend.accepted
@@ -60,6 +84,8 @@ struct SegmentationTests {
             toElsewhere = try ask(port, "CONNECT \(elsewhere.port)")
             listenLearned = try ask(port, "LISTEN \(learnedPort)")
             listenOther = try ask(port, "LISTEN \(otherPort)")
+            toIPC = try ask(port, "CONNECT-UNIX \(ipc)")
+            toDocker = try ask(port, "CONNECT-UNIX \(docker)")
             Thread.sleep(forTimeInterval: 0.3)
             backendAccepted = backend.accepted - before
         }
@@ -70,10 +96,13 @@ struct SegmentationTests {
         #expect(elsewhere.accepted == 0)
         #expect(listenLearned == "OK listening", "the port it learned to listen on still opens")
         #expect(listenOther == "ERR bind: Operation not permitted", "a port it never listened on does not (no bind shell)")
+        #expect(toIPC == "OK connected", "the unix socket it learned still answers")
+        #expect(toDocker == "ERR connect: Operation not permitted", "an unlearned unix socket is refused in the kernel")
         let lines = jsonLines((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "").filter { $0["class_uid"] as? Int == 2004 }
         let refused = lines.first { String(describing: $0).contains("port \(elsewhere.port) (refused: segmentation)") }
         #expect(refused != nil, "a finding names the refused destination: \(lines.map { dig($0, "finding_info.title") ?? "" })")
         #expect(lines.contains { String(describing: $0).contains("port \(otherPort) (refused: segmentation)") }, "and the refused listener")
+        #expect(lines.contains { String(describing: $0).contains("unix \(docker) (refused: segmentation)") }, "and the refused unix socket")
         #expect(svc.isRunning, "refusing a connection is all it takes")
     }
 

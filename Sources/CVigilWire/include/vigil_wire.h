@@ -203,6 +203,15 @@ struct vg_egress_key {
 /* vg_egress_key keys vg_ingress too, the peers that may connect to each slot's listeners:
  * there the port is the local (listening) port and the address the peer's. */
 
+/* Key of vg_unix_allowed: the unix-socket paths each profile slot may connect to (slot 0:
+ * every slot), by the FNV-1a hash of the path as Vigil writes it (`@name` for an abstract
+ * socket; PathHash in Swift). */
+struct vg_unix_key {
+    __u32 slot;
+    __u32 _pad0;
+    __u64 hash;
+};
+
 /* Key of vg_listens: the ports each profile slot listened on (slot 0: every slot). */
 struct vg_listen_key {
     __u32 slot;
@@ -311,6 +320,7 @@ VG_ASSERT_SIZE(vg_proc, 16);
 VG_ASSERT_SIZE(vg_marks, 8);
 VG_ASSERT_SIZE(vg_egress_key, 28);
 VG_ASSERT_SIZE(vg_listen_key, 8);
+VG_ASSERT_SIZE(vg_unix_key, 16);
 VG_ASSERT_SIZE(vg_action, 48 + 8 + 24 + VG_UNIX_PATH_MAX + 4 + VG_PATH_MAX);
 VG_ASSERT_SIZE(vg_tamper, 48 + 8);
 
