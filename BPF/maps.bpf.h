@@ -63,6 +63,56 @@ struct {
     __type(value, __u8);
 } vg_egress SEC(".maps");
 
+/* Learned peers per profile slot and listening port, for ingress segmentation (struct
+ * vg_egress_key: port = local port, address = the peer's prefix). */
+struct {
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 65536);
+    __type(key, struct vg_egress_key);
+    __type(value, __u8);
+} vg_ingress SEC(".maps");
+
+/* The process that bound a socket, for the sockets guarded members bind to a port: the
+ * ingress hook runs outside process context and finds its owner here. Freed with the
+ * socket; not copied to accepted sockets (only listeners need it). */
+struct vg_sock_owner {
+    __u32 tgid;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct vg_sock_owner);
+} vg_sock_owner SEC(".maps");
+
+/* When a dropped connection attempt was last reported, per listener owner, port and peer:
+ * one record a second at most, whatever a peer sends. */
+struct vg_ingress_seen_key {
+    __u32 tgid;
+    __u16 port;
+    __u16 family;
+    __u8 addr[16];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct vg_ingress_seen_key);
+    __type(value, __u64);
+} vg_ingress_seen SEC(".maps");
+
+/* Learned unix-socket paths per profile slot, for segmentation of unix connects
+ * (struct vg_unix_key). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 16384);
+    __type(key, struct vg_unix_key);
+    __type(value, __u8);
+} vg_unix_allowed SEC(".maps");
+
 /* Learned listening ports per profile slot, for segmentation (struct vg_listen_key). */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);

@@ -147,26 +147,46 @@ static __always_inline int vg_gate6(struct bpf_sock_addr *ctx)
     return vg_gate(ctx, AF_INET6, ctx->user_port, 0, ip);
 }
 
+/* Remembers which process bound a socket, for a guarded member binding a port: the
+ * ingress hook, which runs outside process context, judges connection attempts to it by
+ * that process's standing at the time. */
+static __always_inline void vg_own_socket(struct bpf_sock_addr *ctx, __u32 tgid)
+{
+    struct vg_sock_owner *o = bpf_sk_storage_get(&vg_sock_owner, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    if (o)
+        o->tgid = tgid;
+}
+
 /* Segmentation of listeners: a segmented member may bind only ports its profile listened on
  * (port 0, an ephemeral port a client asks for, always). 1: let it bind; 0: EPERM. */
 static __always_inline int vg_bind_gate(struct bpf_sock_addr *ctx, __u16 family, const __u32 *ip4, const __u32 *ip6)
 {
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
     struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-    if (!p || !(p->member & VG_MEMBER_SEGMENT) || !vg_may_act(p))
+    if (!p || !vg_may_act(p))
         return 1;
     __u16 port = bpf_ntohs((__u16)ctx->user_port);
     if (port == 0)
         return 1;
+    if (!(p->member & VG_MEMBER_SEGMENT)) {
+        vg_own_socket(ctx, tgid);
+        return 1;
+    }
     struct vg_view v = vg_proc_view(tgid);
-    if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
+    if (v.slot == 0 || v.slot == VG_SLOT_PENDING) {
+        vg_own_socket(ctx, tgid);
         return 1;
+    }
     struct vg_listen_key k = { .slot = v.slot, .port = port, .proto = (__u8)ctx->protocol, ._pad0 = 0 };
-    if (bpf_map_lookup_elem(&vg_listens, &k))
+    if (bpf_map_lookup_elem(&vg_listens, &k)) {
+        vg_own_socket(ctx, tgid);
         return 1;
+    }
     k.slot = 0;
-    if (bpf_map_lookup_elem(&vg_listens, &k))
+    if (bpf_map_lookup_elem(&vg_listens, &k)) {
+        vg_own_socket(ctx, tgid);
         return 1;
+    }
     struct vg_sockaddr local = vg_sockaddr_of(family, port, ip4, ip6);
     vg_report_action_proto(VG_ACTION_BIND_DENY, -1 /* EPERM */, &local, ctx->protocol, 0, 0);
     return 0;
@@ -236,5 +256,167 @@ int BPF_PROG(vg_signal_generate, int sig, void *info, struct task_struct *task)
     if (sender == vg_self_tgid)
         return 0;
     vg_report_tamper(VG_TAMPER_SIGNAL, (__u32)sig);
+    return 0;
+}
+
+/* Ingress segmentation: a connection attempt (TCP SYN) to a listener that a member with
+ * VG_MEMBER_SEGMENT_INGRESS bound is dropped unless its profile accepted that peer on that
+ * port (vg_ingress). Only sockets a guarded member bound carry an owner (vg_sock_owner), so
+ * no other listener on the host is ever touched; the owner's standing is read at each SYN, so
+ * a workload held at monitor lets everything through at once. 1: pass; 0: drop. */
+SEC("cgroup_skb/ingress")
+int vg_ingress_gate(struct __sk_buff *skb)
+{
+    struct bpf_sock *sk = skb->sk;
+    if (!sk)
+        return 1;
+    sk = bpf_sk_fullsock(sk);
+    if (!sk || sk->state != BPF_TCP_LISTEN)
+        return 1;
+    struct vg_sock_owner *o = bpf_sk_storage_get(&vg_sock_owner, sk, 0, 0);
+    if (!o)
+        return 1;
+    __u32 tgid = o->tgid;
+    struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+    if (!p || !(p->member & VG_MEMBER_SEGMENT_INGRESS) || !vg_may_act(p))
+        return 1;
+    struct vg_view v = vg_proc_view(tgid);
+    if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
+        return 1;
+
+    struct vg_egress_key k = { .slot = v.slot, .proto = VG_PROTO_TCP };
+    __u32 l4 = 0;
+    __u8 ip[40];
+    if (skb->protocol == bpf_htons(0x0800 /* ETH_P_IP */)) {
+        if (bpf_skb_load_bytes(skb, 0, ip, 20) < 0 || ip[9] != VG_PROTO_TCP)
+            return 1;
+        l4 = (ip[0] & 0x0f) * 4;
+        k.family = AF_INET;
+        __builtin_memcpy(k.addr, &ip[12], 4);
+        k.prefixlen = VG_EGRESS_FIXED_BITS + 32;
+    } else if (skb->protocol == bpf_htons(0x86DD /* ETH_P_IPV6 */)) {
+        /* Extension headers before TCP are not followed: such a packet passes. */
+        if (bpf_skb_load_bytes(skb, 0, ip, 40) < 0 || ip[6] != VG_PROTO_TCP)
+            return 1;
+        l4 = 40;
+        k.family = AF_INET6;
+        __builtin_memcpy(k.addr, &ip[8], 16);
+        k.prefixlen = VG_EGRESS_FIXED_BITS + 128;
+    } else {
+        return 1;
+    }
+    __u8 tcp[14];
+    if (l4 < 20 || bpf_skb_load_bytes(skb, l4, tcp, sizeof tcp) < 0)
+        return 1;
+    /* A SYN without ACK opens a connection; everything else belongs to one already let in. */
+    if ((tcp[13] & 0x12) != 0x02)
+        return 1;
+    k.port = ((__u16)tcp[2] << 8) | tcp[3];
+    if (bpf_map_lookup_elem(&vg_ingress, &k))
+        return 1;
+    k.slot = 0;
+    if (bpf_map_lookup_elem(&vg_ingress, &k))
+        return 1;
+
+    struct vg_ingress_seen_key sk_key = { .tgid = tgid, .port = k.port, .family = k.family };
+    __builtin_memcpy(sk_key.addr, k.addr, 16);
+    __u64 now = bpf_ktime_get_ns();
+    __u64 *last = bpf_map_lookup_elem(&vg_ingress_seen, &sk_key);
+    if (last && now - *last < 1000000000ull)
+        return 0;
+    bpf_map_update_elem(&vg_ingress_seen, &sk_key, &now, BPF_ANY);
+
+    struct vg_action *a = vg_reserve(sizeof *a, VG_KIND_ACTION);
+    if (!a)
+        return 0;
+    /* Not the current task's header: the packet arrives in softirq context. */
+    a->hdr.kind = VG_KIND_ACTION;
+    a->hdr.size = sizeof *a;
+    a->hdr.cpu = bpf_get_smp_processor_id();
+    a->hdr.ktime_ns = now;
+    a->hdr.pid = tgid;
+    a->hdr.tid = tgid;
+    a->hdr.cgroup_id = 0;
+    __builtin_memset(a->hdr.comm, 0, sizeof a->hdr.comm);
+    a->action = VG_ACTION_INGRESS_DROP;
+    a->result = 0;
+    a->proto = VG_PROTO_TCP;
+    __builtin_memset(&a->remote, 0, sizeof a->remote);
+    a->remote.family = k.family;
+    a->remote.port = k.port;
+    __builtin_memcpy(a->remote.addr, k.addr, 16);
+    a->path[0] = 0;
+    vg_submit(a, VG_KIND_ACTION, 0);
+    return 0;
+}
+
+/* The kernel's side of a sock_addr context (Linux 6.7+ for unix sockets): the address the
+ * caller passed, as the kernel copied it. */
+struct bpf_sock_addr_kern {
+    void *uaddr;
+    __u32 uaddrlen;
+} __attribute__((preserve_access_index));
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* One step of hashing a unix-socket path (bpf_loop callback): FNV-1a over its bytes as
+ * Vigil writes the path, up to the first NUL; an abstract socket's leading NUL as '@'. */
+struct vg_unix_hash {
+    __u64 h;
+    __u32 n;
+    char path[VG_UNIX_PATH_MAX];
+};
+
+static long vg_unix_hash_step(__u32 i, void *data)
+{
+    struct vg_unix_hash *u = data;
+    if (i >= u->n || i >= VG_UNIX_PATH_MAX - 1)
+        return 1;
+    __u8 c = (__u8)u->path[i];
+    if (i == 0 && c == 0)
+        c = '@';
+    else if (c == 0)
+        return 1;
+    u->h = (u->h ^ c) * VG_FNV_PRIME;
+    return 0;
+}
+
+/* Segmentation of unix-domain sockets (cgroup/connect_unix, Linux 6.7+; loaded only where
+ * the kernel has it): a segmented member may connect only to the socket paths its profile
+ * learned (an exploited service reaching for /var/run/docker.sock is refused with EPERM).
+ * Deny-network leaves unix sockets alone: it cuts the network, not the host's own IPC. */
+SEC("cgroup/connect_unix")
+int vg_connect_unix(struct bpf_sock_addr *ctx)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+    if (!p || !(p->member & VG_MEMBER_SEGMENT) || !vg_may_act(p))
+        return 1;
+    struct vg_view v = vg_proc_view(tgid);
+    if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
+        return 1;
+    struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
+    struct vg_sockaddr remote = { .family = AF_UNIX };
+    void *uaddr = BPF_CORE_READ(sa, uaddr);
+    __u32 len = BPF_CORE_READ(sa, uaddrlen);
+    /* Only the bytes the caller passed after sun_family (the rest of the kernel's copy is
+     * not theirs), at most VG_UNIX_PATH_MAX - 1: what the connect event reports too. */
+    __u32 n = len > 2 ? len - 2 : 0;
+    n &= 127;
+    if (n > VG_UNIX_PATH_MAX - 1)
+        n = VG_UNIX_PATH_MAX - 1;
+    struct vg_unix_hash u = { .h = VG_FNV_SEED, .n = n };
+    if (!uaddr || n == 0 || bpf_probe_read_kernel(u.path, n, (char *)uaddr + 2 /* sun_path */) < 0)
+        return 1;
+    bpf_loop(VG_UNIX_PATH_MAX - 1, vg_unix_hash_step, &u, 0);
+    __u64 h = u.h;
+    struct vg_unix_key k = { .slot = v.slot, ._pad0 = 0, .hash = h };
+    if (bpf_map_lookup_elem(&vg_unix_allowed, &k))
+        return 1;
+    k.slot = 0;
+    if (bpf_map_lookup_elem(&vg_unix_allowed, &k))
+        return 1;
+    __builtin_memcpy(remote.path, u.path, sizeof remote.path);
+    vg_report_action_proto(VG_ACTION_SEGMENT_DENY, -1 /* EPERM */, &remote, 0, 0, 0);
     return 0;
 }

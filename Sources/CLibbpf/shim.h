@@ -107,6 +107,33 @@ static inline int vigil_kernel_has_btf_tracepoint(const char *name) {
     return id >= 0 ? 1 : 0;
 }
 
+/* Whether the kernel's BTF has struct `type` with a member `member` (1), not (0), or -errno. */
+static inline int vigil_kernel_has_struct_member(const char *type, const char *member) {
+    struct btf *vmlinux = btf__load_vmlinux_btf();
+    if (!vmlinux) return -errno;
+    int found = 0;
+    int id = btf__find_by_name_kind(vmlinux, type, BTF_KIND_STRUCT);
+    if (id >= 0) {
+        const struct btf_type *t = btf__type_by_id(vmlinux, id);
+        const struct btf_member *m = btf_members(t);
+        for (int i = 0; i < btf_vlen(t); i++, m++) {
+            const char *n = btf__name_by_offset(vmlinux, m->name_off);
+            if (n && strcmp(n, member) == 0) { found = 1; break; }
+        }
+    }
+    btf__free(vmlinux);
+    return found;
+}
+
+/* Makes `prog` a cgroup sock_addr program for attach type `attach` (a raw enum
+ * bpf_attach_type value): for hooks newer than this libbpf's section table
+ * (cgroup/connect_unix is BPF_CGROUP_UNIX_CONNECT, 49, in Linux 6.7). Before load only. */
+static inline int vigil_program_set_sock_addr_attach(struct bpf_program *prog, unsigned int attach) {
+    int err = bpf_program__set_type(prog, BPF_PROG_TYPE_CGROUP_SOCK_ADDR);
+    if (err) return err;
+    return bpf_program__set_expected_attach_type(prog, (enum bpf_attach_type)attach);
+}
+
 /* Turns on the kernel's per-program run-time accounting (run_time_ns, run_cnt) for as long
  * as the returned descriptor stays open. Returns the descriptor, or -errno. */
 static inline int vigil_enable_run_time_stats(void) {

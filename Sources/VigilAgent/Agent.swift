@@ -589,8 +589,9 @@ public final class Agent {
             do {
                 try kernel.setEgress(slot: slot, p.destinations.keys)
                 try kernel.setListens(slot: slot, p.listens.keys)
+                try kernel.setIngress(slot: slot, p.peers.keys)
             } catch {
-                Diagnostics.warning("could not load the destinations and ports of \(id) into the kernel (segmentation would refuse them): \(error)")
+                Diagnostics.warning("could not load the destinations, ports and peers of \(id) into the kernel (segmentation would refuse them): \(error)")
             }
         }
         if let p = learner.profiles[id] {
@@ -621,12 +622,19 @@ public final class Agent {
                !responder.isLearning(id) || responder.policy.enforceLearning.contains(id) {
                 want.insert(.segment)
             }
+            if block?.segmentIngress ?? configuration.segmentIngress, let id = detector.profileID(forPid: pid),
+               configuration.command == .enforce || modes.mode(of: id) == .enforce,
+               !responder.isLearning(id) || responder.policy.enforceLearning.contains(id) {
+                want.insert(.segmentIngress)
+            }
         case .protected: want = .protected
         case .outside: want = []
         }
         guard membership[pid] != want, want != [] || membership[pid] != nil else { return }
         do {
             try kernel.setMembership(pid: pid, want)
+            // Listeners it opened before it was segmented: the kernel names later ones itself.
+            if want.contains(.segmentIngress), membership[pid]?.contains(.segmentIngress) != true { kernel.ownListeners(pid: pid) }
             membership[pid] = want
         } catch {
             Diagnostics.warning("could not tell the kernel where pid \(pid) stands (\(scope.standing(of: pid))): \(error)")
@@ -660,7 +668,8 @@ public final class Agent {
     /// Whether segmentation may apply to anything this agent enforces.
     private var segments: Bool {
         (configuration.command == .enforce || configuration.command == .run)
-            && (configuration.segment || responder.policy.workloads.values.contains { $0.segment == true })
+            && (configuration.segment || configuration.segmentIngress
+                || responder.policy.workloads.values.contains { $0.segment == true || $0.segmentIngress == true })
     }
 
     /// Gives `pid` its slot in the kernel: its learning profile, its watched profile, or none.

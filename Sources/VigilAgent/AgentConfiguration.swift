@@ -40,6 +40,9 @@ public struct AgentConfiguration: Sendable {
     /// Segmentation for every enforced workload (`--segment`): members connect only to what
     /// their profile learned. A workload's policy block can turn it on for itself.
     public var segment = false
+    /// Ingress segmentation for every enforced workload (`--segment-ingress`): connection
+    /// attempts to the ports members bind come only from the peers their profile learned.
+    public var segmentIngress = false
     /// dpkg's database of installed files (`PACKAGE.md5sums`): a changed binary it vouches
     /// for is an upgrade.
     public var packageDatabase = "/var/lib/dpkg/info"

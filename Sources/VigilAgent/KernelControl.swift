@@ -17,6 +17,12 @@ public protocol KernelControl: AnyObject {
     /// Adds destinations `slot` may connect to under segmentation (0: every slot).
     @discardableResult
     func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws -> Int
+    /// Adds peers that may connect to `slot`'s listeners under ingress segmentation.
+    @discardableResult
+    func setIngress(slot: UInt32, _ peers: some Sequence<NetworkDestination>) throws -> Int
+    /// Names `pid` the owner of the TCP listeners it holds now (for ingress segmentation).
+    @discardableResult
+    func ownListeners(pid: Int32) -> Int
     /// Adds ports `slot` may bind under segmentation (0: every slot).
     func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws
     /// Adds executables some baseline knows (the exec guard lets these run).

@@ -95,6 +95,13 @@ public struct BPFProgram {
 
     public var fd: Int32 { bpf_program__fd(handle) }
 
+    /// Makes this a cgroup sock_addr program for the raw attach type `attach`, for a hook
+    /// this libbpf does not know by its section name. Before `load()` only.
+    public func setSockAddrAttachType(_ attach: UInt32) throws(BPFError) {
+        let rc = vigil_program_set_sock_addr_attach(handle, attach)
+        if rc != 0 { throw BPFError("setting the attach type of program \(name)", errno: -rc) }
+    }
+
     /// Attaches to the hook named by its section.
     public func attach() throws(BPFError) -> BPFLink {
         guard let link = bpf_program__attach(handle) else {

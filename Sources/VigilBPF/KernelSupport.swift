@@ -10,4 +10,10 @@ public enum KernelSupport {
     public static func hasBTFTracepoint(_ name: String) -> Bool {
         vigil_kernel_has_btf_tracepoint(name) == 1
     }
+
+    /// Whether the kernel has the cgroup hooks for unix-domain sockets (`cgroup/connect_unix`,
+    /// Linux 6.7+; `struct bpf_sock_addr_kern` gained `uaddrlen` with them).
+    public static var hasUnixSocketHooks: Bool {
+        vigil_kernel_has_struct_member("bpf_sock_addr_kern", "uaddrlen") == 1
+    }
 }

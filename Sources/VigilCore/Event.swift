@@ -168,6 +168,10 @@ extension Event {
             case segmentDenied = "segment-denied"
             /// A segmented process's bind to a port its profile never listened on, refused.
             case bindDenied = "bind-denied"
+            /// A connection attempt to a listener from a peer its profile never accepted,
+            /// dropped in the kernel (ingress segmentation); `remote`: the peer, with the
+            /// local port it reached for. The event's pid is the process that bound the listener.
+            case ingressDropped = "ingress-dropped"
         }
         public var kind: Kind
         /// 0 when it took effect, else the kernel helper's -errno.

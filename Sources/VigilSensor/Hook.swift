@@ -16,6 +16,7 @@ struct Hook: CustomStringConvertible {
         case "raw_tp", "raw_tracepoint": kind = .rawTracepoint; category = ""; name = parts.count > 1 ? parts[1] : ""
         case "tracepoint", "tp": kind = .tracepoint; category = parts.count > 1 ? parts[1] : ""; name = parts.count > 2 ? parts[2] : ""
         case "cgroup": kind = .cgroup; category = "cgroup"; name = parts.count > 1 ? parts[1] : ""
+        case "cgroup_skb": kind = .cgroup; category = "cgroup"; name = "skb_" + (parts.count > 1 ? parts[1] : "")
         default: kind = .other; category = ""; name = section
         }
     }

@@ -137,6 +137,7 @@ public struct RecordDecoder: Sendable {
         case VG_ACTION_KILL_EXEC.rawValue: kind = .killedAtExec
         case VG_ACTION_SEGMENT_DENY.rawValue: kind = .segmentDenied
         case VG_ACTION_BIND_DENY.rawValue: kind = .bindDenied
+        case VG_ACTION_INGRESS_DROP.rawValue: kind = .ingressDropped
         default:
             counters.unknownKind += 1
             return nil

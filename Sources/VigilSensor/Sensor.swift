@@ -27,6 +27,9 @@ public final class Sensor {
     private let procSlots: BPFMap
     /// Learned destinations and listening ports per slot, for segmentation.
     private let egress: BPFMap
+    private let ingress: BPFMap
+    private let sockOwner: BPFMap
+    private let unixAllowed: BPFMap
     private let listens: BPFMap
     /// What the kernel decided (exec count, deviating), written only by the kernel.
     private let procMarks: BPFMap
@@ -77,7 +80,7 @@ public final class Sensor {
             throw SensorError("the BPF object at \(path) speaks wire format \(abi), this vigil speaks \(VG_ABI_VERSION)",
                               remedy: "use the object built with this binary (rebuild with `swift build`, or unset VIGIL_BPF_OBJECT)")
         }
-        guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let eg = object.map(named: "vg_egress"), let ls = object.map(named: "vg_listens"), let ks = object.map(named: "vg_known_syscalls"),
+        guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let eg = object.map(named: "vg_egress"), let ig = object.map(named: "vg_ingress"), let so = object.map(named: "vg_sock_owner"), let ua = object.map(named: "vg_unix_allowed"), let ls = object.map(named: "vg_listens"), let ks = object.map(named: "vg_known_syscalls"),
               let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
               let sm = object.map(named: "vg_slot_modes"), let pg = object.map(named: "vg_procs_gen") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
@@ -85,6 +88,9 @@ public final class Sensor {
         procSlots = ps
         procMarks = pm
         egress = eg
+        ingress = ig
+        sockOwner = so
+        unixAllowed = ua
         listens = ls
         knownSyscalls = ks
         knownNgrams = kn
@@ -135,6 +141,23 @@ public final class Sensor {
             if options.mode != .detect && (hook.kind == .cgroup || hook.name == "signal_generate") {
                 program.autoload = false
                 continue
+            }
+            // Unix-socket segmentation: a hook of Linux 6.7+, newer than libbpf 1.1's section
+            // names, so its type is set here.
+            if program.name == "vg_connect_unix" {
+                if !KernelSupport.hasUnixSocketHooks {
+                    program.autoload = false
+                    let note = "kernel lacks cgroup/connect_unix (Linux 6.7+): connects to unix sockets are not segmented"
+                    if !notices.contains(note) { notices.append(note) }
+                    continue
+                }
+                do {
+                    try program.setSockAddrAttachType(Self.cgroupUnixConnect)
+                } catch {
+                    program.autoload = false
+                    notices.append("cannot prepare cgroup/connect_unix (\(error)): connects to unix sockets are not segmented")
+                    continue
+                }
             }
             if let missing = hook.missing() {
                 program.autoload = false
@@ -312,6 +335,9 @@ public final class Sensor {
         public static let noExecGuard = Membership(rawValue: VG_MEMBER_NO_EXEC_GUARD)
         /// Segmentation: connects only to what its profile learned (``setEgress(slot:_:)``).
         public static let segment = Membership(rawValue: VG_MEMBER_SEGMENT)
+        /// Ingress segmentation: the listeners it binds accept connection attempts only from
+        /// the peers its profile learned (``setIngress(slot:_:)``).
+        public static let segmentIngress = Membership(rawValue: VG_MEMBER_SEGMENT_INGRESS)
     }
 
     /// Sets where `pid` stands for the kernel's responses, replacing what it was.
@@ -354,27 +380,89 @@ public final class Sensor {
     }
 
     /// Adds destinations profile `slot` may connect to under segmentation (slot 0: every
-    /// profile, e.g. the host's resolver). CIDR entries allow their whole network. Unix
-    /// sockets are not segmented. Returns how many were added.
+    /// profile, e.g. the host's resolver). CIDR entries allow their whole network; unix
+    /// sockets are allowed by path (where the kernel has cgroup/connect_unix). Returns how
+    /// many were added.
     @discardableResult
     public func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws(BPFError) -> Int {
         let one: UInt8 = 1
         var added = 0
         for d in destinations {
-            guard let prefix = d.addressPrefix else { continue }
-            var key = vg_egress_key()
-            key.prefixlen = UInt32(VG_EGRESS_FIXED_BITS) + UInt32(prefix.bits)
-            key.slot = slot
-            key.port = d.port
-            key.proto = d.transport == .udp ? UInt8(VG_PROTO_UDP) : UInt8(VG_PROTO_TCP)
-            key.family = prefix.family
-            withUnsafeMutableBytes(of: &key.addr) { raw in
-                for (i, b) in prefix.bytes.prefix(16).enumerated() { raw[i] = b }
+            if d.transport == .unix {
+                try unixAllowed.update(vg_unix_key(slot: slot, _pad0: 0, hash: PathHash.hash(d.address)), one)
+                added += 1
+                continue
             }
+            guard let key = Self.prefixKey(slot: slot, d) else { continue }
             try egress.update(key, one)
             added += 1
         }
         return added
+    }
+
+    /// Adds peers that may connect to profile `slot`'s listeners under ingress segmentation
+    /// (`port`: the local port; CIDR entries allow their whole network). TCP only: the
+    /// kernel judges connection attempts (SYN). Returns how many were added.
+    @discardableResult
+    public func setIngress(slot: UInt32, _ peers: some Sequence<NetworkDestination>) throws(BPFError) -> Int {
+        let one: UInt8 = 1
+        var added = 0
+        for d in peers where d.transport == .tcp {
+            guard let key = Self.prefixKey(slot: slot, d) else { continue }
+            try ingress.update(key, one)
+            added += 1
+        }
+        return added
+    }
+
+    /// Names `pid` the owner of the TCP listeners it holds now, so that ingress segmentation
+    /// judges connection attempts to them: sockets bound before the agent started or before
+    /// the process was segmented (the kernel names the owner of later binds itself). Each
+    /// listener is found from /proc/PID/net/tcp{,6} and /proc/PID/fd and reached through
+    /// `pidfd_getfd`. Returns how many were named; a process that is gone names none.
+    @discardableResult
+    public func ownListeners(pid: Int32) -> Int {
+        var listening: Set<String> = []
+        for table in ["tcp", "tcp6"] {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/\(table)", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                if f.count > 9, f[3] == "0A" { listening.insert(String(f[9])) }
+            }
+        }
+        guard !listening.isEmpty, let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return 0 }
+        let pidfd = vg_pidfd_open(pid)
+        guard pidfd >= 0 else { return 0 }
+        defer { close(pidfd) }
+        var named = 0
+        for name in fds {
+            guard let fd = Int32(name), let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(name)"),
+                  link.hasPrefix("socket:["), listening.remove(String(link.dropFirst(8).dropLast())) != nil else { continue }
+            let mine = vg_pidfd_getfd(pidfd, fd)
+            guard mine >= 0 else { continue }
+            if (try? sockOwner.update(mine, UInt32(bitPattern: pid))) != nil { named += 1 }
+            close(mine)
+        }
+        return named
+    }
+
+    /// `BPF_CGROUP_UNIX_CONNECT` in the kernel's `enum bpf_attach_type` (Linux 6.7).
+    static let cgroupUnixConnect: UInt32 = 49
+
+    /// The LPM key of vg_egress and vg_ingress for `d` (nil for a unix socket or an address
+    /// that is not one).
+    static func prefixKey(slot: UInt32, _ d: NetworkDestination) -> vg_egress_key? {
+        guard let prefix = d.addressPrefix else { return nil }
+        var key = vg_egress_key()
+        key.prefixlen = UInt32(VG_EGRESS_FIXED_BITS) + UInt32(prefix.bits)
+        key.slot = slot
+        key.port = d.port
+        key.proto = d.transport == .udp ? UInt8(VG_PROTO_UDP) : UInt8(VG_PROTO_TCP)
+        key.family = prefix.family
+        withUnsafeMutableBytes(of: &key.addr) { raw in
+            for (i, b) in prefix.bytes.prefix(16).enumerated() { raw[i] = b }
+        }
+        return key
     }
 
     /// Adds ports profile `slot` may bind under segmentation (slot 0: every profile).

@@ -4,7 +4,7 @@ import VigilAgent
 
 /// A tiny TCP service for the demo and the end-to-end tests: one line in, one line out.
 /// `GET NAME` reads a file under /etc and answers with its first line; `CONNECT PORT` calls
-/// a backend on 127.0.0.1:PORT; `LISTEN PORT` opens a listener there for a moment. With `--vulnerable`
+/// a backend on 127.0.0.1:PORT; `CONNECT-UNIX PATH` a unix socket; `LISTEN PORT` opens a listener there for a moment. With `--vulnerable`
 /// it also has the bug a demo needs: `RUN CMD` hands CMD to a shell, as a careless service
 /// with a command-injection flaw would.
 struct DemoService: ParsableCommand {
@@ -72,6 +72,9 @@ struct DemoService: ParsableCommand {
         } else if line.hasPrefix("LISTEN "), let port = UInt16(line.dropFirst(7)) {
             // Opens (and closes again) a listener on 127.0.0.1:PORT.
             reply = Self.listen(port: port)
+        } else if line.hasPrefix("CONNECT-UNIX /") {
+            // A local IPC call: a connection to a unix-domain socket.
+            reply = Self.connect(unixPath: String(line.dropFirst(13)))
         } else if line.hasPrefix("CONNECT "), let port = UInt16(line.dropFirst(8)) {
             // The service's backend call: a TCP connection to a loopback port.
             reply = Self.connect(port: port)
@@ -106,6 +109,23 @@ struct DemoService: ParsableCommand {
         guard r == 0 else { return "ERR bind: \(String(cString: strerror(errno)))\n" }
         guard Glibc.listen(s, 4) == 0 else { return "ERR listen: \(String(cString: strerror(errno)))\n" }
         return "OK listening\n"
+    }
+
+    /// Connects to the unix socket at `path` (its address length without a trailing NUL, as
+    /// many runtimes pass it); the reply says how it went.
+    static func connect(unixPath path: String) -> String {
+        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard s >= 0 else { return "ERR socket: \(String(cString: strerror(errno)))\n" }
+        defer { close(s) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return "ERR path too long\n" }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, length) } }
+        guard r == 0 else { return "ERR connect: \(String(cString: strerror(errno)))\n" }
+        return "OK connected\n"
     }
 
     /// Connects to 127.0.0.1:`port` and says hello; the reply says how it went.

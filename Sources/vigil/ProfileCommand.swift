@@ -136,6 +136,9 @@ struct ProfileCommand: ParsableCommand {
                 o["destinations"] = p.destinations.sorted { $0.key < $1.key }.map {
                     ["protocol": $0.key.transport.rawValue, "address": $0.key.address, "port": Int($0.key.port)].merging(ProfileCommand.seen($0.value)) { a, _ in a }
                 }
+                o["peers"] = p.peers.sorted { $0.key < $1.key }.map {
+                    ["protocol": $0.key.transport.rawValue, "address": $0.key.address, "port": Int($0.key.port)].merging(ProfileCommand.seen($0.value)) { a, _ in a }
+                }
                 o["executes"] = p.executes.keys.sorted()
                 o["parents"] = p.parents.keys.sorted()
                 o["users"] = p.users.keys.sorted().map(Int.init)
@@ -154,6 +157,9 @@ struct ProfileCommand: ParsableCommand {
             print("parents       \(p.parents.keys.sorted().joined(separator: ", "))")
             print("executes      \(p.executes.keys.sorted().joined(separator: ", "))")
             print("listens       \(p.listens.keys.sorted().map(\.description).joined(separator: ", "))")
+            if !p.peers.isEmpty {
+                print("peers         \(p.peers.keys.sorted().map { "\($0.transport.rawValue) \($0.address) to port \($0.port)" }.joined(separator: ", "))")
+            }
             print("destinations  \(p.destinations.keys.sorted().map(\.description).joined(separator: ", "))")
             print("syscalls      \(p.syscalls.count): \(p.syscalls.keys.map { SyscallTable.name(Int($0)) }.sorted().joined(separator: " "))")
             print("n-grams       \(p.ngrams.count)")

@@ -134,6 +134,7 @@ struct Enforce: ParsableCommand {
           sudo vigil enforce --models DIR --workload unit:nginx --policy /etc/vigil/policy.yaml
           sudo vigil enforce --models DIR --workload unit:nginx --dry-run --explain   # what it would do, and why
           sudo vigil enforce --models DIR --workload exe:/usr/sbin/nginx --segment    # only its learned flows
+          sudo vigil enforce --models DIR --workload unit:postgresql --segment-ingress  # only its learned clients
         """
     )
     @OptionGroup var options: WatchOptions
@@ -141,10 +142,13 @@ struct Enforce: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Decide everything enforce would, with the same scope, and act on nothing (as `vigil monitor`).")
     var dryRun = false
 
-    @Flag(help: "Segmentation: the workloads' processes may connect only to destinations their profile learned (and the policy's segment-allow); anything else is refused in the kernel (EPERM) and reported. Applies to stable profiles (or those enforce-learning names).")
+    @Flag(help: "Segmentation: the workloads' processes may connect only to destinations their profile learned (and the policy's segment-allow) bind only ports it listened on, and connect only to unix sockets it used (Linux 6.7+); anything else is refused in the kernel (EPERM) and reported. Applies to stable profiles (or those enforce-learning names).")
     var segment = false
 
-    func run() throws { try Watcher.run(options, command: .enforce, dryRun: dryRun, segment: segment) }
+    @Flag(name: .customLong("segment-ingress"), help: "Ingress segmentation: a TCP connection attempt to a port the workloads' processes bound is dropped in the kernel unless their profile learned that peer on that port (a port reached from 8 or more networks is learned as open to anyone); reported as new-peer. Same conditions as --segment.")
+    var segmentIngress = false
+
+    func run() throws { try Watcher.run(options, command: .enforce, dryRun: dryRun, segment: segment, segmentIngress: segmentIngress) }
 }
 
 struct Resume: ParsableCommand {
@@ -244,7 +248,8 @@ enum AgentControl {
 
 /// `monitor` and `enforce`: the agent with every profile's mode fixed.
 enum Watcher {
-    static func run(_ o: WatchOptions, command requested: AgentConfiguration.Command, dryRun: Bool = false, segment: Bool = false) throws {
+    static func run(_ o: WatchOptions, command requested: AgentConfiguration.Command, dryRun: Bool = false, segment: Bool = false,
+                    segmentIngress: Bool = false) throws {
         if requested == .enforce, o.workload.isEmpty, !o.allProcesses {
             Diagnostics.error("""
                 vigil enforce acts only on the workloads it is told to guard, and none was named. \
@@ -279,6 +284,7 @@ enum Watcher {
         c.reportOutside = o.reportOutside
         c.controlSocket = o.controlSocket == "none" ? nil : o.controlSocket
         c.segment = segment
+        c.segmentIngress = segmentIngress
         try AgentRunner.run(c)
     }
 }

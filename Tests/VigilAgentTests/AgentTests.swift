@@ -34,6 +34,13 @@ final class FakeKernel: KernelControl {
     }
     var egress: [UInt32: Set<NetworkDestination>] = [:]
     var listens: [UInt32: Set<ListeningSocket>] = [:]
+    var ingress: [UInt32: Set<NetworkDestination>] = [:]
+    var listenerOwners: [Int32] = []
+    func ownListeners(pid: Int32) -> Int { listenerOwners.append(pid); return 1 }
+    func setIngress(slot: UInt32, _ peers: some Sequence<NetworkDestination>) throws -> Int {
+        ingress[slot, default: []].formUnion(peers)
+        return ingress[slot]!.count
+    }
     func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws { listens[slot, default: []].formUnion(sockets) }
     func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws -> Int {
         egress[slot, default: []].formUnion(destinations)

@@ -183,6 +183,9 @@ struct vg_proc {
 #define VG_MEMBER_NO_EXEC_GUARD (1u << 2) /* its workload's policy turns the exec guard off */
 #define VG_MEMBER_SEGMENT (1u << 3)   /* segmentation: connects only to its profile's learned
                                        * destinations (vg_egress) */
+#define VG_MEMBER_SEGMENT_INGRESS (1u << 4) /* ingress segmentation: connections to the ports
+                                       * it bound come only from its profile's learned
+                                       * peers (vg_ingress) */
 
 /* Key of vg_egress, an LPM trie: the destinations each profile slot may connect to (slot 0:
  * every slot, e.g. the host's resolver). prefixlen counts the bits of what follows that must
@@ -196,6 +199,18 @@ struct vg_egress_key {
     __u8 addr[16];        /* network order; IPv4 in the first 4 bytes */
 };
 #define VG_EGRESS_FIXED_BITS 64
+
+/* vg_egress_key keys vg_ingress too, the peers that may connect to each slot's listeners:
+ * there the port is the local (listening) port and the address the peer's. */
+
+/* Key of vg_unix_allowed: the unix-socket paths each profile slot may connect to (slot 0:
+ * every slot), by the FNV-1a hash of the path as Vigil writes it (`@name` for an abstract
+ * socket; PathHash in Swift). */
+struct vg_unix_key {
+    __u32 slot;
+    __u32 _pad0;
+    __u64 hash;
+};
 
 /* Key of vg_listens: the ports each profile slot listened on (slot 0: every slot). */
 struct vg_listen_key {
@@ -257,6 +272,10 @@ enum vg_action_kind {
                                    * destinations refused with EPERM (segmentation) */
     VG_ACTION_BIND_DENY = 5,      /* a bind to a port the profile never listened on refused
                                    * with EPERM (segmentation); remote: the local address */
+    VG_ACTION_INGRESS_DROP = 6,   /* a connection attempt (TCP SYN) from a peer the profile
+                                   * never accepted, dropped (ingress segmentation); remote:
+                                   * the peer's address with the local port it reached for;
+                                   * the header names the process that bound the listener */
 };
 
 /* The kernel carried out a response. */
@@ -301,6 +320,7 @@ VG_ASSERT_SIZE(vg_proc, 16);
 VG_ASSERT_SIZE(vg_marks, 8);
 VG_ASSERT_SIZE(vg_egress_key, 28);
 VG_ASSERT_SIZE(vg_listen_key, 8);
+VG_ASSERT_SIZE(vg_unix_key, 16);
 VG_ASSERT_SIZE(vg_action, 48 + 8 + 24 + VG_UNIX_PATH_MAX + 4 + VG_PATH_MAX);
 VG_ASSERT_SIZE(vg_tamper, 48 + 8);
 

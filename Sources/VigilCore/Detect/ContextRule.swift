@@ -18,6 +18,9 @@ public struct WorkloadPolicy: Sendable, Hashable {
     /// Segmentation: its members may connect only to what their profile learned (and the
     /// policy's ``Policy/segmentAllow``), refused in the kernel otherwise.
     public var segment: Bool?
+    /// Ingress segmentation: connection attempts to the ports its members bind come only from
+    /// the peers their profile learned, dropped in the kernel otherwise (`segment-ingress`).
+    public var segmentIngress: Bool?
 
     public init(cap: ResponseRung? = nil, execGuard: Bool? = nil, bands: [ResponseRung: Double] = [:],
                 weights: [Deviation.Kind: Double] = [:], statisticalCap: ResponseRung? = nil, circuitBreaker: Int? = nil) {

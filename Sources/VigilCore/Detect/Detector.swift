@@ -226,6 +226,10 @@ public final class Detector {
                 dev.destination = d
                 out.append(dev)
             }
+            if a.kind == .ingressDropped, let peer = a.remote, let port = peer.port, case .profile(let id)? = attribution[pid], let p = profiles[id] {
+                let d = NetworkDestination(transport: a.transport ?? .tcp, address: Learner.address(peer), port: port)
+                out.append(newPeer(d, " (dropped: segmentation)", pid: pid, id: id, profile: p, now: now))
+            }
             if a.kind == .bindDenied, let local = a.remote, case .profile(let id)? = attribution[pid], let p = profiles[id] {
                 let s = Learner.socket(a.transport ?? .tcp, local)
                 out.append(make(.newListen, pid, id, s.description + " (refused: segmentation)",
@@ -359,8 +363,18 @@ public final class Detector {
             }
             return [make(.newListen, pid, id, s.description, expected(p.listens.keys.sorted().map(\.description), sorted: false), now: now)]
         case .accept:
-            return []
+            guard n.succeeded, let remote = n.remote, n.transport != .unix, let port = n.local?.port else { return [] }
+            let d = NetworkDestination(transport: n.transport, address: Learner.address(remote), port: port)
+            if p.peers.keys.contains(where: { $0.covers(d) }) { return [] }
+            return [newPeer(d, "", pid: pid, id: id, profile: p, now: now)]
         }
+    }
+
+    /// A peer `d` (port: the local one) the profile's listeners never accepted.
+    private func newPeer(_ d: NetworkDestination, _ note: String, pid: Int32, id: String, profile p: Profile, now: UInt64) -> Deviation {
+        let observed = "\(d.transport.rawValue) from \(d.address) to port \(d.port)" + note
+        let learned = p.peers.keys.filter { $0.transport == d.transport && $0.port == d.port }.sorted().map(\.address)
+        return make(.newPeer, pid, id, observed, expected(learned.isEmpty ? ["no peer on port \(d.port)"] : learned, sorted: false), now: now)
     }
 
     private func make(_ kind: Deviation.Kind, _ pid: Int32, _ profile: String?, _ observed: String, _ expected: [String], now: UInt64) -> Deviation {

@@ -18,6 +18,8 @@ public struct Deviation: Sendable, Hashable {
         case newDestination = "new-connect"
         /// A port the profile never listened on.
         case newListen = "new-listen"
+        /// A peer (address and the local port it reached) that never connected to the profile.
+        case newPeer = "new-peer"
         /// A user id the profile never ran as.
         case newUser = "new-user"
         /// The executable's SHA-256 is none the profile learned.

@@ -152,7 +152,7 @@ private struct PolicyReader: YAMLNodeReading {
         }
     }
 
-    static let workloadKeys = ["cap", "exec-guard", "bands", "weights", "statistical-cap", "circuit-breaker", "segment"]
+    static let workloadKeys = ["cap", "exec-guard", "bands", "weights", "statistical-cap", "circuit-breaker", "segment", "segment-ingress"]
 
     func workload(_ v: Node, _ what: String) throws(YAMLFileError) -> WorkloadPolicy {
         var w = WorkloadPolicy()
@@ -163,6 +163,7 @@ private struct PolicyReader: YAMLNodeReading {
             case "statistical-cap": w.statisticalCap = try rung(kv, "\(what).statistical-cap")
             case "circuit-breaker": w.circuitBreaker = try integer(kv, "\(what).circuit-breaker", in: 0...100_000)
             case "segment": w.segment = try bool(kv, "\(what).segment")
+            case "segment-ingress": w.segmentIngress = try bool(kv, "\(what).segment-ingress")
             case "weights": try readWeights(kv, "\(what).weights", into: &w.weights)
             default:
                 var only: [ResponseRung: Double] = [:]

@@ -101,10 +101,12 @@ public struct Policy: Sendable, Hashable {
     /// block sets its own cap (``applying(workload:)``).
     public var workloadCap: ResponseRung = .kill
 
-    /// Whether a deviation is only statistical evidence (see ``statisticalCap``).
+    /// Whether a deviation is only statistical evidence (see ``statisticalCap``). A new peer
+    /// counts as such too: it is something another host did to the process, and a scanner
+    /// must not be able to drive a service it reaches into being stopped.
     public func isStatistical(_ d: Deviation) -> Bool {
         switch d.kind {
-        case .newSequence: true
+        case .newSequence, .newPeer: true
         case .newSyscall: danger[d.observed] == nil
         default: false
         }
@@ -141,7 +143,7 @@ public struct Policy: Sendable, Hashable {
     public static let standard = Policy(
         weights: [
             .newSyscall: 10, .newSequence: 0.5, .newExec: 25, .newParent: 15, .newDestination: 20,
-            .newListen: 25, .newUser: 20, .binaryChanged: 40, .unknownExecutable: 20, .memfdExec: 60, .tamper: 100,
+            .newListen: 25, .newPeer: 20, .newUser: 20, .binaryChanged: 40, .unknownExecutable: 20, .memfdExec: 60, .tamper: 100,
         ],
         danger: [
             "ptrace": 40, "process_vm_writev": 40, "init_module": 50, "finit_module": 50, "bpf": 30, "mount": 30,

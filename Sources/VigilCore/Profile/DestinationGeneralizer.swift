@@ -100,3 +100,52 @@ enum IPv6Text {
         return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
     }
 }
+
+/// Collapses the peers that connected to a profile's listeners. A listening port reached
+/// from ``openThreshold`` (8) or more distinct addresses or networks of one family (counted
+/// after ``DestinationGeneralizer`` folds addresses into networks) is open to every address
+/// of that family: its peers become one entry `0.0.0.0/0` (or `::/0`) for that port. A port
+/// the public reaches learns "anyone", so a new client there is not news, while a database
+/// that three application servers reach keeps exactly those three.
+///
+/// Like ``DestinationGeneralizer/union(_:)``: which ports are open is decided over all
+/// sources, each source's entries are folded within that source (counts add up), and the
+/// sources then merge per host, so a union with itself or with one of its sources changes
+/// nothing.
+public enum PeerGeneralizer {
+    public static let openThreshold = 8
+
+    struct Group: Hashable {
+        var transport: Transport
+        var port: UInt16
+        var family: UInt8
+        var anyAddress: String { family == 10 ? "::/0" : "0.0.0.0/0" }
+    }
+
+    static func group(_ d: NetworkDestination) -> Group? {
+        guard d.transport != .unix, let f = d.addressPrefix?.family else { return nil }
+        return Group(transport: d.transport, port: d.port, family: f)
+    }
+
+    public static func union(_ sources: [[NetworkDestination: Sighting]]) -> [NetworkDestination: Sighting] {
+        var entries: [Group: Int] = [:]
+        var open: Set<Group> = []
+        for d in DestinationGeneralizer.union(sources).keys {
+            guard let g = group(d) else { continue }
+            entries[g, default: 0] += 1
+            if d.address == g.anyAddress { open.insert(g) }
+        }
+        for (g, n) in entries where n >= openThreshold { open.insert(g) }
+        guard !open.isEmpty else { return DestinationGeneralizer.union(sources) }
+        let folded = sources.map { s -> [NetworkDestination: Sighting] in
+            var out: [NetworkDestination: Sighting] = [:]
+            for (d, seen) in s {
+                var key = d
+                if let g = group(d), open.contains(g) { key = NetworkDestination(transport: d.transport, address: g.anyAddress, port: d.port) }
+                if out[key] == nil { out[key] = seen } else { out[key]!.add(seen) }
+            }
+            return out
+        }
+        return DestinationGeneralizer.union(folded)
+    }
+}

@@ -372,6 +372,7 @@ public final class Learner {
             return insert(&p.listens, Self.socket(n.transport, local), now: now)
         case .accept:
             guard n.succeeded, let local = n.local else { return 0 }
+            learnPeer(n, local: local, into: &p, now: now)
             // Counted on the listening socket of that port (its bind address may be a wildcard).
             if let key = p.listens.keys.filter({ $0.transport == n.transport && $0.port == (local.port ?? 0) }).sorted().first {
                 p.listens[key]!.record(host: hostID, at: now)
@@ -380,6 +381,21 @@ public final class Learner {
             // Listening since before learning started: the accepted local address stands in.
             return insert(&p.listens, Self.socket(n.transport, local), now: now)
         }
+    }
+
+    /// The peer of an accepted connection, with the local port it reached. Not counted as
+    /// new behaviour for stability: a public server meets new clients for ever, and that
+    /// must not keep its profile learning (ports reached from many networks become open to
+    /// anyone, see ``PeerGeneralizer``).
+    private func learnPeer(_ n: Event.Network, local: Endpoint, into p: inout Profile, now: UInt64) {
+        guard n.transport != .unix, let remote = n.remote, remote.port != nil else { return }
+        let d = NetworkDestination(transport: n.transport, address: Self.address(remote), port: local.port ?? 0)
+        if let key = p.peers.keys.first(where: { $0.covers(d) }) {
+            p.peers[key]!.record(host: hostID, at: now)
+            return
+        }
+        p.peers[d] = Sighting(host: hostID, at: now)
+        p.peers = PeerGeneralizer.union([p.peers])
     }
 
     static func address(_ e: Endpoint) -> String {

@@ -113,6 +113,10 @@ public struct Profile: Sendable, Hashable {
     public var parents: [String: Sighting] = [:]
     public var destinations: [NetworkDestination: Sighting] = [:]
     public var listens: [ListeningSocket: Sighting] = [:]
+    /// Peers that connected to the profile's listeners: `address` is the peer (an address,
+    /// a network, or every address of a family once many networks were seen, see
+    /// ``PeerGeneralizer``), `port` the local port they reached. Format 2, optional (`peers`).
+    public var peers: [NetworkDestination: Sighting] = [:]
     /// User ids (real and effective) the processes ran as.
     public var users: [UInt32: Sighting] = [:]
     /// Learning history per host id.
@@ -152,7 +156,7 @@ public struct Profile: Sendable, Hashable {
 
     /// Number of learned items of every kind together.
     public var itemCount: Int {
-        invokedAs.count + binaries.count + syscalls.count + ngrams.count + executes.count + parents.count + destinations.count + listens.count + users.count
+        invokedAs.count + binaries.count + syscalls.count + ngrams.count + executes.count + parents.count + destinations.count + listens.count + peers.count + users.count
     }
 
     /// The most recent last-seen of any item.
@@ -166,6 +170,7 @@ public struct Profile: Sendable, Hashable {
         for s in parents.values { t = max(t, s.lastSeen) }
         for s in destinations.values { t = max(t, s.lastSeen) }
         for s in listens.values { t = max(t, s.lastSeen) }
+        for s in peers.values { t = max(t, s.lastSeen) }
         for s in users.values { t = max(t, s.lastSeen) }
         return t
     }

@@ -19,7 +19,7 @@ public struct ProfileLoadError: Error, Sendable, Hashable, CustomStringConvertib
 /// The Models format, version 2: one profile per JSON file. See Models/README.md and
 /// Models/profile.schema.json.
 ///
-/// Version 2 is version 1 plus optional fields (`identity.name`, `invoked_as`) and the
+/// Version 2 is version 1 plus optional fields (`identity.name`, `invoked_as`, `peers`) and the
 /// identity rule 2 (executables resolved, see ``ProfileIdentity/of(executable:argv:comm:)``).
 /// Version 1 files still load as they are; `vigil profile upgrade` rewrites them under the
 /// new rule. Files are written as version 2.
@@ -73,6 +73,11 @@ public enum ProfileCodec {
         top.append(("listens", .array(p.listens.sorted { $0.key < $1.key }.map {
             item([("protocol", .string($0.key.transport.rawValue)), ("address", .string($0.key.address)), ("port", .uint(UInt64($0.key.port)))], $0.value)
         })))
+        if !p.peers.isEmpty {
+            top.append(("peers", .array(p.peers.sorted { $0.key < $1.key }.map {
+                item([("protocol", .string($0.key.transport.rawValue)), ("address", .string($0.key.address)), ("port", .uint(UInt64($0.key.port)))], $0.value)
+            })))
+        }
         top.append(("users", .array(p.users.sorted { $0.key < $1.key }.map { item([("uid", .uint(UInt64($0.key)))], $0.value) })))
         top.append(("learning", .object(p.learning.map { ($0.key, history($0.value)) })))
         var out = ""
@@ -202,6 +207,13 @@ public enum ProfileCodec {
         for it in try r.items("listens") {
             let (t, a, port) = try it.socket()
             try put(&p.listens, ListeningSocket(transport: t, address: a, port: port), try it.sighting(), it)
+        }
+        if r.has("peers") {
+            for it in try r.items("peers") {
+                let (t, a, port) = try it.socket()
+                guard t != .unix else { throw it.error("protocol", "peers are tcp or udp") }
+                try put(&p.peers, NetworkDestination(transport: t, address: a, port: port), try it.sighting(), it)
+            }
         }
         for it in try r.items("users") {
             let uid = try it.uint("uid")

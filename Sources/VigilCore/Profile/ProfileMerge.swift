@@ -28,6 +28,7 @@ public enum ProfileMerge {
             }
         }
         out.destinations = DestinationGeneralizer.union(sources.map(\.destinations))
+        out.peers = PeerGeneralizer.union(sources.map(\.peers))
         return out
     }
 
@@ -76,7 +77,7 @@ public enum ProfileMerge {
     }
 
     /// The kinds of learned items, in file order.
-    public static let itemKinds = ["invoked_as", "binaries", "syscalls", "ngrams", "executes", "parents", "destinations", "listens", "users"]
+    public static let itemKinds = ["invoked_as", "binaries", "syscalls", "ngrams", "executes", "parents", "destinations", "listens", "peers", "users"]
 
     /// Every item of a profile as readable text, per kind.
     public static func itemKeys(_ p: Profile) -> [String: Set<String>] {
@@ -89,6 +90,7 @@ public enum ProfileMerge {
             "parents": Set(p.parents.keys),
             "destinations": Set(p.destinations.keys.map(\.description)),
             "listens": Set(p.listens.keys.map(\.description)),
+            "peers": Set(p.peers.keys.map(\.description)),
             "users": Set(p.users.keys.map { "uid \($0)" }),
         ]
     }
@@ -109,6 +111,7 @@ public enum ProfileMerge {
         p.parents = p.parents.filter { $0.value.lastSeen >= cutoff }
         p.destinations = p.destinations.filter { $0.value.lastSeen >= cutoff }
         p.listens = p.listens.filter { $0.value.lastSeen >= cutoff }
+        p.peers = p.peers.filter { $0.value.lastSeen >= cutoff }
         p.users = p.users.filter { $0.value.lastSeen >= cutoff }
         return diff(before, p)
     }
