@@ -98,6 +98,7 @@ public enum AgentRunner {
         options.execGuard = c.command == .enforce || c.command == .run
         options.guardAllProcesses = c.allProcesses
         options.sizeKnownMaps(for: baselines.profiles)
+        options.sensitiveFiles = c.policy.sensitiveFiles
         let sensor = try Sensor.start(options) { stream.close() }
         if c.run.bpfRunTime {
             do { try sensor.enableRunTimeStats() } catch { Diagnostics.warning("per-program BPF run time unavailable: \(error)") }

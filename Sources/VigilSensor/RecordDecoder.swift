@@ -55,6 +55,7 @@ public struct RecordDecoder: Sendable {
         case VG_KIND_ACCEPT.rawValue: payload = decodeNet(record, .accept)
         case VG_KIND_NOVELTY.rawValue: payload = decodeNovelty(record)
         case VG_KIND_ACTION.rawValue: payload = decodeAction(record)
+        case VG_KIND_FILE.rawValue: payload = decodeFile(record)
         case VG_KIND_TAMPER.rawValue:
             payload = load(vg_tamper.self, record).flatMap { t -> Event.Payload? in
                 let kind: Event.Tamper.Kind? = switch t.what {
@@ -126,6 +127,24 @@ public struct RecordDecoder: Sendable {
         let calls = (0..<length).map { record.loadUnaligned(fromByteOffset: callsOffset + 4 * $0, as: UInt32.self) }
         return .novelty(.init(profileSlot: n.profile, calls: calls, hash: n.hash,
                               newSyscall: n.flags & UInt32(VG_NOVELTY_NEW_SYSCALL) != 0))
+    }
+
+    private mutating func decodeFile(_ record: UnsafeRawBufferPointer) -> Event.Payload? {
+        guard let f = load(vg_file.self, record) else { return nil }
+        let op: Event.FileAccess.Operation
+        switch f.op {
+        case VG_FILE_WRITE.rawValue: op = .write
+        case VG_FILE_MAP_EXEC.rawValue: op = .mapExec
+        case VG_FILE_READ_SENSITIVE.rawValue: op = .readSensitive
+        default:
+            counters.unknownKind += 1
+            return nil
+        }
+        let pathOffset = MemoryLayout<vg_file>.offset(of: \vg_file.path)!
+        let path = Self.string(record, at: pathOffset, max: min(Int(f.path_len), Int(VG_PATH_MAX) - 1))
+        return .file(.init(operation: op, path: path, profileSlot: f.profile,
+                           truncated: f.flags & UInt32(VG_FILE_PATH_TRUNCATED) != 0,
+                           viaMprotect: f.flags & UInt32(VG_FILE_VIA_MPROTECT) != 0))
     }
 
     private mutating func decodeAction(_ record: UnsafeRawBufferPointer) -> Event.Payload? {

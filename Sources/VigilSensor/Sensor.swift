@@ -34,6 +34,9 @@ public final class Sensor {
     private let knownNgrams: BPFMap
     private let knownExec: BPFMap
     private let slotModes: BPFMap
+    /// What each slot is known to do with files, and the sensitive set's names (files.bpf.c).
+    private let knownFiles: BPFMap?
+    private let sensitiveNames: BPFMap?
     /// Moved on after each change to `procSlots`: the kernel caches each thread's entry
     /// and looks it up again only when this moved (BPF/maps.bpf.h, vg_procs_gen).
     private let procsGen: BPFMap
@@ -85,11 +88,14 @@ public final class Sensor {
         knownExec = ke
         slotModes = sm
         procsGen = pg
+        knownFiles = object.map(named: "vg_known_files")
+        sensitiveNames = object.map(named: "vg_sensitive_names")
         decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
 
         do {
             try object.setGlobal("vg_self_tgid", UInt32(getpid()))
             try object.setGlobal("vg_want_syscalls", options.syscalls)
+            try object.setGlobal("vg_want_files", options.files)
             try object.setGlobal("vg_mode", options.mode.rawValue)
             try object.setGlobal("vg_exec_guard", options.execGuard && options.mode == .detect)
             try object.setGlobal("vg_guard_all", options.guardAllProcesses && options.mode == .detect)
@@ -125,6 +131,17 @@ public final class Sensor {
                 program.autoload = false
                 continue
             }
+            // File capture (files.bpf.c): learning and detection, and `vigil trace --files`.
+            if options.mode == .trace && !options.files && Self.filePrograms.contains(program.name) {
+                program.autoload = false
+                continue
+            }
+            // arm64 has only the *at forms: the classic ones' tracepoints are absent, and
+            // that is no loss worth a notice.
+            if ["vg_exit_open", "vg_exit_creat"].contains(program.name), hook.missing() != nil {
+                program.autoload = false
+                continue
+            }
             // Responses and self-protection exist only in detect mode (monitor, enforce).
             if options.mode != .detect && (hook.kind == .cgroup || hook.name == "signal_generate") {
                 program.autoload = false
@@ -148,6 +165,11 @@ public final class Sensor {
         }
         do {
             try procsGen.update(UInt32(0), procsGeneration)
+            let one: UInt8 = 1
+            for name in FileRules.kernelNames(options.sensitiveFiles) {
+                // The kernel hashes a name's first 31 bytes (files.bpf.c, VG_NAME_PEEK with its NUL).
+                try sensitiveNames?.update(PathHash.hash(String(decoding: name.utf8.prefix(31), as: UTF8.self)), one)
+            }
         } catch {
             throw SensorError("cannot initialise the BPF maps: \(error)", remedy: "report this with the kernel version (uname -r)")
         }
@@ -200,6 +222,23 @@ public final class Sensor {
             ringGauge = try RingBufferGauge(map: events)
         } catch {
             notices.append("cannot map the ring buffer's positions (\(error)): its fill level reads as 0")
+        }
+    }
+
+    /// The programs of files.bpf.c.
+    static let filePrograms: Set<String> = ["vg_exit_openat", "vg_exit_openat2", "vg_exit_open", "vg_exit_creat", "vg_enter_mmap", "vg_enter_mprotect"]
+
+    /// Adds what profile `slot` is known to do with files: the kernel reports only the rest.
+    public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws {
+        guard let knownFiles else { return }
+        let one: UInt8 = 1
+        for k in keys {
+            let op: UInt32 = switch k.operation {
+            case .write: VG_FILE_WRITE.rawValue
+            case .mapExec: VG_FILE_MAP_EXEC.rawValue
+            case .readSensitive: VG_FILE_READ_SENSITIVE.rawValue
+            }
+            try knownFiles.update(vg_file_key(profile: slot, op: op, hash: k.hash), one)
         }
     }
 

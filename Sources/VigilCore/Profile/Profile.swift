@@ -115,6 +115,13 @@ public struct Profile: Sendable, Hashable {
     public var listens: [ListeningSocket: Sighting] = [:]
     /// User ids (real and effective) the processes ran as.
     public var users: [UInt32: Sighting] = [:]
+    /// Where the processes write: `DIR/PATTERN` and collapsed `DIR/**` entries
+    /// (``FileRules``). Format 2, optional (`writes`).
+    public var writes: [String: Sighting] = [:]
+    /// Executable files the processes mapped (libraries, modules, plugins). Optional (`maps`).
+    public var maps: [String: Sighting] = [:]
+    /// Files of the sensitive set the processes read. Optional (`sensitive_reads`).
+    public var sensitiveReads: [String: Sighting] = [:]
     /// Learning history per host id.
     public var learning: [String: LearningHistory] = [:]
 
@@ -153,6 +160,7 @@ public struct Profile: Sendable, Hashable {
     /// Number of learned items of every kind together.
     public var itemCount: Int {
         invokedAs.count + binaries.count + syscalls.count + ngrams.count + executes.count + parents.count + destinations.count + listens.count + users.count
+            + writes.count + maps.count + sensitiveReads.count
     }
 
     /// The most recent last-seen of any item.
@@ -167,6 +175,9 @@ public struct Profile: Sendable, Hashable {
         for s in destinations.values { t = max(t, s.lastSeen) }
         for s in listens.values { t = max(t, s.lastSeen) }
         for s in users.values { t = max(t, s.lastSeen) }
+        for s in writes.values { t = max(t, s.lastSeen) }
+        for s in maps.values { t = max(t, s.lastSeen) }
+        for s in sensitiveReads.values { t = max(t, s.lastSeen) }
         return t
     }
 }

@@ -1,0 +1,305 @@
+/* files.bpf.c: files a profiled process writes, maps executable or reads from the
+ * sensitive set, on the per-syscall tracepoints (the other syscalls never run these).
+ *
+ *   open, openat, openat2, creat   sys_exit: the fd returned, resolved to the struct file
+ *                                  the kernel opened (current->files -> fdtable), so a
+ *                                  symlink or a relative or dirfd-relative path resolves to
+ *                                  the real file. Write access (FMODE_WRITE) is a write;
+ *                                  a read-only open counts only when the file's name (or
+ *                                  its directory's) is in vg_sensitive_names.
+ *   mmap                           sys_enter with PROT_EXEC on a file descriptor.
+ *   mprotect                       sys_enter adding PROT_EXEC to a file mapping that was
+ *                                  not executable (bpf_find_vma -> vm_file).
+ *
+ * Cheap first: the test of the arguments, then one lookup of the process's view, then a
+ * per-run cache (vg_file_cache) keyed by the inode (a write: its directory's inode), so a
+ * directory or library already handled costs one LRU lookup and no path. Only on a miss is
+ * the path built: the dentries walked up to the mount root, the mounts up to the root
+ * (bounded, CO-RE), and the path hashed; vg_known_files (preloaded from saved profiles,
+ * one writer per field: see docs/architecture.md) holds what each slot is known to do. What
+ * is new is reported once per slot and run. arm64 has no open or creat: those tracepoints
+ * are simply absent there, and the *at forms cover it. */
+
+#define VG_PATH_DEPTH 32         /* components walked at most */
+#define VG_PATH_SCRATCH 1024     /* room for masked offsets: path ends at VG_PATH_MAX */
+#define VG_NAME_PEEK 32          /* bytes of a name hashed for the sensitive-name test */
+
+struct vg_file_scratch {
+    char buf[VG_PATH_SCRATCH];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct vg_file_scratch);
+} vg_scratch_file SEC(".maps");
+
+/* Per-run cache of what was already handled: slot, op, device and inode (a write's: its
+ * directory's). Only the kernel writes it. */
+struct vg_file_cache_key {
+    __u32 profile;
+    __u32 op;
+    __u32 dev;
+    __u32 tgid;           /* pending processes (no slot yet) are cached per process */
+    __u64 ino;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct vg_file_cache_key);
+    __type(value, __u8);
+} vg_file_cache SEC(".maps");
+
+static __always_inline __u64 vg_fnv_bytes(const char *p, __u32 n)
+{
+    __u64 h = VG_FNV_SEED;
+    for (__u32 i = 0; i < VG_NAME_PEEK; i++) {
+        if (i >= n || !p[i])
+            break;
+        h = (h ^ (__u8)p[i]) * VG_FNV_PRIME;
+    }
+    return h;
+}
+
+/* FNV-1a 64 of a dentry's name (its first VG_NAME_PEEK bytes). */
+static __always_inline __u64 vg_dentry_name_hash(struct dentry *d)
+{
+    char name[VG_NAME_PEEK] = {};
+    const unsigned char *p = BPF_CORE_READ(d, d_name.name);
+    if (!p || bpf_probe_read_kernel_str(name, sizeof name, p) <= 0)
+        return 0;
+    return vg_fnv_bytes(name, VG_NAME_PEEK);
+}
+
+/* Whether a read-only open of the file behind dentry `d` may be of the sensitive set: its
+ * name or its directory's name is in vg_sensitive_names (user space decides with the full
+ * path; this only keeps the walk off ordinary reads). */
+static __always_inline bool vg_maybe_sensitive(struct dentry *d)
+{
+    __u64 h = vg_dentry_name_hash(d);
+    if (h && bpf_map_lookup_elem(&vg_sensitive_names, &h))
+        return true;
+    struct dentry *parent = BPF_CORE_READ(d, d_parent);
+    if (!parent || parent == d)
+        return false;
+    h = vg_dentry_name_hash(parent);
+    return h && bpf_map_lookup_elem(&vg_sensitive_names, &h);
+}
+
+/* Builds the absolute path of (mnt, dentry) ending at buf[VG_PATH_MAX - 1], NUL at
+ * VG_PATH_MAX - 1 excluded; returns the offset of its first byte. Sets *truncated when the
+ * walk was cut (too deep, too long). */
+static __always_inline __u32 vg_build_path(char *buf, struct vfsmount *vfsmnt, struct dentry *dentry, bool *truncated)
+{
+    __u32 off = VG_PATH_MAX - 1;
+    buf[VG_PATH_MAX - 1] = 0;
+    struct mount *mnt = (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+    *truncated = false;
+    for (int i = 0; i < VG_PATH_DEPTH; i++) {
+        struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+        struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+        if (dentry == mnt_root || dentry == parent) {
+            if (dentry != mnt_root)
+                break; /* a detached dentry: what is above it is gone */
+            struct mount *mparent = BPF_CORE_READ(mnt, mnt_parent);
+            if (!mparent || mparent == mnt)
+                break; /* the root of the namespace */
+            dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+            mnt = mparent;
+            vfsmnt = (struct vfsmount *)((char *)mnt + bpf_core_field_offset(struct mount, mnt));
+            continue;
+        }
+        __u32 len = BPF_CORE_READ(dentry, d_name.len);
+        const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+        if (len + 1 > off) {
+            *truncated = true;
+            break;
+        }
+        off -= len;
+        bpf_probe_read_kernel(&buf[off & (VG_PATH_MAX - 1)], len & (VG_PATH_MAX - 1), name);
+        off -= 1;
+        buf[off & (VG_PATH_MAX - 1)] = '/';
+        dentry = parent;
+        if (i == VG_PATH_DEPTH - 1)
+            *truncated = true;
+    }
+    if (off == VG_PATH_MAX - 1) {
+        off -= 1;
+        buf[off & (VG_PATH_MAX - 1)] = '/';
+    }
+    return off;
+}
+
+/* Reports one file operation of the current process, unless its slot knows it already. */
+static __always_inline void vg_file_event(__u32 op, struct file *file, __u32 flags)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32;
+    __u32 slot = 0;
+    if (vg_mode != VG_MODE_TRACE) {
+        struct vg_view v = vg_proc_view(tgid);
+        slot = v.slot;
+        if (slot == 0)
+            return; /* not profiled */
+    }
+    struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+    struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+    if (!dentry || !vfsmnt)
+        return;
+    if (op == VG_FILE_READ_SENSITIVE && !vg_maybe_sensitive(dentry))
+        return;
+
+    /* Handled already this run? A write is keyed by its directory, the rest by the file. */
+    struct dentry *keyd = op == VG_FILE_WRITE ? BPF_CORE_READ(dentry, d_parent) : dentry;
+    struct vg_file_cache_key ck = {
+        .profile = slot, .op = op,
+        .dev = BPF_CORE_READ(keyd, d_inode, i_sb, s_dev),
+        .tgid = slot == VG_SLOT_PENDING || slot == 0 ? tgid : 0,
+        .ino = BPF_CORE_READ(keyd, d_inode, i_ino),
+    };
+    if (vg_mode != VG_MODE_TRACE && bpf_map_lookup_elem(&vg_file_cache, &ck))
+        return;
+
+    __u32 zero = 0;
+    struct vg_file_scratch *s = bpf_map_lookup_elem(&vg_scratch_file, &zero);
+    if (!s)
+        return;
+    bool truncated = false;
+    __u32 off = vg_build_path(s->buf, vfsmnt, dentry, &truncated);
+    if (truncated) {
+        flags |= VG_FILE_PATH_TRUNCATED;
+        vg_count(VG_CTR_PATH_TRUNCATED);
+    }
+    /* Hash the path and the directory before its last '/' (PathHash.swift, FileHash). */
+    __u64 h = VG_FNV_SEED, dir = VG_FNV_SEED;
+    for (__u32 i = 0; i < VG_PATH_MAX - 1; i++) {
+        __u32 at = off + i;
+        if (at >= VG_PATH_MAX - 1)
+            break;
+        char c = s->buf[at & (VG_PATH_MAX - 1)];
+        if (c == '/')
+            dir = h;
+        h = (h ^ (__u8)c) * VG_FNV_PRIME;
+    }
+    __u64 hash = op == VG_FILE_WRITE ? dir : h;
+
+    if (slot != 0 && slot != VG_SLOT_PENDING) {
+        struct vg_file_key key = { .profile = slot, .op = op, .hash = hash };
+        if (bpf_map_lookup_elem(&vg_known_files, &key)) {
+            __u8 one = 1;
+            bpf_map_update_elem(&vg_file_cache, &ck, &one, BPF_ANY);
+            return;
+        }
+        /* Reported once per slot and run: learned (learn mode), or judged once. */
+        __u8 one = 1;
+        if (bpf_map_update_elem(&vg_known_files, &key, &one, BPF_NOEXIST) == -7 /* E2BIG */)
+            vg_count(VG_CTR_KNOWN_FULL);
+    }
+    if (vg_mode != VG_MODE_TRACE) {
+        __u8 one = 1;
+        bpf_map_update_elem(&vg_file_cache, &ck, &one, BPF_ANY);
+    }
+
+    struct vg_file *r = vg_reserve(sizeof *r, VG_KIND_FILE);
+    if (!r)
+        return;
+    vg_fill_header(&r->hdr, VG_KIND_FILE, sizeof *r);
+    r->profile = slot == VG_SLOT_PENDING ? 0 : slot;
+    r->op = op;
+    r->flags = flags;
+    __u32 len = VG_PATH_MAX - 1 - off;
+    r->path_len = len;
+    r->_pad0 = 0;
+    r->dir_hash = dir;
+    r->path_hash = h;
+    bpf_probe_read_kernel(r->path, len & (VG_PATH_MAX - 1), &s->buf[off & (VG_PATH_MAX - 1)]);
+    r->path[len & (VG_PATH_MAX - 1)] = 0;
+    vg_submit(r, VG_KIND_FILE, 0);
+}
+
+/* The struct file behind the current task's descriptor `fd`, or NULL. */
+static __always_inline struct file *vg_file_of_fd(__s32 fd)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+        return 0;
+    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file *file = 0;
+    if (bpf_probe_read_kernel(&file, sizeof file, &fds[fd]))
+        return 0;
+    return file;
+}
+
+static __always_inline int vg_open_exit(long ret)
+{
+    if (ret < 0 || (vg_mode == VG_MODE_TRACE && !vg_want_files))
+        return 0;
+    if (!vg_wanted(bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    struct file *file = vg_file_of_fd((__s32)ret);
+    if (!file)
+        return 0;
+    unsigned int mode = BPF_CORE_READ(file, f_mode);
+    vg_file_event(mode & FMODE_WRITE ? VG_FILE_WRITE : VG_FILE_READ_SENSITIVE, file, 0);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int vg_exit_openat(struct vg_sys_exit_args *ctx) { return vg_open_exit(ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int vg_exit_openat2(struct vg_sys_exit_args *ctx) { return vg_open_exit(ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int vg_exit_open(struct vg_sys_exit_args *ctx) { return vg_open_exit(ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int vg_exit_creat(struct vg_sys_exit_args *ctx) { return vg_open_exit(ctx->ret); }
+
+/* mmap(addr, len, prot, flags, fd, off): an executable mapping of a file. */
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int vg_enter_mmap(struct vg_sys_enter_args *ctx)
+{
+    if (!(ctx->args[2] & PROT_EXEC) || (ctx->args[3] & MAP_ANONYMOUS) || (__s32)ctx->args[4] < 0)
+        return 0;
+    if (vg_mode == VG_MODE_TRACE && !vg_want_files)
+        return 0;
+    if (!vg_wanted(bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    struct file *file = vg_file_of_fd((__s32)ctx->args[4]);
+    if (file)
+        vg_file_event(VG_FILE_MAP_EXEC, file, 0);
+    return 0;
+}
+
+struct vg_vma_ctx {
+    struct file *file;
+};
+
+static long vg_vma_file(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+    struct vg_vma_ctx *c = data;
+    unsigned long flags = BPF_CORE_READ(vma, vm_flags);
+    c->file = (flags & VM_EXEC) ? 0 : BPF_CORE_READ(vma, vm_file);
+    return 0;
+}
+
+/* mprotect(start, len, prot) adding PROT_EXEC to a file mapping that was not executable. */
+SEC("tracepoint/syscalls/sys_enter_mprotect")
+int vg_enter_mprotect(struct vg_sys_enter_args *ctx)
+{
+    if (!(ctx->args[2] & PROT_EXEC))
+        return 0;
+    if (vg_mode == VG_MODE_TRACE && !vg_want_files)
+        return 0;
+    if (!vg_wanted(bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    struct vg_vma_ctx c = { .file = 0 };
+    bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vg_vma_file, &c, 0);
+    if (c.file)
+        vg_file_event(VG_FILE_MAP_EXEC, c.file, VG_FILE_VIA_MPROTECT);
+    return 0;
+}
