@@ -88,48 +88,89 @@ static __always_inline bool vg_maybe_sensitive(struct dentry *d)
     return h && bpf_map_lookup_elem(&vg_sensitive_names, &h);
 }
 
-/* Builds the absolute path of (mnt, dentry) ending at buf[VG_PATH_MAX - 1], NUL at
- * VG_PATH_MAX - 1 excluded; returns the offset of its first byte. Sets *truncated when the
- * walk was cut (too deep, too long). */
-static __always_inline __u32 vg_build_path(char *buf, struct vfsmount *vfsmnt, struct dentry *dentry, bool *truncated)
+/* The walk's state, one bpf_loop step per component (the verifier checks a step once,
+ * not every unrolled path through VG_PATH_DEPTH of them). */
+struct vg_walk {
+    struct vg_file_scratch *s;
+    struct vfsmount *vfsmnt;
+    struct mount *mnt;
+    struct dentry *dentry;
+    __u32 off;
+    __u32 truncated;
+    __u32 done;
+    __u32 _pad0;
+    __u64 hash;
+    __u64 dir;
+};
+
+static long vg_walk_step(__u64 i, void *data)
 {
-    __u32 off = VG_PATH_MAX - 1;
-    buf[VG_PATH_MAX - 1] = 0;
-    struct mount *mnt = (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
-    *truncated = false;
-    for (int i = 0; i < VG_PATH_DEPTH; i++) {
-        struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-        struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-        if (dentry == mnt_root || dentry == parent) {
-            if (dentry != mnt_root)
-                break; /* a detached dentry: what is above it is gone */
-            struct mount *mparent = BPF_CORE_READ(mnt, mnt_parent);
-            if (!mparent || mparent == mnt)
-                break; /* the root of the namespace */
-            dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-            mnt = mparent;
-            vfsmnt = (struct vfsmount *)((char *)mnt + bpf_core_field_offset(struct mount, mnt));
-            continue;
-        }
-        __u32 len = BPF_CORE_READ(dentry, d_name.len);
-        const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-        if (len + 1 > off) {
-            *truncated = true;
-            break;
-        }
-        off -= len;
-        bpf_probe_read_kernel(&buf[off & (VG_PATH_MAX - 1)], len & (VG_PATH_MAX - 1), name);
-        off -= 1;
-        buf[off & (VG_PATH_MAX - 1)] = '/';
-        dentry = parent;
-        if (i == VG_PATH_DEPTH - 1)
-            *truncated = true;
+    struct vg_walk *w = data;
+    /* Locals: BPF_CORE_READ relocates every access it is given, w's own fields too. */
+    struct dentry *dentry = w->dentry;
+    struct vfsmount *vfsmnt = w->vfsmnt;
+    struct mount *mnt = w->mnt;
+    struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+    struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+    if (dentry == mnt_root || dentry == parent) {
+        if (dentry != mnt_root)
+            return 1; /* a detached dentry: what is above it is gone */
+        struct mount *mparent = BPF_CORE_READ(mnt, mnt_parent);
+        if (!mparent || mparent == mnt)
+            return 1; /* the root of the namespace */
+        w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+        w->mnt = mparent;
+        w->vfsmnt = (struct vfsmount *)((char *)mparent + bpf_core_field_offset(struct mount, mnt));
+        return 0;
     }
-    if (off == VG_PATH_MAX - 1) {
-        off -= 1;
-        buf[off & (VG_PATH_MAX - 1)] = '/';
+    __u32 len = BPF_CORE_READ(dentry, d_name.len);
+    const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+    __u32 off = w->off;
+    if (len + 1 > off || off > VG_PATH_MAX - 1) {
+        w->truncated = 1;
+        return 1;
     }
-    return off;
+    off -= len;
+    bpf_probe_read_kernel(&w->s->buf[off & (VG_PATH_MAX - 1)], len & (VG_PATH_MAX - 1), name);
+    off -= 1;
+    w->s->buf[off & (VG_PATH_MAX - 1)] = '/';
+    w->off = off;
+    w->dentry = parent;
+    if (i == VG_PATH_DEPTH - 1)
+        w->truncated = 1;
+    return 0;
+}
+
+/* FNV-1a 64 of the path and of its bytes before the last '/' (PathHash.swift). */
+static long vg_hash_step(__u64 i, void *data)
+{
+    struct vg_walk *w = data;
+    __u32 at = w->off + (__u32)i;
+    if (at >= VG_PATH_MAX - 1)
+        return 1;
+    char c = w->s->buf[at & (VG_PATH_MAX - 1)];
+    if (c == '/')
+        w->dir = w->hash;
+    w->hash = (w->hash ^ (__u8)c) * VG_FNV_PRIME;
+    return 0;
+}
+
+/* Builds the absolute path of (mnt, dentry) in w->s->buf[w->off .. VG_PATH_MAX - 1) and
+ * hashes it. */
+static __always_inline void vg_build_path(struct vg_walk *w)
+{
+    w->off = VG_PATH_MAX - 1;
+    w->s->buf[VG_PATH_MAX - 1] = 0;
+    w->mnt = (struct mount *)((char *)w->vfsmnt - bpf_core_field_offset(struct mount, mnt));
+    w->truncated = 0;
+    bpf_loop(VG_PATH_DEPTH, vg_walk_step, w, 0);
+    if (w->off == VG_PATH_MAX - 1) {
+        w->off -= 1;
+        w->s->buf[(VG_PATH_MAX - 2) & (VG_PATH_MAX - 1)] = '/';
+    }
+    w->hash = VG_FNV_SEED;
+    w->dir = VG_FNV_SEED;
+    bpf_loop(VG_PATH_MAX - 1, vg_hash_step, w, 0);
 }
 
 /* Reports one file operation of the current process, unless its slot knows it already. */
@@ -166,23 +207,14 @@ static __always_inline void vg_file_event(__u32 op, struct file *file, __u32 fla
     struct vg_file_scratch *s = bpf_map_lookup_elem(&vg_scratch_file, &zero);
     if (!s)
         return;
-    bool truncated = false;
-    __u32 off = vg_build_path(s->buf, vfsmnt, dentry, &truncated);
-    if (truncated) {
+    struct vg_walk w = { .s = s, .vfsmnt = vfsmnt, .dentry = dentry };
+    vg_build_path(&w);
+    if (w.truncated) {
         flags |= VG_FILE_PATH_TRUNCATED;
         vg_count(VG_CTR_PATH_TRUNCATED);
     }
-    /* Hash the path and the directory before its last '/' (PathHash.swift, FileHash). */
-    __u64 h = VG_FNV_SEED, dir = VG_FNV_SEED;
-    for (__u32 i = 0; i < VG_PATH_MAX - 1; i++) {
-        __u32 at = off + i;
-        if (at >= VG_PATH_MAX - 1)
-            break;
-        char c = s->buf[at & (VG_PATH_MAX - 1)];
-        if (c == '/')
-            dir = h;
-        h = (h ^ (__u8)c) * VG_FNV_PRIME;
-    }
+    __u32 off = w.off;
+    __u64 h = w.hash, dir = w.dir;
     __u64 hash = op == VG_FILE_WRITE ? dir : h;
 
     if (slot != 0 && slot != VG_SLOT_PENDING) {
