@@ -57,6 +57,27 @@ private func decode(_ bytes: [UInt8], offset: Int64 = 0, decoder: inout RecordDe
         #expect(!x.argvTruncated)
     }
 
+    @Test func decodesAGoldenFileRecordAndRefusesAnUnknownOperation() throws {
+        func record(op: UInt32, pathLen: UInt16) -> [UInt8] {
+            var b: [UInt8] = []
+            b.header(kind: 12, size: 336, pid: 55, comm: "redis-server")
+            b.u32(7); b.u32(op); b.u32(2); b.u16(pathLen); b.u16(0)
+            b.u64(0xd1); b.u64(0xf1)
+            b.fixed("/tmp/mod.so", 256)
+            return b
+        }
+        var d = RecordDecoder(monotonicToRealtimeNanos: 0)
+        let e = try #require(decode(record(op: 2, pathLen: 11), decoder: &d))
+        #expect(e.payload == .file(.init(operation: .mapExec, path: "/tmp/mod.so", profileSlot: 7, truncated: false, viaMprotect: true)))
+        // A length past the buffer is clamped; an op this build does not know is counted.
+        let long = try #require(decode(record(op: 1, pathLen: 4000), decoder: &d))
+        guard case .file(let f) = long.payload else { Issue.record("not a file event"); return }
+        #expect(f.operation == .write && f.path == "/tmp/mod.so")
+        #expect(decode(record(op: 9, pathLen: 11), decoder: &d) == nil)
+        #expect(d.counters.unknownKind == 1)
+        #expect(decode(Array(record(op: 1, pathLen: 11).prefix(100)), decoder: &d) == nil, "a truncated record is refused")
+    }
+
     @Test func execArgvLengthIsClampedToTheBuffer() throws {
         var b: [UInt8] = []
         b.header(kind: 1, size: 848, pid: 1, comm: "x")

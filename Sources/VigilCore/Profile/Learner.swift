@@ -373,6 +373,12 @@ public final class Learner {
     /// Collapses sibling directories of `writes` into `PARENT/**` entries
     /// (``FileRules/collapse(_:)``), their sightings added together, until nothing collapses.
     public static func collapseWrites(_ writes: inout [String: Sighting]) {
+        // Entries an existing prefix covers (a merge brings them) fold into it.
+        for prefix in writes.keys.filter({ $0.hasSuffix("/**") }).sorted() {
+            for k in writes.keys where k != prefix && FileRules.covers([prefix], directory: FileRules.entryDirectory(k).dir) {
+                if let s = writes.removeValue(forKey: k) { writes[prefix]?.add(s) }
+            }
+        }
         for _ in 0..<8 {
             let plan = FileRules.collapse(writes.keys)
             guard !plan.isEmpty else { return }
