@@ -163,6 +163,9 @@ public final class Sensor {
         } catch {
             throw Self.explainLoadFailure(error)
         }
+        for p in FileRules.unfilterable(options.sensitiveFiles) {
+            notices.append("sensitive file pattern \(p) has '*' in both its name and its directory's: the kernel cannot filter reads by it, so reads of it are not reported")
+        }
         do {
             try procsGen.update(UInt32(0), procsGeneration)
             let one: UInt8 = 1

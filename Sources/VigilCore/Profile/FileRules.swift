@@ -82,8 +82,8 @@ public enum FileRules {
 
     /// The file or directory names the kernel filters read-only opens by: each pattern's
     /// last component when it has no `*`, else its directory's last component. A pattern
-    /// with neither (`/*/x*`) gives none and can only be checked... not at all: it is
-    /// reported by ``unfilterable(_:)`` so the caller can say so.
+    /// with neither (`/*/x*`) gives no name, so the kernel never resolves a read of it:
+    /// ``unfilterable(_:)`` lists those, for the caller to say so.
     public static func kernelNames(_ patterns: [String]) -> Set<String> {
         var names: Set<String> = []
         for p in patterns {
