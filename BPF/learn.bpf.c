@@ -10,9 +10,9 @@
  * A known n-gram is counted in place (vg_known_ngrams) and nothing leaves the kernel. A new
  * one is reported once as a vg_novelty record; for a slot in learn mode (vg_slot_modes) it
  * is added to the known map first, so the next occurrence is already known; for a slot in
- * enforce mode the process is marked deviating at once. Processes still pending a profile
- * (just exec'd) report each distinct n-gram once, since the kernel does not yet know which
- * profile to ask.
+ * enforce mode the process is marked deviating at once. A judged process (monitor or
+ * enforce) reports each distinct new n-gram once (vg_judged_seen), and so does a process
+ * still pending a profile (just exec'd: the kernel does not yet know which profile to ask).
  *
  * After a request-boundary call (vigil_boundary.h: accept, epoll_wait, poll, select and
  * their *at/p-forms) the history restarts with that call, the start symbol before it. */
@@ -136,6 +136,15 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
                 if (m)
                     __sync_fetch_and_or(&m->marks, VG_RESP_DEVIATING);
             }
+        }
+        if (!(mode & VG_SLOT_MODE_LEARN)) {
+            struct task_struct *task = bpf_get_current_task_btf();
+            struct vg_pending_key jkey = {
+                .tgid = tgid, ._pad0 = (__u32)BPF_CORE_READ(task, group_leader, start_time), .hash = hash,
+            };
+            __u8 one = 1;
+            if (bpf_map_update_elem(&vg_judged_seen, &jkey, &one, BPF_NOEXIST) != 0)
+                return; /* reported already by this process */
         }
         if (mode & VG_SLOT_MODE_LEARN) {
             /* Count 0: the novelty record below is this first occurrence, and user space

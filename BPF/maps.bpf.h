@@ -149,6 +149,18 @@ struct {
     __type(value, __u8);
 } vg_pending_seen SEC(".maps");
 
+/* N-grams a judged process (its slot in monitor or enforce mode) has already reported:
+ * each new one crosses the ring once per process, not at every occurrence (a loop doing a
+ * new thing is one report, and a busy service's repeats cost no ring space or agent time).
+ * The key's `_pad0` holds the low bits of the process's start time, so a pid reused by
+ * another process is a new key. LRU: an evicted entry only means one more report. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct vg_pending_key);
+    __type(value, __u8);
+} vg_judged_seen SEC(".maps");
+
 /* Each thread's most recent syscalls, for its n-grams. Reset at exec. */
 struct vg_history {
     __u32 calls[VG_NGRAM_MAX];

@@ -160,6 +160,7 @@ struct task_struct {
     struct files_struct *files;
     struct cred *cred;
     char comm[16];
+    __u64 start_time;
 };
 
 struct linux_binprm {

@@ -176,9 +176,9 @@ redis-cli -p "$REDIS_PORT" REPLICAOF 127.0.0.1 "$STRAY_PORT" >/dev/null 2>&1 || 
 sleep 3; redis-cli -p "$REDIS_PORT" REPLICAOF NO ONE >/dev/null 2>&1 || true
 wait "$STRAY" 2>/dev/null || true
 sleep 2
-step redis gdb-shell new-exec; inject_shell "$REDIS"; sleep 3
+step redis gdb-shell new-exec,unknown-executable; inject_shell "$REDIS"; sleep 3
 WORKER=$(pgrep -P "$NGINX" | head -1)
-step nginx gdb-shell new-exec; inject_shell "$WORKER"; sleep 3
+step nginx gdb-shell new-exec,unknown-executable; inject_shell "$WORKER"; sleep 3
 mkdir -p "$W/elsewhere"
 step redis write-outside-data-dir new-write-path
 redis-cli -p "$REDIS_PORT" CONFIG SET dir "$W/elsewhere" >/dev/null 2>&1 || true
@@ -207,22 +207,26 @@ def rung(f):
     r = (f.get("status_detail") or "").split(":")[0].strip()
     return r if r in rungs else "alert"
 findings = []
+held = collections.Counter()   # findings the throttle held back, by service (counted, not silent)
 for line in open(path):
     try: e = json.loads(line)
     except ValueError: continue
     if e.get("class_uid") == 2004: findings.append(e)
+    elif e.get("class_uid") == 6002 and j0 <= e.get("time", 0) <= j1 + 60000:
+        for prof, n in ((e.get("unmapped") or {}).get("suppressed_findings") or {}).items():
+            held["redis" if "redis" in prof else "nginx" if "nginx" in prof else "other"] += n
 print(f"learned for {learned_s} s; profiles:")
 for l in open(profiles):
     if "redis" in l or "nginx" in l: print("    " + l.rstrip())
 print(f"\njudged {(j1 - j0) / 1000:.0f} s of the held-out normal workload\n")
-print("| service | findings | per hour | above alert | kinds | rungs |")
-print("|---|---|---|---|---|---|")
+print("| service | findings | per hour | above alert | held back (throttle) | kinds | rungs |")
+print("|---|---|---|---|---|---|---|")
 for svc in ("redis", "nginx"):
     fs = [f for f in findings if j0 <= f["time"] <= j1 and service(f) == svc]
     kinds = collections.Counter(k for f in fs for k in f["finding_info"].get("types", []))
     rs = collections.Counter(rung(f) for f in fs)
     above = sum(1 for f in fs if rung(f) != "alert")
-    print(f"| {svc} | {len(fs)} | {len(fs) / hours:.1f} | {above} | "
+    print(f"| {svc} | {len(fs)} | {len(fs) / hours:.1f} | {above} | {held[svc]} | "
           f"{', '.join(f'{k} {n}' for k, n in kinds.most_common()) or '-'} | "
           f"{', '.join(f'{k} {n}' for k, n in rs.most_common()) or '-'} |")
 for f in findings:

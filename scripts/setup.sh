@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs on a Debian-family host and builds it.
 #   scripts/setup.sh            system packages + release build
-#   scripts/setup.sh --tests    also what the test suite uses (python schema validator, rsyslog)
+#   scripts/setup.sh --tests    also what the test suite uses (python schema validator, rsyslog, bpftool)
 # Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ as_root() {
 
 packages=(libbpf-dev libelf-dev zlib1g-dev)
 if [[ $want_tests -eq 1 ]]; then
-    packages+=(rsyslog rsyslog-gnutls openssl python3 python3-pip nftables linux-libc-dev-arm64-cross)
+    packages+=(rsyslog rsyslog-gnutls openssl python3 python3-pip nftables linux-libc-dev-arm64-cross bpftool)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -10,6 +10,14 @@
 #include <string.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/vfs.h>
+
+/* The filesystem type (statfs f_type) of `path`, or -errno. */
+static inline long vigil_fs_type(const char *path) {
+    struct statfs st;
+    if (statfs(path, &st) != 0) return -errno;
+    return (long)st.f_type;
+}
 
 /* libbpf reports through a printf-style callback. Swift cannot take a va_list, so the
  * shim formats the message and hands Swift a plain string. */

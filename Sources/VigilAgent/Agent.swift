@@ -33,6 +33,11 @@ public final class Agent {
 
     let store: ProfileStore
     private var refused: Set<String>
+    /// Baselines that cannot be used, by profile id (``Baselines/bad``): their programs and
+    /// the workloads they run in are judged in monitor mode.
+    public private(set) var badBaselines: [String: BadBaseline] = [:]
+    /// Baselines a reload refused, with the error reported (each reported once while it lasts).
+    private var reportedUnusable: [String: String] = [:]
     private(set) var modes: ProfileModes
     let learner: Learner
     let detector: Detector
@@ -60,6 +65,13 @@ public final class Agent {
     /// resolved path (``ExecutableSelector``); empty selects every program.
     private let only: ExecutableSelector
     private var stopped = false
+    /// The models directory as the agent last left it (its own saves included): a
+    /// difference found later was made by someone else.
+    private var modelsStamp: [String: FileStamp] = [:]
+    /// Kernel drops already reported, by record kind.
+    private var reportedDrops: [Event.Kind: UInt64] = [:]
+    /// The last stop or reload signal that came the legitimate way, in words (`status`, logs).
+    public private(set) var lastStopSignal: String?
 
     /// What the models directory held at start.
     public struct Baselines {
@@ -67,10 +79,27 @@ public final class Agent {
         /// Files refused at load, by profile id: never overwritten.
         public var refused: Set<String>
         public var modes: ProfileModes
+        /// Baselines that cannot be used: refused files, and profiles the saved modes or
+        /// the configuration's `modes:` hold in monitor or enforce whose file is gone.
+        /// Non-empty only when `on-bad-baseline` is `monitor` (else the start was refused).
+        public var bad: [BadBaseline] = []
+    }
+
+    /// A baseline the agent cannot use, and why.
+    public struct BadBaseline: Sendable, Hashable {
+        public var profile: String
+        public var file: String
+        public var reason: String
     }
 
     /// Checks the models (and state) directory and reads the baselines and saved modes; a
     /// problem is told on stderr and ends the command (exit 2 for bad input).
+    ///
+    /// A baseline that cannot be used (corrupt, of an unknown version, unreadable, or
+    /// missing though the saved modes or `modes:` hold it in monitor or enforce) ends
+    /// `monitor`, `enforce` and `run` with exit 2 naming each file and why, unless
+    /// `on-bad-baseline` is `monitor` (then ``Baselines/bad`` lists them). `learn` reports
+    /// them and never overwrites them.
     public static func loadBaselines(_ c: AgentConfiguration) throws(AgentExit) -> Baselines {
         try ModelsDirectory.check(c.run.models, what: "the models directory", create: c.command == .learn || c.command == .run)
         if c.keepsState { try ModelsDirectory.check(c.run.state, what: "the state directory", create: true) }
@@ -79,12 +108,10 @@ public final class Agent {
                 + (c.keepsState ? ProfileStore(directory: c.run.state).sweepAbandonedWrites() : 0)
             if swept > 0 { Diagnostics.info("removed \(swept) temporary files of saves that were interrupted (the profiles themselves are whole)") }
         }
-        let (profiles, errors) = ProfileStore(directory: c.run.models).loadAll()
-        for e in errors { Diagnostics.warning("refused \(e); it will not be overwritten") }
-        if !errors.isEmpty, c.command == .monitor || c.command == .enforce, !c.allowBadBaselines {
-            Diagnostics.error("\(errors.count) baseline\(errors.count == 1 ? "" : "s") in \(c.run.models) could not be read; "
-                + "the programs they describe would go unprotected. Fix or remove them, or pass --allow-bad-baselines to run without them")
-            throw .badInput
+        let store = ProfileStore(directory: c.run.models)
+        let (profiles, errors) = store.loadAll()
+        if c.command == .learn {
+            for e in errors { Diagnostics.warning("refused \(e); it will not be overwritten") }
         }
         var modes = ProfileModes(policy: c.run.effectivePromotion)
         let modesFile = c.run.state + "/modes.json"
@@ -94,8 +121,38 @@ public final class Agent {
                 throw .badInput
             }
         }
-        let refused = Set(errors.map { (($0.file as NSString).lastPathComponent as NSString).deletingPathExtension })
-        return Baselines(profiles: profiles, refused: refused, modes: modes)
+        let refused = Set(errors.map { Self.profileID(ofFile: $0.file) })
+        var bad = errors.map { BadBaseline(profile: Self.profileID(ofFile: $0.file), file: $0.file,
+                                           reason: $0.field == "(file)" ? $0.reason : "field \($0.field): \($0.reason)") }
+        if c.command == .run {
+            // A profile the saved modes (or the configuration) hold in monitor or enforce
+            // whose baseline is gone would otherwise be learned again from scratch, silently.
+            let loaded = Set(profiles.map(\.id))
+            var named: [String: String] = [:]
+            for (id, r) in modes.records where r.mode != .learn { named[id] = modesFile }
+            for (id, m) in c.run.modes where m != .learn && !id.hasPrefix("/") { named[id] = c.configPath ?? "the configuration" }
+            for (id, by) in named.sorted(by: { $0.key < $1.key }) where !loaded.contains(id) && !refused.contains(id) {
+                bad.append(BadBaseline(profile: id, file: store.path(for: id),
+                                       reason: "missing: \(by) holds profile \(id) in \(modes.mode(of: id) ?? c.run.modes[id] ?? .monitor), but the file does not exist"))
+            }
+        }
+        if !bad.isEmpty, c.command != .learn {
+            if c.run.onBadBaseline == .refuse {
+                for b in bad { Diagnostics.error("\(b.file): \(b.reason)") }
+                Diagnostics.error("\(bad.count) baseline\(bad.count == 1 ? "" : "s") in \(c.run.models) cannot be used; "
+                    + "the programs they describe would go unprotected. Fix, restore or remove \(bad.count == 1 ? "it" : "them"), "
+                    + (c.command == .run ? "or set on-bad-baseline: monitor" : "or pass --on-bad-baseline monitor")
+                    + " to judge their programs in monitor mode")
+                throw .badInput
+            }
+            for b in bad { Diagnostics.warning("\(b.file): \(b.reason); its programs, and the workloads they run in, are judged in monitor mode (on-bad-baseline: monitor)") }
+        }
+        return Baselines(profiles: profiles, refused: refused, modes: modes, bad: c.command == .learn ? [] : bad)
+    }
+
+    /// The profile id a baseline file is named for (`<id>.json`).
+    static func profileID(ofFile file: String) -> String {
+        ((file as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
     public init(configuration c: AgentConfiguration, baselines: Baselines, kernel: any KernelControl, stream: EventStream,
@@ -110,6 +167,7 @@ public final class Agent {
         store = ProfileStore(directory: c.run.models)
         refused = baselines.refused
         modes = baselines.modes
+        for b in baselines.bad { badBaselines[b.profile] = b }
         only = ExecutableSelector(paths: c.run.only, label: c.command == .learn ? "--only" : "learn.only",
                                   resolve: ExecutablePath.live.realpath)
         let now = clock.nowNanos()
@@ -123,6 +181,13 @@ public final class Agent {
             if let ch = modes.register(p.id, created: false, now: now) { changes.append(ch) }
         }
         changes += Self.applyOverrides(&modes, ids: baselines.profiles.map(\.id), learner: learner, configuration: c, now: now)
+        if c.command == .run {
+            // Not learned again from nothing, never promoted: held at monitor until fixed.
+            for b in baselines.bad.sorted(by: { $0.profile < $1.profile }) {
+                if let ch = modes.set(b.profile, .monitor, reason: "baseline cannot be used: \(b.reason)", now: now) { changes.append(ch) }
+                modes.pinned.insert(b.profile)
+            }
+        }
         scope = WorkloadScope(workloads: c.workloads, allProcesses: c.allProcesses, protectedExecutables: c.protectedExecutables,
                               sessionID: sessionID)
         let watched = baselines.profiles.filter { [modes] in modes.mode(of: $0.id) != .learn }
@@ -183,6 +248,8 @@ public final class Agent {
         learner.seed(toLearn, now: now)
         if configuration.command.judges { _ = detector.seed(toWatch, now: now) }
         for r in seeded { attach(r.pid) }
+        holdWorkloadsOfBadBaselines(running: seeded, atStart: true)
+        modelsStamp = Self.stamps(of: config.models)
         for r in table.records { placeInKernel(r.pid) }
         flushChanges()
 
@@ -198,6 +265,15 @@ public final class Agent {
             Diagnostics.info("\(c.command.rawValue): \(learner.profiles.count) baselines loaded, \(seeded.count) processes running, policy \(c.policyName); \(scopeSummary())")
         case .run:
             stream.publish(AgentEvent(.started(mode: "run"), timeNanos: now))
+        }
+        for b in badBaselines.values.sorted(by: { $0.profile < $1.profile }) {
+            stream.publish(AgentEvent(.baselineUnusable(profile: b.profile, file: b.file, reason: b.reason,
+                                                        consequence: "its programs, and the workloads they run in, are judged in monitor mode (on-bad-baseline: monitor)"),
+                                      timeNanos: now))
+        }
+        switch c.command {
+        case .learn, .monitor, .enforce: break
+        case .run:
             Diagnostics.info("run: \(learner.profiles.count) baselines loaded; profiles \(Self.summary(modes)); \(seeded.count) processes running; policy \(c.policyName); \(scopeSummary())"
                 + (metricsServer.map { "; metrics on http://\($0.address)/metrics" } ?? ""))
             if !scope.isDeclared {
@@ -252,6 +328,7 @@ public final class Agent {
                 }
             }
             attach(pid)
+            if let record { holdWorkloadsOfBadBaselines(running: [record]) }
             placeInKernel(pid)
             responder.chapter(now: now, exec: pid)
         case .fork(let f):
@@ -271,7 +348,13 @@ public final class Agent {
         case .action(let a):
             if configuration.explain { Diagnostics.raw(EventFormatter.kernelAction(a, pid: pid)) }
             if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
-        case .tamper:
+        case .tamper(let t):
+            if t.kind == .signal, let why = legitimateSignal(Int32(truncatingIfNeeded: t.detail), from: pid) {
+                // Stopping (or reloading) the agent the way it is meant to be: not tampering.
+                Diagnostics.info("\(Self.signalName(t.detail)) from pid \(pid) (\(record?.path ?? event.comm)): \(why), not tampering")
+                lastStopSignal = "\(Self.signalName(t.detail)) from pid \(pid), \(why)"
+                break
+            }
             if judges { responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos) }
             responder.chapter(now: now)
         case .novelty(let n):
@@ -304,6 +387,51 @@ public final class Agent {
         }
     }
 
+    /// The session the agent runs in (`getsid(0)`; 0 when its leader is outside the agent's
+    /// PID namespace). A stored property so that tests can name one.
+    var ownSession: Int32 = getsid(0)
+
+    /// Signals that stop or reload the agent (SIGHUP, SIGINT, SIGQUIT, SIGTERM).
+    static let controlSignals: Set<Int32> = [SIGHUP, SIGINT, SIGQUIT, SIGTERM]
+
+    /// Why signal `sig` from `sender` is the legitimate way to stop or reload the agent, or
+    /// nil (then it is tampering): a stop or reload signal from the service manager (PID 1),
+    /// an ancestor of the agent (its parent, `sudo` relaying, the shell that started it),
+    /// a process of the session that started it or started from that session's leader; any
+    /// signal from a kernel thread (a terminal's Ctrl-C is sent by one).
+    func legitimateSignal(_ sig: Int32, from sender: Int32) -> String? {
+        let me = getpid()
+        if Self.isKernelThread(sender) { return "sent by the kernel (a terminal key or a kernel thread)" }
+        guard Self.controlSignals.contains(sig) else { return nil }
+        if sender == 1 { return "the service manager" }
+        let ancestors = Set(table.ancestry(of: me).map(\.pid) + [getppid()]).subtracting([1])
+        if ancestors.contains(sender) { return "an ancestor of the agent" }
+        // `kill` run by the shell that started the agent; needs no session (inside a PID
+        // namespace whose session leader lies outside, getsid returns 0).
+        if let parent = table[sender]?.ppid, ancestors.contains(parent) { return "started by an ancestor of the agent" }
+        let session = ownSession
+        if session > 1 {
+            if Self.session(of: sender) == session { return "a process of the agent's session" }
+            if table.ancestry(of: sender).contains(where: { $0.pid == session }) { return "started from the agent's session" }
+        }
+        return nil
+    }
+
+    /// Whether `pid` is a kernel thread (kthreadd or one of its children; /proc/PID/stat).
+    static func isKernelThread(_ pid: Int32) -> Bool {
+        if pid == 0 || pid == 2 { return true }
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return false }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 && fields[1] == "2"
+    }
+
+    static func signalName(_ sig: UInt32) -> String {
+        let names: [UInt32: String] = [1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 9: "SIGKILL", 10: "SIGUSR1", 12: "SIGUSR2", 15: "SIGTERM",
+                                       17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP", 23: "SIGURG"]
+        return names[sig] ?? "signal \(sig)"
+    }
+
     /// After each read of the ring buffer: finished hashes, the responder's batch and clock,
     /// mode changes, a reload asked for, the periodic save and the once-a-second work.
     public func afterRead(reloadRequested: Bool = false) {
@@ -327,8 +455,42 @@ public final class Agent {
         }
     }
 
+    /// What identifies one version of a file: inode, size, modification and change times.
+    struct FileStamp: Hashable {
+        var inode: UInt64, size: Int64, mtime: Int, ctime: Int
+    }
+
+    /// The `*.json` files of `directory` (temporary files of saves excluded), stamped.
+    static func stamps(of directory: String) -> [String: FileStamp] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [:] }
+        var out: [String: FileStamp] = [:]
+        for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
+            var st = stat()
+            guard stat(directory + "/" + name, &st) == 0 else { continue }
+            out[name] = FileStamp(inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                                  mtime: st.st_mtim.tv_sec * 1_000_000_000 + st.st_mtim.tv_nsec,
+                                  ctime: st.st_ctim.tv_sec * 1_000_000_000 + st.st_ctim.tv_nsec)
+        }
+        return out
+    }
+
+    /// Compares the models directory with how the agent left it; a difference is reported
+    /// once (OCSF Application Error) and becomes the new reference.
+    func checkModelsDirectory(now: UInt64) {
+        guard configuration.command != .learn else { return }
+        let current = Self.stamps(of: config.models)
+        guard current != modelsStamp else { return }
+        let added = current.keys.filter { modelsStamp[$0] == nil }.sorted()
+        let removed = modelsStamp.keys.filter { current[$0] == nil }.sorted()
+        let changed = current.keys.filter { modelsStamp[$0] != nil && modelsStamp[$0] != current[$0] }.sorted()
+        modelsStamp = current
+        stream.publish(AgentEvent(.modelsChanged(directory: config.models, added: added, changed: changed, removed: removed), timeNanos: now))
+        Diagnostics.warning("the models directory \(config.models) changed, not by Vigil: added \(added), changed \(changed), removed \(removed); in force only after a reload or restart")
+    }
+
     /// Once a second: promotion, the suppressed-findings report, metrics, the progress panel.
     public func tick(now: UInt64) {
+        checkModelsDirectory(now: now)
         if configuration.command == .run {
             let due = modes.tick(now: now) { id in learner.stability(id, now: now)?.state }
             if !due.isEmpty {
@@ -337,7 +499,7 @@ public final class Agent {
                 saveModes()
             }
         }
-        stream.reportSuppressed(now: now)
+        stream.reportSuppressedIfDue(now: now)
         updateMetrics()
         progress?.update(learner: learner, now: now)
     }
@@ -351,14 +513,29 @@ public final class Agent {
         return learner.stability(id, now: now)?.state
     }
 
-    /// The kernel dropped `count` records (ring buffer full).
+    /// The kernel dropped `count` records (ring buffer full): one loss event per record kind
+    /// (`kernel-ringbuf:exec`, ...), from the kernel's per-kind counters.
     public func noteDrops(_ count: UInt64) {
         let t = clock.nowNanos()
         learner.noteDrops(count, now: t)
-        if configuration.command != .learn {
-            stream.publish(AgentEvent(.loss(source: "kernel-ringbuf", count: Int(count)), timeNanos: t))
+        let byKind = kernel.stats.kernelDrops
+        var parts: [(String, UInt64)] = []
+        for kind in Event.Kind.allCases {
+            let n = (byKind[kind] ?? 0) &- (reportedDrops[kind] ?? 0)
+            if let total = byKind[kind] { reportedDrops[kind] = total }
+            if n > 0, n < 1 << 62 { parts.append((kind.rawValue, n)) }
         }
-        Diagnostics.warning("the kernel dropped \(count) events (ring buffer full); learning profiles cannot become stable on this window")
+        // The per-kind counters are read after `count` was: they hold at least as much, and
+        // what they hold beyond it is reported now and not again. A kernel that keeps no
+        // per-kind figures gets the total.
+        if byKind.isEmpty { parts = [("", count)] }
+        if configuration.command != .learn {
+            for (kind, n) in parts {
+                stream.publish(AgentEvent(.loss(source: kind.isEmpty ? "kernel-ringbuf" : "kernel-ringbuf:" + kind, count: Int(clamping: n)), timeNanos: t))
+            }
+        }
+        let detail = parts.isEmpty ? "reported with the previous drops" : parts.map { "\($0.1) \($0.0.isEmpty ? "of any kind" : $0.0)" }.joined(separator: ", ")
+        Diagnostics.warning("the kernel dropped \(count) events (ring buffer full: \(detail)); learning profiles cannot become stable on this window")
     }
 
     // MARK: Stop
@@ -369,6 +546,10 @@ public final class Agent {
         guard !stopped else { return }
         stopped = true
         kernel.detach()
+        // Drops since the loop's last check (the probes ran until now): reported too, so the
+        // loss events add up to what the kernel counted.
+        let late = kernel.stats.kernelDrops.reduce(UInt64(0)) { $0 + ($1.value &- (reportedDrops[$1.key] ?? 0)) }
+        if late > 0, late < 1 << 62 { noteDrops(late) }
         responder.finish()
         save(final: true)
         updateMetrics()
@@ -464,6 +645,30 @@ public final class Agent {
         }
     }
 
+    /// Holds at monitor each workload that runs a program whose baseline cannot be used:
+    /// the workloads that name its executable (`exe:`) at once, the others when one of its
+    /// processes is seen as their member.
+    private func holdWorkloadsOfBadBaselines(running records: [ProcessRecord], atStart: Bool = false) {
+        guard !badBaselines.isEmpty, configuration.command == .enforce || configuration.command == .run else { return }
+        var held: [(String, BadBaseline)] = []
+        if atStart {
+            for w in scope.workloads {
+                for s in w.selectors where s.kind == .exe {
+                    if let b = badBaselines[ProfileIdentity(executable: s.value).id] { held.append((w.name, b)) }
+                }
+            }
+        }
+        for r in records {
+            guard let b = badBaselines[r.identity.id], case .member(let w) = scope.standing(of: r.pid) else { continue }
+            held.append((w, b))
+        }
+        for (w, b) in held where responder.heldAtMonitor[w] == nil {
+            let why = "baseline \(b.profile) cannot be used (\(b.file): \(b.reason)); on-bad-baseline: monitor"
+            responder.holdAtMonitor(w, .badBaseline(why))
+            releaseToMonitor(w, why: why)
+        }
+    }
+
     /// Whether segmentation may apply to anything this agent enforces.
     private var segments: Bool {
         (configuration.command == .enforce || configuration.command == .run)
@@ -503,6 +708,8 @@ public final class Agent {
             apply(c)
             publish(c)
         }
+        // A profile leaving learning was saved: the agent's own write.
+        if !pending.isEmpty { modelsStamp = Self.stamps(of: config.models) }
     }
 
     /// Moves a profile's processes between the learner and the detector after a mode change.
@@ -553,6 +760,7 @@ public final class Agent {
         let saved = learner.absorbAndSave(ids: ids, sensor: kernel, store: store, hasher: hasher, refused: refused, final: final, now: clock.nowNanos())
         progress?.saved(count: saved, final: final)
         saveModes()
+        modelsStamp = Self.stamps(of: config.models)
     }
 
     private func saveModes() {
@@ -617,9 +825,23 @@ public final class Agent {
         modes.policy = next.config.effectivePromotion
         changes += Self.applyOverrides(&modes, ids: Array(learner.profiles.keys), learner: learner, configuration: configuration, now: t)
         // Baselines edited or added on disk (reviewed, merged) replace the watched copies.
+        checkModelsDirectory(now: t)
         let (fresh, errs) = store.loadAll()
-        for e in errs { Diagnostics.warning("reload: refused \(e)") }
-        refused = Set(errs.map { (($0.file as NSString).lastPathComponent as NSString).deletingPathExtension })
+        refused = Set(errs.map { Self.profileID(ofFile: $0.file) })
+        for e in errs {
+            // A baseline edited into something unreadable: the copy in force stays, and says so.
+            let id = Self.profileID(ofFile: e.file)
+            let loaded = detector.profiles[id] != nil || learner.profiles[id] != nil
+            let consequence = loaded ? "the copy loaded before stays in force" : "it was not loaded; its programs are judged as unknown executables"
+            Diagnostics.warning("reload: refused \(e); \(consequence)")
+            if reportedUnusable[id] != e.description {
+                reportedUnusable[id] = e.description
+                stream.publish(AgentEvent(.baselineUnusable(profile: id, file: e.file, reason: e.field == "(file)" ? e.reason : "field \(e.field): \(e.reason)",
+                                                            consequence: consequence), timeNanos: t))
+            }
+        }
+        reportedUnusable = reportedUnusable.filter { refused.contains($0.key) }
+        let removed = removeDeletedBaselines(present: Set(fresh.map(\.id)).union(refused))
         var updated = 0
         var kernelCopies: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
         for p in fresh {
@@ -644,9 +866,47 @@ public final class Agent {
         metrics.reloads["ok", default: 0] += 1
         metrics.lastReloadSucceeded = true
         var detail = "policy \(configuration.policyName), \(config.outputs.count) outputs, \(updated) baselines updated"
+        if !removed.isEmpty { detail += ", \(removed.count) removed (\(removed.joined(separator: ", ")))" }
+        if !errs.isEmpty { detail += ", \(errs.count) refused" }
         if !restartOnly.isEmpty { detail += "; changes to \(restartOnly.joined(separator: ", ")) take effect at restart" }
         stream.publish(AgentEvent(.reloaded(detail: detail), timeNanos: t))
         Diagnostics.info("reloaded \(path): \(detail)")
+    }
+
+    /// Drops every watched baseline whose file is gone from the models directory (deleted
+    /// by the operator): from the detector, the learner, the modes and the kernel (its known
+    /// syscalls and n-grams, the executables only it knew); its running processes are judged
+    /// as unknown executables from now on. Learning profiles are the agent's own writes and
+    /// stay (the next save writes them again). Returns the ids removed.
+    private func removeDeletedBaselines(present: Set<String>) -> [String] {
+        let gone = detector.profiles.keys.filter { !present.contains($0) && modes.mode(of: $0) != .learn }.sorted()
+        guard !gone.isEmpty else { return [] }
+        var emptied: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
+        for id in gone {
+            let slot = learner.profileSlot(for: id)
+            emptied[slot] = ([], [])
+            let pids = table.records.map(\.pid).filter { detector.profileID(forPid: $0) == id || learner.profileID(forPid: $0) == id }
+            detector.remove(profile: id)
+            learner.remove(id)
+            modes.forget(id)
+            inKernel.remove(id)
+            badBaselines[id] = nil
+            for pid in pids { try? kernel.assignProfile(pid: pid, slot: 0, execSeq: execSeqs[pid]) }
+            Diagnostics.info("reload: \(store.path(for: id)) is gone; profile \(id) removed (its programs are unknown executables from now on)")
+        }
+        do { try kernel.replaceKnown(emptied) } catch {
+            Diagnostics.warning("reload: could not remove the deleted baselines from the kernel: \(error)")
+        }
+        let stillKnown = learner.profiles.values.reduce(into: Set<String>()) { $0.formUnion($1.knownPaths.union($1.executes.keys)) }
+        let forgotten = knownExecutables.subtracting(stillKnown)
+        if !forgotten.isEmpty {
+            knownExecutables.subtract(forgotten)
+            do { try kernel.removeKnownExecutables(forgotten) } catch {
+                Diagnostics.warning("reload: could not remove executables of the deleted baselines from the kernel's exec guard: \(error)")
+            }
+        }
+        saveModes()
+        return gone
     }
 
     /// A reload that could not be applied: reported, counted; what runs stays.
@@ -719,6 +979,7 @@ public final class Agent {
         switch responder.heldAtMonitor[workload] {
         case .breaker?: return "monitor (circuit breaker)"
         case .byOperator?: return "monitor (operator)"
+        case .badBaseline?: return "monitor (bad baseline)"
         case nil: return "enforce"
         }
     }
@@ -837,6 +1098,7 @@ public final class Agent {
         m.runTimeStatsEnabled = kernel.runTimeStatsEnabled
         m.sinks = stream.stats
         m.processesTracked = table.records.count
+        m.unusableBaselines = badBaselines.count + refused.subtracting(badBaselines.keys).count
         m.uptimeSeconds = Double(t - startNanos) / 1e9
         return m
     }

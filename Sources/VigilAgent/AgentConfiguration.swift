@@ -33,9 +33,6 @@ public struct AgentConfiguration: Sendable {
     public var protectedExecutables = WorkloadScope.defaultProtectedExecutables
     /// Report deviations of processes outside every workload (at most alert).
     public var reportOutside = false
-    /// Run even though some baselines in the models directory were refused (enforce and
-    /// monitor otherwise refuse to start on a damaged models directory).
-    public var allowBadBaselines = false
     /// The host's name in saved profiles.
     public var hostID: String
     /// Where the agent takes `vigil mode` and `vigil resume --workload` requests; nil: nowhere.

@@ -21,6 +21,8 @@ public protocol KernelControl: AnyObject {
     func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws
     /// Adds executables some baseline knows (the exec guard lets these run).
     func setKnownExecutables(_ paths: some Sequence<String>) throws
+    /// Removes executables no baseline knows any more (a deleted baseline's).
+    func removeKnownExecutables(_ paths: some Sequence<String>) throws
     /// What the kernel does with a new n-gram of `slot`.
     func setSlotMode(_ slot: UInt32, _ mode: ProfileMode) throws
     /// Adds known syscalls and n-gram hashes of `slot`.

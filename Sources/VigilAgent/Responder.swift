@@ -49,16 +49,25 @@ final class Responder {
     /// When the kernel saw the first deviating event of each batch: the start of the
     /// deviation-to-action latency, which the closing line reports.
     private var batchSeen: [Int32: UInt64] = [:]
-    private var quietAfterKill: [Int32: Int] = [:]
+    /// Deviations of already-killed (or exited) processes: counted, not reported.
+    private var quietAfterKill = 0
     /// Processes with concrete (not only statistical) evidence since they started.
     private var concrete: Set<Int32> = []
     /// Deviations of processes outside every workload that were not reported.
     private(set) var outOfScope = 0
     /// The same, by executable (the closing line names the most frequent).
     private var outOfScopeBy: [String: Int] = [:]
-    private var exited: Set<Int32> = []
+    /// Processes that exited recently (late records of theirs are counted, not reported),
+    /// in two generations: bounded by ``RecentSet/capacity`` per generation however many
+    /// processes come and go.
+    private var exited = RecentSet<Int32>()
+    /// How many exited pids are remembered now (tests, memory figures).
+    var exitedCount: Int { exited.count }
     private var belowAlert = 0
-    private var latencies: [UInt64] = []
+    /// Deviation-to-action latencies: a count, the maximum and the last samples (bounded).
+    private(set) var latencies = LatencyStats()
+    /// Programs named in `outOfScopeBy` at most; the rest count under one key.
+    static let outOfScopeProgramsMax = 1024
     /// Findings by deviation kind, and actions by step and outcome, for the metrics.
     private(set) var findingsByKind: [String: UInt64] = [:]
     private(set) var actionCounts: [AgentMetrics.ActionKey: UInt64] = [:]
@@ -68,11 +77,15 @@ final class Responder {
         case breaker(String)
         /// An operator switched it (`vigil mode monitor`).
         case byOperator
+        /// One of its programs has a baseline that cannot be used (`on-bad-baseline:
+        /// monitor`); the text says which and why.
+        case badBaseline(String)
 
         var description: String {
             switch self {
             case .breaker(let why): why
             case .byOperator: "operator: vigil mode monitor"
+            case .badBaseline(let why): why
             }
         }
     }
@@ -150,7 +163,7 @@ final class Responder {
         actions.forget(pid)
         concrete.remove(pid)
         // Late records of a process that has gone are counted, not reported.
-        exited.insert(pid)
+        exited.insert(pid, now: now)
     }
 
     func flush(now: UInt64) {
@@ -165,6 +178,7 @@ final class Responder {
     /// Advances time: decay, steps down, automatic release.
     func tick(now: UInt64) {
         flush(now: now)
+        exited.age(now: now)
         for step in planner.tick(now: now) {
             publish([], step: execute(step), pid: step.pid, score: step.score, now: now)
         }
@@ -176,7 +190,7 @@ final class Responder {
         guard !deviations.isEmpty else { return }
         if planner.rung(of: pid) == .kill || exited.contains(pid) {
             // Killed already: what it did on the way out is counted, not re-reported.
-            quietAfterKill[pid, default: 0] += deviations.count
+            quietAfterKill += deviations.count
             return
         }
         // A changed binary that a package installed is an upgrade: no deviation, a window.
@@ -196,7 +210,8 @@ final class Responder {
             if explain, outOfScopeBy[exe] == nil {
                 Diagnostics.raw("skip    pid \(pid) \(exe): outside every workload (neither it nor an ancestor matched a selector at exec); its deviations are counted, not judged")
             }
-            outOfScopeBy[exe, default: 0] += deviations.count
+            let key = outOfScopeBy[exe] != nil || outOfScopeBy.count < Self.outOfScopeProgramsMax ? exe : "(other programs)"
+            outOfScopeBy[key, default: 0] += deviations.count
             return
         }
         // The policy as it applies to this process: its workload's block over the rest.
@@ -290,7 +305,7 @@ final class Responder {
         if case .succeeded = outcome, step.isUp, step.to > .alert { noteAct(step) }
         if case .succeeded = outcome, let seen, step.to > .alert {
             let done = clock.nowNanos()
-            if done > seen { latencies.append(done - seen) }
+            if done > seen { latencies.add(done - seen) }
         }
         let recorded = planner.record(outcome: outcome, for: step.id) ?? step
         count(recorded)
@@ -317,7 +332,7 @@ final class Responder {
     }
 
     /// Judges `workload` in monitor mode from now on, as an operator asked.
-    func holdAtMonitor(_ workload: String) { heldAtMonitor[workload] = .byOperator }
+    func holdAtMonitor(_ workload: String, _ hold: Hold = .byOperator) { heldAtMonitor[workload] = hold }
 
     /// Lets `workload` be enforced again, its breaker re-armed.
     func rearm(_ workload: String) {
@@ -345,6 +360,10 @@ final class Responder {
         // A step names its own rule; with no step, the limit decided if it holds the rung.
         let rule = step?.rule ?? limit.flatMap { rung >= $0.rung ? $0.rule : nil } ?? "bands"
         report.decision = FindingReport.Decision(acts: standing.isMember && rung > .alert, rule: rule, scope: standing.description, workload: workload)
+        // Summarized per profile: only the syscall statistics (a file deviation names a path
+        // worth its own line even when it is only statistical).
+        report.statisticalOnly = !deviations.isEmpty && rung <= .alert
+            && deviations.allSatisfy { ($0.kind == .newSequence || $0.kind == .newSyscall) && policy.isStatistical($0) }
         stream.publish(report)
         if explain { Diagnostics.raw(FindingText.line(report, climb: climb, policy: policy)) }
     }
@@ -368,13 +387,77 @@ final class Responder {
                 + top.joined(separator: ", ") + (outOfScopeBy.count > 5 ? ", and \(outOfScopeBy.count - 5) more programs" : ""))
         }
         actions.releaseAll()
-        if !latencies.isEmpty {
-            let sorted = latencies.sorted()
+        if latencies.count > 0 {
             let ms = { (ns: UInt64) in String(format: "%.1f ms", Double(ns) / 1e6) }
-            Diagnostics.info("\(sorted.count) actions taken in user space; from the kernel seeing the deviation to the action: median \(ms(sorted[sorted.count / 2])), max \(ms(sorted.last!))")
+            let of = latencies.count > UInt64(latencies.samples.count) ? " of the last \(latencies.samples.count)" : ""
+            Diagnostics.info("\(latencies.count) actions taken in user space; from the kernel seeing the deviation to the action: median\(of) \(ms(latencies.median)), max \(ms(latencies.max))")
         }
         if belowAlert > 0 { Diagnostics.info("\(belowAlert) deviations stayed below the alert band (they raised risk scores; no finding)") }
-        let quiet = quietAfterKill.values.reduce(0, +)
+        let quiet = quietAfterKill
         if quiet > 0 { Diagnostics.info("\(quiet) deviations of already-killed processes were counted, not reported") }
+    }
+}
+
+/// A set of recent members in two generations: a member stays at least `generationNanos`
+/// (until the generation after the one it joined is retired), and each generation holds at
+/// most `capacity` members (a full one retires early). Memory: at most 2 × capacity members.
+struct RecentSet<Element: Hashable> {
+    static var capacity: Int { 65_536 }
+    var generationNanos: UInt64 = 30_000_000_000
+    private var current: Set<Element> = []
+    private var previous: Set<Element> = []
+    private var since: UInt64 = 0
+
+    var count: Int { current.count + previous.count }
+
+    func contains(_ e: Element) -> Bool { current.contains(e) || previous.contains(e) }
+
+    mutating func insert(_ e: Element, now: UInt64) {
+        if current.count >= Self.capacity { retire(now: now) }
+        current.insert(e)
+    }
+
+    mutating func remove(_ e: Element) {
+        current.remove(e)
+        previous.remove(e)
+    }
+
+    /// Retires the older generation once the current one is `generationNanos` old.
+    mutating func age(now: UInt64) {
+        if since == 0 { since = now }
+        if now &- since >= generationNanos { retire(now: now) }
+    }
+
+    private mutating func retire(now: UInt64) {
+        previous = current
+        current = []
+        since = now
+    }
+}
+
+/// Latencies in nanoseconds: how many, the largest, and the last `capacity` samples (for
+/// the median). Memory is fixed however long the daemon runs.
+struct LatencyStats {
+    static let capacity = 4096
+    private(set) var count: UInt64 = 0
+    private(set) var max: UInt64 = 0
+    private(set) var samples: [UInt64] = []
+    private var next = 0
+
+    mutating func add(_ ns: UInt64) {
+        count += 1
+        max = Swift.max(max, ns)
+        if samples.count < Self.capacity {
+            samples.append(ns)
+        } else {
+            samples[next] = ns
+            next = (next + 1) % Self.capacity
+        }
+    }
+
+    /// The median of the samples kept (0 with none).
+    var median: UInt64 {
+        guard !samples.isEmpty else { return 0 }
+        return samples.sorted()[samples.count / 2]
     }
 }

@@ -99,7 +99,18 @@ public enum AgentRunner {
         options.guardAllProcesses = c.allProcesses
         options.sizeKnownMaps(for: baselines.profiles)
         options.sensitiveFiles = c.policy.sensitiveFiles
+        options.pinDirectory = c.command == .learn ? nil : c.run.bpfPin
+        if let kib = ProcessInfo.processInfo.environment["VIGIL_RING_BUFFER_KIB"] {
+            // A test knob (storm campaigns): a ring small enough to overflow.
+            guard let n = UInt32(kib), n >= 4, n <= 1 << 20, n & (n - 1) == 0 else {
+                Diagnostics.error("VIGIL_RING_BUFFER_KIB must be a power of two from 4 to 1048576 (KiB), got '\(kib)'")
+                stream.close()
+                throw .badInput
+            }
+            options.ringBufferBytes = n * 1024
+        }
         let sensor = try Sensor.start(options) { stream.close() }
+        if let report = sensor.pinReport { Diagnostics.info(report) }
         if c.run.bpfRunTime {
             do { try sensor.enableRunTimeStats() } catch { Diagnostics.warning("per-program BPF run time unavailable: \(error)") }
         }
@@ -124,7 +135,8 @@ public enum AgentRunner {
             failure = error
         }
         control?.stop()
-        agent.stop(reason: loop.stopReason)
+        // The signal's record was read in the final drain: say who asked.
+        agent.stop(reason: loop.stopReason == "signal" ? agent.lastStopSignal.map { "signal: \($0)" } ?? "signal" : loop.stopReason)
         if let failure {
             Diagnostics.error("reading events failed: \(failure)")
             throw .failure

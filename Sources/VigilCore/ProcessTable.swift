@@ -55,6 +55,7 @@ public struct ProcessTable: Sendable {
     private var exited: [Int32: (record: ProcessRecord, at: UInt64)] = [:]
     /// How long an exited process stays resolvable, in nanoseconds.
     public var exitGraceNanos: UInt64 = 5_000_000_000
+    private var nextExpiry: UInt64 = 0
 
     public init() {}
 
@@ -121,9 +122,23 @@ public struct ProcessTable: Sendable {
         return out
     }
 
-    /// Drops exited processes older than the grace period.
+    /// Exited processes kept at most (the newest half stay when a storm of exits within
+    /// the grace period fills it).
+    public static let exitedCapacity = 65_536
+
+    /// Drops exited processes older than the grace period. Runs at most every quarter of
+    /// the grace period, or when the list is full: a storm of exits costs amortised O(1)
+    /// each, not a pass over every recent exit.
     public mutating func expire(now: UInt64) {
-        guard exited.count > 256 else { return }
+        guard exited.count > 256, now >= nextExpiry || exited.count > Self.exitedCapacity else { return }
         exited = exited.filter { now &- $0.value.at < exitGraceNanos }
+        if exited.count > Self.exitedCapacity / 2 {
+            let newest = exited.sorted { $0.value.at > $1.value.at }.prefix(Self.exitedCapacity / 2)
+            exited = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
+        }
+        nextExpiry = now + exitGraceNanos / 4
     }
+
+    /// How many exited processes are kept now.
+    public var exitedCount: Int { exited.count }
 }

@@ -28,6 +28,14 @@ public struct AgentEvent: Sendable, Hashable {
         case outputFailing(output: String, reason: String)
         /// An output that was refused its credentials delivers again.
         case outputRecovered(output: String)
+        /// A baseline cannot be used (corrupt, of an unknown version, unreadable, missing):
+        /// `consequence` says what the agent does instead (e.g. its programs judged in
+        /// monitor mode, or the copy loaded before a reload kept).
+        case baselineUnusable(profile: String, file: String, reason: String, consequence: String)
+        /// Files of the models directory were added, changed or removed while the agent
+        /// ran, not by the agent: an edit (review, merge) or tampering. Nothing changes in
+        /// what is enforced until a reload or restart.
+        case modelsChanged(directory: String, added: [String], changed: [String], removed: [String])
     }
 
     public var kind: Kind
@@ -77,6 +85,15 @@ extension OCSFEncoder {
                                                                   "output \(output) is failing: \(reason); its events stay spooled until its credentials are fixed")
         case .outputRecovered(let output):
             (cls, activityID, activityName, severity, message) = (.applicationLifecycle, 99, "Output Recovered", .informational, "output \(output) delivers again")
+        case .baselineUnusable(let profile, let file, let reason, let consequence):
+            (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .high,
+                                                                  "baseline \(profile) (\(file)) cannot be used: \(reason); \(consequence)")
+        case .modelsChanged(let directory, let added, let changed, let removed):
+            let parts = [("added", added), ("changed", changed), ("removed", removed)].filter { !$0.1.isEmpty }
+                .map { "\($0.0) \($0.1.joined(separator: ", "))" }
+            (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .medium,
+                                                                  "models directory \(directory) changed while Vigil runs, not by Vigil: "
+                                                                  + parts.joined(separator: "; ") + "; in force only after a reload (SIGHUP) or restart")
         }
         var w = JSONWriter()
         w.object { w in
@@ -118,6 +135,20 @@ extension OCSFEncoder {
                 w.object("unmapped") { w in w.field("output", output); w.field("reason", reason) }
             case .outputRecovered(let output):
                 w.object("unmapped") { w in w.field("output", output) }
+            case .baselineUnusable(let profile, let file, let reason, let consequence):
+                w.object("unmapped") { w in
+                    w.field("profile", profile)
+                    w.field("file", file)
+                    w.field("reason", reason)
+                    w.field("consequence", consequence)
+                }
+            case .modelsChanged(let directory, let added, let changed, let removed):
+                w.object("unmapped") { w in
+                    w.field("directory", directory)
+                    w.array("added") { w in for f in added { w.string(f) } }
+                    w.array("changed") { w in for f in changed { w.string(f) } }
+                    w.array("removed") { w in for f in removed { w.string(f) } }
+                }
             case .workloadModeChanged(let workload, let to, let reason):
                 w.object("unmapped") { w in
                     w.field("workload", workload)

@@ -86,6 +86,16 @@ public final class EventStream: @unchecked Sendable {
         if !counts.isEmpty { publish(AgentEvent(.suppressed(counts: counts), timeNanos: now)) }
     }
 
+    /// ``reportSuppressed(now:)`` at most once per throttle window (a clock tick can call it
+    /// every second: one summary a minute, not one a second, reaches the SIEM).
+    public func reportSuppressedIfDue(now: UInt64) {
+        lock.lock()
+        let due = now &- lastSuppressedReport >= throttle.windowNanos
+        if due { lastSuppressedReport = now }
+        lock.unlock()
+        if due { reportSuppressed(now: now) }
+    }
+
     /// Findings held back by throttling so far.
     public var suppressedFindings: Int {
         lock.lock()

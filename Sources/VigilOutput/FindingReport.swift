@@ -29,6 +29,10 @@ public struct FindingReport: Sendable, Hashable {
     /// Why Vigil acts or does not: the rule that decided and where the process stands
     /// (`unmapped.vigil_decision`); nil when the producer makes no such decision.
     public var decision: Decision?
+    /// Whether the finding holds only statistical evidence (new sequences, new syscalls that
+    /// are not dangerous) and takes no step above alert: the throttle summarizes such
+    /// findings per profile (``FindingThrottle``).
+    public var statisticalOnly = false
 
     /// The act-or-skip decision behind a finding.
     public struct Decision: Sendable, Hashable {

@@ -5,12 +5,20 @@
 /// `count`), `takeSuppressedCounts()` reports them per profile, and
 /// ``suppressedByWorkload`` counts them per workload for the metrics.
 ///
+/// **Statistical findings, once per profile.** A finding of only statistical evidence at
+/// alert (``FindingReport/statisticalOnly``) is also held to one per workload and profile in
+/// each ``statisticalWindowNanos``: the forked children of a service doing a save it was
+/// never seen doing show the same new calls one after the other, and are one alert, not
+/// one per child. A finding with anything concrete is never held by this rule.
+///
 /// A value type driven by the caller's clock (event time), so tests need no sleeps.
 public struct FindingThrottle: Sendable {
     /// Length of a throttling window, in nanoseconds of finding time.
     public var windowNanos: UInt64
     /// Findings let through per key and window; 0 lets everything through.
     public var limit: Int
+    /// How long one statistical finding of a profile stands for the others (0: no such rule).
+    public var statisticalWindowNanos: UInt64 = 600_000_000_000
 
     private struct Window { var start: UInt64; var admitted: Int; var suppressed: Int }
     private var windows: [String: Window] = [:]
@@ -41,9 +49,12 @@ public struct FindingThrottle: Sendable {
     /// of its kind were held back since the last one that went out.
     public mutating func admit(_ finding: FindingReport, now: UInt64) -> (admit: Bool, suppressedBefore: Int) {
         guard limit > 0 else { return (true, 0) }
-        let key = Self.key(for: finding)
+        let statistical = finding.statisticalOnly && statisticalWindowNanos > 0
+        let key = statistical ? "statistical|" + Self.workload(of: finding) + "|" + finding.profile : Self.key(for: finding)
+        let length = statistical ? statisticalWindowNanos : windowNanos
+        let limit = statistical ? 1 : self.limit
         var w = windows[key] ?? Window(start: now, admitted: 0, suppressed: 0)
-        if now &- w.start >= windowNanos {
+        if now &- w.start >= length {
             w.start = now
             w.admitted = 0
         }
@@ -66,7 +77,9 @@ public struct FindingThrottle: Sendable {
     /// come and go; a window with held-back findings stays until one goes out and carries
     /// its count). Bounded work: call it now and then, e.g. once a throttle window.
     public mutating func prune(now: UInt64) {
-        windows = windows.filter { now &- $0.value.start < windowNanos || $0.value.suppressed > 0 }
+        windows = windows.filter {
+            now &- $0.value.start < ($0.key.hasPrefix("statistical|") ? statisticalWindowNanos : windowNanos) || $0.value.suppressed > 0
+        }
     }
 
     /// Windows held (for tests and memory figures).

@@ -367,6 +367,9 @@ public struct AgentMetrics: Sendable {
     public var reloads: [String: UInt64] = [:]
     /// Whether the last reload took effect; nil before the first (then not rendered).
     public var lastReloadSucceeded: Bool?
+    /// Baselines in the models directory that cannot be used now (their programs judged in
+    /// monitor mode, or an older copy kept after a reload).
+    public var unusableBaselines: Int = 0
     public var ringBufferUsedBytes: Int = 0
     public var ringBufferSizeBytes: Int = 0
     /// Per BPF program run counts and times (meaningful when `runTimeStatsEnabled`).
@@ -436,6 +439,8 @@ public struct AgentMetrics: Sendable {
                          }),
             MetricFamily(name: "vigil_reloads_total", help: "Configuration reloads, by result.", kind: .counter,
                          samples: byLabel("result", reloads)),
+            MetricFamily(name: "vigil_baselines_unusable", help: "Baselines that cannot be used (corrupt, unknown version, unreadable, missing).",
+                         kind: .gauge, samples: one(Double(unusableBaselines))),
         ]
         if let lastReloadSucceeded {
             out.append(MetricFamily(name: "vigil_last_reload_success", help: "1 when the last configuration reload took effect, 0 when it was refused.",

@@ -43,6 +43,12 @@ public final class Sensor {
     private var procsGeneration: UInt64 = 1
     private var decoder: RecordDecoder
     private var sink: ((Event) -> Void)?
+    /// The lock held on the pin directory for the sensor's life (``SensorOptions/pinDirectory``).
+    private var pinLock: Int32 = -1
+    /// What pinning did at start, in words (nil: nothing pinned).
+    public private(set) var pinReport: String?
+    /// Links an earlier agent had left pinned, replaced at start.
+    public private(set) var replacedPins = 0
 
     /// Loads and attaches the probes. Throws a `SensorError` that names what is missing.
     public init(options: SensorOptions = SensorOptions()) throws(SensorError) {
@@ -207,6 +213,7 @@ public final class Sensor {
                 throw SensorError("cannot attach \(program.section): \(error)", remedy: "report this with the kernel version")
             }
         }
+        if let dir = options.pinDirectory, options.mode == .detect { try pin(in: dir) }
         do {
             ring = try RingBuffer(map: events) { [unowned self] raw in
                 guard var e = self.decoder.decode(raw) else { return }
@@ -242,6 +249,37 @@ public final class Sensor {
             case .readSensitive: VG_FILE_READ_SENSITIVE.rawValue
             }
             try knownFiles.update(vg_file_key(profile: slot, op: op, hash: k.hash), one)
+        }
+    }
+
+    deinit {
+        if pinLock >= 0 { close(pinLock) }
+    }
+
+    /// Pins this sensor's links in `dir`, replacing what an earlier agent left there: its
+    /// programs stayed attached (the exec guard, kills and network denial kept working on
+    /// its maps) and are detached only now that these are attached, so there is no moment
+    /// without enforcement, and no program is attached twice once this returns. A lock
+    /// beside the directory keeps two live agents from taking each other's pins.
+    private func pin(in dir: String) throws(SensorError) {
+        let lockDir = access("/run/lock", W_OK) == 0 ? "/run/lock" : "/tmp"
+        let lockPath = lockDir + "/vigil-pins" + dir.map { $0 == "/" ? "-" : $0 } + ".lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SensorError("cannot open \(lockPath): errno \(errno)", remedy: "run as root") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw SensorError("another Vigil agent holds the pin directory \(dir) (lock \(lockPath))",
+                              remedy: "stop that agent, or give this one its own pin directory")
+        }
+        pinLock = fd
+        do {
+            let mounted = try BPFPins.prepare(dir)
+            replacedPins = BPFPins.removeAll(in: dir)
+            for (link, program) in zip(links, attachedPrograms) { try link.pin(dir + "/" + program.name) }
+            pinReport = "pinned \(links.count) links in \(dir)" + (mounted ? " (mounted bpffs at /sys/fs/bpf)" : "")
+                + (replacedPins > 0 ? "; replaced \(replacedPins) links an earlier agent left attached (the kernel kept enforcing while it was down)" : "")
+        } catch {
+            throw SensorError("cannot pin the probes in \(dir): \(error)", remedy: "use a directory under /sys/fs/bpf, or leave pinning off")
         }
     }
 
@@ -396,6 +434,11 @@ public final class Sensor {
         for path in paths { try knownExec.update(PathHash.hash(path), one) }
     }
 
+    /// Removes executables from those some baseline knows (a deleted baseline's).
+    public func removeKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
+        for path in paths { _ = knownExec.remove(PathHash.hash(path)) }
+    }
+
     /// Stops learning or watching process `pid`.
     public func releaseProcess(pid: Int32) {
         procSlots.remove(UInt32(bitPattern: pid))
@@ -467,6 +510,11 @@ public final class Sensor {
 
     /// Detaches every probe now (they are also detached when the sensor is released).
     public func detach() {
+        // A deliberate stop takes the kernel side down with it: pins removed, links detached.
+        if let dir = options.pinDirectory, pinReport != nil {
+            for link in links { link.unpin() }
+            rmdir(dir)
+        }
         links.removeAll()
         attachedPrograms.removeAll()
     }

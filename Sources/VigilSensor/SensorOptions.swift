@@ -54,6 +54,10 @@ public struct SensorOptions: Sendable {
     /// The sensitive set (``FileRules/defaultSensitive``): the kernel resolves a read-only
     /// open only when the file's or its directory's name is one of these patterns'.
     public var sensitiveFiles: [String] = FileRules.defaultSensitive
+    /// Detect mode: pin every link in this bpffs directory (e.g. `/sys/fs/bpf/vigil`), so the
+    /// kernel side stays attached and enforcing if the agent dies; links an earlier agent
+    /// left there are replaced once this sensor's are attached. nil: nothing is pinned.
+    public var pinDirectory: String?
     /// Benchmarks only: load nothing but an empty sys_enter program (the overhead floor).
     public var benchmarkFloorOnly = false
 

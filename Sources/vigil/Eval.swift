@@ -88,6 +88,9 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @Flag(help: "Also score each trace by a model of its own program's training traces (the program from the corpus's context.jsonl, as `vigil record` writes it), and print both.")
+    var context = false
+
     @OptionGroup var model: ModelOptions
 
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
@@ -108,6 +111,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
+        if context { return try runWithContext() }
         let report: EvaluationReport
         var lines: [String] = []
         do {
@@ -133,6 +137,36 @@ struct Eval: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             printText(report)
+        }
+    }
+
+    /// `--context`: the same traces scored with and without knowing each trace's program.
+    private func runWithContext() throws {
+        let r: ContextEvaluation
+        do {
+            let c = try Corpus.load(at: corpus)
+            r = try ContextEvaluation.run(corpus: c, context: try ContextEvaluation.loadContext(root: c.root),
+                                          parameters: model.parameters, combination: combination)
+        } catch {
+            throw exitForInput(error)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(r), as: UTF8.self))
+            return
+        }
+        func f(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "n/a" }
+        print("corpus        \(corpus)")
+        print("traces        validation \(r.negatives), attack \(r.positives) in \(r.cases) cases; \(r.programs) programs with training traces")
+        print("unknown       \(r.unknownProgramNegatives) validation and \(r.unknownProgramPositives) attack traces of programs no training trace ran (flagged with context)")
+        if r.traceWithoutContext > 0 { print("no context    \(r.traceWithoutContext) traces (scored as one unnamed program)") }
+        print("")
+        print("                   auc    dr_at_far01  far_at_dr90  cases at 1%")
+        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: n, withPad: " ", startingAt: 0) }
+        for (name, x) in [("one model", r.withoutContext), ("per program", r.withContext)] {
+            let cells: [String] = [pad(name, 16), pad(f(x.auc), 9), pad(f(x.drAtFar01), 13), pad(f(x.farAtDr90), 13)]
+            print(cells.joined() + "\(x.casesDetected) of \(r.cases)")
         }
     }
 

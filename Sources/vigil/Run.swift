@@ -19,12 +19,18 @@ struct Run: ParsableCommand {
 
         Signals:
           SIGHUP   reload configuration, policy and baselines (what a baseline
-                   no longer holds is new again, in the kernel too); a file
-                   that does not load is refused and reported, and what runs
-                   stays
+                   no longer holds is new again, in the kernel too; a deleted
+                   baseline is removed); a file that does not load is refused
+                   and reported, and what runs stays (a baseline edited into
+                   garbage: the copy loaded before)
           SIGTERM  stop: probes detached, learning profiles saved, outputs
                    flushed
           SIGINT   the same
+
+        A baseline that cannot be used (corrupt, unknown format version, unreadable, or \
+        missing though modes.json holds it in monitor or enforce) stops the start with exit \
+        2, naming the file; `on-bad-baseline: monitor` starts instead, judging its programs' \
+        workloads in monitor mode and reporting each as an agent health finding.
 
         `vigil status` reads the metrics endpoint (metrics.listen) and prints it for a \
         person. deploy/vigil.service runs this command under systemd.

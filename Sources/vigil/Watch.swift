@@ -41,8 +41,19 @@ struct WatchOptions: ParsableArguments {
     @Flag(name: .customLong("report-outside"), help: "Also report (never act on) deviations of processes outside every workload.")
     var reportOutside = false
 
-    @Flag(name: .customLong("allow-bad-baselines"), help: "Start even when some baselines in --models cannot be read (they are left out; their programs are unprotected).")
-    var allowBadBaselines = false
+    @Option(name: .customLong("on-bad-baseline"), help: ArgumentHelp("""
+        When a baseline in --models cannot be used (corrupt, of an unknown version, unreadable): refuse \
+        to start (exit 2, naming each file and why), or monitor: start, judge its programs and the \
+        workloads they run in in monitor mode, and report an agent health finding for each.
+        """, valueName: "refuse|monitor"))
+    var onBadBaseline = "refuse"
+
+    @Option(name: .customLong("bpf-pin"), help: ArgumentHelp("""
+        Pin the kernel side's links in this bpffs directory (e.g. /sys/fs/bpf/vigil): if the agent dies \
+        the kernel keeps enforcing, and the next start with the same directory replaces them. A \
+        clean stop (SIGINT, SIGTERM, --duration) removes them. Default: nothing pinned.
+        """, valueName: "DIR"))
+    var bpfPin: String?
 
     @Option(name: .customLong("control-socket"), help: ArgumentHelp(
         "Where `vigil mode` and `vigil resume --workload` reach this agent (a Unix socket, root only); 'none': nowhere.",
@@ -55,6 +66,10 @@ struct WatchOptions: ParsableArguments {
     }
 
     func validate() throws {
+        if let p = bpfPin, !p.hasPrefix("/") { throw ValidationError("--bpf-pin must be an absolute path under /sys/fs/bpf, got '\(p)'") }
+        if BadBaselineAction(rawValue: onBadBaseline) == nil {
+            throw ValidationError("--on-bad-baseline: expected refuse or monitor, got '\(onBadBaseline)'")
+        }
         if let d = duration, !(d > 0) || !d.isFinite { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
         for w in workload {
             do { _ = try WorkloadSelector.parse(w) } catch { throw ValidationError("--workload \(error)") }
@@ -110,8 +125,9 @@ struct Enforce: ParsableCommand {
         enforce refuses to start unless --all-processes is given. Never acted on, whatever
         the policy: PID 1, kernel threads, Vigil and its ancestors, the session that started
         it (when interactive) and the protected programs (sshd, systemd, apt, dpkg) with their
-        children, unless a workload selects them. A profile still learning is held at alert;
-        evidence that is only statistical (new syscall sequences) at deny-network.
+        children, unless a workload selects them. A profile still learning is held at alert,
+        and so is evidence that is only statistical (new syscall sequences, new syscalls that
+        are not dangerous): acting needs something concrete.
 
         Examples:
           sudo vigil enforce --models /var/lib/vigil/models --workload exe:/usr/bin/redis-server
@@ -253,13 +269,14 @@ enum Watcher {
         run.spool = o.spool
         run.events = o.events
         run.metricsListen = nil
+        run.onBadBaseline = BadBaselineAction(rawValue: o.onBadBaseline) ?? .refuse
+        run.bpfPin = o.bpfPin
         var c = AgentConfiguration(command: command, run: run, keepsState: false, policy: policy,
                                    policyName: o.policy ?? "built-in", hostID: ProcessInfo.processInfo.hostName)
         c.explain = o.explain
         c.workloads = o.workloads
         c.allProcesses = o.allProcesses
         c.reportOutside = o.reportOutside
-        c.allowBadBaselines = o.allowBadBaselines
         c.controlSocket = o.controlSocket == "none" ? nil : o.controlSocket
         c.segment = segment
         try AgentRunner.run(c)

@@ -28,6 +28,10 @@ final class FakeKernel: KernelControl {
         calls.append("known-executables")
         knownExecutables.formUnion(paths)
     }
+    func removeKnownExecutables(_ paths: some Sequence<String>) throws {
+        calls.append("forget-executables")
+        knownExecutables.subtract(paths)
+    }
     var egress: [UInt32: Set<NetworkDestination>] = [:]
     var listens: [UInt32: Set<ListeningSocket>] = [:]
     func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws { listens[slot, default: []].formUnion(sockets) }
@@ -54,7 +58,8 @@ final class FakeKernel: KernelControl {
         return 0
     }
     var kernelDrops: UInt64 { 0 }
-    var stats: SensorStats { SensorStats() }
+    var statsValue = SensorStats()
+    var stats: SensorStats { statsValue }
     var ringBufferFill: (used: Int, size: Int) { (0, 1 << 20) }
     func programStats() -> [ProgramStats] { [] }
     var runTimeStatsEnabled: Bool { false }
@@ -237,7 +242,8 @@ enum Events {
         for s in 1...12 { learner.tick(Rig.t0 + UInt64(s) * 15_000_000_000) }   // three quiet minutes
         let p = learner.profiles.values.first!
         #expect(p.stability().state == .stable, "\(p.stability().reason)")
-        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], profiles: [p])
+        // Statistics opted in to deny the network, so the profile's standing is what decides.
+        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], policy: "statistical-cap: deny-network\n", profiles: [p])
         rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc")] + Self.burst)
         rig.agent.stop(reason: "test")
         let findings = try rig.findings().filter { Rig.pid(of: $0) == 500 }
@@ -255,6 +261,7 @@ enum Events {
         let findings = try rig.findings().filter { Rig.pid(of: $0) == 500 }
         #expect(findings.contains { Rig.decision(of: $0)?["rule"] as? String == "cap: statistical evidence only" },
                 "\(findings.map { Rig.decision(of: $0) ?? [:] })")
+        #expect(rig.kernel.responses[500].map { !$0.contains(.denyNetwork) } ?? true, "by default not even the network: only an alert")
     }
 }
 

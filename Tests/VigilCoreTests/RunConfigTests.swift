@@ -23,6 +23,23 @@ import VigilCore
         #expect(c.workloads.map(\.name) == ["example-web", "example-cache"])
         #expect(c.workloads[0].selectors == [WorkloadSelector(kind: .exe, value: "/usr/sbin/nginx"), WorkloadSelector(kind: .unit, value: "nginx")])
         #expect(!c.allProcesses)
+        #expect(c.onBadBaseline == .refuse)
+        #expect(c.bpfPin == nil, "nothing pinned unless asked")
+    }
+
+    @Test func bpfPinIsAnAbsolutePathOrNull() throws {
+        #expect(try RunConfig.load(yaml: "models: m\nbpf-pin: /sys/fs/bpf/vigil\n", file: "/etc/vigil/v.yaml").bpfPin == "/sys/fs/bpf/vigil")
+        #expect(try RunConfig.load(yaml: "models: m\nbpf-pin: null\n", file: "/etc/vigil/v.yaml").bpfPin == nil)
+    }
+
+    @Test func onBadBaselineIsRefuseUnlessSetAndOnlyTakesItsTwoValues() throws {
+        #expect(try RunConfig.load(yaml: "models: m\n", file: "v.yaml").onBadBaseline == .refuse)
+        #expect(try RunConfig.load(yaml: "models: m\non-bad-baseline: monitor\n", file: "v.yaml").onBadBaseline == .monitor)
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\non-bad-baseline: ignore\n", file: "v.yaml")
+        } throws: { e in
+            "\(e)".contains("v.yaml:2:") && "\(e)".contains("expected one of refuse, monitor")
+        }
     }
 
     @Test func aBadWorkloadSelectorIsNamedWithLineAndColumn() {

@@ -15,6 +15,22 @@ struct LearnKernelTests {
         return events
     }
 
+    /// A shell running `script` after a line on its stdin: it is blocked in `read` (so a
+    /// slot can be assigned before it does anything) until `go` is called.
+    func waitingShell(_ script: String) throws -> (pid: Int32, go: () -> Void) {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "read x; " + script]
+        let input = Pipe()
+        shell.standardInput = input
+        try shell.run()
+        Thread.sleep(forTimeInterval: 0.2)  // blocked in read
+        return (shell.processIdentifier, {
+            input.fileHandleForWriting.write(Data("\n".utf8))
+            shell.waitUntilExit()
+        })
+    }
+
     @Test func aPendingProcessReportsItsNgramsWithTheKernelHash() throws {
         try BPFTestGate.check()
         var o = SensorOptions()
@@ -80,18 +96,10 @@ struct LearnKernelTests {
         let sensor = try Sensor(options: o)
         try sensor.setSlotMode(9, .learn)
         // A shell that waits on its stdin, then exits: its exit happens exactly once.
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "read x; exit 0"]
-        let input = Pipe()
-        shell.standardInput = input
-        try shell.run()
-        let pid = shell.processIdentifier
-        Thread.sleep(forTimeInterval: 0.2)  // blocked in read
+        let (pid, go) = try waitingShell("exit 0")
         try sensor.assignProfile(pid: pid, slot: 9)
         _ = try drain(sensor, for: 0.1)
-        input.fileHandleForWriting.write(Data("\n".utf8))
-        shell.waitUntilExit()
+        go()
         let novel = try drain(sensor, for: 0.3).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
             if case .novelty(let n) = e.payload { return n } else { return nil }
         }
@@ -100,6 +108,28 @@ struct LearnKernelTests {
         let counts = try #require(sensor.knownCounts()[9])
         let entry = try #require(counts.ngrams.first { $0.hash == exit.hash }, "learned in the kernel")
         #expect(entry.count == 0, "the kernel counts occurrences after the reported one: \(entry.count)")
+    }
+
+    /// A judged process (its slot in monitor mode) reports a new n-gram once, not at every
+    /// occurrence: a loop doing something new is one record, not thousands.
+    @Test func aJudgedProcessReportsEachNewSequenceOnce() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .detect
+        let sensor = try Sensor(options: o)
+        try sensor.setSlotMode(12, .monitor)
+        let (pid, go) = try waitingShell("i=0; while [ $i -lt 500 ]; do echo x; i=$((i+1)); done >/dev/null")
+        try sensor.assignProfile(pid: pid, slot: 12)
+        _ = try drain(sensor, for: 0.1)
+        go()
+        let novel = try drain(sensor, for: 0.3).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
+            if case .novelty(let n) = e.payload { return n } else { return nil }
+        }
+        let write = UInt32(SyscallTable.number("write")!)
+        let writes = novel.filter { $0.calls == Array(repeating: write, count: 6) }
+        #expect(writes.count == 1, "500 echoes, one report of six writes in a row: \(writes.count)")
+        #expect(Set(novel.map(\.hash)).count == novel.count, "no n-gram reported twice")
+        #expect(novel.allSatisfy { $0.profileSlot == 12 })
     }
 
     @Test func preloadedNgramsAreNotReported() throws {

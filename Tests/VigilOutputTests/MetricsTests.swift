@@ -123,6 +123,7 @@ struct AgentMetricsTests {
         m.promotions = [AgentMetrics.PromotionKey(from: "learn", to: "enforce"): 1]
         m.reloads = ["refused": 1, "ok": 2]
         m.lastReloadSucceeded = false
+        m.unusableBaselines = 1
         m.ringBufferUsedBytes = 4096
         m.ringBufferSizeBytes = 16_777_216
         m.runTimeStatsEnabled = true
@@ -183,6 +184,9 @@ struct AgentMetricsTests {
         # TYPE vigil_reloads_total counter
         vigil_reloads_total{result="ok"} 2
         vigil_reloads_total{result="refused"} 1
+        # HELP vigil_baselines_unusable Baselines that cannot be used (corrupt, unknown version, unreadable, missing).
+        # TYPE vigil_baselines_unusable gauge
+        vigil_baselines_unusable 1
         # HELP vigil_last_reload_success 1 when the last configuration reload took effect, 0 when it was refused.
         # TYPE vigil_last_reload_success gauge
         vigil_last_reload_success 0

@@ -301,6 +301,47 @@ final class FakeSink: Sink, @unchecked Sendable {
         #expect(t.windowCount == 1, "the window that went out is pruned once it ends")
     }
 
+    @Test func statisticalFindingsOfOneProfileAreOneAlertPerWindowAndConcreteOnesAlwaysGo() {
+        var t = FindingThrottle(windowNanos: 1_000, limit: 5)
+        t.statisticalWindowNanos = 10_000
+        // Forked children of one service, each showing the same new calls.
+        func child(_ pid: Int32, statistical: Bool = true) -> FindingReport {
+            var f = Samples.finding
+            f.process.pid = pid
+            f.statisticalOnly = statistical
+            f.decision = .init(acts: false, rule: "bands", scope: "workload db", workload: "db")
+            return f
+        }
+        #expect(t.admit(child(100), now: 0) == (true, 0))
+        for pid in Int32(101)..<110 { #expect(t.admit(child(pid), now: UInt64(pid)) == (false, 0), "child \(pid)") }
+        #expect(t.admit(child(120, statistical: false), now: 200) == (true, 0), "a concrete finding is never held by the rule")
+        var other = child(130)
+        other.profile = "postgres"
+        #expect(t.admit(other, now: 300) == (true, 0), "each profile has its own")
+        #expect(t.admit(child(140), now: 10_001) == (true, 9), "after the window, the next one carries the count")
+        #expect(t.suppressedByWorkload == ["db": 9])
+        t.statisticalWindowNanos = 0
+        #expect(t.admit(child(150), now: 10_002) == (true, 0), "0 turns the rule off: the per-process limit applies")
+    }
+
+    @Test func aTickEverySecondSummarizesSuppressionOncePerWindow() throws {
+        let sink = FakeSink()
+        let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout"))], spoolDirectory: nil, options: Self.options(ManualOutputClock()))
+        let stream = EventStream(router: router, encoder: Samples.encoder, throttle: FindingThrottle(windowNanos: 60_000_000_000, limit: 1))
+        let t0 = Samples.finding.timeNanos
+        #expect(stream.publish(Samples.finding))
+        var f = Samples.finding
+        for s in 1...120 {
+            f.timeNanos = t0 + UInt64(s) * 500_000_000
+            _ = stream.publish(f)                                     // held back: one a minute
+            stream.reportSuppressedIfDue(now: f.timeNanos)            // the agent's tick
+        }
+        stream.close(now: t0 + 61_000_000_000)
+        let summaries = sink.lines.filter { $0.classUID == 6002 }.count
+        #expect(summaries <= 3, "\(summaries) summaries for one minute of ticks")
+        #expect(summaries >= 1)
+    }
+
     @Test func eventStreamEncodesThrottlesAndReportsSuppression() throws {
         let sink = FakeSink()
         let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout"))], spoolDirectory: nil, options: Self.options(ManualOutputClock()))

@@ -113,6 +113,13 @@ enum Samples {
         ("agent-output-failing", AgentEvent(.outputFailing(output: "https://es:9200/_bulk?token=***", reason: "https://es:9200/_bulk answered 401: unauthorized"),
                                             timeNanos: t0 + 7_000_000_000)),
         ("agent-output-recovered", AgentEvent(.outputRecovered(output: "https://es:9200/_bulk?token=***"), timeNanos: t0 + 8_000_000_000)),
+        ("agent-baseline-unusable", AgentEvent(.baselineUnusable(profile: "usr-sbin-nginx", file: "/var/lib/vigil/models/usr-sbin-nginx.json",
+                                                                 reason: "format_version: 9 is not a version this Vigil reads (1)",
+                                                                 consequence: "its programs and the workloads they run in are judged in monitor mode"),
+                                               timeNanos: t0 + 9_000_000_000)),
+        ("agent-models-changed", AgentEvent(.modelsChanged(directory: "/var/lib/vigil/models", added: ["usr-bin-nc.json"],
+                                                           changed: ["usr-sbin-nginx.json"], removed: []),
+                                            timeNanos: t0 + 10_000_000_000)),
     ]
 
     /// Events as an agent with an identity writes them: `metadata.uid` on each (not golden:

@@ -39,6 +39,14 @@ public struct RunConfig: Sendable, Hashable {
     public var workloads: [Workload] = []
     /// Act on every process that is not protected.
     public var allProcesses = false
+    /// What a baseline that cannot be used (corrupt, of an unknown version, unreadable, or
+    /// missing though the state or `modes:` names it) does at start: refuse to start, or
+    /// judge its programs (and the workloads they run in) in monitor mode.
+    public var onBadBaseline = BadBaselineAction.refuse
+    /// Where the kernel side's links are pinned (a bpffs directory, e.g. /sys/fs/bpf/vigil):
+    /// it keeps enforcing while the agent is down, and the next start replaces it. nil:
+    /// nothing pinned (the kernel side ends with the agent).
+    public var bpfPin: String?
 
     public init(models: String, state: String) {
         self.models = models
@@ -60,7 +68,8 @@ public struct RunConfig: Sendable, Hashable {
     public var spoolDirectory: String { spool ?? state + "/spool" }
 
     static let topKeys = ["models", "state", "mode", "policy", "duration", "outputs", "spool", "events", "learn", "promotion",
-                          "modes", "metrics", "workloads", "all-processes", "control-socket"]
+                          "modes", "metrics", "workloads", "all-processes", "control-socket",
+                          "on-bad-baseline", "bpf-pin"]
 
     /// Reads a configuration. `file` names the source in errors and anchors relative paths;
     /// `checkOutput` validates one output spec (it throws a message naming what is wrong).
@@ -75,6 +84,16 @@ public struct RunConfig: Sendable, Hashable {
             try RunConfigReader(file: file, base: directory(of: file), checkOutput: check).read(root)
         }
     }
+}
+
+/// What the agent does at start when a baseline cannot be used (`on-bad-baseline:`,
+/// `--on-bad-baseline`).
+public enum BadBaselineAction: String, Sendable, Hashable, CaseIterable {
+    /// Refuse to start (exit 2, naming each file and why).
+    case refuse
+    /// Start; the programs of each bad baseline, and the workloads they run in, are judged
+    /// in monitor mode, and an agent health finding says so.
+    case monitor
 }
 
 /// The directory part of a path ("." when it has none).
@@ -128,6 +147,9 @@ private struct RunConfigReader: YAMLNodeReading {
                 }
             case "all-processes": c.allProcesses = try bool(v, "all-processes")
             case "control-socket": c.controlSocket = isNull(v) ? nil : try path(v, "control-socket")
+            case "bpf-pin": c.bpfPin = isNull(v) ? nil : try path(v, "bpf-pin")
+            case "on-bad-baseline":
+                c.onBadBaseline = BadBaselineAction(rawValue: try choice(v, "on-bad-baseline", BadBaselineAction.allCases.map(\.rawValue)))!
             case "workloads":
                 for (name, keyNode, wv) in try pairs(v, "workloads", allowed: nil) {
                     guard !name.isEmpty else { throw fail(keyNode, "workloads: expected a workload name, e.g. web: [exe:/usr/sbin/nginx]") }

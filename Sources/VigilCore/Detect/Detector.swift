@@ -20,8 +20,9 @@
 ///   included. The kernel sends only novel calls, so the locality frame is measured in time:
 ///   ten novel calls in a burst are worth `1 + 2 + ... + 10 = 55` units, ten spread out `10`.
 ///   A new sequence no more surprising than the profile's calibrated threshold
-///   (``SequenceCalibration`` at ``Policy/sequenceFalseAlarmRate``) is normal work's
-///   expected noise: counted in ``sequencesBelowThreshold``, not a deviation;
+///   (``SequenceCalibration`` at ``Policy/sequenceFalseAlarmRate``, when the learned data
+///   resolves that rate) is normal work's expected noise: counted in
+///   ``sequencesBelowThreshold``, not a deviation;
 /// - new program, parent, destination, listening port, user, binary hash, unknown
 ///   executable, memfd exec, tamper: their weight.
 public final class Detector {
@@ -96,6 +97,15 @@ public final class Detector {
         profiles[profile.id] = profile
         models[profile.id] = nil
         calibrations[profile.id] = nil
+    }
+
+    /// Drops profile `id` (its file was deleted and the agent reloaded): its running
+    /// processes are judged as what they now are, executables no loaded profile describes.
+    public func remove(profile id: String) {
+        guard let p = profiles.removeValue(forKey: id) else { return }
+        models[id] = nil
+        calibrations[id] = nil
+        for (pid, a) in attribution where a == .profile(id) { attribution[pid] = .unknown(path: p.identity.executable) }
     }
 
     /// Accepts `sha256` as a binary of profile `id` from now on (a package upgrade installed
@@ -303,7 +313,7 @@ public final class Detector {
     private func newSequence(_ pid: Int32, _ id: String, _ calls: [UInt32], now: UInt64) -> Deviation? {
         let bits = model(for: id)?.surprise(ofNgram: calls) ?? SequenceModel.novelSymbolBits
         let calibration = calibration(for: id)
-        if policy.sequenceFalseAlarmRate > 0, let c = calibration, bits <= c.thresholdBits {
+        if policy.sequenceFalseAlarmRate > 0, let c = calibration, c.resolvesTarget, bits <= c.thresholdBits {
             sequencesBelowThreshold += 1
             return nil
         }

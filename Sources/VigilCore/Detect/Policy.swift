@@ -77,10 +77,13 @@ public struct Policy: Sendable, Hashable {
     /// reported. 0 reports every new sequence.
     public var sequenceFalseAlarmRate: Double = SequenceCalibration.standardRate
     /// The highest rung evidence that is only statistical (new sequences, new syscalls that
-    /// are not dangerous) can reach: suspend and kill need a concrete deviation as well (a
-    /// new program, destination, listening port, user, a changed binary, a dangerous new
-    /// syscall, tamper). Raise it only on purpose.
-    public var statisticalCap: ResponseRung = .denyNetwork
+    /// are not dangerous) can reach: alert. Anything more needs a concrete deviation as well
+    /// (a new program, destination, listening port, user, a changed binary, a dangerous new
+    /// syscall, tamper): a service's normal work that learning missed (a save it forks, a
+    /// command it was not sent) is statistically new too, and must never cost it its network.
+    /// Raise it (deny-network) only on purpose, for a workload whose normal work learning
+    /// covered; suspend and kill stay out of its reach unless set explicitly.
+    public var statisticalCap: ResponseRung = .alert
     /// Profiles acted on while still learning; every other profile that is not yet stable
     /// is held at alert.
     public var enforceLearning: Set<String> = []

@@ -90,6 +90,14 @@ public final class Learner {
         profiles[p.id] = p
     }
 
+    /// Drops profile `id` (its file was deleted and the agent reloaded) and stops learning
+    /// from its processes; its slot number stays taken for this run.
+    public func remove(_ id: String) {
+        profiles[id] = nil
+        for (pid, p) in pidProfile where p == id { pidProfile[pid] = nil }
+        markSaved([id])
+    }
+
     /// Syscall numbers profile `id` knows (to preload the kernel's map), ascending.
     public func knownSyscalls(_ id: String) -> [UInt32] { profiles[id].map { $0.syscalls.keys.sorted() } ?? [] }
 

@@ -88,6 +88,12 @@ public struct ProfileModes: Sendable, Hashable {
         return ModeChange(profile: id, from: nil, to: mode, reason: reason, timeNanos: now)
     }
 
+    /// Forgets profile `id` (its baseline was removed): a program of it is new again.
+    public mutating func forget(_ id: String) {
+        records[id] = nil
+        pinned.remove(id)
+    }
+
     /// Sets a mode by hand (operator's choice in the configuration).
     @discardableResult
     public mutating func set(_ id: String, _ mode: ProfileMode, reason: String, now: UInt64) -> ModeChange? {

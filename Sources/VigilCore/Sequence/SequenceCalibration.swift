@@ -34,6 +34,12 @@ public struct SequenceCalibration: Sendable, Hashable {
     /// `N1`: n-grams seen exactly once (the held-out new ones).
     public var heldOutNovel: Int
 
+    /// Whether the learned data can resolve ``targetRate`` (at least `1 / targetRate` calls):
+    /// only then does the threshold say what normal work exceeds at that rate. A shorter
+    /// window's threshold is merely the highest held-out surprise, which would gate an
+    /// attack's calls as readily as normal ones, so the detector does not gate on it.
+    public var resolvesTarget: Bool { targetRate > 0 && targetRate * Double(calls) >= 1 }
+
     /// The default target: one sequence finding per 10^6 n-gram windows of normal work.
     public static let standardRate = 1e-6
 
