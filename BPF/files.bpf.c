@@ -43,6 +43,7 @@ struct vg_file_cache_key {
     __u32 dev;
     __u32 tgid;           /* pending processes (no slot yet) are cached per process */
     __u64 ino;
+    __u64 name;           /* a named call's: the hash of its name's directory part (else 0) */
 };
 
 struct {
@@ -155,23 +156,39 @@ static long vg_hash_step(__u64 i, void *data)
     return 0;
 }
 
+/* Hashes w->s->buf[w->off .. VG_PATH_MAX - 1) into w->hash and w->dir. */
+static __always_inline void vg_hash_path(struct vg_walk *w)
+{
+    w->hash = VG_FNV_SEED;
+    w->dir = VG_FNV_SEED;
+    bpf_loop(VG_PATH_MAX - 1, vg_hash_step, w, 0);
+}
+
+/* Prepends the absolute path of (w->vfsmnt, w->dentry) to what w->s->buf holds from
+ * w->off (nothing, or "/" and a name) and hashes the whole. */
+static __always_inline void vg_walk_path(struct vg_walk *w)
+{
+    w->mnt = (struct mount *)((char *)w->vfsmnt - bpf_core_field_offset(struct mount, mnt));
+    bpf_loop(VG_PATH_DEPTH, vg_walk_step, w, 0);
+    if (w->off == VG_PATH_MAX - 1) {
+        w->off -= 1;
+        w->s->buf[(VG_PATH_MAX - 2) & (VG_PATH_MAX - 1)] = '/';
+    }
+    vg_hash_path(w);
+}
+
 /* Builds the absolute path of (mnt, dentry) in w->s->buf[w->off .. VG_PATH_MAX - 1) and
  * hashes it. */
 static __always_inline void vg_build_path(struct vg_walk *w)
 {
     w->off = VG_PATH_MAX - 1;
     w->s->buf[VG_PATH_MAX - 1] = 0;
-    w->mnt = (struct mount *)((char *)w->vfsmnt - bpf_core_field_offset(struct mount, mnt));
     w->truncated = 0;
-    bpf_loop(VG_PATH_DEPTH, vg_walk_step, w, 0);
-    if (w->off == VG_PATH_MAX - 1) {
-        w->off -= 1;
-        w->s->buf[(VG_PATH_MAX - 2) & (VG_PATH_MAX - 1)] = '/';
-    }
-    w->hash = VG_FNV_SEED;
-    w->dir = VG_FNV_SEED;
-    bpf_loop(VG_PATH_MAX - 1, vg_hash_step, w, 0);
+    vg_walk_path(w);
 }
+
+static __always_inline void vg_file_report(__u32 op, __u32 flags, __u32 slot, struct vg_file_cache_key *ckp,
+                                           struct vg_file_scratch *s, __u32 off, __u64 h, __u64 dir);
 
 /* Reports one file operation of the current process, unless its slot knows it already. */
 static __always_inline void vg_file_event(__u32 op, struct file *file, __u32 flags)
@@ -195,7 +212,7 @@ static __always_inline void vg_file_event(__u32 op, struct file *file, __u32 fla
     /* Handled already this run? A write is keyed by its directory, the rest by the file. */
     struct dentry *keyd = op == VG_FILE_WRITE ? BPF_CORE_READ(dentry, d_parent) : dentry;
     struct vg_file_cache_key ck = {
-        .profile = slot, .op = op,
+        .profile = slot, .op = flags & VG_FILE_CHMOD_EXEC ? VG_FILE_KEY_CHMOD_EXEC : op,
         .dev = BPF_CORE_READ(keyd, d_inode, i_sb, s_dev),
         .tgid = slot == VG_SLOT_PENDING || slot == 0 ? tgid : 0,
         .ino = BPF_CORE_READ(keyd, d_inode, i_ino),
@@ -213,12 +230,19 @@ static __always_inline void vg_file_event(__u32 op, struct file *file, __u32 fla
         flags |= VG_FILE_PATH_TRUNCATED;
         vg_count(VG_CTR_PATH_TRUNCATED);
     }
-    __u32 off = w.off;
-    __u64 h = w.hash, dir = w.dir;
+    vg_file_report(op, flags, slot, &ck, s, w.off, w.hash, w.dir);
+}
+
+/* The path is built (s->buf[off ..]): unless the slot knows it, reports it once. */
+static __always_inline void vg_file_report(__u32 op, __u32 flags, __u32 slot, struct vg_file_cache_key *ckp,
+                                           struct vg_file_scratch *s, __u32 off, __u64 h, __u64 dir)
+{
+    struct vg_file_cache_key ck = *ckp;
     __u64 hash = op == VG_FILE_WRITE ? dir : h;
+    __u32 keyop = flags & VG_FILE_CHMOD_EXEC ? VG_FILE_KEY_CHMOD_EXEC : op;
 
     if (slot != 0 && slot != VG_SLOT_PENDING) {
-        struct vg_file_key key = { .profile = slot, .op = op, .hash = hash };
+        struct vg_file_key key = { .profile = slot, .op = keyop, .hash = hash };
         if (bpf_map_lookup_elem(&vg_known_files, &key)) {
             __u8 one = 1;
             bpf_map_update_elem(&vg_file_cache, &ck, &one, BPF_ANY);
@@ -335,3 +359,202 @@ int vg_enter_mprotect(struct vg_sys_enter_args *ctx)
         vg_file_event(VG_FILE_MAP_EXEC, c.file, VG_FILE_VIA_MPROTECT);
     return 0;
 }
+
+
+/* Calls that name a file instead of opening it: the target of rename and link, the name
+ * unlink removes, chmod to a mode with an execute bit. Each is a write into the name's
+ * directory (VG_FILE_WRITE with the call's flag). sys_enter keeps the name's user pointer
+ * and directory fd per thread; sys_exit, on success only, builds the path: the directory
+ * the name is relative to (dirfd's file or the working directory) walked from the kernel's
+ * objects, then "/" and the name as given (user space folds "." and ".."). A name is
+ * cached per slot by that directory's inode and its own directory part's hash, so a
+ * service renaming its saves into one directory walks nothing after the first. */
+struct vg_named_op {
+    __u64 name;           /* user pointer; 0: fchmod (the fd alone) */
+    __s32 dfd;
+    __u32 flags;          /* VG_FILE_VIA_* | VG_FILE_CHMOD_EXEC */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u32);   /* thread id */
+    __type(value, struct vg_named_op);
+} vg_named_ops SEC(".maps");
+
+static __always_inline int vg_named_enter(__s32 dfd, __u64 name, __u32 flags)
+{
+    if (vg_mode == VG_MODE_TRACE && !vg_want_files)
+        return 0;
+    __u64 id = bpf_get_current_pid_tgid();
+    if (!vg_wanted(id >> 32))
+        return 0;
+    if (vg_mode != VG_MODE_TRACE && vg_proc_view(id >> 32).slot == 0)
+        return 0; /* not profiled */
+    struct vg_named_op op = { .name = name, .dfd = dfd, .flags = flags };
+    __u32 tid = (__u32)id;
+    bpf_map_update_elem(&vg_named_ops, &tid, &op, BPF_ANY);
+    return 0;
+}
+
+static __always_inline int vg_named_exit(long ret)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id, tgid = id >> 32;
+    struct vg_named_op *pop = bpf_map_lookup_elem(&vg_named_ops, &tid);
+    if (!pop)
+        return 0;
+    struct vg_named_op op = *pop;
+    bpf_map_delete_elem(&vg_named_ops, &tid);
+    if (ret != 0)
+        return 0; /* it did not happen */
+
+    if (!op.name) {
+        struct file *file = vg_file_of_fd(op.dfd);
+        if (file)
+            vg_file_event(VG_FILE_WRITE, file, op.flags);
+        return 0;
+    }
+    __u32 slot = 0;
+    if (vg_mode != VG_MODE_TRACE) {
+        slot = vg_proc_view(tgid).slot;
+        if (slot == 0)
+            return 0;
+    }
+    __u32 zero = 0;
+    struct vg_file_scratch *s = bpf_map_lookup_elem(&vg_scratch_file, &zero);
+    if (!s)
+        return 0;
+    /* The name, read past the path area, then moved to end where the path ends. */
+    long n = bpf_probe_read_user_str(&s->buf[VG_PATH_MAX], VG_PATH_MAX, (const void *)op.name);
+    if (n <= 1) {
+        if (n == 1 && op.dfd >= 0 && (op.flags & VG_FILE_CHMOD_EXEC)) {
+            /* fchmodat2(fd, "", mode, AT_EMPTY_PATH): the fd itself */
+            struct file *file = vg_file_of_fd(op.dfd);
+            if (file)
+                vg_file_event(VG_FILE_WRITE, file, op.flags);
+        }
+        return 0;
+    }
+    __u32 len = (__u32)(n - 1) & (VG_PATH_MAX - 1);
+    __u32 flags = op.flags | VG_FILE_AS_NAMED;
+    if (n >= VG_PATH_MAX)
+        flags |= VG_FILE_PATH_TRUNCATED;
+    bool absolute = s->buf[VG_PATH_MAX] == '/';
+    __u32 at = (VG_PATH_MAX - 1 - len) & (VG_PATH_MAX - 1);
+    bpf_probe_read_kernel(&s->buf[at], len, &s->buf[VG_PATH_MAX]);
+    s->buf[VG_PATH_MAX - 1] = 0;
+
+    struct vg_walk w = { .s = s, .off = at };
+    vg_hash_path(&w);   /* w.dir: the name's directory part (the seed if it has none) */
+
+    /* The directory the name is relative to. */
+    struct vfsmount *vfsmnt = 0;
+    struct dentry *base = 0;
+    if (!absolute) {
+        if (op.dfd == VG_AT_FDCWD) {
+            struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+            vfsmnt = BPF_CORE_READ(task, fs, pwd.mnt);
+            base = BPF_CORE_READ(task, fs, pwd.dentry);
+        } else {
+            struct file *dir = vg_file_of_fd(op.dfd);
+            if (!dir)
+                return 0;
+            vfsmnt = BPF_CORE_READ(dir, f_path.mnt);
+            base = BPF_CORE_READ(dir, f_path.dentry);
+        }
+        if (!vfsmnt || !base)
+            return 0;
+    }
+    bool bare = w.dir == VG_FNV_SEED; /* a name with no '/': the base is its directory */
+    struct vg_file_cache_key ck = {
+        .profile = slot, .op = op.flags & VG_FILE_CHMOD_EXEC ? VG_FILE_KEY_CHMOD_EXEC : VG_FILE_WRITE,
+        .dev = base ? BPF_CORE_READ(base, d_inode, i_sb, s_dev) : 0,
+        .tgid = slot == VG_SLOT_PENDING || slot == 0 ? tgid : 0,
+        .ino = base ? BPF_CORE_READ(base, d_inode, i_ino) : 0,
+        .name = bare ? 0 : w.dir,
+    };
+    if (vg_mode != VG_MODE_TRACE && bpf_map_lookup_elem(&vg_file_cache, &ck))
+        return 0;
+    if (!absolute) {
+        if (at == 0) {
+            flags |= VG_FILE_PATH_TRUNCATED; /* no room for the directory */
+        } else {
+            __u32 slash = at - 1;
+            asm volatile("" : "+r"(slash)); /* keep the mask: the verifier needs it */
+            slash &= VG_PATH_MAX - 1;
+            w.off = slash;
+            s->buf[slash] = '/';
+            w.vfsmnt = vfsmnt;
+            w.dentry = base;
+            w.truncated = 0;
+            vg_walk_path(&w);
+            if (w.truncated) {
+                flags |= VG_FILE_PATH_TRUNCATED;
+                vg_count(VG_CTR_PATH_TRUNCATED);
+            }
+        }
+    }
+    vg_file_report(VG_FILE_WRITE, flags, slot, &ck, s, w.off, w.hash, w.dir);
+    return 0;
+}
+
+static __always_inline bool vg_adds_exec(__u64 mode) { return (mode & 0111) != 0; }
+
+SEC("tracepoint/syscalls/sys_enter_rename")
+int vg_enter_rename(struct vg_sys_enter_args *ctx) { return vg_named_enter(VG_AT_FDCWD, ctx->args[1], VG_FILE_VIA_RENAME); }
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int vg_enter_renameat(struct vg_sys_enter_args *ctx) { return vg_named_enter((__s32)ctx->args[2], ctx->args[3], VG_FILE_VIA_RENAME); }
+SEC("tracepoint/syscalls/sys_enter_renameat2")
+int vg_enter_renameat2(struct vg_sys_enter_args *ctx) { return vg_named_enter((__s32)ctx->args[2], ctx->args[3], VG_FILE_VIA_RENAME); }
+SEC("tracepoint/syscalls/sys_enter_link")
+int vg_enter_link(struct vg_sys_enter_args *ctx) { return vg_named_enter(VG_AT_FDCWD, ctx->args[1], VG_FILE_VIA_LINK); }
+SEC("tracepoint/syscalls/sys_enter_linkat")
+int vg_enter_linkat(struct vg_sys_enter_args *ctx) { return vg_named_enter((__s32)ctx->args[2], ctx->args[3], VG_FILE_VIA_LINK); }
+SEC("tracepoint/syscalls/sys_enter_unlink")
+int vg_enter_unlink(struct vg_sys_enter_args *ctx) { return vg_named_enter(VG_AT_FDCWD, ctx->args[0], VG_FILE_VIA_UNLINK); }
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int vg_enter_unlinkat(struct vg_sys_enter_args *ctx) { return vg_named_enter((__s32)ctx->args[0], ctx->args[1], VG_FILE_VIA_UNLINK); }
+SEC("tracepoint/syscalls/sys_enter_chmod")
+int vg_enter_chmod(struct vg_sys_enter_args *ctx)
+{
+    return vg_adds_exec(ctx->args[1]) ? vg_named_enter(VG_AT_FDCWD, ctx->args[0], VG_FILE_CHMOD_EXEC) : 0;
+}
+SEC("tracepoint/syscalls/sys_enter_fchmod")
+int vg_enter_fchmod(struct vg_sys_enter_args *ctx)
+{
+    return vg_adds_exec(ctx->args[1]) ? vg_named_enter((__s32)ctx->args[0], 0, VG_FILE_CHMOD_EXEC) : 0;
+}
+SEC("tracepoint/syscalls/sys_enter_fchmodat")
+int vg_enter_fchmodat(struct vg_sys_enter_args *ctx)
+{
+    return vg_adds_exec(ctx->args[2]) ? vg_named_enter((__s32)ctx->args[0], ctx->args[1], VG_FILE_CHMOD_EXEC) : 0;
+}
+SEC("tracepoint/syscalls/sys_enter_fchmodat2")
+int vg_enter_fchmodat2(struct vg_sys_enter_args *ctx)
+{
+    return vg_adds_exec(ctx->args[2]) ? vg_named_enter((__s32)ctx->args[0], ctx->args[1], VG_FILE_CHMOD_EXEC) : 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_rename")
+int vg_exit_rename(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_renameat")
+int vg_exit_renameat(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_renameat2")
+int vg_exit_renameat2(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_link")
+int vg_exit_link(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_linkat")
+int vg_exit_linkat(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_unlink")
+int vg_exit_unlink(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_unlinkat")
+int vg_exit_unlinkat(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_chmod")
+int vg_exit_chmod(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_fchmod")
+int vg_exit_fchmod(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_fchmodat")
+int vg_exit_fchmodat(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_fchmodat2")
+int vg_exit_fchmodat2(struct vg_sys_exit_args *ctx) { return vg_named_exit(ctx->ret); }

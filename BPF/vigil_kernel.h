@@ -95,6 +95,10 @@ struct path {
     struct dentry *dentry;
 };
 
+struct fs_struct {
+    struct path pwd;
+};
+
 struct file {
     struct inode *f_inode;
     struct path f_path;
@@ -158,6 +162,7 @@ struct task_struct {
     struct task_struct *group_leader;
     struct mm_struct *mm;
     struct files_struct *files;
+    struct fs_struct *fs;
     struct cred *cred;
     char comm[16];
     __u64 start_time;
@@ -187,6 +192,7 @@ struct linux_binprm {
 
 #define FMODE_WRITE 0x2
 #define PROT_EXEC 0x4
+#define VG_AT_FDCWD -100
 #define MAP_ANONYMOUS 0x20
 #define VM_EXEC 0x4
 

@@ -22,7 +22,7 @@ public enum EventFormatter {
         case .tamper(let t):
             return "tamper  \(who) \(t.kind.rawValue) \(t.detail)"
         case .file(let f):
-            return "file    \(who) \(f.operation.rawValue) \(f.path)\(f.truncated ? " (truncated)" : "")\(f.viaMprotect ? " (mprotect)" : "")"
+            return "file    \(who) \(f.operation.rawValue) \(f.path)\(f.truncated ? " (truncated)" : "")\(f.viaMprotect ? " (mprotect)" : "")\(f.via == .open ? "" : " (" + f.via.rawValue + ")")"
         case .network(let n):
             let local = n.local.map(Self.endpoint) ?? "-"
             let remote = n.remote.map(Self.endpoint) ?? "-"

@@ -226,13 +226,31 @@ extension Event {
         public var truncated: Bool
         /// A map-exec by mprotect rather than mmap.
         public var viaMprotect: Bool
+        /// How a write happened: opened for writing, or a call that names the file.
+        public var via: Via
 
-        public init(operation: Operation, path: String, profileSlot: UInt32 = 0, truncated: Bool = false, viaMprotect: Bool = false) {
+        /// The call behind a ``Operation/write``.
+        public enum Via: String, Sendable, Hashable, Codable, CaseIterable {
+            /// open, openat, openat2, creat with write access.
+            case open
+            /// The target of rename, renameat, renameat2.
+            case rename
+            /// The new name of link, linkat.
+            case link
+            /// The name unlink, unlinkat removed.
+            case unlink
+            /// chmod, fchmod, fchmodat, fchmodat2 to a mode with an execute bit.
+            case chmodExec = "chmod-exec"
+        }
+
+        public init(operation: Operation, path: String, profileSlot: UInt32 = 0, truncated: Bool = false, viaMprotect: Bool = false,
+                    via: Via = .open) {
             self.operation = operation
             self.path = path
             self.profileSlot = profileSlot
             self.truncated = truncated
             self.viaMprotect = viaMprotect
+            self.via = via
         }
     }
 

@@ -79,7 +79,7 @@ public enum OCSF {
     /// File System Activity (1001) `activity_id` values used here: a write-access open is an
     /// Update, a sensitive file's read-only open a Read, an executable mapping Other.
     public enum FileSystemActivity: Int, Sendable {
-        case read = 2, update = 3, other = 99
+        case create = 1, read = 2, update = 3, delete = 4, rename = 5, setAttributes = 6, other = 99
     }
 
     /// Process Activity (1007) `activity_id` values used here.

@@ -113,7 +113,13 @@ public struct OCSFEncoder: Sendable {
                               parents: [ProcessRecord]) -> EncodedEvent {
         let cls = OCSF.Class.fileSystemActivity
         let (activity, activityName, verb): (OCSF.FileSystemActivity, String, String) = switch f.operation {
-        case .write: (.update, "Update", "opened for writing")
+        case .write: switch f.via {
+            case .open: (.update, "Update", "opened for writing")
+            case .rename: (.rename, "Rename", "made by a rename")
+            case .link: (.create, "Create", "made by a link")
+            case .unlink: (.delete, "Delete", "removed")
+            case .chmodExec: (.setAttributes, "Set Attributes", "made executable (chmod)")
+            }
         case .readSensitive: (.read, "Read", "read")
         case .mapExec: (.other, "Map Executable", f.viaMprotect ? "made executable (mprotect)" : "mapped executable")
         }
@@ -134,9 +140,10 @@ public struct OCSFEncoder: Sendable {
                 w.field("type_id", 1)
                 w.field("type", "Regular File")
             }
-            if f.truncated || f.operation == .mapExec {
+            if f.truncated || f.operation == .mapExec || f.via != .open {
                 w.object("unmapped") { w in
                     w.field("vigil_file_operation", f.operation.rawValue)
+                    if f.via != .open { w.field("vigil_file_call", f.via.rawValue) }
                     if f.truncated { w.field("path_truncated", true) }
                 }
             }

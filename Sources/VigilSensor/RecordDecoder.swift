@@ -141,10 +141,17 @@ public struct RecordDecoder: Sendable {
             return nil
         }
         let pathOffset = MemoryLayout<vg_file>.offset(of: \vg_file.path)!
-        let path = Self.string(record, at: pathOffset, max: min(Int(f.path_len), Int(VG_PATH_MAX) - 1))
+        var path = Self.string(record, at: pathOffset, max: min(Int(f.path_len), Int(VG_PATH_MAX) - 1))
+        // A name as the caller gave it, joined to its directory: "." and ".." folded here.
+        if f.flags & UInt32(VG_FILE_AS_NAMED) != 0 { path = FileRules.lexicallyNormalized(path) }
+        let via: Event.FileAccess.Via = if f.flags & UInt32(VG_FILE_CHMOD_EXEC) != 0 { .chmodExec }
+            else if f.flags & UInt32(VG_FILE_VIA_RENAME) != 0 { .rename }
+            else if f.flags & UInt32(VG_FILE_VIA_LINK) != 0 { .link }
+            else if f.flags & UInt32(VG_FILE_VIA_UNLINK) != 0 { .unlink }
+            else { .open }
         return .file(.init(operation: op, path: path, profileSlot: f.profile,
                            truncated: f.flags & UInt32(VG_FILE_PATH_TRUNCATED) != 0,
-                           viaMprotect: f.flags & UInt32(VG_FILE_VIA_MPROTECT) != 0))
+                           viaMprotect: f.flags & UInt32(VG_FILE_VIA_MPROTECT) != 0, via: via))
     }
 
     private mutating func decodeAction(_ record: UnsafeRawBufferPointer) -> Event.Payload? {

@@ -144,7 +144,7 @@ public final class Sensor {
             }
             // arm64 has only the *at forms: the classic ones' tracepoints are absent, and
             // that is no loss worth a notice.
-            if ["vg_exit_open", "vg_exit_creat"].contains(program.name), hook.missing() != nil {
+            if Self.optionalFilePrograms.contains(program.name), hook.missing() != nil {
                 program.autoload = false
                 continue
             }
@@ -236,7 +236,15 @@ public final class Sensor {
     }
 
     /// The programs of files.bpf.c.
-    static let filePrograms: Set<String> = ["vg_exit_openat", "vg_exit_openat2", "vg_exit_open", "vg_exit_creat", "vg_enter_mmap", "vg_enter_mprotect"]
+    static let filePrograms: Set<String> = Set(["vg_exit_openat", "vg_exit_openat2", "vg_exit_open", "vg_exit_creat", "vg_enter_mmap", "vg_enter_mprotect"]
+        + namedFileCalls.flatMap { ["vg_enter_" + $0, "vg_exit_" + $0] })
+    /// The calls that name a file (files.bpf.c): rename and link targets, unlink, chmod +x.
+    static let namedFileCalls = ["rename", "renameat", "renameat2", "link", "linkat", "unlink", "unlinkat",
+                                 "chmod", "fchmod", "fchmodat", "fchmodat2"]
+    /// File programs whose tracepoint may be absent with no loss worth a notice: arm64 has
+    /// only the *at forms, and fchmodat2 is Linux 6.6 and later (fchmodat covers the rest).
+    static let optionalFilePrograms: Set<String> = Set(["vg_exit_open", "vg_exit_creat"]
+        + ["rename", "link", "unlink", "chmod", "fchmodat2"].flatMap { ["vg_enter_" + $0, "vg_exit_" + $0] })
 
     /// Adds what profile `slot` is known to do with files: the kernel reports only the rest.
     public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws {
@@ -249,6 +257,11 @@ public final class Sensor {
             case .readSensitive: VG_FILE_READ_SENSITIVE.rawValue
             }
             try knownFiles.update(vg_file_key(profile: slot, op: op, hash: k.hash), one)
+            if k.operation == .write {
+                // A learned write directory covers a chmod +x there too (kept apart in the
+                // kernel so that a new write reported first cannot hide a chmod +x).
+                try knownFiles.update(vg_file_key(profile: slot, op: VG_FILE_KEY_CHMOD_EXEC.rawValue, hash: k.hash), one)
+            }
         }
     }
 

@@ -287,14 +287,27 @@ struct vg_tamper {
 
 /* File operations (vg_file.op, vg_file_key.op). */
 enum vg_file_op {
-    VG_FILE_WRITE = 1,            /* opened with write access (open/openat/openat2/creat) */
+    VG_FILE_WRITE = 1,            /* opened with write access (open/openat/openat2/creat), or the
+                                   * target of a rename, link, unlink or chmod +x (flags say which) */
     VG_FILE_MAP_EXEC = 2,         /* mapped executable (mmap PROT_EXEC of a file, mprotect adding it) */
     VG_FILE_READ_SENSITIVE = 3,   /* opened read-only, and its name is in vg_sensitive_names */
+    VG_FILE_KEY_CHMOD_EXEC = 17,  /* vg_file_key.op only: a chmod +x in the directory (hash: its
+                                   * dir_hash), known apart from writes so that a write reported
+                                   * there first cannot hide it; a learned write covers both */
 };
 
 /* File flags (vg_file.flags). */
 #define VG_FILE_PATH_TRUNCATED (1u << 0)  /* the path's leading components were cut */
 #define VG_FILE_VIA_MPROTECT (1u << 1)    /* VG_FILE_MAP_EXEC by mprotect, not mmap */
+/* VG_FILE_WRITE by a call that names the file instead of opening it. The path is then the
+ * name the caller gave joined to the directory it is relative to (its dirfd's file, or the
+ * working directory), both walked from the kernel's objects; the name itself is as given
+ * (it may hold "." and "..", and a symlink in it is not followed). */
+#define VG_FILE_VIA_RENAME (1u << 2)      /* the target of rename, renameat, renameat2 */
+#define VG_FILE_VIA_LINK (1u << 3)        /* the new name of link, linkat */
+#define VG_FILE_VIA_UNLINK (1u << 4)      /* the name unlink, unlinkat removed */
+#define VG_FILE_CHMOD_EXEC (1u << 5)      /* chmod, fchmod, fchmodat(2) to a mode with an execute bit */
+#define VG_FILE_AS_NAMED (1u << 6)        /* the path is as named (above), not the opened file's */
 
 /* A file a profiled process wrote, mapped executable or read from the sensitive set, and
  * whose directory (writes) or path (the others) is new to its profile slot. The path is

@@ -387,7 +387,8 @@ public final class Detector {
             guard !p.writes.isEmpty, !FileRules.covers(p.writes.keys, directory: dir) else { return nil }
             kind = .newWritePath
             nearest = FileRules.nearest(p.writes.keys, to: dir)
-            highRisk = FileRules.isHighRiskWrite(directory: dir)
+            // Making a file executable where the service never writes is concrete.
+            highRisk = f.via == .chmodExec || FileRules.isHighRiskWrite(directory: dir)
             sample = Array(Set(p.writes.keys.map { e in
                 let (d, below) = FileRules.entryDirectory(e)
                 return below ? d + "/**" : d + "/"
@@ -404,7 +405,14 @@ public final class Detector {
             highRisk = true
             sample = Array(p.sensitiveReads.keys)
         }
-        var d = make(kind, pid, id, f.path, expected(sample), now: now)
+        let how = switch f.via {
+        case .open: ""
+        case .rename: " (rename target)"
+        case .link: " (link)"
+        case .unlink: " (unlink)"
+        case .chmodExec: " (chmod +x)"
+        }
+        var d = make(kind, pid, id, f.path + how, expected(sample), now: now)
         if highRisk, kind != .sensitiveRead, policy.highRiskFileBonus > 0 {
             let w = min(100, policy.weight(kind) + policy.highRiskFileBonus)
             d.score = w

@@ -39,6 +39,18 @@ public enum FileRules {
         return String(path[..<i])
     }
 
+    /// An absolute path with "." and empty components dropped and ".." taking away the one
+    /// before it (never above `/`), by text alone: a name as a rename or unlink gave it.
+    public static func lexicallyNormalized(_ path: String) -> String {
+        var parts: [Substring] = []
+        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if c == "." { continue }
+            if c == ".." { _ = parts.popLast(); continue }
+            parts.append(c)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
     /// The last component of a path.
     public static func name(of path: String) -> String {
         guard let i = path.lastIndex(of: "/") else { return path }
