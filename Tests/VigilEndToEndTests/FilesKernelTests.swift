@@ -11,8 +11,10 @@ import VigilCore
 private let storeSource = #"""
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int put(const char *path, int flags) {
@@ -54,6 +56,31 @@ int main(void) {
             rc = fd < 0 ? -1 : (read(fd, b, sizeof b) < 0 ? -1 : close(fd));
         } else if (!strcmp(line, "load")) {
             rc = dlopen(arg, RTLD_NOW) ? 0 : -1;
+        } else if (!strcmp(line, "purge")) {    /* a scratch file, made and removed (unlink) */
+            snprintf(path, sizeof path, "%s/scratch-%u.tmp", arg, ++n);
+            rc = put(path, O_WRONLY | O_CREAT | O_TRUNC);
+            if (!rc) rc = unlink(path);
+        } else if (!strcmp(line, "mvat") || !strcmp(line, "rmat")) {
+            /* renameat(AT_FDCWD, SRC, dirfd, name) / unlinkat(dirfd, name): the *at forms */
+            char *src = arg, *dst = strchr(arg, ' ');
+            if (dst) *dst++ = 0; else dst = arg;
+            char dir[1200], name[1200];
+            snprintf(dir, sizeof dir, "%s", dst);
+            snprintf(name, sizeof name, "%s", dst);
+            int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
+            if (dfd < 0) rc = -1;
+            else {
+                rc = line[0] == 'm' ? renameat(AT_FDCWD, src, dfd, basename(name)) : unlinkat(dfd, basename(name), 0);
+                close(dfd);
+            }
+        } else if (!strcmp(line, "link")) {
+            char *dst = strchr(arg, ' ');
+            if (dst) { *dst++ = 0; rc = link(arg, dst); } else rc = -1;
+        } else if (!strcmp(line, "chmodx")) {
+            rc = chmod(arg, 0755);
+        } else if (!strcmp(line, "fchmodx")) {
+            int fd = open(arg, O_RDONLY);
+            rc = fd < 0 ? -1 : (fchmod(fd, 0755) ? -1 : close(fd));
         }
         printf(rc ? "err\n" : "ok\n");
     }
@@ -106,6 +133,14 @@ private func cc(_ args: [String]) throws {
     guard r.status == 0 else { throw POSIXError(.EINVAL) }
 }
 
+/// Compiles the store into `base`/store.
+private func buildStore(in base: String) throws -> String {
+    let binary = base + "/store"
+    try storeSource.write(toFile: base + "/store.c", atomically: false, encoding: .utf8)
+    try cc(["-O1", "-o", binary, base + "/store.c", "-ldl"])
+    return binary
+}
+
 /// Findings in `file` (OCSF lines) whose reasons name `kind` and whose text names `path`.
 private func findings(in file: String, kind: String, path: String) -> [[String: Any]] {
     let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
@@ -135,9 +170,7 @@ struct FilesKernelTests {
         let modules = base + "/modules"
         for d in [data, logs, other, modules] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let binary = base + "/store"
-        try storeSource.write(toFile: base + "/store.c", atomically: false, encoding: .utf8)
-        try cc(["-O1", "-o", binary, base + "/store.c", "-ldl"])
+        let binary = try buildStore(in: base)
         try "int vigil_module_init(void) { return 42; }\n".write(toFile: base + "/mod.c", atomically: false, encoding: .utf8)
         try cc(["-shared", "-fPIC", "-o", modules + "/evil.so", base + "/mod.c"])
         let models = base + "/models"
@@ -193,5 +226,79 @@ struct FilesKernelTests {
         let written = findings(in: out, kind: "new-write-path", path: other + "/authorized_keys")
         let text = written.first.map { String(describing: $0) } ?? ""
         #expect(text.contains("nearest learned"), "the finding names the nearest learned prefix: \(text)")
+    }
+    /// Issue 20 item 1's calls that name a file: a rename or link target, an unlink, a chmod
+    /// to an executable mode. Each is a write into the name's directory: the store's own
+    /// (temp-and-rename saves, rotation, scratch files it removes, a chmod +x in its data
+    /// directory it never did while learned) raise nothing; the same calls elsewhere raise
+    /// new-write-path within one second, naming the path and the call, and a chmod +x
+    /// outside the learned writes is concrete (the response climbs past alert).
+    @Test func renameLinkUnlinkAndChmodExecOutsideTheLearnedWritesAreNewWritePaths() throws {
+        try BPFTestGate.check()
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-files-named-\(UUID().uuidString)").path
+        let data = base + "/var/lib/store", logs = base + "/var/log/store"
+        let moved = base + "/srv/moved", linked = base + "/srv/linked", spool = base + "/srv/spool", tools = base + "/opt/tools"
+        for d in [data, logs, moved, linked, spool, tools] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try "job\n".write(toFile: spool + "/old.job", atomically: false, encoding: .utf8)
+        try "#!/bin/sh\n".write(toFile: tools + "/tool", atomically: false, encoding: .utf8)
+        let binary = try buildStore(in: base)
+        let models = base + "/models"
+
+        var store: Store?
+        let learn = try runVigil(["learn", "--models", models, "--duration", "8", "--only", binary,
+                                  "--bucket", "2", "--window", "2", "--min-observed", "4", "--save-interval", "3"]) {
+            store = try Store(binary)
+            let end = Date().addingTimeInterval(5)
+            while Date() < end {
+                store!.normalWork(data, logs, rounds: 3)
+                store!.run("purge \(data)")
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        let s = try #require(store)
+        defer { s.stop() }
+        #expect(learn.status == 0, "stderr: \(learn.err)")
+
+        let out = base + "/findings.jsonl"
+        var quiet = "", timings: [String: Double?] = [:]
+        let attacks: [(name: String, command: String, path: String, call: String)] = [
+            ("rename", "mvat \(data)/stage.tmp \(moved)/payload", moved + "/payload", "rename target"),
+            ("link", "link \(data)/dump.rdb \(linked)/copy", linked + "/copy", "(link)"),
+            ("unlink", "rmat \(spool)/old.job", spool + "/old.job", "(unlink)"),
+            ("chmod", "chmodx \(tools)/tool", tools + "/tool", "(chmod +x)"),
+        ]
+        let monitor = try runVigil(["monitor", "--models", models, "--workload", "exe:" + binary, "--duration", "9", "--output", "file:" + out]) {
+            s.normalWork(data, logs, rounds: 6)
+            for _ in 0..<3 { s.run("purge \(data)") }
+            #expect(s.run("fchmodx \(data)/dump.rdb"), "a chmod +x where it writes (never done while learned)")
+            #expect(s.run("write \(data)/stage.tmp"))
+            Thread.sleep(forTimeInterval: 1.0)
+            quiet = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            for a in attacks {
+                #expect(s.run(a.command), "\(a.command)")
+                timings[a.name] = waitForFinding(out, kind: "new-write-path", path: a.path, seconds: 1.0)
+            }
+        }
+        #expect(monitor.status == 0, "stderr: \(monitor.err)")
+        let pid = String(s.process.processIdentifier)
+        let quietFindings = jsonLines(quiet).filter { $0["class_uid"] as? Int == 2004 && String(describing: $0).contains(pid) }
+        #expect(quietFindings.isEmpty, "its saves, rotations, removed scratch files and a chmod +x in its data directory raise nothing: \(quietFindings)")
+        let all = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        for a in attacks {
+            #expect((timings[a.name] ?? nil) != nil, "\(a.name): new-write-path within one second naming \(a.path); findings: \(all)")
+            let f = findings(in: out, kind: "new-write-path", path: a.path)
+            let text = f.map { String(describing: $0) }.joined()
+            #expect(text.contains(a.call), "\(a.name): the finding names the call: \(text)")
+            #expect(text.contains("nearest learned"), "\(a.name): and the nearest learned prefix: \(text)")
+        }
+        // Only the chmod +x is concrete: the statistical cap holds the others at alert.
+        let statusOf: (String) -> String = { path in
+            findings(in: out, kind: "new-write-path", path: path).compactMap { $0["status_detail"] as? String }.joined(separator: " | ")
+        }
+        for a in attacks.dropLast() {
+            #expect(!statusOf(a.path).contains("would have acted"), "\(a.name) is statistical evidence, held at alert: \(statusOf(a.path))")
+        }
+        #expect(statusOf(tools + "/tool").contains("would have acted"), "a chmod +x outside the learned writes is concrete: \(statusOf(tools + "/tool"))")
     }
 }
