@@ -191,6 +191,39 @@ private func learnedStore() -> Profile {
         #expect(ssh.score == 60 && ssh.scoring.contains("high-risk"))
     }
 
+    @Test func namedCallsAreWritesAndAChmodExecOutsideTheLearnedWritesIsConcrete() throws {
+        func named(_ via: Event.FileAccess.Via, _ path: String) -> Event {
+            S.ev(300, .file(.init(operation: .write, path: path, via: via)), at: S.at(21))
+        }
+        let out = judge([
+            named(.rename, "/var/lib/redis/dump.rdb"),          // its own save: nothing
+            named(.unlink, "/var/lib/redis/temp-4242.rdb"),
+            named(.chmodExec, "/var/lib/redis/dump.rdb"),       // where it writes: nothing
+            named(.rename, "/srv/www/shell.php"),
+            named(.link, "/srv/www/copy.php"),
+            named(.unlink, "/var/spool/cron/old"),
+            named(.chmodExec, "/opt/app/bin/tool"),
+        ])
+        #expect(out.count == 4, "\(out.map(\.observed))")
+        let rename = try #require(out.first { $0.filePath == "/srv/www/shell.php" })
+        #expect(rename.kind == .newWritePath && rename.observed == "/srv/www/shell.php (rename target)")
+        #expect(Policy.standard.isStatistical(rename), "a rename into an ordinary new directory is statistical, as a write is")
+        #expect(out.contains { $0.observed == "/srv/www/copy.php (link)" })
+        let cron = try #require(out.first { $0.filePath == "/var/spool/cron/old" })
+        #expect(cron.observed.hasSuffix("(unlink)") && cron.highRisk, "an unlink in a cron directory is a write there")
+        let chmod = try #require(out.first { $0.filePath == "/opt/app/bin/tool" })
+        #expect(chmod.observed == "/opt/app/bin/tool (chmod +x)")
+        #expect(chmod.highRisk && !Policy.standard.isStatistical(chmod), "chmod +x outside the learned writes is concrete")
+        #expect(chmod.score == 60 && chmod.scoring.contains("high-risk"))
+    }
+
+    @Test func pathsAsNamedAreFoldedByTextNeverAboveTheRoot() {
+        #expect(FileRules.lexicallyNormalized("/a/./b//c/../d") == "/a/b/d")
+        #expect(FileRules.lexicallyNormalized("/../../x") == "/x")
+        #expect(FileRules.lexicallyNormalized("/a/b/..") == "/a")
+        #expect(FileRules.lexicallyNormalized("/") == "/")
+    }
+
     @Test func codeFromATempDirectoryIsConcreteAndANewSystemLibraryIsNot() throws {
         let out = judge([
             file(300, .mapExec, "/tmp/exp/evil.so", at: S.at(21)),
