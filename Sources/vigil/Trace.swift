@@ -10,8 +10,8 @@ struct Trace: ParsableCommand {
         abstract: "Stream process and network events from the kernel as OCSF JSON lines.",
         discussion: """
         Loads Vigil's eBPF probes (exec, fork, exit; connect, bind, listen, accept; and, with \
-        --syscalls, every syscall entry; with --files, files opened for writing, files mapped \
-        executable and reads of the sensitive set) and prints one event per line until the duration ends \
+        --syscalls, every syscall entry; with --files, files opened for writing, renamed, linked, \
+        unlinked or made executable, files mapped executable and reads of the sensitive set) and prints one event per line until the duration ends \
         or SIGINT/SIGTERM arrives. Needs root.
 
         JSON lines are OCSF 1.5: Process Activity (class_uid 1007) for launch and terminate, \
@@ -46,7 +46,7 @@ struct Trace: ParsableCommand {
     @Flag(help: "Also report every syscall entry (many events).")
     var syscalls = false
 
-    @Flag(help: "Also report files opened for writing, files mapped executable and reads of the sensitive set (its default list: docs/policy.md).")
+    @Flag(help: "Also report files opened for writing, renamed, linked, unlinked or made executable, files mapped executable and reads of the sensitive set (its default list: docs/policy.md).")
     var files = false
 
     @Option(help: "Output format: json (OCSF lines) or text (one readable line per event, stdout only).")
