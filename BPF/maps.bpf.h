@@ -8,6 +8,7 @@ const volatile __u32 vg_self_tgid = 0;          /* Vigil itself: never reported 
 const volatile __u32 vg_filter_tgid = 0;        /* 0: every process */
 const volatile char vg_filter_comm[VG_COMM_LEN] = {}; /* empty: every command */
 const volatile bool vg_want_syscalls = false;   /* emit a record per syscall (vigil trace --syscalls) */
+const volatile bool vg_want_files = false;      /* trace mode: report file events (files.bpf.c) */
 const volatile __u32 vg_syscall_wakeup_bytes = 256 * 1024; /* batch wakeups for syscall records */
 
 /* Which probes run (enum vg_mode). */
@@ -248,5 +249,27 @@ struct {
     __type(key, struct vg_ngram_key);
     __type(value, struct vg_seen);
 } vg_known_ngrams SEC(".maps");
+
+/* What each profile slot is known to do with files (struct vg_file_key: a write's
+ * directory hash, a mapped or sensitive file's path hash). User space preloads it from
+ * saved profiles; the kernel adds what it reports, so each is reported once per run. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 65536);
+    __type(key, struct vg_file_key);
+    __type(value, __u8);
+} vg_known_files SEC(".maps");
+
+/* FNV-1a 64 of the file and directory names of the sensitive set (`shadow`, `.ssh`, ...):
+ * a read-only open is resolved to a path only when its name or its directory's is here.
+ * Written by user space. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 1024);
+    __type(key, __u64);
+    __type(value, __u8);
+} vg_sensitive_names SEC(".maps");
 
 #endif

@@ -16,6 +16,7 @@
 #include "learn.bpf.c"
 #include "process.bpf.c"
 #include "network.bpf.c"
+#include "files.bpf.c"
 #include "syscalls.bpf.c"
 #include "bench.bpf.c"
 

@@ -52,13 +52,64 @@ struct mm_struct {
     unsigned long arg_end;
 };
 
+struct super_block {
+    __u32 s_dev;          /* dev_t */
+};
+
 struct inode {
     umode_t i_mode;
+    unsigned long i_ino;
+    struct super_block *i_sb;
+};
+
+struct qstr {
+    union {
+        struct {
+            __u32 hash;
+            __u32 len;
+        };
+        __u64 hash_len;
+    };
+    const unsigned char *name;
+};
+
+struct dentry {
+    struct dentry *d_parent;
+    struct qstr d_name;
+    struct inode *d_inode;
+};
+
+struct vfsmount {
+    struct dentry *mnt_root;
+};
+
+/* The mount a vfsmount is embedded in (container_of through the relocated offset of mnt). */
+struct mount {
+    struct mount *mnt_parent;
+    struct dentry *mnt_mountpoint;
+    struct vfsmount mnt;
+};
+
+struct path {
+    struct vfsmount *mnt;
+    struct dentry *dentry;
+};
+
+struct fs_struct {
+    struct path pwd;
 };
 
 struct file {
     struct inode *f_inode;
+    struct path f_path;
+    unsigned int f_mode;  /* fmode_t */
     void *private_data;
+};
+
+struct vm_area_struct {
+    unsigned long vm_start;
+    unsigned long vm_flags;
+    struct file *vm_file;
 };
 
 struct fdtable {
@@ -111,6 +162,7 @@ struct task_struct {
     struct task_struct *group_leader;
     struct mm_struct *mm;
     struct files_struct *files;
+    struct fs_struct *fs;
     struct cred *cred;
     char comm[16];
     __u64 start_time;
@@ -137,6 +189,12 @@ struct linux_binprm {
 #define VG_NR_PTRACE 117
 #define VG_NR_BPF 280
 #endif
+
+#define FMODE_WRITE 0x2
+#define PROT_EXEC 0x4
+#define VG_AT_FDCWD -100
+#define MAP_ANONYMOUS 0x20
+#define VM_EXEC 0x4
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000

@@ -18,7 +18,8 @@
 #   redis  REPLICAOF to a port nobody learned   (a new outbound connection)
 #   redis  a shell injected with gdb            (the service runs a program it never ran)
 #   nginx  a shell injected with gdb            (the same, in a worker)
-#   redis  CONFIG SET dir + SAVE outside its data directory (a file written where it never writes)
+#   redis  CONFIG SET dir /tmp/NEW + CONFIG SET dbfilename x + SAVE (a temp file written and
+#          renamed where it never writes; services.sh allows local protected configs)
 #
 # Prints findings per hour about each service by kind and rung, and for each attack step
 # whether a finding named it, how long after the step, and at which rung. Nothing here is a
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --keep) KEEP=$2; shift 2 ;;
         --vigil) VIGIL=$2; BUILD=0; shift 2 ;;   # a vigil binary to use instead of the release build
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "false-alarms.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -179,12 +180,16 @@ sleep 2
 step redis gdb-shell new-exec,unknown-executable; inject_shell "$REDIS"; sleep 3
 WORKER=$(pgrep -P "$NGINX" | head -1)
 step nginx gdb-shell new-exec,unknown-executable; inject_shell "$WORKER"; sleep 3
-mkdir -p "$W/elsewhere"
+ELSEWHERE=$(mktemp -d /tmp/vigil-redis-elsewhere.XXXXXX)
 step redis write-outside-data-dir new-write-path
-redis-cli -p "$REDIS_PORT" CONFIG SET dir "$W/elsewhere" >/dev/null 2>&1 || true
-redis-cli -p "$REDIS_PORT" CONFIG SET dbfilename authorized_keys >/dev/null 2>&1 || true
-redis-cli -p "$REDIS_PORT" SAVE >/dev/null 2>&1 || true
+for cmd in "CONFIG SET dir $ELSEWHERE" "CONFIG SET dbfilename x" "SAVE"; do
+    # shellcheck disable=SC2086
+    reply=$(redis-cli -p "$REDIS_PORT" $cmd 2>&1 || true)
+    [ "$reply" = OK ] || log "redis refused '$cmd': $reply (the attack step did nothing)"
+done
+[ -f "$ELSEWHERE/x" ] || log "redis wrote no $ELSEWHERE/x"
 sleep 3
+rm -rf "$ELSEWHERE"
 kill -INT "$MON"; wait "$MON" || true
 
 # --- report ----------------------------------------------------------------------------

@@ -211,9 +211,10 @@ run_workloads() {
         echo 4242 > /proc/self/loginuid
         local t0 c0 t1 c1 out v
         t0=$(now_ns); c0=$(agent_ticks "$agent")
-        for kind in getppid openclose connect; do
-            case $kind in getppid) n=$GETPPID_N ;; openclose) n=$OPENCLOSE_N ;; connect) n=$CONNECT_N ;; esac
-            v=$("$BENCH" loop --kind $kind --iterations $((n / div)) --cpu 1 --port "$REFUSED_PORT")
+        mkdir -p "$W/writes"
+        for kind in getppid openclose writefile connect; do
+            case $kind in getppid) n=$GETPPID_N ;; openclose|writefile) n=$OPENCLOSE_N ;; connect) n=$CONNECT_N ;; esac
+            v=$("$BENCH" loop --kind $kind --iterations $((n / div)) --cpu 1 --port "$REFUSED_PORT" --dir "$W/writes")
             sample "$section" "$config" "${kind}_ns" "$(echo "$v" | awk '{ print $1 }')"
             sample "$section" "$config" "${kind}_wall_ns" "$(echo "$v" | awk '{ print $2 }')"
         done

@@ -77,18 +77,24 @@ func template(kind: UInt16) -> [UInt8] {
     case VG_KIND_TAMPER.rawValue:
         var t = vg_tamper(); t.hdr = header(MemoryLayout<vg_tamper>.size); t.what = 1; t.detail = 15
         return bytes(t)
+    case VG_KIND_FILE.rawValue:
+        var f = vg_file(); f.hdr = header(MemoryLayout<vg_file>.size); f.profile = 2; f.op = 2; f.flags = 1
+        let path = Array("/tmp/mod.so".utf8)
+        f.path_len = UInt16(path.count); f.dir_hash = 0x1234; f.path_hash = 0x5678
+        withUnsafeMutableBytes(of: &f.path) { p in for (i, b) in path.enumerated() { p[i] = b } }
+        return bytes(f)
     default:
         return bytes(header(MemoryLayout<vg_header>.size))
     }
 }
 
-let templates = (0..<13).map { template(kind: UInt16($0)) }
+let templates = (0..<14).map { template(kind: UInt16($0)) }
 
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     if let dir = ProcessInfo.processInfo.environment["VIGIL_FUZZ_WRITE_SEEDS"] {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for kind in 1...11 {
+        for kind in 1...12 {
             FileManager.default.createFile(atPath: "\(dir)/raw-kind\(kind)", contents: Data([0] + templates[kind]))
             FileManager.default.createFile(atPath: "\(dir)/template-kind\(kind)", contents: Data([UInt8(kind << 1 | 1)] + templates[kind][4..<48]))
         }

@@ -39,8 +39,9 @@ func stringArgument(_ name: String, default value: String) -> String {
     return value
 }
 
-/// The child: `vigil-bench loop [--kind getppid|openclose|connect] --iterations N --cpu C`
+/// The child: `vigil-bench loop [--kind getppid|openclose|writefile|connect] --iterations N --cpu C`
 /// prints ns per syscall: CPU time of the thread, then wall time. `openclose` opens and closes /dev/null (2 syscalls per round);
+/// `writefile` opens one of 16 files of `--dir` for writing, writes a byte and closes it (3);
 /// `connect` makes a TCP socket, connects it to 127.0.0.1:`--port` where nothing listens
 /// (refused), and closes it (3 syscalls per round).
 func runLoop() {
@@ -49,6 +50,7 @@ func runLoop() {
     let kind = stringArgument("--kind", default: "getppid")
     var sink: Int32 = 0
     var perRound = 1
+    var cleanup: () -> Void = {}
     let round: () -> Void
     switch kind {
     case "openclose":
@@ -58,6 +60,21 @@ func runLoop() {
             sink &+= fd
             close(fd)
         }
+    case "writefile":
+        // File-heavy: open for writing (create, truncate) one of 16 files of a private
+        // directory, write a byte, close (3 syscalls per round): what files.bpf.c resolves.
+        perRound = 3
+        let dir = stringArgument("--dir", default: "/tmp")
+        let paths = (0..<16).map { "\(dir)/vigil-bench-write-\(getpid())-\($0).tmp" }
+        var i = 0
+        var byte: UInt8 = 0x78
+        round = {
+            let fd = open(paths[i & 15], O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            sink &+= Int32(write(fd, &byte, 1))
+            close(fd)
+            i &+= 1
+        }
+        cleanup = { for p in paths { unlink(p) } }
     case "connect":
         perRound = 3
         var addr = sockaddr_in()
@@ -79,6 +96,7 @@ func runLoop() {
     let start = monotonicNanos(), cpuStart = threadCPUNanos()
     for _ in 0..<n { round() }
     let cpu = threadCPUNanos() - cpuStart, elapsed = monotonicNanos() - start
+    cleanup()
     // First the CPU time this thread spent per syscall (user and kernel, the probes
     // included: they run in the syscall's context), then the wall time. On a shared machine
     // the wall time also holds the time the loop waited for its CPU; the CPU time does not.

@@ -68,6 +68,7 @@ func runReport() {
     let workloads: [(metric: String, title: String, unit: String, digits: Int, higherIsBetter: Bool, addedColumn: Bool)] = [
         ("getppid_ns", "getppid() loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
         ("openclose_ns", "open(/dev/null)+close loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
+        ("writefile_ns", "open(O_WRONLY|O_CREAT|O_TRUNC)+write+close of 16 files loop pinned to one CPU (file capture)", "CPU ns/syscall", 1, false, true),
         ("connect_ns", "socket+connect to a refused 127.0.0.1 port+close loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
         ("getppid_wall_ns", "getppid() loop, wall time", "wall ns/syscall", 1, false, false),
         ("nginx_rps", "nginx on loopback, wrk", "requests/s", 0, true, false),

@@ -176,6 +176,7 @@ public final class Agent {
         nextSave = now + UInt64(c.run.saveIntervalSeconds * 1e9)
         learner = Learner(hostID: c.hostID, policy: c.run.stability, profiles: baselines.profiles, now: now,
                           binaryHash: { [hasher] in hasher.cachedOrSchedule(path: $0) })
+        learner.sensitivePatterns = c.policy.sensitiveFiles
         for p in baselines.profiles.sorted(by: { $0.id < $1.id }) {
             if let ch = modes.register(p.id, created: false, now: now) { changes.append(ch) }
         }
@@ -363,6 +364,16 @@ public final class Agent {
                     // Reported while the process was pending: teach the kernel, so the
                     // profile's other processes do not report it again.
                     try? kernel.preload(slot: learner.profileSlot(for: id), syscalls: [n.syscall], ngrams: [n.hash])
+                }
+            } else if judges {
+                responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos)
+            }
+        case .file(let f):
+            if let id = learningProfile(pid, slot: f.profileSlot) {
+                learner.apply(event, process: record, now: now)
+                if f.profileSlot == 0 {
+                    // Reported while pending: teach the kernel for the profile's other processes.
+                    try? kernel.preloadFiles(slot: learner.profileSlot(for: id), [.of(f.operation, path: f.path)])
                 }
             } else if judges {
                 responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos)
@@ -581,6 +592,7 @@ public final class Agent {
             try kernel.setSlotMode(slot, mode)
             if inKernel.insert(id).inserted {
                 try kernel.preload(slot: slot, syscalls: learner.knownSyscalls(id), ngrams: learner.knownNgramHashes(id))
+                if let p = learner.profiles[id] { try kernel.preloadFiles(slot: slot, FileRules.kernelKeys(p)) }
             }
         } catch {
             Diagnostics.warning("could not load profile \(id) into the kernel: \(error)")

@@ -21,6 +21,8 @@ public enum EventFormatter {
             return "action  \(who) \(a.kind.rawValue)\(a.remote.map { " " + Self.endpoint($0) } ?? "")\(a.path.map { " " + $0 } ?? "") result=\(a.result)"
         case .tamper(let t):
             return "tamper  \(who) \(t.kind.rawValue) \(t.detail)"
+        case .file(let f):
+            return "file    \(who) \(f.operation.rawValue) \(f.path)\(f.truncated ? " (truncated)" : "")\(f.viaMprotect ? " (mprotect)" : "")\(f.via == .open ? "" : " (" + f.via.rawValue + ")")"
         case .network(let n):
             let local = n.local.map(Self.endpoint) ?? "-"
             let remote = n.remote.map(Self.endpoint) ?? "-"

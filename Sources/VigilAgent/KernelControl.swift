@@ -36,6 +36,8 @@ public protocol KernelControl: AnyObject {
     /// Makes the given slots know exactly the given behaviour; returns entries removed.
     @discardableResult
     func replaceKnown(_ slots: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)]) throws -> Int
+    /// Adds what `slot` is known to do with files (vg_known_files).
+    func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws
     /// Counts of known behaviour per slot, as the kernel holds them.
     func knownCounts() -> [UInt32: KernelCounts]
     /// Sends `signal` to `pid`; returns 0 or the errno.
@@ -48,6 +50,11 @@ public protocol KernelControl: AnyObject {
     var runTimeStatsEnabled: Bool { get }
     /// Detaches every probe: nothing new arrives, nothing more is enforced.
     func detach()
+}
+
+extension KernelControl {
+    /// A kernel without file capture (a fake in tests) holds nothing.
+    public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws {}
 }
 
 extension Sensor: KernelControl {

@@ -51,6 +51,9 @@ final class Responder {
     private var batchSeen: [Int32: UInt64] = [:]
     /// Deviations of already-killed (or exited) processes: counted, not reported.
     private var quietAfterKill = 0
+    /// Processes a kill was carried out on (not a monitor-mode "would have acted": such a
+    /// process lives on, and what it does next is reported).
+    private var killed: Set<Int32> = []
     /// Processes with concrete (not only statistical) evidence since they started.
     private var concrete: Set<Int32> = []
     /// Deviations of processes outside every workload that were not reported.
@@ -162,6 +165,7 @@ final class Responder {
         planner.remove(pid)
         actions.forget(pid)
         concrete.remove(pid)
+        killed.remove(pid)
         // Late records of a process that has gone are counted, not reported.
         exited.insert(pid, now: now)
     }
@@ -188,7 +192,7 @@ final class Responder {
 
     func judge(_ deviations: [Deviation], pid: Int32, now: UInt64, seen: UInt64? = nil) {
         guard !deviations.isEmpty else { return }
-        if planner.rung(of: pid) == .kill || exited.contains(pid) {
+        if killed.contains(pid) || exited.contains(pid) {
             // Killed already: what it did on the way out is counted, not re-reported.
             quietAfterKill += deviations.count
             return
@@ -303,6 +307,7 @@ final class Responder {
         }
         let outcome = actions.apply(step)
         if case .succeeded = outcome, step.isUp, step.to > .alert { noteAct(step) }
+        if case .succeeded = outcome, step.to == .kill { killed.insert(step.pid) }
         if case .succeeded = outcome, let seen, step.to > .alert {
             let done = clock.nowNanos()
             if done > seen { latencies.add(done - seen) }

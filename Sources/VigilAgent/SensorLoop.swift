@@ -98,6 +98,7 @@ public enum AgentRunner {
         options.execGuard = c.command == .enforce || c.command == .run
         options.guardAllProcesses = c.allProcesses
         options.sizeKnownMaps(for: baselines.profiles)
+        options.sensitiveFiles = c.policy.sensitiveFiles
         options.pinDirectory = c.command == .learn ? nil : c.run.bpfPin
         if let kib = ProcessInfo.processInfo.environment["VIGIL_RING_BUFFER_KIB"] {
             // A test knob (storm campaigns): a ring small enough to overflow.

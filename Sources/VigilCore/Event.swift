@@ -39,6 +39,9 @@ public struct Event: Sendable, Hashable {
         case action(KernelAction)
         /// Someone reached for the agent itself (signal, ptrace, BPF detach).
         case tamper(Tamper)
+        /// A file written, mapped executable or read from the sensitive set, new to the
+        /// process's profile (or every one, in `vigil trace`).
+        case file(FileAccess)
     }
 
     public var kind: Kind {
@@ -51,12 +54,13 @@ public struct Event: Sendable, Hashable {
         case .novelty: .novelty
         case .action: .action
         case .tamper: .tamper
+        case .file: .file
         }
     }
 
     /// A flat name for each kind of event, used in counters, filters and text output.
     public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
-        case exec, fork, exit, syscall, connect, bind, listen, accept, novelty, action, tamper
+        case exec, fork, exit, syscall, connect, bind, listen, accept, novelty, action, tamper, file
 
         init(_ op: Network.Operation) {
             switch op {
@@ -204,6 +208,53 @@ extension Event {
         public init(kind: Kind, detail: UInt32) {
             self.kind = kind
             self.detail = detail
+        }
+    }
+
+    /// A file operation the kernel resolved to the file it opened or mapped (absolute path,
+    /// symlinks and relative paths already resolved).
+    public struct FileAccess: Sendable, Hashable {
+        public enum Operation: String, Sendable, Hashable, Codable, CaseIterable {
+            /// Opened with write access (open, openat, openat2, creat).
+            case write
+            /// Mapped executable: mmap with PROT_EXEC of a file, or mprotect adding it.
+            case mapExec = "map-exec"
+            /// Opened read-only, and of the sensitive set.
+            case readSensitive = "read-sensitive"
+        }
+        public var operation: Operation
+        public var path: String
+        /// The profile slot the kernel judged it against (0: pending or none).
+        public var profileSlot: UInt32
+        /// The kernel's walk stopped before the root: the path lacks its leading components.
+        public var truncated: Bool
+        /// A map-exec by mprotect rather than mmap.
+        public var viaMprotect: Bool
+        /// How a write happened: opened for writing, or a call that names the file.
+        public var via: Via
+
+        /// The call behind a ``Operation/write``.
+        public enum Via: String, Sendable, Hashable, Codable, CaseIterable {
+            /// open, openat, openat2, creat with write access.
+            case open
+            /// The target of rename, renameat, renameat2.
+            case rename
+            /// The new name of link, linkat.
+            case link
+            /// The name unlink, unlinkat removed.
+            case unlink
+            /// chmod, fchmod, fchmodat, fchmodat2 to a mode with an execute bit.
+            case chmodExec = "chmod-exec"
+        }
+
+        public init(operation: Operation, path: String, profileSlot: UInt32 = 0, truncated: Bool = false, viaMprotect: Bool = false,
+                    via: Via = .open) {
+            self.operation = operation
+            self.path = path
+            self.profileSlot = profileSlot
+            self.truncated = truncated
+            self.viaMprotect = viaMprotect
+            self.via = via
         }
     }
 

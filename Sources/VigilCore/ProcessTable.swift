@@ -98,7 +98,7 @@ public struct ProcessTable: Sendable {
             exited[event.pid] = (r, event.timeNanos)
             expire(now: event.timeNanos)
             return r
-        case .syscall, .network, .novelty, .action, .tamper:
+        case .syscall, .network, .novelty, .action, .tamper, .file:
             if live[event.pid] == nil, exited[event.pid] == nil {
                 // A process we never saw start (it raced the snapshot): learn what we can.
                 live[event.pid] = ProcessRecord(pid: event.pid, ppid: 0, comm: event.comm, cgroupID: event.cgroupID,

@@ -6,6 +6,7 @@ public enum OCSF {
 
     /// The event classes Vigil produces, by `class_uid`.
     public enum Class: Int, Sendable, CaseIterable {
+        case fileSystemActivity = 1001
         case processActivity = 1007
         case detectionFinding = 2004
         case networkActivity = 4001
@@ -15,6 +16,7 @@ public enum OCSF {
         /// `class_name`.
         public var name: String {
             switch self {
+            case .fileSystemActivity: "File System Activity"
             case .processActivity: "Process Activity"
             case .detectionFinding: "Detection Finding"
             case .networkActivity: "Network Activity"
@@ -42,6 +44,7 @@ public enum OCSF {
             switch word.lowercased() {
             case "findings", "finding": [.detectionFinding]
             case "process": [.processActivity]
+            case "file", "files": [.fileSystemActivity]
             case "network": [.networkActivity]
             case "app", "health", "agent": [.applicationLifecycle, .applicationError]
             default: Int(word).flatMap(Class.init(rawValue:)).map { [$0] }
@@ -71,6 +74,12 @@ public enum OCSF {
     /// "Bind" activity: an accepted connection is an inbound Open, a bind is Other.
     public enum NetworkActivity: Int, Sendable {
         case open = 1, close = 2, reset = 3, fail = 4, refuse = 5, traffic = 6, listen = 7, other = 99
+    }
+
+    /// File System Activity (1001) `activity_id` values used here: a write-access open is an
+    /// Update, a sensitive file's read-only open a Read, an executable mapping Other.
+    public enum FileSystemActivity: Int, Sendable {
+        case create = 1, read = 2, update = 3, delete = 4, rename = 5, setAttributes = 6, other = 99
     }
 
     /// Process Activity (1007) `activity_id` values used here.

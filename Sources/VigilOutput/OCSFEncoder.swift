@@ -102,7 +102,53 @@ public struct OCSFEncoder: Sendable {
             return nil
         case .network(let n):
             return networkActivity(event, n, process: record, parents: ancestry)
+        case .file(let f):
+            return fileActivity(event, f, process: record, parents: ancestry)
         }
+    }
+
+    // MARK: File System Activity
+
+    private func fileActivity(_ event: Event, _ f: Event.FileAccess, process: ProcessRecord,
+                              parents: [ProcessRecord]) -> EncodedEvent {
+        let cls = OCSF.Class.fileSystemActivity
+        let (activity, activityName, verb): (OCSF.FileSystemActivity, String, String) = switch f.operation {
+        case .write: switch f.via {
+            case .open: (.update, "Update", "opened for writing")
+            case .rename: (.rename, "Rename", "made by a rename")
+            case .link: (.create, "Create", "made by a link")
+            case .unlink: (.delete, "Delete", "removed")
+            case .chmodExec: (.setAttributes, "Set Attributes", "made executable (chmod)")
+            }
+        case .readSensitive: (.read, "Read", "read")
+        case .mapExec: (.other, "Map Executable", f.viaMprotect ? "made executable (mprotect)" : "mapped executable")
+        }
+        var w = JSONWriter()
+        w.object { w in
+            header(&w, cls, activityID: activity.rawValue, activityName: activityName, severity: .informational,
+                   timeNanos: event.timeNanos)
+            w.field("message", "\(f.path) \(verb) by \(displayName(process)) (pid \(process.pid))")
+            metadata(&w, profiles: ["host"])
+            device(&w)
+            w.object("actor") { w in
+                w.object("process") { w in processObject(&w, process, parents: parents) }
+            }
+            w.object("file") { w in
+                w.field("name", basename(f.path))
+                w.field("path", f.path)
+                w.field("parent_folder", f.path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(f.path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "/")
+                w.field("type_id", 1)
+                w.field("type", "Regular File")
+            }
+            if f.truncated || f.operation == .mapExec || f.via != .open {
+                w.object("unmapped") { w in
+                    w.field("vigil_file_operation", f.operation.rawValue)
+                    if f.via != .open { w.field("vigil_file_call", f.via.rawValue) }
+                    if f.truncated { w.field("path_truncated", true) }
+                }
+            }
+        }
+        return EncodedEvent(bytes: w.bytes, classUID: cls.rawValue)
     }
 
     // MARK: Process Activity

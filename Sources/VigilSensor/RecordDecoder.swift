@@ -55,6 +55,7 @@ public struct RecordDecoder: Sendable {
         case VG_KIND_ACCEPT.rawValue: payload = decodeNet(record, .accept)
         case VG_KIND_NOVELTY.rawValue: payload = decodeNovelty(record)
         case VG_KIND_ACTION.rawValue: payload = decodeAction(record)
+        case VG_KIND_FILE.rawValue: payload = decodeFile(record)
         case VG_KIND_TAMPER.rawValue:
             payload = load(vg_tamper.self, record).flatMap { t -> Event.Payload? in
                 let kind: Event.Tamper.Kind? = switch t.what {
@@ -126,6 +127,31 @@ public struct RecordDecoder: Sendable {
         let calls = (0..<length).map { record.loadUnaligned(fromByteOffset: callsOffset + 4 * $0, as: UInt32.self) }
         return .novelty(.init(profileSlot: n.profile, calls: calls, hash: n.hash,
                               newSyscall: n.flags & UInt32(VG_NOVELTY_NEW_SYSCALL) != 0))
+    }
+
+    private mutating func decodeFile(_ record: UnsafeRawBufferPointer) -> Event.Payload? {
+        guard let f = load(vg_file.self, record) else { return nil }
+        let op: Event.FileAccess.Operation
+        switch f.op {
+        case VG_FILE_WRITE.rawValue: op = .write
+        case VG_FILE_MAP_EXEC.rawValue: op = .mapExec
+        case VG_FILE_READ_SENSITIVE.rawValue: op = .readSensitive
+        default:
+            counters.unknownKind += 1
+            return nil
+        }
+        let pathOffset = MemoryLayout<vg_file>.offset(of: \vg_file.path)!
+        var path = Self.string(record, at: pathOffset, max: min(Int(f.path_len), Int(VG_PATH_MAX) - 1))
+        // A name as the caller gave it, joined to its directory: "." and ".." folded here.
+        if f.flags & UInt32(VG_FILE_AS_NAMED) != 0 { path = FileRules.lexicallyNormalized(path) }
+        let via: Event.FileAccess.Via = if f.flags & UInt32(VG_FILE_CHMOD_EXEC) != 0 { .chmodExec }
+            else if f.flags & UInt32(VG_FILE_VIA_RENAME) != 0 { .rename }
+            else if f.flags & UInt32(VG_FILE_VIA_LINK) != 0 { .link }
+            else if f.flags & UInt32(VG_FILE_VIA_UNLINK) != 0 { .unlink }
+            else { .open }
+        return .file(.init(operation: op, path: path, profileSlot: f.profile,
+                           truncated: f.flags & UInt32(VG_FILE_PATH_TRUNCATED) != 0,
+                           viaMprotect: f.flags & UInt32(VG_FILE_VIA_MPROTECT) != 0, via: via))
     }
 
     private mutating func decodeAction(_ record: UnsafeRawBufferPointer) -> Event.Payload? {

@@ -37,6 +37,9 @@ public final class Sensor {
     private let knownNgrams: BPFMap
     private let knownExec: BPFMap
     private let slotModes: BPFMap
+    /// What each slot is known to do with files, and the sensitive set's names (files.bpf.c).
+    private let knownFiles: BPFMap?
+    private let sensitiveNames: BPFMap?
     /// Moved on after each change to `procSlots`: the kernel caches each thread's entry
     /// and looks it up again only when this moved (BPF/maps.bpf.h, vg_procs_gen).
     private let procsGen: BPFMap
@@ -97,11 +100,14 @@ public final class Sensor {
         knownExec = ke
         slotModes = sm
         procsGen = pg
+        knownFiles = object.map(named: "vg_known_files")
+        sensitiveNames = object.map(named: "vg_sensitive_names")
         decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
 
         do {
             try object.setGlobal("vg_self_tgid", UInt32(getpid()))
             try object.setGlobal("vg_want_syscalls", options.syscalls)
+            try object.setGlobal("vg_want_files", options.files)
             try object.setGlobal("vg_mode", options.mode.rawValue)
             try object.setGlobal("vg_exec_guard", options.execGuard && options.mode == .detect)
             try object.setGlobal("vg_guard_all", options.guardAllProcesses && options.mode == .detect)
@@ -134,6 +140,17 @@ public final class Sensor {
             // When it is loaded, sys_enter also takes the network calls' entry: their own
             // enter tracepoints would add a test to every other syscall.
             if sysEnterLoaded && ["vg_enter_connect", "vg_enter_bind", "vg_enter_listen"].contains(program.name) {
+                program.autoload = false
+                continue
+            }
+            // File capture (files.bpf.c): learning and detection, and `vigil trace --files`.
+            if options.mode == .trace && !options.files && Self.filePrograms.contains(program.name) {
+                program.autoload = false
+                continue
+            }
+            // arm64 has only the *at forms: the classic ones' tracepoints are absent, and
+            // that is no loss worth a notice.
+            if Self.optionalFilePrograms.contains(program.name), hook.missing() != nil {
                 program.autoload = false
                 continue
             }
@@ -175,8 +192,16 @@ public final class Sensor {
         } catch {
             throw Self.explainLoadFailure(error)
         }
+        for p in FileRules.unfilterable(options.sensitiveFiles) {
+            notices.append("sensitive file pattern \(p) has '*' in both its name and its directory's: the kernel cannot filter reads by it, so reads of it are not reported")
+        }
         do {
             try procsGen.update(UInt32(0), procsGeneration)
+            let one: UInt8 = 1
+            for name in FileRules.kernelNames(options.sensitiveFiles) {
+                // The kernel hashes a name's first 31 bytes (files.bpf.c, VG_NAME_PEEK with its NUL).
+                try sensitiveNames?.update(PathHash.hash(String(decoding: name.utf8.prefix(31), as: UTF8.self)), one)
+            }
         } catch {
             throw SensorError("cannot initialise the BPF maps: \(error)", remedy: "report this with the kernel version (uname -r)")
         }
@@ -230,6 +255,36 @@ public final class Sensor {
             ringGauge = try RingBufferGauge(map: events)
         } catch {
             notices.append("cannot map the ring buffer's positions (\(error)): its fill level reads as 0")
+        }
+    }
+
+    /// The programs of files.bpf.c.
+    static let filePrograms: Set<String> = Set(["vg_exit_openat", "vg_exit_openat2", "vg_exit_open", "vg_exit_creat", "vg_enter_mmap", "vg_enter_mprotect"]
+        + namedFileCalls.flatMap { ["vg_enter_" + $0, "vg_exit_" + $0] })
+    /// The calls that name a file (files.bpf.c): rename and link targets, unlink, chmod +x.
+    static let namedFileCalls = ["rename", "renameat", "renameat2", "link", "linkat", "unlink", "unlinkat",
+                                 "chmod", "fchmod", "fchmodat", "fchmodat2"]
+    /// File programs whose tracepoint may be absent with no loss worth a notice: arm64 has
+    /// only the *at forms, and fchmodat2 is Linux 6.6 and later (fchmodat covers the rest).
+    static let optionalFilePrograms: Set<String> = Set(["vg_exit_open", "vg_exit_creat"]
+        + ["rename", "link", "unlink", "chmod", "fchmodat2"].flatMap { ["vg_enter_" + $0, "vg_exit_" + $0] })
+
+    /// Adds what profile `slot` is known to do with files: the kernel reports only the rest.
+    public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws {
+        guard let knownFiles else { return }
+        let one: UInt8 = 1
+        for k in keys {
+            let op: UInt32 = switch k.operation {
+            case .write: VG_FILE_WRITE.rawValue
+            case .mapExec: VG_FILE_MAP_EXEC.rawValue
+            case .readSensitive: VG_FILE_READ_SENSITIVE.rawValue
+            }
+            try knownFiles.update(vg_file_key(profile: slot, op: op, hash: k.hash), one)
+            if k.operation == .write {
+                // A learned write directory covers a chmod +x there too (kept apart in the
+                // kernel so that a new write reported first cannot hide a chmod +x).
+                try knownFiles.update(vg_file_key(profile: slot, op: VG_FILE_KEY_CHMOD_EXEC.rawValue, hash: k.hash), one)
+            }
         }
     }
 

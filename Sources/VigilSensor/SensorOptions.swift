@@ -48,6 +48,12 @@ public struct SensorOptions: Sendable {
     /// processes marked ``Sensor/Membership/guarded`` (see ``Sensor/setMembership(pid:_:)``);
     /// responses set for any other process are inert.
     public var guardAllProcesses = false
+    /// Trace mode: report file writes, executable mappings and sensitive reads
+    /// (`vigil trace --files`). Learn and detect modes always capture them.
+    public var files = false
+    /// The sensitive set (``FileRules/defaultSensitive``): the kernel resolves a read-only
+    /// open only when the file's or its directory's name is one of these patterns'.
+    public var sensitiveFiles: [String] = FileRules.defaultSensitive
     /// Detect mode: pin every link in this bpffs directory (e.g. `/sys/fs/bpf/vigil`), so the
     /// kernel side stays attached and enforcing if the agent dies; links an earlier agent
     /// left there are replaced once this sensor's are attached. nil: nothing is pinned.

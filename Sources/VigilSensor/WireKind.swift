@@ -16,6 +16,7 @@ extension Event.Kind {
         case .novelty: VG_KIND_NOVELTY.rawValue
         case .action: VG_KIND_ACTION.rawValue
         case .tamper: VG_KIND_TAMPER.rawValue
+        case .file: VG_KIND_FILE.rawValue
         }
     }
 }

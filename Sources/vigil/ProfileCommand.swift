@@ -144,6 +144,9 @@ struct ProfileCommand: ParsableCommand {
                 o["users"] = p.users.keys.sorted().map(Int.init)
                 o["binaries"] = p.binaries.keys.sorted()
                 o["ngram_count"] = p.ngrams.count
+                o["writes"] = p.writes.keys.sorted()
+                o["maps"] = p.maps.keys.sorted()
+                o["sensitive_reads"] = p.sensitiveReads.keys.sorted()
                 ProfileCommand.printJSON(o)
                 return
             }
@@ -163,6 +166,13 @@ struct ProfileCommand: ParsableCommand {
             print("destinations  \(p.destinations.keys.sorted().map(\.description).joined(separator: ", "))")
             print("syscalls      \(p.syscalls.count): \(p.syscalls.keys.map { SyscallTable.name(Int($0)) }.sorted().joined(separator: " "))")
             print("n-grams       \(p.ngrams.count)")
+            // Files: one line per learned write prefix (a `/**` entry covers every
+            // directory below), mapped executable file and sensitive file read.
+            print("writes        \(p.writes.isEmpty ? "none learned" : "\(p.writes.count)")")
+            for w in p.writes.keys.sorted() { print("  \(w)") }
+            print("mapped code   \(p.maps.isEmpty ? "none learned" : "\(p.maps.count)")")
+            for m in p.maps.keys.sorted() { print("  \(m)") }
+            print("sensitive     \(p.sensitiveReads.isEmpty ? "none read" : p.sensitiveReads.keys.sorted().joined(separator: ", "))")
         }
     }
 

@@ -10,11 +10,13 @@ struct Trace: ParsableCommand {
         abstract: "Stream process and network events from the kernel as OCSF JSON lines.",
         discussion: """
         Loads Vigil's eBPF probes (exec, fork, exit; connect, bind, listen, accept; and, with \
-        --syscalls, every syscall entry) and prints one event per line until the duration ends \
+        --syscalls, every syscall entry; with --files, files opened for writing, renamed, linked, \
+        unlinked or made executable, files mapped executable and reads of the sensitive set) and prints one event per line until the duration ends \
         or SIGINT/SIGTERM arrives. Needs root.
 
         JSON lines are OCSF 1.5: Process Activity (class_uid 1007) for launch and terminate, \
-        Network Activity (4001) for connect, listen and accept (and bind).
+        Network Activity (4001) for connect, listen and accept (and bind), File System \
+        Activity (1001) for --files.
 
         Outputs (--output, repeatable; default stdout): stdout, file:PATH[?max_bytes=N&keep=K], \
         syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT (RFC 5424, \
@@ -27,6 +29,7 @@ struct Trace: ParsableCommand {
           sudo vigil trace --duration 10
           sudo vigil trace --comm nginx --format text
           sudo vigil trace --pid 4242 --syscalls
+          sudo vigil trace --comm redis-server --files --format text
           sudo vigil trace --output file:/var/log/vigil.jsonl --output syslog+tcp://127.0.0.1:6514
         """
     )
@@ -42,6 +45,9 @@ struct Trace: ParsableCommand {
 
     @Flag(help: "Also report every syscall entry (many events).")
     var syscalls = false
+
+    @Flag(help: "Also report files opened for writing, renamed, linked, unlinked or made executable, files mapped executable and reads of the sensitive set (its default list: docs/policy.md).")
+    var files = false
 
     @Option(help: "Output format: json (OCSF lines) or text (one readable line per event, stdout only).")
     var format: OutputFormat = .json
@@ -74,6 +80,7 @@ struct Trace: ParsableCommand {
     func run() throws {
         var options = SensorOptions()
         options.syscalls = syscalls
+        options.files = files
         options.pid = pid
         options.comm = comm
 

@@ -212,6 +212,29 @@ enum Events {
         #expect((f["status_detail"] as? String ?? "").contains("would have acted"))
         #expect(Rig.decision(of: f)?["acts"] as? Bool == true, "the dry run says it would act")
     }
+
+    /// A process monitor mode would have killed lives on: what it does next is reported
+    /// (FilesKernelTests' /etc/shadow read came after a would-have-killed module load and
+    /// was counted as "a deviation of an already-killed process"). One enforce killed is
+    /// quiet after the kill.
+    @Test func aWouldHaveKilledProcessIsStillReportedAndAKilledOneIsNot() throws {
+        for command in [AgentConfiguration.Command.monitor, .enforce] {
+            let rig = try Rig(command, workloads: ["exe:/opt/vigil-test/svc"], policy: Self.killUnknown)
+            rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.tamper(500)])
+            rig.feed([Events.ev(500, .tamper(.init(kind: .ptrace, detail: 16)))])
+            rig.agent.stop(reason: "test")
+            let tampers = try rig.findings().filter {
+                Rig.pid(of: $0) == 500 && (($0["finding_info"] as? [String: Any])?["types"] as? [String] ?? []).contains("tamper")
+            }
+            if command == .monitor {
+                #expect(rig.kernel.signals.isEmpty)
+                #expect(tampers.count == 2, "monitor: both tampers reported, the second after the would-have-acted kill: \(tampers)")
+            } else {
+                #expect(rig.kernel.signals.contains { $0.pid == 500 && $0.signal == SIGKILL })
+                #expect(tampers.count == 1, "enforce: the killed process's last records are counted, not reported: \(tampers)")
+            }
+        }
+    }
 }
 
 @Suite struct AgentCapTests {

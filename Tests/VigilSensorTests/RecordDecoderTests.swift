@@ -57,6 +57,54 @@ private func decode(_ bytes: [UInt8], offset: Int64 = 0, decoder: inout RecordDe
         #expect(!x.argvTruncated)
     }
 
+    @Test func decodesAGoldenFileRecordAndRefusesAnUnknownOperation() throws {
+        func record(op: UInt32, pathLen: UInt16) -> [UInt8] {
+            var b: [UInt8] = []
+            b.header(kind: 12, size: 336, pid: 55, comm: "redis-server")
+            b.u32(7); b.u32(op); b.u32(2); b.u16(pathLen); b.u16(0)
+            b.u64(0xd1); b.u64(0xf1)
+            b.fixed("/tmp/mod.so", 256)
+            return b
+        }
+        var d = RecordDecoder(monotonicToRealtimeNanos: 0)
+        let e = try #require(decode(record(op: 2, pathLen: 11), decoder: &d))
+        #expect(e.payload == .file(.init(operation: .mapExec, path: "/tmp/mod.so", profileSlot: 7, truncated: false, viaMprotect: true)))
+        // A length past the buffer is clamped; an op this build does not know is counted.
+        let long = try #require(decode(record(op: 1, pathLen: 4000), decoder: &d))
+        guard case .file(let f) = long.payload else { Issue.record("not a file event"); return }
+        #expect(f.operation == .write && f.path == "/tmp/mod.so")
+        #expect(decode(record(op: 9, pathLen: 11), decoder: &d) == nil)
+        #expect(d.counters.unknownKind == 1)
+        #expect(decode(Array(record(op: 1, pathLen: 11).prefix(100)), decoder: &d) == nil, "a truncated record is refused")
+    }
+
+    @Test func aNamedWriteCarriesItsCallAndHasItsDotsFolded() throws {
+        func record(flags: UInt32, _ path: String) -> [UInt8] {
+            var b: [UInt8] = []
+            b.header(kind: 12, size: 336, pid: 55, comm: "redis-server")
+            b.u32(7); b.u32(UInt32(VG_FILE_WRITE.rawValue)); b.u32(flags); b.u16(UInt16(path.utf8.count)); b.u16(0)
+            b.u64(0xd1); b.u64(0xf1)
+            b.fixed(path, 256)
+            return b
+        }
+        var d = RecordDecoder(monotonicToRealtimeNanos: 0)
+        let named = UInt32(VG_FILE_AS_NAMED)
+        let cases: [(UInt32, String, Event.FileAccess.Via, String)] = [
+            (UInt32(VG_FILE_VIA_RENAME) | named, "/var/lib/redis/./x/../dump.rdb", .rename, "/var/lib/redis/dump.rdb"),
+            (UInt32(VG_FILE_VIA_LINK) | named, "/srv//a/b", .link, "/srv/a/b"),
+            (UInt32(VG_FILE_VIA_UNLINK) | named, "/../../etc/cron.d/x", .unlink, "/etc/cron.d/x"),
+            (UInt32(VG_FILE_CHMOD_EXEC) | named, "/tmp/t/../run", .chmodExec, "/tmp/run"),
+            // fchmod: the opened file's own path, taken as it is (no AS_NAMED).
+            (UInt32(VG_FILE_CHMOD_EXEC), "/tmp/a/./b", .chmodExec, "/tmp/a/./b"),
+            (0, "/var/lib/redis/temp-1.rdb", .open, "/var/lib/redis/temp-1.rdb"),
+        ]
+        for (flags, raw, via, path) in cases {
+            let e = try #require(decode(record(flags: flags, raw), decoder: &d))
+            guard case .file(let f) = e.payload else { Issue.record("not a file event"); continue }
+            #expect(f.operation == .write && f.via == via && f.path == path, "\(raw): \(f)")
+        }
+    }
+
     @Test func execArgvLengthIsClampedToTheBuffer() throws {
         var b: [UInt8] = []
         b.header(kind: 1, size: 848, pid: 1, comm: "x")

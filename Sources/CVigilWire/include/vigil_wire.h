@@ -16,7 +16,7 @@
 
 /* Bumped on any incompatible change; the BPF object carries it in .rodata and user
  * space refuses an object whose ABI differs from the one it was built with. */
-#define VG_ABI_VERSION 2
+#define VG_ABI_VERSION 3
 
 #define VG_COMM_LEN 16
 #define VG_PATH_MAX 256
@@ -37,6 +37,7 @@ enum vg_kind {
     VG_KIND_NOVELTY = 9,
     VG_KIND_ACTION = 10,
     VG_KIND_TAMPER = 11,
+    VG_KIND_FILE = 12,
     VG_KIND_MAX = 16, /* size of per-kind counter arrays */
 };
 
@@ -50,6 +51,7 @@ enum vg_counter {
     VG_CTR_PENDING_FULL = 34,      /* enter/exit pairing map full: a network event was lost */
     VG_CTR_KNOWN_FULL = 35,        /* a known-behaviour map is full: novelty reported, not stored */
     VG_CTR_HISTORY_FAIL = 36,      /* no per-thread history storage: a syscall was not learned */
+    VG_CTR_PATH_TRUNCATED = 37,    /* a file path was deeper or longer than the kernel walks */
     VG_CTR_MAX = 64,
 };
 
@@ -302,6 +304,55 @@ struct vg_tamper {
     __u32 detail;         /* the signal number, ptrace request or bpf command */
 };
 
+/* File operations (vg_file.op, vg_file_key.op). */
+enum vg_file_op {
+    VG_FILE_WRITE = 1,            /* opened with write access (open/openat/openat2/creat), or the
+                                   * target of a rename, link, unlink or chmod +x (flags say which) */
+    VG_FILE_MAP_EXEC = 2,         /* mapped executable (mmap PROT_EXEC of a file, mprotect adding it) */
+    VG_FILE_READ_SENSITIVE = 3,   /* opened read-only, and its name is in vg_sensitive_names */
+    VG_FILE_KEY_CHMOD_EXEC = 17,  /* vg_file_key.op only: a chmod +x in the directory (hash: its
+                                   * dir_hash), known apart from writes so that a write reported
+                                   * there first cannot hide it; a learned write covers both */
+};
+
+/* File flags (vg_file.flags). */
+#define VG_FILE_PATH_TRUNCATED (1u << 0)  /* the path's leading components were cut */
+#define VG_FILE_VIA_MPROTECT (1u << 1)    /* VG_FILE_MAP_EXEC by mprotect, not mmap */
+/* VG_FILE_WRITE by a call that names the file instead of opening it. The path is then the
+ * name the caller gave joined to the directory it is relative to (its dirfd's file, or the
+ * working directory), both walked from the kernel's objects; the name itself is as given
+ * (it may hold "." and "..", and a symlink in it is not followed). */
+#define VG_FILE_VIA_RENAME (1u << 2)      /* the target of rename, renameat, renameat2 */
+#define VG_FILE_VIA_LINK (1u << 3)        /* the new name of link, linkat */
+#define VG_FILE_VIA_UNLINK (1u << 4)      /* the name unlink, unlinkat removed */
+#define VG_FILE_CHMOD_EXEC (1u << 5)      /* chmod, fchmod, fchmodat(2) to a mode with an execute bit */
+#define VG_FILE_AS_NAMED (1u << 6)        /* the path is as named (above), not the opened file's */
+
+/* A file a profiled process wrote, mapped executable or read from the sensitive set, and
+ * whose directory (writes) or path (the others) is new to its profile slot. The path is
+ * the file the kernel opened (dentries and mounts walked up from struct file), absolute.
+ * dir_hash is FNV-1a 64 of the path's bytes before its last '/', path_hash of the whole
+ * path (PathHash.swift); they key vg_known_files. */
+struct vg_file {
+    struct vg_header hdr;
+    __u32 profile;        /* the slot user space assigned the process; 0: pending or none */
+    __u32 op;             /* enum vg_file_op */
+    __u32 flags;          /* VG_FILE_* */
+    __u16 path_len;       /* bytes of path[] used, NUL excluded */
+    __u16 _pad0;
+    __u64 dir_hash;
+    __u64 path_hash;
+    char path[VG_PATH_MAX];
+};
+
+/* Key of vg_known_files: what each profile slot is known to do with files. hash is the
+ * dir_hash for VG_FILE_WRITE, the path_hash for the other ops. */
+struct vg_file_key {
+    __u32 profile;
+    __u32 op;
+    __u64 hash;
+};
+
 #define VG_ASSERT_SIZE(type, bytes) \
     _Static_assert(sizeof(struct type) == (bytes), "wire layout of " #type " changed")
 
@@ -323,5 +374,7 @@ VG_ASSERT_SIZE(vg_listen_key, 8);
 VG_ASSERT_SIZE(vg_unix_key, 16);
 VG_ASSERT_SIZE(vg_action, 48 + 8 + 24 + VG_UNIX_PATH_MAX + 4 + VG_PATH_MAX);
 VG_ASSERT_SIZE(vg_tamper, 48 + 8);
+VG_ASSERT_SIZE(vg_file, 48 + 32 + VG_PATH_MAX);
+VG_ASSERT_SIZE(vg_file_key, 16);
 
 #endif /* VIGIL_WIRE_H */

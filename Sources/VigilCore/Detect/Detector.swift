@@ -209,6 +209,9 @@ public final class Detector {
         case .network(let n):
             guard let (id, p) = profileOf(pid, process) else { break }
             out += network(n, pid: pid, id: id, profile: p, now: now)
+        case .file(let f):
+            guard let (id, p) = profileOf(pid, process), f.path.hasPrefix("/") else { break }
+            if let d = file(f, pid: pid, id: id, profile: p, now: now) { out.append(d) }
         case .tamper(let t):
             let what = switch t.kind {
             case .signal: "sent signal \(t.detail) to the Vigil agent"
@@ -381,6 +384,59 @@ public final class Detector {
         let w = min(100, policy.weight(kind))
         return Deviation(kind: kind, pid: pid, profile: profile, observed: observed, expected: expected, score: w,
                          scoring: "weight \(w.clean)", timeNanos: now)
+    }
+
+    /// A file operation its profile does not hold: a write into a directory no write entry
+    /// covers, an executable mapping of a file never mapped, a read of a sensitive file
+    /// never read. A profile that learned nothing of a kind (learned before files were
+    /// captured) is not judged on it, as with parents and users.
+    private func file(_ f: Event.FileAccess, pid: Int32, id: String, profile p: Profile, now: UInt64) -> Deviation? {
+        let kind: Deviation.Kind
+        var nearest: String?
+        var highRisk = false
+        var sample: [String]
+        switch f.operation {
+        case .write:
+            let dir = FileRules.directory(of: f.path)
+            guard !p.writes.isEmpty, !FileRules.covers(p.writes.keys, directory: dir) else { return nil }
+            kind = .newWritePath
+            nearest = FileRules.nearest(p.writes.keys, to: dir)
+            // Making a file executable where the service never writes is concrete.
+            highRisk = f.via == .chmodExec || FileRules.isHighRiskWrite(directory: dir)
+            sample = Array(Set(p.writes.keys.map { e in
+                let (d, below) = FileRules.entryDirectory(e)
+                return below ? d + "/**" : d + "/"
+            }))
+        case .mapExec:
+            guard !p.maps.isEmpty, p.maps[FileRules.exactEntry(f.path)] == nil else { return nil }
+            kind = .newCodeMapping
+            nearest = FileRules.nearest(p.maps.keys.map { $0 }, to: FileRules.directory(of: f.path)).map { String($0.dropLast()) + "/" }
+            highRisk = FileRules.isWorldWritable(path: f.path)
+            sample = Array(p.maps.keys)
+        case .readSensitive:
+            guard FileRules.isSensitive(f.path, patterns: policy.sensitiveFiles), p.sensitiveReads[FileRules.exactEntry(f.path)] == nil else { return nil }
+            kind = .sensitiveRead
+            highRisk = true
+            sample = Array(p.sensitiveReads.keys)
+        }
+        let how = switch f.via {
+        case .open: ""
+        case .rename: " (rename target)"
+        case .link: " (link)"
+        case .unlink: " (unlink)"
+        case .chmodExec: " (chmod +x)"
+        }
+        var d = make(kind, pid, id, f.path + how, expected(sample), now: now)
+        if highRisk, kind != .sensitiveRead, policy.highRiskFileBonus > 0 {
+            let w = min(100, policy.weight(kind) + policy.highRiskFileBonus)
+            d.score = w
+            d.scoring = "weight \(policy.weight(kind).clean) + high-risk place \(policy.highRiskFileBonus.clean)"
+        }
+        d.filePath = f.path
+        d.nearestPrefix = nearest
+        d.highRisk = highRisk
+        if let nearest { d.expected.insert("nearest learned: \(nearest)", at: 0) }
+        return d
     }
 
     /// A sorted sample of what the baseline holds, with a count of the rest.

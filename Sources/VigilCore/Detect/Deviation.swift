@@ -30,6 +30,12 @@ public struct Deviation: Sendable, Hashable {
         case memfdExec = "memfd-exec"
         /// An attack on Vigil itself: signalling or tracing the agent, detaching its programs.
         case tamper
+        /// A file written into a directory no learned write prefix covers.
+        case newWritePath = "new-write-path"
+        /// An executable file mapped (a library, module, plugin) the profile never mapped.
+        case newCodeMapping = "new-code-mapping"
+        /// A file of the sensitive set read that the profile never read.
+        case sensitiveRead = "sensitive-read"
     }
 
     public var kind: Kind
@@ -56,6 +62,12 @@ public struct Deviation: Sendable, Hashable {
     public var destination: NetworkDestination?
     /// For a changed binary: the SHA-256 (hex) of the file that ran.
     public var binarySHA256: String?
+    /// For a file deviation: the file, and the learned prefix nearest it (nil: none).
+    public var filePath: String?
+    public var nearestPrefix: String?
+    /// A file deviation in a high-risk place (a write into `/etc`, a home, `.ssh`, cron,
+    /// systemd; code mapped from a world-writable directory): concrete evidence.
+    public var highRisk = false
 
     /// A new sequence's score against its profile's calibrated threshold and expectation.
     public struct SequenceEvidence: Sendable, Hashable {

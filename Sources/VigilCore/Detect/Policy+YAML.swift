@@ -22,7 +22,7 @@ private struct PolicyReader: YAMLNodeReading {
     let file: String
 
     static let topKeys = ["half-life-seconds", "hysteresis", "bands", "suspend-release-seconds", "weights", "danger",
-                          "sequence", "unknown", "caps", "exempt", "ignore", "statistical-cap", "enforce-learning",
+                          "sequence", "unknown", "caps", "exempt", "ignore", "statistical-cap", "enforce-learning", "sensitive-files", "high-risk-files",
                           "workloads", "rules", "circuit-breaker", "segment-allow"]
 
     func rung(_ node: Node, _ what: String) throws(YAMLFileError) -> ResponseRung {
@@ -73,6 +73,14 @@ private struct PolicyReader: YAMLNodeReading {
                     else { p.unknownCap = try rung(kv, "unknown.cap") }
                 }
             case "statistical-cap": p.statisticalCap = try rung(v, "statistical-cap")
+            case "sensitive-files":
+                var list: [String] = []
+                for (pattern, node) in try strings(v, "sensitive-files") {
+                    if let problem = FileRules.validatePattern(pattern) { throw fail(node, "sensitive-files: \(problem); expected an absolute path such as /etc/shadow, '*' within one component") }
+                    list.append(pattern)
+                }
+                p.sensitiveFiles = list
+            case "high-risk-files": p.highRiskFileBonus = try number(v, key, in: 0...100)
             case "enforce-learning": p.enforceLearning = Set(try strings(v, "enforce-learning").map(\.0))
             case "caps":
                 for (id, _, cv) in try pairs(v, "caps", allowed: nil) {

@@ -101,13 +101,23 @@ public struct Policy: Sendable, Hashable {
     /// block sets its own cap (``applying(workload:)``).
     public var workloadCap: ResponseRung = .kill
 
-    /// Whether a deviation is only statistical evidence (see ``statisticalCap``). A new peer
-    /// counts as such too: it is something another host did to the process, and a scanner
-    /// must not be able to drive a service it reaches into being stopped.
+    /// The sensitive set: a read-only open of one of these paths is judged (`sensitive-read`);
+    /// `*` matches within one component (``FileRules/defaultSensitive``).
+    public var sensitiveFiles: [String] = FileRules.defaultSensitive
+    /// Points added to a `new-write-path` into a high-risk directory (`/etc`, a home, `.ssh`,
+    /// cron, systemd) or a `new-code-mapping` from a world-writable one (`high-risk-files`).
+    public var highRiskFileBonus: Double = 40
+
+    /// Whether a deviation is only statistical evidence (see ``statisticalCap``). A new
+    /// write or code mapping is concrete only in a high-risk place (``Deviation/highRisk``);
+    /// a sensitive read always is. A new peer is statistical: it is something another host
+    /// did to the process, and a scanner must not be able to drive a service it reaches
+    /// into being stopped.
     public func isStatistical(_ d: Deviation) -> Bool {
         switch d.kind {
         case .newSequence, .newPeer: true
         case .newSyscall: danger[d.observed] == nil
+        case .newWritePath, .newCodeMapping: !d.highRisk
         default: false
         }
     }
@@ -144,6 +154,7 @@ public struct Policy: Sendable, Hashable {
         weights: [
             .newSyscall: 10, .newSequence: 0.5, .newExec: 25, .newParent: 15, .newDestination: 20,
             .newListen: 25, .newPeer: 20, .newUser: 20, .binaryChanged: 40, .unknownExecutable: 20, .memfdExec: 60, .tamper: 100,
+            .newWritePath: 20, .newCodeMapping: 25, .sensitiveRead: 50,
         ],
         danger: [
             "ptrace": 40, "process_vm_writev": 40, "init_module": 50, "finit_module": 50, "bpf": 30, "mount": 30,

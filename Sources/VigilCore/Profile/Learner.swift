@@ -37,6 +37,9 @@ public final class Learner {
         public var drops: UInt64 = 0
     }
     public private(set) var stats = Stats()
+    /// The sensitive set (``FileRules/defaultSensitive``; ``Policy/sensitiveFiles``): a
+    /// read-only open is learned only for a path in it.
+    public var sensitivePatterns: [String] = FileRules.defaultSensitive
 
     /// - Parameters:
     ///   - hostID: the name this host's contributions carry in profiles (e.g. the hostname).
@@ -171,6 +174,13 @@ public final class Learner {
         case .network(let n):
             guard let id = profileOf(event, process, now: t) else { return }
             record(id, now: now, observations: 1) { p, new in new += self.learn(network: n, into: &p, now: t) }
+        case .file(let f):
+            var id: String?
+            if f.profileSlot != 0 { id = slotIDs[f.profileSlot] }
+            if id == nil { id = profileOf(event, process, now: t) }
+            guard let id, !f.path.isEmpty, f.path.hasPrefix("/") else { return }
+            if f.operation == .readSensitive, !FileRules.isSensitive(f.path, patterns: sensitivePatterns) { return }
+            record(id, now: now, observations: 1) { p, new in new += self.learn(file: f, into: &p, now: t) }
         case .action, .tamper:
             // Responses and self-protection happen in monitor and enforce modes, not learning.
             return
@@ -349,6 +359,50 @@ public final class Learner {
         var new = insert(&p.users, uid, now: now)
         if euid != uid { new += insert(&p.users, euid, now: now) }
         return new
+    }
+
+    private func learn(file f: Event.FileAccess, into p: inout Profile, now: UInt64) -> UInt64 {
+        switch f.operation {
+        case .mapExec: return insert(&p.maps, FileRules.exactEntry(f.path), now: now)
+        case .readSensitive: return insert(&p.sensitiveReads, FileRules.exactEntry(f.path), now: now)
+        case .write:
+            let dir = FileRules.directory(of: f.path)
+            // A collapsed prefix that covers it takes the sighting: nothing new.
+            if let cover = p.writes.keys.first(where: { $0.hasSuffix("/**") && FileRules.covers([$0], directory: dir) }) {
+                p.writes[cover]!.record(host: hostID, at: now)
+                return 0
+            }
+            let new = insert(&p.writes, FileRules.writeEntry(f.path), now: now)
+            if new > 0 { Self.collapseWrites(&p.writes) }
+            return new
+        }
+    }
+
+    /// Collapses sibling directories of `writes` into `PARENT/**` entries
+    /// (``FileRules/collapse(_:)``), their sightings added together, until nothing collapses.
+    public static func collapseWrites(_ writes: inout [String: Sighting]) {
+        // Entries an existing prefix covers (a merge brings them) fold into it.
+        for prefix in writes.keys.filter({ $0.hasSuffix("/**") }).sorted() {
+            for k in writes.keys where k != prefix && FileRules.covers([prefix], directory: FileRules.entryDirectory(k).dir) {
+                if let s = writes.removeValue(forKey: k) { writes[prefix]?.add(s) }
+            }
+        }
+        for _ in 0..<8 {
+            let plan = FileRules.collapse(writes.keys)
+            guard !plan.isEmpty else { return }
+            for (prefix, members) in plan.sorted(by: { $0.key < $1.key }) {
+                var seen = writes[prefix]
+                for m in members where m != prefix {
+                    guard let s = writes.removeValue(forKey: m) else { continue }
+                    if seen == nil { seen = s } else { seen!.add(s) }
+                }
+                // Entries below the new prefix are covered by it now.
+                for k in writes.keys where k != prefix && FileRules.covers([prefix], directory: FileRules.entryDirectory(k).dir) {
+                    if let s = writes.removeValue(forKey: k) { if seen == nil { seen = s } else { seen!.add(s) } }
+                }
+                if let seen { writes[prefix] = seen }
+            }
+        }
     }
 
     private func learn(network n: Event.Network, into p: inout Profile, now: UInt64) -> UInt64 {

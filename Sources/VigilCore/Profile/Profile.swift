@@ -119,6 +119,13 @@ public struct Profile: Sendable, Hashable {
     public var peers: [NetworkDestination: Sighting] = [:]
     /// User ids (real and effective) the processes ran as.
     public var users: [UInt32: Sighting] = [:]
+    /// Where the processes write: `DIR/PATTERN` and collapsed `DIR/**` entries
+    /// (``FileRules``). Format 2, optional (`writes`).
+    public var writes: [String: Sighting] = [:]
+    /// Executable files the processes mapped (libraries, modules, plugins). Optional (`maps`).
+    public var maps: [String: Sighting] = [:]
+    /// Files of the sensitive set the processes read. Optional (`sensitive_reads`).
+    public var sensitiveReads: [String: Sighting] = [:]
     /// Learning history per host id.
     public var learning: [String: LearningHistory] = [:]
 
@@ -157,6 +164,7 @@ public struct Profile: Sendable, Hashable {
     /// Number of learned items of every kind together.
     public var itemCount: Int {
         invokedAs.count + binaries.count + syscalls.count + ngrams.count + executes.count + parents.count + destinations.count + listens.count + peers.count + users.count
+            + writes.count + maps.count + sensitiveReads.count
     }
 
     /// The most recent last-seen of any item.
@@ -172,6 +180,9 @@ public struct Profile: Sendable, Hashable {
         for s in listens.values { t = max(t, s.lastSeen) }
         for s in peers.values { t = max(t, s.lastSeen) }
         for s in users.values { t = max(t, s.lastSeen) }
+        for s in writes.values { t = max(t, s.lastSeen) }
+        for s in maps.values { t = max(t, s.lastSeen) }
+        for s in sensitiveReads.values { t = max(t, s.lastSeen) }
         return t
     }
 }

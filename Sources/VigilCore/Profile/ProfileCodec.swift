@@ -79,6 +79,13 @@ public enum ProfileCodec {
             })))
         }
         top.append(("users", .array(p.users.sorted { $0.key < $1.key }.map { item([("uid", .uint(UInt64($0.key)))], $0.value) })))
+        // Optional (files and libraries): written only when learned, so older readers and
+        // profiles without them stay as they were.
+        if !p.writes.isEmpty { top.append(("writes", .array(p.writes.sorted { $0.key < $1.key }.map { item([("path", .string($0.key))], $0.value) }))) }
+        if !p.maps.isEmpty { top.append(("maps", .array(p.maps.sorted { $0.key < $1.key }.map { item([("path", .string($0.key))], $0.value) }))) }
+        if !p.sensitiveReads.isEmpty {
+            top.append(("sensitive_reads", .array(p.sensitiveReads.sorted { $0.key < $1.key }.map { item([("path", .string($0.key))], $0.value) })))
+        }
         top.append(("learning", .object(p.learning.map { ($0.key, history($0.value)) })))
         var out = ""
         JSONValue.object(top).write(into: &out, indent: 0, compact: false)
@@ -219,6 +226,9 @@ public enum ProfileCodec {
             let uid = try it.uint("uid")
             guard uid <= UInt64(UInt32.max) else { throw it.error("uid", "out of range") }
             try put(&p.users, UInt32(uid), try it.sighting(), it)
+        }
+        for (field, keyPath) in [("writes", \Profile.writes), ("maps", \Profile.maps), ("sensitive_reads", \Profile.sensitiveReads)] where r.has(field) {
+            for it in try r.items(field) { try put(&p[keyPath: keyPath], try it.absolutePath("path"), try it.sighting(), it) }
         }
         let lr = try r.object("learning")
         for host in lr.keys {

@@ -20,6 +20,9 @@ public enum ProfileMerge {
             mergeSet(&out.parents, s.parents)
             mergeSet(&out.listens, s.listens)
             mergeSet(&out.users, s.users)
+            mergeSet(&out.writes, s.writes)
+            mergeSet(&out.maps, s.maps)
+            mergeSet(&out.sensitiveReads, s.sensitiveReads)
             for (k, g) in s.ngrams {
                 if out.ngrams[k] == nil { out.ngrams[k] = g } else { out.ngrams[k]!.seen.merge(g.seen) }
             }
@@ -29,6 +32,7 @@ public enum ProfileMerge {
         }
         out.destinations = DestinationGeneralizer.union(sources.map(\.destinations))
         out.peers = PeerGeneralizer.union(sources.map(\.peers))
+        Learner.collapseWrites(&out.writes)
         return out
     }
 
@@ -77,7 +81,7 @@ public enum ProfileMerge {
     }
 
     /// The kinds of learned items, in file order.
-    public static let itemKinds = ["invoked_as", "binaries", "syscalls", "ngrams", "executes", "parents", "destinations", "listens", "peers", "users"]
+    public static let itemKinds = ["invoked_as", "binaries", "syscalls", "ngrams", "executes", "parents", "destinations", "listens", "peers", "users", "writes", "maps", "sensitive_reads"]
 
     /// Every item of a profile as readable text, per kind.
     public static func itemKeys(_ p: Profile) -> [String: Set<String>] {
@@ -92,6 +96,9 @@ public enum ProfileMerge {
             "listens": Set(p.listens.keys.map(\.description)),
             "peers": Set(p.peers.keys.map(\.description)),
             "users": Set(p.users.keys.map { "uid \($0)" }),
+            "writes": Set(p.writes.keys),
+            "maps": Set(p.maps.keys),
+            "sensitive_reads": Set(p.sensitiveReads.keys),
         ]
     }
 
@@ -113,6 +120,9 @@ public enum ProfileMerge {
         p.listens = p.listens.filter { $0.value.lastSeen >= cutoff }
         p.peers = p.peers.filter { $0.value.lastSeen >= cutoff }
         p.users = p.users.filter { $0.value.lastSeen >= cutoff }
+        p.writes = p.writes.filter { $0.value.lastSeen >= cutoff }
+        p.maps = p.maps.filter { $0.value.lastSeen >= cutoff }
+        p.sensitiveReads = p.sensitiveReads.filter { $0.value.lastSeen >= cutoff }
         return diff(before, p)
     }
 
