@@ -31,10 +31,10 @@ public final class NATSTestServer: @unchecked Sendable {
         logPath = directory + "/nats-server.log"
         url = "nats://127.0.0.1:\(port)"
         var args: [String] = []
-        if let maxPayload { args += ["--max_payload", String(maxPayload)] }
-        if let config {
+        let text = (maxPayload.map { "max_payload: \($0)\n" } ?? "") + (config ?? "")
+        if !text.isEmpty {
             let path = directory + "/nats-server.conf"
-            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
             args += ["-c", path]
         }
         extraArgs = args
@@ -48,7 +48,8 @@ public final class NATSTestServer: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDirectory, "-l", logPath] + extraArgs
         p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: logPath + ".stderr", contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: logPath + ".stderr")
         try p.run()
         process = p
         // Ready when JetStream answers a request (the port opens a little earlier).
@@ -58,7 +59,7 @@ public final class NATSTestServer: @unchecked Sendable {
             guard p.isRunning else { break }
             usleep(50_000)
         }
-        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        let log = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "") + ((try? String(contentsOfFile: logPath + ".stderr", encoding: .utf8)) ?? "")
         stop()
         throw NSError(domain: "NATSTestServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "nats-server did not become ready on port \(port): \(log.suffix(2000))"])
     }
