@@ -79,6 +79,7 @@ public final class Agent {
                 + (c.keepsState ? ProfileStore(directory: c.run.state).sweepAbandonedWrites() : 0)
             if swept > 0 { Diagnostics.info("removed \(swept) temporary files of saves that were interrupted (the profiles themselves are whole)") }
         }
+        if c.command == .run { FleetPull.run(c.run.fleet, models: c.run.models, when: "start") }
         let (profiles, errors) = ProfileStore(directory: c.run.models).loadAll()
         for e in errors { Diagnostics.warning("refused \(e); it will not be overwritten") }
         if !errors.isEmpty, c.command == .monitor || c.command == .enforce, !c.allowBadBaselines {
@@ -604,6 +605,9 @@ public final class Agent {
         configuration.run.mode = next.config.mode
         modes.policy = next.config.effectivePromotion
         changes += Self.applyOverrides(&modes, ids: Array(learner.profiles.keys), learner: learner, configuration: configuration, now: t)
+        // The fleet's baselines are merged into the directory first (`fleet:`).
+        configuration.run.fleet = next.config.fleet
+        let fleetDetail = FleetPull.run(next.config.fleet, models: config.models, when: "reload")
         // Baselines edited or added on disk (reviewed, merged) replace the watched copies.
         let (fresh, errs) = store.loadAll()
         for e in errs { Diagnostics.warning("reload: refused \(e)") }
@@ -632,6 +636,7 @@ public final class Agent {
         metrics.reloads["ok", default: 0] += 1
         metrics.lastReloadSucceeded = true
         var detail = "policy \(configuration.policyName), \(config.outputs.count) outputs, \(updated) baselines updated"
+        if let fleetDetail { detail += "; \(fleetDetail)" }
         if !restartOnly.isEmpty { detail += "; changes to \(restartOnly.joined(separator: ", ")) take effect at restart" }
         stream.publish(AgentEvent(.reloaded(detail: detail), timeNanos: t))
         Diagnostics.info("reloaded \(path): \(detail)")
