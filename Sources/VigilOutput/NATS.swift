@@ -45,7 +45,8 @@ public struct NATSError: Error, Sendable, CustomStringConvertible {
         var last = NATS_OK
         let text = nats_GetLastError(&last).map { String(cString: $0) } ?? ""
         let statusText = String(cString: natsStatus_GetText(status))
-        detail = text.isEmpty || text == statusText ? statusText : "\(statusText) (\(text))"
+        // The last error often is the status text again, after the source location.
+        detail = text.isEmpty || text.hasSuffix(statusText) ? statusText : "\(statusText) (\(text))"
         if status == NATS_NO_SERVER { detail += "; is nats-server running and reachable there?" }
         if status == NATS_NO_RESPONDERS { detail += "; no JetStream answered (is JetStream enabled on the server, and does a stream take this subject?)" }
         self.unauthorized = unauthorized ?? (status == NATS_CONNECTION_AUTH_FAILED || status == NATS_NOT_PERMITTED)
