@@ -81,6 +81,49 @@ import VigilTestSupport
         #expect(Set(subjects) == ["vigil.events", "vigil.other"])
     }
 
+    @Test(.enabled(if: (NATSTestServer.binary != nil && Tools.openssl != nil) || Tools.required, "needs nats-server and openssl"))
+    func tlsWithAClientCertificateDeliversAndWithoutOneFails() throws {
+        let pki = try MutualTLSTests.PKI()
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(NATSTestServer.binary != nil, "VIGIL_REQUIRE_TOOLS=1 but nats-server is missing")
+        let server = try NATSTestServer(directory: dir, config: """
+            tls {
+              cert_file: "\(pki.dir)/server.pem"
+              key_file: "\(pki.dir)/server.key"
+              ca_file: "\(pki.dir)/ca.pem"
+              verify: true
+            }
+            """, open: false)
+        func sink(_ options: String) throws -> NATSSink {
+            try #require(OutputRouter.makeSink(try OutputSpec.parse("nats://127.0.0.1:\(server.port)/tls.events?\(options)")) as? NATSSink)
+        }
+        let good = try sink("ca=\(pki.dir)/server.pem&cert=\(pki.dir)/client.pem&key=\(pki.dir)/client.key")
+        try good.deliver([Self.line("tls-1", 1), Self.line("tls-2", 2)][...])  // returns once the stream acknowledged both
+        good.close()
+        for (options, says) in [("ca=\(pki.dir)/server.pem", "nats://127.0.0.1:\(server.port)"),
+                                ("ca=\(pki.dir)/rogue.pem&cert=\(pki.dir)/client.pem&key=\(pki.dir)/client.key", "SSL"),
+                                ("tls=true&ca=\(pki.dir)/missing.pem", "\(pki.dir)/missing.pem")] {
+            let s = try sink(options)
+            do { try s.deliver([Self.line("tls-3", 3)][...]); Issue.record("\(options): delivered") } catch let f as DeliveryFailure {
+                #expect(f.message.contains(says), "\(options): \(f.message)")
+            }
+        }
+    }
+
+    @Test(.enabled(if: available, natsMissing))
+    func refusedCredentialsMarkTheOutputUnauthorized() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(NATSTestServer.binary != nil, "VIGIL_REQUIRE_TOOLS=1 but nats-server is missing")
+        let server = try NATSTestServer(directory: dir, config: "authorization { user: vigil, password: s3cret }\n", open: false)
+        let sink = NATSSink(settings: NATSSettings(host: "127.0.0.1", port: server.port), subject: "ev", stream: "S")
+        do { try sink.deliver([Self.line("x-1", 1)][...]); Issue.record("delivered without credentials") } catch let f as DeliveryFailure {
+            #expect(f.kind == .unauthorized, "\(f.message)")
+            #expect(f.message.contains("nats://127.0.0.1:\(server.port)"), "\(f.message)")
+        }
+    }
+
     /// Two agents publish to one server; the server restarts while they publish; every
     /// event of both is in the stream exactly once.
     @Test(.enabled(if: available, natsMissing))

@@ -14,6 +14,8 @@ public final class NATSTestServer: @unchecked Sendable {
     private let extraArgs: [String]
     private var process: Process?
     private let logPath: String
+    /// Whether a plain client without credentials can talk to it (readiness is checked so).
+    private let open: Bool
 
     public struct Missing: Error, CustomStringConvertible {
         public var description: String { "nats-server is not installed (Debian package nats-server; scripts/setup.sh --tests installs it)" }
@@ -23,7 +25,10 @@ public final class NATSTestServer: @unchecked Sendable {
     public static let binary: String? = Tools.which("nats-server")
 
     /// Starts a server; `maxPayload` lowers the server's message size limit (bytes).
-    public init(directory: String, maxPayload: Int? = nil, config: String? = nil) throws {
+    /// `config` is added to the server's configuration file; with `open: false` (TLS or
+    /// authorization in it) readiness is the port accepting connections.
+    public init(directory: String, maxPayload: Int? = nil, config: String? = nil, open: Bool = true) throws {
+        self.open = open
         guard let binary = Self.binary else { throw Missing() }
         self.binary = binary
         port = try freeLoopbackPort()
@@ -55,7 +60,7 @@ public final class NATSTestServer: @unchecked Sendable {
         // Ready when JetStream answers a request (the port opens a little earlier).
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
-            if jetStreamReady() { return }
+            if open ? jetStreamReady() : portAccepts() { if !open { usleep(300_000) }; return }
             guard p.isRunning else { break }
             usleep(50_000)
         }
@@ -77,6 +82,15 @@ public final class NATSTestServer: @unchecked Sendable {
     public func restart() throws {
         stop()
         try start()
+    }
+
+    private func portAccepts() -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = loopbackAddress(port: port)
+        return withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 
     private func jetStreamReady() -> Bool {
