@@ -91,6 +91,8 @@ final class NATSConnection {
     let settings: NATSSettings
     private var nc: OpaquePointer?
     private(set) var js: OpaquePointer?
+    /// Receives the acknowledgements of asynchronous publishes (``publishBatch``).
+    private let acks = AckCollector()
 
     init(_ settings: NATSSettings) throws(NATSError) {
         self.settings = settings
@@ -130,6 +132,8 @@ final class NATSConnection {
         var jo = jsOptions()
         jsOptions_Init(&jo)
         jo.Wait = settings.timeoutMillis
+        jo.PublishAsync.AckHandler = natsAckHandler
+        jo.PublishAsync.AckHandlerClosure = Unmanaged.passUnretained(acks).toOpaque()
         var ctx: OpaquePointer?
         let js = natsConnection_JetStream(&ctx, conn, &jo)
         guard js == NATS_OK, let ctx else {
@@ -208,26 +212,61 @@ final class NATSConnection {
         throw NATSError("creating stream \(name) for \(subject) on \(settings.url)", status: a)
     }
 
-    /// Publishes one message and waits for JetStream's acknowledgement. Returns whether the
-    /// stream already held a message with this id (a duplicate it dropped).
-    func publish(subject: String, bytes: [UInt8], msgID: String?, stream: String) throws(NATSError) -> Bool {
+    /// What the stream answered to a batch: per message, acknowledged (and whether as a
+    /// duplicate) or not, with the first error seen.
+    struct BatchResult {
+        var acknowledged: [Bool]
+        var duplicates = 0
+        var error: NATSError?
+    }
+
+    /// Publishes every message without waiting in between, then waits (at most the
+    /// timeout) for the stream's acknowledgements. Messages are sent in order on one
+    /// connection; each carries its id as `Nats-Msg-Id` when it has one.
+    func publishBatch(subject: String, _ messages: [(bytes: [UInt8], msgID: String?)], stream: String) -> BatchResult {
+        var result = BatchResult(acknowledged: Array(repeating: false, count: messages.count))
+        acks.reset()
         var po = jsPubOptions()
         jsPubOptions_Init(&po)
         po.MaxWait = settings.timeoutMillis
-        var ack: UnsafeMutablePointer<jsPubAck>?
-        var code = jsErrCode(rawValue: 0)
-        let s: natsStatus = stream.withCString { streamPtr in
-            withOptionalCString(msgID) { idPtr in
-                po.ExpectStream = streamPtr
-                po.MsgId = idPtr
-                return bytes.withUnsafeBytes { buf in
-                    js_Publish(&ack, js, subject, buf.baseAddress, Int32(buf.count), &po, &code)
+        stream.withCString { streamPtr in
+            po.ExpectStream = streamPtr
+            for (i, m) in messages.enumerated() {
+                var msg: OpaquePointer?
+                var s = m.bytes.withUnsafeBytes { buf in
+                    natsMsg_Create(&msg, subject, nil, buf.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(buf.count))
+                }
+                if s == NATS_OK, let id = m.msgID { s = natsMsgHeader_Set(msg, "Nats-Msg-Id", id) }
+                if s == NATS_OK, let created = msg {
+                    acks.expect(created, index: i)
+                    // On success the library owns the message and clears the handle.
+                    s = js_PublishMsgAsync(js, &msg, &po)
+                    if s != NATS_OK { acks.forget(created) }
+                }
+                if let msg, s != NATS_OK { natsMsg_Destroy(msg) }
+                if s != NATS_OK {
+                    result.error = NATSError("publishing to \(subject) on \(settings.url)", status: s)
+                    break
                 }
             }
+            let c = js_PublishAsyncComplete(js, &po)
+            if c != NATS_OK {
+                // Take back what was not acknowledged; late acknowledgements are then dropped.
+                var pending = natsMsgList()
+                if js_PublishAsyncGetPendingList(&pending, js) == NATS_OK {
+                    for i in 0..<Int(pending.Count) { if let m = pending.Msgs[i] { acks.forget(m) } }
+                    natsMsgList_Destroy(&pending)
+                }
+                if result.error == nil { result.error = NATSError("waiting for acknowledgements from stream \(stream) on \(settings.url)", status: c) }
+            }
         }
-        defer { if let ack { jsPubAck_Destroy(ack) } }
-        guard s == NATS_OK, let ack else { throw NATSError("publishing to \(subject) on \(settings.url)", status: s) }
-        return ack.pointee.Duplicate
+        let (acked, failures, duplicates) = acks.take()
+        for i in acked where i < result.acknowledged.count { result.acknowledged[i] = true }
+        result.duplicates = duplicates
+        if result.error == nil, let f = failures.first {
+            result.error = NATSError("publishing to \(subject) on \(settings.url)", detail: f)
+        }
+        return result
     }
 
     // MARK: Key-value
@@ -309,7 +348,46 @@ final class NATSKeyValue {
     }
 }
 
-func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
-    guard let s else { return body(nil) }
-    return s.withCString { body($0) }
+/// Collects asynchronous publish acknowledgements, called on the client library's thread.
+final class AckCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var index: [OpaquePointer: Int] = [:]
+    private var acked: [Int] = []
+    private var failures: [String] = []
+    private var duplicates = 0
+
+    func reset() {
+        lock.withLock { index = [:]; acked = []; failures = []; duplicates = 0 }
+    }
+
+    /// Registers a message before it is published (its acknowledgement may come at once).
+    func expect(_ msg: OpaquePointer, index i: Int) { lock.withLock { index[msg] = i } }
+    func forget(_ msg: OpaquePointer) { _ = lock.withLock { index.removeValue(forKey: msg) } }
+
+    func answered(_ msg: OpaquePointer, ack: UnsafeMutablePointer<jsPubAck>?, error: UnsafeMutablePointer<jsPubAckErr>?) {
+        lock.withLock {
+            guard let i = index.removeValue(forKey: msg) else { return }
+            if let ack {
+                acked.append(i)
+                if ack.pointee.Duplicate { duplicates += 1 }
+            } else {
+                var text = error.flatMap { $0.pointee.ErrText }.map { String(cString: $0) } ?? ""
+                if text.isEmpty, let e = error?.pointee.Err { text = String(cString: natsStatus_GetText(e)) }
+                failures.append(text.isEmpty ? "the stream did not acknowledge" : text)
+            }
+        }
+    }
+
+    func take() -> (acked: [Int], failures: [String], duplicates: Int) {
+        lock.withLock { (acked, failures, duplicates) }
+    }
+}
+
+/// The client library's acknowledgement callback: hands the answer to the collector and
+/// destroys the message (the callback owns it).
+private let natsAckHandler: jsPubAckHandler = { _, msg, ack, error, closure in
+    if let msg, let closure {
+        Unmanaged<AckCollector>.fromOpaque(closure).takeUnretainedValue().answered(msg, ack: ack, error: error)
+    }
+    natsMsg_Destroy(msg)
 }

@@ -6,6 +6,8 @@
 /// sent again after a lost acknowledgement, a reconnect or a spool replay within the window
 /// is stored once. The sink never reconnects behind the worker's back: any failure closes
 /// the connection, the worker spools and retries, and the next delivery connects afresh.
+/// A batch is published without waiting between messages, then the sink waits for every
+/// acknowledgement; the messages not acknowledged are the ones retried.
 final class NATSSink: Sink {
     /// The duplicate window the sink gives streams it creates: longer than any outage the
     /// spool is expected to bridge in one go (an existing stream keeps its own).
@@ -43,20 +45,20 @@ final class NATSSink: Sink {
             connection = nil
             throw DeliveryFailure(error.unauthorized ? .unauthorized : .transient(retryAfter: nil), error.description)
         }
-        for (i, l) in lines.enumerated() {
-            do {
-                if try c.publish(subject: subject, bytes: l.bytes, msgID: l.eventUID, stream: stream) { duplicates += 1 }
-            } catch {
-                c.close()
-                connection = nil
-                let failure = DeliveryFailure(error.unauthorized ? .unauthorized : .transient(retryAfter: nil), error.description)
-                guard i > 0 else { throw failure }
-                // The ones before were acknowledged: only the rest are sent again.
-                var failed: [Int: DeliveryFailure] = [:]
-                for j in i..<lines.count { failed[j] = failure }
-                throw PartialDelivery(failed: failed)
-            }
+        let r = c.publishBatch(subject: subject, lines.map { ($0.bytes, $0.eventUID) }, stream: stream)
+        duplicates += r.duplicates
+        guard let error = r.error else {
+            if r.acknowledged.allSatisfy({ $0 }) { return }
+            throw DeliveryFailure(.transient(retryAfter: nil), "stream \(stream) on \(settings.url) acknowledged \(r.acknowledged.filter { $0 }.count) of \(lines.count) events")
         }
+        c.close()
+        connection = nil
+        let failure = DeliveryFailure(error.unauthorized ? .unauthorized : .transient(retryAfter: nil), error.description)
+        guard r.acknowledged.contains(true) else { throw failure }
+        // The acknowledged ones are delivered: only the rest are sent again.
+        var failed: [Int: DeliveryFailure] = [:]
+        for (i, ok) in r.acknowledged.enumerated() where !ok { failed[i] = failure }
+        throw PartialDelivery(failed: failed)
     }
 
     func close() {
