@@ -47,8 +47,11 @@ let package = Package(
         .plugin(name: "BPFCompiler", capability: .buildTool()),
         // zlib from Debian's zlib1g-dev: gzip request bodies; only VigilOutput imports it.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // The NATS C client from Debian's libnats-dev: the nats:// output and fleet baselines
+        // (JetStream); only VigilOutput and the tests' NATS helpers import it.
+        .systemLibrary(name: "CNats", path: "Sources/CNats", pkgConfig: "libnats"),
         // OCSF mapping and sinks.
-        .target(name: "VigilOutput", dependencies: ["VigilCore", "CZlib", "COpenSSL"], swiftSettings: strict),
+        .target(name: "VigilOutput", dependencies: ["VigilCore", "CZlib", "COpenSSL", "CNats"], swiftSettings: strict),
         // The agent pipeline every agent command runs: kernel -> process table -> learner |
         // detector -> responder -> outputs. Talks to the kernel through a protocol, so its
         // unit tests need no root.
@@ -78,7 +81,7 @@ let package = Package(
         ),
         // Helpers every test target shares (temp dirs, loopback sockets, the test HTTP
         // server, a manual clock, external tools); only test targets depend on it.
-        .target(name: "VigilTestSupport", dependencies: ["VigilOutput", "CZlib"], path: "Tests/VigilTestSupport", swiftSettings: strict),
+        .target(name: "VigilTestSupport", dependencies: ["VigilOutput", "CZlib", "CNats"], path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport", .product(name: "Yams", package: "Yams")], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "VigilSensorTests", dependencies: ["VigilSensor", "CVigilWire", "VigilCore", "VigilTestSupport"], swiftSettings: strict),
         .testTarget(name: "VigilOutputTests", dependencies: ["VigilOutput", "VigilCore", "VigilTestSupport"], resources: [.copy("Golden")], swiftSettings: strict),

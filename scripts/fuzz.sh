@@ -42,8 +42,8 @@ build() {
         if [[ -x $exe && ! Fuzz/$t.swift -nt $exe ]] && [[ -z $(find "${objects[@]}" -newer "$exe" -print -quit) ]]; then continue; fi
         swiftc -sanitize=fuzzer,address -parse-as-library -g -Onone \
             -I "$d/Modules" -I Sources/CVigilWire/include -I Sources/CLibbpf -I "$B/checkouts/Yams/Sources/CYaml/include" \
-            -Xcc -fmodule-map-file="$d/CVigilWire.build/module.modulemap" -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap \
-            "Fuzz/$t.swift" "${objects[@]}" -lbpf -lelf -lz -o "$exe" >"$B/logs/link-$t.log" 2>&1 \
+            -Xcc -fmodule-map-file="$d/CVigilWire.build/module.modulemap" -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap -Xcc -fmodule-map-file=Sources/COpenSSL/module.modulemap -Xcc -fmodule-map-file=Sources/CNats/module.modulemap \
+            "Fuzz/$t.swift" "${objects[@]}" -lbpf -lelf -lz -lssl -lcrypto -lnats -o "$exe" >"$B/logs/link-$t.log" 2>&1 \
             || { grep -v "Cannot export local symbol" "$B/logs/link-$t.log" >&2; echo "fuzz: linking $t failed" >&2; exit 1; }
     done
 }

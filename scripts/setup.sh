@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs on a Debian-family host and builds it.
 #   scripts/setup.sh            system packages + release build
-#   scripts/setup.sh --tests    also what the test suite uses (python schema validator, rsyslog, bpftool)
+#   scripts/setup.sh --tests    also what the test suite uses (python schema validator, rsyslog, bpftool, nats-server)
 # Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +15,9 @@ as_root() {
     else echo "setup: need root to run: $*" >&2; exit 1; fi
 }
 
-packages=(libbpf-dev libelf-dev zlib1g-dev libssl-dev)
+packages=(libbpf-dev libelf-dev zlib1g-dev libssl-dev libnats-dev)
 if [[ $want_tests -eq 1 ]]; then
-    packages+=(rsyslog rsyslog-gnutls openssl python3 python3-pip nftables linux-libc-dev-arm64-cross bpftool)
+    packages+=(rsyslog rsyslog-gnutls openssl python3 python3-pip nftables linux-libc-dev-arm64-cross bpftool nats-server)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -149,3 +149,49 @@ let lateReceiver = Receiver(reply: ok200, parse: httpRequests)
 try run("http ndjson via spool (queue=1)", "http://127.0.0.1:\(lateReceiver.port)/in?queue=1") { lateReceiver.events }
 let tcp2 = Receiver(parse: syslogFrames)
 try run("syslog+tcp via spool (queue=1)", "syslog+tcp://127.0.0.1:\(tcp2.port)?queue=1") { tcp2.events }
+
+// NATS JetStream: a real nats-server with a file store, started here when installed. Each
+// event is one publish that waits for the stream's acknowledgement (Nats-Msg-Id = its
+// metadata.uid, so these lines carry one); "delivered" is what the stream acknowledged.
+if let natsServer = ["/usr/bin/nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+    // A free port: bound to 0, read back, released for the server.
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len); return getsockname(fd, $0, &len) } }
+    let port = UInt16(bigEndian: addr.sin_port)
+    close(fd)
+    let server = Process()
+    server.executableURL = URL(fileURLWithPath: natsServer)
+    server.arguments = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", "\(tmp)/nats"]
+    server.standardOutput = FileHandle.nullDevice
+    server.standardError = FileHandle.nullDevice
+    try server.run()
+    defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
+    usleep(1_000_000)
+    var withIDs = encoder
+    withIDs.identity = EventIdentity()
+    let lines = (0..<count).map { i -> EncodedEvent in
+        let e = event(i)
+        var p = ProcessRecord(pid: e.pid, ppid: 812, uid: 33, path: "/usr/bin/dash", argv: ["sh", "-c", "echo \(i)"], comm: "sh")
+        p.startNanos = e.timeNanos
+        return withIDs.encode(e, process: p, ancestry: [parent])!
+    }
+    var options = OutputRouter.Options()
+    options.drainTimeoutSeconds = 600
+    let router = try OutputRouter(specs: [try OutputSpec.parse("nats://127.0.0.1:\(port)/bench.events?queue=\(count)")],
+                                  spoolDirectory: "\(tmp)/spool-nats", options: options)
+    let start = Date()
+    for e in lines { router.publish(e) }
+    let publishSeconds = Date().timeIntervalSince(start)
+    router.close()
+    let seconds = Date().timeIntervalSince(start)
+    let s = router.stats[0]
+    let verdict = s.delivered == count && s.lost == 0 ? "ok, zero loss" : "LOSS: \(s.delivered) of \(count) acknowledged, \(s.lost) counted lost"
+    print(column("nats JetStream (publish + ack per event)") + String(format: "%10.0f events/s  (publish %8.0f/s, spooled %6d)  ", Double(count) / seconds,
+                                 Double(count) / publishSeconds, s.spooled) + verdict)
+} else {
+    print(column("nats JetStream") + "skipped: nats-server is not installed")
+}

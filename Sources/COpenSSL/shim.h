@@ -24,4 +24,7 @@ static inline int vigil_ssl_ctx_set_min_proto(SSL_CTX *ctx, int version) {
 static inline int vigil_tls1_2_version(void) { return TLS1_2_VERSION; }
 static inline int vigil_tls1_3_version(void) { return TLS1_3_VERSION; }
 
+/* The key type of ed25519 profile signatures (VigilCore/Profile/HostKey.swift). */
+static inline int vigil_evp_pkey_ed25519(void) { return EVP_PKEY_ED25519; }
+
 #endif

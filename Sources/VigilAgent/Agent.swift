@@ -108,6 +108,7 @@ public final class Agent {
                 + (c.keepsState ? ProfileStore(directory: c.run.state).sweepAbandonedWrites() : 0)
             if swept > 0 { Diagnostics.info("removed \(swept) temporary files of saves that were interrupted (the profiles themselves are whole)") }
         }
+        if c.command == .run { FleetPull.run(c.run.fleet, models: c.run.models, when: "start") }
         let store = ProfileStore(directory: c.run.models)
         let (profiles, errors) = store.loadAll()
         if c.command == .learn {
@@ -833,6 +834,9 @@ public final class Agent {
         configuration.run.mode = next.config.mode
         modes.policy = next.config.effectivePromotion
         changes += Self.applyOverrides(&modes, ids: Array(learner.profiles.keys), learner: learner, configuration: configuration, now: t)
+        // The fleet's baselines are merged into the directory first (`fleet:`).
+        configuration.run.fleet = next.config.fleet
+        let fleetDetail = FleetPull.run(next.config.fleet, models: config.models, when: "reload")
         // Baselines edited or added on disk (reviewed, merged) replace the watched copies.
         checkModelsDirectory(now: t)
         let (fresh, errs) = store.loadAll()
@@ -877,6 +881,7 @@ public final class Agent {
         var detail = "policy \(configuration.policyName), \(config.outputs.count) outputs, \(updated) baselines updated"
         if !removed.isEmpty { detail += ", \(removed.count) removed (\(removed.joined(separator: ", ")))" }
         if !errs.isEmpty { detail += ", \(errs.count) refused" }
+        if let fleetDetail { detail += "; \(fleetDetail)" }
         if !restartOnly.isEmpty { detail += "; changes to \(restartOnly.joined(separator: ", ")) take effect at restart" }
         stream.publish(AgentEvent(.reloaded(detail: detail), timeNanos: t))
         Diagnostics.info("reloaded \(path): \(detail)")

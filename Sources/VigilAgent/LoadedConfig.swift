@@ -30,6 +30,11 @@ public struct LoadedConfig {
         } catch {
             throw Failure(description: "invalid configuration: \(error)")
         }
+        if let fleet = config.fleet {
+            do { _ = try FleetURL.parse(fleet.nats) } catch {
+                throw Failure(description: "invalid configuration: \(path): fleet.nats: \(error)")
+            }
+        }
         return LoadedConfig(config: config, policy: try config.policy.map(loadPolicy) ?? .standard)
     }
 

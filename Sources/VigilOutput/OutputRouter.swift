@@ -206,6 +206,8 @@ public final class OutputRouter: @unchecked Sendable {
             return HTTPSink(secure: secure, host: host, port: port, path: path, format: format,
                             token: spec.token, index: spec.index, tls: secure ? tls : nil,
                             gzip: spec.gzip ?? (format != .ndjson), hostname: hostname, clock: clock)
+        case .nats(let host, let port, let subject):
+            return NATSSink(settings: spec.natsSettings(host: host, port: port), subject: subject, stream: spec.natsStream)
         }
     }
 

@@ -8,6 +8,10 @@
 /// - `http://HOST:PORT/PATH`, `https://...` with `format=ndjson|hec|bulk` (Splunk HEC or
 ///   Elasticsearch `_bulk`), `token=`, `index=` (bulk), `ca=`, `verify=`
 ///
+/// - `nats://HOST:PORT/SUBJECT` (NATS JetStream: each event published with an acknowledgement
+///   and its `metadata.uid` as `Nats-Msg-Id`) with `stream=` (the stream, created if missing),
+///   `creds=FILE` (a NATS credentials file), `tls=true|false`, `ca=`, `cert=`, `key=`, `verify=`
+///
 /// TLS outputs (`syslog+tls`, `https`) also take `cert=FILE&key=FILE` (a PEM client
 /// certificate and its key, for receivers that require mutual TLS) and `min_tls=1.2|1.3`.
 ///
@@ -24,6 +28,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
         case file(path: String, maxBytes: Int, keep: Int, fsync: Bool)
         case syslog(SyslogTransport, host: String, port: UInt16)
         case http(secure: Bool, host: String, port: UInt16, path: String, format: HTTPFormat)
+        case nats(host: String, port: UInt16, subject: String)
     }
 
     /// How syslog messages travel.
@@ -69,6 +74,12 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
     public var keyFile: String?
     /// TLS: the oldest protocol version accepted.
     public var minTLS: TLSVersion = .v1_2
+    /// NATS: the JetStream stream the subject is stored in (created if missing).
+    public var natsStream = "VIGIL_EVENTS"
+    /// NATS: a credentials file (user JWT and NKey seed), one per host.
+    public var natsCreds: String?
+    /// NATS: connect with TLS.
+    public var natsTLS = false
     /// The text it was parsed from, with any token masked: safe to log.
     public private(set) var redacted: String
 
@@ -80,7 +91,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
     public static func parse(_ text: String) throws -> OutputSpec {
         func fail(_ why: String) -> OutputSpecError { OutputSpecError(spec: text, reason: why) }
         let trimmed = text.trimmingSpaces
-        guard !trimmed.isEmpty else { throw fail("empty output spec; expected stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT or http(s)://HOST:PORT/PATH") }
+        guard !trimmed.isEmpty else { throw fail("empty output spec; expected stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT, http(s)://HOST:PORT/PATH or nats://HOST:PORT/SUBJECT") }
         let (base, queryText) = trimmed.splitOnce("?")
         var query: [(String, String)] = []
         if let queryText {
@@ -114,11 +125,19 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
                                                 path: "/" + (pathPart ?? ""), format: .ndjson), redacted: trimmed)
                 allowed.formUnion(["format", "token", "index", "gzip"])
                 if scheme == "https" { allowed.formUnion(tlsOptions) }
+            case "nats":
+                let subject = pathPart ?? ""
+                guard NATSSubject.isValidPublish(subject) else {
+                    throw fail(subject.isEmpty ? "a nats output needs a subject, e.g. nats://HOST:4222/vigil.events"
+                                               : "'\(subject)' is not a NATS subject to publish on (dot-separated tokens of letters, digits, '-' and '_'; no wildcards)")
+                }
+                spec = OutputSpec(target: .nats(host: host, port: port, subject: subject), redacted: trimmed)
+                allowed.formUnion(["stream", "creds", "tls", "ca", "cert", "key", "verify"])
             default:
-                throw fail("unknown output scheme '\(scheme)'; expected syslog+udp, syslog+tcp, syslog+tls, http or https")
+                throw fail("unknown output scheme '\(scheme)'; expected syslog+udp, syslog+tcp, syslog+tls, http, https or nats")
             }
         } else {
-            throw fail("unknown output; expected stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT or http(s)://HOST:PORT/PATH")
+            throw fail("unknown output; expected stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT, http(s)://HOST:PORT/PATH or nats://HOST:PORT/SUBJECT")
         }
         for (k, v) in query {
             guard allowed.contains(k) else {
@@ -170,6 +189,13 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
             case "index":
                 guard !v.isEmpty else { throw fail("option 'index' is empty") }
                 spec.index = v
+            case "stream":
+                guard NATSSubject.isValidName(v) else { throw fail("option 'stream' must be a JetStream stream name (letters, digits, '-' and '_'), not '\(v)'") }
+                spec.natsStream = v
+            case "creds":
+                guard !v.isEmpty else { throw fail("option 'creds' is empty; expected a NATS credentials file") }
+                spec.natsCreds = v
+            case "tls": spec.natsTLS = try bool()
             case "ca": spec.caFile = v
             case "verify": spec.verifyPeer = try bool()
             case "cert", "key":
@@ -197,6 +223,18 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
         self.redacted = redacted
     }
 
+    /// The connection settings of a `nats://` output (or a `--nats` URL).
+    func natsSettings(host: String, port: UInt16) -> NATSSettings {
+        var n = NATSSettings(host: host, port: port)
+        n.credsFile = natsCreds
+        n.tls = natsTLS
+        n.caFile = caFile
+        n.certFile = certFile
+        n.keyFile = keyFile
+        n.verifyPeer = verifyPeer
+        return n
+    }
+
     /// Whether this output receives events of that class.
     public func accepts(classUID: Int) -> Bool { classes?.contains(classUID) ?? true }
 
@@ -206,6 +244,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
         case "https": 443
         case "syslog+tls": 6514
         case "syslog+udp", "syslog+tcp": 514
+        case "nats": 4222
         default: nil
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VigilAgent
 import VigilCore
+import VigilOutput
 import VigilSensor
 
 /// `vigil profile`: review and manage learned baselines (the Models format).
@@ -27,7 +28,7 @@ struct ProfileCommand: ParsableCommand {
         may be given. Format-1 files still load; `vigil profile upgrade` rewrites them. \
         See Models/README.md, "Profile identity".
         """,
-        subcommands: [List.self, Show.self, Diff.self, Merge.self, Prune.self, ExportSeccomp.self, ExportNftables.self, ExportNetworkPolicy.self, Upgrade.self]
+        subcommands: [List.self, Show.self, Diff.self, Merge.self, Push.self, Pull.self, Prune.self, ExportSeccomp.self, ExportNftables.self, ExportNetworkPolicy.self, Upgrade.self]
     )
 
     struct ModelsOption: ParsableArguments {
@@ -296,6 +297,98 @@ struct ProfileCommand: ParsableCommand {
                 if try target.save(&p, force: force) { written += 1 }
             }
             Diagnostics.info("merged \(Set(all.map(\.id)).count) profiles into \(into); \(written) files changed")
+        }
+    }
+
+    /// `--nats URL`, parsed (exit 2 with the reason when malformed).
+    static func fleetURL(_ text: String) throws -> FleetURL {
+        do { return try FleetURL.parse(text) } catch {
+            Diagnostics.error(error.description)
+            throw ExitCode(2)
+        }
+    }
+
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Push this host's part of every profile to the fleet's NATS JetStream key-value bucket, signed.",
+            discussion: """
+            Each profile is pushed as this host's entry (key: profile id + host id), holding \
+            only what this host learned (its counts; counts of other hosts, e.g. from an \
+            earlier pull, stay out). Pushing again replaces the entry, so a host counts once. \
+            Profiles larger than the server's payload limit are split into chunks. Each entry \
+            is signed with the host's ed25519 key (--key; created with mode 0600 on first \
+            use, its public half written beside it as FILE.pub): copy that file to every \
+            pulling host's trusted-keys directory as HOST.pub.
+
+            URL: nats://HOST[:PORT][/BUCKET][?creds=FILE&tls=true&ca=FILE&cert=FILE&key=FILE] \
+            (bucket default vigil-profiles, created if missing; creds: this host's NATS \
+            credentials file).
+
+            Example:
+              vigil profile push --nats nats://nats.internal:4222?creds=/etc/vigil/host.creds --models /var/lib/vigil/models
+            """)
+        @Option(help: ArgumentHelp("The fleet's NATS server and bucket.", valueName: "URL")) var nats: String
+        @OptionGroup var models: ModelsOption
+        @Option(help: ArgumentHelp("This host's ed25519 signing key (PEM); created on first use.", valueName: "FILE"))
+        var key: String = "/var/lib/vigil/fleet/host.key"
+        @Option(help: ArgumentHelp("The host id entries are pushed under (the name profiles count this host's observations by).", valueName: "ID"))
+        var host: String = ProcessInfo.processInfo.hostName
+
+        func run() throws {
+            let url = try ProfileCommand.fleetURL(nats)
+            let (profiles, bad) = ProfileCommand.loadWarning(models.store)
+            let signer: Ed25519Key
+            do { signer = try Ed25519Key.loadOrCreate(privateKeyAt: key) } catch {
+                Diagnostics.error("signing key \(error)")
+                throw ExitCode(2)
+            }
+            do {
+                let (pushed, skipped) = try FleetBaselines.push(profiles, host: host, key: signer, to: url)
+                for p in pushed { print("\(p.profile): \(p.changed ? "pushed" : "unchanged"), \(p.bytes) bytes in \(p.chunks) chunk\(p.chunks == 1 ? "" : "s")") }
+                for id in skipped { Diagnostics.warning("\(id): nothing learned on host \(host); not pushed (is --host the name this host learned under?)") }
+                Diagnostics.info("pushed \(pushed.filter(\.changed).count) of \(pushed.count) profiles as host \(host) to \(url.settings.url)/\(url.bucket), signed by key \(signer.fingerprint) (public key: \(key).pub)")
+            } catch {
+                Diagnostics.error(error.description)
+                throw ExitCode(1)
+            }
+            if bad { throw ExitCode(2) }
+        }
+    }
+
+    struct Pull: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge every host's signed entries from the fleet's NATS bucket into a models directory.",
+            discussion: """
+            Each entry is verified against its host's trusted public key, \
+            TRUSTED/HOST.pub (the FILE.pub `vigil profile push` writes); an entry that is \
+            unsigned, badly signed, of a host with no trusted key, or whose chunks do not \
+            match what was signed is refused with an error naming the host and the key, and \
+            the command exits 2 after merging the others. Only the signing host's own counts \
+            are taken from its entry, so one host cannot rewrite what others learned. The \
+            entries of each profile are merged with the profile already in --models (the \
+            merge of `vigil profile merge`: commutative and idempotent, counts kept per host), \
+            so pulling twice changes nothing. `vigil run` does the same on start and on \
+            reload with the configuration's fleet: key.
+
+            Example:
+              vigil profile pull --nats nats://nats.internal:4222 --models /var/lib/vigil/models --trusted /etc/vigil/fleet-keys
+            """)
+        @Option(help: ArgumentHelp("The fleet's NATS server and bucket.", valueName: "URL")) var nats: String
+        @OptionGroup var models: ModelsOption
+        @Option(help: ArgumentHelp("Directory of trusted host public keys, HOST.pub.", valueName: "DIR"))
+        var trusted: String = "/etc/vigil/fleet-keys"
+
+        func run() throws {
+            let url = try ProfileCommand.fleetURL(nats)
+            let summary: FleetBaselines.PullSummary
+            do { summary = try FleetBaselines.pull(from: url, trusted: .init(directory: trusted), into: models.store) } catch {
+                Diagnostics.error(error.description)
+                throw ExitCode(1)
+            }
+            for e in summary.localErrors { Diagnostics.warning("refused \(e) (left as it is)") }
+            for r in summary.refused { Diagnostics.error(r) }
+            Diagnostics.info("merged \(summary.profiles) profiles from \(summary.hosts.count) hosts (\(summary.hosts.sorted().joined(separator: ", "))) into \(models.directory); \(summary.written) files changed; \(summary.refused.count) entries refused")
+            if !summary.refused.isEmpty || !summary.localErrors.isEmpty { throw ExitCode(2) }
         }
     }
 

@@ -20,7 +20,9 @@ struct Trace: ParsableCommand {
 
         Outputs (--output, repeatable; default stdout): stdout, file:PATH[?max_bytes=N&keep=K], \
         syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT (RFC 5424, \
-        octet-counted on TCP and TLS), http(s)://HOST:PORT/PATH[?format=ndjson|hec|bulk]. \
+        octet-counted on TCP and TLS), http(s)://HOST:PORT/PATH[?format=ndjson|hec|bulk], \
+        nats://HOST:PORT/SUBJECT[?creds=FILE&tls=true] (NATS JetStream, acknowledged, \
+        de-duplicated by the event's metadata.uid). \
         Each output has its own queue; with --spool, events an output cannot take (it is down \
         or slow) wait on disk and are delivered in order when it is back. The grammar and \
         options: docs/outputs.md.
@@ -52,7 +54,7 @@ struct Trace: ParsableCommand {
     @Option(help: "Output format: json (OCSF lines) or text (one readable line per event, stdout only).")
     var format: OutputFormat = .json
 
-    @Option(parsing: .singleValue, help: ArgumentHelp("Where events go (repeatable): stdout, file:PATH, syslog+tcp://H:P, https://H:P/path, ...", valueName: "SPEC"))
+    @Option(parsing: .singleValue, help: ArgumentHelp("Where events go (repeatable): stdout, file:PATH, syslog+tcp://H:P, https://H:P/path, nats://H:P/SUBJECT, ...", valueName: "SPEC"))
     var output: [String] = []
 
     @Option(help: ArgumentHelp("Directory where events wait while an output is down or slow (bounded per output).", valueName: "DIR"))

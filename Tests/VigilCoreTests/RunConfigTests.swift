@@ -96,6 +96,10 @@ import VigilCore
         ("models: m\nmode: production\n", 2, 7, "expected one of auto, learn, monitor, enforce"),
         ("models: [m\n", 2, 1, "malformed YAML"),
         ("models: m\nmodels: n\n", 1, 1, "duplicate key"),
+        ("models: m\nfleet:\n  nats: http://x:4222\n  trusted-keys: k\n", 3, 9, "fleet.nats: expected nats://"),
+        ("models: m\nfleet:\n  nats: nats://x\n", 3, 3, "trusted-keys is required"),
+        ("models: m\nfleet:\n  trusted-keys: k\n", 3, 3, "nats is required"),
+        ("models: m\nfleet:\n  natz: nats://x\n", 3, 3, "unknown key 'natz' in fleet"),
     ] as [(String, Int, Int, String)])
     func badFilesAreRefusedWithLineAndColumn(yaml: String, line: Int, column: Int, message: String) {
         do {
@@ -106,6 +110,12 @@ import VigilCore
             #expect(error.message.contains(message), "\(error)")
             #expect(error.description.hasPrefix("bad.yaml:\(error.line):\(error.column): "))
         }
+    }
+
+    @Test func fleetNamesTheServerAndTheTrustedKeys() throws {
+        let c = try RunConfig.load(yaml: "models: m\nfleet:\n  nats: nats://nats.internal:4222/baselines?creds=/etc/vigil/h.creds\n  trusted-keys: keys\n", file: "/etc/vigil/vigil.yaml")
+        #expect(c.fleet == RunConfig.FleetConfig(nats: "nats://nats.internal:4222/baselines?creds=/etc/vigil/h.creds", trustedKeys: "/etc/vigil/keys"))
+        #expect(try RunConfig.load(yaml: "models: m\n", file: "v.yaml").fleet == nil)
     }
 
     @Test func outputsAreCheckedWhereTheyStand() {

@@ -47,6 +47,20 @@ public struct RunConfig: Sendable, Hashable {
     /// it keeps enforcing while the agent is down, and the next start replaces it. nil:
     /// nothing pinned (the kernel side ends with the agent).
     public var bpfPin: String?
+    /// Fleet baselines to pull (merge into `models`) on start and on reload; nil: none.
+    public var fleet: FleetConfig?
+
+    /// Where the fleet's baselines are (`fleet:`; `vigil profile pull` does the same by hand).
+    public struct FleetConfig: Sendable, Hashable {
+        /// `nats://HOST[:PORT][/BUCKET][?creds=FILE&tls=true&ca=FILE]`.
+        public var nats: String
+        /// The directory of trusted host public keys, `HOST.pub`.
+        public var trustedKeys: String
+        public init(nats: String, trustedKeys: String) {
+            self.nats = nats
+            self.trustedKeys = trustedKeys
+        }
+    }
 
     public init(models: String, state: String) {
         self.models = models
@@ -69,7 +83,7 @@ public struct RunConfig: Sendable, Hashable {
 
     static let topKeys = ["models", "state", "mode", "policy", "duration", "outputs", "spool", "events", "learn", "promotion",
                           "modes", "metrics", "workloads", "all-processes", "control-socket",
-                          "on-bad-baseline", "bpf-pin"]
+                          "on-bad-baseline", "bpf-pin", "fleet"]
 
     /// Reads a configuration. `file` names the source in errors and anchors relative paths;
     /// `checkOutput` validates one output spec (it throws a message naming what is wrong).
@@ -161,6 +175,21 @@ private struct RunConfigReader: YAMLNodeReading {
                     }
                     c.workloads.append(Workload(name: name, selectors: selectors))
                 }
+            case "fleet":
+                var nats: String?
+                var trusted: String?
+                for (k, _, fv) in try pairs(v, "fleet", allowed: ["nats", "trusted-keys"]) {
+                    if k == "nats" {
+                        let u = try string(fv, "fleet.nats")
+                        guard u.lowercased().hasPrefix("nats://") else { throw fail(fv, "fleet.nats: expected nats://HOST[:PORT][/BUCKET][?creds=FILE&tls=true&ca=FILE], got '\(u)'") }
+                        nats = u
+                    } else {
+                        trusted = try path(fv, "fleet.trusted-keys")
+                    }
+                }
+                guard let nats else { throw fail(v, "fleet: nats is required, e.g. nats: nats://nats.internal:4222") }
+                guard let trusted else { throw fail(v, "fleet: trusted-keys is required: the directory of trusted host public keys (HOST.pub)") }
+                c.fleet = RunConfig.FleetConfig(nats: nats, trustedKeys: trusted)
             case "metrics":
                 for (k, _, mv) in try pairs(v, "metrics", allowed: ["listen", "bpf-run-time"]) {
                     if k == "listen" {

@@ -43,6 +43,41 @@ public enum ProfileMerge {
         return byID.keys.sorted().map { merge(byID[$0]!) }
     }
 
+    /// What `host` itself contributed to a profile: only that host's counts and learning
+    /// history; items no count of `host` backs are left out. A fleet entry signed by a host
+    /// is read this way, so a host can add to the fleet's baseline only under its own name.
+    /// (First and last seen are kept as they are: they are not recorded per host.)
+    public static func restricted(_ p: Profile, to host: String) -> Profile {
+        func own<K: Hashable>(_ m: [K: Sighting]) -> [K: Sighting] {
+            var out: [K: Sighting] = [:]
+            for (k, s) in m {
+                guard let c = s.hosts[host] else { continue }
+                var t = s
+                t.hosts = [host: c]
+                out[k] = t
+            }
+            return out
+        }
+        var out = p
+        out.invokedAs = own(p.invokedAs)
+        out.binaries = own(p.binaries)
+        out.syscalls = own(p.syscalls)
+        out.executes = own(p.executes)
+        out.parents = own(p.parents)
+        out.destinations = own(p.destinations)
+        out.listens = own(p.listens)
+        out.users = own(p.users)
+        out.ngrams = [:]
+        for (k, g) in p.ngrams {
+            guard let c = g.seen.hosts[host] else { continue }
+            var t = g
+            t.seen.hosts = [host: c]
+            out.ngrams[k] = t
+        }
+        out.learning = p.learning[host].map { [host: $0] } ?? [:]
+        return out
+    }
+
     static func mergeSet<K: Hashable>(_ into: inout [K: Sighting], _ from: [K: Sighting]) {
         for (k, s) in from {
             if into[k] == nil { into[k] = s } else { into[k]!.merge(s) }
