@@ -64,6 +64,12 @@ class Proxy:
         self.loop.call_soon_threadsafe(apply)
 
     async def _client(self, reader, writer):
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, OSError):
+            writer.close()
+
+    async def _serve(self, reader, writer):
         mode = self.mode
         if mode == "refuse":
             writer.close()
@@ -135,7 +141,8 @@ class HTTPSReceiver:
         if os.path.exists(port_file):
             os.remove(port_file)
         self.proc = subprocess.Popen([sys.executable, ROOT + "/scripts/https_test_receiver.py", port_file,
-                                      self.d + "/cert.pem", self.d + "/key.pem", self.received], preexec_fn=unblock)
+                                      self.d + "/cert.pem", self.d + "/key.pem", self.received],
+                                     stderr=subprocess.DEVNULL, preexec_fn=unblock)
         for _ in range(100):
             if os.path.exists(port_file):
                 self.port = int(open(port_file).read())

@@ -14,7 +14,9 @@ import Darwin
 /// proxy or load balancer in front of it) closes or resets a moment later "succeeds" into the
 /// kernel's buffers and is gone. So on TCP and TLS every batch stays in a **replay window**:
 /// it is let go only once the peer's TCP has acknowledged it (`SIOCOUTQ`) and the connection
-/// has then stayed open for `replaySeconds` (5 s; checked before each batch and at close). A
+/// has then stayed open for `replaySeconds` (30 s, `replay_seconds=N`; checked before each
+/// batch and at close), longer than a receiver or proxy is likely to sit on acknowledged data
+/// it has not processed. A
 /// connection found closed is replaced and the window is written again first. Delivery is
 /// then at least once across receiver restarts and dropped connections (a replayed event has
 /// the same `metadata.uid`, so a SIEM can drop the copy). What can still be lost: a batch a
@@ -56,7 +58,7 @@ final class SyslogSink: Sink {
     private(set) var replayedBatches = 0
 
     init(transport: OutputSpec.SyslogTransport, host: String, port: UInt16, tls: TLSSettings?,
-         clock: any OutputClock = SystemOutputClock.shared, replaySeconds: Double = 5, replayMaxBytes: Int = 32 << 20) {
+         clock: any OutputClock = SystemOutputClock.shared, replaySeconds: Double = 30, replayMaxBytes: Int = 32 << 20) {
         self.clock = clock
         self.replaySeconds = replaySeconds
         self.replayMaxBytes = replayMaxBytes
