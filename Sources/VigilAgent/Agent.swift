@@ -584,9 +584,10 @@ public final class Agent {
     private func learns(_ r: ProcessRecord) -> Bool {
         if configuration.command == .learn { return only.matches(r) }
         let id = r.identity.id
-        if let mode = modes.mode(of: id) { return mode == .learn }
+        // `learn.only` narrows learning in every mode (a fixed `mode: learn` included).
+        if let mode = modes.mode(of: id) { return mode == .learn && only.matches(r) }
         // Pinned to monitor or enforce with no baseline yet: an unknown executable.
-        if let pinned = pinnedMode(id: id, path: r.path) { return pinned == .learn }
+        if let pinned = pinnedMode(id: id, path: r.path) { return pinned == .learn && only.matches(r) }
         guard modes.policy.newExecutables == .learn else { return false }
         return only.matches(r)
     }

@@ -320,6 +320,18 @@ enum Events {
         #expect(saved.map(\.identity.executable) == ["/opt/vigil-test/svc"])
     }
 
+    @Test func runInAFixedLearnModeLearnsOnlyWhatLearnOnlyNames() throws {
+        let rig = try Rig(.run) {
+            $0.run.mode = .learn
+            $0.run.only = ["/opt/vigil-test/svc"]
+        }
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.exec(501, ppid: 1, "/opt/vigil-test/other")])
+        rig.agent.stop(reason: "test")
+        let (saved, errors) = ProfileStore(directory: rig.dir + "/models").loadAll()
+        #expect(errors.isEmpty)
+        #expect(saved.map(\.identity.executable) == ["/opt/vigil-test/svc"], "learn.only holds under mode: learn too")
+    }
+
     @Test func aLearnedProfileNamesTheWorkloadItsProcessesRanIn() throws {
         let rig = try Rig(.learn, workloads: ["exe:/opt/vigil-test/svc"])
         rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.exec(501, ppid: 1, "/opt/vigil-test/other")])
