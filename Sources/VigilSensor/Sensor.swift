@@ -3,9 +3,6 @@ import Foundation
 public import VigilBPF
 public import VigilCore
 
-/// BPF_NOEXIST from linux/bpf.h: create only, never overwrite an existing entry's counts.
-private let bpfNoExist: UInt64 = 1
-
 /// The kernel side, loaded and attached: probes feed the ring buffer, `poll` turns its
 /// records into `Event`s. Everything is detached when the sensor is released.
 public final class Sensor {
@@ -108,7 +105,7 @@ public final class Sensor {
             try object.setGlobal("vg_self_tgid", UInt32(getpid()))
             try object.setGlobal("vg_want_syscalls", options.syscalls)
             try object.setGlobal("vg_want_files", options.files)
-            try object.setGlobal("vg_mode", options.mode.rawValue)
+            try object.setGlobal("vg_mode", options.mode.wireValue)
             try object.setGlobal("vg_exec_guard", options.execGuard && options.mode == .detect)
             try object.setGlobal("vg_guard_all", options.guardAllProcesses && options.mode == .detect)
             try object.setGlobal("vg_ngram_len", UInt32(SequenceModel.Parameters.standard.ngramLength))
@@ -230,7 +227,7 @@ public final class Sensor {
                 throw error
             } catch let error as BPFError {
                 throw SensorError("cannot attach \(program.section): \(error)",
-                                  remedy: error.errno == 1 ? "this kernel refuses this kind of hook; run as root, or report the kernel version"
+                                  remedy: error.errno == EPERM ? "this kernel refuses this kind of hook; run as root, or report the kernel version"
                                                            : "check that the hook exists on this kernel")
             } catch {
                 throw SensorError("cannot attach \(program.section): \(error)", remedy: "report this with the kernel version")
@@ -565,11 +562,11 @@ public final class Sensor {
     public func preload(slot: UInt32, syscalls: some Sequence<UInt32>, ngrams: some Sequence<UInt64>) throws(BPFError) {
         let fresh = vg_seen(count: 0, last_ns: 0)
         for nr in syscalls {
-            do { try knownSyscalls.update(vg_syscall_key(profile: slot, nr: nr), fresh, flags: bpfNoExist) }
+            do { try knownSyscalls.update(vg_syscall_key(profile: slot, nr: nr), fresh, flags: BPFMap.createOnly) }
             catch where error.errno == EEXIST {}
         }
         for h in ngrams {
-            do { try knownNgrams.update(vg_ngram_key(profile: slot, _pad0: 0, hash: h), fresh, flags: bpfNoExist) }
+            do { try knownNgrams.update(vg_ngram_key(profile: slot, _pad0: 0, hash: h), fresh, flags: BPFMap.createOnly) }
             catch where error.errno == EEXIST {}
         }
     }
@@ -680,10 +677,10 @@ public final class Sensor {
 
     private static func explainLoadFailure(_ error: BPFError) -> SensorError {
         switch error.errno {
-        case 1:
+        case EPERM:
             SensorError("the kernel refused to load Vigil's BPF programs (EPERM)\n\(error.detail)",
                         remedy: "run as root; check that kernel lockdown or a security module does not forbid BPF")
-        case 12:
+        case ENOMEM:
             SensorError("not enough locked memory for BPF maps (ENOMEM)", remedy: "raise the memlock limit (ulimit -l unlimited) or use a smaller ring buffer")
         default:
             SensorError("the kernel's verifier rejected a BPF program: \(error)",

@@ -4,13 +4,22 @@ public import VigilCore
 
 /// Which probes the sensor runs. What the kernel does with a profile's new n-grams is set
 /// per profile slot with ``Sensor/setSlotMode(_:_:)``.
-public enum SensorMode: UInt32, Sendable {
+public enum SensorMode: Sendable, CaseIterable {
     /// Report events only (`vigil trace`).
-    case trace = 0
+    case trace
     /// Profiles, no responses and no self-protection hooks (`vigil learn`).
-    case learn = 1
+    case learn
     /// Profiles, responses and self-protection (`vigil monitor`, `enforce`, `run`).
-    case detect = 2
+    case detect
+
+    /// The kernel side's `vg_mode` (`enum vg_mode` in `vigil_wire.h`).
+    var wireValue: UInt32 {
+        switch self {
+        case .trace: VG_MODE_TRACE.rawValue
+        case .learn: VG_MODE_LEARN.rawValue
+        case .detect: VG_MODE_DETECT.rawValue
+        }
+    }
 }
 
 /// What the sensor should watch.

@@ -25,7 +25,7 @@ public enum NftablesExport {
         out += "        \(match) ct state established,related accept\n"
         for d in p.destinations.keys.sorted() {
             guard let prefix = d.addressPrefix, d.transport == .tcp || d.transport == .udp else { continue }
-            let family = prefix.family == 2 ? "ip" : "ip6"
+            let family = prefix.family == NetworkDestination.familyIPv4 ? "ip" : "ip6"
             out += "        \(match) \(family) daddr \(d.address) \(d.transport.rawValue) dport \(d.port) accept\n"
         }
         out += "        \(match) counter drop\n"
