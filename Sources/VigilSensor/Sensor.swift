@@ -120,6 +120,9 @@ public final class Sensor {
             throw SensorError("cannot configure the BPF object: \(error)", remedy: "rebuild Vigil; its BPF object does not match this binary")
         }
 
+        // Tracepoint programs find their ids in tracefs: mounted here, once, if no tracefs is
+        // mounted yet; the checks below only look.
+        let traceFS = TraceFS.mountIfAbsent()
         // Switch off, before load, what nobody asked for and what this kernel lacks.
         for program in object.programs {
             let hook = Hook(section: program.section)
@@ -147,7 +150,7 @@ public final class Sensor {
             }
             // arm64 has only the *at forms: the classic ones' tracepoints are absent, and
             // that is no loss worth a notice.
-            if Self.optionalFilePrograms.contains(program.name), hook.missing() != nil {
+            if Self.optionalFilePrograms.contains(program.name), hook.missing(traceFS: traceFS) != nil {
                 program.autoload = false
                 continue
             }
@@ -173,7 +176,7 @@ public final class Sensor {
                     continue
                 }
             }
-            if let missing = hook.missing() {
+            if let missing = hook.missing(traceFS: traceFS) {
                 program.autoload = false
                 let note = "kernel lacks \(hook.description) (\(missing)): \(hook.feature) unavailable"
                 if !notices.contains(note) { notices.append(note) }
