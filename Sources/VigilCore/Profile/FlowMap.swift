@@ -36,7 +36,7 @@ public struct FlowMap: Sendable, Hashable {
     public init(profiles: [Profile]) {
         var nodes: [String: Node] = [:]
         for p in profiles {
-            let listens = p.listens.keys.sorted().map { $0.transport == .unix ? "unix \($0.address)" : "\($0.transport.rawValue) \($0.port)" }
+            let listens = p.listens.keys.sorted(by: ListeningSocket.byPort).map { $0.transport == .unix ? "unix \($0.address)" : "\($0.transport.rawValue) \($0.port)" }
             nodes[p.id] = Node(id: p.id, kind: .profile, label: Self.label(p.identity), listens: listens)
         }
         var edges: [String: Edge] = [:]

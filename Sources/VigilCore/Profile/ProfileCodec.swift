@@ -70,7 +70,7 @@ public enum ProfileCodec {
         top.append(("destinations", .array(p.destinations.sorted { $0.key < $1.key }.map {
             item([("protocol", .string($0.key.transport.rawValue)), ("address", .string($0.key.address)), ("port", .uint(UInt64($0.key.port)))], $0.value)
         })))
-        top.append(("listens", .array(p.listens.sorted { $0.key < $1.key }.map {
+        top.append(("listens", .array(p.listens.sorted { ListeningSocket.byPort($0.key, $1.key) }.map {
             item([("protocol", .string($0.key.transport.rawValue)), ("address", .string($0.key.address)), ("port", .uint(UInt64($0.key.port)))], $0.value)
         })))
         if !p.peers.isEmpty {
