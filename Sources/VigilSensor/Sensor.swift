@@ -663,13 +663,31 @@ public final class Sensor {
             let emitted = values[Int(VG_CTR_EMITTED_BASE.rawValue) + k]
             if emitted > 0 { s.kernelEmitted[kind] = emitted }
         }
-        s.readFailures = values[Int(VG_CTR_READ_FAIL_ARGS.rawValue)] + values[Int(VG_CTR_READ_FAIL_SOCKADDR.rawValue)]
-        s.pendingLost = values[Int(VG_CTR_PENDING_FULL.rawValue)]
-        s.knownMapFull = values[Int(VG_CTR_KNOWN_FULL.rawValue)]
-        s.historyFailures = values[Int(VG_CTR_HISTORY_FAIL.rawValue)]
+        for (site, counter) in Self.failureCounters where values[Int(counter.rawValue)] > 0 {
+            s.failures[site] = values[Int(counter.rawValue)]
+        }
+        func sum(_ sites: KernelFailureSite...) -> UInt64 { sites.reduce(0) { $0 + (s.failures[$1] ?? 0) } }
+        s.readFailures = sum(.argvRead, .sockaddrRead, .unixPathRead)
+        s.pendingLost = sum(.pendingFull)
+        s.knownMapFull = sum(.knownNgramsFull, .knownSyscallsFull, .knownFilesFull)
+        s.historyFailures = sum(.historyStorage)
         s.decoder = decoder.counters
         return s
     }
+
+    /// Each failure site's counter in `vg_counters`: one row per site.
+    static let failureCounters: [(KernelFailureSite, vg_counter)] = [
+        (.argvRead, VG_CTR_READ_FAIL_ARGS),
+        (.sockaddrRead, VG_CTR_READ_FAIL_SOCKADDR),
+        (.unixPathRead, VG_CTR_READ_FAIL_UNIX_PATH),
+        (.pendingFull, VG_CTR_PENDING_FULL),
+        (.knownNgramsFull, VG_CTR_KNOWN_FULL),
+        (.knownSyscallsFull, VG_CTR_KNOWN_SYSCALLS_FULL),
+        (.knownFilesFull, VG_CTR_KNOWN_FILES_FULL),
+        (.historyStorage, VG_CTR_HISTORY_FAIL),
+        (.filePathTruncated, VG_CTR_PATH_TRUNCATED),
+        (.namedPathTruncated, VG_CTR_PATH_TRUNCATED_NAMED),
+    ]
 
     private static func checkPrivileges() throws(SensorError) {
         if geteuid() != 0 {

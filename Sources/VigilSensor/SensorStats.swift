@@ -26,6 +26,34 @@ public struct SensorStats: Sendable, Equatable {
     /// Syscalls not learned because per-thread history storage could not be had.
     public var historyFailures: UInt64 = 0
     public var decoder = RecordDecoder.Counters()
+    /// Each place in the kernel side that can fail, with how often it did (nonzero only);
+    /// the fields above are their sums by consequence.
+    public var failures: [KernelFailureSite: UInt64] = [:]
 
     public var totalKernelDrops: UInt64 { kernelDrops.values.reduce(0, +) }
+}
+
+/// A place in the kernel side that can fail without stopping it: each has its own counter
+/// (`enum vg_counter` in `vigil_wire.h`), so a count says what was lost and where.
+public enum KernelFailureSite: String, Sendable, Hashable, CaseIterable {
+    /// An exec's argv could not be read from user memory.
+    case argvRead = "argv-read"
+    /// A sockaddr's family or address could not be read from user memory.
+    case sockaddrRead = "sockaddr-read"
+    /// A unix socket's path could not be read from user memory.
+    case unixPathRead = "unix-path-read"
+    /// The entry/exit pairing map was full: a network event was lost.
+    case pendingFull = "pending-full"
+    /// vg_known_ngrams was full: a new n-gram reported, not stored.
+    case knownNgramsFull = "known-ngrams-full"
+    /// vg_known_syscalls was full: a new syscall reported, not stored.
+    case knownSyscallsFull = "known-syscalls-full"
+    /// vg_known_files was full: a file reported, not remembered.
+    case knownFilesFull = "known-files-full"
+    /// No per-thread history storage: a syscall was not learned.
+    case historyStorage = "history-storage"
+    /// An opened or mapped file's path was cut short.
+    case filePathTruncated = "file-path-truncated"
+    /// A renamed, linked or unlinked name's directory was cut short.
+    case namedPathTruncated = "named-path-truncated"
 }

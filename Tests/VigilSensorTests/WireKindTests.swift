@@ -67,3 +67,29 @@ import VigilCore
         }
     }
 }
+
+/// Every failure counter `vigil_wire.h` declares (`enum vg_counter`, the per-kind bases and
+/// the size left out) is exactly one `KernelFailureSite`, read by the sensor's table.
+@Suite struct FailureCounterTests {
+    @Test func everyFailureCounterOfTheHeaderIsOneSite() throws {
+        let text = try String(contentsOf: WireKindTests.header, encoding: .utf8)
+        let start = try #require(text.range(of: "enum vg_counter {"))
+        let end = try #require(text.range(of: "};", range: start.upperBound..<text.endIndex))
+        var declared: [String: UInt32] = [:]
+        for line in text[start.upperBound..<end.lowerBound].split(separator: "\n") {
+            let code = line.split(separator: "/*").first.map(String.init) ?? ""
+            let parts = code.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: ","))) }
+            guard parts.count == 2, parts[0].hasPrefix("VG_CTR_"), !parts[0].hasSuffix("_BASE"), parts[0] != "VG_CTR_MAX" else { continue }
+            declared[parts[0]] = try #require(UInt32(parts[1]), "\(parts[0]) = '\(parts[1])'")
+        }
+        #expect(declared.count >= 10, "parsed \(declared)")
+        let counters = Sensor.failureCounters.map(\.1.rawValue)
+        #expect(Set(counters) == Set(declared.values), "table \(counters.sorted()) vs header \(declared.values.sorted())")
+        #expect(counters.count == Set(counters).count, "a counter read for two sites")
+        let sites = Sensor.failureCounters.map(\.0)
+        #expect(sites.count == Set(sites).count && Set(sites) == Set(KernelFailureSite.allCases), "one row per site")
+        for (_, counter) in Sensor.failureCounters {
+            #expect(counter.rawValue < VG_CTR_MAX.rawValue && counter.rawValue >= VG_CTR_EMITTED_BASE.rawValue + VG_KIND_MAX.rawValue)
+        }
+    }
+}
