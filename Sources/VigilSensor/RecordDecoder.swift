@@ -27,9 +27,14 @@ public struct RecordDecoder: Sendable {
     public private(set) var counters = Counters()
     /// Added to the kernel's CLOCK_MONOTONIC stamps to give wall-clock time.
     public var monotonicToRealtimeNanos: Int64
+    /// Resolves each exec's path while it is decoded (made absolute, the file it runs in
+    /// ``Event/Exec/executable``), so no later stage converts it again. Nil: the path as
+    /// the kernel gave it (recordings, tests of the wire format alone).
+    public var executables: ExecutablePath?
 
-    public init(monotonicToRealtimeNanos: Int64) {
+    public init(monotonicToRealtimeNanos: Int64, executables: ExecutablePath? = nil) {
         self.monotonicToRealtimeNanos = monotonicToRealtimeNanos
+        self.executables = executables
     }
 
     public mutating func decode(_ raw: UnsafeRawBufferPointer) -> Event? {
@@ -50,7 +55,7 @@ public struct RecordDecoder: Sendable {
         }
         let payload: Event.Payload?
         switch kind {
-        case .exec: payload = decodeExec(record)
+        case .exec: payload = decodeExec(record, pid: Int32(bitPattern: h.pid))
         case .fork: payload = load(vg_fork.self, record).map { .fork(.init(childPid: Int32(bitPattern: $0.child_pid))) }
         case .exit: payload = load(vg_exit.self, record).map { .exit(.init(status: $0.exit_code)) }
         case .syscall: payload = load(vg_syscall.self, record).map { .syscall(.init(number: Int($0.nr))) }
@@ -90,7 +95,7 @@ public struct RecordDecoder: Sendable {
         return record.loadUnaligned(as: T.self)
     }
 
-    private mutating func decodeExec(_ record: UnsafeRawBufferPointer) -> Event.Payload? {
+    private mutating func decodeExec(_ record: UnsafeRawBufferPointer, pid: Int32) -> Event.Payload? {
         guard let e = load(vg_exec.self, record) else { return nil }
         let pathOffset = MemoryLayout<vg_exec>.offset(of: \vg_exec.path)!
         let argsOffset = MemoryLayout<vg_exec>.offset(of: \vg_exec.args)!
@@ -100,9 +105,13 @@ public struct RecordDecoder: Sendable {
         var argv = args.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         // The argument area ends with a NUL, which leaves one empty element after it.
         if argv.last == "" { argv.removeLast() }
-        return .exec(.init(
+        var exec = Event.Exec(
             ppid: Int32(bitPattern: e.ppid), uid: e.uid, euid: e.euid, gid: e.gid, path: path, argv: argv,
-            argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0, execSeq: e.exec_seq))
+            argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0, execSeq: e.exec_seq)
+        // The kernel gives the path as execve was called (`./svc`, a symlink): identities
+        // need the file run (see ExecutablePath), resolved now, while the process is there.
+        executables?.resolve(&exec, pid: pid)
+        return .exec(exec)
     }
 
     private mutating func decodeNet(_ record: UnsafeRawBufferPointer, _ op: Event.Network.Operation) -> Event.Payload? {

@@ -99,7 +99,7 @@ public final class Sensor {
         procsGen = pg
         knownFiles = object.map(named: "vg_known_files")
         sensitiveNames = object.map(named: "vg_sensitive_names")
-        decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
+        decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset(), executables: .live)
 
         do {
             try object.setGlobal("vg_self_tgid", UInt32(getpid()))
@@ -239,13 +239,7 @@ public final class Sensor {
         if let dir = options.pinDirectory, options.mode == .detect { try pin(in: dir) }
         do {
             ring = try RingBuffer(map: events) { [unowned self] raw in
-                guard var e = self.decoder.decode(raw) else { return }
-                if case .exec(var x) = e.payload {
-                    // The kernel gives the path as execve was called (`./svc`, a symlink):
-                    // identities need the file run (see ExecutablePath).
-                    ExecutablePath.live.resolve(&x, pid: e.pid)
-                    e.payload = .exec(x)
-                }
+                guard let e = self.decoder.decode(raw) else { return }
                 self.sink?(e)
             }
         } catch {
