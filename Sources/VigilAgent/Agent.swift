@@ -247,6 +247,7 @@ public final class Agent {
             if learns(r) { toLearn.append(r) } else { toWatch.append(r) }
         }
         learner.seed(toLearn, now: now)
+        for r in toLearn { noteWorkload(r.pid, now: now) }
         if configuration.command.judges { _ = detector.seed(toWatch, now: now) }
         for r in seeded { attach(r.pid) }
         holdWorkloadsOfBadBaselines(running: seeded, atStart: true)
@@ -318,6 +319,7 @@ public final class Agent {
                 // watched program starting something); the new image is learned, not judged.
                 if judges { responder.add(detector.apply(event, process: record, now: now, newImageLearned: true), pid: pid, seen: event.timeNanos) }
                 learner.apply(event, process: record, now: now)
+                noteWorkload(pid, now: now)
             } else {
                 learner.noteUnlearnedExec(pid: pid, path: x.path, at: event.timeNanos, now: now)
                 if judges {
@@ -573,12 +575,19 @@ public final class Agent {
     /// learn. Its profile is the identity rule's (``ProfileIdentity/of(_:)``: the resolved
     /// executable, plus the name it was started under when that differs), for a process
     /// started now as for one found running; `only` matches the invoked or the resolved path.
+    /// Books a learned process's workload in its profile (what `vigil map` groups by).
+    private func noteWorkload(_ pid: Int32, now: UInt64) {
+        guard case .member(let name) = scope.standing(of: pid), name != WorkloadScope.everyProcess else { return }
+        learner.noteWorkload(pid: pid, name, now: now)
+    }
+
     private func learns(_ r: ProcessRecord) -> Bool {
         if configuration.command == .learn { return only.matches(r) }
         let id = r.identity.id
-        if let mode = modes.mode(of: id) { return mode == .learn }
+        // `learn.only` narrows learning in every mode (a fixed `mode: learn` included).
+        if let mode = modes.mode(of: id) { return mode == .learn && only.matches(r) }
         // Pinned to monitor or enforce with no baseline yet: an unknown executable.
-        if let pinned = pinnedMode(id: id, path: r.path) { return pinned == .learn }
+        if let pinned = pinnedMode(id: id, path: r.path) { return pinned == .learn && only.matches(r) }
         guard modes.policy.newExecutables == .learn else { return false }
         return only.matches(r)
     }

@@ -201,7 +201,8 @@ public final class OutputRouter: @unchecked Sendable {
         case .file(let path, let maxBytes, let keep, let fsync):
             return FileSink(path: path, maxBytes: maxBytes, keep: keep, fsync: fsync)
         case .syslog(let transport, let host, let port):
-            return SyslogSink(transport: transport, host: host, port: port, tls: transport == .tls ? tls : nil, clock: clock)
+            return SyslogSink(transport: transport, host: host, port: port, tls: transport == .tls ? tls : nil, clock: clock,
+                              replaySeconds: Double(spec.replaySeconds))
         case .http(let secure, let host, let port, let path, let format):
             return HTTPSink(secure: secure, host: host, port: port, path: path, format: format,
                             token: spec.token, index: spec.index, tls: secure ? tls : nil,

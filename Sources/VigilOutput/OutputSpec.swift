@@ -20,7 +20,8 @@
 /// bound; 0 disables spooling), `batch=N` (most lines per delivery), `batch_bytes=N` (most
 /// event bytes per delivery), `batch_wait_ms=N` (how long a batch that is not full waits
 /// for more lines; 0, the default, sends at once). HTTP outputs also take `gzip=true|false`
-/// (compressed request bodies; on by default for `hec` and `bulk`, whose receivers accept it).
+/// (compressed request bodies; on by default for `hec` and `bulk`, whose receivers accept it);
+/// TCP and TLS syslog outputs `replay_seconds=N` (``SyslogSink``'s replay window).
 public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
     /// The kind of output and its address.
     public enum Target: Sendable, Hashable {
@@ -60,6 +61,9 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
     public var batchWaitMillis = 0
     /// HTTP: compress request bodies with gzip; nil: on for `hec` and `bulk`, off for `ndjson`.
     public var gzip: Bool?
+    /// Syslog over TCP/TLS: seconds a batch stays in the replay window after the receiver's
+    /// TCP acknowledged it (see ``SyslogSink``).
+    public var replaySeconds = 30
     /// HTTP: credential for `Authorization` (HEC: `Splunk`, bulk: `ApiKey`, ndjson: `Bearer`).
     public var token: String?
     /// HTTP bulk: the index (or data stream) to write to.
@@ -120,6 +124,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
                 let transport = SyslogTransport(rawValue: String(scheme.dropFirst(7)))!
                 spec = OutputSpec(target: .syslog(transport, host: host, port: port), redacted: trimmed)
                 if transport == .tls { allowed.formUnion(tlsOptions) }
+                if transport != .udp { allowed.insert("replay_seconds") }
             case "http", "https":
                 spec = OutputSpec(target: .http(secure: scheme == "https", host: host, port: port,
                                                 path: "/" + (pathPart ?? ""), format: .ndjson), redacted: trimmed)
@@ -171,6 +176,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
             case "batch_bytes": spec.batchBytes = try int(1024)
             case "batch_wait_ms": spec.batchWaitMillis = try int(0)
             case "gzip": spec.gzip = try bool()
+            case "replay_seconds": spec.replaySeconds = try int(0)
             case "max_bytes", "keep", "fsync":
                 guard case .file(let path, var maxBytes, var keep, var fsync) = spec.target else { break }
                 if k == "max_bytes" { maxBytes = try int(4096) }

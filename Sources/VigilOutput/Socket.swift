@@ -127,6 +127,12 @@ final class Socket: ByteStream {
         return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
+    /// Bytes written that the peer's TCP has not acknowledged yet (SIOCOUTQ); nil if unknown.
+    var unsentBytes: Int? {
+        var n: Int32 = 0
+        return ioctl(fd, UInt(TIOCOUTQ), &n) == 0 ? Int(n) : nil
+    }
+
     func close() {
         if fd >= 0 {
             _ = Glibc.close(fd)

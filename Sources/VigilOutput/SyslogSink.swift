@@ -8,9 +8,21 @@ import Darwin
 ///
 /// TCP and TLS use octet-counting framing (RFC 6587 §3.4.1 / RFC 5425): `LEN SP MSG`, so
 /// a message may contain any byte and receivers never split or join lines. UDP sends one
-/// datagram per message. Syslog has no acknowledgements: before each batch the sink checks
-/// that the receiver has not closed the connection, which catches an orderly restart, but
-/// a batch written just before a receiver crashes can be lost in the kernel's buffers.
+/// datagram per message.
+///
+/// Syslog has no acknowledgements: a batch written into a connection that the receiver (or a
+/// proxy or load balancer in front of it) closes or resets a moment later "succeeds" into the
+/// kernel's buffers and is gone. So on TCP and TLS every batch stays in a **replay window**:
+/// it is let go only once the peer's TCP has acknowledged it (`SIOCOUTQ`) and the connection
+/// has then stayed open for `replaySeconds` (30 s, `replay_seconds=N`; checked before each
+/// batch and at close), longer than a receiver or proxy is likely to sit on acknowledged data
+/// it has not processed. A
+/// connection found closed is replaced and the window is written again first. Delivery is
+/// then at least once across receiver restarts and dropped connections (a replayed event has
+/// the same `metadata.uid`, so a SIEM can drop the copy). What can still be lost: a batch a
+/// receiver or proxy held unprocessed for longer than the window before dropping it, and the
+/// window itself if the agent crashes. The window is also bounded in bytes
+/// (`replayMaxBytes`, 32 MiB): at rates above that per window it covers the last 32 MiB.
 final class SyslogSink: Sink {
     let name: String
     let transport: OutputSpec.SyslogTransport
@@ -28,9 +40,28 @@ final class SyslogSink: Sink {
 
     private let clock: any OutputClock
 
+    /// How long a batch must have been acknowledged on an open connection before it counts
+    /// as received.
+    let replaySeconds: Double
+    /// Most bytes kept for replay.
+    let replayMaxBytes: Int
+    /// A batch written and not yet confirmed: its framed bytes, where it ends in the bytes
+    /// written on the current connection, and when the peer's TCP was first seen to hold it.
+    private struct Pending { var bytes: [UInt8]; var end: Int; var ackedAt: UInt64? }
+    private var window: [Pending] = []
+    private var windowBytes = 0
+    /// Bytes written on the current connection (the offsets `Pending.end` count in).
+    private var written = 0
+    /// The plain socket under `stream` (TLS included), for its send queue.
+    private var socket: Socket?
+    /// Batches written again after a connection was found closed (for stats and tests).
+    private(set) var replayedBatches = 0
+
     init(transport: OutputSpec.SyslogTransport, host: String, port: UInt16, tls: TLSSettings?,
-         clock: any OutputClock = SystemOutputClock.shared) {
+         clock: any OutputClock = SystemOutputClock.shared, replaySeconds: Double = 30, replayMaxBytes: Int = 32 << 20) {
         self.clock = clock
+        self.replaySeconds = replaySeconds
+        self.replayMaxBytes = replayMaxBytes
         self.name = "syslog+\(transport.rawValue)://\(host):\(port)"
         self.transport = transport
         self.host = host
@@ -59,15 +90,7 @@ final class SyslogSink: Sink {
             }
             return
         }
-        if let s = stream, s.peerHasClosed() { s.close(); stream = nil }
-        if stream == nil {
-            let socket = try Socket.connect(host: host, port: port)
-            if transport == .tls, let tls {
-                stream = try TLSStream(socket: socket, serverName: host, settings: tls)
-            } else {
-                stream = socket
-            }
-        }
+        try ensureConnection()
         var buf: [UInt8] = []
         for l in lines {
             let m = message(l)
@@ -75,12 +98,89 @@ final class SyslogSink: Sink {
             buf.append(0x20)
             buf += m
         }
+        try write(buf)
+        window.append(Pending(bytes: buf, end: written, ackedAt: nil))
+        windowBytes += buf.count
+        // Bounded: at high rates the window is the last `replayMaxBytes`, not the last seconds.
+        while windowBytes > replayMaxBytes, window.count > 1 {
+            windowBytes -= window.removeFirst().bytes.count
+        }
+    }
+
+    /// A live connection with the replay window written on it: a connection the peer closed
+    /// is replaced and the window written again; on one still open, what the peer's TCP
+    /// acknowledged at least `replaySeconds` ago is confirmed and let go.
+    private func ensureConnection() throws {
+        if let s = stream, s.peerHasClosed() { dropConnection() }
+        if stream != nil {
+            noteAcknowledged()
+            let before = clock.monotonicNanos() &- UInt64(replaySeconds * 1e9)
+            let confirmed = window.prefix { ($0.ackedAt ?? .max) <= before }.count
+            if confirmed > 0 {
+                windowBytes -= window[..<confirmed].reduce(0) { $0 + $1.bytes.count }
+                window.removeFirst(confirmed)
+            }
+            return
+        }
+        let socket = try Socket.connect(host: host, port: port)
+        if transport == .tls, let tls {
+            stream = try TLSStream(socket: socket, serverName: host, settings: tls)
+        } else {
+            stream = socket
+        }
+        self.socket = socket
+        written = 0
+        guard !window.isEmpty else { return }
+        for i in window.indices {
+            try write(window[i].bytes)
+            window[i].end = written
+            window[i].ackedAt = nil
+        }
+        replayedBatches += window.count
+    }
+
+    /// Stamps the batches the peer's TCP now holds. On TLS the record overhead makes byte
+    /// offsets inexact, so only an empty send queue acknowledges there.
+    private func noteAcknowledged() {
+        guard let queued = socket?.unsentBytes else { return }
+        let acked = queued == 0 ? Int.max : (transport == .tls ? -1 : written - queued)
+        let now = clock.monotonicNanos()
+        for i in window.indices where window[i].ackedAt == nil {
+            guard window[i].end <= acked else { break }
+            window[i].ackedAt = now
+        }
+    }
+
+    private func write(_ buf: [UInt8]) throws {
         do {
             try stream!.write(buf)
+            written += buf.count
         } catch {
-            stream?.close()
-            stream = nil
+            dropConnection()
             throw error
+        }
+    }
+
+    private func dropConnection() {
+        stream?.close()
+        stream = nil
+        socket = nil
+    }
+
+    /// At close: waits (at most the window) while the open connection takes what it holds,
+    /// writing the window again once if the receiver closed it meanwhile. Best effort:
+    /// there is no later batch to carry a retry.
+    private func settle() {
+        guard !window.isEmpty, stream != nil else { return }
+        let deadline = clock.monotonicNanos() &+ UInt64(replaySeconds * 1e9)
+        while clock.monotonicNanos() < deadline {
+            if stream?.peerHasClosed() != false {
+                dropConnection()
+                try? ensureConnection()
+                return
+            }
+            if socket?.unsentBytes ?? 0 == 0 { return }
+            usleep(20_000)
         }
     }
 
@@ -116,6 +216,7 @@ final class SyslogSink: Sink {
     }
 
     func close() {
+        settle()
         stream?.close()
         stream = nil
         udp?.close()

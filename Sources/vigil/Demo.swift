@@ -10,7 +10,7 @@ struct Demo: ParsableCommand {
         discussion: """
         1. Starts a small TCP service, `acme-notes` (built with Vigil, a C program with a \
         command-injection flaw), on a loopback port, and learns it with `vigil learn` while \
-        clients make normal requests.
+        clients make normal requests; draws what it learned (`vigil map`) as map.svg.
         2. Switches to `vigil enforce` with the learned baseline. Normal requests go on, \
         and produce no finding.
         3. Attacks: a request makes the service spawn a shell that phones home \
@@ -74,6 +74,11 @@ struct Demo: ParsableCommand {
                 + p.listens.keys.map { String($0.port) }.joined(separator: ", ") + " from \(requests) requests; profile is \(r.state.rawValue)")
         } else {
             say("   (the service's profile was not saved; see the messages above)")
+        }
+        let mapFile = dir + "/map.svg"
+        let map = FlowMap(profiles: store.loadAll().profiles)
+        if (try? map.svg().write(toFile: mapFile, atomically: true, encoding: .utf8)) != nil {
+            say("   learned flows (\(map.nodes.count) nodes, \(map.edges.count) flows) drawn in \(mapFile)   (vigil map --models \(models))")
         }
 
         // The attacker's listener: if the shell phones home, a connection arrives here.

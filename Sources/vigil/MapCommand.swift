@@ -8,11 +8,13 @@ struct MapCommand: ParsableCommand {
         commandName: "map",
         abstract: "Draw the learned communication graph of a models directory.",
         discussion: """
-        Nodes are profiles (with the ports they listen on) and the external networks they \
-        connect to (IPv4 addresses collapsed into /24s); edges are the learned flows, \
-        labelled with transport and port. A destination another profile listens on (same \
-        port and transport, loopback or a matching bind address) joins the two profiles, so \
-        baselines merged from several hosts (`vigil profile merge`) draw the service graph.
+        Nodes are profiles (with the ports they listen on), grouped by the workload their \
+        processes ran in, and the external networks they connect to (IPv4 addresses \
+        collapsed into /24s); edges are the learned flows, labelled with transport and \
+        port. A destination another profile serves joins the two profiles: it accepted \
+        connections on that address and port (on any host), binds that address, or both \
+        are on loopback of one host. So baselines merged from several hosts (`vigil \
+        profile merge`, `vigil profile pull`) draw the fleet's service graph.
 
         Examples:
           vigil map --models /var/lib/vigil/models --format svg --output map.svg

@@ -140,6 +140,8 @@ struct ProfileCommand: ParsableCommand {
                 o["peers"] = p.peers.sorted { $0.key < $1.key }.map {
                     ["protocol": $0.key.transport.rawValue, "address": $0.key.address, "port": Int($0.key.port)].merging(ProfileCommand.seen($0.value)) { a, _ in a }
                 }
+                o["served_on"] = p.servedOn.keys.sorted(by: ListeningSocket.byPort).map(\.description)
+                o["workloads"] = p.workloads.keys.sorted()
                 o["executes"] = p.executes.keys.sorted()
                 o["parents"] = p.parents.keys.sorted()
                 o["users"] = p.users.keys.sorted().map(Int.init)
@@ -156,6 +158,7 @@ struct ProfileCommand: ParsableCommand {
             if let n = p.identity.name { print("run as        \(n)") }
             if !p.invokedAs.isEmpty { print("invoked as    \(p.invokedAs.keys.sorted().joined(separator: ", "))") }
             print("state         \(r.state.rawValue): \(r.reason)")
+            if !p.workloads.isEmpty { print("workloads     \(p.workloads.keys.sorted().joined(separator: ", "))") }
             print("binary        \(p.currentBinary ?? "unknown")" + (p.binaries.count > 1 ? " (\(p.binaries.count) seen)" : ""))
             print("users         \(p.users.keys.sorted().map { "uid \($0)" }.joined(separator: ", "))")
             print("parents       \(p.parents.keys.sorted().joined(separator: ", "))")
@@ -164,6 +167,7 @@ struct ProfileCommand: ParsableCommand {
             if !p.peers.isEmpty {
                 print("peers         \(p.peers.keys.sorted().map { "\($0.transport.rawValue) \($0.address) to port \($0.port)" }.joined(separator: ", "))")
             }
+            if !p.servedOn.isEmpty { print("served on     \(p.servedOn.keys.sorted(by: ListeningSocket.byPort).map(\.description).joined(separator: ", "))") }
             print("destinations  \(p.destinations.keys.sorted().map(\.description).joined(separator: ", "))")
             print("syscalls      \(p.syscalls.count): \(p.syscalls.keys.map { SyscallTable.name(Int($0)) }.sorted().joined(separator: " "))")
             print("n-grams       \(p.ngrams.count)")

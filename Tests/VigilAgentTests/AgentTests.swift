@@ -330,6 +330,29 @@ enum Events {
         #expect(Set(m.kernelFailuresBySite.keys) == Set(KernelFailureSite.allCases.map(\.rawValue)))
     }
 
+    @Test func runInAFixedLearnModeLearnsOnlyWhatLearnOnlyNames() throws {
+        let rig = try Rig(.run) {
+            $0.run.mode = .learn
+            $0.run.only = ["/opt/vigil-test/svc"]
+        }
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.exec(501, ppid: 1, "/opt/vigil-test/other")])
+        rig.agent.stop(reason: "test")
+        let (saved, errors) = ProfileStore(directory: rig.dir + "/models").loadAll()
+        #expect(errors.isEmpty)
+        #expect(saved.map(\.identity.executable) == ["/opt/vigil-test/svc"], "learn.only holds under mode: learn too")
+    }
+
+    @Test func aLearnedProfileNamesTheWorkloadItsProcessesRanIn() throws {
+        let rig = try Rig(.learn, workloads: ["exe:/opt/vigil-test/svc"])
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.exec(501, ppid: 1, "/opt/vigil-test/other")])
+        rig.agent.stop(reason: "test")
+        let (saved, errors) = ProfileStore(directory: rig.dir + "/models").loadAll()
+        #expect(errors.isEmpty)
+        #expect(saved.first { $0.identity.executable == "/opt/vigil-test/svc" }?.workloads.keys.sorted() == ["exe:/opt/vigil-test/svc"])
+        #expect(saved.first { $0.identity.executable == "/opt/vigil-test/other" }.map { $0.workloads.isEmpty } ?? true,
+                "a process outside every workload names none")
+    }
+
     @Test func aReloadTakesTheNewPolicyAndARefusedOneKeepsTheOld() throws {
         let rig = try Rig(.run)
         var next = RunConfig(models: rig.dir + "/models", state: rig.dir + "/state")

@@ -115,3 +115,111 @@ import Yams
         #expect((ingress.first?["ports"] as? [[String: Any]])?.first?["port"] as? Int == 6379)
     }
 }
+
+/// Two hosts' baselines merged, as a fleet's are: the map joins a client on one host to the
+/// server that answered it on the other, keeps loopback on its host, and groups by workload.
+@Suite struct FleetFlowMapTests {
+    static let t0 = FlowMapTests.t0
+
+    static func host(_ name: String, _ script: (inout [Event], (Int32, Event.Payload) -> Event) -> Void,
+                     workloads: [Int32: String]) -> [Profile] {
+        let learner = Learner(hostID: name, profiles: [], now: t0, binaryHash: { _ in nil })
+        var table = ProcessTable()
+        var events: [Event] = []
+        script(&events) { pid, p in Event(timeNanos: t0, pid: pid, tid: pid, comm: "t", payload: p) }
+        for e in events {
+            learner.apply(e, process: table.apply(e), now: t0)
+            if case .exec = e.payload, let w = workloads[e.pid] { learner.noteWorkload(pid: e.pid, w, now: t0) }
+        }
+        return Array(learner.profiles.values)
+    }
+
+    static func exec(_ path: String) -> Event.Payload { .exec(.init(ppid: 1, uid: 0, euid: 0, gid: 0, path: path, argv: [path])) }
+    static func net(_ op: Event.Network.Operation, local: Endpoint? = nil, remote: Endpoint? = nil) -> Event.Payload {
+        .network(.init(operation: op, result: 0, fd: 3, transport: .tcp, local: local, remote: remote))
+    }
+
+    /// Host a runs the web front end; host b the database, a cache and a web server of its own.
+    static func fleet() -> [Profile] {
+        let a = host("host-a", { events, ev in
+            events += [
+                ev(20, exec("/opt/t/web")),
+                ev(20, net(.connect, remote: .ipv4(IPv4Address(10, 0, 0, 7), port: 5432))),
+                ev(20, net(.connect, remote: .ipv4(IPv4Address(127, 0, 0, 1), port: 6379))),
+                ev(20, net(.connect, remote: .ipv4(IPv4Address(203, 0, 113, 7), port: 443))),
+            ]
+        }, workloads: [20: "shop"])
+        let b = host("host-b", { events, ev in
+            events += [
+                ev(30, exec("/opt/t/db")),
+                ev(30, net(.listen, local: .ipv4(IPv4Address(0, 0, 0, 0), port: 5432))),
+                ev(30, net(.accept, local: .ipv4(IPv4Address(10, 0, 0, 7), port: 5432), remote: .ipv4(IPv4Address(10, 0, 0, 3), port: 41000))),
+                ev(31, exec("/opt/t/cache")),
+                ev(31, net(.listen, local: .ipv4(IPv4Address(0, 0, 0, 0), port: 6379))),
+                ev(32, exec("/opt/t/frontdoor")),
+                ev(32, net(.listen, local: .ipv4(IPv4Address(0, 0, 0, 0), port: 443))),
+            ]
+        }, workloads: [30: "data", 31: "data"])
+        return ProfileMerge.merge(a, b)
+    }
+
+    @Test func aClientJoinsTheServerThatAnsweredItOnAnotherHost() throws {
+        let map = FlowMap(profiles: Self.fleet())
+        let web = try #require(map.nodes.first { $0.label == "/opt/t/web" })
+        let db = try #require(map.nodes.first { $0.label == "/opt/t/db" })
+        let cache = try #require(map.nodes.first { $0.label == "/opt/t/cache" })
+        #expect(map.edges.contains { $0.from == web.id && $0.to == db.id && $0.port == 5432 }, "db accepted on 10.0.0.7:5432, where web connects")
+        #expect(!map.edges.contains { $0.to == cache.id }, "web's loopback 6379 is on host a; the cache listens on host b")
+        #expect(map.edges.contains { $0.from == web.id && $0.to == "net:127.0.0.0/24" && $0.port == 6379 })
+        #expect(map.edges.contains { $0.from == web.id && $0.to == "net:203.0.113.0/24" && $0.port == 443 },
+                "an outside address is not served by a local wildcard listener on the same port: \(map.edges)")
+    }
+
+    @Test func profilesAreGroupedByTheirWorkload() throws {
+        let map = FlowMap(profiles: Self.fleet())
+        #expect(map.workloadGroups.map(\.name) == ["data", "shop"])
+        #expect(map.workloadGroups.first?.nodes.map(\.label) == ["/opt/t/cache", "/opt/t/db"])
+        #expect(map.nodes.first { $0.label == "/opt/t/frontdoor" }?.workload == nil)
+        let dot = map.dot()
+        #expect(dot.components(separatedBy: "subgraph cluster_").count == 3 && dot.contains("label=\"workload shop\""))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(map.json().utf8)) as? [String: Any])
+        let workloads = (json["nodes"] as? [[String: Any]])?.compactMap { $0["workload"] as? String }
+        #expect(workloads == ["data", "data", "shop"])
+        final class Texts: NSObject, XMLParserDelegate {
+            var texts: [String] = [], current = ""
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+                current = ""
+            }
+            func parser(_ parser: XMLParser, foundCharacters string: String) { current += string }
+            func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+                if name == "text" { texts.append(current) }
+                current = ""
+            }
+        }
+        let parser = XMLParser(data: Data(map.svg().utf8))
+        let texts = Texts()
+        parser.delegate = texts
+        #expect(parser.parse())
+        #expect(texts.texts.contains("workload data") && texts.texts.contains("workload shop"))
+    }
+
+    @Test func servedAddressesAndWorkloadsSurviveTheFile() throws {
+        let db = try #require(Self.fleet().first { $0.identity.executable == "/opt/t/db" })
+        #expect(db.servedOn.keys.map(\.description) == ["tcp 10.0.0.7 port 5432"])
+        #expect(db.workloads.keys.sorted() == ["data"])
+        let back = try ProfileCodec.decode(ProfileCodec.encode(db), file: "db.json")
+        #expect(back.servedOn == db.servedOn && back.workloads == db.workloads)
+        let text = String(decoding: ProfileCodec.encode(db), as: UTF8.self)
+        #expect(text.contains("\"served_on\"") && text.contains("\"workloads\""))
+    }
+
+    /// The fleet example the README draws: the client on web-1 joins the server on files-1.
+    @Test func theShippedFleetExampleDrawsTheJoin() throws {
+        let dir = Tools.packageRoot.appendingPathComponent("Models/examples/fleet").path
+        let (profiles, errors) = ProfileStore(directory: dir).loadAll()
+        #expect(errors.isEmpty && profiles.count == 2, "\(errors)")
+        let map = FlowMap(profiles: profiles)
+        #expect(map.edges.count == 1 && map.nodes.allSatisfy { $0.kind == .profile }, "one flow, between the two profiles: \(map.edges)")
+        #expect(map.workloadGroups.map(\.name) == ["file-service", "shop-frontend"])
+    }
+}

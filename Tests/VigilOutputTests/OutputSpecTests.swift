@@ -29,6 +29,13 @@ import VigilTestSupport
         #expect(plain.certFile == nil && plain.keyFile == nil && plain.minTLS == .v1_2)
     }
 
+    @Test func syslogOverAStreamTakesAReplayWindow() throws {
+        #expect(try OutputSpec.parse("syslog+tcp://siem:514").replaySeconds == 30)
+        #expect(try OutputSpec.parse("syslog+tls://siem:6514?replay_seconds=120").replaySeconds == 120)
+        #expect(throws: OutputSpecError.self) { try OutputSpec.parse("syslog+udp://siem:514?replay_seconds=5") }
+        #expect(throws: OutputSpecError.self) { try OutputSpec.parse("syslog+tcp://siem:514?replay_seconds=-1") }
+    }
+
     @Test(arguments: [
         ("", "empty output spec"),
         ("kafka://h:1", "unknown output scheme 'kafka'"),

@@ -178,3 +178,93 @@ func freePort() throws -> UInt16 {
         }
     }
 }
+
+/// The replay window: syslog has no acknowledgements, so batches stay until the connection
+/// has held them for the window; a connection the receiver drops has its window written
+/// again on the next one.
+@Suite struct SyslogReplayTests {
+    /// A loopback receiver that takes connections one at a time and keeps each one's bytes;
+    /// `drop()` closes the current connection, as a restarting receiver or a proxy does.
+    final class DroppingReceiver: @unchecked Sendable {
+        let port: UInt16
+        private let listener: Int32
+        private let lock = NSLock()
+        private var current: Int32 = -1
+        private var received: [[UInt8]] = []
+
+        init() throws {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = loopbackAddress()
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 4) == 0 && getsockname(fd, $0, &len) == 0 }
+            }
+            guard ok else { close(fd); throw POSIXError(.EADDRINUSE) }
+            listener = fd
+            port = UInt16(bigEndian: addr.sin_port)
+            Thread.detachNewThread { [self] in serve() }
+        }
+
+        private func serve() {
+            while true {
+                let fd = accept(listener, nil, nil)
+                guard fd >= 0 else { return }
+                let index: Int = lock.withLock { current = fd; received.append([]); return received.count - 1 }
+                var buf = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let n = read(fd, &buf, buf.count)
+                    guard n > 0 else { break }
+                    lock.withLock { received[index] += buf[..<n] }
+                }
+            }
+        }
+
+        /// The `seq`s each connection received, in order.
+        var seqs: [[Int]] {
+            lock.withLock { received.map { String(decoding: $0, as: UTF8.self).split(separator: "{").compactMap { seq($0) } } }
+        }
+
+        func drop() {
+            lock.withLock {
+                shutdown(current, Int32(SHUT_RDWR))
+            }
+        }
+
+        deinit { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
+    }
+
+    func deliver(_ sink: SyslogSink, _ i: Int) throws {
+        try sink.deliver([OutputLine(bytes: testLine(i), classUID: 1007)][...])
+    }
+
+    @Test func aDroppedConnectionHasItsUnconfirmedBatchesWrittenAgain() throws {
+        let receiver = try DroppingReceiver()
+        let clock = ManualOutputClock()
+        let sink = SyslogSink(transport: .tcp, host: "127.0.0.1", port: receiver.port, tls: nil, clock: clock, replaySeconds: 5)
+        try deliver(sink, 1)
+        try deliver(sink, 2)                  // the peer's TCP holds 1 now: acknowledged at t
+        clock.advance(by: 6)
+        try deliver(sink, 3)                  // 1 held for 6 s on an open connection: confirmed
+        #expect(waitFor(5) { receiver.seqs.first == [1, 2, 3] })
+        receiver.drop()                       // 2 and 3 are not confirmed yet
+        #expect(waitFor(5) { (try? self.deliver(sink, 4)) != nil && receiver.seqs.count == 2 && receiver.seqs[1].count == 3 },
+                "a new connection: \(receiver.seqs)")
+        #expect(receiver.seqs[1] == [2, 3, 4], "the window first, in order, then the new batch; 1 was confirmed: \(receiver.seqs)")
+        #expect(sink.replayedBatches == 2)
+        sink.close()
+    }
+
+    @Test func theWindowIsBoundedInBytes() throws {
+        let receiver = try DroppingReceiver()
+        let sink = SyslogSink(transport: .tcp, host: "127.0.0.1", port: receiver.port, tls: nil, clock: ManualOutputClock(),
+                              replaySeconds: 5, replayMaxBytes: 300)
+        for i in 1...10 { try deliver(sink, i) }
+        #expect(waitFor(5) { receiver.seqs.first?.count == 10 })
+        receiver.drop()
+        #expect(waitFor(5) { (try? self.deliver(sink, 11)) != nil && (receiver.seqs.last?.last == 11) })
+        let replayed = receiver.seqs[1]
+        #expect(replayed.count < 10 && replayed.last == 11 && replayed == Array((12 - replayed.count)...11),
+                "only the last ~300 bytes are replayed, in order: \(replayed)")
+        sink.close()
+    }
+}

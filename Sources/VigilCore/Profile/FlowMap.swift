@@ -3,11 +3,13 @@ import Foundation
 /// The learned communication graph of a set of baselines: profiles as nodes, the flows they
 /// were seen making as edges (`vigil map`).
 ///
-/// A destination that another profile listens on (same transport and port, on a loopback
-/// address or one the listener binds, or a wildcard bind) becomes an edge between the two
-/// profiles; every other destination is an external node, IPv4 addresses collapsed into
-/// their /24 and learned networks kept as they are. So baselines merged from a fleet draw
-/// the service graph: a client's destination joins the listener that serves it.
+/// A destination that another profile serves becomes an edge between the two profiles:
+/// the listener accepted connections on that very address and port (``Profile/servedOn``,
+/// so with baselines merged from a fleet a client on one host joins the server on
+/// another), or binds that address, or both are on loopback of a host they were both seen
+/// on. Every other destination is an external node, IPv4 addresses collapsed into their
+/// /24 and learned networks kept as they are. Profiles are grouped by the workload their
+/// processes were members of (``Profile/workloads``, the one seen most).
 public struct FlowMap: Sendable, Hashable {
     public struct Node: Sendable, Hashable, Comparable {
         public enum Kind: String, Sendable, Hashable { case profile, external }
@@ -16,7 +18,11 @@ public struct FlowMap: Sendable, Hashable {
         public var label: String
         /// Listening sockets (profiles only), e.g. `tcp 8080`.
         public var listens: [String]
-        public static func < (a: Self, b: Self) -> Bool { (a.kind.rawValue, a.id) < (b.kind.rawValue, b.id) }
+        /// The workload the profile's processes ran in (profiles only, if any was declared).
+        public var workload: String?
+        public static func < (a: Self, b: Self) -> Bool {
+            (a.kind.rawValue, a.workload ?? "\u{10FFFF}", a.id) < (b.kind.rawValue, b.workload ?? "\u{10FFFF}", b.id)
+        }
     }
 
     public struct Edge: Sendable, Hashable, Comparable {
@@ -37,13 +43,14 @@ public struct FlowMap: Sendable, Hashable {
         var nodes: [String: Node] = [:]
         for p in profiles {
             let listens = p.listens.keys.sorted(by: ListeningSocket.byPort).map { $0.transport == .unix ? "unix \($0.address)" : "\($0.transport.rawValue) \($0.port)" }
-            nodes[p.id] = Node(id: p.id, kind: .profile, label: Self.label(p.identity), listens: listens)
+            let workload = p.workloads.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }?.key
+            nodes[p.id] = Node(id: p.id, kind: .profile, label: Self.label(p.identity), listens: listens, workload: workload)
         }
         var edges: [String: Edge] = [:]
         for p in profiles {
             for (d, seen) in p.destinations where d.transport != .unix {
                 let to: String
-                if let server = profiles.first(where: { $0.id != p.id && $0.listens.keys.contains { Self.serves($0, d) } }) {
+                if let server = profiles.first(where: { $0.id != p.id && Self.serves($0, d, seen: seen) }) {
                     to = server.id
                 } else {
                     to = "net:" + Self.collapsed(d.address)
@@ -70,13 +77,23 @@ public struct FlowMap: Sendable, Hashable {
         }
     }
 
-    /// Whether a listener serves a destination: same transport and port, and an address it
-    /// answers on (a wildcard bind answers on every address; loopback reaches loopback).
-    static func serves(_ l: ListeningSocket, _ d: NetworkDestination) -> Bool {
-        guard l.transport == d.transport, l.port == d.port else { return false }
-        if ["0.0.0.0", "::", ""].contains(l.address) || l.address == d.address { return true }
-        return isLoopback(l.address) && isLoopback(d.address)
+    /// Whether profile `server` serves destination `d` (seen on the hosts of `seen`): it
+    /// accepted connections on that address and port, or it binds that very address, or
+    /// `d` is loopback and the server listens on loopback or a wildcard of a host where
+    /// the destination was seen too (loopback never leaves its host).
+    static func serves(_ server: Profile, _ d: NetworkDestination, seen: Sighting) -> Bool {
+        if !isLoopback(d.address), server.servedOn.keys.contains(where: { $0.transport == d.transport && $0.port == d.port && $0.address == d.address }) {
+            return true
+        }
+        for (l, ls) in server.listens where l.transport == d.transport && l.port == d.port {
+            if l.address == d.address && !isLoopback(d.address) { return true }
+            guard isLoopback(d.address), isLoopback(l.address) || isWildcard(l.address) || l.address == d.address else { continue }
+            if !Set(ls.hosts.keys).isDisjoint(with: seen.hosts.keys) { return true }
+        }
+        return false
     }
+
+    static func isWildcard(_ a: String) -> Bool { ["0.0.0.0", "::", ""].contains(a) }
 
     static func isLoopback(_ a: String) -> Bool { a.hasPrefix("127.") || a == "::1" }
 
@@ -91,13 +108,29 @@ public struct FlowMap: Sendable, Hashable {
     /// Graphviz DOT.
     public func dot() -> String {
         var out = "digraph vigil {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
-        for n in nodes {
+        func node(_ n: Node, indent: String) {
             let label = ([n.label] + n.listens.map { "listens " + $0 }).map(DoubleQuoted.escape).joined(separator: "\\n")
             let shape = n.kind == .profile ? "box, style=rounded" : "ellipse, style=dashed"
-            out += "  \"\(DoubleQuoted.escape(n.id))\" [label=\"\(label)\", shape=\(shape)];\n"
+            out += "\(indent)\"\(DoubleQuoted.escape(n.id))\" [label=\"\(label)\", shape=\(shape)];\n"
         }
+        for (i, group) in workloadGroups.enumerated() {
+            out += "  subgraph cluster_\(i) {\n    label=\"workload \(DoubleQuoted.escape(group.name))\";\n    style=dashed;\n"
+            for n in group.nodes { node(n, indent: "    ") }
+            out += "  }\n"
+        }
+        for n in nodes where n.kind == .external || n.workload == nil { node(n, indent: "  ") }
         for e in edges { out += "  \"\(DoubleQuoted.escape(e.from))\" -> \"\(DoubleQuoted.escape(e.to))\" [label=\"\(e.label)\"];\n" }
         return out + "}\n"
+    }
+
+    /// The profiles of each workload, in node order.
+    public var workloadGroups: [(name: String, nodes: [Node])] {
+        var out: [(name: String, nodes: [Node])] = []
+        for n in nodes where n.kind == .profile {
+            guard let w = n.workload else { continue }
+            if out.last?.name == w { out[out.count - 1].nodes.append(n) } else { out.append((w, [n])) }
+        }
+        return out
     }
 
     /// JSON: `{"nodes": [...], "edges": [...]}` (one line, the profile files' writer).
@@ -105,7 +138,7 @@ public struct FlowMap: Sendable, Hashable {
         let value = JSONValue.object([
             ("nodes", .array(nodes.map { n in
                 .object([("id", .string(n.id)), ("kind", .string(n.kind.rawValue)), ("label", .string(n.label)),
-                         ("listens", .array(n.listens.map { .string($0) }))])
+                         ("listens", .array(n.listens.map { .string($0) }))] + (n.workload.map { [("workload", .string($0))] } ?? []))
             })),
             ("edges", .array(edges.map { e in
                 .object([("from", .string(e.from)), ("to", .string(e.to)), ("transport", .string(e.transport.rawValue)),
@@ -123,10 +156,23 @@ public struct FlowMap: Sendable, Hashable {
     public func svg() -> String {
         let profiles = nodes.filter { $0.kind == .profile }, externals = nodes.filter { $0.kind == .external }
         let rowHeight = 56.0, boxWidth = 300.0, boxHeight = 40.0, left = 20.0, right = 560.0, top = 40.0
+        let groupGap = 26.0
         var y: [String: Double] = [:], x: [String: Double] = [:]
-        for (i, n) in profiles.enumerated() { y[n.id] = top + Double(i) * rowHeight; x[n.id] = left }
+        // Profiles top to bottom, a workload's together under its name (a gap opens above
+        // each group for the label).
+        var cursor = top, previous: String?? = .none, frames: [(name: String, top: Double, bottom: Double)] = []
+        for n in profiles {
+            if previous == nil || previous! != n.workload {
+                if let w = n.workload { cursor += groupGap; frames.append((w, cursor - groupGap + 6, cursor)) }
+                else if previous != nil, previous! != nil { cursor += 12 }
+            }
+            previous = .some(n.workload)
+            y[n.id] = cursor; x[n.id] = left
+            if n.workload != nil { frames[frames.count - 1].bottom = cursor + boxHeight + 8 }
+            cursor += rowHeight
+        }
         for (i, n) in externals.enumerated() { y[n.id] = top + Double(i) * rowHeight; x[n.id] = right }
-        let height = top + Double(max(profiles.count, externals.count, 1)) * rowHeight + 20
+        let height = max(cursor, top + Double(max(externals.count, 1)) * rowHeight) + 20
         let width = right + boxWidth + 20
         func f(_ v: Double) -> String { String(Int(v.rounded())) }
         var out = """
@@ -135,6 +181,10 @@ public struct FlowMap: Sendable, Hashable {
             <text x="\(f(left))" y="20" font-weight="bold">profiles</text><text x="\(f(right))" y="20" font-weight="bold">external networks</text>
 
             """
+        for g in frames {
+            out += "<rect x=\"\(f(left - 10))\" y=\"\(f(g.top))\" width=\"\(f(boxWidth + 20))\" height=\"\(f(g.bottom - g.top))\" rx=\"8\" fill=\"none\" stroke=\"#888\" stroke-dasharray=\"6 3\"/>\n"
+            out += "<text x=\"\(f(left))\" y=\"\(f(g.top + 15))\" fill=\"#555\">workload \(Self.xml(g.name))</text>\n"
+        }
         for e in edges {
             guard let y1 = y[e.from], let y2 = y[e.to], let x2 = x[e.to] else { continue }
             let sx = left + boxWidth, sy = y1 + boxHeight / 2, ty = y2 + boxHeight / 2

@@ -427,6 +427,7 @@ public final class Learner {
         case .accept:
             guard n.succeeded, let local = n.local else { return 0 }
             learnPeer(n, local: local, into: &p, now: now)
+            learnServedAddress(n.transport, local, into: &p, now: now)
             // Counted on the listening socket of that port (its bind address may be a wildcard).
             if let key = p.listens.keys.filter({ $0.transport == n.transport && $0.port == (local.port ?? 0) }).sorted(by: ListeningSocket.byPort).first {
                 p.listens[key]!.record(host: hostID, at: now)
@@ -450,6 +451,24 @@ public final class Learner {
         }
         p.peers[d] = Sighting(host: hostID, at: now)
         p.peers = PeerGeneralizer.union([p.peers])
+    }
+
+    /// The local address an accepted connection reached. Like peers, not counted for
+    /// stability: it says where the listener answers, not what the program does.
+    private func learnServedAddress(_ t: Transport, _ local: Endpoint, into p: inout Profile, now: UInt64) {
+        guard t != .unix, let port = local.port, port != 0 else { return }
+        let s = ListeningSocket(transport: t, address: Self.address(local), port: port)
+        guard !["0.0.0.0", "::", ""].contains(s.address) else { return }
+        if p.servedOn[s] == nil { p.servedOn[s] = Sighting(host: hostID, at: now) } else { p.servedOn[s]!.record(host: hostID, at: now) }
+    }
+
+    /// Notes that process `pid` is a member of workload `name` (the agent's scope decides).
+    /// Not counted as new behaviour: membership is where a process runs, not what it does.
+    public func noteWorkload(pid: Int32, _ name: String, now: UInt64) {
+        guard let id = pidProfile[pid], var p = profiles[id] else { return }
+        if p.workloads[name] == nil { p.workloads[name] = Sighting(host: hostID, at: now) } else { p.workloads[name]!.record(host: hostID, at: now) }
+        profiles[id] = p
+        dirty.insert(id)
     }
 
     static func address(_ e: Endpoint) -> String {

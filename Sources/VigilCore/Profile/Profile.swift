@@ -112,6 +112,12 @@ public struct Profile: Sendable, Hashable {
     /// a network, or every address of a family once many networks were seen, see
     /// ``PeerGeneralizer``), `port` the local port they reached. Format 2, optional (`peers`).
     public var peers: [NetworkDestination: Sighting] = [:]
+    /// The local addresses the profile's listeners were reached on (from accepted
+    /// connections; a wildcard bind answers on the host's own addresses). What lets
+    /// `vigil map` join another host's client to this listener. Optional (`served_on`).
+    public var servedOn: [ListeningSocket: Sighting] = [:]
+    /// The workloads (policy names) its processes were members of. Optional (`workloads`).
+    public var workloads: [String: Sighting] = [:]
     /// User ids (real and effective) the processes ran as.
     public var users: [UInt32: Sighting] = [:]
     /// Where the processes write: `DIR/PATTERN` and collapsed `DIR/**` entries
@@ -159,7 +165,7 @@ public struct Profile: Sendable, Hashable {
     /// Number of learned items of every kind together.
     public var itemCount: Int {
         invokedAs.count + binaries.count + syscalls.count + ngrams.count + executes.count + parents.count + destinations.count + listens.count + peers.count + users.count
-            + writes.count + maps.count + sensitiveReads.count
+            + writes.count + maps.count + sensitiveReads.count + servedOn.count + workloads.count
     }
 
     /// The most recent last-seen of any item.
@@ -178,6 +184,8 @@ public struct Profile: Sendable, Hashable {
         for s in writes.values { t = max(t, s.lastSeen) }
         for s in maps.values { t = max(t, s.lastSeen) }
         for s in sensitiveReads.values { t = max(t, s.lastSeen) }
+        for s in servedOn.values { t = max(t, s.lastSeen) }
+        for s in workloads.values { t = max(t, s.lastSeen) }
         return t
     }
 }

@@ -19,7 +19,8 @@ public struct ProfileLoadError: Error, Sendable, Hashable, CustomStringConvertib
 /// The Models format, version 2: one profile per JSON file. See Models/README.md and
 /// Models/profile.schema.json.
 ///
-/// Version 2 is version 1 plus optional fields (`identity.name`, `invoked_as`, `peers`) and the
+/// Version 2 is version 1 plus optional fields (`identity.name`, `invoked_as`, `peers`, `served_on`, `workloads`,
+/// and the file fields) and the
 /// identity rule 2 (executables resolved, see ``ProfileIdentity/of(executable:argv:comm:)``).
 /// Version 1 files still load as they are; `vigil profile upgrade` rewrites them under the
 /// new rule. Files are written as version 2.
@@ -78,6 +79,11 @@ public enum ProfileCodec {
                 item([("protocol", .string($0.key.transport.rawValue)), ("address", .string($0.key.address)), ("port", .uint(UInt64($0.key.port)))], $0.value)
             })))
         }
+        if !p.servedOn.isEmpty {
+            top.append(("served_on", .array(p.servedOn.sorted { ListeningSocket.byPort($0.key, $1.key) }.map {
+                item([("protocol", .string($0.key.transport.rawValue)), ("address", .string($0.key.address)), ("port", .uint(UInt64($0.key.port)))], $0.value)
+            })))
+        }
         top.append(("users", .array(p.users.sorted { $0.key < $1.key }.map { item([("uid", .uint(UInt64($0.key)))], $0.value) })))
         // Optional (files and libraries): written only when learned, so older readers and
         // profiles without them stay as they were.
@@ -85,6 +91,9 @@ public enum ProfileCodec {
         if !p.maps.isEmpty { top.append(("maps", .array(p.maps.sorted { $0.key < $1.key }.map { item([("path", .string($0.key))], $0.value) }))) }
         if !p.sensitiveReads.isEmpty {
             top.append(("sensitive_reads", .array(p.sensitiveReads.sorted { $0.key < $1.key }.map { item([("path", .string($0.key))], $0.value) })))
+        }
+        if !p.workloads.isEmpty {
+            top.append(("workloads", .array(p.workloads.sorted { $0.key < $1.key }.map { item([("name", .string($0.key))], $0.value) })))
         }
         top.append(("learning", .object(p.learning.map { ($0.key, history($0.value)) })))
         var out = ""
@@ -220,6 +229,20 @@ public enum ProfileCodec {
                 let (t, a, port) = try it.socket()
                 guard t != .unix else { throw it.error("protocol", "peers are tcp or udp") }
                 try put(&p.peers, NetworkDestination(transport: t, address: a, port: port), try it.sighting(), it)
+            }
+        }
+        if r.has("served_on") {
+            for it in try r.items("served_on") {
+                let (t, a, port) = try it.socket()
+                guard t != .unix else { throw it.error("protocol", "served_on is tcp or udp") }
+                try put(&p.servedOn, ListeningSocket(transport: t, address: a, port: port), try it.sighting(), it)
+            }
+        }
+        if r.has("workloads") {
+            for it in try r.items("workloads") {
+                let name = try it.string("name")
+                guard !name.isEmpty else { throw it.error("name", "empty workload name") }
+                try put(&p.workloads, name, try it.sighting(), it)
             }
         }
         for it in try r.items("users") {

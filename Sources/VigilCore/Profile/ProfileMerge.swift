@@ -19,6 +19,8 @@ public enum ProfileMerge {
             mergeSet(&out.executes, s.executes)
             mergeSet(&out.parents, s.parents)
             mergeSet(&out.listens, s.listens)
+            mergeSet(&out.servedOn, s.servedOn)
+            mergeSet(&out.workloads, s.workloads)
             mergeSet(&out.users, s.users)
             mergeSet(&out.writes, s.writes)
             mergeSet(&out.maps, s.maps)
@@ -116,7 +118,7 @@ public enum ProfileMerge {
     }
 
     /// The kinds of learned items, in file order.
-    public static let itemKinds = ["invoked_as", "binaries", "syscalls", "ngrams", "executes", "parents", "destinations", "listens", "peers", "users", "writes", "maps", "sensitive_reads"]
+    public static let itemKinds = ["invoked_as", "binaries", "syscalls", "ngrams", "executes", "parents", "destinations", "listens", "peers", "served_on", "users", "writes", "maps", "sensitive_reads", "workloads"]
 
     /// Every item of a profile as readable text, per kind.
     public static func itemKeys(_ p: Profile) -> [String: Set<String>] {
@@ -130,6 +132,8 @@ public enum ProfileMerge {
             "destinations": Set(p.destinations.keys.map(\.description)),
             "listens": Set(p.listens.keys.map(\.description)),
             "peers": Set(p.peers.keys.map(\.description)),
+            "served_on": Set(p.servedOn.keys.map(\.description)),
+            "workloads": Set(p.workloads.keys),
             "users": Set(p.users.keys.map { "uid \($0)" }),
             "writes": Set(p.writes.keys),
             "maps": Set(p.maps.keys),
@@ -154,6 +158,8 @@ public enum ProfileMerge {
         p.destinations = p.destinations.filter { $0.value.lastSeen >= cutoff }
         p.listens = p.listens.filter { $0.value.lastSeen >= cutoff }
         p.peers = p.peers.filter { $0.value.lastSeen >= cutoff }
+        p.servedOn = p.servedOn.filter { $0.value.lastSeen >= cutoff }
+        p.workloads = p.workloads.filter { $0.value.lastSeen >= cutoff }
         p.users = p.users.filter { $0.value.lastSeen >= cutoff }
         p.writes = p.writes.filter { $0.value.lastSeen >= cutoff }
         p.maps = p.maps.filter { $0.value.lastSeen >= cutoff }
