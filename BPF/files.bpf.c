@@ -251,7 +251,7 @@ static __always_inline void vg_file_report(__u32 op, __u32 flags, __u32 slot, st
         /* Reported once per slot and run: learned (learn mode), or judged once. */
         __u8 one = 1;
         if (bpf_map_update_elem(&vg_known_files, &key, &one, BPF_NOEXIST) == -7 /* E2BIG */)
-            vg_count(VG_CTR_KNOWN_FULL);
+            vg_count(VG_CTR_KNOWN_FILES_FULL);
     }
     if (vg_mode != VG_MODE_TRACE) {
         __u8 one = 1;
@@ -491,7 +491,7 @@ static __always_inline int vg_named_exit(long ret)
             vg_walk_path(&w);
             if (w.truncated) {
                 flags |= VG_FILE_PATH_TRUNCATED;
-                vg_count(VG_CTR_PATH_TRUNCATED);
+                vg_count(VG_CTR_PATH_TRUNCATED_NAMED);
             }
         }
     }

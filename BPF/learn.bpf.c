@@ -154,8 +154,8 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
             struct vg_seen first = { .count = 0, .last_ns = bpf_ktime_get_ns() };
             if (bpf_map_update_elem(&vg_known_ngrams, &key, &first, BPF_NOEXIST) == -7 /* E2BIG */)
                 vg_count(VG_CTR_KNOWN_FULL);
-            if (!sseen)
-                bpf_map_update_elem(&vg_known_syscalls, &skey, &first, BPF_NOEXIST);
+            if (!sseen && bpf_map_update_elem(&vg_known_syscalls, &skey, &first, BPF_NOEXIST) == -7 /* E2BIG */)
+                vg_count(VG_CTR_KNOWN_SYSCALLS_FULL);
         }
     } else {
         struct vg_pending_key pkey = { .tgid = tgid, ._pad0 = 0, .hash = hash };

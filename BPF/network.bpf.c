@@ -41,7 +41,7 @@ static __always_inline void vg_read_user_sockaddr(struct vg_sockaddr *out, const
         if (n > VG_UNIX_PATH_MAX - 1)
             n = VG_UNIX_PATH_MAX - 1;
         if (n && bpf_probe_read_user(out->path, n, uaddr + 2))
-            vg_count(VG_CTR_READ_FAIL_SOCKADDR);
+            vg_count(VG_CTR_READ_FAIL_UNIX_PATH);
         out->path[VG_UNIX_PATH_MAX - 1] = 0;
     }
 }

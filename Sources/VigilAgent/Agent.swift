@@ -1099,6 +1099,7 @@ public final class Agent {
         let stats = kernel.stats
         m.eventsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelEmitted[$0] ?? 0) })
         m.kernelDropsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelDrops[$0] ?? 0) })
+        m.kernelFailuresBySite = Dictionary(uniqueKeysWithValues: KernelFailureSite.allCases.map { ($0.rawValue, stats.failures[$0] ?? 0) })
         m.findingsByKind = responder.findingsByKind
         m.findingsSuppressed = stream.suppressedByWorkload.mapValues(UInt64.init)
         m.sequencesBelowThreshold = detector.sequencesBelowThreshold

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A libbpf or bpf(2) failure, with the operation that failed and the errno it returned.
 public struct BPFError: Error, CustomStringConvertible, Sendable {
     public var operation: String
@@ -18,15 +20,16 @@ public struct BPFError: Error, CustomStringConvertible, Sendable {
 
     static func name(_ e: Int32) -> String {
         switch e {
-        case 1: "EPERM, operation not permitted"
-        case 2: "ENOENT, no such file or directory"
-        case 7: "E2BIG, argument list too long"
-        case 12: "ENOMEM, out of memory"
-        case 13: "EACCES, permission denied"
-        case 16: "EBUSY, device or resource busy"
-        case 22: "EINVAL, invalid argument"
-        case 28: "ENOSPC, no space left"
-        case 95: "EOPNOTSUPP, operation not supported"
+        case EPERM: "EPERM, operation not permitted"
+        case ENOENT: "ENOENT, no such file or directory"
+        case E2BIG: "E2BIG, argument list too long"
+        case ENOMEM: "ENOMEM, out of memory"
+        case EACCES: "EACCES, permission denied"
+        case EBUSY: "EBUSY, device or resource busy"
+        case EINVAL: "EINVAL, invalid argument"
+        case ENOSPC: "ENOSPC, no space left"
+        case EOPNOTSUPP: "EOPNOTSUPP, operation not supported"
+        // ENOTSUPP is the kernel's own errno (include/linux/errno.h), not exported to user space.
         case 524: "ENOTSUPP, not supported by this kernel"
         default: "errno \(e)"
         }

@@ -28,6 +28,9 @@ public struct BPFMap {
         bpf_map_lookup_elem(fd, key, value) == 0
     }
 
+    /// `BPF_NOEXIST` (linux/bpf.h) as `update`'s flags: create the entry, never overwrite one.
+    public static let createOnly = UInt64(BPF_NOEXIST)
+
     public func update(key: UnsafeRawPointer, value: UnsafeRawPointer, flags: UInt64 = 0) throws(BPFError) {
         if bpf_map_update_elem(fd, key, value, flags) != 0 {
             throw BPFError("updating map \(name)", errno: errno)

@@ -1,3 +1,5 @@
+import Glibc
+
 /// One thing the sensor observed, decoded from the kernel's wire format into Swift values.
 ///
 /// Events are plain values: the sensor produces them live, `vigil replay` reads them back
@@ -280,7 +282,9 @@ extension Event {
 
         public var succeeded: Bool { result >= 0 }
         /// EINPROGRESS: a non-blocking connect that is under way, not a failure.
-        public var inProgress: Bool { result == -115 }
+        public var inProgress: Bool { result == -Int64(EINPROGRESS) }
+        /// ECONNREFUSED: nothing listens at the destination.
+        public var refused: Bool { result == -Int64(ECONNREFUSED) }
     }
 }
 

@@ -16,6 +16,8 @@ extension FindingReport {
         var types: [String] = []
         for k in kinds where !types.contains(k) { types.append(k) }
         let target = step?.to ?? rung
+        // Rounded to whole points here; kept within 0...100 by the report itself.
+        let score = Int(exactly: riskScore.rounded()) ?? (riskScore > 0 ? 100 : 0)
         var title: String
         if let d = deviations.first {
             title = "\(process.path.isEmpty ? process.comm : process.path): \(d.kind.rawValue) \(d.observed)"
@@ -23,7 +25,7 @@ extension FindingReport {
         } else if let step {
             title = "\(process.path.isEmpty ? process.comm : process.path): \(step.from.name) -> \(step.to.name) (\(step.reason))"
         } else {
-            title = "\(process.path.isEmpty ? process.comm : process.path): risk \(Int(riskScore.rounded()))"
+            title = "" // named with the report's own (clamped) score below
         }
         var detail: String? = step.map { "\($0.from.name) -> \($0.to.name): \($0.reason)" }
         switch step?.outcome {
@@ -36,11 +38,12 @@ extension FindingReport {
         let uidTail = step.map { "step-\($0.id)" } ?? "t\(timeNanos)"
         self.init(uid: "vigil-\(profile.isEmpty ? "unknown" : profile)-\(process.pid)-\(uidTail)", title: title,
                   types: types.isEmpty ? ["response"] : types, profile: profile,
-                  riskScore: Int(min(100, max(0, riskScore)).rounded()),
+                  riskScore: score,
                   reasons: deviations.map {
                       Reason(kind: $0.kind.rawValue, observed: $0.observed, expected: $0.expected, scoreDelta: Int($0.score.rounded()))
                   },
                   action: Action(step: target, outcome: Action.Outcome(step?.outcome ?? .notNeeded), detail: detail),
                   process: process, ancestry: ancestry, timeNanos: timeNanos)
+        if title.isEmpty { self.title = "\(process.path.isEmpty ? process.comm : process.path): risk \(self.riskScore)" }
     }
 }

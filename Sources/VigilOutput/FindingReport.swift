@@ -15,7 +15,13 @@ public struct FindingReport: Sendable, Hashable {
     /// The learned profile the process was judged against (throttling key, analysis target).
     public var profile: String
     /// Accumulated risk, 0 to 100 (`risk_score`); also sets `risk_level` and `severity`.
-    public var riskScore: Int
+    /// Clamped here, once, whoever sets it: the encoder and the metrics read it as it is.
+    public var riskScore: Int {
+        get { clampedRisk }
+        set { clampedRisk = Self.clampRisk(newValue) }
+    }
+    private var clampedRisk: Int
+    private static func clampRisk(_ score: Int) -> Int { min(100, max(0, score)) }
     /// Each deviation that contributed, with what the baseline expected instead.
     public var reasons: [Reason]
     /// What Vigil did about it.
@@ -61,7 +67,7 @@ public struct FindingReport: Sendable, Hashable {
         self.title = title
         self.types = types
         self.profile = profile
-        self.riskScore = riskScore
+        self.clampedRisk = Self.clampRisk(riskScore)
         self.reasons = reasons
         self.action = action
         self.process = process

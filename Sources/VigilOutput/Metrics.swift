@@ -330,6 +330,9 @@ public struct AgentMetrics: Sendable {
     public var eventsByKind: [String: UInt64] = [:]
     /// Records the kernel dropped because the ring buffer was full, by kind.
     public var kernelDropsByKind: [String: UInt64] = [:]
+    /// Failures of the kernel side that lose detail or memory but not the agent, by the site
+    /// that failed (`argv-read`, `known-ngrams-full`, ...: one counter per site).
+    public var kernelFailuresBySite: [String: UInt64] = [:]
     /// Events an output lost (memory queue and spool both full), by output name. An output
     /// of `sinks` missing here reports its own `SinkStats.lost`; so leave this empty unless
     /// the agent counts losses itself.
@@ -414,6 +417,8 @@ public struct AgentMetrics: Sendable {
                          samples: byLabel("kind", eventsByKind)),
             MetricFamily(name: "vigil_kernel_drops_total", help: "Records the kernel dropped because the ring buffer was full, by kind.",
                          kind: .counter, samples: byLabel("kind", kernelDropsByKind)),
+            MetricFamily(name: "vigil_kernel_failures_total", help: "Failures in the kernel side that cost detail or learning, by the site that failed.",
+                         kind: .counter, samples: byLabel("site", kernelFailuresBySite)),
             MetricFamily(name: "vigil_findings_total", help: "Findings reported, by deviation kind.", kind: .counter,
                          samples: byLabel("kind", findingsByKind)),
             MetricFamily(name: "vigil_findings_suppressed_total", help: "Findings held back by the repeat throttle, by workload (-: none).",

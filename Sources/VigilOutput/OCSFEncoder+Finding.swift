@@ -25,7 +25,7 @@ extension OCSFEncoder {
             w.field("message", "\(f.title): \(displayName(f.process)) (pid \(f.process.pid)), risk \(f.riskScore), \(f.action.step.name) \(f.action.outcome.rawValue)")
             if suppressedCount > 0 { w.field("count", suppressedCount + 1) }
             w.field("is_alert", true)
-            w.field("risk_score", Int64(min(max(f.riskScore, 0), 100)))
+            w.field("risk_score", Int64(f.riskScore))
             w.field("risk_level_id", level.id)
             w.field("risk_level", level.name)
             let (actionID, actionName, dispositionID, dispositionName) = Self.response(f.action)

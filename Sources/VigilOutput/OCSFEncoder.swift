@@ -1,4 +1,5 @@
 public import VigilCore
+import Glibc
 
 /// One event encoded as a single line of OCSF JSON (without the trailing newline), with the
 /// class it belongs to so routers can filter without parsing it again.
@@ -216,7 +217,7 @@ public struct OCSFEncoder: Sendable {
             direction = (2, "Outbound")
             if n.succeeded || n.inProgress {
                 (activity, activityName) = (.open, "Open")
-            } else if n.result == -111 {
+            } else if n.refused {
                 (activity, activityName) = (.refuse, "Refuse")
             } else {
                 (activity, activityName) = (.fail, "Fail")
@@ -388,29 +389,29 @@ public struct OCSFEncoder: Sendable {
     }
 }
 
-/// Names for the errno values network syscalls commonly fail with (Linux numbering).
+/// Names for the errno values network syscalls commonly fail with (the C library's constants).
 enum Errno {
     static func name(_ code: Int32) -> String {
         switch code {
-        case 1: "EPERM"
-        case 2: "ENOENT"
-        case 4: "EINTR"
-        case 9: "EBADF"
-        case 11: "EAGAIN"
-        case 13: "EACCES"
-        case 22: "EINVAL"
-        case 24: "EMFILE"
-        case 97: "EAFNOSUPPORT"
-        case 98: "EADDRINUSE"
-        case 99: "EADDRNOTAVAIL"
-        case 100: "ENETDOWN"
-        case 101: "ENETUNREACH"
-        case 103: "ECONNABORTED"
-        case 104: "ECONNRESET"
-        case 110: "ETIMEDOUT"
-        case 111: "ECONNREFUSED"
-        case 113: "EHOSTUNREACH"
-        case 115: "EINPROGRESS"
+        case EPERM: "EPERM"
+        case ENOENT: "ENOENT"
+        case EINTR: "EINTR"
+        case EBADF: "EBADF"
+        case EAGAIN: "EAGAIN"
+        case EACCES: "EACCES"
+        case EINVAL: "EINVAL"
+        case EMFILE: "EMFILE"
+        case EAFNOSUPPORT: "EAFNOSUPPORT"
+        case EADDRINUSE: "EADDRINUSE"
+        case EADDRNOTAVAIL: "EADDRNOTAVAIL"
+        case ENETDOWN: "ENETDOWN"
+        case ENETUNREACH: "ENETUNREACH"
+        case ECONNABORTED: "ECONNABORTED"
+        case ECONNRESET: "ECONNRESET"
+        case ETIMEDOUT: "ETIMEDOUT"
+        case ECONNREFUSED: "ECONNREFUSED"
+        case EHOSTUNREACH: "EHOSTUNREACH"
+        case EINPROGRESS: "EINPROGRESS"
         default: "errno \(code)"
         }
     }

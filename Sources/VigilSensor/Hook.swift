@@ -45,48 +45,18 @@ struct Hook: CustomStringConvertible {
         return "events from \(name)"
     }
 
-    /// Why this hook cannot attach here, or nil when it can.
-    func missing() -> String? {
+    /// Why this hook cannot attach here, or nil when it can. Only looks: `traceFS` is where
+    /// tracefs is mounted (``TraceFS/mountIfAbsent()``), nil when it is not.
+    func missing(traceFS: String?) -> String? {
         switch kind {
         case .btfTracepoint:
             return KernelSupport.hasBTFTracepoint(name) ? nil : "not in the kernel's BTF"
         case .tracepoint:
-            guard TraceFS.ensureMounted() else { return "tracefs is not mounted and could not be mounted" }
-            let base = TraceFS.root ?? "/sys/kernel/tracing"
+            guard let base = traceFS else { return "tracefs is not mounted and could not be mounted" }
             return FileManager.default.fileExists(atPath: "\(base)/events/\(category)/\(name)")
                 ? nil : "no \(category)/\(name) tracepoint; syscall tracepoints need CONFIG_FTRACE_SYSCALLS"
         case .rawTracepoint, .cgroup, .other:
             return nil
         }
-    }
-}
-
-/// The cgroup v2 hierarchy, where the network-denial hooks attach (to its root, so they
-/// see every process).
-enum CgroupV2 {
-    static func root(mounts: String = "/proc/mounts") -> String? {
-        guard let text = try? String(contentsOfFile: mounts, encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: " ")
-            if f.count >= 3, f[2] == "cgroup2" { return String(f[1]) }
-        }
-        return nil
-    }
-}
-
-/// tracefs, where `tracepoint/` programs find their tracepoint ids.
-enum TraceFS {
-    static var root: String? {
-        for p in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] where FileManager.default.fileExists(atPath: "\(p)/events") {
-            return p
-        }
-        return nil
-    }
-
-    /// Mounts tracefs at /sys/kernel/tracing if no tracefs is mounted yet. True when one is available.
-    static func ensureMounted() -> Bool {
-        if root != nil { return true }
-        _ = mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nil)
-        return root != nil
     }
 }

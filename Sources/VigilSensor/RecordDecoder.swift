@@ -1,4 +1,5 @@
 import CVigilWire
+import Glibc
 public import VigilCore
 
 /// Turns raw ring-buffer records into `Event`s: the one place where the kernel's wire
@@ -26,9 +27,14 @@ public struct RecordDecoder: Sendable {
     public private(set) var counters = Counters()
     /// Added to the kernel's CLOCK_MONOTONIC stamps to give wall-clock time.
     public var monotonicToRealtimeNanos: Int64
+    /// Resolves each exec's path while it is decoded (made absolute, the file it runs in
+    /// ``Event/Exec/executable``), so no later stage converts it again. Nil: the path as
+    /// the kernel gave it (recordings, tests of the wire format alone).
+    public var executables: ExecutablePath?
 
-    public init(monotonicToRealtimeNanos: Int64) {
+    public init(monotonicToRealtimeNanos: Int64, executables: ExecutablePath? = nil) {
         self.monotonicToRealtimeNanos = monotonicToRealtimeNanos
+        self.executables = executables
     }
 
     public mutating func decode(_ raw: UnsafeRawBufferPointer) -> Event? {
@@ -43,20 +49,24 @@ public struct RecordDecoder: Sendable {
             return nil
         }
         let record = UnsafeRawBufferPointer(rebasing: raw[0..<Int(h.size)])
+        guard let kind = WireKind.kind(UInt32(h.kind)) else {
+            counters.unknownKind += 1
+            return nil
+        }
         let payload: Event.Payload?
-        switch UInt32(h.kind) {
-        case VG_KIND_EXEC.rawValue: payload = decodeExec(record)
-        case VG_KIND_FORK.rawValue: payload = load(vg_fork.self, record).map { .fork(.init(childPid: Int32(bitPattern: $0.child_pid))) }
-        case VG_KIND_EXIT.rawValue: payload = load(vg_exit.self, record).map { .exit(.init(status: $0.exit_code)) }
-        case VG_KIND_SYSCALL.rawValue: payload = load(vg_syscall.self, record).map { .syscall(.init(number: Int($0.nr))) }
-        case VG_KIND_CONNECT.rawValue: payload = decodeNet(record, .connect)
-        case VG_KIND_BIND.rawValue: payload = decodeNet(record, .bind)
-        case VG_KIND_LISTEN.rawValue: payload = decodeNet(record, .listen)
-        case VG_KIND_ACCEPT.rawValue: payload = decodeNet(record, .accept)
-        case VG_KIND_NOVELTY.rawValue: payload = decodeNovelty(record)
-        case VG_KIND_ACTION.rawValue: payload = decodeAction(record)
-        case VG_KIND_FILE.rawValue: payload = decodeFile(record)
-        case VG_KIND_TAMPER.rawValue:
+        switch kind {
+        case .exec: payload = decodeExec(record, pid: Int32(bitPattern: h.pid))
+        case .fork: payload = load(vg_fork.self, record).map { .fork(.init(childPid: Int32(bitPattern: $0.child_pid))) }
+        case .exit: payload = load(vg_exit.self, record).map { .exit(.init(status: $0.exit_code)) }
+        case .syscall: payload = load(vg_syscall.self, record).map { .syscall(.init(number: Int($0.nr))) }
+        case .connect: payload = decodeNet(record, .connect)
+        case .bind: payload = decodeNet(record, .bind)
+        case .listen: payload = decodeNet(record, .listen)
+        case .accept: payload = decodeNet(record, .accept)
+        case .novelty: payload = decodeNovelty(record)
+        case .action: payload = decodeAction(record)
+        case .file: payload = decodeFile(record)
+        case .tamper:
             payload = load(vg_tamper.self, record).flatMap { t -> Event.Payload? in
                 let kind: Event.Tamper.Kind? = switch t.what {
                 case VG_TAMPER_SIGNAL.rawValue: .signal
@@ -67,9 +77,6 @@ public struct RecordDecoder: Sendable {
                 return kind.map { .tamper(.init(kind: $0, detail: t.detail)) }
             }
             if payload == nil, record.count >= MemoryLayout<vg_tamper>.size { counters.unknownKind += 1 }
-        default:
-            counters.unknownKind += 1
-            return nil
         }
         guard let payload else { return nil } // counted as truncated by load()
         counters.decoded += 1
@@ -88,7 +95,7 @@ public struct RecordDecoder: Sendable {
         return record.loadUnaligned(as: T.self)
     }
 
-    private mutating func decodeExec(_ record: UnsafeRawBufferPointer) -> Event.Payload? {
+    private mutating func decodeExec(_ record: UnsafeRawBufferPointer, pid: Int32) -> Event.Payload? {
         guard let e = load(vg_exec.self, record) else { return nil }
         let pathOffset = MemoryLayout<vg_exec>.offset(of: \vg_exec.path)!
         let argsOffset = MemoryLayout<vg_exec>.offset(of: \vg_exec.args)!
@@ -98,9 +105,13 @@ public struct RecordDecoder: Sendable {
         var argv = args.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         // The argument area ends with a NUL, which leaves one empty element after it.
         if argv.last == "" { argv.removeLast() }
-        return .exec(.init(
+        var exec = Event.Exec(
             ppid: Int32(bitPattern: e.ppid), uid: e.uid, euid: e.euid, gid: e.gid, path: path, argv: argv,
-            argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0, execSeq: e.exec_seq))
+            argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0, execSeq: e.exec_seq)
+        // The kernel gives the path as execve was called (`./svc`, a symlink): identities
+        // need the file run (see ExecutablePath), resolved now, while the process is there.
+        executables?.resolve(&exec, pid: pid)
+        return .exec(exec)
     }
 
     private mutating func decodeNet(_ record: UnsafeRawBufferPointer, _ op: Event.Network.Operation) -> Event.Payload? {
@@ -110,10 +121,10 @@ public struct RecordDecoder: Sendable {
         let local = Self.endpoint(record, at: localOffset)
         let remote = Self.endpoint(record, at: remoteOffset)
         let family = local.family != 0 ? local.family : remote.family
-        let transport: Transport = switch (family, n.sock_type) {
-        case (1, _): .unix
-        case (2, 1), (10, 1): .tcp
-        case (2, 2), (10, 2): .udp
+        let transport: Transport = switch (Int32(family), Int32(n.sock_type)) {
+        case (AF_UNIX, _): .unix
+        case (AF_INET, Self.stream), (AF_INET6, Self.stream): .tcp
+        case (AF_INET, Self.datagram), (AF_INET6, Self.datagram): .udp
         default: .other
         }
         return .network(.init(operation: op, result: n.result, fd: n.fd, transport: transport,
@@ -178,17 +189,20 @@ public struct RecordDecoder: Sendable {
         return .action(.init(kind: kind, result: a.result, remote: remote, path: path.isEmpty ? nil : path, transport: transport))
     }
 
+    /// `vg_net.sock_type` values (the C library's socket types).
+    static let stream = Int32(SOCK_STREAM.rawValue), datagram = Int32(SOCK_DGRAM.rawValue)
+
     /// A `vg_sockaddr` at `offset` as an `Endpoint` (nil for family 0 or unknown families).
     static func endpoint(_ record: UnsafeRawBufferPointer, at offset: Int) -> (family: UInt16, endpoint: Endpoint?) {
         let a = record.loadUnaligned(fromByteOffset: offset, as: vg_sockaddr.self)
         let addrOffset = offset + MemoryLayout<vg_sockaddr>.offset(of: \vg_sockaddr.addr)!
         let bytes = Array(record[addrOffset..<(addrOffset + 16)])
-        switch a.family {
-        case 2:
+        switch Int32(a.family) {
+        case AF_INET:
             return (a.family, .ipv4(IPv4Address(bytes[0], bytes[1], bytes[2], bytes[3]), port: a.port))
-        case 10:
+        case AF_INET6:
             return (a.family, .ipv6(IPv6Address(bytes: bytes), port: a.port))
-        case 1:
+        case AF_UNIX:
             let pathOffset = offset + MemoryLayout<vg_sockaddr>.offset(of: \vg_sockaddr.path)!
             let raw = record[pathOffset..<(pathOffset + Int(VG_UNIX_PATH_MAX))]
             if raw.first == 0 {

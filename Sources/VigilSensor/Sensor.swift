@@ -3,9 +3,6 @@ import Foundation
 public import VigilBPF
 public import VigilCore
 
-/// BPF_NOEXIST from linux/bpf.h: create only, never overwrite an existing entry's counts.
-private let bpfNoExist: UInt64 = 1
-
 /// The kernel side, loaded and attached: probes feed the ring buffer, `poll` turns its
 /// records into `Event`s. Everything is detached when the sensor is released.
 public final class Sensor {
@@ -102,13 +99,13 @@ public final class Sensor {
         procsGen = pg
         knownFiles = object.map(named: "vg_known_files")
         sensitiveNames = object.map(named: "vg_sensitive_names")
-        decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset())
+        decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset(), executables: .live)
 
         do {
             try object.setGlobal("vg_self_tgid", UInt32(getpid()))
             try object.setGlobal("vg_want_syscalls", options.syscalls)
             try object.setGlobal("vg_want_files", options.files)
-            try object.setGlobal("vg_mode", options.mode.rawValue)
+            try object.setGlobal("vg_mode", options.mode.wireValue)
             try object.setGlobal("vg_exec_guard", options.execGuard && options.mode == .detect)
             try object.setGlobal("vg_guard_all", options.guardAllProcesses && options.mode == .detect)
             try object.setGlobal("vg_ngram_len", UInt32(SequenceModel.Parameters.standard.ngramLength))
@@ -123,6 +120,9 @@ public final class Sensor {
             throw SensorError("cannot configure the BPF object: \(error)", remedy: "rebuild Vigil; its BPF object does not match this binary")
         }
 
+        // Tracepoint programs find their ids in tracefs: mounted here, once, if no tracefs is
+        // mounted yet; the checks below only look.
+        let traceFS = TraceFS.mountIfAbsent()
         // Switch off, before load, what nobody asked for and what this kernel lacks.
         for program in object.programs {
             let hook = Hook(section: program.section)
@@ -150,7 +150,7 @@ public final class Sensor {
             }
             // arm64 has only the *at forms: the classic ones' tracepoints are absent, and
             // that is no loss worth a notice.
-            if Self.optionalFilePrograms.contains(program.name), hook.missing() != nil {
+            if Self.optionalFilePrograms.contains(program.name), hook.missing(traceFS: traceFS) != nil {
                 program.autoload = false
                 continue
             }
@@ -176,7 +176,7 @@ public final class Sensor {
                     continue
                 }
             }
-            if let missing = hook.missing() {
+            if let missing = hook.missing(traceFS: traceFS) {
                 program.autoload = false
                 let note = "kernel lacks \(hook.description) (\(missing)): \(hook.feature) unavailable"
                 if !notices.contains(note) { notices.append(note) }
@@ -230,7 +230,7 @@ public final class Sensor {
                 throw error
             } catch let error as BPFError {
                 throw SensorError("cannot attach \(program.section): \(error)",
-                                  remedy: error.errno == 1 ? "this kernel refuses this kind of hook; run as root, or report the kernel version"
+                                  remedy: error.errno == EPERM ? "this kernel refuses this kind of hook; run as root, or report the kernel version"
                                                            : "check that the hook exists on this kernel")
             } catch {
                 throw SensorError("cannot attach \(program.section): \(error)", remedy: "report this with the kernel version")
@@ -239,13 +239,7 @@ public final class Sensor {
         if let dir = options.pinDirectory, options.mode == .detect { try pin(in: dir) }
         do {
             ring = try RingBuffer(map: events) { [unowned self] raw in
-                guard var e = self.decoder.decode(raw) else { return }
-                if case .exec(var x) = e.payload {
-                    // The kernel gives the path as execve was called (`./svc`, a symlink):
-                    // identities need the file run (see ExecutablePath).
-                    ExecutablePath.live.resolve(&x, pid: e.pid)
-                    e.payload = .exec(x)
-                }
+                guard let e = self.decoder.decode(raw) else { return }
                 self.sink?(e)
             }
         } catch {
@@ -565,11 +559,11 @@ public final class Sensor {
     public func preload(slot: UInt32, syscalls: some Sequence<UInt32>, ngrams: some Sequence<UInt64>) throws(BPFError) {
         let fresh = vg_seen(count: 0, last_ns: 0)
         for nr in syscalls {
-            do { try knownSyscalls.update(vg_syscall_key(profile: slot, nr: nr), fresh, flags: bpfNoExist) }
+            do { try knownSyscalls.update(vg_syscall_key(profile: slot, nr: nr), fresh, flags: BPFMap.createOnly) }
             catch where error.errno == EEXIST {}
         }
         for h in ngrams {
-            do { try knownNgrams.update(vg_ngram_key(profile: slot, _pad0: 0, hash: h), fresh, flags: bpfNoExist) }
+            do { try knownNgrams.update(vg_ngram_key(profile: slot, _pad0: 0, hash: h), fresh, flags: BPFMap.createOnly) }
             catch where error.errno == EEXIST {}
         }
     }
@@ -663,13 +657,31 @@ public final class Sensor {
             let emitted = values[Int(VG_CTR_EMITTED_BASE.rawValue) + k]
             if emitted > 0 { s.kernelEmitted[kind] = emitted }
         }
-        s.readFailures = values[Int(VG_CTR_READ_FAIL_ARGS.rawValue)] + values[Int(VG_CTR_READ_FAIL_SOCKADDR.rawValue)]
-        s.pendingLost = values[Int(VG_CTR_PENDING_FULL.rawValue)]
-        s.knownMapFull = values[Int(VG_CTR_KNOWN_FULL.rawValue)]
-        s.historyFailures = values[Int(VG_CTR_HISTORY_FAIL.rawValue)]
+        for (site, counter) in Self.failureCounters where values[Int(counter.rawValue)] > 0 {
+            s.failures[site] = values[Int(counter.rawValue)]
+        }
+        func sum(_ sites: KernelFailureSite...) -> UInt64 { sites.reduce(0) { $0 + (s.failures[$1] ?? 0) } }
+        s.readFailures = sum(.argvRead, .sockaddrRead, .unixPathRead)
+        s.pendingLost = sum(.pendingFull)
+        s.knownMapFull = sum(.knownNgramsFull, .knownSyscallsFull, .knownFilesFull)
+        s.historyFailures = sum(.historyStorage)
         s.decoder = decoder.counters
         return s
     }
+
+    /// Each failure site's counter in `vg_counters`: one row per site.
+    static let failureCounters: [(KernelFailureSite, vg_counter)] = [
+        (.argvRead, VG_CTR_READ_FAIL_ARGS),
+        (.sockaddrRead, VG_CTR_READ_FAIL_SOCKADDR),
+        (.unixPathRead, VG_CTR_READ_FAIL_UNIX_PATH),
+        (.pendingFull, VG_CTR_PENDING_FULL),
+        (.knownNgramsFull, VG_CTR_KNOWN_FULL),
+        (.knownSyscallsFull, VG_CTR_KNOWN_SYSCALLS_FULL),
+        (.knownFilesFull, VG_CTR_KNOWN_FILES_FULL),
+        (.historyStorage, VG_CTR_HISTORY_FAIL),
+        (.filePathTruncated, VG_CTR_PATH_TRUNCATED),
+        (.namedPathTruncated, VG_CTR_PATH_TRUNCATED_NAMED),
+    ]
 
     private static func checkPrivileges() throws(SensorError) {
         if geteuid() != 0 {
@@ -680,10 +692,10 @@ public final class Sensor {
 
     private static func explainLoadFailure(_ error: BPFError) -> SensorError {
         switch error.errno {
-        case 1:
+        case EPERM:
             SensorError("the kernel refused to load Vigil's BPF programs (EPERM)\n\(error.detail)",
                         remedy: "run as root; check that kernel lockdown or a security module does not forbid BPF")
-        case 12:
+        case ENOMEM:
             SensorError("not enough locked memory for BPF maps (ENOMEM)", remedy: "raise the memlock limit (ulimit -l unlimited) or use a smaller ring buffer")
         default:
             SensorError("the kernel's verifier rejected a BPF program: \(error)",

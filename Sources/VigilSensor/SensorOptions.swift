@@ -4,13 +4,22 @@ public import VigilCore
 
 /// Which probes the sensor runs. What the kernel does with a profile's new n-grams is set
 /// per profile slot with ``Sensor/setSlotMode(_:_:)``.
-public enum SensorMode: UInt32, Sendable {
+public enum SensorMode: Sendable, CaseIterable {
     /// Report events only (`vigil trace`).
-    case trace = 0
+    case trace
     /// Profiles, no responses and no self-protection hooks (`vigil learn`).
-    case learn = 1
+    case learn
     /// Profiles, responses and self-protection (`vigil monitor`, `enforce`, `run`).
-    case detect = 2
+    case detect
+
+    /// The kernel side's `vg_mode` (`enum vg_mode` in `vigil_wire.h`).
+    var wireValue: UInt32 {
+        switch self {
+        case .trace: VG_MODE_TRACE.rawValue
+        case .learn: VG_MODE_LEARN.rawValue
+        case .detect: VG_MODE_DETECT.rawValue
+        }
+    }
 }
 
 /// What the sensor should watch.
@@ -62,43 +71,4 @@ public struct SensorOptions: Sendable {
     public var benchmarkFloorOnly = false
 
     public init() {}
-}
-
-/// Why the sensor could not start, with what to do about it.
-public struct SensorError: Error, CustomStringConvertible, Sendable {
-    public var problem: String
-    public var remedy: String
-    public init(_ problem: String, remedy: String) {
-        self.problem = problem
-        self.remedy = remedy
-    }
-    public var description: String { "\(problem)\n  what to do: \(remedy)" }
-}
-
-/// Known behaviour of one profile as counted in the kernel.
-public struct KernelCounts: Sendable {
-    public var syscalls: [(nr: UInt32, count: UInt64, lastSeen: UInt64)] = []
-    public var ngrams: [(hash: UInt64, count: UInt64, lastSeen: UInt64)] = []
-    public init() {}
-}
-
-/// Counts a reader must report: records the kernel could not deliver, and records that
-/// arrived but could not be decoded.
-public struct SensorStats: Sendable, Equatable {
-    public init() {}
-    /// Records the kernel dropped because the ring buffer was full, per kind.
-    public var kernelDrops: [Event.Kind: UInt64] = [:]
-    /// Records the kernel submitted, per kind.
-    public var kernelEmitted: [Event.Kind: UInt64] = [:]
-    /// argv or sockaddr reads from user memory that failed (events still delivered, with less detail).
-    public var readFailures: UInt64 = 0
-    /// Network events lost because the entry/exit pairing map was full.
-    public var pendingLost: UInt64 = 0
-    /// New n-grams reported but not stored because a known-behaviour map was full.
-    public var knownMapFull: UInt64 = 0
-    /// Syscalls not learned because per-thread history storage could not be had.
-    public var historyFailures: UInt64 = 0
-    public var decoder = RecordDecoder.Counters()
-
-    public var totalKernelDrops: UInt64 { kernelDrops.values.reduce(0, +) }
 }

@@ -6,26 +6,7 @@ import VigilAgent
 struct Learn: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Learn per-program baselines from what processes on this host do (needs root).",
-        discussion: """
-        Run it on a staging host while its services do their normal work. Every program that \
-        runs (or only the executables named with --only) gets a profile: the syscalls and \
-        syscall sequences (6-grams) it makes, the programs it starts, who starts it, where it \
-        connects, which ports it listens on, which users it runs as, and the SHA-256 of its \
-        binary. Profiles are JSON files in --models (one per program; Models/README.md), \
-        saved atomically every --save-interval seconds and on exit; learning continues from \
-        what the directory already holds.
-
-        Only novelty crosses the kernel boundary: the kernel holds each profile's known \
-        syscalls and n-grams in BPF maps, counts them in place, and reports only what is new.
-
-        A profile is `stable` once its rate of never-seen behaviour has levelled off over the \
-        last --window buckets of --bucket seconds (and no events were dropped meanwhile); \
-        `learning` until then. `vigil profile list --models DIR` shows which.
-
-        Examples:
-          sudo vigil learn --models /var/lib/vigil/models --duration 3600
-          sudo vigil learn --models ./models --only /usr/sbin/nginx --only /usr/bin/redis-server
-        """
+        discussion: Help.learn
     )
 
     @Option(help: ArgumentHelp("The models directory (created owner-only if missing).", valueName: "DIR"))
@@ -62,15 +43,7 @@ struct Learn: ParsableCommand {
     }
 
     func run() throws {
-        var run = RunConfig(models: models, state: models)
-        run.mode = .learn
-        run.duration = duration
-        run.only = only
-        run.saveIntervalSeconds = saveInterval
-        run.stability = StabilityPolicy(bucketSeconds: bucket, windowBuckets: window, minObservedSeconds: minObserved)
-        run.metricsListen = nil
-        let c = AgentConfiguration(command: .learn, run: run, keepsState: false, policy: .standard, policyName: "built-in",
-                                   hostID: ProcessInfo.processInfo.hostName)
-        try AgentRunner.run(c)
+        let stability = StabilityPolicy(bucketSeconds: bucket, windowBuckets: window, minObservedSeconds: minObserved)
+        try AgentRunner.run(.learning(models: models, duration: duration, only: only, saveIntervalSeconds: saveInterval, stability: stability))
     }
 }

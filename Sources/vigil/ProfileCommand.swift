@@ -131,7 +131,7 @@ struct ProfileCommand: ParsableCommand {
             if json {
                 var o = ProfileCommand.summary(p)
                 o["syscalls"] = p.syscalls.keys.map { SyscallTable.name(Int($0)) }.sorted()
-                o["listens"] = p.listens.sorted { $0.key < $1.key }.map {
+                o["listens"] = p.listens.sorted { ListeningSocket.byPort($0.key, $1.key) }.map {
                     ["protocol": $0.key.transport.rawValue, "address": $0.key.address, "port": Int($0.key.port)].merging(ProfileCommand.seen($0.value)) { a, _ in a }
                 }
                 o["destinations"] = p.destinations.sorted { $0.key < $1.key }.map {
@@ -140,7 +140,7 @@ struct ProfileCommand: ParsableCommand {
                 o["peers"] = p.peers.sorted { $0.key < $1.key }.map {
                     ["protocol": $0.key.transport.rawValue, "address": $0.key.address, "port": Int($0.key.port)].merging(ProfileCommand.seen($0.value)) { a, _ in a }
                 }
-                o["served_on"] = p.servedOn.keys.sorted().map(\.description)
+                o["served_on"] = p.servedOn.keys.sorted(by: ListeningSocket.byPort).map(\.description)
                 o["workloads"] = p.workloads.keys.sorted()
                 o["executes"] = p.executes.keys.sorted()
                 o["parents"] = p.parents.keys.sorted()
@@ -163,11 +163,11 @@ struct ProfileCommand: ParsableCommand {
             print("users         \(p.users.keys.sorted().map { "uid \($0)" }.joined(separator: ", "))")
             print("parents       \(p.parents.keys.sorted().joined(separator: ", "))")
             print("executes      \(p.executes.keys.sorted().joined(separator: ", "))")
-            print("listens       \(p.listens.keys.sorted().map(\.description).joined(separator: ", "))")
+            print("listens       \(p.listens.keys.sorted(by: ListeningSocket.byPort).map(\.description).joined(separator: ", "))")
             if !p.peers.isEmpty {
                 print("peers         \(p.peers.keys.sorted().map { "\($0.transport.rawValue) \($0.address) to port \($0.port)" }.joined(separator: ", "))")
             }
-            if !p.servedOn.isEmpty { print("served on     \(p.servedOn.keys.sorted().map(\.description).joined(separator: ", "))") }
+            if !p.servedOn.isEmpty { print("served on     \(p.servedOn.keys.sorted(by: ListeningSocket.byPort).map(\.description).joined(separator: ", "))") }
             print("destinations  \(p.destinations.keys.sorted().map(\.description).joined(separator: ", "))")
             print("syscalls      \(p.syscalls.count): \(p.syscalls.keys.map { SyscallTable.name(Int($0)) }.sorted().joined(separator: " "))")
             print("n-grams       \(p.ngrams.count)")

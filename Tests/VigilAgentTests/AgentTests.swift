@@ -320,6 +320,16 @@ enum Events {
         #expect(saved.map(\.identity.executable) == ["/opt/vigil-test/svc"])
     }
 
+    /// The kernel's failure counters reach /metrics one per site, zero where none failed.
+    @Test func kernelFailuresAreReportedPerSite() throws {
+        let rig = try Rig(.monitor)
+        rig.kernel.statsValue.failures = [.argvRead: 3, .knownFilesFull: 1]
+        let m = rig.agent.metricsSnapshot()
+        #expect(m.kernelFailuresBySite["argv-read"] == 3 && m.kernelFailuresBySite["known-files-full"] == 1)
+        #expect(m.kernelFailuresBySite["unix-path-read"] == 0)
+        #expect(Set(m.kernelFailuresBySite.keys) == Set(KernelFailureSite.allCases.map(\.rawValue)))
+    }
+
     @Test func runInAFixedLearnModeLearnsOnlyWhatLearnOnlyNames() throws {
         let rig = try Rig(.run) {
             $0.run.mode = .learn

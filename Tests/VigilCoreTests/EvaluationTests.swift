@@ -43,7 +43,7 @@ private func fixture(_ name: String) throws -> String {
 
 /// Writes a corpus of in-memory traces to a temporary directory.
 private func writeCorpus(train: [[UInt32]], validation: [[UInt32]]?, attacks: [String: [[UInt32]]]) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-corpus-\(UUID())").path
+    let dir = try makeTempDirectory("vigil-corpus")
     func put(_ sub: String, _ traces: [[UInt32]]) throws {
         try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
         for (i, t) in traces.enumerated() {
@@ -128,7 +128,7 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
 }
 
 @Test func corpusWithoutValidationFallsBackToCrossValidation() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-cv-\(UUID())").path
+    let dir = try makeTempDirectory("vigil-cv")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let src = try fixture("corpus-tiny")
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -179,7 +179,7 @@ private func requestTrace(_ seed: UInt64) -> [UInt32] {
 @Test func missingDirectoriesAreErrors() throws {
     let error = #expect(throws: TraceInputError.self) { try Corpus.load(at: "/nonexistent/vigil-corpus") }
     #expect(error?.description.contains("/nonexistent/vigil-corpus") == true)
-    let noTrain = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-empty-\(UUID())").path
+    let noTrain = try makeTempDirectory("vigil-empty")
     try FileManager.default.createDirectory(atPath: noTrain, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: noTrain) }
     let e2 = #expect(throws: TraceInputError.self) { try Corpus.load(at: noTrain) }

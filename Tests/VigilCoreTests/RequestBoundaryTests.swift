@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 /// Request boundaries (SyscallBoundaries, vigil_boundary.h): n-gram histories restart after
@@ -141,7 +142,7 @@ import Testing
     }
 
     static func tempCorpus(manifest: String?) throws -> String {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-boundary-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let root = try makeTempDirectory("vigil-boundary")
         for d in ["train", "validation", "attack/a"] {
             try FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true)
         }

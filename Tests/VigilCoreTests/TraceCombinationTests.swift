@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 /// A toy service: after a fixed start, requests of a few known shapes in random order; `requests`
@@ -84,7 +85,7 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
 
 @Test func evalScoresWithTheNamedCombination() throws {
     // The same corpus under the default and under --scoring's choice: the report says which.
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-combo-\(UUID())").path
+    let dir = try makeTempDirectory("vigil-combo")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     func put(_ sub: String, _ traces: [[UInt32]]) throws {
         try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)

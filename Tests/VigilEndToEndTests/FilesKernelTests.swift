@@ -165,7 +165,7 @@ private func waitForFinding(_ file: String, kind: String, path: String, seconds:
 struct FilesKernelTests {
     @Test func aLearnedStoreIsQuietOnItsOwnFilesAndCaughtWritingElsewhereLoadingAModuleAndReadingShadow() throws {
         try BPFTestGate.check()
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-files-\(UUID().uuidString)").path
+        let base = try makeTempDirectory("vigil-files")
         let data = base + "/var/lib/store", logs = base + "/var/log/store", other = base + "/srv/elsewhere"
         let modules = base + "/modules"
         for d in [data, logs, other, modules] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }

@@ -51,4 +51,19 @@ import VigilCore
         #expect(OCSFEncoder.response(.init(step: .kill, outcome: .failed)).2 == 27)
         #expect(OCSFEncoder.response(.init(step: .none, outcome: .notNeeded)) == (3, "Observed", 16, "No Action"))
     }
+
+    /// The score is clamped to 0...100 in one place, the report, whoever sets it; the OCSF
+    /// line and the risk level read it as it is.
+    @Test func riskIsClampedOnceByTheReport() throws {
+        let proc = ProcessRecord(pid: 7, ppid: 1, path: "/bin/x")
+        for (given, expected) in [(140.0, 100), (-3.0, 0), (Double.infinity, 100), (Double.nan, 0), (42.4, 42)] {
+            let r = FindingReport(deviations: [], riskScore: given, step: nil, process: proc, ancestry: [], timeNanos: 1)
+            #expect(r.riskScore == expected, "\(given)")
+        }
+        var r = FindingReport(deviations: [], riskScore: 10, step: nil, process: proc, ancestry: [], timeNanos: 1)
+        r.riskScore = 250
+        #expect(r.riskScore == 100 && r.riskLevel.id == 4)
+        let line = String(decoding: OCSFEncoder(hostname: "h", productVersion: "1").encode(r).bytes, as: UTF8.self)
+        #expect(line.contains("\"risk_score\":100,"), "\(line)")
+    }
 }

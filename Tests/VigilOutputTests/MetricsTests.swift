@@ -111,6 +111,7 @@ struct AgentMetricsTests {
         m.processesTracked = 42
         m.eventsByKind = ["fork": 7, "exec": 10]
         m.kernelDropsByKind = ["syscall": 3]
+        m.kernelFailuresBySite = ["argv-read": 2, "known-files-full": 0]
         m.spoolLost = ["file:/b": 4]
         m.findingsByKind = ["syscall": 2, "exec": 1]
         m.findingsSuppressed = ["web": 5]
@@ -153,6 +154,10 @@ struct AgentMetricsTests {
         # HELP vigil_kernel_drops_total Records the kernel dropped because the ring buffer was full, by kind.
         # TYPE vigil_kernel_drops_total counter
         vigil_kernel_drops_total{kind="syscall"} 3
+        # HELP vigil_kernel_failures_total Failures in the kernel side that cost detail or learning, by the site that failed.
+        # TYPE vigil_kernel_failures_total counter
+        vigil_kernel_failures_total{site="argv-read"} 2
+        vigil_kernel_failures_total{site="known-files-full"} 0
         # HELP vigil_findings_total Findings reported, by deviation kind.
         # TYPE vigil_findings_total counter
         vigil_findings_total{kind="exec"} 1

@@ -138,21 +138,25 @@ import VigilTestSupport
         let spec = try OutputSpec.parse("nats://127.0.0.1:\(server.port)/vigil.events?batch=16")
         let routers = try ["a", "b"].map { try OutputRouter(specs: [spec], spoolDirectory: dir + "/spool-\($0)", options: options) }
         let perHost = 1500
-        let done = DispatchGroup()
-        for (host, router) in zip(["a", "b"], routers) {
-            DispatchQueue.global().async(group: done) {
-                for n in 1...perHost {
+        // In three phases, each ended by what the routers report rather than by time: the
+        // server up, then down while both keep publishing, then up again.
+        func publish(_ range: ClosedRange<Int>) {
+            for n in range {
+                for (host, router) in zip(["a", "b"], routers) {
                     let l = Self.line("\(host)-\(n)", n)
                     router.publish(l.bytes, classUID: l.classUID)
-                    usleep(1000)
                 }
             }
         }
+        publish(1...500)
         #expect(waitFor(20) { routers.allSatisfy { $0.stats[0].delivered >= 200 } }, "both publish before the restart")
         server.stop()
-        usleep(300_000)  // both keep publishing into their spools meanwhile
+        publish(501...1000)
+        // Both see the server gone and keep what they publish meanwhile in their spools.
+        #expect(waitFor(20) { routers.allSatisfy { $0.stats[0].failures > 0 && $0.stats[0].spooled > 0 } },
+                "both notice the server is down: \(routers.map { $0.stats[0] })")
         try server.start()
-        done.wait()
+        publish(1001...perHost)
         for r in routers { r.close() }
         for (host, r) in zip(["a", "b"], routers) {
             let s = r.stats[0]

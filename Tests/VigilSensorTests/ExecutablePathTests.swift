@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 import VigilCore
 @testable import VigilSensor
 
@@ -10,7 +11,7 @@ import VigilCore
     final class Tree {
         let dir: String
         init() throws {
-            let base = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-exe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+            let base = try makeTempDirectory("vigil-exe")
             try FileManager.default.createDirectory(atPath: base + "/sub", withIntermediateDirectories: true)
             dir = ExecutablePath.realpath(of: base)!
             try FileManager.default.copyItem(atPath: ExecutablePath.realpath(of: "/bin/sleep")!, toPath: dir + "/real-sleep")

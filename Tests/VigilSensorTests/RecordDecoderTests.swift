@@ -57,6 +57,29 @@ private func decode(_ bytes: [UInt8], offset: Int64 = 0, decoder: inout RecordDe
         #expect(!x.argvTruncated)
     }
 
+    /// Exec paths are resolved while decoding: a relative path against the process's
+    /// working directory, a symlink to the file it runs, by the decoder's ExecutablePath.
+    @Test func execPathsAreResolvedInsideDecoding() throws {
+        var b: [UInt8] = []
+        b.header(kind: 1, size: 848, pid: 321, comm: "svc")
+        b.u32(300); b.u32(0); b.u32(0); b.u32(0); b.u32(321); b.u32(0)
+        let args = "./svc\0"
+        b.u16(5); b.u16(UInt16(args.utf8.count)); b.u32(0)
+        b.fixed("./svc", 256)
+        b.fixed(args, 512)
+        let fs = ExecutablePath(realpath: { $0 == "/srv/app/svc" ? "/opt/app/bin/svc-real" : nil }, head: { _ in nil },
+                                procLink: { pid, link in pid == 321 && link == "cwd" ? "/srv/app" : nil })
+        var d = RecordDecoder(monotonicToRealtimeNanos: 0, executables: fs)
+        let e = try #require(decode(b, decoder: &d))
+        guard case .exec(let x) = e.payload else { Issue.record("not an exec: \(e)"); return }
+        #expect(x.path == "/srv/app/svc", "made absolute against the working directory")
+        #expect(x.executable == "/opt/app/bin/svc-real", "the file it runs")
+        // Without a resolver the kernel's path stays as it came.
+        var raw = RecordDecoder(monotonicToRealtimeNanos: 0)
+        guard case .exec(let y)? = decode(b, decoder: &raw)?.payload else { Issue.record("not an exec"); return }
+        #expect(y.path == "./svc")
+    }
+
     @Test func decodesAGoldenFileRecordAndRefusesAnUnknownOperation() throws {
         func record(op: UInt32, pathLen: UInt16) -> [UInt8] {
             var b: [UInt8] = []

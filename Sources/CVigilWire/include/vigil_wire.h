@@ -49,9 +49,14 @@ enum vg_counter {
     VG_CTR_READ_FAIL_ARGS = 32,    /* argv could not be read from user memory */
     VG_CTR_READ_FAIL_SOCKADDR = 33,/* a sockaddr could not be read from user memory */
     VG_CTR_PENDING_FULL = 34,      /* enter/exit pairing map full: a network event was lost */
-    VG_CTR_KNOWN_FULL = 35,        /* a known-behaviour map is full: novelty reported, not stored */
+    VG_CTR_KNOWN_FULL = 35,        /* vg_known_ngrams is full: a new n-gram reported, not stored */
     VG_CTR_HISTORY_FAIL = 36,      /* no per-thread history storage: a syscall was not learned */
-    VG_CTR_PATH_TRUNCATED = 37,    /* a file path was deeper or longer than the kernel walks */
+    VG_CTR_PATH_TRUNCATED = 37,    /* an opened or mapped file's path was deeper or longer than the kernel walks */
+    /* One counter per failure site (each site its own index, so a count names its cause): */
+    VG_CTR_KNOWN_FILES_FULL = 38,  /* vg_known_files is full: a file reported, not remembered */
+    VG_CTR_KNOWN_SYSCALLS_FULL = 39, /* vg_known_syscalls is full: a new syscall reported, not stored */
+    VG_CTR_PATH_TRUNCATED_NAMED = 40, /* a renamed, linked or unlinked name's directory walk was cut short */
+    VG_CTR_READ_FAIL_UNIX_PATH = 41, /* a unix socket path could not be read from user memory */
     VG_CTR_MAX = 64,
 };
 

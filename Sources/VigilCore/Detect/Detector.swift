@@ -236,7 +236,7 @@ public final class Detector {
             if a.kind == .bindDenied, let local = a.remote, case .profile(let id)? = attribution[pid], let p = profiles[id] {
                 let s = Learner.socket(a.transport ?? .tcp, local)
                 out.append(make(.newListen, pid, id, s.description + " (refused: segmentation)",
-                                expected(p.listens.keys.sorted().map(\.description), sorted: false), now: now))
+                                expected(p.listens.keys.sorted(by: ListeningSocket.byPort).map(\.description), sorted: false), now: now))
             }
         }
         return out.filter { !policy.ignores($0.kind, profile: $0.profile) && once($0) }
@@ -364,7 +364,7 @@ public final class Detector {
             if p.listens.keys.contains(where: { $0.transport == s.transport && $0.port == s.port && (s.transport != .unix || $0.address == s.address) }) {
                 return []
             }
-            return [make(.newListen, pid, id, s.description, expected(p.listens.keys.sorted().map(\.description), sorted: false), now: now)]
+            return [make(.newListen, pid, id, s.description, expected(p.listens.keys.sorted(by: ListeningSocket.byPort).map(\.description), sorted: false), now: now)]
         case .accept:
             guard n.succeeded, let remote = n.remote, n.transport != .unix, let port = n.local?.port else { return [] }
             let d = NetworkDestination(transport: n.transport, address: Learner.address(remote), port: port)

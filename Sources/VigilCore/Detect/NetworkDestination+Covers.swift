@@ -1,3 +1,5 @@
+import Glibc
+
 extension NetworkDestination {
     /// Whether this learned destination covers `other`: the same transport and port, and
     /// the same address, or (for a CIDR entry such as `10.1.2.0/24` or `2001:db8::/64`) an
@@ -28,8 +30,11 @@ extension NetworkDestination {
 }
 
 extension NetworkDestination {
-    /// The address as a network prefix for the kernel's egress map: the family (AF_INET 2,
-    /// AF_INET6 10), the address bytes in network order, and how many leading bits matter
+    /// The address families of ``addressPrefix``: the C library's AF_INET and AF_INET6.
+    public static let familyIPv4 = UInt8(AF_INET), familyIPv6 = UInt8(AF_INET6)
+
+    /// The address as a network prefix for the kernel's egress map: the family
+    /// (``familyIPv4``, ``familyIPv6``), the address bytes in network order, and how many leading bits matter
     /// (32 or 128 for one address, the length of a CIDR entry). Nil for unix sockets and
     /// text that is no address.
     public var addressPrefix: (family: UInt8, bytes: [UInt8], bits: Int)? {
@@ -44,12 +49,12 @@ extension NetworkDestination {
         if let a = IPv4Address(text) {
             let b = bits ?? 32
             guard (0...32).contains(b) else { return nil }
-            return (2, [a.bytes.0, a.bytes.1, a.bytes.2, a.bytes.3], b)
+            return (Self.familyIPv4, [a.bytes.0, a.bytes.1, a.bytes.2, a.bytes.3], b)
         }
         if let b6 = IPv6Text.parse(text) {
             let b = bits ?? 128
             guard (0...128).contains(b) else { return nil }
-            return (10, b6, b)
+            return (Self.familyIPv6, b6, b)
         }
         return nil
     }

@@ -22,6 +22,18 @@ public enum ResponseOutcome: Sendable, Hashable {
 
     /// Whether an action on the process took effect.
     public var acted: Bool { self == .succeeded }
+
+    /// The one rule for the outcome a step is decided with, whatever its rung: a step with
+    /// nothing to carry out on the process (to or from alert, stepping down to none) is
+    /// `notNeeded` in every mode; one with effects is `wouldHaveActed` in monitor mode and
+    /// `pending` (for the caller to carry out) in enforce mode.
+    public static func decided(effects: [ResponseStep.Effect], mode: ResponseMode) -> ResponseOutcome {
+        guard !effects.isEmpty else { return .notNeeded }
+        return switch mode {
+        case .monitor: .wouldHaveActed
+        case .enforce: .pending
+        }
+    }
 }
 
 /// One move on the response ladder of one process.
@@ -255,11 +267,8 @@ public final class ResponsePlanner {
         var st = ResponseStep(id: nextID, pid: pid, profile: s.profile, from: s.rung, to: to, reason: reason, score: s.score,
                               timeNanos: now, outcome: .notNeeded, cappedFrom: cappedFrom)
         nextID += 1
-        if !st.effects.isEmpty {
-            let m = s.mode ?? mode
-            st.outcome = m == .monitor ? .wouldHaveActed : .pending
-            if m == .enforce { pending[st.id] = st }
-        }
+        st.outcome = .decided(effects: st.effects, mode: s.mode ?? mode)
+        if case .pending = st.outcome { pending[st.id] = st }
         s.rung = to
         return st
     }

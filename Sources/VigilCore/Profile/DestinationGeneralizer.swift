@@ -119,7 +119,7 @@ public enum PeerGeneralizer {
         var transport: Transport
         var port: UInt16
         var family: UInt8
-        var anyAddress: String { family == 10 ? "::/0" : "0.0.0.0/0" }
+        var anyAddress: String { family == NetworkDestination.familyIPv6 ? "::/0" : "0.0.0.0/0" }
     }
 
     static func group(_ d: NetworkDestination) -> Group? {

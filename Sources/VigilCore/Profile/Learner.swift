@@ -429,7 +429,7 @@ public final class Learner {
             learnPeer(n, local: local, into: &p, now: now)
             learnServedAddress(n.transport, local, into: &p, now: now)
             // Counted on the listening socket of that port (its bind address may be a wildcard).
-            if let key = p.listens.keys.filter({ $0.transport == n.transport && $0.port == (local.port ?? 0) }).sorted().first {
+            if let key = p.listens.keys.filter({ $0.transport == n.transport && $0.port == (local.port ?? 0) }).sorted(by: ListeningSocket.byPort).first {
                 p.listens[key]!.record(host: hostID, at: now)
                 return 0
             }

@@ -56,8 +56,11 @@ public struct NgramItem: Sendable, Hashable {
     }
 }
 
-/// A place a profile connects to. `address` is an IP address, a network in CIDR notation
-/// (after generalisation, see ``DestinationGeneralizer``) or a unix socket path.
+/// A socket address of a profile: a place it connects to (``Profile/destinations``) or one
+/// it listens on (``Profile/listens``, then `address` is the bind address: `0.0.0.0`, `::`,
+/// a specific address or a unix socket path). `address` is an IP address, a network in CIDR
+/// notation (after generalisation, see ``DestinationGeneralizer``) or a unix socket path.
+/// One type for both, so a listener and a destination compare, print and parse alike.
 public struct NetworkDestination: Sendable, Hashable, Comparable {
     public var transport: Transport
     public var address: String
@@ -67,28 +70,20 @@ public struct NetworkDestination: Sendable, Hashable, Comparable {
         self.address = address
         self.port = port
     }
+    /// Destinations' order: by transport, address, then port.
     public static func < (l: Self, r: Self) -> Bool {
         (l.transport.rawValue, l.address, l.port) < (r.transport.rawValue, r.address, r.port)
     }
-    public var description: String { transport == .unix ? "unix \(address)" : "\(transport.rawValue) \(address) port \(port)" }
-}
-
-/// A socket a profile listens on (or, for UDP, binds to receive on).
-public struct ListeningSocket: Sendable, Hashable, Comparable {
-    public var transport: Transport
-    /// The bind address (`0.0.0.0`, `::`, a specific address or a unix socket path).
-    public var address: String
-    public var port: UInt16
-    public init(transport: Transport, address: String, port: UInt16) {
-        self.transport = transport
-        self.address = address
-        self.port = port
-    }
-    public static func < (l: Self, r: Self) -> Bool {
+    /// Listeners' order: by transport, port, then address (how `profile show` lists them).
+    public static func byPort(_ l: Self, _ r: Self) -> Bool {
         (l.transport.rawValue, l.port, l.address) < (r.transport.rawValue, r.port, r.address)
     }
     public var description: String { transport == .unix ? "unix \(address)" : "\(transport.rawValue) \(address) port \(port)" }
 }
+
+/// A socket a profile listens on (or, for UDP, binds to receive on): the same type as a
+/// destination, named for what it holds.
+public typealias ListeningSocket = NetworkDestination
 
 /// The learned baseline of one program: what it was seen doing, each item with first-seen,
 /// last-seen and counts, plus the history that says whether learning is done.

@@ -71,7 +71,7 @@ public enum ProfileCodec {
         top.append(("destinations", .array(p.destinations.sorted { $0.key < $1.key }.map {
             item([("protocol", .string($0.key.transport.rawValue)), ("address", .string($0.key.address)), ("port", .uint(UInt64($0.key.port)))], $0.value)
         })))
-        top.append(("listens", .array(p.listens.sorted { $0.key < $1.key }.map {
+        top.append(("listens", .array(p.listens.sorted { ListeningSocket.byPort($0.key, $1.key) }.map {
             item([("protocol", .string($0.key.transport.rawValue)), ("address", .string($0.key.address)), ("port", .uint(UInt64($0.key.port)))], $0.value)
         })))
         if !p.peers.isEmpty {
@@ -80,7 +80,7 @@ public enum ProfileCodec {
             })))
         }
         if !p.servedOn.isEmpty {
-            top.append(("served_on", .array(p.servedOn.sorted { $0.key < $1.key }.map {
+            top.append(("served_on", .array(p.servedOn.sorted { ListeningSocket.byPort($0.key, $1.key) }.map {
                 item([("protocol", .string($0.key.transport.rawValue)), ("address", .string($0.key.address)), ("port", .uint(UInt64($0.key.port)))], $0.value)
             })))
         }
