@@ -50,12 +50,16 @@ struct Run: ParsableCommand {
     @Flag(help: "Also print each finding and response step as one readable line on stderr.")
     var explain = false
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() throws {
+        logging.apply()
         let loaded: LoadedConfig
         do { loaded = try LoadedConfig.load(config) } catch {
             Diagnostics.error(error.description)
             throw ExitCode(2)
         }
+        logging.apply(loaded.config)
         if check {
             Console.line("\(config): valid (models \(loaded.config.models), policy \(loaded.config.policy ?? "built-in"), \(loaded.config.outputs.count) outputs)")
             return
@@ -64,6 +68,8 @@ struct Run: ParsableCommand {
                                    policyName: loaded.config.policy ?? "built-in", hostID: ProcessInfo.processInfo.hostName)
         c.configPath = config
         c.explain = explain
+        c.logLevel = logging.level
+        c.logFormat = logging.format
         c.workloads = loaded.config.workloads
         c.allProcesses = loaded.config.allProcesses
         c.controlSocket = loaded.config.controlSocket

@@ -60,6 +60,8 @@ struct WatchOptions: ParsableArguments {
         valueName: "PATH"))
     var controlSocket = ControlServer.defaultPath
 
+    @OptionGroup var logging: LoggingOptions
+
     var workloads: [Workload] {
         // Each flag is its own workload, named by its selector (validate() refused bad ones).
         workload.compactMap { text in (try? WorkloadSelector.parse(text)).map { Workload(name: text, selectors: [$0]) } }
@@ -250,6 +252,7 @@ enum AgentControl {
 enum Watcher {
     static func run(_ o: WatchOptions, command requested: AgentConfiguration.Command, dryRun: Bool = false, segment: Bool = false,
                     segmentIngress: Bool = false) throws {
+        o.logging.apply()
         if requested == .enforce, o.workload.isEmpty, !o.allProcesses {
             Diagnostics.error("""
                 vigil enforce acts only on the workloads it is told to guard, and none was named. \

@@ -25,6 +25,7 @@ import VigilCore
         #expect(!c.allProcesses)
         #expect(c.onBadBaseline == .refuse)
         #expect(c.bpfPin == nil, "nothing pinned unless asked")
+        #expect(c.logLevel == .info && c.logFormat == .text)
     }
 
     @Test func bpfPinIsAnAbsolutePathOrNull() throws {
