@@ -226,3 +226,34 @@ import VigilCore
         #expect(throws: ModesFileError.self) { try ProfileModes.decode(Array("{\"format\": 1, \"profiles\": {\"x\": {\"mode\": \"kill\", \"since\": 1}}}".utf8), policy: policy()) }
     }
 }
+
+@Suite struct DidYouMeanTests {
+    @Test func anUnknownKeyNamesTheNearestOneWhenItIsATypo() {
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\nlog-levle: debug\n", file: "v.yaml")
+        } throws: { e in
+            let text = "\(e)"
+            return text.hasPrefix("v.yaml:2:1:") && text.contains("unknown key 'log-levle'") && text.contains("did you mean 'log-level'?")
+        }
+        // snake_case for a kebab-case key is one spelling away at most.
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\nall_processes: true\n", file: "v.yaml")
+        } throws: { e in "\(e)".contains("did you mean 'all-processes'?") }
+        // Nested mappings too.
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\npromotion:\n  stable-secnds: 3\n", file: "v.yaml")
+        } throws: { e in "\(e)".hasPrefix("v.yaml:3:") && "\(e)".contains("did you mean 'stable-seconds'?") }
+    }
+
+    @Test func thePolicyFileSuggestsToo() {
+        #expect {
+            _ = try Policy.load(yaml: "sequence:\n  window-secnds: 3\n", file: "p.yaml")
+        } throws: { e in "\(e)".hasPrefix("p.yaml:2:") && "\(e)".contains("did you mean 'window-seconds'?") }
+    }
+
+    @Test func nothingIsSuggestedForAKeyFarFromEveryOne() {
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\nbanana: 1\n", file: "v.yaml")
+        } throws: { e in "\(e)".contains("unknown key 'banana'") && !"\(e)".contains("did you mean") }
+    }
+}
