@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The wire format shared with the kernel side (BPF/ includes the same header).
@@ -55,7 +56,11 @@ let package = Package(
         // The agent pipeline every agent command runs: kernel -> process table -> learner |
         // detector -> responder -> outputs. Talks to the kernel through a protocol, so its
         // unit tests need no root.
-        .target(name: "VigilAgent", dependencies: ["VigilCore", "VigilSensor", "VigilOutput"], swiftSettings: strict),
+        .target(
+            name: "VigilAgent",
+            dependencies: ["VigilCore", "VigilSensor", "VigilOutput", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "vigil",
             dependencies: [
@@ -85,7 +90,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport", .product(name: "Yams", package: "Yams")], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "VigilSensorTests", dependencies: ["VigilSensor", "CVigilWire", "VigilCore", "VigilTestSupport"], swiftSettings: strict),
         .testTarget(name: "VigilOutputTests", dependencies: ["VigilOutput", "VigilCore", "VigilTestSupport"], resources: [.copy("Golden")], swiftSettings: strict),
-        .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilCore", "VigilSensor", "VigilOutput", "VigilTestSupport"], swiftSettings: strict),
+        .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilCore", "VigilSensor", "VigilOutput", "VigilTestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "VigilEndToEndTests", dependencies: ["VigilSensor", "VigilCore", "VigilOutput", "VigilTestSupport"], swiftSettings: strict),
     ]
 )

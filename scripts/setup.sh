@@ -30,8 +30,8 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 if [[ $want_tests -eq 1 && -f scripts/python-requirements.txt ]]; then
-    if ! python3 -c 'import jsonschema, ocsf_json_schema, nats' 2>/dev/null; then
-        echo "setup: installing Python packages (OCSF schema validation, the outage campaign's NATS reader)"
+    if ! python3 -c 'import jsonschema, ocsf_json_schema, nats, opentelemetry.proto.collector.logs.v1.logs_service_pb2' 2>/dev/null; then
+        echo "setup: installing Python packages (OCSF schema validation, the OTLP test receiver, the outage campaign's NATS reader)"
         python3 -m pip install -q -r scripts/python-requirements.txt 2>/dev/null \
             || python3 -m pip install -q --break-system-packages -r scripts/python-requirements.txt
     fi

@@ -766,7 +766,8 @@ public final class Agent {
         stream.publish(AgentEvent(.modeChanged(profile: c.profile, from: c.from?.rawValue, to: c.to.rawValue, reason: c.reason), timeNanos: c.timeNanos))
         if let from = c.from {
             metrics.promotions[AgentMetrics.PromotionKey(from: from.rawValue, to: c.to.rawValue), default: 0] += 1
-            Diagnostics.info("profile \(c.profile): \(from.rawValue) -> \(c.to.rawValue) (\(c.reason))")
+            Diagnostics.info("profile \(c.profile): \(from.rawValue) -> \(c.to.rawValue) (\(c.reason))",
+                            ["profile": "\(c.profile)", "from": "\(from.rawValue)", "to": "\(c.to.rawValue)"])
         }
     }
 
@@ -841,6 +842,12 @@ public final class Agent {
         configuration.run.promotion = next.config.promotion
         configuration.run.modes = next.config.modes
         configuration.run.mode = next.config.mode
+        if next.config.logLevel != config.logLevel || next.config.logFormat != config.logFormat {
+            configuration.run.logLevel = next.config.logLevel
+            configuration.run.logFormat = next.config.logFormat
+            VigilLog.configure(level: configuration.logLevel ?? next.config.logLevel ?? .info,
+                               format: configuration.logFormat ?? next.config.logFormat ?? .text)
+        }
         modes.policy = next.config.effectivePromotion
         changes += Self.applyOverrides(&modes, ids: Array(learner.profiles.keys), learner: learner, configuration: configuration, now: t)
         // The fleet's baselines are merged into the directory first (`fleet:`).

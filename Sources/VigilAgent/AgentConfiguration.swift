@@ -25,6 +25,10 @@ public struct AgentConfiguration: Sendable {
     public var configPath: String?
     /// Print each finding and response step as readable lines on stderr.
     public var explain = false
+    /// `--log-level` and `--log-format` as given (they win over the configuration's keys,
+    /// at start and at reload); nil: not given.
+    public var logLevel: LogLevel?
+    public var logFormat: LogFormat?
     /// What may be acted on (empty: nothing is declared; see ``allProcesses``).
     public var workloads: [Workload] = []
     /// Act on every process that is not protected (`--all-processes`).

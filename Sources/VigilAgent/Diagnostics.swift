@@ -1,20 +1,22 @@
 public import Foundation
+public import Logging
 public import VigilSensor
 
-/// Messages for the person running vigil: on stderr, prefixed, never mixed into the event stream.
+/// Messages about the agent for the person running vigil: swift-log records through
+/// ``VigilLog`` (stderr, text or JSON, journald priorities), never mixed into the event stream.
 public enum Diagnostics {
-    public static func error(_ message: String) { emit("vigil: error: \(message)") }
-    public static func warning(_ message: String) { emit("vigil: warning: \(message)") }
-    public static func info(_ message: String) { emit("vigil: \(message)") }
-    public static func raw(_ message: String) { emit(message) }
+    public static func error(_ message: String, _ metadata: Logger.Metadata? = nil) { VigilLog.logger.error("\(message)", metadata: metadata) }
+    public static func warning(_ message: String, _ metadata: Logger.Metadata? = nil) { VigilLog.logger.warning("\(message)", metadata: metadata) }
+    public static func notice(_ message: String, _ metadata: Logger.Metadata? = nil) { VigilLog.logger.notice("\(message)", metadata: metadata) }
+    public static func info(_ message: String, _ metadata: Logger.Metadata? = nil) { VigilLog.logger.info("\(message)", metadata: metadata) }
+    public static func debug(_ message: String, _ metadata: Logger.Metadata? = nil) { VigilLog.logger.debug("\(message)", metadata: metadata) }
 
-    /// Where the lines go: stderr, unless a test or an embedding program replaces it.
-    nonisolated(unsafe) public static var sink: (String) -> Void = { line in
-        var data = Array((line + "\n").utf8)
-        data.withUnsafeMutableBytes { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    }
+    /// A line of command output that belongs on stderr as it is (`--explain`, usage errors):
+    /// not a log record, so no level, prefix or JSON.
+    public static func raw(_ message: String) { sink(message) }
 
-    private static func emit(_ line: String) { sink(line) }
+    /// Where raw lines go: stderr, unless a test or an embedding program replaces it.
+    nonisolated(unsafe) public static var sink: (String) -> Void = { line in VigilLogHandler.writeStderr(line + "\n") }
 }
 
 /// SIGINT and SIGTERM ask the main loop to finish: detach, drain, flush, exit 0.

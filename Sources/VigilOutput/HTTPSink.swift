@@ -1,7 +1,7 @@
 import Foundation
 
-/// POSTs batches of lines over HTTP/1.1 (keep-alive), as NDJSON, Splunk HEC or
-/// Elasticsearch `_bulk`, gzip-compressed where the receiver accepts it.
+/// POSTs batches of lines over HTTP/1.1 (keep-alive), as NDJSON, Splunk HEC,
+/// Elasticsearch `_bulk` or OTLP/HTTP JSON logs, gzip-compressed where the receiver accepts it.
 ///
 /// What an answer means (the worker acts on it; see `DeliveryFailure`):
 /// - 2xx: delivered. For `_bulk`, each item is judged on its own: 2xx and 409 (the
@@ -38,7 +38,7 @@ final class HTTPSink: Sink {
     init(secure: Bool, host: String, port: UInt16, path: String, format: OutputSpec.HTTPFormat,
          token: String?, index: String, tls: TLSSettings?, gzip: Bool = false,
          hostname: String = SyslogSink.localHostname(), clock: any OutputClock = SystemOutputClock.shared) {
-        self.name = "\(secure ? "https" : "http")://\(host):\(port)\(path)"
+        self.name = "\(format == .otlp ? "otlp+" : "")\(secure ? "https" : "http")://\(host):\(port)\(path)"
         self.secure = secure
         self.host = host
         self.port = port
@@ -87,6 +87,8 @@ final class HTTPSink: Sink {
                 }
                 out += action.bytes; out.append(0x0a); out += l.bytes; out.append(0x0a)
             }
+        case .otlp:
+            out = OTLPLogs.body(lines, hostname: hostname, serviceVersion: nil, nowNanos: clock.wallNanos())
         }
         return out
     }
@@ -96,11 +98,11 @@ final class HTTPSink: Sink {
         let compressed = gzip ? try Gzip.compress(plain) : nil
         let payload = compressed ?? plain
         var head = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: vigil\r\n"
-        head += "Content-Type: \(format == .hec ? "application/json" : "application/x-ndjson")\r\n"
+        head += "Content-Type: \(format == .hec || format == .otlp ? "application/json" : "application/x-ndjson")\r\n"
         if compressed != nil { head += "Content-Encoding: gzip\r\n" }
         head += "Content-Length: \(payload.count)\r\n"
         if let token {
-            let scheme = switch format { case .hec: "Splunk"; case .bulk: "ApiKey"; case .ndjson: "Bearer" }
+            let scheme = switch format { case .hec: "Splunk"; case .bulk: "ApiKey"; case .ndjson, .otlp: "Bearer" }
             head += "Authorization: \(scheme) \(token)\r\n"
         }
         head += "\r\n"

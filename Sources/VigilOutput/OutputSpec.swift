@@ -8,6 +8,10 @@
 /// - `http://HOST:PORT/PATH`, `https://...` with `format=ndjson|hec|bulk` (Splunk HEC or
 ///   Elasticsearch `_bulk`), `token=`, `index=` (bulk), `ca=`, `verify=`
 ///
+/// - `otlp+http://HOST[:PORT][/PATH]`, `otlp+https://...` (OTLP/HTTP JSON logs to an
+///   OpenTelemetry collector; port 4318 and path `/v1/logs` unless given) with `token=`
+///   (`Authorization: Bearer`), `gzip=` (on by default)
+///
 /// - `nats://HOST:PORT/SUBJECT` (NATS JetStream: each event published with an acknowledgement
 ///   and its `metadata.uid` as `Nats-Msg-Id`) with `stream=` (the stream, created if missing),
 ///   `creds=FILE` (a NATS credentials file), `tls=true|false`, `ca=`, `cert=`, `key=`, `verify=`
@@ -43,6 +47,9 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
         case hec
         /// Elasticsearch/OpenSearch `_bulk`: a `create` action line before each event.
         case bulk
+        /// OTLP/HTTP JSON logs (`otlp+http://`): one `ExportLogsServiceRequest` per batch,
+        /// each event a `LogRecord` whose body is the OCSF JSON.
+        case otlp
     }
 
     /// Where the output goes.
@@ -130,6 +137,12 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
                                                 path: "/" + (pathPart ?? ""), format: .ndjson), redacted: trimmed)
                 allowed.formUnion(["format", "token", "index", "gzip"])
                 if scheme == "https" { allowed.formUnion(tlsOptions) }
+            case "otlp+http", "otlp+https":
+                let secure = scheme == "otlp+https"
+                let p = (pathPart ?? "").isEmpty ? "/v1/logs" : "/" + pathPart!
+                spec = OutputSpec(target: .http(secure: secure, host: host, port: port, path: p, format: .otlp), redacted: trimmed)
+                allowed.formUnion(["token", "gzip"])
+                if secure { allowed.formUnion(tlsOptions) }
             case "nats":
                 let subject = pathPart ?? ""
                 guard NATSSubject.isValidPublish(subject) else {
@@ -139,7 +152,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
                 spec = OutputSpec(target: .nats(host: host, port: port, subject: subject), redacted: trimmed)
                 allowed.formUnion(["stream", "creds", "tls", "ca", "cert", "key", "verify"])
             default:
-                throw fail("unknown output scheme '\(scheme)'; expected syslog+udp, syslog+tcp, syslog+tls, http, https or nats")
+                throw fail("unknown output scheme '\(scheme)'; expected syslog+udp, syslog+tcp, syslog+tls, http, https, otlp+http, otlp+https or nats")
             }
         } else {
             throw fail("unknown output; expected stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT, http(s)://HOST:PORT/PATH or nats://HOST:PORT/SUBJECT")
@@ -251,6 +264,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
         case "syslog+tls": 6514
         case "syslog+udp", "syslog+tcp": 514
         case "nats": 4222
+        case "otlp+http", "otlp+https": 4318
         default: nil
         }
     }

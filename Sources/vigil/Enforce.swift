@@ -22,6 +22,7 @@ struct Enforce: ParsableCommand {
     var segmentIngress = false
 
     func run() throws {
+        options.logging.apply()
         var s = options.settings
         (s.dryRun, s.segment, s.segmentIngress) = (dryRun, segment, segmentIngress)
         try AgentRunner.run(.watching(s, command: .enforce))

@@ -32,6 +32,8 @@ struct Learn: ParsableCommand {
     @Option(name: .customLong("min-observed"), help: "Seconds a profile must be observed, at least, before it can be stable.")
     var minObserved: UInt64 = 600
 
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         if let d = duration, !(d > 0) || !d.isFinite { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
         if !(saveInterval >= 1) { throw ValidationError("--save-interval must be at least 1 second, got \(saveInterval)") }
@@ -43,6 +45,7 @@ struct Learn: ParsableCommand {
     }
 
     func run() throws {
+        logging.apply()
         let stability = StabilityPolicy(bucketSeconds: bucket, windowBuckets: window, minObservedSeconds: minObserved)
         try AgentRunner.run(.learning(models: models, duration: duration, only: only, saveIntervalSeconds: saveInterval, stability: stability))
     }

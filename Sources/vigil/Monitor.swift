@@ -12,5 +12,8 @@ struct Monitor: ParsableCommand {
     )
     @OptionGroup var options: WatchOptions
 
-    func run() throws { try AgentRunner.run(.watching(options.settings, command: .monitor)) }
+    func run() throws {
+        options.logging.apply()
+        try AgentRunner.run(.watching(options.settings, command: .monitor))
+    }
 }

@@ -50,6 +50,8 @@ struct Record: ParsableCommand {
     @Option(name: .customLong("min-calls"), help: "Shortest trace kept, in calls.")
     var minCalls: Int = 10
 
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         guard CorpusRecorder.Set(set) != nil else {
             throw ValidationError("--set '\(set)': expected train, validation, normal or attack/CASE (CASE: letters, digits, '-', '_', '.')")
@@ -66,6 +68,7 @@ struct Record: ParsableCommand {
     }
 
     func run() throws {
+        logging.apply()
         let root = URL(fileURLWithPath: out).standardizedFileURL.path
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: root, isDirectory: &isDir), !isDir.boolValue {

@@ -19,16 +19,23 @@ struct Run: ParsableCommand {
     @Flag(help: "Also print each finding and response step as one readable line on stderr.")
     var explain = false
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() throws {
+        logging.apply()
         let loaded: LoadedConfig
         do { loaded = try LoadedConfig.load(config) } catch {
             Diagnostics.error(error.description)
             throw ExitCode(2)
         }
+        logging.apply(loaded.config)
         if check {
             Console.line("\(config): valid (models \(loaded.config.models), policy \(loaded.config.policy ?? "built-in"), \(loaded.config.outputs.count) outputs)")
             return
         }
-        try AgentRunner.run(.service(loaded, file: config, explain: explain))
+        var c = AgentConfiguration.service(loaded, file: config, explain: explain)
+        c.logLevel = logging.level
+        c.logFormat = logging.format
+        try AgentRunner.run(c)
     }
 }

@@ -60,6 +60,8 @@ struct Trace: ParsableCommand {
     @Option(help: ArgumentHelp("Directory where events wait while an output is down or slow (bounded per output).", valueName: "DIR"))
     var spool: String?
 
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         if let d = duration, !(d > 0) || !d.isFinite {
             throw ValidationError("--duration must be a positive number of seconds, got \(d)")
@@ -80,6 +82,7 @@ struct Trace: ParsableCommand {
     }
 
     func run() throws {
+        logging.apply()
         var options = SensorOptions()
         options.syscalls = syscalls
         options.files = files

@@ -60,6 +60,8 @@ struct WatchOptions: ParsableArguments {
         valueName: "PATH"))
     var controlSocket = ControlServer.defaultPath
 
+    @OptionGroup var logging: LoggingOptions
+
     var workloads: [Workload] {
         // Each flag is its own workload, named by its selector (validate() refused bad ones).
         workload.compactMap { text in (try? WorkloadSelector.parse(text)).map { Workload(name: text, selectors: [$0]) } }

@@ -25,6 +25,7 @@ import VigilCore
         #expect(!c.allProcesses)
         #expect(c.onBadBaseline == .refuse)
         #expect(c.bpfPin == nil, "nothing pinned unless asked")
+        #expect(c.logLevel == .info && c.logFormat == .text)
     }
 
     @Test func bpfPinIsAnAbsolutePathOrNull() throws {
@@ -223,5 +224,36 @@ import VigilCore
         #expect((attrs[.posixPermissions] as? Int) == 0o600)
         #expect(throws: ModesFileError.self) { try ProfileModes.decode(Array("{\"format\": 2}".utf8), policy: policy()) }
         #expect(throws: ModesFileError.self) { try ProfileModes.decode(Array("{\"format\": 1, \"profiles\": {\"x\": {\"mode\": \"kill\", \"since\": 1}}}".utf8), policy: policy()) }
+    }
+}
+
+@Suite struct DidYouMeanTests {
+    @Test func anUnknownKeyNamesTheNearestOneWhenItIsATypo() {
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\nlog-levle: debug\n", file: "v.yaml")
+        } throws: { e in
+            let text = "\(e)"
+            return text.hasPrefix("v.yaml:2:1:") && text.contains("unknown key 'log-levle'") && text.contains("did you mean 'log-level'?")
+        }
+        // snake_case for a kebab-case key is one spelling away at most.
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\nall_processes: true\n", file: "v.yaml")
+        } throws: { e in "\(e)".contains("did you mean 'all-processes'?") }
+        // Nested mappings too.
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\npromotion:\n  stable-secnds: 3\n", file: "v.yaml")
+        } throws: { e in "\(e)".hasPrefix("v.yaml:3:") && "\(e)".contains("did you mean 'stable-seconds'?") }
+    }
+
+    @Test func thePolicyFileSuggestsToo() {
+        #expect {
+            _ = try Policy.load(yaml: "sequence:\n  window-secnds: 3\n", file: "p.yaml")
+        } throws: { e in "\(e)".hasPrefix("p.yaml:2:") && "\(e)".contains("did you mean 'window-seconds'?") }
+    }
+
+    @Test func nothingIsSuggestedForAKeyFarFromEveryOne() {
+        #expect {
+            _ = try RunConfig.load(yaml: "models: m\nbanana: 1\n", file: "v.yaml")
+        } throws: { e in "\(e)".contains("unknown key 'banana'") && !"\(e)".contains("did you mean") }
     }
 }

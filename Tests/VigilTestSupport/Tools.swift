@@ -54,6 +54,14 @@ public enum Tools {
         return py
     }()
 
+    /// python3 with the official OTLP definitions (PyPI `opentelemetry-proto`) importable.
+    public static let pythonWithOTLP: String? = {
+        guard let py = which("python3"),
+              let r = try? run(py, ["-c", "import opentelemetry.proto.collector.logs.v1.logs_service_pb2, google.protobuf.json_format"]),
+              r.status == 0 else { return nil }
+        return py
+    }()
+
     public static let rsyslogd: String? = which("rsyslogd")
     public static let openssl: String? = which("openssl")
 

@@ -49,6 +49,10 @@ public struct RunConfig: Sendable, Hashable {
     public var bpfPin: String?
     /// Fleet baselines to pull (merge into `models`) on start and on reload; nil: none.
     public var fleet: FleetConfig?
+    /// The least severe diagnostic the agent writes (`log-level:`); nil: info, or the flag.
+    public var logLevel: LogLevel?
+    /// Readable lines or JSON lines (`log-format:`); nil: text, or the flag.
+    public var logFormat: LogFormat?
 
     /// Where the fleet's baselines are (`fleet:`; `vigil profile pull` does the same by hand).
     public struct FleetConfig: Sendable, Hashable {
@@ -83,7 +87,7 @@ public struct RunConfig: Sendable, Hashable {
 
     static let topKeys = ["models", "state", "mode", "policy", "duration", "outputs", "spool", "events", "learn", "promotion",
                           "modes", "metrics", "workloads", "all-processes", "control-socket",
-                          "on-bad-baseline", "bpf-pin", "fleet"]
+                          "on-bad-baseline", "bpf-pin", "fleet", "log-level", "log-format"]
 
     /// Reads a configuration. `file` names the source in errors and anchors relative paths;
     /// `checkOutput` validates one output spec (it throws a message naming what is wrong).
@@ -175,6 +179,8 @@ private struct RunConfigReader: YAMLNodeReading {
                     }
                     c.workloads.append(Workload(name: name, selectors: selectors))
                 }
+            case "log-level": c.logLevel = LogLevel(rawValue: try choice(v, "log-level", LogLevel.allCases.map(\.rawValue)))!
+            case "log-format": c.logFormat = LogFormat(rawValue: try choice(v, "log-format", LogFormat.allCases.map(\.rawValue)))!
             case "fleet":
                 var nats: String?
                 var trusted: String?

@@ -67,7 +67,8 @@ extension YAMLNodeReading {
         for (k, v) in m {
             guard case .scalar(let ks) = k else { throw fail(k, "keys of \(what) must be plain names") }
             if let allowed, !allowed.contains(ks.string) {
-                throw fail(k, "unknown key '\(ks.string)' in \(what); expected one of: \(allowed.joined(separator: ", "))")
+                let hint = closestKey(to: ks.string, in: allowed).map { "did you mean '\($0)'? " } ?? ""
+                throw fail(k, "unknown key '\(ks.string)' in \(what); \(hint)expected one of: \(allowed.joined(separator: ", "))")
             }
             out.append((ks.string, k, v))
         }
@@ -124,6 +125,30 @@ extension YAMLNodeReading {
         }
         return out
     }
+}
+
+/// The allowed key nearest to `key` by edit distance (insertions, deletions, substitutions;
+/// `_` and `-` count as the same), if it is near enough to be a typo: at most 2 edits, and
+/// fewer than half the key's length.
+func closestKey(to key: String, in allowed: [String]) -> String? {
+    func norm(_ s: String) -> [Character] { Array(s.lowercased().replacingOccurrences(of: "_", with: "-")) }
+    let a = norm(key)
+    var best: (String, Int)?
+    for candidate in allowed {
+        let b = norm(candidate)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var row = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = row
+        }
+        let d = a.isEmpty ? b.count : previous[b.count]
+        if best == nil || d < best!.1 { best = (candidate, d) }
+    }
+    guard let best, best.1 <= 2, best.1 * 2 < max(a.count, 1) else { return nil }
+    return best.0
 }
 
 extension Node {
