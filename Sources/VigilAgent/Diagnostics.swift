@@ -60,11 +60,14 @@ public enum StatsReport {
 public enum Console {
     public static func line(_ s: String) { raw(s + "\n") }
 
-    public static func raw(_ s: String) {
-        var data = Array(s.utf8)
+    public static func raw(_ s: String) { writeAll(s, to: STDOUT_FILENO) }
+
+    /// Writes the whole string to `fd`, retrying short writes and EINTR; gives up on other errors.
+    static func writeAll(_ s: String, to fd: Int32) {
+        let data = Array(s.utf8)
         var offset = 0
         while offset < data.count {
-            let n = data.withUnsafeMutableBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            let n = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n <= 0 { if errno == EINTR { continue } else { return } }
             offset += n
         }

@@ -100,28 +100,11 @@ public struct VigilLogHandler: LogHandler {
     }
 
     static func rfc3339(_ date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var t = time_t(ms / 1000)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ms % 1000), 3))Z"
+        RFC3339.formatMillis(UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down))) * 1_000_000)
     }
 
     /// Writes the whole line to stderr (retrying short writes and EINTR).
-    public static let writeStderr: @Sendable (String) -> Void = { line in
-        let data = Array(line.utf8)
-        var offset = 0
-        while offset < data.count {
-            let n = data.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-            if n <= 0 { if errno == EINTR { continue } else { return } }
-            offset += n
-        }
-    }
+    public static let writeStderr: @Sendable (String) -> Void = { line in Console.writeAll(line, to: STDERR_FILENO) }
 
     /// Whether stderr is the journal: systemd sets JOURNAL_STREAM to the `DEVICE:INODE` of
     /// the stream it connected, which must still be what stderr is (a shell started from

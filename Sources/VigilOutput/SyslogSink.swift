@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VigilCore
 
 /// Sends each line as an RFC 5424 syslog message over UDP, TCP or TLS.
 ///
@@ -195,17 +196,7 @@ final class SyslogSink: Sink {
     }
 
     /// A wall time as UTC RFC 3339 with milliseconds, as RFC 5424 requires.
-    static func timestamp(_ nanos: UInt64) -> String {
-        var t = time_t(nanos / 1_000_000_000)
-        let millis = Int32(nanos / 1_000_000 % 1000)
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        func pad(_ v: Int32, _ w: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, w - s.count)) + s
-        }
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(millis, 3))Z"
-    }
+    static func timestamp(_ nanos: UInt64) -> String { RFC3339.formatMillis(nanos) }
 
     static func localHostname() -> String {
         var buf = [CChar](repeating: 0, count: 256)

@@ -12,6 +12,13 @@ import Testing
         #expect(RFC3339.parse("1969-12-31T23:59:59Z") == nil)
     }
 
+    /// Syslog headers and JSON log lines carry milliseconds, truncated and zero-padded.
+    @Test func formatsMillisecondsTruncatedAndPadded() {
+        #expect(RFC3339.formatMillis(1_700_000_041_007_900_000) == "2023-11-14T22:14:01.007Z")
+        #expect(RFC3339.formatMillis(1_700_000_041_999_999_999) == "2023-11-14T22:14:01.999Z")
+        #expect(RFC3339.formatMillis(0) == "1970-01-01T00:00:00.000Z")
+    }
+
     /// Nanoseconds since 1970 run out of UInt64 in July 2554; a later time in a profile used
     /// to trap on overflow (a crash of `vigil` on a hand-edited or corrupt baseline).
     @Test func aTimeBeyondTheLastRepresentableNanosecondIsRefusedNotATrap() {

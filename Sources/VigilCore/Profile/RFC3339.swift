@@ -2,13 +2,24 @@
 /// locale or time-zone machinery so output is identical everywhere.
 public enum RFC3339 {
     /// Formats ns since the Unix epoch (sub-second part dropped).
-    public static func format(_ nanos: UInt64) -> String {
+    public static func format(_ nanos: UInt64) -> String { format(nanos, millis: false) }
+
+    /// Formats ns since the Unix epoch with milliseconds (`2024-05-01T12:00:00.123Z`), as
+    /// RFC 5424 syslog headers and the JSON log lines use.
+    public static func formatMillis(_ nanos: UInt64) -> String { format(nanos, millis: true) }
+
+    static func format(_ nanos: UInt64, millis: Bool) -> String {
         let secs = Int64(nanos / 1_000_000_000)
         let days = secs / 86_400, rem = secs % 86_400
         let (y, m, d) = civil(days)
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         let year = String(y)
-        return "\(String(repeating: "0", count: max(0, 4 - year.count)))\(year)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60))Z"
+        return "\(String(repeating: "0", count: max(0, 4 - year.count)))\(year)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60))\(millis ? fraction(nanos) : "")Z"
+    }
+
+    private static func fraction(_ nanos: UInt64) -> String {
+        let ms = String(nanos / 1_000_000 % 1000)
+        return "." + String(repeating: "0", count: 3 - ms.count) + ms
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|+00:00)` into ns since the epoch; nil otherwise.
