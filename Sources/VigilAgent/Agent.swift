@@ -404,7 +404,7 @@ public final class Agent {
     /// signal from a kernel thread (a terminal's Ctrl-C is sent by one).
     func legitimateSignal(_ sig: Int32, from sender: Int32) -> String? {
         let me = getpid()
-        if Self.isKernelThread(sender) { return "sent by the kernel (a terminal key or a kernel thread)" }
+        if isKernelThread(sender) { return "sent by the kernel (a terminal key or a kernel thread)" }
         guard Self.controlSignals.contains(sig) else { return nil }
         if sender == 1 { return "the service manager" }
         let ancestors = Set(table.ancestry(of: me).map(\.pid) + [getppid()]).subtracting([1])
@@ -420,9 +420,16 @@ public final class Agent {
         return nil
     }
 
-    /// Whether `pid` is a kernel thread (kthreadd or one of its children; /proc/PID/stat).
-    static func isKernelThread(_ pid: Int32) -> Bool {
+    /// Whether `pid` is a kernel thread (kthreadd or one of its children). The process
+    /// table's record wins when it has one (the kernel reported that process's fork, so a
+    /// reused pid cannot mislead); otherwise /proc/PID/stat.
+    func isKernelThread(_ pid: Int32) -> Bool {
         if pid == 0 || pid == 2 { return true }
+        if let known = table[pid] { return known.ppid == 2 }
+        return Self.procSaysKernelThread(pid)
+    }
+
+    static func procSaysKernelThread(_ pid: Int32) -> Bool {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = text.lastIndex(of: ")") else { return false }
         let fields = text[text.index(after: close)...].split(separator: " ")

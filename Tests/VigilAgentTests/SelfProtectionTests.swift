@@ -74,6 +74,18 @@ import VigilTestSupport
         #expect(rig.agent.lastStopSignal == nil)
     }
 
+    @Test func aProcessTheTableKnowsIsJudgedByItsRecordNotByAReusedPid() throws {
+        // The sender's pid is, on this host right now, a kernel thread's (a kworker): the
+        // table holds it as the service's child, so its signal is tampering all the same.
+        let kthreads = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+            .filter { $0 > 2 && Agent.procSaysKernelThread($0) }
+        let reused = try #require(kthreads.first, "this host has kernel threads in /proc")
+        let rig = try Rig(.enforce, workloads: ["exe:" + Self.svc], running: Self.lineage)
+        rig.feed([Events.exec(900_010, ppid: 1, Self.svc), Events.fork(900_010, reused), Self.signal(SIGUSR1, from: reused)])
+        rig.agent.stop(reason: "test")
+        #expect(try Self.tamperFindings(rig).contains { Rig.pid(of: $0) == reused })
+    }
+
     @Test(arguments: [Event.Tamper.Kind.ptrace, .bpfDetach])
     func tracingOrDetachingTheAgentIsTampering(kind: Event.Tamper.Kind) throws {
         let rig = try Rig(.monitor, workloads: ["exe:" + Self.svc], running: Self.lineage)
