@@ -338,7 +338,7 @@ struct vg_vma_ctx {
 static long vg_vma_file(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
     struct vg_vma_ctx *c = data;
-    unsigned long flags = BPF_CORE_READ(vma, vm_flags);
+    unsigned long flags = vg_vma_flags(vma);
     c->file = (flags & VM_EXEC) ? 0 : BPF_CORE_READ(vma, vm_file);
     return 0;
 }

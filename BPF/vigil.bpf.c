@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "vigil_core_fixes.h"
 #include <bpf/bpf_endian.h>
 #include "vigil_wire.h"
 #include "vigil_boundary.h"

@@ -14,6 +14,7 @@ private let storeSource = #"""
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +79,11 @@ int main(void) {
             if (dst) { *dst++ = 0; rc = link(arg, dst); } else rc = -1;
         } else if (!strcmp(line, "chmodx")) {
             rc = chmod(arg, 0755);
+        } else if (!strcmp(line, "mprotx")) {   /* a file mapped readable, then made executable */
+            int fd = open(arg, O_RDONLY);
+            void *p = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+            rc = p == MAP_FAILED ? -1 : mprotect(p, 4096, PROT_READ | PROT_EXEC);
+            if (fd >= 0) close(fd);
         } else if (!strcmp(line, "fchmodx")) {
             int fd = open(arg, O_RDONLY);
             rc = fd < 0 ? -1 : (fchmod(fd, 0755) ? -1 : close(fd));
@@ -173,6 +179,7 @@ struct FilesKernelTests {
         let binary = try buildStore(in: base)
         try "int vigil_module_init(void) { return 42; }\n".write(toFile: base + "/mod.c", atomically: false, encoding: .utf8)
         try cc(["-shared", "-fPIC", "-o", modules + "/evil.so", base + "/mod.c"])
+        try Data(repeating: 0xC3, count: 4096).write(to: URL(fileURLWithPath: modules + "/blob.bin"))
         let models = base + "/models"
 
         var store: Store?
@@ -213,13 +220,17 @@ struct FilesKernelTests {
             // (c) /etc/shadow.
             #expect(s.run("read /etc/shadow"))
             timings["sensitive-read"] = waitForFinding(out, kind: "sensitive-read", path: "/etc/shadow", seconds: 1.0)
+            // (d) a file mapped readable, then made executable with mprotect (the kernel
+            // reads the mapping's flags through vigil_core_fixes.h's vg_vma_flags).
+            #expect(s.run("mprotx \(modules)/blob.bin"))
+            timings["mprotect"] = waitForFinding(out, kind: "new-code-mapping", path: modules + "/blob.bin", seconds: 1.0)
         }
         #expect(monitor.status == 0, "stderr: \(monitor.err)")
         let pidText = "\"pid\":\(s.process.processIdentifier)"
         let quietFindings = jsonLines(quiet).filter { $0["class_uid"] as? Int == 2004 && String(describing: $0).contains("\(s.process.processIdentifier)") }
         #expect(quietFindings.isEmpty, "normal saves, logs and rotations raise nothing: \(quietFindings)")
         _ = pidText
-        for kind in ["new-write-path", "new-code-mapping", "sensitive-read"] {
+        for kind in ["new-write-path", "new-code-mapping", "sensitive-read", "mprotect"] {
             let t = timings[kind] ?? nil
             #expect(t != nil, "\(kind) raised within one second, naming the path; findings: \((try? String(contentsOfFile: out, encoding: .utf8)) ?? "")")
         }
