@@ -30,12 +30,10 @@ let package = Package(
         .target(name: "VigilBPF", dependencies: ["CLibbpf"], swiftSettings: strict),
         // The domain: events, process table, sequence model, profiles. Swift, with libcrypto
         // (COpenSSL) for SHA-256 and ed25519 signatures.
-        // Optimised even in debug builds: hashing binaries and scoring syscall streams are
-        // hot loops that tests and `swift run` exercise at realistic sizes.
         .target(
             name: "VigilCore",
             dependencies: ["COpenSSL", .product(name: "Yams", package: "Yams")],
-            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+            swiftSettings: strict
         ),
         // Kernel -> typed events: record decoding, /proc seeding, the running sensor.
         .target(
