@@ -132,8 +132,8 @@ func lines(in path: String) -> Int {
     return data.withUnsafeBytes { $0.reduce(0) { $1 == 0x0a ? $0 + 1 : $0 } }
 }
 
-try run("file (fdatasync per 256-line batch)", "file:\(tmp)/a.jsonl?max_bytes=1073741824") { lines(in: "\(tmp)/a.jsonl") }
-try run("file (no fsync)", "file:\(tmp)/b.jsonl?max_bytes=1073741824&fsync=false") { lines(in: "\(tmp)/b.jsonl") }
+try run("file (fdatasync per 256-line batch)", "file:\(tmp)/a.jsonl?max-bytes=1073741824") { lines(in: "\(tmp)/a.jsonl") }
+try run("file (no fsync)", "file:\(tmp)/b.jsonl?max-bytes=1073741824&fsync=false") { lines(in: "\(tmp)/b.jsonl") }
 let tcp = Receiver(parse: syslogFrames)
 try run("syslog+tcp (RFC 5424, octet counting)", "syslog+tcp://127.0.0.1:\(tcp.port)") { tcp.events }
 let udp = Receiver(udp: true, parse: { _ in (0, 0) })

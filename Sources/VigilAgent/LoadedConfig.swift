@@ -24,7 +24,11 @@ public struct LoadedConfig {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw Failure(description: "cannot read the configuration \(path): \(String(cString: strerror(errno)))")
             }
-            config = try RunConfig.load(yaml: text, file: path) { spec in _ = try OutputSpec.parse(spec); try checkOutput(spec) }
+            config = try RunConfig.load(yaml: text, file: path) { spec in
+                let parsed = try OutputSpec.parse(spec)
+                for w in parsed.warnings { Diagnostics.warning("\(path): output \(parsed): \(w)") }
+                try checkOutput(spec)
+            }
         } catch let e as Failure {
             throw e
         } catch {

@@ -5,7 +5,7 @@ public import VigilCore
 /// throttles repeated findings, and hands the lines to an `OutputRouter`.
 ///
 /// ```swift
-/// let stream = try EventStream(outputs: ["stdout", "file:/var/log/vigil.jsonl?max_bytes=104857600&keep=5"],
+/// let stream = try EventStream(outputs: ["stdout", "file:/var/log/vigil.jsonl?max-bytes=104857600&keep=5"],
 ///                              spoolDirectory: "/var/lib/vigil/spool",
 ///                              encoder: OCSFEncoder(hostname: host, productVersion: version))
 /// stream.publish(event, process: table.apply(event), ancestry: table.ancestry(of: event.pid))

@@ -2,7 +2,7 @@
 ///
 /// Forms:
 /// - `stdout`
-/// - `file:PATH[?max_bytes=N&keep=N&fsync=true|false]` (rotation when a file would pass `max_bytes`)
+/// - `file:PATH[?max-bytes=N&keep=N&fsync=true|false]` (rotation when a file would pass `max-bytes`)
 /// - `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT`, `syslog+tls://HOST:PORT[?ca=FILE&verify=true|false]`
 ///   (RFC 5424; TCP and TLS use octet-counting framing)
 /// - `http://HOST:PORT/PATH`, `https://...` with `format=ndjson|hec|bulk` (Splunk HEC or
@@ -17,15 +17,15 @@
 ///   `creds=FILE` (a NATS credentials file), `tls=true|false`, `ca=`, `cert=`, `key=`, `verify=`
 ///
 /// TLS outputs (`syslog+tls`, `https`) also take `cert=FILE&key=FILE` (a PEM client
-/// certificate and its key, for receivers that require mutual TLS) and `min_tls=1.2|1.3`.
+/// certificate and its key, for receivers that require mutual TLS) and `min-tls=1.2|1.3`.
 ///
 /// Options every output takes: `only=findings,process,network,app,<class_uid>` (which
-/// classes it receives), `queue=N` (lines held in memory), `spool_max_bytes=N` (disk spool
-/// bound; 0 disables spooling), `batch=N` (most lines per delivery), `batch_bytes=N` (most
-/// event bytes per delivery), `batch_wait_ms=N` (how long a batch that is not full waits
+/// classes it receives), `queue=N` (lines held in memory), `spool-max-bytes=N` (disk spool
+/// bound; 0 disables spooling), `batch=N` (most lines per delivery), `batch-bytes=N` (most
+/// event bytes per delivery), `batch-wait-ms=N` (how long a batch that is not full waits
 /// for more lines; 0, the default, sends at once). HTTP outputs also take `gzip=true|false`
 /// (compressed request bodies; on by default for `hec` and `bulk`, whose receivers accept it);
-/// TCP and TLS syslog outputs `replay_seconds=N` (``SyslogSink``'s replay window).
+/// TCP and TLS syslog outputs `replay-seconds=N` (``SyslogSink``'s replay window).
 public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
     /// The kind of output and its address.
     public enum Target: Sendable, Hashable {
@@ -93,6 +93,9 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
     public var natsTLS = false
     /// The text it was parsed from, with any token masked: safe to log.
     public private(set) var redacted: String
+    /// What the spec should say differently though it parsed (an option's old spelling);
+    /// the CLI prints each as a warning.
+    public var warnings: [String] = []
 
     public var description: String { redacted }
 
@@ -113,7 +116,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
             }
         }
         var spec: OutputSpec
-        var allowed: Set<String> = ["only", "queue", "spool_max_bytes", "batch", "batch_bytes", "batch_wait_ms"]
+        var allowed: Set<String> = ["only", "queue", "spool-max-bytes", "batch", "batch-bytes", "batch-wait-ms"]
         if base == "stdout" || base == "-" {
             spec = OutputSpec(target: .stdout, redacted: trimmed)
         } else if base.hasPrefix("file:") {
@@ -121,7 +124,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
             guard path.hasPrefix("/") else { throw fail("file output needs an absolute path, e.g. file:/var/log/vigil.jsonl") }
             spec = OutputSpec(target: .file(path: path, maxBytes: 100 << 20, keep: 5, fsync: true), redacted: trimmed)
-            allowed.formUnion(["max_bytes", "keep", "fsync"])
+            allowed.formUnion(["max-bytes", "keep", "fsync"])
         } else if let (scheme, rest) = base.splitScheme() {
             let (authority, pathPart) = rest.splitOnce("/")
             let (host, port) = try parseHostPort(authority, defaultPort: defaultPort(scheme), fail: fail)
@@ -131,7 +134,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
                 let transport = SyslogTransport(rawValue: String(scheme.dropFirst(7)))!
                 spec = OutputSpec(target: .syslog(transport, host: host, port: port), redacted: trimmed)
                 if transport == .tls { allowed.formUnion(tlsOptions) }
-                if transport != .udp { allowed.insert("replay_seconds") }
+                if transport != .udp { allowed.insert("replay-seconds") }
             case "http", "https":
                 spec = OutputSpec(target: .http(secure: scheme == "https", host: host, port: port,
                                                 path: "/" + (pathPart ?? ""), format: .ndjson), redacted: trimmed)
@@ -157,9 +160,15 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
         } else {
             throw fail("unknown output; expected stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT, http(s)://HOST:PORT/PATH or nats://HOST:PORT/SUBJECT")
         }
-        for (k, v) in query {
+        for (given, v) in query {
+            // One casing for every option, as for configuration keys: kebab-case. The
+            // snake_case spellings of earlier releases still work, with a warning.
+            let k = given.replacingAll(of: "_", with: "-")
+            if k != given, allowed.contains(k) {
+                spec.warnings.append("option '\(given)' is spelled '\(k)' now; the old spelling still works")
+            }
             guard allowed.contains(k) else {
-                throw fail("unknown option '\(k)' for this output; it takes \(allowed.sorted().joined(separator: ", "))")
+                throw fail("unknown option '\(given)' for this output; it takes \(allowed.sorted().joined(separator: ", "))")
             }
             func int(_ min: Int) throws -> Int {
                 guard let n = Int(v), n >= min else { throw fail("option '\(k)' must be a whole number of at least \(min), not '\(v)'") }
@@ -184,15 +193,15 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
                 guard !set.isEmpty else { throw fail("option 'only' names no class") }
                 spec.classes = set
             case "queue": spec.queueCapacity = try int(1)
-            case "spool_max_bytes": spec.spoolMaxBytes = try int(0)
+            case "spool-max-bytes": spec.spoolMaxBytes = try int(0)
             case "batch": spec.batchSize = try int(1)
-            case "batch_bytes": spec.batchBytes = try int(1024)
-            case "batch_wait_ms": spec.batchWaitMillis = try int(0)
+            case "batch-bytes": spec.batchBytes = try int(1024)
+            case "batch-wait-ms": spec.batchWaitMillis = try int(0)
             case "gzip": spec.gzip = try bool()
-            case "replay_seconds": spec.replaySeconds = try int(0)
-            case "max_bytes", "keep", "fsync":
+            case "replay-seconds": spec.replaySeconds = try int(0)
+            case "max-bytes", "keep", "fsync":
                 guard case .file(let path, var maxBytes, var keep, var fsync) = spec.target else { break }
-                if k == "max_bytes" { maxBytes = try int(4096) }
+                if k == "max-bytes" { maxBytes = try int(4096) }
                 if k == "keep" { keep = try int(0) }
                 if k == "fsync" { fsync = try bool() }
                 spec.target = .file(path: path, maxBytes: maxBytes, keep: keep, fsync: fsync)
@@ -220,9 +229,9 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
             case "cert", "key":
                 guard !v.isEmpty else { throw fail("option '\(k)' is empty; expected a PEM file") }
                 if k == "cert" { spec.certFile = v } else { spec.keyFile = v }
-            case "min_tls":
+            case "min-tls":
                 guard let version = TLSVersion(rawValue: v) else {
-                    throw fail("option 'min_tls' must be one of \(TLSVersion.allCases.map(\.rawValue).joined(separator: ", ")), not '\(v)'")
+                    throw fail("option 'min-tls' must be one of \(TLSVersion.allCases.map(\.rawValue).joined(separator: ", ")), not '\(v)'")
                 }
                 spec.minTLS = version
             default: break
@@ -235,7 +244,7 @@ public struct OutputSpec: Sendable, Hashable, CustomStringConvertible {
         return spec
     }
 
-    private static let tlsOptions: Set<String> = ["ca", "verify", "cert", "key", "min_tls"]
+    private static let tlsOptions: Set<String> = ["ca", "verify", "cert", "key", "min-tls"]
 
     init(target: Target, redacted: String) {
         self.target = target

@@ -15,7 +15,7 @@ import VigilCore
 /// proxy or load balancer in front of it) closes or resets a moment later "succeeds" into the
 /// kernel's buffers and is gone. So on TCP and TLS every batch stays in a **replay window**:
 /// it is let go only once the peer's TCP has acknowledged it (`SIOCOUTQ`) and the connection
-/// has then stayed open for `replaySeconds` (30 s, `replay_seconds=N`; checked before each
+/// has then stayed open for `replaySeconds` (30 s, `replay-seconds=N`; checked before each
 /// batch and at close), longer than a receiver or proxy is likely to sit on acknowledged data
 /// it has not processed. A
 /// connection found closed is replaced and the window is written again first. Delivery is

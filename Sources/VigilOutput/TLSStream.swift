@@ -14,7 +14,7 @@ struct TLSSettings: Sendable, Hashable {
     var minVersion: TLSVersion = .v1_2
 }
 
-/// A TLS protocol version, as the `min_tls=` option spells it.
+/// A TLS protocol version, as the `min-tls=` option spells it.
 public enum TLSVersion: String, Sendable, Hashable, CaseIterable {
     case v1_2 = "1.2"
     case v1_3 = "1.3"

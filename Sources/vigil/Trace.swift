@@ -18,11 +18,12 @@ struct Trace: ParsableCommand {
         Network Activity (4001) for connect, listen and accept (and bind), File System \
         Activity (1001) for --files.
 
-        Outputs (--output, repeatable; default stdout): stdout, file:PATH[?max_bytes=N&keep=K], \
+        Outputs (--output, repeatable; default stdout): stdout, file:PATH[?max-bytes=N&keep=K], \
         syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT (RFC 5424, \
         octet-counted on TCP and TLS), http(s)://HOST:PORT/PATH[?format=ndjson|hec|bulk], \
         nats://HOST:PORT/SUBJECT[?creds=FILE&tls=true] (NATS JetStream, acknowledged, \
-        de-duplicated by the event's metadata.uid). \
+        de-duplicated by the event's metadata.uid), otlp+http(s)://HOST[:PORT][/PATH] \
+        (OTLP/HTTP JSON logs to an OpenTelemetry collector; port 4318, path /v1/logs). \
         Each output has its own queue; with --spool, events an output cannot take (it is down \
         or slow) wait on disk and are delivered in order when it is back. The grammar and \
         options: docs/outputs.md.
@@ -77,7 +78,9 @@ struct Trace: ParsableCommand {
             throw ValidationError("--format text writes to stdout only; outputs (--output) take OCSF JSON")
         }
         for spec in output {
-            do { _ = try OutputSpec.parse(spec) } catch { throw ValidationError("--output \(error)") }
+            let parsed: OutputSpec
+            do { parsed = try OutputSpec.parse(spec) } catch { throw ValidationError("--output \(error)") }
+            for w in parsed.warnings { Diagnostics.warning("--output \(parsed): \(w)") }
         }
     }
 

@@ -95,7 +95,9 @@ struct WatchOptions: ParsableArguments {
             do { _ = try WorkloadSelector.parse(w) } catch { throw ValidationError("--workload \(error)") }
         }
         for spec in output {
-            do { _ = try OutputSpec.parse(spec) } catch { throw ValidationError("--output \(error)") }
+            let parsed: OutputSpec
+            do { parsed = try OutputSpec.parse(spec) } catch { throw ValidationError("--output \(error)") }
+            for w in parsed.warnings { Diagnostics.warning("--output \(parsed): \(w)") }
         }
     }
 }

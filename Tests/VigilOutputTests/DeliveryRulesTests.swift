@@ -29,7 +29,7 @@ import VigilTestSupport
             Self.seqs(r).contains(5) ? .init(status: 400, body: #"{"error":"bad event 5"}"#) : .init(status: 200)
         }
         let clock = ManualOutputClock()
-        let router = try OutputRouter(specs: [try OutputSpec.parse("http://127.0.0.1:\(server.port)/in?batch=3&batch_wait_ms=100000")],
+        let router = try OutputRouter(specs: [try OutputSpec.parse("http://127.0.0.1:\(server.port)/in?batch=3&batch-wait-ms=100000")],
                                       spoolDirectory: dir, options: Self.options(clock, health: true))
         for i in 0..<12 { router.publish(testLine(i), classUID: 1007) }
         // Batches [0,1,2] [3,4,5] [6,7,8] [9,10,11]: the clock never moves, so nothing waited.
@@ -102,7 +102,7 @@ import VigilTestSupport
         let clock = ManualOutputClock()
         var encoder = Samples.encoder
         encoder.identity = EventIdentity()
-        let spec = "http://127.0.0.1:\(server.port)/_bulk?format=bulk&batch=10" + (fromSpool ? "&queue=1" : "&batch_wait_ms=100000")
+        let spec = "http://127.0.0.1:\(server.port)/_bulk?format=bulk&batch=10" + (fromSpool ? "&queue=1" : "&batch-wait-ms=100000")
         let router = try OutputRouter(specs: [try OutputSpec.parse(spec)], spoolDirectory: fromSpool ? dir : nil, options: Self.options(clock))
         let events = (0..<10).map { i in encoder.encode(AgentEvent(.reloaded(detail: "n\(i)"), timeNanos: Samples.t0 + UInt64(i))) }
         let ids = try events.map { try #require(OutputLine(bytes: $0.bytes, classUID: $0.classUID).eventUID) }
@@ -172,7 +172,7 @@ import VigilTestSupport
             return s.count > 3 || s.contains(6) ? .init(status: 413, body: "too large") : .init(status: 200)
         }
         let clock = ManualOutputClock()
-        let router = try OutputRouter(specs: [try OutputSpec.parse("http://127.0.0.1:\(server.port)/in?batch=8&batch_wait_ms=100000")],
+        let router = try OutputRouter(specs: [try OutputSpec.parse("http://127.0.0.1:\(server.port)/in?batch=8&batch-wait-ms=100000")],
                                       spoolDirectory: dir, options: Self.options(clock))
         for i in 0..<8 { router.publish(testLine(i), classUID: 1007) }
         #expect(waitFor(10) { server.lines.count == 7 })

@@ -89,12 +89,12 @@ struct MutualTLSTests {
         let d = pki.dir
         for minTLS in ["1.2", "1.3"] {
             let router = try OutputRouter(
-                specs: [try OutputSpec.parse("https://127.0.0.1:\(receiver.port)/in?batch=5&ca=\(d)/server.pem&cert=\(d)/client.pem&key=\(d)/client.key&min_tls=\(minTLS)")],
+                specs: [try OutputSpec.parse("https://127.0.0.1:\(receiver.port)/in?batch=5&ca=\(d)/server.pem&cert=\(d)/client.pem&key=\(d)/client.key&min-tls=\(minTLS)")],
                 spoolDirectory: nil, options: HTTPSinkTests.options)
             let events = Samples.all.map(\.1)
             for e in events { router.publish(e) }
             router.close()
-            #expect(router.stats[0].delivered == events.count, "min_tls=\(minTLS): \(router.stats[0])")
+            #expect(router.stats[0].delivered == events.count, "min-tls=\(minTLS): \(router.stats[0])")
         }
         let events = Samples.all.map(\.1)
         #expect(receiver.lines == (events + events).map(\.text))

@@ -183,7 +183,7 @@ final class FakeSink: Sink, @unchecked Sendable {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A long batch wait on a frozen clock: every batch is a full 10.
-        let spec = try OutputSpec.parse("stdout?batch=10&queue=100&batch_wait_ms=1000")
+        let spec = try OutputSpec.parse("stdout?batch=10&queue=100&batch-wait-ms=1000")
         let clock = ManualOutputClock()
         let slow = FakeSink()
         slow.held = true
@@ -221,7 +221,7 @@ final class FakeSink: Sink, @unchecked Sendable {
         var options = Self.options(clock, drain: 0)
         options.healthEncoder = Samples.encoder
         let router = try OutputRouter(sinks: [
-            (down, try OutputSpec.parse("stdout?queue=10&spool_max_bytes=4096&only=process")),
+            (down, try OutputSpec.parse("stdout?queue=10&spool-max-bytes=4096&only=process")),
             (health, try OutputSpec.parse("stdout?only=app")),
         ], spoolDirectory: dir, options: options)
         for i in 0..<500 { router.publish(testLine(i), classUID: 1007) }
@@ -246,7 +246,7 @@ final class FakeSink: Sink, @unchecked Sendable {
     @Test func batchesAreCappedByCountBytesAndTime() throws {
         let clock = ManualOutputClock()
         let sink = FakeSink()
-        let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout?batch=10&batch_bytes=1024&batch_wait_ms=500"))],
+        let router = try OutputRouter(sinks: [(sink, try OutputSpec.parse("stdout?batch=10&batch-bytes=1024&batch-wait-ms=500"))],
                                       spoolDirectory: nil, options: Self.options(clock))
         for i in 0..<3 { router.publish(testLine(i), classUID: 1007) }
         #expect(Self.parked(clock, at: 0.5))
@@ -363,7 +363,7 @@ final class FakeSink: Sink, @unchecked Sendable {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = "\(dir)/vigil.jsonl"
-        let router = try OutputRouter(specs: [try OutputSpec.parse("file:\(path)?max_bytes=4096&keep=2&batch=10")], spoolDirectory: nil)
+        let router = try OutputRouter(specs: [try OutputSpec.parse("file:\(path)?max-bytes=4096&keep=2&batch=10")], spoolDirectory: nil)
         for i in 0..<400 { router.publish(testLine(i), classUID: 1007) }
         router.close()
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
