@@ -102,9 +102,18 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
     var dumpFeatures: String?
 
+    @Option(help: ArgumentHelp("Also draw the per-trace ROC curve, with the chance line and the operating points of the figures above, to FILE: an SVG picture (FILE.svg) or its points as CSV (FILE.csv).", valueName: "file"))
+    var roc: String?
+
     private var combination: TraceCombination { TraceCombination(name: scoring)! }
 
     func validate() throws {
+        if let roc {
+            guard roc.hasSuffix(".svg") || roc.hasSuffix(".csv") else {
+                throw ValidationError("--roc: '\(roc)' must end in .svg (a picture) or .csv (the curve's points)")
+            }
+            if context { throw ValidationError("--roc draws one score's curve; it does not combine with --context") }
+        }
         guard TraceCombination(name: scoring) != nil else {
             throw ValidationError("--scoring: unknown '\(scoring)'; use feature names (\(TraceFeatures.names.joined(separator: ", "))) joined with '+', or novel_ngrams_and_neighbour, novel_then_rare_ngrams")
         }
@@ -114,6 +123,8 @@ struct Eval: ParsableCommand {
         if context { return try runWithContext() }
         let report: EvaluationReport
         var lines: [String] = []
+        var scored: [(set: String, score: Double)] = []
+        let hasValidation: Bool
         do {
             let c = try Corpus.load(at: corpus)
             if c.validation == nil && !json {
@@ -121,8 +132,10 @@ struct Eval: ParsableCommand {
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let sink: ((Evaluation.ScoredTrace) -> Void)? = dumpFeatures == nil ? nil : { t in
-                if let d = try? encoder.encode(t) { lines.append(String(decoding: d, as: UTF8.self)) }
+            hasValidation = c.validation != nil
+            let sink: ((Evaluation.ScoredTrace) -> Void)? = dumpFeatures == nil && roc == nil ? nil : { t in
+                if roc != nil { scored.append((t.set, t.score)) }
+                if dumpFeatures != nil, let d = try? encoder.encode(t) { lines.append(String(decoding: d, as: UTF8.self)) }
             }
             report = try Evaluation.run(corpus: c, parameters: model.parameters, stide: stide, combination: combination, traces: sink)
         } catch {
@@ -131,12 +144,33 @@ struct Eval: ParsableCommand {
         if let path = dumpFeatures {
             try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
         }
+        if let roc { try writeROC(roc, report: report, scored: scored, negativeSet: hasValidation ? "validation" : "train") }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             printText(report)
+        }
+    }
+
+    /// `--roc`: the curve of the traces the figures were computed on (negatives: validation,
+    /// or the cross-validated train traces without it).
+    private func writeROC(_ path: String, report: EvaluationReport, scored: [(set: String, score: Double)], negativeSet: String) throws {
+        let negatives = scored.filter { $0.set == negativeSet }.map(\.score)
+        let positives = scored.filter { $0.set == "attack" }.map(\.score)
+        guard negatives.count == report.negativeCount, let curve = ROCCurve(positives: positives, negatives: negatives) else {
+            FileHandle.standardError.write(Data("error: --roc: no curve for \(corpus): \(positives.count) attack traces, \(report.negativeCount) negatives from \(report.negatives)\n".utf8))
+            throw ExitCode(1)
+        }
+        let auc = report.auc.map { String(format: "%.3f", $0) } ?? "n/a"
+        let title = "\(URL(fileURLWithPath: corpus).lastPathComponent): \(report.scoring), per-trace AUC \(auc) (\(positives.count) attack, \(negatives.count) normal traces)"
+        let text = path.hasSuffix(".svg") ? curve.svg(title: title) : curve.csv()
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        } catch {
+            FileHandle.standardError.write(Data("error: --roc: cannot write \(path): \(error.localizedDescription)\n".utf8))
+            throw ExitCode(2)
         }
     }
 
