@@ -16,6 +16,8 @@ fi
 # programs and watch the whole host, one at a time so that they do not see each other.
 status=0
 swift test --skip VigilEndToEndTests || status=$?
+# What scripts/install.sh installs (man pages, completions, the unit), staged and checked.
+scripts/install.sh --check || status=$?
 swift test --filter VigilEndToEndTests --no-parallel || status=$?
 # The kernel side must also compile for arm64 (it runs only on x86_64 here).
 if [[ "${VIGIL_REQUIRE_TOOLS:-}" == 1 || -d /usr/aarch64-linux-gnu/include/asm ]]; then

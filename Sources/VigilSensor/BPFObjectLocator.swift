@@ -9,8 +9,11 @@ public enum BPFObjectLocator {
     public static func candidates() -> [String] {
         var out: [String] = []
         if let env = ProcessInfo.processInfo.environment["VIGIL_BPF_OBJECT"], !env.isEmpty { out.append(env) }
-        if let url = Bundle.module.url(forResource: "vigil.bpf", withExtension: "o") { out.append(url.path) }
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        // Where `swift build` puts this module's resources: beside the binary (or the test
+        // bundle). Named by hand, not through `Bundle.module`, whose accessor stops the
+        // process when the bundle is missing, as it is for an installed binary.
+        out.append(exe.appendingPathComponent("vigil_VigilSensor.resources/\(fileName)").path)
         out.append(exe.appendingPathComponent(fileName).path)
         out.append(exe.appendingPathComponent("../share/vigil/\(fileName)").standardized.path)
         out.append("/usr/local/share/vigil/\(fileName)")
