@@ -142,7 +142,7 @@ class HTTPSReceiver:
             os.remove(port_file)
         self.proc = subprocess.Popen([sys.executable, ROOT + "/scripts/https_test_receiver.py", port_file,
                                       self.d + "/cert.pem", self.d + "/key.pem", self.received],
-                                     stderr=subprocess.DEVNULL, preexec_fn=unblock)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=unblock)
         for _ in range(100):
             if os.path.exists(port_file):
                 self.port = int(open(port_file).read())
@@ -246,90 +246,102 @@ def main():
                     "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rs, http, small, ns = Rsyslog(d), HTTPSReceiver(d, "https"), HTTPSReceiver(d, "overflow"), NatsServer(d)
-    for s in (rs, http, small, ns):
-        s.start()
-    proxies = {"syslog": Proxy("syslog", rs.port), "https": Proxy("https", lambda: http.port),
-               "overflow": Proxy("overflow", lambda: small.port), "nats": Proxy("nats", ns.port)}
-    # The generator: a copy of true with its own name, so the trace follows it alone.
-    gen = d + "/vg-outage-gen"
-    subprocess.run(["cp", "/bin/true", gen], check=True)
-    truth = d + "/accepted.jsonl"
-    ca = d + "/cert.pem"
-    cmd = [a.vigil, "trace", "--comm", "vg-outage-gen", "--spool", d + "/spool", "--output", "file:" + truth,
-           "--output", f"syslog+tcp://127.0.0.1:{proxies['syslog'].port}",
-           "--output", f"https://127.0.0.1:{proxies['https'].port}/in?ca={ca}",
-           "--output", f"https://127.0.0.1:{proxies['overflow'].port}/small?ca={ca}&queue=16&spool_max_bytes=65536",
-           "--output", f"nats://127.0.0.1:{proxies['nats'].port}/vigil.outage"]
-    agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(d + "/trace.err", "w"), preexec_fn=unblock)
-    time.sleep(2)
-    stop = threading.Event()
-
-    def generate():
-        while not stop.is_set():
-            subprocess.run([gen])
-            time.sleep(1 / a.rate)
-    t = threading.Thread(target=generate)
-    t.start()
-    phase = a.seconds / 8
-    log = []
-
-    def step(what, action):
-        log.append({"at": round(time.time() - t0, 1), "fault": what})
-        action()
-    t0 = time.time()
-    schedule = [
-        ("all up", lambda: None),
-        ("rsyslog stopped; https slowed; overflow output refused", lambda: (rs.stop(), proxies["https"].set("slow"), proxies["overflow"].set("refuse"))),
-        ("rsyslog restarted; https normal; nats-server killed and restarted",
-         lambda: (rs.start(), proxies["https"].set("pass"), ns.stop(), time.sleep(1), ns.start())),
-        ("https collector killed; syslog slowed", lambda: (http.stop(), proxies["syslog"].set("slow"))),
-        ("https collector restarted behind a proxy refusing TLS; syslog normal",
-         lambda: (http.start(), proxies["https"].set("garbage"), proxies["syslog"].set("pass"))),
-        ("nats black-holed; https normal", lambda: (proxies["nats"].set("blackhole"), proxies["https"].set("pass"))),
-        ("rsyslog killed and restarted; nats normal", lambda: (proxies["nats"].set("pass"), rs.stop(), time.sleep(0.5), rs.start())),
-        ("all up; overflow output back", lambda: proxies["overflow"].set("pass")),
-    ]
-    for what, action in schedule:
-        step(what, action)
-        time.sleep(phase)
-    stop.set()
-    t.join()
-    agent.send_signal(signal.SIGINT)
+    agent = None
+    stop = threading.Event()  # ends the generator thread
     try:
-        agent.wait(120)
-    except subprocess.TimeoutExpired:
-        agent.kill()
-        raise SystemExit("vigil trace did not stop within 120 s of SIGINT")
-    time.sleep(3)  # receivers write asynchronously
+        for s in (rs, http, small, ns):
+            s.start()
+        proxies = {"syslog": Proxy("syslog", rs.port), "https": Proxy("https", lambda: http.port),
+                   "overflow": Proxy("overflow", lambda: small.port), "nats": Proxy("nats", ns.port)}
+        # The generator: a copy of true with its own name, so the trace follows it alone.
+        gen = d + "/vg-outage-gen"
+        subprocess.run(["cp", "/bin/true", gen], check=True)
+        truth = d + "/accepted.jsonl"
+        ca = d + "/cert.pem"
+        cmd = [a.vigil, "trace", "--comm", "vg-outage-gen", "--spool", d + "/spool", "--output", "file:" + truth,
+               "--output", f"syslog+tcp://127.0.0.1:{proxies['syslog'].port}",
+               "--output", f"https://127.0.0.1:{proxies['https'].port}/in?ca={ca}",
+               "--output", f"https://127.0.0.1:{proxies['overflow'].port}/small?ca={ca}&queue=16&spool-max-bytes=65536",
+               "--output", f"nats://127.0.0.1:{proxies['nats'].port}/vigil.outage"]
+        agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(d + "/trace.err", "w"), preexec_fn=unblock)
+        time.sleep(2)
+        if agent.poll() is not None:
+            raise SystemExit(f"vigil trace exited at once ({agent.returncode}): {open(d + '/trace.err').read().strip()}")
 
-    accepted_all = uids_of_lines(truth)
-    accepted = set(accepted_all)
-    lost = 0
-    for line in open(truth):
-        e = json.loads(line)
-        if e.get("class_uid") == 6008 and "/small" in e.get("unmapped", {}).get("loss_source", ""):
-            lost += int(e.get("count", 0))
-    report = {
-        "seconds": a.seconds, "rate": a.rate, "agent_exit": agent.returncode, "faults": log,
-        "sinks": [
-            count("syslog+tcp (rsyslog)", uids_of_lines(rs.received), accepted, exactly_once=False),
-            count("https (ndjson)", uids_of_lines(http.received), accepted, exactly_once=False),
-            count("nats (JetStream)", asyncio.run(nats_uids(ns.port, "vigil.outage")), accepted, exactly_once=True),
-            count("https, 64 KiB spool (overflow)", uids_of_lines(small.received), accepted, exactly_once=False, lost=lost),
-        ],
-    }
-    for s in (rs, http, small, ns):
-        s.stop()
-    text = json.dumps(report, indent=1)
-    print(text)
-    if a.json:
-        open(a.json, "w").write(text)
-    ok = agent.returncode == 0 and len(accepted) > 0 and all(s["ok"] for s in report["sinks"])
-    if ok:
-        subprocess.run(["rm", "-rf", d])
-    else:
-        print(f"kept {d} for inspection", file=sys.stderr)
-    sys.exit(0 if ok else 1)
+        def generate():
+            while not stop.is_set():
+                subprocess.run([gen])
+                time.sleep(1 / a.rate)
+        t = threading.Thread(target=generate)
+        t.start()
+        phase = a.seconds / 8
+        log = []
+
+        def step(what, action):
+            log.append({"at": round(time.time() - t0, 1), "fault": what})
+            action()
+        t0 = time.time()
+        schedule = [
+            ("all up", lambda: None),
+            ("rsyslog stopped; https slowed; overflow output refused", lambda: (rs.stop(), proxies["https"].set("slow"), proxies["overflow"].set("refuse"))),
+            ("rsyslog restarted; https normal; nats-server killed and restarted",
+             lambda: (rs.start(), proxies["https"].set("pass"), ns.stop(), time.sleep(1), ns.start())),
+            ("https collector killed; syslog slowed", lambda: (http.stop(), proxies["syslog"].set("slow"))),
+            ("https collector restarted behind a proxy refusing TLS; syslog normal",
+             lambda: (http.start(), proxies["https"].set("garbage"), proxies["syslog"].set("pass"))),
+            ("nats black-holed; https normal", lambda: (proxies["nats"].set("blackhole"), proxies["https"].set("pass"))),
+            ("rsyslog killed and restarted; nats normal", lambda: (proxies["nats"].set("pass"), rs.stop(), time.sleep(0.5), rs.start())),
+            ("all up; overflow output back", lambda: proxies["overflow"].set("pass")),
+        ]
+        for what, action in schedule:
+            step(what, action)
+            time.sleep(phase)
+        stop.set()
+        t.join()
+        agent.send_signal(signal.SIGINT)
+        try:
+            agent.wait(120)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            raise SystemExit("vigil trace did not stop within 120 s of SIGINT")
+        time.sleep(3)  # receivers write asynchronously
+
+        accepted_all = uids_of_lines(truth)
+        accepted = set(accepted_all)
+        lost = 0
+        for line in open(truth):
+            e = json.loads(line)
+            if e.get("class_uid") == 6008 and "/small" in e.get("unmapped", {}).get("loss_source", ""):
+                lost += int(e.get("count", 0))
+        report = {
+            "seconds": a.seconds, "rate": a.rate, "agent_exit": agent.returncode, "faults": log,
+            "sinks": [
+                count("syslog+tcp (rsyslog)", uids_of_lines(rs.received), accepted, exactly_once=False),
+                count("https (ndjson)", uids_of_lines(http.received), accepted, exactly_once=False),
+                count("nats (JetStream)", asyncio.run(nats_uids(ns.port, "vigil.outage")), accepted, exactly_once=True),
+                count("https, 64 KiB spool (overflow)", uids_of_lines(small.received), accepted, exactly_once=False, lost=lost),
+            ],
+        }
+        for s in (rs, http, small, ns):
+            s.stop()
+        text = json.dumps(report, indent=1)
+        print(text)
+        if a.json:
+            open(a.json, "w").write(text)
+        ok = agent.returncode == 0 and len(accepted) > 0 and all(s["ok"] for s in report["sinks"])
+        if ok:
+            subprocess.run(["rm", "-rf", d])
+        else:
+            print(f"kept {d} for inspection", file=sys.stderr)
+        sys.exit(0 if ok else 1)
+    finally:
+        # Whatever ended the campaign, nothing it started outlives it (a receiver left
+        # behind would also hold the caller's pipes open).
+        stop.set()
+        if agent is not None and agent.poll() is None:
+            agent.kill()
+        for s in (rs, http, small, ns):
+            s.stop()
 
 
 if __name__ == "__main__":
