@@ -70,6 +70,8 @@ public final class Agent {
     private var modelsStamp: [String: FileStamp] = [:]
     /// Kernel drops already reported, by record kind.
     private var reportedDrops: [Event.Kind: UInt64] = [:]
+    /// Kernel events and time at the last ``serviceStatus()`` (its events/s).
+    private var statusSample: (events: UInt64, at: UInt64)?
     /// The last stop or reload signal that came the legitimate way, in words (`status`, logs).
     public private(set) var lastStopSignal: String?
 
@@ -1132,6 +1134,19 @@ public final class Agent {
         m.unusableBaselines = badBaselines.count + refused.subtracting(badBaselines.keys).count
         m.uptimeSeconds = Double(t - startNanos) / 1e9
         return m
+    }
+
+    /// One line for the service manager (`systemctl status`): mode, profiles by mode, and
+    /// kernel events per second since the previous call (none on the first).
+    public func serviceStatus() -> String {
+        let now = clock.nowNanos()
+        let events = kernel.stats.kernelEmitted.values.reduce(0, +)
+        var rate = ""
+        if let last = statusSample, now > last.at, events >= last.events {
+            rate = String(format: "; %.0f events/s", Double(events - last.events) / (Double(now - last.at) / 1e9))
+        }
+        statusSample = (events, now)
+        return "\(configuration.command.rawValue): profiles \(Self.summary(modes))\(rate)"
     }
 
     private func updateMetrics() {
