@@ -1151,7 +1151,10 @@ public final class Agent {
 
     private func updateMetrics() {
         guard let server = metricsServer else { return }
-        server.update(metricsSnapshot().families())
+        let snapshot = metricsSnapshot()
+        server.update(snapshot.families())
+        // Called once a second from the loop: what `/healthz` judges the loop alive by.
+        server.noteLoop(failingOutputs: snapshot.sinks.filter(\.down).map(\.name))
     }
 }
 

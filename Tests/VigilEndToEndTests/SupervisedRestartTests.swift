@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilTestSupport
 import VigilCore
+import VigilOutput
 
 /// A supervised restart brings enforcement back (issue 19 item 6): `vigil run` with
 /// `bpf-pin:` under scripts/supervise.py, our stand-in for systemd's `Type=notify`,
@@ -49,6 +50,7 @@ struct SupervisedRestartTests {
             svc.stop()
         }
         let config = dir + "/vigil.yaml"
+        let metricsPort = try freeLoopbackPort()
         try writeFile("""
             models: \(svc.models)
             state: \(dir)/state
@@ -58,7 +60,7 @@ struct SupervisedRestartTests {
             workloads: { svc: [exe:\(svc.binary)] }
             bpf-pin: \(pin)
             control-socket: \(dir)/control.sock
-            metrics: { listen: 127.0.0.1:\(try freeLoopbackPort()) }
+            metrics: { listen: 127.0.0.1:\(metricsPort) }
             learn: { only: [\(svc.binary)] }
             """, to: config)
         let log = dir + "/supervise.jsonl"
@@ -103,6 +105,8 @@ struct SupervisedRestartTests {
         let back = try LoopbackListener()
         try attack(svc.port, home: back.port)
         #expect(back.accepted == 0, "the restarted agent enforces")
+        let health = try MetricsClient.fetch("127.0.0.1:\(metricsPort)", path: "/healthz")
+        #expect(health.hasPrefix("{\"status\":\"ok\","), "/healthz of the restarted agent: \(health)")
         #expect(waitFor(10) { !Self.findings(dir + "/events.jsonl", service: svc.process.processIdentifier, since: readyAt).isEmpty },
                 "a finding from the new agent names the service")
 
