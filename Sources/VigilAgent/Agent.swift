@@ -72,6 +72,8 @@ public final class Agent {
     private var reportedDrops: [Event.Kind: UInt64] = [:]
     /// Kernel events and time at the last ``serviceStatus()`` (its events/s).
     private var statusSample: (events: UInt64, at: UInt64)?
+    /// Whether an unreadable /proc/self was reported (once).
+    private var reportedSelfMetrics = false
     /// The last stop or reload signal that came the legitimate way, in words (`status`, logs).
     public private(set) var lastStopSignal: String?
 
@@ -1133,6 +1135,7 @@ public final class Agent {
         m.processesTracked = table.records.count
         m.unusableBaselines = badBaselines.count + refused.subtracting(badBaselines.keys).count
         m.uptimeSeconds = Double(t - startNanos) / 1e9
+        m.process = ProcessSelfMetrics.read()
         return m
     }
 
@@ -1153,6 +1156,10 @@ public final class Agent {
         guard let server = metricsServer else { return }
         let snapshot = metricsSnapshot()
         server.update(snapshot.families())
+        if let problems = snapshot.process?.problems, !problems.isEmpty, !reportedSelfMetrics {
+            reportedSelfMetrics = true
+            Diagnostics.warning("process_* metrics left out, /proc unreadable: \(problems.joined(separator: "; ")) (reported once)")
+        }
         // Called once a second from the loop: what `/healthz` judges the loop alive by.
         server.noteLoop(failingOutputs: snapshot.sinks.filter(\.down).map(\.name))
     }

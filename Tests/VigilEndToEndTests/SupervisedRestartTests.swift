@@ -107,6 +107,10 @@ struct SupervisedRestartTests {
         #expect(back.accepted == 0, "the restarted agent enforces")
         let health = try MetricsClient.fetch("127.0.0.1:\(metricsPort)", path: "/healthz")
         #expect(health.hasPrefix("{\"status\":\"ok\","), "/healthz of the restarted agent: \(health)")
+        let scraped = try PrometheusText.parse(MetricsClient.fetch("127.0.0.1:\(metricsPort)"))
+        let startTime = try #require(scraped.first { $0.name == "process_start_time_seconds" }?.value)
+        #expect(abs(startTime - restartedAt) < 2, "process_start_time_seconds is the new agent's: \(startTime) vs \(restartedAt)")
+        #expect((scraped.first { $0.name == "process_open_fds" }?.value ?? 0) > 10, "the agent's own descriptors (maps, links, sockets)")
         #expect(waitFor(10) { !Self.findings(dir + "/events.jsonl", service: svc.process.processIdentifier, since: readyAt).isEmpty },
                 "a finding from the new agent names the service")
 
