@@ -65,9 +65,10 @@ struct SupervisedRestartTests {
             """, to: config)
         let log = dir + "/supervise.jsonl"
         supervisor.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // RestartSec 3 s: long enough that the attack below runs with no agent at all.
+        // RestartSec 5 s: long enough that the attack below (well under a second, at most its
+        // own 5 s timeout) runs with no agent at all; checked below by the timestamps.
         supervisor.arguments = ["python3", RunCommandTests.repo.appendingPathComponent("scripts/supervise.py").path,
-                                "--watchdog-sec", "2", "--restart-sec", "3", "--max-restarts", "3", "--stop-timeout", "15", "--log", log,
+                                "--watchdog-sec", "2", "--restart-sec", "5", "--max-restarts", "3", "--stop-timeout", "15", "--log", log,
                                 "--", try vigilExecutable().path, "run", "--config", config]
         FileManager.default.createFile(atPath: dir + "/agent.err", contents: nil)
         supervisor.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/agent.err"))
@@ -84,6 +85,7 @@ struct SupervisedRestartTests {
         let killedAt = Date().timeIntervalSince1970
         kill(Int32(firstPid), SIGKILL)
         let down = try LoopbackListener()
+        let attackStart = Date().timeIntervalSince1970
         try attack(svc.port, home: down.port)
         let attackedAt = Date().timeIntervalSince1970
         #expect(down.accepted == 0, "the pinned exec guard stops the shell while no agent runs")
@@ -124,8 +126,8 @@ struct SupervisedRestartTests {
         #expect(t3.contains { $0["event"] as? String == "exited" && $0["pid"] as? Int == secondPid && $0["because"] as? String == "watchdog" })
         #expect(third["pid"] as? Int != secondPid)
         let timedOutAt = timeout["time"] as? Double ?? 0, thirdReadyAt = third["time"] as? Double ?? 0
-        print(String(format: "supervised restart: SIGKILL -> READY=1 again in %.1f s (RestartSec 3 s); SIGSTOP -> watchdog timeout in %.1f s (WatchdogSec 2 s) -> READY=1 again in %.1f s",
-                     readyAt - killedAt, timedOutAt - stoppedAt, thirdReadyAt - stoppedAt))
+        print(String(format: "supervised restart: the attack while down took %.2f s; SIGKILL -> READY=1 again in %.1f s (RestartSec 5 s); SIGSTOP -> watchdog timeout in %.1f s (WatchdogSec 2 s) -> READY=1 again in %.1f s",
+                     attackedAt - attackStart, readyAt - killedAt, timedOutAt - stoppedAt, thirdReadyAt - stoppedAt))
         let again = try LoopbackListener()
         try attack(svc.port, home: again.port)
         #expect(again.accepted == 0, "enforcing after the watchdog restart")
