@@ -14,11 +14,13 @@ It does what deploy/vigil.service asks of systemd, and no more:
                                    exit (status 0) ends supervision;
   StartLimitBurst                  gives up after --max-restarts restarts;
   KillSignal=SIGTERM, TimeoutStopSec  SIGTERM or SIGINT to the supervisor stops the service
-                                   the same way, then exits.
+                                   the same way, then exits;
+  ExecReload=kill -HUP $MAINPID    SIGHUP to the supervisor is passed to the main process
+                                   (`systemctl reload`); RELOADING=1 ... READY=1 are logged.
 
 Every transition is one JSON line on stdout (or --log FILE), flushed at once:
   {"time": 1765000000.123, "event": "started", "pid": 4242, "start": 1}
-Events: started, ready, status, reloading, stopping, watchdog, watchdog-timeout,
+Events: started, ready, status, reload-requested, reloading, reloaded, stopping, watchdog, watchdog-timeout,
 start-timeout, exited, restarting, gave-up, stopped, ignored (a message from another pid).
 "watchdog" lines are written only with --log-pings.
 
@@ -81,7 +83,7 @@ def spawn(command, notify_path, watchdog_usec):
             # A clean signal state, as systemd gives its services: whatever the supervisor
             # inherited blocked (threads of a test runner block SIGTERM) is not passed on.
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
-            for s in (signal.SIGTERM, signal.SIGINT):
+            for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(s, signal.SIG_DFL)
             env = dict(os.environ)
             env["NOTIFY_SOCKET"] = notify_path
@@ -125,13 +127,16 @@ def main():
     sock.setblocking(False)
     watchdog_usec = int(a.watchdog_sec * 1_000_000)
 
-    stop = {"requested": False}
+    stop = {"requested": False, "reload": False}
     def on_stop(signum, _frame):
         stop["requested"] = True
+    def on_reload(signum, _frame):
+        stop["reload"] = True
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)
     # Started from a thread that blocks them (a test runner's), they would never arrive.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD})
 
     starts = 0
     result = 0
@@ -142,6 +147,7 @@ def main():
             log("started", pid=pid, start=starts, notify_socket=notify_path, watchdog_usec=watchdog_usec)
             started_at = time.monotonic()
             ready = False
+            reloading = False
             last_ping = None
             status = None
             failure = None
@@ -152,6 +158,11 @@ def main():
                 if done:
                     status = wait_status
                     break
+                if stop["reload"]:
+                    stop["reload"] = False
+                    if stop_sent_at is None:
+                        os.kill(pid, signal.SIGHUP)
+                        log("reload-requested", pid=pid, signal="SIGHUP")
                 if stop["requested"] and stop_sent_at is None:
                     os.kill(pid, signal.SIGTERM)
                     stop_sent_at = now
@@ -179,7 +190,13 @@ def main():
                 if sender != pid:
                     log("ignored", sender=sender, expected=pid, message=list(fields))
                     continue
-                if fields.get("READY") == "1":
+                if fields.get("RELOADING") == "1":
+                    reloading = True
+                    log("reloading", pid=pid, monotonic_usec=fields.get("MONOTONIC_USEC"))
+                if fields.get("READY") == "1" and reloading:
+                    reloading = False
+                    log("reloaded", pid=pid, status=fields.get("STATUS"))
+                elif fields.get("READY") == "1":
                     ready = True
                     last_ping = time.monotonic()
                     log("ready", pid=pid, start=starts, seconds=round(last_ping - started_at, 3), status=fields.get("STATUS"))
@@ -188,8 +205,6 @@ def main():
                 if fields.get("WATCHDOG") == "1":
                     last_ping = time.monotonic()
                     log("watchdog", pid=pid)
-                if fields.get("RELOADING") == "1":
-                    log("reloading", pid=pid, monotonic_usec=fields.get("MONOTONIC_USEC"))
                 if fields.get("STOPPING") == "1":
                     log("stopping", pid=pid, by="service")
             log("exited", pid=pid, ready=ready, **describe(status), **({"because": failure} if failure else {}))

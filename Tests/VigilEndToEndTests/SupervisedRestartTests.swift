@@ -8,7 +8,8 @@ import VigilOutput
 /// `bpf-pin:` under scripts/supervise.py, our stand-in for systemd's `Type=notify`,
 /// `Restart=on-failure` and `WatchdogSec=`. SIGKILLed, the agent is gone while the pinned
 /// exec guard still stops the test service's phone-home shell; the supervisor restarts it,
-/// READY=1 comes again and the new agent stops (and reports) the next attack. SIGSTOPped,
+/// READY=1 comes again and the new agent stops (and reports) the next attack; a reload is
+/// RELOADING=1 then READY=1. SIGSTOPped,
 /// the agent stops pinging the watchdog and the supervisor kills and restarts it.
 @Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(3)))
 struct SupervisedRestartTests {
@@ -113,6 +114,13 @@ struct SupervisedRestartTests {
         let startTime = try #require(scraped.first { $0.name == "process_start_time_seconds" }?.value)
         #expect(abs(startTime - restartedAt) < 2, "process_start_time_seconds is the new agent's: \(startTime) vs \(restartedAt)")
         #expect((scraped.first { $0.name == "process_open_fds" }?.value ?? 0) > 10, "the agent's own descriptors (maps, links, sockets)")
+
+        // `systemctl reload`: SIGHUP passed to the agent, RELOADING=1 (with the time), READY=1.
+        kill(supervisor.processIdentifier, SIGHUP)
+        #expect(waitFor(10) { Self.transitions(log).contains { $0["event"] as? String == "reloaded" && $0["pid"] as? Int == secondPid } },
+                "\(Self.transitions(log))")
+        let reloading = try #require(Self.transitions(log).first { $0["event"] as? String == "reloading" && $0["pid"] as? Int == secondPid })
+        #expect(UInt64(reloading["monotonic_usec"] as? String ?? "") ?? 0 > 0, "MONOTONIC_USEC with RELOADING=1: \(reloading)")
         #expect(waitFor(10) { !Self.findings(dir + "/events.jsonl", service: svc.process.processIdentifier, since: readyAt).isEmpty },
                 "a finding from the new agent names the service")
 
