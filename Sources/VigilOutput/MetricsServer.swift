@@ -162,9 +162,6 @@ public final class MetricsServer: @unchecked Sendable {
         shared.lock.withLock { shared.health.noteLoop(atNanos: now, failingOutputs: failingOutputs) }
     }
 
-    /// What `/healthz` would answer now.
-    public var health: ServiceHealth { shared.lock.withLock { shared.health } }
-
     /// Stops listening and waits for the accept thread. Connections being served finish on
     /// their own (within their 2 s timeouts). Safe to call more than once.
     public func stop() {

@@ -71,7 +71,7 @@ struct SupervisedRestartTests {
         supervisor.arguments = ["python3", RunCommandTests.repo.appendingPathComponent("scripts/supervise.py").path,
                                 "--watchdog-sec", "2", "--restart-sec", "5", "--max-restarts", "3", "--stop-timeout", "15", "--log", log,
                                 "--", try vigilExecutable().path, "run", "--config", config]
-        FileManager.default.createFile(atPath: dir + "/agent.err", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/agent.err", contents: nil)
         supervisor.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/agent.err"))
         supervisor.standardOutput = FileHandle.nullDevice
         try supervisor.run()
