@@ -34,7 +34,7 @@ public final class ServiceNotifier {
     /// status`, rarely enough that reading the kernel's counters for it costs nothing.
     public static let statusIntervalNanos: UInt64 = 5_000_000_000
     private var reportedFailure = false
-    /// Messages sent and failed, for tests and `status`.
+    /// Messages sent, and failures (each counted, only the first logged): for tests.
     public private(set) var sent = 0
     public private(set) var failed = 0
 
