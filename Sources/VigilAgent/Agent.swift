@@ -70,6 +70,10 @@ public final class Agent {
     private var modelsStamp: [String: FileStamp] = [:]
     /// Kernel drops already reported, by record kind.
     private var reportedDrops: [Event.Kind: UInt64] = [:]
+    /// Kernel events and time at the last ``serviceStatus()`` (its events/s).
+    private var statusSample: (events: UInt64, at: UInt64)?
+    /// Whether an unreadable /proc/self was reported (once).
+    private var reportedSelfMetrics = false
     /// The last stop or reload signal that came the legitimate way, in words (`status`, logs).
     public private(set) var lastStopSignal: String?
 
@@ -1138,12 +1142,33 @@ public final class Agent {
         m.processesTracked = table.records.count
         m.unusableBaselines = badBaselines.count + refused.subtracting(badBaselines.keys).count
         m.uptimeSeconds = Double(t - startNanos) / 1e9
+        m.process = ProcessSelfMetrics.read()
         return m
+    }
+
+    /// One line for the service manager (`systemctl status`): mode, profiles by mode, and
+    /// kernel events per second since the previous call (none on the first).
+    public func serviceStatus() -> String {
+        let now = clock.nowNanos()
+        let events = kernel.stats.kernelEmitted.values.reduce(0, +)
+        var rate = ""
+        if let last = statusSample, now > last.at, events >= last.events {
+            rate = String(format: "; %.0f events/s", Double(events - last.events) / (Double(now - last.at) / 1e9))
+        }
+        statusSample = (events, now)
+        return "\(configuration.command.rawValue): profiles \(Self.summary(modes))\(rate)"
     }
 
     private func updateMetrics() {
         guard let server = metricsServer else { return }
-        server.update(metricsSnapshot().families())
+        let snapshot = metricsSnapshot()
+        server.update(snapshot.families())
+        if let problems = snapshot.process?.problems, !problems.isEmpty, !reportedSelfMetrics {
+            reportedSelfMetrics = true
+            Diagnostics.warning("process_* metrics left out, /proc unreadable: \(problems.joined(separator: "; ")) (reported once)")
+        }
+        // Called once a second from the loop: what `/healthz` judges the loop alive by.
+        server.noteLoop(failingOutputs: snapshot.sinks.filter(\.down).map(\.name))
     }
 }
 

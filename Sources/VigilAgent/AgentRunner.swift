@@ -57,16 +57,25 @@ public enum AgentRunner {
                 Diagnostics.warning("\(error); `vigil mode` and `vigil resume --workload` cannot reach this agent")
             }
         }
+        // Probes attached, baselines loaded: a `Type=notify` unit is started now.
+        let notifier = ServiceNotifier()
+        notifier.ready(status: agent.serviceStatus())
         let loop = SensorLoop(sensor: sensor, stop: stop, duration: c.run.duration)
         var failure: (any Error)?
         do {
             try loop.run(agent.handle, afterRead: {
-                agent.afterRead(reloadRequested: reload?.take() ?? false)
+                let reloading = reload?.take() ?? false
+                if reloading { notifier.reloading() }
+                agent.afterRead(reloadRequested: reloading)
+                if reloading { notifier.ready(status: agent.serviceStatus()) }
                 control?.serve(agent.answer)
+                // Pinged from this loop, so a loop that wedges stops pinging.
+                notifier.tick(status: agent.serviceStatus)
             }, dropped: agent.noteDrops)
         } catch {
             failure = error
         }
+        notifier.stopping()
         control?.stop()
         // The signal's record was read in the final drain: say who asked.
         agent.stop(reason: loop.stopReason == "signal" ? agent.lastStopSignal.map { "signal: \($0)" } ?? "signal" : loop.stopReason)

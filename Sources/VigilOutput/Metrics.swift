@@ -386,6 +386,8 @@ public struct AgentMetrics: Sendable {
     public var mode: String = ""
     /// Vigil's version for `vigil_info`.
     public var version: String = ""
+    /// The agent's own CPU, memory and descriptors (`process_*`); nil: not read.
+    public var process: ProcessSelfMetrics?
 
     public init() {}
 
@@ -478,6 +480,7 @@ public struct AgentMetrics: Sendable {
             MetricFamily(name: "vigil_sink_unauthorized", help: "1 while an output's receiver refuses its credentials (HTTP 401/403).",
                          kind: .gauge, samples: perSink { $0.unauthorized == nil ? 0 : 1 }),
         ]
+        out += process?.families() ?? []
         return out
     }
 }

@@ -62,6 +62,8 @@ struct MetricsAddress: Equatable {
 ///
 /// - `GET /metrics` (or `HEAD`): 200, the text of the last `update`, `Content-Type:
 ///   text/plain; version=0.0.4; charset=utf-8`.
+/// - `GET /healthz` (or `HEAD`): 200 with a small JSON body while the agent loop runs and
+///   its outputs deliver, 503 with the reason otherwise (``ServiceHealth``), judged when asked.
 /// - `GET /`: a one-line pointer to `/metrics`. Other paths: 404. Other methods: 405.
 /// - A malformed request, or headers over 8 KiB: 400. A client that has not sent its whole
 ///   request within 2 s: 408. Every response closes the connection.
@@ -85,7 +87,8 @@ public final class MetricsServer: @unchecked Sendable {
     static let requestTimeoutMillis: Int32 = 2000
     static let maxConnections = 8
 
-    private let shared = Shared()
+    private let shared: Shared
+    private let clock: any OutputClock
     private let listenFD: Int32
     private let wakeRead: Int32
     private let wakeWrite: Int32
@@ -98,6 +101,8 @@ public final class MetricsServer: @unchecked Sendable {
         let lock = NSLock()
         var body: [UInt8] = []
         var active = 0
+        var health: ServiceHealth
+        init(startedNanos: UInt64) { health = ServiceHealth(startedNanos: startedNanos) }
     }
 
     /// Starts listening and serving. Throws when the address is malformed, cannot be
@@ -108,6 +113,8 @@ public final class MetricsServer: @unchecked Sendable {
     /// - Parameter clock: measures the 2 s request timeout (a test clock makes it exact).
     public init(listen: String, clock: any OutputClock = SystemOutputClock.shared) throws(MetricsServerError) {
         address = listen
+        self.clock = clock
+        shared = Shared(startedNanos: clock.monotonicNanos())
         let parsed = try MetricsAddress.parse(listen)
         let fd = try Self.bindListener(parsed, text: listen)
         var storage = sockaddr_storage()
@@ -147,6 +154,12 @@ public final class MetricsServer: @unchecked Sendable {
         shared.lock.lock()
         shared.body = text
         shared.lock.unlock()
+    }
+
+    /// The agent loop passed now, with these outputs failing: what `/healthz` judges.
+    public func noteLoop(failingOutputs: [String]) {
+        let now = clock.monotonicNanos()
+        shared.lock.withLock { shared.health.noteLoop(atNanos: now, failingOutputs: failingOutputs) }
     }
 
     /// Stops listening and waits for the accept thread. Connections being served finish on
@@ -271,6 +284,7 @@ public final class MetricsServer: @unchecked Sendable {
     /// What a request asks for, or the error status it earns.
     enum Route: Equatable {
         case metrics(headOnly: Bool)
+        case health(headOnly: Bool)
         case index(headOnly: Bool)
         case error(status: Int, message: String)
     }
@@ -293,8 +307,9 @@ public final class MetricsServer: @unchecked Sendable {
         let isGet = method == "GET" || method == "HEAD"
         switch path {
         case "/metrics": return isGet ? .metrics(headOnly: method == "HEAD") : .error(status: 405, message: "only GET and HEAD are allowed")
+        case "/healthz": return isGet ? .health(headOnly: method == "HEAD") : .error(status: 405, message: "only GET and HEAD are allowed")
         case "/": return isGet ? .index(headOnly: method == "HEAD") : .error(status: 405, message: "only GET and HEAD are allowed")
-        default: return .error(status: 404, message: "not found; metrics are at /metrics")
+        default: return .error(status: 404, message: "not found; metrics are at /metrics, health at /healthz")
         }
     }
 
@@ -305,6 +320,7 @@ public final class MetricsServer: @unchecked Sendable {
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 408: "Request Timeout"
+        case 503: "Service Unavailable"
         default: "Error"
         }
     }
@@ -337,8 +353,13 @@ public final class MetricsServer: @unchecked Sendable {
                 let body = shared.body  // copy-on-write: no bytes copied under the lock
                 shared.lock.unlock()
                 reply = response(status: 200, contentType: PrometheusText.contentType, body: body, headOnly: headOnly)
+            case .health(let headOnly):
+                let health = shared.lock.withLock { shared.health }
+                let (status, body) = health.response(now: clock.monotonicNanos())
+                reply = response(status: status, contentType: "application/json", body: body, headOnly: headOnly)
             case .index(let headOnly):
-                reply = response(status: 200, contentType: "text/plain; charset=utf-8", body: Array("Vigil: Prometheus metrics are at /metrics\n".utf8), headOnly: headOnly)
+                reply = response(status: 200, contentType: "text/plain; charset=utf-8",
+                                 body: Array("Vigil: Prometheus metrics are at /metrics, health at /healthz\n".utf8), headOnly: headOnly)
             case .error(let status, let message):
                 reply = response(status: status, contentType: "text/plain; charset=utf-8", body: Array((message + "\n").utf8), headOnly: false)
             }

@@ -94,7 +94,12 @@ enum Help {
         workloads in monitor mode and reporting each as an agent health finding.
 
         `vigil status` reads the metrics endpoint (metrics.listen) and prints it for a \
-        person. deploy/vigil.service runs this command under systemd.
+        person; GET /healthz there is 200 while the agent's loop runs and its outputs \
+        deliver, 503 with the reason otherwise. deploy/vigil.service runs this command \
+        under systemd (Type=notify): with NOTIFY_SOCKET set the agent sends READY=1 once \
+        its probes and baselines are in, STATUS=, RELOADING=1 around SIGHUP, STOPPING=1, \
+        and WATCHDOG=1 from its event loop every half of WATCHDOG_USEC. \
+        scripts/supervise.py does the same where PID 1 is not systemd.
 
         Examples:
           sudo vigil run --config examples/vigil.yaml
