@@ -24,7 +24,7 @@ OUT=${1:?usage: $0 OUT LINUX_CORPUS [UNM_ROOT] [--rule mean|worst]}
 LINUX=${2:?usage: $0 OUT LINUX_CORPUS [UNM_ROOT]}
 UNM=${3:-/work/shared/datasets/unm}
 RULE=(); [ "${4:-}" = --rule ] && RULE=(--rule "$5")
-VIGIL=.build/release/vigil
+VIGIL=${VIGIL:-.build/release/vigil}  # another build may be named, e.g. to compare two
 [ -x "$VIGIL" ] || { echo "error: $VIGIL missing; run: swift build -c release --product vigil" >&2; exit 2; }
 mkdir -p "$OUT"
 

@@ -108,7 +108,11 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     #expect(score(long) < score(shortReordered))
     // Not yet true: a normal trace far longer than any training one scores above every normal
     // one of ordinary length (2.34 against at most 1.64 here), though below the short
-    // anomalous ones. Which view grows with length is not yet measured (docs/eval.md, open).
+    // anomalous ones. The view that grows is `neighbour` (0.0022 at 50 requests, 0.0025 at
+    // 500, 0.0063 at 5,000; novel n-grams and syscalls stay 0): the calls a process makes once
+    // (its start and exit) weigh less and less in a longer bag, and `1 + ln tf` flattens it.
+    // Square-root weights still grow (0.0018, 0.0028, 0.0047); plain counts pass this test but
+    // cost sendmail, ps and the Linux corpus (docs/eval.md, "Length"), so neither is adopted.
     withKnownIssue("a much longer normal trace outscores ordinary-length normal ones") {
         #expect(score(long) <= normals.max()!)
         let growing = [50, 500, 5000].map { score(service(700, requests: $0)) }
