@@ -58,7 +58,8 @@ struct Eval: ParsableCommand {
         fraction when anything is novel, else the mean of 1 / (1 + training count) over \
         its distinct 2..6-grams. Also measured and reported alone (feature_auc): the \
         densest 20-call window of surprising calls (the score the live detector streams), \
-        the mean surprise per call, the novel fraction, the rarity of known n-grams, \
+        the mean surprise per call, the same under an interpolated Witten-Bell model \
+        (smoothed_mean), the novel fraction, the rarity of known n-grams, \
         never-seen syscalls and the neighbour distance. A process is flagged when its \
         score is strictly above the threshold. Negatives are validation processes; without \
         validation/ they are the cross-validated train processes (said in the output), \
