@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-# A candidate view not in Vigil yet, measured (docs/eval.md, "A smoothed mean-surprisal view"):
-# whole-trace mean surprise, bits per call, under an interpolated Witten-Bell n-gram model
+# The reference transcription of Vigil's `smoothed_mean` view (WittenBellSurprise.swift, whose
+# tests check its numbers against this script's; docs/eval.md, "Mean surprise does not
+# generalise"): whole-trace mean surprise, bits per call, under an interpolated Witten-Bell n-gram model
 # (orders 1..N over syscall numbers as opaque symbols, a base distribution uniform over the
 # training alphabet plus one "unknown" symbol, every process started from N-1 start symbols;
 # no request boundaries). Unlike the shipped model's PPM-C escapes (a call never seen after a

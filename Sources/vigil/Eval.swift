@@ -58,7 +58,8 @@ struct Eval: ParsableCommand {
         fraction when anything is novel, else the mean of 1 / (1 + training count) over \
         its distinct 2..6-grams. Also measured and reported alone (feature_auc): the \
         densest 20-call window of surprising calls (the score the live detector streams), \
-        the mean surprise per call, the novel fraction, the rarity of known n-grams, \
+        the mean surprise per call, the same under an interpolated Witten-Bell model \
+        (smoothed_mean), the novel fraction, the rarity of known n-grams, \
         never-seen syscalls and the neighbour distance. A process is flagged when its \
         score is strictly above the threshold. Negatives are validation processes; without \
         validation/ they are the cross-validated train processes (said in the output), \
@@ -96,7 +97,7 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
     var stide = false
 
-    @Option(help: ArgumentHelp("The views the trace score combines: names from feature_auc joined with '+' (mean_bits+rare_ngrams), or novel_ngrams_and_neighbour, novel_then_rare_ngrams.", valueName: "name"))
+    @Option(help: ArgumentHelp("The views the trace score combines: names from feature_auc joined with '+' (mean_bits+rare_ngrams), prefixed by 'rank:' to join them by mean rank instead of Fisher's method, or novel_ngrams_and_neighbour, novel_then_rare_ngrams.", valueName: "name"))
     var scoring: String = TraceCombination.standard.name
 
     @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
@@ -115,7 +116,7 @@ struct Eval: ParsableCommand {
             if context { throw ValidationError("--roc draws one score's curve; it does not combine with --context") }
         }
         guard TraceCombination(name: scoring) != nil else {
-            throw ValidationError("--scoring: unknown '\(scoring)'; use feature names (\(TraceFeatures.names.joined(separator: ", "))) joined with '+', or novel_ngrams_and_neighbour, novel_then_rare_ngrams")
+            throw ValidationError("--scoring: unknown '\(scoring)'; use feature names (\(TraceFeatures.names.joined(separator: ", "))) joined with '+', optionally after 'rank:' or 'fisher:', or novel_ngrams_and_neighbour, novel_then_rare_ngrams")
         }
     }
 

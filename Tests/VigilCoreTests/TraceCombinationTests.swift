@@ -27,6 +27,36 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     #expect(TraceCombination(name: "mean_bits+neighbour")?.fallbackName == "mean_bits")
 }
 
+@Test func theRankCombinerParsesAndScoresAsHandWorked() throws {
+    #expect(TraceCombination(name: "rank:neighbour+novel_ngrams")?.name == "rank:novel_ngrams+neighbour")
+    #expect(TraceCombination(name: "fisher:novel_ngrams+novel_syscalls+neighbour") == .standard)
+    #expect(TraceCombination(name: "bogus:novel_ngrams") == nil)
+    #expect(TraceCombination(name: "rank:") == nil)
+    // Four normal values per view; a process at 0.25 on novel_ngrams (one normal value at or
+    // above it: p = 2/5) and 0.5 on neighbour (none: p = 1/5).
+    var cal: [[Double]] = Array(repeating: [0, 0, 0, 0], count: TraceFeatures.names.count)
+    cal[2] = [0, 0.1, 0.2, 0.3]
+    cal[4] = [0, 0.1, 0.2, 0.3]
+    let f = TraceFeatures(window: 0, meanBits: 0, novelNgrams: 0.25, novelSyscalls: 0, neighbourDistance: 0.5)
+    let tie = 1e-3 / 5 * (0.25 / 0.55 + 0.5 / 0.8)
+    let rank = try #require(TraceCombination(name: "rank:novel_ngrams+neighbour"))
+    let fisher = try #require(TraceCombination(name: "novel_ngrams+neighbour"))
+    #expect(abs(rank.score(f, calibration: cal) - (1 - (0.4 + 0.2) / 2 + tie / 2)) < 1e-12)
+    #expect(abs(fisher.score(f, calibration: cal) - (log(2.5) + log(5) + tie)) < 1e-12)
+    // The mean rank bounds each view. Nine normal values 0, 0.1, ..., 0.8 per view: one view
+    // beyond all (p = 1/10) with the other ordinary (0.05: p = 9/10) against both at 0.55
+    // (p = 4/10 each). Mean rank: 0.5 below 0.6; Fisher: ln 10 + ln(10/9) = 2.41 above
+    // 2 ln 2.5 = 1.83.
+    var cal9 = cal
+    cal9[2] = (0..<9).map { Double($0) / 10 }
+    cal9[4] = cal9[2]
+    let oneExtreme = TraceFeatures(window: 0, meanBits: 0, novelNgrams: 9, novelSyscalls: 0, neighbourDistance: 0.05)
+    let bothModerate = TraceFeatures(window: 0, meanBits: 0, novelNgrams: 0.55, novelSyscalls: 0, neighbourDistance: 0.55)
+    #expect(rank.score(oneExtreme, calibration: cal9) < rank.score(bothModerate, calibration: cal9))
+    #expect(fisher.score(oneExtreme, calibration: cal9) > fisher.score(bothModerate, calibration: cal9))
+    #expect(TraceDetector.tailProbability(0.25, normal: cal[2]) == 0.4)
+}
+
 @Test func everyCombinationRisesWithEachViewAndNeverFalls() {
     // Random calibrations and features: raising one view's value never lowers any
     // combination's score, and past every normal value it still raises it (the tie-breaker).
@@ -35,11 +65,14 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     let names = TraceFeatures.names
     let n = 25
     let calibration = names.indices.map { _ in (0..<n).map { _ in u() < 0.3 ? 0 : u() }.sorted() }
-    let combos = (1..<(1 << names.count)).map { mask in
-        TraceCombination(views: names.indices.filter { mask & (1 << $0) != 0 }.map { names[$0] })!
+    let combos = (1..<(1 << names.count)).flatMap { mask in
+        TraceCombination.Combiner.allCases.map { c in
+            TraceCombination(views: names.indices.filter { mask & (1 << $0) != 0 }.map { names[$0] }, combiner: c)!
+        }
     }
     func features(_ v: [Double]) -> TraceFeatures {
-        TraceFeatures(window: v[0], meanBits: v[1], novelNgrams: v[2], novelSyscalls: v[3], neighbourDistance: v[4], rareNgrams: v[5])
+        TraceFeatures(window: v[0], meanBits: v[1], novelNgrams: v[2], novelSyscalls: v[3], neighbourDistance: v[4], rareNgrams: v[5],
+                      smoothedMean: v[6])
     }
     for _ in 0..<200 {
         var base = names.indices.map { _ in u() }
@@ -56,7 +89,7 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     }
     // A view outside the combination does not move it.
     let s = TraceCombination.standard
-    #expect(s.score(features([9, 9, 0, 0, 0, 9]), calibration: calibration) == 0)
+    #expect(s.score(features([9, 9, 0, 0, 0, 9, 9]), calibration: calibration) == 0)
 }
 
 @Test func aLongNormalTraceDoesNotOutscoreAShortAnomalousOne() throws {
@@ -75,7 +108,11 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     #expect(score(long) < score(shortReordered))
     // Not yet true: a normal trace far longer than any training one scores above every normal
     // one of ordinary length (2.34 against at most 1.64 here), though below the short
-    // anomalous ones. Which view grows with length is not yet measured (docs/eval.md, open).
+    // anomalous ones. The view that grows is `neighbour` (0.0022 at 50 requests, 0.0025 at
+    // 500, 0.0063 at 5,000; novel n-grams and syscalls stay 0): the calls a process makes once
+    // (its start and exit) weigh less and less in a longer bag, and `1 + ln tf` flattens it.
+    // Square-root weights still grow (0.0018, 0.0028, 0.0047); plain counts pass this test but
+    // cost sendmail, ps and the Linux corpus (docs/eval.md, "Length"), so neither is adopted.
     withKnownIssue("a much longer normal trace outscores ordinary-length normal ones") {
         #expect(score(long) <= normals.max()!)
         let growing = [50, 500, 5000].map { score(service(700, requests: $0)) }

@@ -29,6 +29,10 @@ public struct TraceScore: Sendable, Hashable, Codable {
     /// once 1/2, a common one nearly 0). A trace made only of known but rare n-grams scores
     /// above one made of common ones. 0 when the scanner did not collect trace features.
     public var rareNgramFraction: Double = 0
+    /// Mean surprise per call in bits under an interpolated Witten-Bell n-gram model of the
+    /// same training counts (``WittenBellSurprise``): the whole-trace likelihood view with
+    /// smoothing instead of escapes. 0 when the scanner did not compute it.
+    public var smoothedMeanBits: Double = 0
 
     /// One anomalous call.
     public struct Anomaly: Sendable, Hashable, Codable {
@@ -98,6 +102,9 @@ public final class SequenceScanner {
     /// Whether to count the trace's 1- and 2-grams into ``lastBag``.
     public let bagOfCalls: Bool
     private var totalCost: UInt64 = 0
+    /// The smoothed model, when the scanner computes ``TraceScore/smoothedMeanBits``.
+    private let smoothed: WittenBellSurprise?
+    private var smoothedBits: Double = 0
     // The distinct n-grams of the current trace (orders 2 ... n), in a flat open-addressing
     // set reused across traces; key 0 marks an empty slot (NgramHash never yields 0).
     private var seen: UnsafeMutablePointer<UInt64>
@@ -124,9 +131,12 @@ public final class SequenceScanner {
     ///     (a per-trace set of n-grams; the live detector, which sees only novel calls, may skip it).
     ///   - bagOfCalls: with `traceFeatures`, also count the trace's 1- and 2-grams (``lastBag``,
     ///     for the nearest-neighbour feature; two more table updates per call).
+    ///   - smoothedMean: with `traceFeatures`, also compute ``TraceScore/smoothedMeanBits`` (one
+    ///     more probe per call, a walk of the contexts for an n-gram the scanner never met).
     public init(model: SequenceModel, maxReported: Int = 0, threshold: Double? = nil, stide: Bool = false, traceFeatures: Bool = true,
-                bagOfCalls: Bool = true) {
+                bagOfCalls: Bool = true, smoothedMean: Bool = false) {
         self.model = model
+        smoothed = traceFeatures && smoothedMean ? WittenBellSurprise(model: model) : nil
         self.traceFeatures = traceFeatures
         self.bagOfCalls = traceFeatures && bagOfCalls
         seenCapacity = Self.initialSeenCapacity
@@ -203,6 +213,7 @@ public final class SequenceScanner {
         flagged = []
         openFlag = nil
         totalCost = 0
+        smoothedBits = 0
         if seenCount > 0 {
             if seenCapacity > 4 * Self.initialSeenCapacity {
                 // A long trace grew the set: give the memory back rather than clear it per trace.
@@ -294,6 +305,9 @@ public final class SequenceScanner {
         old.deallocate()
     }
 
+    /// Bytes the smoothed model's context statistics and memo hold (0 without it).
+    var smoothedMemoryBytes: Int { smoothed?.memoryBytes ?? 0 }
+
     /// Scores the next calls of the current process.
     public func feed(_ calls: UnsafeBufferPointer<UInt32>) {
         model.table.slots.withUnsafeBufferPointer { slots in
@@ -326,6 +340,7 @@ public final class SequenceScanner {
         // The key of the current n-gram of an order (0: the empty context).
         @inline(__always) func keyOf(_ order: Int) -> UInt64 { NgramHash.finalize(states[order], length: order) }
         let topKey = keyOf(n)
+        if let sm = smoothed { smoothedBits += sm.bits(topKey: topKey, previous: previousStates, current: states) }
         // Back off from the longest n-gram until one was seen, paying each context's escape.
         var cost: UInt64 = 0
         var order = n
@@ -451,6 +466,7 @@ public final class SequenceScanner {
         result.novelNgramFraction = seenCount > 0 ? Double(distinctNovel) / Double(seenCount) : 0
         result.novelSyscalls = novelSymbols.count
         result.rareNgramFraction = seenCount > 0 ? (Double(distinctNovel) + knownRarity) / Double(seenCount) : 0
+        result.smoothedMeanBits = position > 0 ? smoothedBits / Double(position) : 0
         if bagOfCalls {
             var bag: [(key: UInt64, count: UInt32)] = []
             bag.reserveCapacity(bagCount)

@@ -3,18 +3,32 @@ import Foundation
 /// Which of a trace's views (``TraceFeatures``) the per-trace score combines, and how it
 /// scores without calibration.
 ///
-/// Every combination scores the same way (``score(_:calibration:)``): each view's value
-/// becomes its surprise against the same view over the cross-validated training processes,
-/// and the surprises are summed (Fisher's method, up to a constant). No weight is fitted;
-/// only the *set* of views differs, and the shipped one (``standard``) was chosen by
-/// leave-one-corpus-out (docs/eval.md), not by its figure on any one corpus.
+/// Every combination starts the same way (``score(_:calibration:)``): each view's value
+/// becomes its calibrated tail probability `p` against the same view over the
+/// cross-validated training processes. The ``Combiner`` then joins them: Fisher's method
+/// (the sum of the surprises `-ln p`, the default) or the mean rank (`1 - mean p`, each
+/// view's evidence bounded, so one extreme view cannot outweigh the others). No weight is
+/// fitted; only the *set* of views and the combiner differ, and the shipped one
+/// (``standard``) was chosen by leave-one-corpus-out (docs/eval.md), not by its figure on
+/// any one corpus.
 ///
 /// Named by its views joined with `+` in ``TraceFeatures/names`` order
-/// (`mean_bits+novel_ngrams`), or by a legacy name: `novel_ngrams_and_neighbour` (the
-/// previous default) and `novel_then_rare_ngrams` (the two-tier score, no calibration).
+/// (`mean_bits+novel_ngrams`), prefixed by `rank:` for the mean rank (`fisher:` may be
+/// written for the default), or by a legacy name: `novel_ngrams_and_neighbour` (the previous
+/// default) and `novel_then_rare_ngrams` (the two-tier score, no calibration).
 public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
+    /// How the views' tail probabilities are joined into one score.
+    public enum Combiner: String, Sendable, Hashable, CaseIterable {
+        /// Fisher's method: the sum of `-ln p` (half of `-2 Σ ln p`, the same order).
+        case fisher
+        /// The mean rank: `1 - mean p`.
+        case rank
+    }
+
     /// Columns of ``TraceFeatures/values``, ascending, no repeats.
     public let views: [Int]
+    /// How the views are joined.
+    public let combiner: Combiner
     /// The two-tier score (``TraceDetector/twoTier(_:)``) whatever the calibration.
     public let twoTierOnly: Bool
     /// Without calibration, the two-tier score (any combination with `novel_ngrams`: the
@@ -22,8 +36,9 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
     let twoTierFallback: Bool
     private let legacyName: String?
 
-    private init(views: [Int], twoTierOnly: Bool = false, legacyName: String? = nil) {
+    private init(views: [Int], combiner: Combiner = .fisher, twoTierOnly: Bool = false, legacyName: String? = nil) {
         self.views = views
+        self.combiner = combiner
         self.twoTierOnly = twoTierOnly
         self.twoTierFallback = views.contains(Self.column("novel_ngrams"))
         self.legacyName = legacyName
@@ -34,14 +49,14 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
     static func column(_ name: String) -> Int { TraceFeatures.names.firstIndex(of: name)! }
 
     /// The combination of the named views (in any order), nil if a name is unknown or none given.
-    public init?(views names: [String]) {
+    public init?(views names: [String], combiner: Combiner = .fisher) {
         var cols: [Int] = []
         for n in names {
             guard let c = TraceFeatures.names.firstIndex(of: n) else { return nil }
             cols.append(c)
         }
         guard !cols.isEmpty else { return nil }
-        self.init(views: Array(Set(cols)).sorted())
+        self.init(views: Array(Set(cols)).sorted(), combiner: combiner)
     }
 
     /// Parses a name: a legacy name, or views joined with `+`.
@@ -49,7 +64,14 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
         switch name {
         case Self.novelNgramsAndNeighbour.name: self = .novelNgramsAndNeighbour
         case Self.twoTier.name: self = .twoTier
-        default: self.init(views: name.split(separator: "+").map(String.init))
+        default:
+            var rest = Substring(name), combiner = Combiner.fisher
+            if let colon = rest.firstIndex(of: ":") {
+                guard let c = Combiner(rawValue: String(rest[..<colon])) else { return nil }
+                combiner = c
+                rest = rest[rest.index(after: colon)...]
+            }
+            self.init(views: rest.split(separator: "+").map(String.init), combiner: combiner)
         }
     }
 
@@ -65,7 +87,11 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
     public static let twoTier = TraceCombination(views: [], twoTierOnly: true, legacyName: "novel_then_rare_ngrams")
 
     /// Its name, as ``init(name:)`` reads it.
-    public var name: String { legacyName ?? views.map { TraceFeatures.names[$0] }.joined(separator: "+") }
+    public var name: String {
+        if let n = legacyName { return n }
+        let v = views.map { TraceFeatures.names[$0] }.joined(separator: "+")
+        return combiner == .fisher ? v : "\(combiner.rawValue):\(v)"
+    }
     public var description: String { name }
 
     /// The name of the score without calibration.
@@ -73,14 +99,20 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
         twoTierOnly || twoTierFallback ? Self.twoTier.name : TraceFeatures.names[views[0]]
     }
 
-    /// The score with calibration: the sum over the views of `-ln p`,
-    /// `p = (1 + #{normal >= x}) / (1 + n)` (``TraceDetector/surprise(_:normal:)``), plus a
-    /// tie-breaker `w / (n + 1)` times the sum over the views of `x / (x + top)` (0 for
-    /// `x <= 0`), `top` the view's largest normal value and `w` ``TraceDetector/tieBreakWeight``.
-    /// Each term of the tie-breaker is below 1, so the whole is below any step of a surprise
-    /// (at least `ln((n + 1) / n) > 1 / (n + 1)`) for fewer than 1,000 views: it orders only
-    /// processes the surprises tie, such as those beyond every normal one on every view.
-    /// The score rises with every view's value and never falls.
+    /// The score with calibration, from each view's tail probability
+    /// `p = (1 + #{normal >= x}) / (1 + n)`:
+    /// - ``Combiner/fisher``: the sum over the views of `-ln p`
+    ///   (``TraceDetector/surprise(_:normal:)``), plus a tie-breaker `w / (n + 1)` times the sum
+    ///   over the views of `x / (x + top)` (0 for `x <= 0`), `top` the view's largest normal
+    ///   value and `w` ``TraceDetector/tieBreakWeight``. Each term of the tie-breaker is below 1,
+    ///   so the whole is below any step of a surprise (at least `ln((n + 1) / n) > 1 / (n + 1)`)
+    ///   for fewer than 1,000 views.
+    /// - ``Combiner/rank``: `1 - mean p`, plus the same tie-breaker divided by the number of
+    ///   views `k` (below `w / ((n + 1) k)`, under the smallest step of the mean, `1 / ((n + 1) k)`).
+    ///
+    /// Either way the tie-breaker orders only processes the probabilities tie, such as those
+    /// beyond every normal one on every view. The score rises with every view's value and
+    /// never falls.
     /// - Parameter calibration: per feature column, the normal values, ascending, all the same length.
     public func score(_ f: TraceFeatures, calibration: [[Double]]) -> Double {
         if twoTierOnly { return TraceDetector.twoTier(f) }
@@ -89,10 +121,19 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
         for c in views {
             let normal = calibration[c], x = values[c]
             n = normal.count
-            s += TraceDetector.surprise(x, normal: normal)
+            switch combiner {
+            case .fisher: s += TraceDetector.surprise(x, normal: normal)
+            case .rank: s += TraceDetector.tailProbability(x, normal: normal)
+            }
             if x > 0 { tie += x / (x + max(normal.last ?? 0, 1e-12)) }
         }
-        return s + TraceDetector.tieBreakWeight / Double(n + 1) * tie
+        let tieBreak = TraceDetector.tieBreakWeight / Double(n + 1) * tie
+        switch combiner {
+        case .fisher: return s + tieBreak
+        case .rank:
+            let k = Double(views.count)
+            return 1 - s / k + tieBreak / k
+        }
     }
 
     /// The score without calibration: the two-tier score for a combination with

@@ -15,26 +15,42 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
     /// Frequency-aware novelty: mean of `1 / (1 + training count)` over the distinct
     /// 2..n-grams (``TraceScore/rareNgramFraction``).
     public var rareNgrams: Double
+    /// Mean surprise per call, bits, under an interpolated Witten-Bell model of the same
+    /// counts (``TraceScore/smoothedMeanBits``).
+    public var smoothedMean: Double
 
     public init(window: Double, meanBits: Double, novelNgrams: Double, novelSyscalls: Double,
-                neighbourDistance: Double, rareNgrams: Double = 0) {
+                neighbourDistance: Double, rareNgrams: Double = 0, smoothedMean: Double = 0) {
         self.window = window
         self.meanBits = meanBits
         self.novelNgrams = novelNgrams
         self.novelSyscalls = novelSyscalls
         self.neighbourDistance = neighbourDistance
         self.rareNgrams = rareNgrams
+        self.smoothedMean = smoothedMean
     }
 
     /// The names used in reports, in ``values`` order.
-    public static let names = ["window", "mean_bits", "novel_ngrams", "novel_syscalls", "neighbour", "rare_ngrams"]
+    public static let names = ["window", "mean_bits", "novel_ngrams", "novel_syscalls", "neighbour", "rare_ngrams",
+                               "smoothed_mean"]
 
-    public var values: [Double] { [window, meanBits, novelNgrams, novelSyscalls, neighbourDistance, rareNgrams] }
+    public var values: [Double] { [window, meanBits, novelNgrams, novelSyscalls, neighbourDistance, rareNgrams, smoothedMean] }
 
     enum CodingKeys: String, CodingKey {
         case window, meanBits = "mean_bits", novelNgrams = "novel_ngrams"
         case novelSyscalls = "novel_syscalls", neighbourDistance = "neighbour"
-        case rareNgrams = "rare_ngrams"
+        case rareNgrams = "rare_ngrams", smoothedMean = "smoothed_mean"
+    }
+
+    /// Reads features written before `smoothed_mean` existed as 0 there.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(window: try c.decode(Double.self, forKey: .window), meanBits: try c.decode(Double.self, forKey: .meanBits),
+                  novelNgrams: try c.decode(Double.self, forKey: .novelNgrams),
+                  novelSyscalls: try c.decode(Double.self, forKey: .novelSyscalls),
+                  neighbourDistance: try c.decode(Double.self, forKey: .neighbourDistance),
+                  rareNgrams: try c.decode(Double.self, forKey: .rareNgrams),
+                  smoothedMean: try c.decodeIfPresent(Double.self, forKey: .smoothedMean) ?? 0)
     }
 }
 
@@ -167,13 +183,24 @@ public final class TraceDetector {
 
     /// `-ln p`, `p = (1 + #{normal >= x}) / (1 + normal.count)`; `normal` ascending.
     public static func surprise(_ x: Double, normal: [Double]) -> Double {
+        log(Double(1 + normal.count) / Double(1 + atLeast(x, normal)))
+    }
+
+    /// The calibrated tail probability `p = (1 + #{normal >= x}) / (1 + normal.count)`:
+    /// the share of normal processes reaching `x`, the process itself counted in (never 0);
+    /// `normal` ascending.
+    public static func tailProbability(_ x: Double, normal: [Double]) -> Double {
+        Double(1 + atLeast(x, normal)) / Double(1 + normal.count)
+    }
+
+    /// `#{normal >= x}` by binary search; `normal` ascending.
+    private static func atLeast(_ x: Double, _ normal: [Double]) -> Int {
         var lo = 0, hi = normal.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if normal[mid] < x { lo = mid + 1 } else { hi = mid }
         }
-        let atLeast = normal.count - lo
-        return log(Double(1 + normal.count) / Double(1 + atLeast))
+        return normal.count - lo
     }
 
     /// The previous score, and the score without calibration, in two tiers:
@@ -203,7 +230,7 @@ final class TraceMeasurer {
         let model = TraceDetector.trainModel(train, parameters)
         self.model = model
         index = NeighbourIndex(bags: train.map { Self.bag(of: $0, model: model) })
-        scanner = SequenceScanner(model: model, bagOfCalls: true)
+        scanner = SequenceScanner(model: model, bagOfCalls: true, smoothedMean: true)
     }
 
     /// The 1/2-gram bag of a trace (the keys do not depend on the model).
@@ -228,8 +255,8 @@ final class TraceMeasurer {
         let d = index.distance(scanner.lastBag, query: query)
         return (s, TraceFeatures(window: s.score, meanBits: s.meanBits, novelNgrams: s.novelNgramFraction,
                                  novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d,
-                                 rareNgrams: s.rareNgramFraction))
+                                 rareNgrams: s.rareNgramFraction, smoothedMean: s.smoothedMeanBits))
     }
 
-    var memoryBytes: Int { model.memoryBytes + index.memoryBytes }
+    var memoryBytes: Int { model.memoryBytes + index.memoryBytes + scanner.smoothedMemoryBytes }
 }
