@@ -10,6 +10,9 @@ import Foundation
 /// - 408, 429, 5xx and network errors: retried, after `Retry-After` when given.
 /// - 401, 403: the output is failing (credentials); 413: the batch is split.
 /// - Any other 4xx: the batch is rejected for good (dead letter); later batches flow.
+/// - OTLP 2xx with `partialSuccess.rejectedLogRecords` N: N events are counted lost with the
+///   collector's message (it does not say which, and OTLP forbids retrying them); the rest
+///   are delivered.
 /// - 415 to a gzip body: the receiver does not take gzip; the sink stops compressing and
 ///   the batch is retried plain.
 ///
@@ -148,6 +151,22 @@ final class HTTPSink: Sink {
         if format == .bulk, Self.contains(r.body, #""errors":true"#) {
             try judgeBulkItems(r.body, count: lines.count)
         }
+        if format == .otlp, let (n, why) = Self.otlpRejected(r.body), n > 0 {
+            throw UnattributedRejection(count: min(n, lines.count),
+                                        reason: "\(name) rejected \(n) of \(lines.count) log records (partialSuccess)\(why.isEmpty ? "" : ": " + why)")
+        }
+    }
+
+    /// An OTLP answer's `partialSuccess`: how many log records the collector refused, and
+    /// its message (`rejectedLogRecords` is an int64, so a string in proto3 JSON; a number
+    /// is taken too). nil when the body says nothing of it.
+    static func otlpRejected(_ body: [UInt8]) -> (Int, String)? {
+        guard Self.contains(body, "partialSuccess"),
+              let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let partial = json["partialSuccess"] as? [String: Any] else { return nil }
+        let raw = partial["rejectedLogRecords"]
+        let n = (raw as? String).flatMap { Int($0) } ?? (raw as? NSNumber)?.intValue ?? 0
+        return (max(0, n), partial["errorMessage"] as? String ?? "")
     }
 
     /// `_bulk` answered 200 with `"errors":true`: which items failed, and how.

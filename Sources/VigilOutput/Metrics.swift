@@ -472,7 +472,7 @@ public struct AgentMetrics: Sendable {
                          samples: perSink { Double($0.spoolPendingBytes) }),
             MetricFamily(name: "vigil_sink_delivered_events_total", help: "Events an output delivered.", kind: .counter,
                          samples: perSink { Double($0.delivered) }),
-            MetricFamily(name: "vigil_sink_lost_events_total", help: "Events an output lost (memory queue and spool both full).", kind: .counter,
+            MetricFamily(name: "vigil_sink_lost_events_total", help: "Events an output lost (memory queue and spool both full, a rejection with no room in the dead-letter file, or refused by the receiver without being named).", kind: .counter,
                          samples: byLabel("sink", lostBySink)),
             MetricFamily(name: "vigil_sink_dead_lettered_events_total",
                          help: "Events an output's receiver rejected for good (HTTP 4xx), kept in its dead-letter file.", kind: .counter,

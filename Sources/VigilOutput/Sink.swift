@@ -197,6 +197,15 @@ struct PartialDelivery: Error, CustomStringConvertible {
     }
 }
 
+/// The receiver took the batch but refused `count` of its events without saying which
+/// (OTLP's `partialSuccess.rejectedLogRecords`; the protocol forbids retrying them). They
+/// are counted lost, with the receiver's reason; the rest are delivered.
+struct UnattributedRejection: Error, CustomStringConvertible {
+    var count: Int
+    var reason: String
+    var description: String { reason }
+}
+
 /// Where lines a receiver rejected for good are kept, in the output's spool directory:
 /// `dead-letter.jsonl`, one JSON object per line with the time, the output, the reason and
 /// the event exactly as it was sent. Bounded by `maxBytes`; past it, lines are counted lost.

@@ -16,7 +16,8 @@ public struct SinkStats: Sendable, Hashable {
     /// Lines waiting in memory now.
     public var queued: Int = 0
     /// Lines lost: the memory queue and spool were both full, left undelivered at close
-    /// without a spool, or rejected by the receiver with no room in the dead-letter file.
+    /// without a spool, rejected by the receiver with no room in the dead-letter file, or
+    /// refused by the receiver without being named (OTLP `partialSuccess`).
     public var lost: Int = 0
     /// Lines the receiver rejected for good (HTTP 4xx), kept in the dead-letter file. They
     /// are missing at the receiver, so they are reported like losses.
@@ -178,6 +179,10 @@ final class SinkWorker: @unchecked Sendable {
             cond.lock()
             counters.delivered += result.delivered
             if !result.rejected.isEmpty { deadLetter(result.rejected) }
+            if let refused = result.unattributed {
+                counters.lost += refused.count
+                counters.lastRejection = refused.reason
+            }
             guard let failure = result.failure else {
                 backoff = settings.retryInitial
                 counters.down = false
@@ -280,6 +285,8 @@ final class SinkWorker: @unchecked Sendable {
         /// Lines still to deliver, in order; non-empty exactly when `failure` is set.
         var retry: [OutputLine] = []
         var failure: DeliveryFailure?
+        /// Events the receiver refused without naming them (counted lost, not retried).
+        var unattributed: UnattributedRejection?
     }
 
     /// Delivers `lines`, splitting on 413 and sorting a partial answer into delivered,
@@ -288,6 +295,8 @@ final class SinkWorker: @unchecked Sendable {
         do {
             try sink.deliver(lines[...])
             return AttemptResult(delivered: lines.count)
+        } catch let refused as UnattributedRejection {
+            return AttemptResult(delivered: lines.count - refused.count, unattributed: refused)
         } catch let partial as PartialDelivery {
             var r = AttemptResult()
             for (i, l) in lines.enumerated() {

@@ -182,6 +182,38 @@ import VigilTestSupport
         #expect(router.stats[0].failures == 0)
     }
 
+    /// An OTLP collector's `partialSuccess`: the records it refused (it does not say which)
+    /// are counted lost with its reason and reported; the rest are delivered; nothing is resent.
+    @Test func anOTLPPartialSuccessCountsTheRefusedRecordsLost() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try TestHTTPServer()
+        defer { server.stop() }
+        let calls = Counter()
+        server.handler = { _ in
+            calls.add() == 0 ? .init(status: 200, body: #"{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"timestamps too old"}}"#)
+                             : .init(status: 200, body: "{}")
+        }
+        let clock = ManualOutputClock()
+        let file = dir + "/events.jsonl"
+        let router = try OutputRouter(specs: [try OutputSpec.parse("otlp+http://127.0.0.1:\(server.port)/v1/logs?batch=4&batch-wait-ms=100000&gzip=false"),
+                                              try OutputSpec.parse("file:" + file)],
+                                      spoolDirectory: dir, options: Self.options(clock, health: true))
+        for i in 0..<8 { router.publish(testLine(i), classUID: 1007) }
+        #expect(waitFor(10) { router.stats[0].delivered == 5 })
+        let stats = router.stats[0]
+        #expect(server.allRequests.count == 2, "two batches, neither sent again")
+        #expect(stats.lost == 3 && stats.failures == 0 && !stats.down && stats.deadLettered == 0)
+        #expect(stats.lastRejection?.contains("rejected 3 of 4 log records") == true && stats.lastRejection?.contains("timestamps too old") == true,
+                "\(stats.lastRejection ?? "nil")")
+        clock.advance(by: 30)
+        #expect(waitFor(10) { ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").contains(#""lost_events":3"#) },
+                "the loss is reported in the stream")
+        router.close()
+        #expect(HTTPSink.otlpRejected(Array(#"{"partialSuccess":{"rejectedLogRecords":2}}"#.utf8))?.0 == 2, "a number is read too")
+        #expect(HTTPSink.otlpRejected(Array("{}".utf8)) == nil)
+    }
+
     /// A receiver that does not take gzip (415) gets the batch again uncompressed.
     @Test func aReceiverRefusingGzipGetsPlainBodies() throws {
         let server = try TestHTTPServer()

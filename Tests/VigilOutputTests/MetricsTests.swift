@@ -228,7 +228,7 @@ struct AgentMetricsTests {
         # TYPE vigil_sink_delivered_events_total counter
         vigil_sink_delivered_events_total{sink="file:/a"} 9
         vigil_sink_delivered_events_total{sink="file:/b"} 8
-        # HELP vigil_sink_lost_events_total Events an output lost (memory queue and spool both full).
+        # HELP vigil_sink_lost_events_total Events an output lost (memory queue and spool both full, a rejection with no room in the dead-letter file, or refused by the receiver without being named).
         # TYPE vigil_sink_lost_events_total counter
         vigil_sink_lost_events_total{sink="file:/a"} 0
         vigil_sink_lost_events_total{sink="file:/b"} 4
