@@ -1,7 +1,7 @@
 import Foundation
 public import VigilCore
 public import VigilOutput
-public import VigilSensor
+import VigilSensor
 
 /// The one agent pipeline: kernel events -> process table -> learner | detector ->
 /// responder -> outputs. `vigil learn`, `monitor`, `enforce` and `run` all run it; they
@@ -846,7 +846,11 @@ public final class Agent {
         // The new policy's workload blocks (exec guard, segmentation) reach the kernel for the
         // processes running now, not only for those placed from now on.
         for r in table.records { placeInKernel(r.pid) }
-        if segments, !next.policy.segmentAllow.isEmpty { try? kernel.setEgress(slot: 0, next.policy.segmentAllow) }
+        if segments, !next.policy.segmentAllow.isEmpty {
+            do { try kernel.setEgress(slot: 0, next.policy.segmentAllow) } catch {
+                Diagnostics.warning("reload: could not load segment-allow into the kernel: \(error)")
+            }
+        }
         configuration.run.policy = next.config.policy
         configuration.run.outputs = next.config.outputs
         configuration.run.events = next.config.events

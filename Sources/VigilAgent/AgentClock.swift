@@ -1,6 +1,6 @@
 import Foundation
-public import VigilCore
-public import VigilSensor
+import VigilCore
+import VigilSensor
 
 /// The agent's time: CLOCK_MONOTONIC nanoseconds, as the kernel stamps events.
 public protocol AgentClock: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
-public import VigilCore
-public import VigilOutput
-public import VigilSensor
+import VigilCore
+import VigilOutput
+import VigilSensor
 
 /// Runs the agent on the real kernel: what every agent command's `run()` calls.
 public enum AgentRunner {

@@ -1,5 +1,5 @@
 import Foundation
-public import VigilCore
+import VigilCore
 
 /// Whether a file is exactly as an installed package put it: its MD5 matches the digest dpkg
 /// recorded at install (`/var/lib/dpkg/info/PACKAGE.md5sums`). A changed binary that passes

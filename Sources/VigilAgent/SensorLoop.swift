@@ -1,6 +1,6 @@
 import Foundation
 public import VigilCore
-public import VigilOutput
+import VigilOutput
 public import VigilSensor
 
 extension Sensor {

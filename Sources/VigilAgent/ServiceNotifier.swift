@@ -1,6 +1,6 @@
 public import Foundation
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 /// The service manager's notification protocol (sd_notify) without libsystemd: datagrams

@@ -26,7 +26,7 @@ import VigilTestSupport
     /// Writes `text` as `<id>.json` in the models directory of configuration `c`.
     static func plant(_ id: String, _ text: String, in c: AgentConfiguration, mode: mode_t = 0o600) {
         let path = c.run.models + "/" + id + ".json"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: Int(mode)])
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: Int(mode)]), "writing \(path)")
     }
 
     /// Every event the rig's agent wrote (findings and the agent's own).

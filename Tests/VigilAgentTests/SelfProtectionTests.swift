@@ -105,7 +105,7 @@ import VigilTestSupport
         handle.seekToEndOfFile()
         handle.write(Data(" ".utf8))
         try handle.close()
-        FileManager.default.createFile(atPath: rig.dir + "/models/usr-bin-nc.json", contents: Data("{}".utf8))
+        #expect(FileManager.default.createFile(atPath: rig.dir + "/models/usr-bin-nc.json", contents: Data("{}".utf8)))
         rig.agent.tick(now: Rig.t0)
         rig.agent.tick(now: Rig.t0)
         rig.agent.stop(reason: "test")
