@@ -1,6 +1,6 @@
 import CVigilWire
 import Foundation
-public import VigilCore
+import VigilCore
 
 /// Why the sensor could not start, with what to do about it.
 public struct SensorError: Error, CustomStringConvertible, Sendable {

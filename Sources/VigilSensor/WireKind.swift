@@ -1,5 +1,5 @@
 import CVigilWire
-public import VigilCore
+import VigilCore
 
 /// The one table between the wire format's record kinds (`enum vg_kind` in `vigil_wire.h`)
 /// and `Event.Kind`. `RecordDecoder` reads it to name a record, `Sensor` to index the

@@ -233,7 +233,7 @@ import VigilTestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A pid that cannot be running: beyond the kernel's pid limit.
         let dead = dir + "/.p.json.tmp-4194999-17", live = dir + "/.q.json.tmp-1-5", profile = dir + "/p.json"
-        for f in [dead, live, profile] { FileManager.default.createFile(atPath: f, contents: Data("x".utf8)) }
+        for f in [dead, live, profile] { #expect(FileManager.default.createFile(atPath: f, contents: Data("x".utf8))) }
         #expect(ProfileStore(directory: dir).sweepAbandonedWrites() == 1)
         #expect(!FileManager.default.fileExists(atPath: dead))
         #expect(FileManager.default.fileExists(atPath: live), "a writer still running (pid 1) keeps its file")

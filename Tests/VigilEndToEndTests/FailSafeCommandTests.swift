@@ -12,8 +12,8 @@ import VigilCore
         let dir = try makeTempDirectory("vigil-failsafe")
         try FileManager.default.createDirectory(atPath: dir + "/models", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let file = dir + "/models/opt-vigilnone-svc.json"
-        FileManager.default.createFile(atPath: file, contents: Data("{\"format_version\": 9, \"id\": \"opt-vigilnone-svc\"}\n".utf8),
-                                       attributes: [.posixPermissions: 0o600])
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("{\"format_version\": 9, \"id\": \"opt-vigilnone-svc\"}\n".utf8),
+                                               attributes: [.posixPermissions: 0o600]))
         return (dir, file)
     }
 

@@ -20,7 +20,7 @@ struct StormTests {
         p.environment = env
         // A file, not a pipe: the storm's background jobs must not hold the test's read end.
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-storm-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        #expect(FileManager.default.createFile(atPath: log, contents: nil))
         defer { try? FileManager.default.removeItem(atPath: log) }
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         p.standardError = FileHandle.nullDevice

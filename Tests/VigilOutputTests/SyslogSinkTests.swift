@@ -225,7 +225,7 @@ func freePort() throws -> UInt16 {
         }
 
         func drop() {
-            lock.withLock {
+            _ = lock.withLock {
                 shutdown(current, Int32(SHUT_RDWR))
             }
         }

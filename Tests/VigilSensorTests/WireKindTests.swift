@@ -80,7 +80,8 @@ import VigilCore
             let code = line.split(separator: "/*").first.map(String.init) ?? ""
             let parts = code.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: ","))) }
             guard parts.count == 2, parts[0].hasPrefix("VG_CTR_"), !parts[0].hasSuffix("_BASE"), parts[0] != "VG_CTR_MAX" else { continue }
-            declared[parts[0]] = try #require(UInt32(parts[1]), "\(parts[0]) = '\(parts[1])'")
+            let value: UInt32 = try #require(UInt32(parts[1]), "\(parts[0]) = '\(parts[1])'")
+            declared[parts[0]] = value  // (assigned directly, the optional subscript made the #require a no-op)
         }
         #expect(declared.count >= 10, "parsed \(declared)")
         let counters = Sensor.failureCounters.map(\.1.rawValue)

@@ -1,6 +1,6 @@
 public import Foundation
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 /// Polls `condition` until it holds or `seconds` pass (for threads the test does not own).

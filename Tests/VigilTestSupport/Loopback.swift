@@ -1,6 +1,6 @@
-public import Foundation
+import Foundation
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 /// A TCP listener on 127.0.0.1 with a kernel-chosen port, accepting in the background.

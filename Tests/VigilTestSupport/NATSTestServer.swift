@@ -53,7 +53,7 @@ public final class NATSTestServer: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDirectory, "-l", logPath] + extraArgs
         p.standardOutput = FileHandle.nullDevice
-        FileManager.default.createFile(atPath: logPath + ".stderr", contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath + ".stderr", contents: nil)  // the server's stderr, read only in failure messages
         p.standardError = FileHandle(forWritingAtPath: logPath + ".stderr")
         try p.run()
         process = p

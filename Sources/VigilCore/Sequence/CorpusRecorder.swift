@@ -90,7 +90,9 @@ public final class CorpusRecorder {
             let full = root + "/" + path
             if !FileManager.default.fileExists(atPath: full) {
                 try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-                FileManager.default.createFile(atPath: full, contents: nil, attributes: [.posixPermissions: 0o600])
+                guard FileManager.default.createFile(atPath: full, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                    throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: full])
+                }
             }
             guard let h = FileHandle(forWritingAtPath: full) else {
                 throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: full])
