@@ -193,6 +193,47 @@ struct LearnKernelTests {
         #expect(try sixWriteReports() == 1, "new again once removed, reported once")
     }
 
+    /// Steady state sends nothing: once a process's repeated work is learned, judging it
+    /// puts no record at all on the ring buffer, by the kernel's own counters of records
+    /// submitted (the sensor filtered to this one process, so the host's own novelty and
+    /// execs do not count).
+    @Test func aLearnedSteadyWorkloadSubmitsNoRecords() throws {
+        try BPFTestGate.check()
+        let loop = "i=0; while [ $i -lt 300 ]; do echo x; i=$((i+1)); done >/dev/null"
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // Four rounds, each started by a line on stdin: three learned, the fourth judged.
+        shell.arguments = ["-c", (0..<4).map { _ in "read x; \(loop)" }.joined(separator: "; ") + "; read x"]
+        let input = Pipe()
+        shell.standardInput = input
+        try shell.run()
+        defer { if shell.isRunning { shell.terminate() } }
+        Thread.sleep(forTimeInterval: 0.2)
+        var o = SensorOptions()
+        o.mode = .detect
+        o.pid = shell.processIdentifier
+        let sensor = try Sensor(options: o)
+        try sensor.setSlotMode(16, .learn)
+        try sensor.assignProfile(pid: shell.processIdentifier, slot: 16)
+        func submitted() -> UInt64 { sensor.stats.kernelEmitted.values.reduce(0, +) }
+        func round() throws -> UInt64 {
+            let before = submitted()
+            input.fileHandleForWriting.write(Data("\n".utf8))
+            _ = try drain(sensor, for: 0.3)
+            return submitted() - before
+        }
+        let first = try round()
+        _ = try round()
+        _ = try round()
+        try sensor.setSlotMode(16, .monitor)
+        let judged = try round()
+        let idle = try drain(sensor, for: 0.5).count
+        #expect(first > 0, "the first round is new behaviour, reported while learning")
+        #expect(judged == 0, "a learned round, judged: \(judged) records submitted")
+        #expect(idle == 0)
+        #expect(sensor.stats.totalKernelDrops == 0)
+    }
+
     @Test func preloadedNgramsAreNotReported() throws {
         try BPFTestGate.check()
         var o = SensorOptions()
