@@ -255,6 +255,23 @@ func stepConfigurations() -> [Configuration] {
     return configs
 }
 
+/// With --baseline-object FILE (another build's vigil.bpf.o, same wire format): enforce
+/// and the pending loop on that object too, in the same interleaved run, for a before/after.
+func baselineObjectConfigurations() -> [Configuration] {
+    let path = stringArgument("--baseline-object", default: "")
+    guard !path.isEmpty else { return [] }
+    return [
+        Configuration(name: "baseline object: enforce (steady, learned)", describe: "enforce with \(path)") {
+            var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.objectPath = path
+            return try learnedLoop(Sensor(options: o))
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1, execSeq: 1) },
+        Configuration(name: "baseline object: enforce (pending its profile)", describe: "the loop never named, with \(path)") {
+            var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.objectPath = path
+            return try learnedLoop(Sensor(options: o))
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1, execSeq: 0) },
+    ]
+}
+
 func runSensorBenchmark() throws {
     let reps = argument("--reps", default: 5)
     let iterations = argument("--iterations", default: 2_000_000)
@@ -299,7 +316,7 @@ func runSensorBenchmark() throws {
             var o = SensorOptions(); o.mode = .detect; o.execGuard = true
             return try learnedLoop(Sensor(options: o))
         } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1, execSeq: 0) },
-    ] + stepConfigurations()
+    ] + stepConfigurations() + baselineObjectConfigurations()
     // --only: the configurations whose names start with one of these (none and floor always).
     configs = configs.enumerated().filter { i, c in i < 2 || only.isEmpty || only.contains { c.name.hasPrefix($0) } }.map(\.element)
     var samples: [[Sample]] = Array(repeating: [], count: configs.count)
@@ -382,6 +399,6 @@ case "sensor":
         exit(1)
     }
 default:
-    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N] [--chunks K] [--only NAME,...] [--run-time]\n       vigil-bench sha256 [--mib N] [--reps N]\n       vigil-bench loop|floor|sleepers|synth-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
+    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N] [--chunks K] [--only NAME,...] [--run-time] [--baseline-object FILE]\n       vigil-bench sha256 [--mib N] [--reps N]\n       vigil-bench loop|floor|sleepers|synth-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
     exit(2)
 }
