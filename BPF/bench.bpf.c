@@ -1,9 +1,39 @@
-/* bench.bpf.c: the floor for overhead measurements: an empty program on the same hook the
- * syscall stream uses. Never loaded by the agent (the sensor switches it off); only the
- * benchmark turns it on, to measure what attaching anything at all to sys_enter costs. */
+/* bench.bpf.c: programs for overhead measurements only, never loaded by the agent (the
+ * sensor switches them off; vigil-bench turns one on at a time, SensorOptions.benchmarkLoad).
+ *
+ * vg_bench_floor is the floor: an empty program on the hook the syscall stream uses, what
+ * attaching anything at all to sys_enter costs. The vg_bench_step_* programs are the
+ * learn/enforce sys_enter path of syscalls.bpf.c cut short after one step of
+ * vg_learn_steps (learn.bpf.c), built from the same code: the difference between two of
+ * them is what that step costs. */
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vg_bench_floor, struct pt_regs *regs, long nr)
 {
     return 0;
 }
+
+/* The part of vg_sys_enter before the n-gram check: whose call it is. */
+static __always_inline int vg_bench_steps(long nr, const int upto)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!vg_wanted(tgid))
+        return 0;
+    vg_learn_steps(tgid, (__u32)nr, upto);
+    return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vg_bench_step_storage, struct pt_regs *regs, long nr) { return vg_bench_steps(nr, VG_STEP_STORAGE); }
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vg_bench_step_view, struct pt_regs *regs, long nr) { return vg_bench_steps(nr, VG_STEP_VIEW); }
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vg_bench_step_hash, struct pt_regs *regs, long nr) { return vg_bench_steps(nr, VG_STEP_HASH); }
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vg_bench_step_lookup, struct pt_regs *regs, long nr) { return vg_bench_steps(nr, VG_STEP_LOOKUP); }
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vg_bench_step_all, struct pt_regs *regs, long nr) { return vg_bench_steps(nr, VG_STEP_ALL); }

@@ -7,7 +7,10 @@
  *     for k = newest .. oldest:  state = (state ^ call[k]) * 0x100000001b3
  *     h = state ^ (n << 56); h = fmix64(h); if h == 0: h = 1
  *
- * A known n-gram is counted in place (vg_known_ngrams) and nothing leaves the kernel. A new
+ * A known n-gram is counted in place (vg_known_ngrams) and nothing leaves the kernel; for a
+ * judged slot (monitor, enforce) a thread remembers the last known n-grams it met
+ * (vg_history.hit_hash) and answers their repeats without the map lookup, adding their
+ * counts to the map in batches (VG_HIT_FLUSH, and at the thread's exit). A new
  * one is reported once as a vg_novelty record; for a slot in learn mode (vg_slot_modes) it
  * is added to the known map first, so the next occurrence is already known; for a slot in
  * enforce mode the process is marked deviating at once. A judged process (monitor or
@@ -34,6 +37,41 @@ static __always_inline __u32 vg_history_call(const struct vg_history *h, __u32 p
     return back < filled ? h->calls[(pos - back) & (VG_NGRAM_MAX - 1)] : VG_START_SYMBOL;
 }
 
+/* Brings cached n-gram `i`'s count in vg_known_ngrams up to date with its hits, stamping
+ * it seen now (an entry user space removed meanwhile is simply gone). */
+static __always_inline void vg_flush_hits(struct vg_history *h, __u32 slot, __u32 i)
+{
+    i &= VG_HIT_CACHE - 1;
+    __u32 pending = h->hit_pending[i];
+    if (!pending)
+        return;
+    h->hit_pending[i] = 0;
+    struct vg_ngram_key key = { .profile = slot, ._pad0 = 0, .hash = h->hit_hash[i] };
+    struct vg_seen *seen = bpf_map_lookup_elem(&vg_known_ngrams, &key);
+    if (seen) {
+        __sync_fetch_and_add(&seen->count, pending);
+        seen->last_ns = bpf_ktime_get_ns();
+    }
+}
+
+/* Counts every cached hit and forgets them: the slot, the mode or the known map may have
+ * changed. */
+static __always_inline void vg_drop_hits(struct vg_history *h)
+{
+    for (__u32 i = 0; i < VG_HIT_CACHE; i++) {
+        vg_flush_hits(h, h->slot, i);
+        h->hit_hash[i] = 0;
+    }
+}
+
+/* At a thread's exit: its cached hits are counted, not lost. */
+static __always_inline void vg_learn_thread_exit(void)
+{
+    struct vg_history *h = bpf_task_storage_get(&vg_history, bpf_get_current_task_btf(), 0, 0);
+    if (h)
+        vg_drop_hits(h);
+}
+
 static __always_inline void vg_learn_reset_history(void)
 {
     struct task_struct *task = bpf_get_current_task_btf();
@@ -45,7 +83,16 @@ static __always_inline void vg_learn_reset_history(void)
     }
 }
 
-static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
+/* How far vg_learn_steps goes: all the way (the agent), or, for vigil-bench only
+ * (bench.bpf.c), up to the end of one step, so that each step's cost can be measured as
+ * the difference between two programs built from this same code. */
+#define VG_STEP_STORAGE 1 /* the thread's task storage */
+#define VG_STEP_VIEW 2    /* + the cached slot and responses (vg_procs_gen) */
+#define VG_STEP_HASH 3    /* + the history update and the n-gram hash */
+#define VG_STEP_LOOKUP 4  /* + the known-map lookup, the hit not counted */
+#define VG_STEP_ALL 5     /* + the hit counted and stamped, the novelty path */
+
+static __always_inline void vg_learn_steps(__u32 tgid, __u32 nr, const int upto)
 {
     struct task_struct *task = bpf_get_current_task_btf();
     struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -57,15 +104,20 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
             vg_count(VG_CTR_HISTORY_FAIL);
         return;
     }
+    if (upto == VG_STEP_STORAGE)
+        return;
     /* The process's slot and responses, cached in the thread's storage while vg_procs
      * has not changed: no hash lookup on the common path. */
     __u32 zero = 0;
     __u64 *gen = bpf_map_lookup_elem(&vg_procs_gen, &zero);
     __u64 now_gen = gen ? *gen : 0;
     if (h->gen != now_gen || now_gen == 0) {
+        vg_drop_hits(h); /* counted under the slot they were seen in */
         struct vg_view v = vg_proc_view(tgid);
         h->slot = v.slot;
         h->flags = v.flags;
+        __u32 *modep = v.slot ? bpf_map_lookup_elem(&vg_slot_modes, &v.slot) : 0;
+        h->mode = modep ? *modep : 0;
         h->gen = now_gen;
     }
     if (h->flags & VG_RESP_KILL) {
@@ -75,6 +127,8 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     __u32 slot = h->slot;
     if (slot == 0)
         return; /* watched for responses only, or not watched */
+    if (upto == VG_STEP_VIEW)
+        return;
     __u32 pos = (h->pos + 1) & (VG_NGRAM_MAX - 1);
     h->pos = pos;
     h->calls[pos] = nr;
@@ -98,17 +152,49 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     if (!h->from_exec && filled < n)
         return;
     __u64 state = VG_FNV_SEED;
-    for (__u32 k = 0; k < VG_NGRAM_MAX; k++) {
-        if (k >= n)
-            break;
-        state = (state ^ vg_history_call(h, pos, filled, k)) * VG_FNV_PRIME;
+    if (filled >= n) {
+        /* The common case: a full window, no start symbols to place. */
+        for (__u32 k = 0; k < VG_NGRAM_MAX; k++) {
+            if (k >= n)
+                break;
+            state = (state ^ h->calls[(pos - k) & (VG_NGRAM_MAX - 1)]) * VG_FNV_PRIME;
+        }
+    } else {
+        for (__u32 k = 0; k < VG_NGRAM_MAX; k++) {
+            if (k >= n)
+                break;
+            state = (state ^ vg_history_call(h, pos, filled, k)) * VG_FNV_PRIME;
+        }
     }
     __u64 hash = vg_fmix(state ^ ((__u64)n << 56));
+    if (upto == VG_STEP_HASH) {
+        barrier_var(hash); /* keep the hash computed though nothing uses it */
+        return;
+    }
 
     __u32 flags = 0;
     if (slot != VG_SLOT_PENDING) {
+        /* A judged slot's n-gram this thread already found known: no lookup. The cache is
+         * emptied whenever vg_procs_gen moves (a removal from the known map among others),
+         * so it answers as the map would. */
+        __u32 i = hash & (VG_HIT_CACHE - 1);
+        bool cached = !(h->mode & VG_SLOT_MODE_LEARN);
+        if (upto != VG_STEP_LOOKUP && cached && h->hit_hash[i] == hash) {
+            if (++h->hit_pending[i] >= VG_HIT_FLUSH)
+                vg_flush_hits(h, slot, i);
+            return;
+        }
         struct vg_ngram_key key = { .profile = slot, ._pad0 = 0, .hash = hash };
         struct vg_seen *seen = bpf_map_lookup_elem(&vg_known_ngrams, &key);
+        if (upto == VG_STEP_LOOKUP)
+            return;
+        if (seen && cached) {
+            vg_flush_hits(h, slot, i); /* the n-gram it replaces */
+            h->hit_hash[i] = hash;
+            __sync_fetch_and_add(&seen->count, 1);
+            seen->last_ns = bpf_ktime_get_ns();
+            return;
+        }
         if (seen) {
             __u64 count = __sync_fetch_and_add(&seen->count, 1);
             /* Last-seen is for ageing baselines (days), not for timing: reading the clock
@@ -158,6 +244,14 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
                 vg_count(VG_CTR_KNOWN_SYSCALLS_FULL);
         }
     } else {
+        /* Pending: the thread's cache holds n-grams reported already for this process
+         * (no counts: no slot to count them in), so a repeat costs no map update. Naming
+         * the process moves vg_procs_gen, which empties the cache. */
+        __u32 i = hash & (VG_HIT_CACHE - 1);
+        if (h->hit_hash[i] == hash)
+            return;
+        h->hit_hash[i] = hash;
+        h->hit_pending[i] = 0;
         struct vg_pending_key pkey = { .tgid = tgid, ._pad0 = 0, .hash = hash };
         __u8 one = 1;
         if (bpf_map_update_elem(&vg_pending_seen, &pkey, &one, BPF_NOEXIST) != 0)
@@ -178,4 +272,9 @@ static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
     for (__u32 k = 0; k < VG_NGRAM_MAX; k++)
         r->calls[k] = k < n ? vg_history_call(h, pos, filled, n - 1 - k) : 0;
     vg_submit(r, VG_KIND_NOVELTY, 0);
+}
+
+static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
+{
+    vg_learn_steps(tgid, nr, VG_STEP_ALL);
 }

@@ -163,7 +163,9 @@ struct {
     __type(value, __u32);
 } vg_slot_modes SEC(".maps");
 
-/* Moved on by user space after each change it makes to vg_procs (the kernel's own changes
+/* Moved on by user space after each change it makes to vg_procs, to vg_slot_modes, and
+ * after it removes known n-grams (they invalidate vg_history's cached hits; additions do
+ * not: a thread caches only hits). (The kernel's own changes to vg_procs
  * come at exec, which resets the thread's cache, and at fork, whose child starts without
  * one). A thread looks its process up in vg_procs again only when this moved. vg_marks
  * needs no such signal: the kernel reads it where it decides (exec), never from a cache. */
@@ -211,6 +213,11 @@ struct {
     __type(value, __u8);
 } vg_judged_seen SEC(".maps");
 
+/* Per thread: how many known n-grams it remembers as known (direct-mapped by the hash's
+ * low bits), and after how many uncounted hits of one it adds them to the map's count. */
+#define VG_HIT_CACHE 8
+#define VG_HIT_FLUSH 64
+
 /* Each thread's most recent syscalls, for its n-grams. Reset at exec. */
 struct vg_history {
     __u32 calls[VG_NGRAM_MAX];
@@ -222,8 +229,16 @@ struct vg_history {
                            * agent, a new thread), so no n-gram is formed until it is full */
     __u32 slot;           /* the process's effective slot and the responses the kernel may */
     __u32 flags;          /* carry out for it (vg_proc_view), as of `gen`, so that a syscall */
-    __u64 gen;            /* need not look them up: valid while `gen` equals vg_procs_gen;
-                           * 0: nothing cached (a new thread, an exec) */
+    __u32 mode;           /* need not look them up, and the slot's VG_SLOT_MODE_*: valid while */
+    __u64 gen;            /* `gen` equals vg_procs_gen; 0: nothing cached (a new thread, an exec) */
+    /* N-gram hashes of `slot` this thread found in vg_known_ngrams since `gen` (0: none), so
+     * that a judged slot's repeats need no map lookup; and each one's hits since its count
+     * in the map was last brought up to date (at VG_HIT_FLUSH, when it is replaced, when
+     * `gen` moves, at the thread's exit). Not used for a learning slot, whose counts the
+     * calibration reads exactly. For a process pending its profile, the n-grams already
+     * reported for it (vg_pending_seen), without counts. */
+    __u64 hit_hash[VG_HIT_CACHE];
+    __u32 hit_pending[VG_HIT_CACHE];
 };
 
 struct {

@@ -139,6 +139,8 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(vg_exit, struct task_struct *task)
 {
+    if (vg_mode != VG_MODE_TRACE)
+        vg_learn_thread_exit();
     /* Report the process, not each thread: only the last thread to leave. */
     if (BPF_CORE_READ(task, signal, live.counter) != 0)
         return 0;

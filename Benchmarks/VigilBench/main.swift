@@ -93,9 +93,18 @@ func runLoop() {
         round = { sink &+= getppid() }
     }
     for _ in 0..<max(1, n / 200) { round() } // warm up
-    let start = monotonicNanos(), cpuStart = threadCPUNanos()
-    for _ in 0..<n { round() }
-    let cpu = threadCPUNanos() - cpuStart, elapsed = monotonicNanos() - start
+    // With --chunks K the run is timed in K equal parts and the CPU figure is the cheapest
+    // part's: on a shared VM a part the hypervisor stole time from (counted as this
+    // thread's CPU time by the guest) is thrown away rather than averaged in.
+    let chunks = max(1, argument("--chunks", default: 1)), per = max(1, n / chunks)
+    var cpu = UInt64.max
+    let start = monotonicNanos()
+    for _ in 0..<chunks {
+        let cpuStart = threadCPUNanos()
+        for _ in 0..<per { round() }
+        cpu = min(cpu, (threadCPUNanos() - cpuStart) * UInt64(chunks))
+    }
+    let elapsed = monotonicNanos() - start
     cleanup()
     // First the CPU time this thread spent per syscall (user and kernel, the probes
     // included: they run in the syscall's context), then the wall time. On a shared machine
@@ -176,13 +185,17 @@ struct Sample {
     var events: Int
     var drops: UInt64
     var seconds: Double
+    /// With --run-time: the sys_enter program's own ns per run (the kernel's run-time
+    /// statistics; every task's runs, the loop's by far the most), nil otherwise.
+    var programNsPerRun: Double?
 }
 
-func measure(_ config: Configuration, iterations: Int, cpus: Int) throws -> Sample {
+func measure(_ config: Configuration, iterations: Int, chunks: Int, runTime: Bool, cpus: Int) throws -> Sample {
     let sensor = try config.make()
+    if runTime { try sensor?.enableRunTimeStats() }
     let child = Process()
     child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    child.arguments = ["loop", "--iterations", String(iterations), "--cpu", String(cpus > 1 ? 1 : 0)]
+    child.arguments = ["loop", "--iterations", String(iterations), "--chunks", String(chunks), "--cpu", String(cpus > 1 ? 1 : 0)]
     let out = Pipe()
     child.standardOutput = out
     var events = 0
@@ -196,7 +209,10 @@ func measure(_ config: Configuration, iterations: Int, cpus: Int) throws -> Samp
     let seconds = Double(monotonicNanos() - start) / 1e9
     let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     let ns = Double(text.split(separator: " ").first.map(String.init)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? .nan
-    return Sample(nsPerCall: ns, events: events, drops: sensor?.stats.totalKernelDrops ?? 0, seconds: seconds)
+    let enter = sensor?.programStats().filter { $0.name == "vg_sys_enter" || $0.name.hasPrefix("vg_bench_") } ?? []
+    let runs = enter.map(\.runCount).reduce(0, +)
+    let program = runs > 0 ? Double(enter.map(\.runTimeNanos).reduce(0, +)) / Double(runs) : nil
+    return Sample(nsPerCall: ns, events: events, drops: sensor?.stats.totalKernelDrops ?? 0, seconds: seconds, programNsPerRun: program)
 }
 
 func median(_ xs: [Double]) -> Double {
@@ -204,12 +220,69 @@ func median(_ xs: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
+/// The loop's steady behaviour (getppid, its 6-gram) as slot 1's baseline, in enforce mode.
+func learnedLoop(_ s: Sensor) throws -> Sensor {
+    let getppid: UInt32 = 110
+    try s.preload(slot: 1, syscalls: [getppid], ngrams: [NgramHash.hash([UInt32](repeating: getppid, count: 6))])
+    try s.setSlotMode(1, .enforce)
+    return s
+}
+
+/// The enforce sys_enter path cut short after each of its steps (bench.bpf.c's
+/// vg_bench_step_* programs, alone on sys_enter), and the floor with the agent's
+/// syscalls:* tracepoint programs attached beside it: the breakdown of enforce's cost.
+func stepConfigurations() -> [Configuration] {
+    let steps = [("storage", "+ task storage"), ("view", "+ cached slot (vg_procs_gen)"), ("hash", "+ history and n-gram hash"),
+                 ("lookup", "+ known-map lookup"), ("all", "+ hit counted (the whole check)")]
+    var configs = steps.map { step, name in
+        Configuration(name: "step: \(name)", describe: "vg_bench_step_\(step) alone on sys_enter") {
+            var o = SensorOptions(); o.mode = .detect; o.benchmarkPrograms = ["vg_bench_step_\(step)"]
+            return try learnedLoop(Sensor(options: o))
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) }
+    }
+    configs.append(Configuration(name: "vg_sys_enter alone", describe: "the agent's sys_enter program, nothing else attached") {
+        var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.benchmarkPrograms = ["vg_sys_enter"]
+        return try learnedLoop(Sensor(options: o))
+    } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) })
+    configs.append(Configuration(name: "vg_sys_enter + syscalls:* tracepoints", describe: "the agent's sys_enter program and its tracepoint/syscalls/ programs") {
+        var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.benchmarkPrograms = ["vg_sys_enter"]; o.benchmarkSectionPrefixes = ["tracepoint/syscalls/"]
+        return try learnedLoop(Sensor(options: o))
+    } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) })
+    configs.append(Configuration(name: "floor + syscalls:* tracepoints", describe: "the floor and the agent's tracepoint/syscalls/ programs (files, network)") {
+        var o = SensorOptions(); o.mode = .detect; o.benchmarkPrograms = ["vg_bench_floor"]; o.benchmarkSectionPrefixes = ["tracepoint/syscalls/"]
+        return try Sensor(options: o)
+    })
+    return configs
+}
+
+/// With --baseline-object FILE (another build's vigil.bpf.o, same wire format): enforce
+/// and the pending loop on that object too, in the same interleaved run, for a before/after.
+func baselineObjectConfigurations() -> [Configuration] {
+    let path = stringArgument("--baseline-object", default: "")
+    guard !path.isEmpty else { return [] }
+    return [
+        Configuration(name: "baseline object: enforce (steady, learned)", describe: "enforce with \(path)") {
+            var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.objectPath = path
+            return try learnedLoop(Sensor(options: o))
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1, execSeq: 1) },
+        Configuration(name: "baseline object: enforce (pending its profile)", describe: "the loop never named, with \(path)") {
+            var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.objectPath = path
+            return try learnedLoop(Sensor(options: o))
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1, execSeq: 0) },
+    ]
+}
+
 func runSensorBenchmark() throws {
     let reps = argument("--reps", default: 5)
     let iterations = argument("--iterations", default: 2_000_000)
+    let chunks = argument("--chunks", default: 1)
+    // --run-time: also the kernel's own run time of the sys_enter program (it costs every
+    // program run two clock reads, so the loop's figures are higher in such a run).
+    let runTime = CommandLine.arguments.contains("--run-time")
+    let only = stringArgument("--only", default: "").split(separator: ",").map(String.init)
     let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     pin(to: 0)
-    let configs = [
+    var configs = [
         Configuration(name: "none", describe: "no BPF program attached") { nil },
         Configuration(name: "floor", describe: "empty tp_btf/sys_enter program") {
             var o = SensorOptions(); o.benchmarkFloorOnly = true; return try Sensor(options: o)
@@ -230,21 +303,26 @@ func runSensorBenchmark() throws {
             let s = try Sensor(options: o)
             try s.setSlotMode(1, .learn)
             return s
-        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) },
-        // Enforce with the loop's steady behaviour already in its baseline.
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1, execSeq: 1) },
+        // Enforce with the loop's steady behaviour already in its baseline. The slot is named
+        // for the loop's first exec (its only one): read from the kernel's marks, the exec
+        // count could still be 0 here, leaving the loop pending its profile throughout.
         Configuration(name: "enforce (steady, learned)", describe: "detect mode with the exec guard, the loop's n-grams preloaded") {
             var o = SensorOptions(); o.mode = .detect; o.execGuard = true
-            let s = try Sensor(options: o)
-            let getppid: UInt32 = 110
-            try s.preload(slot: 1, syscalls: [getppid], ngrams: [NgramHash.hash([UInt32](repeating: getppid, count: 6))])
-            try s.setSlotMode(1, .enforce)
-            return s
-        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) },
-    ]
+            return try learnedLoop(Sensor(options: o))
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1, execSeq: 1) },
+        // The same loop never named (user space has not matched its exec to a profile).
+        Configuration(name: "enforce (pending its profile)", describe: "detect mode, the loop's slot never named") {
+            var o = SensorOptions(); o.mode = .detect; o.execGuard = true
+            return try learnedLoop(Sensor(options: o))
+        } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1, execSeq: 0) },
+    ] + stepConfigurations() + baselineObjectConfigurations()
+    // --only: the configurations whose names start with one of these (none and floor always).
+    configs = configs.enumerated().filter { i, c in i < 2 || only.isEmpty || only.contains { c.name.hasPrefix($0) } }.map(\.element)
     var samples: [[Sample]] = Array(repeating: [], count: configs.count)
     for rep in 1...reps {
         for (i, c) in configs.enumerated() {
-            samples[i].append(try measure(c, iterations: iterations, cpus: cpus))
+            samples[i].append(try measure(c, iterations: iterations, chunks: chunks, runTime: runTime, cpus: cpus))
         }
         FileHandle.standardError.write(Data("rep \(rep)/\(reps) done\n".utf8))
     }
@@ -254,10 +332,11 @@ func runSensorBenchmark() throws {
     uname_r: do { _ = Glibc.uname(&uname) }
     let release = withUnsafeBytes(of: &uname.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     print("getppid() loop pinned to one CPU, \(iterations) calls per run, \(reps) interleaved runs per configuration;")
+    if chunks > 1 { print("each run's figure is the cheapest of its \(chunks) equal parts (--chunks);") }
     print("kernel \(release), \(cpus) CPUs. Median (min-max) ns per call; 'added' is over no probes.")
     print("")
-    print("| configuration | ns/call | added ns | added / floor's | events read | events/s | dropped |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| configuration | ns/call | added ns | added / floor's | program ns/run | events read | events/s | dropped |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for (i, c) in configs.enumerated() {
         let ns = samples[i].map(\.nsPerCall)
         let m = median(ns)
@@ -266,8 +345,10 @@ func runSensorBenchmark() throws {
         let rate = Double(samples[i].map(\.events).reduce(0, +)) / samples[i].map(\.seconds).reduce(0, +)
         let drops = samples[i].map(\.drops).reduce(0, +)
         let vsFloor = i < 2 ? "-" : String(format: "%.2fx", added / floorAdded)
-        print(String(format: "| %@ | %.1f (%.1f-%.1f) | %.1f | %@ | %d | %@ | %llu |",
-                     c.name, m, ns.min()!, ns.max()!, added, vsFloor, events,
+        let prog = samples[i].compactMap(\.programNsPerRun)
+        let progText = prog.isEmpty ? "-" : String(format: "%.1f (%.1f-%.1f)", median(prog), prog.min()!, prog.max()!)
+        print(String(format: "| %@ | %.1f (%.1f-%.1f) | %.1f | %@ | %@ | %d | %@ | %llu |",
+                     c.name, m, ns.min()!, ns.max()!, added, vsFloor, progText, events,
                      events > 0 ? String(format: "%.0f", rate) : "-", drops))
     }
 }
@@ -318,6 +399,6 @@ case "sensor":
         exit(1)
     }
 default:
-    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N]\n       vigil-bench sha256 [--mib N] [--reps N]\n       vigil-bench loop|floor|sleepers|synth-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
+    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N] [--chunks K] [--only NAME,...] [--run-time] [--baseline-object FILE]\n       vigil-bench sha256 [--mib N] [--reps N]\n       vigil-bench loop|floor|sleepers|synth-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
     exit(2)
 }

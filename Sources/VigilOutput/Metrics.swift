@@ -415,7 +415,7 @@ public struct AgentMetrics: Sendable {
                          samples: [MetricSample([("mode", mode), ("version", version)], value: 1)]),
             MetricFamily(name: "vigil_uptime_seconds", help: "Seconds since the agent started.", kind: .gauge, samples: one(uptimeSeconds)),
             MetricFamily(name: "vigil_processes", help: "Processes the agent tracks now.", kind: .gauge, samples: one(Double(processesTracked))),
-            MetricFamily(name: "vigil_events_total", help: "Events read from the kernel, by kind.", kind: .counter,
+            MetricFamily(name: "vigil_events_total", help: "Records the kernel submitted to the ring buffer, by kind.", kind: .counter,
                          samples: byLabel("kind", eventsByKind)),
             MetricFamily(name: "vigil_kernel_drops_total", help: "Records the kernel dropped because the ring buffer was full, by kind.",
                          kind: .counter, samples: byLabel("kind", kernelDropsByKind)),

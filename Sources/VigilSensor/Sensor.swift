@@ -126,9 +126,14 @@ public final class Sensor {
         // Switch off, before load, what nobody asked for and what this kernel lacks.
         for program in object.programs {
             let hook = Hook(section: program.section)
-            if program.name == "vg_bench_floor" && !options.benchmarkFloorOnly || program.name != "vg_bench_floor" && options.benchmarkFloorOnly {
-                program.autoload = false
-                continue
+            if Self.isBenchmarkProgram(program.name) || !options.benchmarkPrograms.isEmpty {
+                let wanted = options.benchmarkPrograms.contains(program.name)
+                    || options.benchmarkSectionPrefixes.contains { program.section.hasPrefix($0) }
+                if !wanted {
+                    program.autoload = false
+                    continue
+                }
+                if Self.isBenchmarkProgram(program.name) { continue }
             }
             // The generic sys_enter hook runs for every syscall of every task: loaded only
             // for what needs every syscall (learning, detection, the syscall stream).
@@ -182,7 +187,7 @@ public final class Sensor {
                 if !notices.contains(note) { notices.append(note) }
             }
         }
-        if !options.benchmarkFloorOnly, object.programs.first(where: { Hook(section: $0.section).name == "sched_process_exec" })?.autoload != true {
+        if options.benchmarkPrograms.isEmpty, object.programs.first(where: { Hook(section: $0.section).name == "sched_process_exec" })?.autoload != true {
             throw SensorError("this kernel lacks the sched_process_exec BTF tracepoint, which Vigil needs to see programs start",
                               remedy: "use Linux 5.5 or later with BTF")
         }
@@ -251,6 +256,9 @@ public final class Sensor {
             notices.append("cannot map the ring buffer's positions (\(error)): its fill level reads as 0")
         }
     }
+
+    /// BPF/bench.bpf.c's programs: loaded only when a benchmark names them.
+    static func isBenchmarkProgram(_ name: String) -> Bool { name.hasPrefix("vg_bench_") }
 
     /// The programs of files.bpf.c.
     static let filePrograms: Set<String> = Set(["vg_exit_openat", "vg_exit_openat2", "vg_exit_open", "vg_exit_creat", "vg_enter_mmap", "vg_enter_mprotect"]
@@ -399,8 +407,9 @@ public final class Sensor {
         try procsChanged()
     }
 
-    /// Tells the kernel that `procSlots` changed, after the change: threads that cached
-    /// their process's entry look it up again at their next syscall.
+    /// Tells the kernel that `procSlots`, a slot's mode or the known n-grams (a removal)
+    /// changed, after the change: threads that cached their process's entry, its slot's
+    /// mode and the n-grams they found known look them up again at their next syscall.
     private func procsChanged() throws(BPFError) {
         procsGeneration += 1
         try procsGen.update(UInt32(0), procsGeneration)
@@ -551,7 +560,10 @@ public final class Sensor {
         case .monitor: 0
         case .enforce: VG_SLOT_MODE_GUARD
         }
+        if slotModes.value(slot, as: UInt32.self) == value { return }
         try slotModes.update(slot, value)
+        // Threads cache their slot's mode, and cache known hits only for judged slots.
+        try procsChanged()
     }
 
     /// Adds known syscalls and n-gram hashes for `slot` (profiles loaded from disk), so that
@@ -585,6 +597,8 @@ public final class Sensor {
         for (k, _) in knownNgrams.entries(vg_ngram_key.self, vg_seen.self) {
             if let keep = slots[k.profile], !keep.ngrams.contains(k.hash), knownNgrams.remove(k) { removed += 1 }
         }
+        // Threads remember n-grams they found known: a removed one must be looked up again.
+        if removed > 0 { try procsChanged() }
         return removed
     }
 

@@ -67,8 +67,19 @@ public struct SensorOptions: Sendable {
     /// kernel side stays attached and enforcing if the agent dies; links an earlier agent
     /// left there are replaced once this sensor's are attached. nil: nothing is pinned.
     public var pinDirectory: String?
-    /// Benchmarks only: load nothing but an empty sys_enter program (the overhead floor).
-    public var benchmarkFloorOnly = false
+    /// Benchmarks only: load nothing but the programs named here (BPF/bench.bpf.c's, e.g.
+    /// `vg_bench_floor`, the overhead floor), and those of the agent whose section starts
+    /// with one of `benchmarkSectionPrefixes`. Empty: the agent's programs, never bench.bpf.c's.
+    public var benchmarkPrograms: Set<String> = []
+    /// Benchmarks only, with ``benchmarkPrograms``: also load the agent's programs whose ELF
+    /// section starts with one of these (e.g. `tracepoint/syscalls/`), to measure what
+    /// having them attached costs other syscalls.
+    public var benchmarkSectionPrefixes: [String] = []
+    /// Benchmarks only: load nothing but the empty sys_enter program (the overhead floor).
+    public var benchmarkFloorOnly: Bool {
+        get { benchmarkPrograms == ["vg_bench_floor"] }
+        set { benchmarkPrograms = newValue ? ["vg_bench_floor"] : [] }
+    }
 
     public init() {}
 }

@@ -9,11 +9,13 @@ struct Status: ParsableCommand {
         discussion: """
         Reads the Prometheus metrics endpoint of a running `vigil run` (metrics.listen in its \
         configuration; 127.0.0.1:9464 by default) and prints the same figures for a person: \
-        mode and uptime, profiles by mode and state, events by kind, events the kernel dropped \
+        mode and uptime, profiles by mode and state, events by kind, the records per second \
+        the kernel submits and drops now (two reads --rate-seconds apart; 0/s in a steady \
+        state, where known behaviour is counted in the kernel), events the kernel dropped \
         (flagged loudly: a drop is behaviour nobody saw), findings, actions by outcome, \
         promotions, reloads, how full the kernel ring buffer is, the mean run time of each \
         eBPF program (when the agent has the kernel's BPF run-time statistics on), and each \
-        output's queue, spool and health. Needs no root: it only makes an HTTP request.
+        output's queue, spool and health. Needs no root: it only makes HTTP requests.
 
         Exits 1 when nothing answers at the address, 2 when the address is malformed.
 
@@ -22,6 +24,7 @@ struct Status: ParsableCommand {
           vigil status --config /etc/vigil/vigil.yaml
           vigil status --metrics 127.0.0.1:9464
           vigil status --metrics [::1]:9464
+          vigil status --rate-seconds 5         # records/s over five seconds
           curl -s http://127.0.0.1:9464/metrics    # the same figures, for Prometheus
         """
     )
@@ -31,6 +34,15 @@ struct Status: ParsableCommand {
 
     @Option(help: ArgumentHelp("The agent's configuration file: its metrics.listen is the address.", valueName: "FILE"))
     var config: String?
+
+    @Option(name: .customLong("rate-seconds"), help: ArgumentHelp("Read the metrics twice this many seconds apart, for the records per second the kernel submits and drops (0: read once, no rates).", valueName: "SECONDS"))
+    var rateSeconds: Double = 1
+
+    func validate() throws {
+        guard rateSeconds.isFinite, rateSeconds >= 0, rateSeconds <= 60 else {
+            throw ValidationError("--rate-seconds \(rateSeconds): must be between 0 and 60")
+        }
+    }
 
     func run() throws {
         var address = metrics ?? "127.0.0.1:9464"
@@ -46,6 +58,20 @@ struct Status: ParsableCommand {
             }
             address = listen.hasPrefix(":") ? "127.0.0.1" + listen : listen
         }
+        let first = try read(address)
+        guard rateSeconds > 0 else {
+            Console.raw(StatusReport(first).render(address: address))
+            return
+        }
+        // Two reads: the counters' difference is what the kernel sends now, not since start.
+        let start = Date()
+        Thread.sleep(forTimeInterval: rateSeconds)
+        let second = try read(address)
+        Console.raw(StatusReport(second, earlier: first, seconds: Date().timeIntervalSince(start)).render(address: address))
+    }
+
+    /// The endpoint's samples, or the exit its failure calls for.
+    func read(_ address: String) throws -> [ParsedSample] {
         let text: String
         do {
             text = try MetricsClient.fetch(address, timeoutSeconds: 3)
@@ -73,6 +99,6 @@ struct Status: ParsableCommand {
             Diagnostics.error("\(address) serves Prometheus metrics, but not Vigil's (no vigil_info); is this the address in the agent's metrics.listen?")
             throw ExitCode.failure
         }
-        Console.raw(StatusReport(samples).render(address: address))
+        return samples
     }
 }

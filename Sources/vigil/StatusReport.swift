@@ -6,9 +6,22 @@ import VigilOutput
 /// The agent's metrics, laid out for a person.
 struct StatusReport {
     let byName: [String: [ParsedSample]]
+    /// An earlier read of the same endpoint and the seconds between the two, for rates.
+    let earlier: [String: [ParsedSample]]?
+    let seconds: Double
 
-    init(_ samples: [ParsedSample]) {
+    init(_ samples: [ParsedSample], earlier: [ParsedSample]? = nil, seconds: Double = 0) {
         byName = Dictionary(grouping: samples, by: \.name)
+        self.earlier = earlier.map { Dictionary(grouping: $0, by: \.name) }
+        self.seconds = seconds
+    }
+
+    /// Per second between the earlier read and this one, by `label`, of a labelled counter
+    /// family; nil without an earlier read.
+    func rates(_ name: String, _ label: String) -> [(String, Double)]? {
+        guard let earlier, seconds > 0 else { return nil }
+        let before = Dictionary((earlier[name] ?? []).compactMap { s in s.labels[label].map { ($0, s.value) } }, uniquingKeysWith: { a, _ in a })
+        return pairs(name, label).map { ($0.0, max(0, $0.1 - (before[$0.0] ?? 0)) / seconds) }
     }
 
     func samples(_ name: String) -> [ParsedSample] { byName[name] ?? [] }
@@ -43,6 +56,16 @@ struct StatusReport {
 
         let events = pairs("vigil_events_total", "kind", skipZero: true)
         row("events", events.isEmpty ? "none" : "\(Self.count(events.reduce(0) { $0 + $1.1 })) (" + list(events) + ")")
+
+        // Steady state should be 0/s: known behaviour is counted in the kernel, not sent.
+        if let perKind = rates("vigil_events_total", "kind") {
+            let moving = perKind.filter { $0.1 > 0 }
+            let total = moving.reduce(0) { $0 + $1.1 }
+            let dropRate = (rates("vigil_kernel_drops_total", "kind") ?? []).reduce(0) { $0 + $1.1 }
+            let kinds = moving.map { "\($0.0) \(Self.rate($0.1))" }.joined(separator: ", ")
+            row("kernel records", "\(Self.rate(total))/s submitted" + (moving.isEmpty ? "" : " (\(kinds))")
+                + ", \(Self.rate(dropRate))/s dropped, over \(Self.rate(seconds)) s")
+        }
 
         let drops = pairs("vigil_kernel_drops_total", "kind", skipZero: true)
         let lost = pairs("vigil_sink_lost_events_total", "sink", skipZero: true)
@@ -123,6 +146,10 @@ struct StatusReport {
 
     static func count(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.2f", v)
+    }
+
+    static func rate(_ v: Double) -> String {
+        v == v.rounded() ? String(Int64(v)) : String(format: v < 10 ? "%.2f" : "%.1f", v)
     }
 
     static func bytes(_ v: Double) -> String {

@@ -132,6 +132,108 @@ struct LearnKernelTests {
         #expect(novel.allSatisfy { $0.profileSlot == 12 })
     }
 
+    /// A judged slot's repeats are answered from the thread's cache of known n-grams,
+    /// without a map lookup; their counts still reach the map, exactly once the thread is
+    /// gone (batched meanwhile).
+    @Test func aJudgedProcessCountsEachKnownRepeatExactly() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .detect
+        let sensor = try Sensor(options: o)
+        let write = UInt32(SyscallTable.number("write")!)
+        let sixWrites = NgramHash.hash(Array(repeating: write, count: 6))
+        try sensor.preload(slot: 13, syscalls: [write], ngrams: [sixWrites])
+        try sensor.setSlotMode(13, .monitor)
+        // dash: 500 echoes are 500 write calls in a row (strace shows nothing between them).
+        let (pid, go) = try waitingShell("i=0; while [ $i -lt 500 ]; do echo x; i=$((i+1)); done >/dev/null")
+        try sensor.assignProfile(pid: pid, slot: 13)
+        _ = try drain(sensor, for: 0.1)
+        go()
+        let novel = try drain(sensor, for: 0.3).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
+            if case .novelty(let n) = e.payload { return n } else { return nil }
+        }
+        #expect(!novel.contains { $0.hash == sixWrites }, "six writes are known")
+        let entry = try #require(sensor.knownCounts()[13]?.ngrams.first { $0.hash == sixWrites })
+        #expect(entry.count == 495, "500 writes in a row hold 495 windows of six: counted \(entry.count)")
+        #expect(entry.lastSeen > 0)
+    }
+
+    /// A known n-gram removed from the map is new again at once, also for a thread that
+    /// had it in its cache of known n-grams.
+    @Test func aRemovedNgramIsNewAgainForAThreadThatCachedIt() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .detect
+        let sensor = try Sensor(options: o)
+        let write = UInt32(SyscallTable.number("write")!)
+        let sixWrites = NgramHash.hash(Array(repeating: write, count: 6))
+        try sensor.preload(slot: 14, syscalls: [write], ngrams: [sixWrites, 99])
+        try sensor.setSlotMode(14, .monitor)
+        let loop = "i=0; while [ $i -lt 200 ]; do echo x; i=$((i+1)); done >/dev/null"
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "read x; \(loop); read y; \(loop)"]
+        let input = Pipe()
+        shell.standardInput = input
+        try shell.run()
+        defer { if shell.isRunning { shell.terminate() } }
+        Thread.sleep(forTimeInterval: 0.2)
+        try sensor.assignProfile(pid: shell.processIdentifier, slot: 14)
+        _ = try drain(sensor, for: 0.1)
+        func sixWriteReports() throws -> Int {
+            try drain(sensor, for: 0.3).filter { $0.pid == shell.processIdentifier }.filter {
+                if case .novelty(let n) = $0.payload { return n.hash == sixWrites } else { return false }
+            }.count
+        }
+        input.fileHandleForWriting.write(Data("\n".utf8))
+        #expect(try sixWriteReports() == 0, "known while the map holds it")
+        #expect(try sensor.replaceKnown([14: (syscalls: [write], ngrams: [99])]) == 1)
+        input.fileHandleForWriting.write(Data("\n".utf8))
+        shell.waitUntilExit()
+        #expect(try sixWriteReports() == 1, "new again once removed, reported once")
+    }
+
+    /// Steady state sends nothing: once a process's repeated work is learned, judging it
+    /// puts no record at all on the ring buffer, by the kernel's own counters of records
+    /// submitted (the sensor filtered to this one process, so the host's own novelty and
+    /// execs do not count).
+    @Test func aLearnedSteadyWorkloadSubmitsNoRecords() throws {
+        try BPFTestGate.check()
+        let loop = "i=0; while [ $i -lt 300 ]; do echo x; i=$((i+1)); done >/dev/null"
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // Four rounds, each started by a line on stdin: three learned, the fourth judged.
+        shell.arguments = ["-c", (0..<4).map { _ in "read x; \(loop)" }.joined(separator: "; ") + "; read x"]
+        let input = Pipe()
+        shell.standardInput = input
+        try shell.run()
+        defer { if shell.isRunning { shell.terminate() } }
+        Thread.sleep(forTimeInterval: 0.2)
+        var o = SensorOptions()
+        o.mode = .detect
+        o.pid = shell.processIdentifier
+        let sensor = try Sensor(options: o)
+        try sensor.setSlotMode(16, .learn)
+        try sensor.assignProfile(pid: shell.processIdentifier, slot: 16)
+        func submitted() -> UInt64 { sensor.stats.kernelEmitted.values.reduce(0, +) }
+        func round() throws -> UInt64 {
+            let before = submitted()
+            input.fileHandleForWriting.write(Data("\n".utf8))
+            _ = try drain(sensor, for: 0.3)
+            return submitted() - before
+        }
+        let first = try round()
+        _ = try round()
+        _ = try round()
+        try sensor.setSlotMode(16, .monitor)
+        let judged = try round()
+        let idle = try drain(sensor, for: 0.5).count
+        #expect(first > 0, "the first round is new behaviour, reported while learning")
+        #expect(judged == 0, "a learned round, judged: \(judged) records submitted")
+        #expect(idle == 0)
+        #expect(sensor.stats.totalKernelDrops == 0)
+    }
+
     @Test func preloadedNgramsAreNotReported() throws {
         try BPFTestGate.check()
         var o = SensorOptions()

@@ -111,6 +111,40 @@ struct StatusCommandTests {
         #expect(err.contains("not Vigil's"))
     }
 
+    /// Records per second from two reads: what the kernel submits now, 0/s in a steady state.
+    @Test func recordsPerSecondComeFromTwoReads() throws {
+        func families(novelty: UInt64) -> [MetricFamily] {
+            var m = AgentMetrics()
+            m.mode = "enforce"
+            m.version = "test"
+            m.eventsByKind = ["novelty": novelty, "exec": 5]
+            return m.families()
+        }
+        let server = try MetricsServer(listen: "127.0.0.1:0")
+        defer { server.stop() }
+        server.update(families(novelty: 100))
+        let steady = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)", "--rate-seconds", "0.5"])
+        #expect(steady.2 == 0, "\(steady.1)")
+        #expect(steady.0.contains("kernel records 0/s submitted, 0/s dropped"), "\(steady.0)")
+
+        // 50 more novelty records while status waits between its reads.
+        let later = families(novelty: 150)
+        let bump = Thread { Thread.sleep(forTimeInterval: 0.5); server.update(later) }
+        bump.start()
+        let moving = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)", "--rate-seconds", "2"])
+        #expect(moving.2 == 0, "\(moving.1)")
+        let line = try #require(moving.0.split(separator: "\n").first { $0.hasPrefix("kernel records") })
+        #expect(line.contains("(novelty "), "\(line)")
+        let rate = Double(line.split(separator: " ")[2].prefix { $0 != "/" }) ?? -1
+        #expect(rate > 20 && rate <= 25, "50 records over about 2 s: \(line)")
+
+        let once = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)", "--rate-seconds", "0"])
+        #expect(!once.0.contains("kernel records"))
+        let bad = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)", "--rate-seconds", "-1"])
+        #expect(bad.2 == 2)
+        #expect(bad.1.contains("--rate-seconds"))
+    }
+
     @Test func aMalformedAddressIsBadUsage() throws {
         let (_, err, status) = try runVigil(["status", "--metrics", "localhost"])
         #expect(status == 2)

@@ -147,7 +147,7 @@ struct AgentMetricsTests {
         # HELP vigil_processes Processes the agent tracks now.
         # TYPE vigil_processes gauge
         vigil_processes 42
-        # HELP vigil_events_total Events read from the kernel, by kind.
+        # HELP vigil_events_total Records the kernel submitted to the ring buffer, by kind.
         # TYPE vigil_events_total counter
         vigil_events_total{kind="exec"} 10
         vigil_events_total{kind="fork"} 7
