@@ -122,6 +122,7 @@ func timeSave(agent: Agent, clock: BenchClock, interval: Double) -> SaveTimes {
     let start = monotonicNanos()
     agent.afterRead()
     let loop = monotonicNanos() - start
+    agent.waitForSaves()
     return SaveTimes(loopNanos: loop, totalNanos: monotonicNanos() - start)
 }
 
