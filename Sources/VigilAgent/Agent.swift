@@ -34,6 +34,8 @@ public final class Agent {
     let store: ProfileStore
     /// Writes the periodic saves off the loop; the final save at stop waits for it.
     private let writer: ProfileWriter
+    /// Profiles the writer wrote since the last progress report, and whether it finished any.
+    private var savedSinceReport: (wrote: Int, any: Bool) = (0, false)
     private var refused: Set<String>
     /// Baselines that cannot be used, by profile id (``Baselines/bad``): their programs and
     /// the workloads they run in are judged in monitor mode.
@@ -821,7 +823,14 @@ public final class Agent {
             if let r = o.revision { learner.setRevision(r, for: o.id) }
             modelsStamp[o.id + ".json"] = o.stamp
         }
-        if !outcomes.isEmpty || final { progress?.saved(count: outcomes.filter(\.wrote).count, final: final) }
+        // One report per save: once the writer has nothing left (its files may be booked
+        // over several passes of the loop).
+        savedSinceReport.wrote += outcomes.filter(\.wrote).count
+        savedSinceReport.any = savedSinceReport.any || !outcomes.isEmpty
+        if final || (savedSinceReport.any && busy.isEmpty) {
+            progress?.saved(count: savedSinceReport.wrote, final: final)
+            savedSinceReport = (0, false)
+        }
         return busy
     }
 
