@@ -113,6 +113,9 @@ final class Verdict: @unchecked Sendable {
         #expect(!FileManager.default.fileExists(atPath: s.file))
         s.gate.open()
         s.agent.waitForSaves()
+        // The directory checked again now that the writer's files are there.
+        s.clock.advance(seconds: 1)
+        s.agent.afterRead()
         #expect(try Self.ngrams(s.file).contains(Self.hash(["openat", "read", "close"])))
         #expect(try Self.ngrams(s.otherFile).contains(Self.hash(["socket", "connect", "close"])), "what the loop handled meanwhile is saved too")
         s.agent.stop(reason: "test")
