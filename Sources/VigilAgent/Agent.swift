@@ -813,14 +813,19 @@ public final class Agent {
         saveModes()
     }
 
-    /// Books what the background writer finished: each profile's revision as on disk, each
+    /// Books what the background writer finished: each profile's revision as on disk (in the
+    /// learner, and in the detector for a promoted one), each
     /// file's stamp as the agent's own (not tampering), the count for the progress report.
     /// Returns the file names the writer has queued or is writing now.
     @discardableResult
     private func absorbWrites(final: Bool = false) -> Set<String> {
         let (outcomes, busy) = writer.collect()
         for o in outcomes {
-            if let r = o.revision { learner.setRevision(r, for: o.id) }
+            if let r = o.revision {
+                learner.setRevision(r, for: o.id)
+                // A promotion's save: the detector judges what was written.
+                if modes.mode(of: o.id) != .learn { detector.setRevision(r, for: o.id) }
+            }
             modelsStamp[o.id + ".json"] = o.stamp
         }
         // One report per save: once the writer has nothing left (its files may be booked
@@ -931,12 +936,15 @@ public final class Agent {
         let removed = removeDeletedBaselines(present: Set(fresh.map(\.id)).union(refused))
         var updated = 0
         var kernelCopies: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
+        // A file the writer has queued or is writing (a promotion's save) is the agent's
+        // own: what the detector holds is newer than what the file may hold yet.
+        let writing = absorbWrites()
         for p in fresh {
             if learner.profiles[p.id] == nil {
                 learner.add(p, now: t)
                 if let c = modes.register(p.id, created: false, now: t) { changes.append(c) }
             }
-            guard modes.mode(of: p.id) != .learn else { continue }
+            guard modes.mode(of: p.id) != .learn, !writing.contains(p.id + ".json") else { continue }
             // Any difference in the file counts, not only a new revision (a hand-edited
             // file keeps its); compared as encoded, so fields a file does not hold do not.
             if detector.profiles[p.id].map(ProfileCodec.encode) != ProfileCodec.encode(p) {
