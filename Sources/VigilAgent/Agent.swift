@@ -933,12 +933,14 @@ public final class Agent {
             }
         }
         reportedUnusable = reportedUnusable.filter { refused.contains($0.key) }
-        let removed = removeDeletedBaselines(present: Set(fresh.map(\.id)).union(refused))
+        // A file the writer has queued or is writing (a promotion's save) is the agent's
+        // own: not deleted though it may not be there yet, and what the detector holds is
+        // newer than what it may hold yet.
+        let writing = absorbWrites()
+        let removed = removeDeletedBaselines(present: Set(fresh.map(\.id)).union(refused)
+            .union(writing.map { Self.profileID(ofFile: $0) }))
         var updated = 0
         var kernelCopies: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
-        // A file the writer has queued or is writing (a promotion's save) is the agent's
-        // own: what the detector holds is newer than what the file may hold yet.
-        let writing = absorbWrites()
         for p in fresh {
             if learner.profiles[p.id] == nil {
                 learner.add(p, now: t)

@@ -197,4 +197,28 @@ final class Verdict: @unchecked Sendable {
         #expect(saved.ngrams[Self.hash(["openat", "write", "close"])] != nil, "the final save is complete when stop returns")
         #expect(saved.revision == 2)
     }
+
+    /// A reload while a promotion's save is held: the baseline is neither taken as deleted
+    /// (its file is not there yet) nor replaced by an older file, nor counted as updated.
+    @Test func aReloadWhileAPromotionsSaveIsHeldNeitherDropsNorRewindsTheBaseline() throws {
+        let s = try Self.setup()
+        defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        s.agent.handle(Events.exec(500, ppid: 1, Self.svc))
+        s.agent.handle(Self.novelty(500, ["openat", "read", "close"]))
+        let id = ProfileIdentity(executable: Self.svc).id
+        var next = s.agent.configuration.run
+        next.modes = [id: .monitor]
+        s.agent.reload(to: LoadedConfig(config: next, policy: .standard), from: "test.yaml")
+        #expect(s.gate.waitUntilHeld(), "leaving learning, the profile is saved by the writer")
+        s.agent.reload(to: LoadedConfig(config: next, policy: .standard), from: "test.yaml")
+        s.gate.open()
+        s.agent.waitForSaves()
+        s.agent.reload(to: LoadedConfig(config: next, policy: .standard), from: "test.yaml")
+        s.agent.stop(reason: "test")
+        let text = (try? String(contentsOfFile: s.dir + "/out.jsonl", encoding: .utf8)) ?? ""
+        let reloads = text.split(separator: "\n").filter { $0.contains("\"Vigil reloaded") || $0.contains("baselines updated") }
+        #expect(reloads.count == 3, "\(reloads)")
+        #expect(reloads.allSatisfy { $0.contains(" 0 baselines updated") && !$0.contains("removed") }, "\(reloads)")
+        #expect(try ProfileStore.load(file: s.file).ngrams[Self.hash(["openat", "read", "close"])] != nil)
+    }
 }
