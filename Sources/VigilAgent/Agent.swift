@@ -814,9 +814,9 @@ public final class Agent {
     }
 
     /// Books what the background writer finished: each profile's revision as on disk (in the
-    /// learner, and in the detector for a promoted one), each
-    /// file's stamp as the agent's own (not tampering), the count for the progress report.
-    /// Returns the file names the writer has queued or is writing now.
+    /// learner, and in the detector for a promoted one), each file's stamp as the agent's
+    /// own (not tampering), the count for the progress report. Returns the file names the
+    /// writer has queued or is writing now.
     @discardableResult
     private func absorbWrites(final: Bool = false) -> Set<String> {
         let (outcomes, busy) = writer.collect()
