@@ -82,6 +82,12 @@ let package = Package(
             path: "Benchmarks/SinkBench",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "vigil-bench-save",
+            dependencies: ["VigilAgent", "VigilOutput", "VigilSensor", "VigilCore"],
+            path: "Benchmarks/SaveBench",
+            swiftSettings: strict
+        ),
         // Helpers every test target shares (temp dirs, loopback sockets, the test HTTP
         // server, a manual clock, external tools); only test targets depend on it.
         .target(name: "VigilTestSupport", dependencies: ["VigilOutput", "CZlib", "CNats"], path: "Tests/VigilTestSupport", swiftSettings: strict),

@@ -32,6 +32,10 @@ public final class Agent {
     private let metricsServer: MetricsServer?
 
     let store: ProfileStore
+    /// Writes the periodic saves off the loop; the final save at stop waits for it.
+    private let writer: ProfileWriter
+    /// Profiles the writer wrote since the last progress report, and whether it finished any.
+    private var savedSinceReport: (wrote: Int, any: Bool) = (0, false)
     private var refused: Set<String>
     /// Baselines that cannot be used, by profile id (``Baselines/bad``): their programs and
     /// the workloads they run in are judged in monitor mode.
@@ -160,9 +164,12 @@ public final class Agent {
         ((file as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
+    /// `beforeProfileWrite` is called on the background writer's queue before each profile
+    /// is written: tests hold the writer with it.
     public init(configuration c: AgentConfiguration, baselines: Baselines, kernel: any KernelControl, stream: EventStream,
                 clock: any AgentClock = SystemClock(), metricsServer: MetricsServer? = nil, sessionID: Int32? = nil,
-                hasher: BackgroundHasher = BackgroundHasher(), interactive: Bool = false) {
+                hasher: BackgroundHasher = BackgroundHasher(), interactive: Bool = false,
+                beforeProfileWrite: (@Sendable (String) -> Void)? = nil) {
         configuration = c
         self.kernel = kernel
         self.clock = clock
@@ -170,6 +177,7 @@ public final class Agent {
         self.metricsServer = metricsServer
         self.hasher = hasher
         store = ProfileStore(directory: c.run.models)
+        writer = ProfileWriter(store: store, beforeWrite: beforeProfileWrite)
         refused = baselines.refused
         modes = baselines.modes
         for b in baselines.bad { badBaselines[b.profile] = b }
@@ -450,6 +458,7 @@ public final class Agent {
     /// mode changes, a reload asked for, the periodic save and the once-a-second work.
     public func afterRead(reloadRequested: Bool = false) {
         let now = clock.nowNanos()
+        absorbWrites()
         for (path, sha) in hasher.completed() {
             learner.noteBinary(path: path, sha256: sha, now: now)
             for pid in pendingHashes.removeValue(forKey: path) ?? [] {
@@ -479,20 +488,29 @@ public final class Agent {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [:] }
         var out: [String: FileStamp] = [:]
         for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
-            var st = stat()
-            guard stat(directory + "/" + name, &st) == 0 else { continue }
-            out[name] = FileStamp(inode: UInt64(st.st_ino), size: Int64(st.st_size),
-                                  mtime: st.st_mtim.tv_sec * 1_000_000_000 + st.st_mtim.tv_nsec,
-                                  ctime: st.st_ctim.tv_sec * 1_000_000_000 + st.st_ctim.tv_nsec)
+            out[name] = stamp(of: directory + "/" + name)
         }
         return out
+    }
+
+    /// One file's stamp, nil when it does not exist.
+    static func stamp(of path: String) -> FileStamp? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileStamp(inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                         mtime: st.st_mtim.tv_sec * 1_000_000_000 + st.st_mtim.tv_nsec,
+                         ctime: st.st_ctim.tv_sec * 1_000_000_000 + st.st_ctim.tv_nsec)
     }
 
     /// Compares the models directory with how the agent left it; a difference is reported
     /// once (OCSF Application Error) and becomes the new reference.
     func checkModelsDirectory(now: UInt64) {
         guard configuration.command != .learn else { return }
-        let current = Self.stamps(of: config.models)
+        // The writer's finished files become the reference first; a file it has queued or
+        // is writing now is its own change under way, taken when the write is booked.
+        let busy = absorbWrites()
+        var current = Self.stamps(of: config.models)
+        for name in busy { current[name] = modelsStamp[name] }
         guard current != modelsStamp else { return }
         let added = current.keys.filter { modelsStamp[$0] == nil }.sorted()
         let removed = modelsStamp.keys.filter { current[$0] == nil }.sorted()
@@ -738,8 +756,6 @@ public final class Agent {
             apply(c)
             publish(c)
         }
-        // A profile leaving learning was saved: the agent's own write.
-        if !pending.isEmpty { modelsStamp = Self.stamps(of: config.models) }
     }
 
     /// Moves a profile's processes between the learner and the detector after a mode change.
@@ -750,7 +766,7 @@ public final class Agent {
             // and the detector takes over its processes.
             learner.absorbKernelCounts(from: kernel, ids: [id], now: clock.nowNanos())
             if c.from == .learn {
-                learner.save(id, to: store, refused: refused)
+                if !refused.contains(id), let p = learner.profiles[id] { writer.submit([p]) }
                 detector.upsert(learner.profiles[id]!)
             } else if detector.profiles[id] == nil {
                 detector.upsert(learner.profiles[id]!)
@@ -786,12 +802,48 @@ public final class Agent {
         // Only learning profiles are written: the learner's copy of a watched one may
         // have taken in what its processes did before promotion was complete.
         let learning = learner.profiles.keys.filter { modes.mode(of: $0) == .learn }
-        guard !learning.isEmpty || configuration.command == .learn else { saveModes(); return }
-        let ids: [String]? = configuration.command == .learn ? nil : Array(learning)
-        let saved = learner.absorbAndSave(ids: ids, sensor: kernel, store: store, hasher: hasher, refused: refused, final: final, now: clock.nowNanos())
-        progress?.saved(count: saved, final: final)
+        if !learning.isEmpty || configuration.command == .learn {
+            let ids: [String]? = configuration.command == .learn ? nil : Array(learning)
+            writer.submit(learner.absorbAndSnapshot(ids: ids, sensor: kernel, hasher: hasher, refused: refused, final: final, now: clock.nowNanos()))
+        }
+        if final {
+            writer.waitUntilIdle()
+            absorbWrites(final: true)
+        }
         saveModes()
-        modelsStamp = Self.stamps(of: config.models)
+    }
+
+    /// Books what the background writer finished: each profile's revision as on disk (in the
+    /// learner, and in the detector for a promoted one), each file's stamp as the agent's
+    /// own (not tampering), the count for the progress report. Returns the file names the
+    /// writer has queued or is writing now.
+    @discardableResult
+    private func absorbWrites(final: Bool = false) -> Set<String> {
+        let (outcomes, busy) = writer.collect()
+        for o in outcomes {
+            if let r = o.revision {
+                learner.setRevision(r, for: o.id)
+                // A promotion's save: the detector judges what was written.
+                if modes.mode(of: o.id) != .learn { detector.setRevision(r, for: o.id) }
+            }
+            modelsStamp[o.id + ".json"] = o.stamp
+        }
+        // One report per save: once the writer has nothing left (its files may be booked
+        // over several passes of the loop).
+        savedSinceReport.wrote += outcomes.filter(\.wrote).count
+        savedSinceReport.any = savedSinceReport.any || !outcomes.isEmpty
+        if final || (savedSinceReport.any && busy.isEmpty) {
+            progress?.saved(count: savedSinceReport.wrote, final: final)
+            savedSinceReport = (0, false)
+        }
+        return busy
+    }
+
+    /// Blocks until every profile handed to the background writer is on disk and booked
+    /// (tests and benchmarks; the final save at stop does this itself).
+    public func waitForSaves() {
+        writer.waitUntilIdle()
+        absorbWrites()
     }
 
     private func saveModes() {
@@ -885,7 +937,12 @@ public final class Agent {
             }
         }
         reportedUnusable = reportedUnusable.filter { refused.contains($0.key) }
-        let removed = removeDeletedBaselines(present: Set(fresh.map(\.id)).union(refused))
+        // A file the writer has queued or is writing (a promotion's save) is the agent's
+        // own: not deleted though it may not be there yet, and what the detector holds is
+        // newer than what it may hold yet.
+        let writing = absorbWrites()
+        let removed = removeDeletedBaselines(present: Set(fresh.map(\.id)).union(refused)
+            .union(writing.map { Self.profileID(ofFile: $0) }))
         var updated = 0
         var kernelCopies: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
         for p in fresh {
@@ -893,7 +950,7 @@ public final class Agent {
                 learner.add(p, now: t)
                 if let c = modes.register(p.id, created: false, now: t) { changes.append(c) }
             }
-            guard modes.mode(of: p.id) != .learn else { continue }
+            guard modes.mode(of: p.id) != .learn, !writing.contains(p.id + ".json") else { continue }
             // Any difference in the file counts, not only a new revision (a hand-edited
             // file keeps its); compared as encoded, so fields a file does not hold do not.
             if detector.profiles[p.id].map(ProfileCodec.encode) != ProfileCodec.encode(p) {
@@ -933,6 +990,7 @@ public final class Agent {
             let pids = table.records.map(\.pid).filter { detector.profileID(forPid: $0) == id || learner.profileID(forPid: $0) == id }
             detector.remove(profile: id)
             learner.remove(id)
+            writer.cancel(id)
             modes.forget(id)
             inKernel.remove(id)
             badBaselines[id] = nil

@@ -14,32 +14,19 @@ extension Learner {
         }
     }
 
-    /// Writes profile `id` if it changed, unless its file was refused at load; true when written.
-    @discardableResult
-    func save(_ id: String, to store: ProfileStore, refused: Set<String>) -> Bool {
-        guard !refused.contains(id), var p = profiles[id] else { return false }
-        do {
-            let wrote = try store.save(&p)
-            setRevision(p.revision, for: id)
-            return wrote
-        } catch {
-            Diagnostics.error("saving profile \(id): \(error)")
-            return false
-        }
-    }
-
-    /// Takes the finished binary hashes and the kernel's counts, then writes the changed
-    /// profiles among `ids` (nil: all). Returns how many were written.
-    @discardableResult
-    func absorbAndSave(ids: [String]?, sensor: any KernelControl, store: ProfileStore, hasher: BackgroundHasher,
-                       refused: Set<String>, final: Bool, now t: UInt64) -> Int {
+    /// Takes the finished binary hashes and the kernel's counts, then returns the changed
+    /// profiles among `ids` (nil: all) that may be written, as they are now, and forgets that
+    /// they changed: a change from here on makes a profile dirty again, for the next save.
+    /// The writing is the caller's (``ProfileWriter``, off the agent loop).
+    func absorbAndSnapshot(ids: [String]?, sensor: any KernelControl, hasher: BackgroundHasher,
+                           refused: Set<String>, final: Bool, now t: UInt64) -> [Profile] {
         if final { hasher.waitForPending(seconds: 10) }
         for (path, hash) in hasher.completed() { noteBinary(path: path, sha256: hash, now: t) }
         absorbKernelCounts(from: sensor, ids: ids, now: t)
         tick(t)
         let candidates = ids.map { Set($0).intersection(dirty) } ?? dirty
-        let saved = candidates.sorted().filter { save($0, to: store, refused: refused) }.count
+        let snapshot = candidates.sorted().filter { !refused.contains($0) }.compactMap { profiles[$0] }
         markSaved()
-        return saved
+        return snapshot
     }
 }

@@ -16,7 +16,9 @@ import Foundation
 public final class OutputRouter: @unchecked Sendable {
     /// Tuning that rarely needs changing.
     public struct Options: Sendable {
-        /// First retry delay after a failed delivery; doubles up to `retryMaxSeconds`.
+        /// The shortest retry delay after a failed delivery. Without jitter the first, doubling
+        /// up to `retryMaxSeconds`; with it each delay is drawn between this and three times
+        /// the previous one (``RetryBackoff``).
         public var retryInitialSeconds = 0.1
         /// Longest retry delay.
         public var retryMaxSeconds = 5.0
@@ -28,6 +30,9 @@ public final class OutputRouter: @unchecked Sendable {
         public var lossReportIntervalSeconds = 5.0
         /// Longest `Retry-After` a receiver may ask for; longer requests wait this long.
         public var retryAfterMaxSeconds = 300.0
+        /// The randomness that spreads retries (``RetryBackoff``): fresh per agent in
+        /// production, seeded or none in tests.
+        public var retryJitter: RetryJitter = .random()
         /// Bound of each output's dead-letter file (lines a receiver rejected for good).
         public var deadLetterMaxBytes = 64 << 20
         /// Encodes loss health events; nil sends none (they still show in `stats`).
@@ -87,7 +92,8 @@ public final class OutputRouter: @unchecked Sendable {
             let settings = SinkWorker.Settings(capacity: spec.queueCapacity, batchSize: spec.batchSize, batchBytes: spec.batchBytes,
                                                batchWaitSeconds: Double(spec.batchWaitMillis) / 1000,
                                                retryInitial: options.retryInitialSeconds, retryMax: options.retryMaxSeconds,
-                                               retryAfterMax: options.retryAfterMaxSeconds, drainTimeout: options.drainTimeoutSeconds)
+                                               retryAfterMax: options.retryAfterMaxSeconds, drainTimeout: options.drainTimeoutSeconds,
+                                               jitter: options.retryJitter)
             workers.append(SinkWorker(sink: sink, spec: spec, spool: spool, deadLetter: deadLetter, clock: options.clock, settings: settings))
         }
         self.workers = workers

@@ -40,7 +40,8 @@ public struct SinkStats: Sendable, Hashable {
 }
 
 /// Drives one sink on its own thread: a bounded in-memory queue in front, the disk spool
-/// behind it, retries with exponential backoff (or the receiver's `Retry-After`), and a
+/// behind it, retries with jittered exponential backoff (``RetryBackoff``; the receiver's
+/// `Retry-After` as its floor), and a
 /// dead-letter file for lines the receiver rejects for good.
 ///
 /// Order is kept by one rule: everything in memory is older than everything in the spool.
@@ -63,6 +64,8 @@ final class SinkWorker: @unchecked Sendable {
         /// Longest `Retry-After` honoured (a receiver asking for more gets this).
         var retryAfterMax: Double = 300
         var drainTimeout: Double
+        /// The randomness of the backoff (``RetryJitter/random()`` in production).
+        var jitter: RetryJitter = .random()
     }
 
     let spec: OutputSpec?
@@ -159,7 +162,8 @@ final class SinkWorker: @unchecked Sendable {
     private var memoryBatchFull: Bool { queue.count >= settings.batchSize || queueBytes >= settings.batchBytes }
 
     private func run() {
-        var backoff = settings.retryInitial
+        var backoff = RetryBackoff(initial: settings.retryInitial, maximum: settings.retryMax,
+                                   retryAfterMax: settings.retryAfterMax, jitter: settings.jitter)
         cond.lock()
         while true {
             while current == nil && queue.isEmpty && !(spool?.hasPending ?? false) && !closing { cond.wait() }
@@ -184,7 +188,7 @@ final class SinkWorker: @unchecked Sendable {
                 counters.lastRejection = refused.reason
             }
             guard let failure = result.failure else {
-                backoff = settings.retryInitial
+                backoff.reset()
                 counters.down = false
                 counters.lastError = nil
                 counters.unauthorized = nil
@@ -208,13 +212,10 @@ final class SinkWorker: @unchecked Sendable {
                 current = nil
             }
             if closing, pastCloseDeadline { break }
-            var wait = backoff
-            switch failure.kind {
-            case .transient(let after?): wait = min(max(after, 0), settings.retryAfterMax)
-            case .unauthorized: wait = settings.retryMax  // an operator must act; do not hammer
-            default: break
-            }
-            backoff = min(backoff * 2, settings.retryMax)
+            var retryAfter: Double?
+            if case .transient(let after?) = failure.kind { retryAfter = after }
+            var wait = backoff.next(retryAfter: retryAfter)
+            if failure.kind == .unauthorized { wait = settings.retryMax }  // an operator must act; do not hammer
             // Sleep out the whole wait: new lines signal the condition, and waking for each
             // would hammer a dead receiver with connection attempts. Only closing cuts it short.
             let wake = clock.deadline(after: wait)

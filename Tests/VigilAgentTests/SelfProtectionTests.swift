@@ -137,6 +137,9 @@ import VigilTestSupport
             clock.advance(seconds: 1.5)
             agent.afterRead()
         }
+        agent.waitForSaves()
+        clock.advance(seconds: 1.5)
+        agent.afterRead()   // the directory checked again once the writer is done
         #expect(FileManager.default.fileExists(atPath: dir + "/models/" + ProfileIdentity(executable: Self.svc).id + ".json"), "the agent saved")
         agent.stop(reason: "test")
         let text = (try? String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)) ?? ""

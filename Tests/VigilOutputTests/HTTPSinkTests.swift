@@ -15,6 +15,8 @@ import Glibc
         var o = OutputRouter.Options(clock: clock)
         o.retryInitialSeconds = 0.1
         o.retryMaxSeconds = 1.6
+        // These tests check each backoff step exactly; the jitter has its own (RetryBackoffTests).
+        o.retryJitter = .none()
         o.drainTimeoutSeconds = drain
         o.syncIntervalSeconds = 60
         o.lossReportIntervalSeconds = 30

@@ -62,6 +62,8 @@ final class FakeSink: Sink, @unchecked Sendable {
         var o = OutputRouter.Options(clock: clock)
         o.retryInitialSeconds = 0.1
         o.retryMaxSeconds = 0.8
+        // These tests check each backoff step exactly; the jitter has its own (RetryBackoffTests).
+        o.retryJitter = .none()
         o.drainTimeoutSeconds = drain
         // Housekeeping parks at 5 s: never mistaken for a backoff below.
         o.syncIntervalSeconds = 60

@@ -99,6 +99,11 @@ public final class Detector {
         calibrations[profile.id] = nil
     }
 
+    /// Sets a profile's revision after the store saved it (the agent's background writer
+    /// finished the save of a promotion): the copy judged stays equal to its file, so a
+    /// reload does not count it as updated. Its model is unchanged.
+    public func setRevision(_ revision: UInt64, for id: String) { profiles[id]?.revision = revision }
+
     /// Drops profile `id` (its file was deleted and the agent reloaded): its running
     /// processes are judged as what they now are, executables no loaded profile describes.
     public func remove(profile id: String) {
