@@ -74,7 +74,7 @@ import VigilCore
         try p.run()
         defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
         var rec: ProcessRecord?
-        for _ in 0..<100 {
+        for _ in 0..<500 {  // up to 10 s: a loaded machine can take seconds to finish the exec
             rec = ProcScanner.record(pid: p.processIdentifier, procRoot: "/proc", bootNanos: nil, ticksPerSecond: 100, nowNanos: 0)
             // Mid-exec, /proc can show the new executable with the shell's argv still: wait for both.
             if rec?.path == t.dir + "/real-sleep", rec?.argv.first == t.dir + "/napper" { break }
