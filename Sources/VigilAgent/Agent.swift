@@ -779,6 +779,11 @@ public final class Agent {
     private func flushChanges() {
         let pending = changes
         changes.removeAll()
+        // What the kernel counted for every profile leaving learning, read in one pass: a
+        // read per profile walked the whole known maps each time, so loading 1,000 baselines
+        // took minutes (Benchmarks/scale.sh).
+        let leaving = pending.filter { ($0.from == .learn || $0.from == nil) && $0.to != .learn && learner.profiles[$0.profile] != nil }.map(\.profile)
+        if !leaving.isEmpty { learner.absorbKernelCounts(from: kernel, ids: leaving, now: clock.nowNanos()) }
         for c in pending {
             apply(c)
             publish(c)
@@ -791,9 +796,9 @@ public final class Agent {
     private func apply(_ c: ModeChange) {
         let id = c.profile
         if c.from == .learn || c.from == nil, c.to != .learn, learner.profiles[id] != nil {
-            // Leaving learning: what the kernel counted is folded in, the baseline saved,
-            // and the detector takes over its processes.
-            learner.absorbKernelCounts(from: kernel, ids: [id], now: clock.nowNanos())
+            // Leaving learning: what the kernel counted was folded in (flushChanges, for
+            // every such profile at once), the baseline saved, and the detector takes over
+            // its processes.
             if c.from == .learn {
                 learner.save(id, to: store, refused: refused)
                 detector.upsert(learner.profiles[id]!)
