@@ -40,8 +40,15 @@ W=$(mktemp -d /tmp/vigil-scale.XXXXXX)
 AGENT=""
 SLEEPERS=""
 cleanup() {
-    [ -n "$AGENT" ] && kill -INT "$AGENT" 2>/dev/null && wait "$AGENT" 2>/dev/null || true
-    [ -n "$SLEEPERS" ] && kill -TERM "$SLEEPERS" 2>/dev/null && wait "$SLEEPERS" 2>/dev/null || true
+    # The sleepers first (their SIGTERM handler kills their whole group), then the agent:
+    # SIGINT, and SIGKILL if it has not stopped within 10 s (it may be mid-load).
+    if [ -n "$SLEEPERS" ]; then kill -TERM "$SLEEPERS" 2>/dev/null || true; wait "$SLEEPERS" 2>/dev/null || true; fi
+    if [ -n "$AGENT" ]; then
+        kill -INT "$AGENT" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$AGENT" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$AGENT" 2>/dev/null || true
+        wait "$AGENT" 2>/dev/null || true
+    fi
     [ "${VIGIL_SCALE_KEEP:-0}" = 1 ] && echo "kept $W" >&2 || rm -rf "$W"
 }
 trap cleanup EXIT
