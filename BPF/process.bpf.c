@@ -27,12 +27,14 @@ static __always_inline __u32 vg_exec_account(__u32 tgid, const char *filename)
         exec_seq = __sync_add_and_fetch(&m->execs, 1);
     } else {
         struct vg_marks fresh = { .execs = 1, .marks = 0 };
-        bpf_map_update_elem(&vg_marks, &tgid, &fresh, BPF_ANY);
+        if (bpf_map_update_elem(&vg_marks, &tgid, &fresh, BPF_ANY) == -7 /* E2BIG */)
+            vg_count(VG_CTR_PROCS_FULL);
     }
     if (!p) {
         /* A program user space has not placed yet: pending, and not acted on. */
         struct vg_proc fresh = { .slot = 0, .exec_seq = 0, .flags = 0, .member = 0 };
-        bpf_map_update_elem(&vg_procs, &tgid, &fresh, BPF_NOEXIST);
+        if (bpf_map_update_elem(&vg_procs, &tgid, &fresh, BPF_NOEXIST) == -7 /* E2BIG */)
+            vg_count(VG_CTR_PROCS_FULL);
     }
     return exec_seq;
 }
@@ -116,12 +118,14 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
         struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
         if (p) {
             struct vg_proc copy = *p;
-            bpf_map_update_elem(&vg_procs, &child_tgid, &copy, BPF_ANY);
+            if (bpf_map_update_elem(&vg_procs, &child_tgid, &copy, BPF_ANY) == -7 /* E2BIG */)
+                vg_count(VG_CTR_PROCS_FULL);
         }
         struct vg_marks *m = bpf_map_lookup_elem(&vg_marks, &tgid);
         if (m) {
             struct vg_marks copy = *m;
-            bpf_map_update_elem(&vg_marks, &child_tgid, &copy, BPF_ANY);
+            if (bpf_map_update_elem(&vg_marks, &child_tgid, &copy, BPF_ANY) == -7 /* E2BIG */)
+                vg_count(VG_CTR_PROCS_FULL);
         }
     }
     struct vg_fork *f = vg_reserve(sizeof *f, VG_KIND_FORK);

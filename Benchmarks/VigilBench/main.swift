@@ -391,6 +391,11 @@ case "synth-profiles":
         FileHandle.standardError.write(Data("vigil-bench: \(error)\n".utf8))
         exit(1)
     }
+case "scale-profiles":
+    do { try runScaleProfiles() } catch {
+        FileHandle.standardError.write(Data("vigil-bench: \(error)\n".utf8))
+        exit(1)
+    }
 case "report":
     runReport()
 case "sensor":
@@ -399,6 +404,6 @@ case "sensor":
         exit(1)
     }
 default:
-    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N] [--chunks K] [--only NAME,...] [--run-time] [--baseline-object FILE]\n       vigil-bench sha256 [--mib N] [--reps N]\n       vigil-bench loop|floor|sleepers|synth-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
+    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N] [--chunks K] [--only NAME,...] [--run-time] [--baseline-object FILE]\n       vigil-bench sha256 [--mib N] [--reps N]\n       vigil-bench loop|floor|sleepers|synth-profiles|scale-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
     exit(2)
 }

@@ -78,6 +78,12 @@ public final class Agent {
     private var statusSample: (events: UInt64, at: UInt64)?
     /// Whether an unreadable /proc/self was reported (once).
     private var reportedSelfMetrics = false
+    /// Profiles with no slot in the kernel: their slot number is beyond the kernel's
+    /// (``KernelControl/profileSlotLimit``, sized at start for the profiles loaded plus room
+    /// to grow), so their processes are pending there and judged in user space only.
+    public private(set) var withoutKernelSlot: Set<String> = []
+    /// Kernel maps whose being full was reported (once per map; the metrics keep counting).
+    private var reportedFull: Set<KernelFailureSite> = []
     /// The last stop or reload signal that came the legitimate way, in words (`status`, logs).
     public private(set) var lastStopSignal: String?
 
@@ -378,7 +384,7 @@ public final class Agent {
                 if n.profileSlot == 0 {
                     // Reported while the process was pending: teach the kernel, so the
                     // profile's other processes do not report it again.
-                    try? kernel.preload(slot: learner.profileSlot(for: id), syscalls: [n.syscall], ngrams: [n.hash])
+                    if !withoutKernelSlot.contains(id) { try? kernel.preload(slot: learner.profileSlot(for: id), syscalls: [n.syscall], ngrams: [n.hash]) }
                 }
             } else if judges {
                 responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos)
@@ -388,7 +394,7 @@ public final class Agent {
                 learner.apply(event, process: record, now: now)
                 if f.profileSlot == 0 {
                     // Reported while pending: teach the kernel for the profile's other processes.
-                    try? kernel.preloadFiles(slot: learner.profileSlot(for: id), [.of(f.operation, path: f.path)])
+                    if !withoutKernelSlot.contains(id) { try? kernel.preloadFiles(slot: learner.profileSlot(for: id), [.of(f.operation, path: f.path)]) }
                 }
             } else if judges {
                 responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos)
@@ -532,6 +538,7 @@ public final class Agent {
             }
         }
         stream.reportSuppressedIfDue(now: now)
+        reportFullMaps(kernel.stats)
         updateMetrics()
         progress?.update(learner: learner, now: now)
     }
@@ -627,6 +634,10 @@ public final class Agent {
     private func loadIntoKernel(_ id: String) {
         guard let mode = modes.mode(of: id) else { return }
         let slot = learner.profileSlot(for: id)
+        guard hasKernelSlot(id) else {
+            loadKnownExecutables(id)
+            return
+        }
         do {
             try kernel.setSlotMode(slot, mode)
             if inKernel.insert(id).inserted {
@@ -645,12 +656,45 @@ public final class Agent {
                 Diagnostics.warning("could not load the destinations, ports and peers of \(id) into the kernel (segmentation would refuse them): \(error)")
             }
         }
-        if let p = learner.profiles[id] {
-            let fresh = p.knownPaths.union(p.executes.keys).subtracting(knownExecutables)
-            if !fresh.isEmpty {
-                knownExecutables.formUnion(fresh)
-                try? kernel.setKnownExecutables(fresh)
-            }
+        loadKnownExecutables(id)
+    }
+
+    /// The executables profile `id` knows, for the exec guard (one set for every profile).
+    private func loadKnownExecutables(_ id: String) {
+        guard let p = learner.profiles[id] else { return }
+        let fresh = p.knownPaths.union(p.executes.keys).subtracting(knownExecutables)
+        if !fresh.isEmpty {
+            knownExecutables.formUnion(fresh)
+            try? kernel.setKnownExecutables(fresh)
+        }
+    }
+
+    /// Whether profile `id`'s slot is one the kernel holds. The first profile beyond them is
+    /// reported as a full vg_slot_modes (OCSF Application Error), each one in the log, and
+    /// all of them counted (`vigil_profiles_without_kernel_slot`, `vigil status`): never
+    /// left unprotected in silence.
+    private func hasKernelSlot(_ id: String) -> Bool {
+        let limit = kernel.profileSlotLimit
+        guard learner.profileSlot(for: id) >= limit else { return true }
+        guard withoutKernelSlot.insert(id).inserted else { return false }
+        let consequence = "profile \(id) and any later ones have no kernel slot: their processes are judged in user space from each distinct n-gram the kernel reports, "
+            + "with no in-kernel guard or segmentation; restart the agent to size the slots for every profile"
+        Diagnostics.warning("kernel map vg_slot_modes is full (\(limit - 1) profile slots): \(consequence)")
+        if withoutKernelSlot.count == 1 {
+            stream.publish(AgentEvent(.capacityReached(map: "vg_slot_modes", capacity: Int(limit) - 1, consequence: consequence), timeNanos: clock.nowNanos()))
+        }
+        return false
+    }
+
+    /// Reports each kernel map found full since the last look, once per map (the counts go
+    /// on in `vigil_kernel_failures_total`).
+    private func reportFullMaps(_ stats: SensorStats) {
+        for site in KernelFailureSite.allCases where (stats.failures[site] ?? 0) > 0 && !reportedFull.contains(site) {
+            guard let full = site.fullMap else { continue }
+            reportedFull.insert(site)
+            let capacity = Int(kernel.mapCapacities[full.map] ?? 0)
+            Diagnostics.warning("kernel map \(full.map) is full (\(capacity) entries, \(stats.failures[site] ?? 0) times so far): \(full.consequence)")
+            stream.publish(AgentEvent(.capacityReached(map: full.map, capacity: capacity, consequence: full.consequence), timeNanos: clock.nowNanos()))
         }
     }
 
@@ -736,7 +780,8 @@ public final class Agent {
             if pinnedMode(id: id, path: learner.profiles[id]?.identity.executable) != nil { modes.pinned.insert(id) }
         }
         loadIntoKernel(id)
-        do { try kernel.assignProfile(pid: pid, slot: learner.profileSlot(for: id), execSeq: execSeqs[pid]) } catch {
+        let slot = withoutKernelSlot.contains(id) ? Sensor.noKernelSlot : learner.profileSlot(for: id)
+        do { try kernel.assignProfile(pid: pid, slot: slot, execSeq: execSeqs[pid]) } catch {
             Diagnostics.warning("could not assign pid \(pid) to profile \(id) in the kernel: \(error)")
         }
     }
@@ -752,6 +797,11 @@ public final class Agent {
     private func flushChanges() {
         let pending = changes
         changes.removeAll()
+        // What the kernel counted for every profile leaving learning, read in one pass: a
+        // read per profile walked the whole known maps each time, so loading 1,000 baselines
+        // took minutes (Benchmarks/scale.sh).
+        let leaving = pending.filter { ($0.from == .learn || $0.from == nil) && $0.to != .learn && learner.profiles[$0.profile] != nil }.map(\.profile)
+        if !leaving.isEmpty { learner.absorbKernelCounts(from: kernel, ids: leaving, now: clock.nowNanos()) }
         for c in pending {
             apply(c)
             publish(c)
@@ -762,9 +812,9 @@ public final class Agent {
     private func apply(_ c: ModeChange) {
         let id = c.profile
         if c.from == .learn || c.from == nil, c.to != .learn, learner.profiles[id] != nil {
-            // Leaving learning: what the kernel counted is folded in, the baseline saved,
-            // and the detector takes over its processes.
-            learner.absorbKernelCounts(from: kernel, ids: [id], now: clock.nowNanos())
+            // Leaving learning: what the kernel counted was folded in (flushChanges, for
+            // every such profile at once), the baseline saved, and the detector takes over
+            // its processes.
             if c.from == .learn {
                 if !refused.contains(id), let p = learner.profiles[id] { writer.submit([p]) }
                 detector.upsert(learner.profiles[id]!)
@@ -955,7 +1005,7 @@ public final class Agent {
             // file keeps its); compared as encoded, so fields a file does not hold do not.
             if detector.profiles[p.id].map(ProfileCodec.encode) != ProfileCodec.encode(p) {
                 detector.upsert(p)
-                kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys))
+                if hasKernelSlot(p.id) { kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys)) }
                 inKernel.insert(p.id)
                 updated += 1
             }
@@ -1180,6 +1230,9 @@ public final class Agent {
         m.eventsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelEmitted[$0] ?? 0) })
         m.kernelDropsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelDrops[$0] ?? 0) })
         m.kernelFailuresBySite = Dictionary(uniqueKeysWithValues: KernelFailureSite.allCases.map { ($0.rawValue, stats.failures[$0] ?? 0) })
+        m.profilesWithoutKernelSlot = withoutKernelSlot.count
+        m.profileSlots = Int(kernel.profileSlotLimit) - 1
+        m.kernelMapCapacity = kernel.mapCapacities.mapValues(UInt64.init)
         m.findingsByKind = responder.findingsByKind
         m.findingsSuppressed = stream.suppressedByWorkload.mapValues(UInt64.init)
         m.sequencesBelowThreshold = detector.sequencesBelowThreshold

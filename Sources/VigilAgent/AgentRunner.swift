@@ -30,7 +30,10 @@ public enum AgentRunner {
         options.mode = c.command == .learn ? .learn : .detect
         options.execGuard = c.command == .enforce || c.command == .run
         options.guardAllProcesses = c.allProcesses
-        options.sizeKnownMaps(for: baselines.profiles)
+        // Processes running now each take a vg_procs entry once found: the built-in size
+        // stays the room for those started later.
+        let running = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { $0.allSatisfy(\.isNumber) }.count ?? 0
+        options.sizeKnownMaps(for: baselines.profiles, processes: running)
         options.sensitiveFiles = c.policy.sensitiveFiles
         options.pinDirectory = c.command == .learn ? nil : c.run.bpfPin
         if let kib = ProcessInfo.processInfo.environment["VIGIL_RING_BUFFER_KIB"] {

@@ -50,11 +50,19 @@ public protocol KernelControl: AnyObject {
     var runTimeStatsEnabled: Bool { get }
     /// Detaches every probe: nothing new arrives, nothing more is enforced.
     func detach()
+    /// Profile slots the kernel holds: 1 ..< this. A profile whose slot is beyond has no
+    /// slot in the kernel (the agent reports it).
+    var profileSlotLimit: UInt32 { get }
+    /// The size of each map that holds profiles or processes, by map name (for reports).
+    var mapCapacities: [String: UInt32] { get }
 }
 
 extension KernelControl {
     /// A kernel without file capture (a fake in tests) holds nothing.
     public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws {}
+    /// A kernel that says nothing of its sizes (a fake) holds the built-in slots.
+    public var profileSlotLimit: UInt32 { 65536 }
+    public var mapCapacities: [String: UInt32] { [:] }
 }
 
 extension Sensor: KernelControl {

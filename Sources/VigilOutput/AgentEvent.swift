@@ -36,6 +36,10 @@ public struct AgentEvent: Sendable, Hashable {
         /// ran, not by the agent: an edit (review, merge) or tampering. Nothing changes in
         /// what is enforced until a reload or restart.
         case modelsChanged(directory: String, added: [String], changed: [String], removed: [String])
+        /// A kernel map that holds profiles or processes is full (`capacity` entries, as
+        /// sized at start): `consequence` says what is not held from now on and how to get
+        /// room. Reported the first time per map; the count goes on in the metrics.
+        case capacityReached(map: String, capacity: Int, consequence: String)
     }
 
     public var kind: Kind
@@ -88,6 +92,9 @@ extension OCSFEncoder {
         case .baselineUnusable(let profile, let file, let reason, let consequence):
             (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .high,
                                                                   "baseline \(profile) (\(file)) cannot be used: \(reason); \(consequence)")
+        case .capacityReached(let map, let capacity, let consequence):
+            (cls, activityID, activityName, severity, message) = (.applicationError, 1, "General Error", .high,
+                                                                  "kernel map \(map) is full (\(capacity) entries): \(consequence)")
         case .modelsChanged(let directory, let added, let changed, let removed):
             let parts = [("added", added), ("changed", changed), ("removed", removed)].filter { !$0.1.isEmpty }
                 .map { "\($0.0) \($0.1.joined(separator: ", "))" }
@@ -135,6 +142,12 @@ extension OCSFEncoder {
                 w.object("unmapped") { w in w.field("output", output); w.field("reason", reason) }
             case .outputRecovered(let output):
                 w.object("unmapped") { w in w.field("output", output) }
+            case .capacityReached(let map, let capacity, let consequence):
+                w.object("unmapped") { w in
+                    w.field("map", map)
+                    w.field("capacity", capacity)
+                    w.field("consequence", consequence)
+                }
             case .baselineUnusable(let profile, let file, let reason, let consequence):
                 w.object("unmapped") { w in
                     w.field("profile", profile)

@@ -333,6 +333,13 @@ public struct AgentMetrics: Sendable {
     /// Failures of the kernel side that lose detail or memory but not the agent, by the site
     /// that failed (`argv-read`, `known-ngrams-full`, ...: one counter per site).
     public var kernelFailuresBySite: [String: UInt64] = [:]
+    /// Profiles with no slot in the kernel (more profiles than its slots): their processes
+    /// are judged in user space only. Should be 0.
+    public var profilesWithoutKernelSlot = 0
+    /// Profile slots the kernel holds (sized at start); 0: not known.
+    public var profileSlots = 0
+    /// The size (max_entries) of each kernel map that holds profiles or processes, by map.
+    public var kernelMapCapacity: [String: UInt64] = [:]
     /// Events an output lost (memory queue and spool both full), by output name. An output
     /// of `sinks` missing here reports its own `SinkStats.lost`; so leave this empty unless
     /// the agent counts losses itself.
@@ -421,6 +428,13 @@ public struct AgentMetrics: Sendable {
                          kind: .counter, samples: byLabel("kind", kernelDropsByKind)),
             MetricFamily(name: "vigil_kernel_failures_total", help: "Failures in the kernel side that cost detail or learning, by the site that failed.",
                          kind: .counter, samples: byLabel("site", kernelFailuresBySite)),
+            MetricFamily(name: "vigil_profiles_without_kernel_slot",
+                         help: "Profiles with no kernel slot (more profiles than the slots sized at start): their processes are judged in user space only.",
+                         kind: .gauge, samples: one(Double(profilesWithoutKernelSlot))),
+            MetricFamily(name: "vigil_kernel_profile_slots", help: "Profile slots the kernel holds, sized at start for the profiles loaded plus room to grow.",
+                         kind: .gauge, samples: one(Double(profileSlots))),
+            MetricFamily(name: "vigil_kernel_map_capacity_entries", help: "Size (max_entries) of each kernel map that holds profiles or processes, as loaded.",
+                         kind: .gauge, samples: byLabel("map", kernelMapCapacity)),
             MetricFamily(name: "vigil_findings_total", help: "Findings reported, by deviation kind.", kind: .counter,
                          samples: byLabel("kind", findingsByKind)),
             MetricFamily(name: "vigil_findings_suppressed_total", help: "Findings held back by the repeat throttle, by workload (-: none).",

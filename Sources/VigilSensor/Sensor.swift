@@ -112,12 +112,18 @@ public final class Sensor {
             try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
             try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))
             try events.setMaxEntries(options.ringBufferBytes)
-            // Sized for what will be preloaded, plus the built-in size as room to learn: a
-            // full map would leave profiles out of the kernel, and their every call novel.
-            try knownSyscalls.setMaxEntries(Self.capacity(knownSyscalls.maxEntries, plus: options.preloadSyscalls))
-            try knownNgrams.setMaxEntries(Self.capacity(knownNgrams.maxEntries, plus: options.preloadNgrams))
         } catch {
             throw SensorError("cannot configure the BPF object: \(error)", remedy: "rebuild Vigil; its BPF object does not match this binary")
+        }
+        // Sized for what will be preloaded, plus the built-in size as room to grow: a full
+        // map would leave profiles out of the kernel (their every call novel, their slots
+        // unjudged there) or processes untracked. Too much to hold is refused here.
+        for (name, _) in MapSizing.maps {
+            guard let map = object.map(named: name) else { continue }
+            let size = try options.sizing.size(of: name, builtIn: map.maxEntries)
+            do { try map.setMaxEntries(size) } catch {
+                throw SensorError("cannot size kernel map \(name) to \(size) entries: \(error)", remedy: "rebuild Vigil; its BPF object does not match this binary")
+            }
         }
 
         // Tracepoint programs find their ids in tracefs: mounted here, once, if no tracefs is
@@ -321,9 +327,19 @@ public final class Sensor {
         }
     }
 
-    /// `base` entries of headroom on top of `preload`, capped at 2^24.
-    static func capacity(_ base: UInt32, plus preload: Int) -> UInt32 {
-        UInt32(min(Int(base) + max(0, preload), 1 << 24))
+    /// The slot of a process whose profile has none in the kernel (beyond
+    /// ``profileSlotLimit``): pending, so the kernel reports each distinct n-gram of it once,
+    /// for user space to judge, rather than nothing (slot 0).
+    public static let noKernelSlot = UInt32(VG_SLOT_PENDING)
+
+    /// Profile slots the kernel holds: 1 ..< this (vg_slot_modes' size, set at load for the
+    /// profiles loaded plus VG_MAX_SLOTS to grow). A profile given a slot beyond it has none
+    /// in the kernel.
+    public var profileSlotLimit: UInt32 { slotModes.maxEntries }
+
+    /// The size (max_entries) of each map ``MapSizing`` sizes, by name, as loaded.
+    public var mapCapacities: [String: UInt32] {
+        Dictionary(uniqueKeysWithValues: MapSizing.maps.compactMap { m in object.map(named: m.name).map { (m.name, $0.maxEntries) } })
     }
 
     /// How many known syscalls and n-grams the kernel can hold (all profiles together).
@@ -549,12 +565,14 @@ public final class Sensor {
         try? procsChanged()
     }
 
-    /// Sets what the kernel does with new n-grams of `slot` (1 ..< 65536; unset slots
+    /// Sets what the kernel does with new n-grams of `slot` (1 ..< ``profileSlotLimit``; unset slots
     /// behave as ``ProfileMode/monitor``): learn adds them to the slot's known maps, then
     /// reports each once; monitor reports them; enforce reports them and marks the process
     /// deviating at once (see ``SensorOptions/execGuard``).
     public func setSlotMode(_ slot: UInt32, _ mode: ProfileMode) throws(BPFError) {
-        guard slot > 0, slot < UInt32(VG_MAX_SLOTS) else { throw BPFError("profile slot \(slot)", errno: ERANGE, detail: "slots are 1 ..< \(VG_MAX_SLOTS)") }
+        guard slot > 0, slot < profileSlotLimit else {
+            throw BPFError("profile slot \(slot)", errno: ERANGE, detail: "vg_slot_modes holds slots 1 ..< \(profileSlotLimit) (sized at start: the profiles loaded plus \(VG_MAX_SLOTS))")
+        }
         let value: UInt32 = switch mode {
         case .learn: VG_SLOT_MODE_LEARN
         case .monitor: 0
@@ -695,6 +713,7 @@ public final class Sensor {
         (.historyStorage, VG_CTR_HISTORY_FAIL),
         (.filePathTruncated, VG_CTR_PATH_TRUNCATED),
         (.namedPathTruncated, VG_CTR_PATH_TRUNCATED_NAMED),
+        (.procsFull, VG_CTR_PROCS_FULL),
     ]
 
     private static func checkPrivileges() throws(SensorError) {

@@ -24,11 +24,12 @@ public enum SensorMode: Sendable, CaseIterable {
 
 /// What the sensor should watch.
 public struct SensorOptions: Sendable {
-    /// Sizes the kernel's known maps for preloading `profiles` (``preloadSyscalls``,
-    /// ``preloadNgrams``).
-    public mutating func sizeKnownMaps(for profiles: some Sequence<Profile>) {
-        preloadSyscalls = profiles.reduce(0) { $0 + $1.syscalls.count }
-        preloadNgrams = profiles.reduce(0) { $0 + $1.ngrams.count }
+    /// Sizes the kernel's profile and process maps for preloading `profiles` and for the
+    /// `processes` running now (``sizing``).
+    public mutating func sizeKnownMaps(for profiles: some Sequence<Profile>, processes: Int = 0) {
+        sizing = MapSizing()
+        sizing.add(profiles)
+        sizing.addProcesses(processes)
     }
 
     public var mode: SensorMode = .trace
@@ -41,11 +42,20 @@ public struct SensorOptions: Sendable {
     public var comm: String?
     /// Ring buffer size in bytes (a power of two, a multiple of the page size).
     public var ringBufferBytes: UInt32 = 16 * 1024 * 1024
+    /// What the start puts in each profile and process map: each is sized to hold it plus
+    /// its built-in size as room to grow (``MapSizing``).
+    public var sizing = MapSizing()
     /// Known syscalls and n-grams the caller will preload (all profiles together): the
     /// kernel's maps are sized to hold them plus room to learn (the built-in sizes, 65,536
     /// syscall and 262,144 n-gram entries, are the headroom).
-    public var preloadSyscalls = 0
-    public var preloadNgrams = 0
+    public var preloadSyscalls: Int {
+        get { sizing.preload["vg_known_syscalls"] ?? 0 }
+        set { sizing.preload["vg_known_syscalls"] = newValue }
+    }
+    public var preloadNgrams: Int {
+        get { sizing.preload["vg_known_ngrams"] ?? 0 }
+        set { sizing.preload["vg_known_ngrams"] = newValue }
+    }
     /// The compiled BPF object; found automatically when nil.
     public var objectPath: String?
     /// Detect mode: a process marked deviating (by user space, or by the kernel the moment a

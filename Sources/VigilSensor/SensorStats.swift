@@ -56,4 +56,20 @@ public enum KernelFailureSite: String, Sendable, Hashable, CaseIterable {
     case filePathTruncated = "file-path-truncated"
     /// A renamed, linked or unlinked name's directory was cut short.
     case namedPathTruncated = "named-path-truncated"
+    /// vg_procs or vg_marks was full: a new process is not tracked by the kernel.
+    case procsFull = "procs-full"
+
+    /// For a site that is a full map: the map, and what is not held once it is full (said
+    /// when the agent reports it, with how to get room).
+    public var fullMap: (map: String, consequence: String)? {
+        let restart = "restart the agent to size the kernel maps for what it holds now"
+        return switch self {
+        case .pendingFull: ("vg_pending_net", "network calls in flight beyond it are not reported (connect, bind, listen)")
+        case .knownNgramsFull: ("vg_known_ngrams", "new n-grams are reported but not learned in the kernel, so they are reported again; " + restart)
+        case .knownSyscallsFull: ("vg_known_syscalls", "new syscalls are reported but not learned in the kernel; " + restart)
+        case .knownFilesFull: ("vg_known_files", "file events are reported but not remembered, so they are reported again; " + restart)
+        case .procsFull: ("vg_procs", "new processes are not tracked by the kernel: no profile slot, no responses, no workload membership; " + restart)
+        default: nil
+        }
+    }
 }

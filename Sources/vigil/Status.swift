@@ -9,9 +9,11 @@ struct Status: ParsableCommand {
         discussion: """
         Reads the Prometheus metrics endpoint of a running `vigil run` (metrics.listen in its \
         configuration; 127.0.0.1:9464 by default) and prints the same figures for a person: \
-        mode and uptime, profiles by mode and state, events by kind, the records per second \
-        the kernel submits and drops now (two reads --rate-seconds apart; 0/s in a steady \
-        state, where known behaviour is counted in the kernel), events the kernel dropped \
+        mode and uptime, profiles by mode and state, the kernel's profile slots (flagged \
+        loudly when a profile has none: its processes are judged in user space only), kernel \
+        maps found full, events by kind, the records per second the kernel submits and drops \
+        now (two reads --rate-seconds apart; 0/s in a steady state, where known behaviour is \
+        counted in the kernel), events the kernel dropped \
         (flagged loudly: a drop is behaviour nobody saw), findings, actions by outcome, \
         promotions, reloads, how full the kernel ring buffer is, the mean run time of each \
         eBPF program (when the agent has the kernel's BPF run-time statistics on), and each \

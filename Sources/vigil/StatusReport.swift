@@ -54,6 +54,18 @@ struct StatusReport {
             .filter { $0.1 != 0 }.sorted { $0.0 < $1.0 }
         row("profiles", profiles.isEmpty ? "none" : "\(Self.count(profiles.reduce(0) { $0 + $1.1 })) (" + list(profiles) + ")")
 
+        let slots = value("vigil_kernel_profile_slots") ?? 0
+        let slotless = value("vigil_profiles_without_kernel_slot") ?? 0
+        if slotless > 0 {
+            row("KERNEL SLOTS", "!! \(Self.count(slotless)) profiles have no kernel slot (all \(Self.count(slots)) taken): their processes are judged in user space only; restart the agent to size the slots")
+        } else if slots > 0 {
+            row("kernel slots", "every profile has one (\(Self.count(slots)) slots)")
+        }
+        let full = pairs("vigil_kernel_failures_total", "site", skipZero: true).filter { $0.0.hasSuffix("-full") }
+        if !full.isEmpty {
+            row("KERNEL MAPS", "!! full: \(list(full)) (times an entry did not fit; see the agent's log for what each loses)")
+        }
+
         let events = pairs("vigil_events_total", "kind", skipZero: true)
         row("events", events.isEmpty ? "none" : "\(Self.count(events.reduce(0) { $0 + $1.1 })) (" + list(events) + ")")
 

@@ -15,6 +15,8 @@ final class FakeKernel: KernelControl {
     var membership: [Int32: Sensor.Membership] = [:]
     var known: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
     var detached = false
+    var profileSlotLimit: UInt32 = 65536
+    var mapCapacities: [String: UInt32] = [:]
 
     func assignProfile(pid: Int32, slot: UInt32, execSeq: UInt32?) throws { slots[pid] = slot }
     func setMembership(pid: Int32, _ m: Sensor.Membership) throws { membership[pid] = m }
@@ -89,7 +91,9 @@ struct Rig {
     static let t0: UInt64 = 1_000_000_000_000
 
     init(_ command: AgentConfiguration.Command, workloads: [String] = [], allProcesses: Bool = false, policy: String? = nil,
-         profiles: [Profile] = [], running: [ProcessRecord] = [], configure: (inout AgentConfiguration) -> Void = { _ in }) throws {
+         profiles: [Profile] = [], running: [ProcessRecord] = [], slotLimit: UInt32 = 65536,
+         configure: (inout AgentConfiguration) -> Void = { _ in }) throws {
+        kernel.profileSlotLimit = slotLimit
         dir = try makeTempDirectory("vigil-agent")
         let models = dir + "/models"
         try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -295,4 +295,21 @@ struct LearnKernelTests {
         try sensor.preload(slot: 1, syscalls: [], ngrams: many)
         #expect(sensor.knownCounts()[1]?.ngrams.count == many.count)
     }
+
+    /// Profile slots and the process maps are sized for the start too: more profiles than
+    /// the built-in 65,536 slots each get one the kernel holds, and a slot beyond them is
+    /// refused by name rather than written where the kernel never looks.
+    @Test func profileSlotsAndProcessMapsAreSizedForTheStart() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .detect
+        o.sizing.preload["vg_slot_modes"] = 100_000
+        o.sizing.addProcesses(20_000)
+        let sensor = try Sensor(options: o)
+        let builtIn = UInt32(65_536)
+        #expect(sensor.profileSlotLimit == builtIn + 100_000)
+        #expect(sensor.mapCapacities["vg_procs"] == builtIn + 20_000 && sensor.mapCapacities["vg_marks"] == builtIn + 20_000)
+        try sensor.setSlotMode(150_000, .enforce)
+        #expect(throws: (any Error).self) { try sensor.setSlotMode(sensor.profileSlotLimit, .enforce) }
+    }
 }

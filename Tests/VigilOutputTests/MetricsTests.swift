@@ -112,6 +112,9 @@ struct AgentMetricsTests {
         m.eventsByKind = ["fork": 7, "exec": 10]
         m.kernelDropsByKind = ["syscall": 3]
         m.kernelFailuresBySite = ["argv-read": 2, "known-files-full": 0]
+        m.profilesWithoutKernelSlot = 1
+        m.profileSlots = 66_535
+        m.kernelMapCapacity = ["vg_slot_modes": 66_536, "vg_procs": 75_000]
         m.spoolLost = ["file:/b": 4]
         m.findingsByKind = ["syscall": 2, "exec": 1]
         m.findingsSuppressed = ["web": 5]
@@ -158,6 +161,16 @@ struct AgentMetricsTests {
         # TYPE vigil_kernel_failures_total counter
         vigil_kernel_failures_total{site="argv-read"} 2
         vigil_kernel_failures_total{site="known-files-full"} 0
+        # HELP vigil_profiles_without_kernel_slot Profiles with no kernel slot (more profiles than the slots sized at start): their processes are judged in user space only.
+        # TYPE vigil_profiles_without_kernel_slot gauge
+        vigil_profiles_without_kernel_slot 1
+        # HELP vigil_kernel_profile_slots Profile slots the kernel holds, sized at start for the profiles loaded plus room to grow.
+        # TYPE vigil_kernel_profile_slots gauge
+        vigil_kernel_profile_slots 66535
+        # HELP vigil_kernel_map_capacity_entries Size (max_entries) of each kernel map that holds profiles or processes, as loaded.
+        # TYPE vigil_kernel_map_capacity_entries gauge
+        vigil_kernel_map_capacity_entries{map="vg_procs"} 75000
+        vigil_kernel_map_capacity_entries{map="vg_slot_modes"} 66536
         # HELP vigil_findings_total Findings reported, by deviation kind.
         # TYPE vigil_findings_total counter
         vigil_findings_total{kind="exec"} 1

@@ -57,6 +57,7 @@ enum vg_counter {
     VG_CTR_KNOWN_SYSCALLS_FULL = 39, /* vg_known_syscalls is full: a new syscall reported, not stored */
     VG_CTR_PATH_TRUNCATED_NAMED = 40, /* a renamed, linked or unlinked name's directory walk was cut short */
     VG_CTR_READ_FAIL_UNIX_PATH = 41, /* a unix socket path could not be read from user memory */
+    VG_CTR_PROCS_FULL = 48,        /* vg_procs or vg_marks is full: a new process is not tracked by the kernel */
     VG_CTR_MAX = 64,
 };
 
