@@ -49,7 +49,9 @@ import VigilCore
             d.waitUntilExit()
             // An edit of the models directory while it runs.
             #expect(FileManager.default.createFile(atPath: dir + "/models/usr-bin-nc.json", contents: Data("{}".utf8), attributes: [.posixPermissions: 0o600]))
-            Thread.sleep(forTimeInterval: 2.5)
+            // The models directory is checked once a second: wait for its report (a fixed
+            // 2.5 s missed it once on a loaded machine), then stop.
+            _ = waitFor(10) { ((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "").contains("usr-bin-nc.json") }
             // The legitimate stop: SIGTERM from the process that started it.
             kill(agent, SIGTERM)
         }
