@@ -126,6 +126,9 @@ enum Samples {
         ("agent-models-changed", AgentEvent(.modelsChanged(directory: "/var/lib/vigil/models", added: ["usr-bin-nc.json"],
                                                            changed: ["usr-sbin-nginx.json"], removed: []),
                                             timeNanos: t0 + 10_000_000_000)),
+        ("agent-capacity", AgentEvent(.capacityReached(map: "vg_slot_modes", capacity: 66_535,
+                                                       consequence: "profile usr-sbin-nginx has no kernel slot: its processes are judged in user space only (no exec guard, no segmentation); restart the agent to resize the slots"),
+                                      timeNanos: t0 + 11_000_000_000)),
     ]
 
     /// Events as an agent with an identity writes them: `metadata.uid` on each (not golden:
