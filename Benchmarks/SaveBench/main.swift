@@ -83,18 +83,6 @@ final class BenchKernel: KernelControl {
     func detach() {}
 }
 
-/// A small deterministic generator, so every run learns the same profiles.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 struct SaveTimes {
     var loopNanos: UInt64
     var totalNanos: UInt64
@@ -108,7 +96,7 @@ struct Run {
 
 let syscallPool: [UInt32] = (0..<60).map { UInt32($0) }
 
-func novelty(pid: Int32, rng: inout SplitMix, length: Int) -> (Event, UInt64, [UInt32]) {
+func novelty(pid: Int32, rng: inout SplitMix64, length: Int) -> (Event, UInt64, [UInt32]) {
     let calls = (0..<length).map { _ in syscallPool[Int(rng.next() % UInt64(syscallPool.count))] }
     let hash = NgramHash.hash(calls)
     let e = Event(timeNanos: 0, pid: pid, tid: pid, comm: "svc", payload: .novelty(.init(profileSlot: 0, calls: calls, hash: hash, newSyscall: false)))
@@ -142,7 +130,7 @@ func runOnce(profiles n: Int, ngrams: Int, counts: Bool) throws -> Run {
     let stream = try EventStream(outputs: run.outputs, spoolDirectory: nil, encoder: OCSFEncoder(productVersion: "bench"))
     let agent = Agent(configuration: c, baselines: try Agent.loadBaselines(c), kernel: kernel, stream: stream, clock: clock)
     agent.start(running: [])
-    var rng = SplitMix(state: 42)
+    var rng = SplitMix64(seed: 42)
     let length = SequenceModel.Parameters.standard.ngramLength
     for i in 0..<n {
         let pid = Int32(10_000 + i)

@@ -22,7 +22,7 @@ func runScaleProfiles() throws {
     let now = UInt64(Date().timeIntervalSince1970) * 1_000_000_000
     let seen = Sighting(host: "bench", at: now, count: 10)
     for i in 0..<n {
-        var rng = SplitMix(seed: UInt64(i) &+ 1)
+        var rng = SplitMix64(seed: UInt64(i) &+ 1)
         var p = Profile(identity: ProfileIdentity(executable: "/opt/vigil-bench-scale/prog-\(i)"))
         // Named syscalls only (the profile format stores names).
         let named = (0..<SyscallTable.count).filter { !SyscallTable.name($0).hasPrefix("syscall_") }.map(UInt32.init)
@@ -56,16 +56,3 @@ func runScaleProfiles() throws {
     print("\(n) profiles of \(ngrams) n-grams, \(syscalls) syscalls, \(destinations) destinations, 1 listening port, \(files) write directories and \(files) mapped files each, written to \(out)")
 }
 
-/// A small deterministic generator (SplitMix64), so the benchmark's profiles are the same
-/// from run to run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// Where retry backoff draws its randomness. Jitter spreads the retries of a fleet of
 /// agents that lost the same collector at the same moment: without it they all come back
@@ -29,25 +30,13 @@ public final class RetryJitter: @unchecked Sendable {
             case .none: return nil
             case .system: return Double.random(in: 0..<1)
             case .seeded(var state):
-                var rng = SplitMix64(state: state)
+                var rng = SplitMix64(seed: state)
                 let v = Double(rng.next() >> 11) / Double(1 << 53)
                 state = rng.state
                 source = .seeded(state)
                 return v
             }
         }
-    }
-}
-
-/// SplitMix64: small, fast, and enough for spreading retries (not for secrets).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -5,23 +5,10 @@ import Testing
 /// A toy profile: the same few request shapes in varying order.
 private func normalTrace(_ seed: Int, requests: Int = 30) -> [UInt32] {
     let shapes: [[UInt32]] = [[3, 3, 4, 6], [5, 3, 4, 6], [5, 197, 3, 3, 6, 4], [54, 3, 4]]
-    var rng = SplitMix(seed: UInt64(seed))
+    var rng = SplitMix64(seed: UInt64(seed))
     var t: [UInt32] = [59, 5, 90, 3, 6, 5, 3, 6]
     for _ in 0..<requests { t += shapes[Int(rng.next() % UInt64(shapes.count))] }
     return t + [6, 1]
-}
-
-/// A tiny deterministic generator so tests do not depend on the system's randomness.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
 }
 
 private func trainModel(_ traces: [[UInt32]], _ p: SequenceModel.Parameters = .standard) -> SequenceModel {
@@ -44,7 +31,7 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     let seen = score(model, train[3])
     #expect(seen.score < 0.5)
 
-    var rng = SplitMix(seed: 99)
+    var rng = SplitMix64(seed: 99)
     let shuffled = train[3].shuffled(using: &rng)
     let s = score(model, shuffled)
     #expect(s.score > 2, "a shuffle of known calls should cost bits per call, got \(s.score)")
@@ -73,7 +60,7 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
 
 @Test func chunkedAndSingleCallFeedingAgree() {
     let model = trainModel((0..<5).map { normalTrace($0) })
-    var rng = SplitMix(seed: 5)
+    var rng = SplitMix64(seed: 5)
     let trace = normalTrace(77).shuffled(using: &rng)
     let whole = score(model, trace)
     let scanner = SequenceScanner(model: model, maxReported: 100)
@@ -97,7 +84,7 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     let known = Set(model.knownNgramHashes())
     #expect(!known.isEmpty)
     // Replaying anything: a call whose full n-gram is in the kernel's set is never anomalous.
-    var rng = SplitMix(seed: 3)
+    var rng = SplitMix64(seed: 3)
     let probe = normalTrace(555) + normalTrace(556).shuffled(using: &rng)
     let scanner = SequenceScanner(model: model)
     var window = [UInt32](repeating: NgramHash.startSymbol, count: model.ngramLength)
@@ -134,7 +121,7 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     #expect(loaded.grams == model.grams)
     #expect(loaded.alertThreshold == 1.5)
     #expect(loaded.knownNgramHashes() == model.knownNgramHashes())
-    var rng = SplitMix(seed: 8)
+    var rng = SplitMix64(seed: 8)
     let probe = normalTrace(9).shuffled(using: &rng)
     #expect(score(loaded, probe) == score(model, probe))
 }
@@ -156,7 +143,7 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     #expect(seen.novelNgrams == 0)
     #expect(seen.novelSyscalls == 0)
     #expect(seen.neighbourDistance < 1e-6)
-    var rng = SplitMix(seed: 7)
+    var rng = SplitMix64(seed: 7)
     let (_, shuffled) = detector.measure(train[3].shuffled(using: &rng))
     #expect(shuffled.novelNgrams > 0.3)
     #expect(shuffled.meanBits > seen.meanBits + 1)

@@ -7,7 +7,7 @@ import VigilTestSupport
 /// sets its length.
 private func service(_ seed: Int, requests: Int) -> [UInt32] {
     let shapes: [[UInt32]] = [[3, 3, 4, 6], [5, 3, 4, 6], [5, 197, 3, 3, 6, 4], [54, 3, 4]]
-    var rng = SplitMix(seed: UInt64(seed) &+ 1000)
+    var rng = SplitMix64(seed: UInt64(seed) &+ 1000)
     var t: [UInt32] = [59, 5, 90, 3, 6, 5, 3, 6]
     for _ in 0..<requests { t += shapes[Int(rng.next() % UInt64(shapes.count))] }
     return t + [6, 1]
@@ -60,7 +60,7 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
 @Test func everyCombinationRisesWithEachViewAndNeverFalls() {
     // Random calibrations and features: raising one view's value never lowers any
     // combination's score, and past every normal value it still raises it (the tie-breaker).
-    var rng = SplitMix(seed: 42)
+    var rng = SplitMix64(seed: 42)
     func u() -> Double { Double(rng.next() % 1_000_000) / 1_000_000 }
     let names = TraceFeatures.names
     let n = 25

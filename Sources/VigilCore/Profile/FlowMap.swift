@@ -183,7 +183,7 @@ public struct FlowMap: Sendable, Hashable {
             """
         for g in frames {
             out += "<rect x=\"\(f(left - 10))\" y=\"\(f(g.top))\" width=\"\(f(boxWidth + 20))\" height=\"\(f(g.bottom - g.top))\" rx=\"8\" fill=\"none\" stroke=\"#888\" stroke-dasharray=\"6 3\"/>\n"
-            out += "<text x=\"\(f(left))\" y=\"\(f(g.top + 15))\" fill=\"#555\">workload \(Self.xml(g.name))</text>\n"
+            out += "<text x=\"\(f(left))\" y=\"\(f(g.top + 15))\" fill=\"#555\">workload \(XMLText.escape(g.name))</text>\n"
         }
         for e in edges {
             guard let y1 = y[e.from], let y2 = y[e.to], let x2 = x[e.to] else { continue }
@@ -191,36 +191,21 @@ public struct FlowMap: Sendable, Hashable {
             if x2 == left {
                 let bend = sx + 60 + abs(ty - sy) / 4
                 out += "<path d=\"M \(f(sx)) \(f(sy)) C \(f(bend)) \(f(sy)) \(f(bend)) \(f(ty)) \(f(sx)) \(f(ty))\" fill=\"none\" stroke=\"#555\" marker-end=\"url(#arrow)\"/>\n"
-                out += "<text x=\"\(f(bend - 10))\" y=\"\(f((sy + ty) / 2))\">\(Self.xml(e.label))</text>\n"
+                out += "<text x=\"\(f(bend - 10))\" y=\"\(f((sy + ty) / 2))\">\(XMLText.escape(e.label))</text>\n"
             } else {
                 out += "<line x1=\"\(f(sx))\" y1=\"\(f(sy))\" x2=\"\(f(x2))\" y2=\"\(f(ty))\" stroke=\"#555\" marker-end=\"url(#arrow)\"/>\n"
-                out += "<text x=\"\(f((sx + x2) / 2 - 20))\" y=\"\(f((sy + ty) / 2 - 4))\">\(Self.xml(e.label))</text>\n"
+                out += "<text x=\"\(f((sx + x2) / 2 - 20))\" y=\"\(f((sy + ty) / 2 - 4))\">\(XMLText.escape(e.label))</text>\n"
             }
         }
         for n in profiles + externals {
             guard let nx = x[n.id], let ny = y[n.id] else { continue }
             let dash = n.kind == .external ? " stroke-dasharray=\"4 3\"" : ""
             out += "<rect x=\"\(f(nx))\" y=\"\(f(ny))\" width=\"\(f(boxWidth))\" height=\"\(f(boxHeight))\" rx=\"6\" fill=\"#f6f8fa\" stroke=\"#333\"\(dash)/>\n"
-            out += "<text x=\"\(f(nx + 8))\" y=\"\(f(ny + 16))\">\(Self.xml(n.label))</text>\n"
+            out += "<text x=\"\(f(nx + 8))\" y=\"\(f(ny + 16))\">\(XMLText.escape(n.label))</text>\n"
             if !n.listens.isEmpty {
-                out += "<text x=\"\(f(nx + 8))\" y=\"\(f(ny + 32))\" fill=\"#555\">listens \(Self.xml(n.listens.joined(separator: ", ")))</text>\n"
+                out += "<text x=\"\(f(nx + 8))\" y=\"\(f(ny + 32))\" fill=\"#555\">listens \(XMLText.escape(n.listens.joined(separator: ", ")))</text>\n"
             }
         }
         return out + "</svg>\n"
-    }
-
-
-    static func xml(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
     }
 }

@@ -78,9 +78,9 @@ public struct ROCCurve: Sendable, Equatable {
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(fmt(left + size + 30))" height="\(fmt(top + size + 60))" \
         viewBox="0 0 \(fmt(left + size + 30)) \(fmt(top + size + 60))" font-family="sans-serif" font-size="12">
-        <title>\(Self.escape(title))</title>
+        <title>\(XMLText.escape(title))</title>
         <rect x="0" y="0" width="100%" height="100%" fill="white"/>
-        <text x="\(fmt(left))" y="24" font-size="14">\(Self.escape(title))</text>
+        <text x="\(fmt(left))" y="24" font-size="14">\(XMLText.escape(title))</text>
 
         """
         for k in 0...5 {
@@ -99,7 +99,7 @@ public struct ROCCurve: Sendable, Equatable {
         for (i, m) in operatingPoints.enumerated() {
             s += "<circle class=\"operating-point\" cx=\"\(x(m.falseAlarmRate))\" cy=\"\(y(m.detectionRate))\" r=\"4\" fill=\"#c03020\"/>\n"
             let label = "\(m.label): \(fmt(m.detectionRate * 100))% detected at \(fmt(m.falseAlarmRate * 100))% false alarms"
-            s += "<text x=\"\(fmt(left + size - 6))\" y=\"\(fmt(top + size - 12 - Double(operatingPoints.count - 1 - i) * 16))\" text-anchor=\"end\" fill=\"#c03020\">\(Self.escape(label))</text>\n"
+            s += "<text x=\"\(fmt(left + size - 6))\" y=\"\(fmt(top + size - 12 - Double(operatingPoints.count - 1 - i) * 16))\" text-anchor=\"end\" fill=\"#c03020\">\(XMLText.escape(label))</text>\n"
         }
         return s + "</svg>\n"
     }
@@ -107,19 +107,5 @@ public struct ROCCurve: Sendable, Equatable {
     private func fmt(_ v: Double) -> String {
         let r = (v * 10).rounded() / 10
         return r == r.rounded() ? String(Int(r)) : String(r)
-    }
-
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for c in text {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
     }
 }
