@@ -85,7 +85,7 @@ import VigilTestSupport
         #expect(rig.agent.learner.profiles[p.id] == nil, "the program is not learned again from nothing")
         let found = Self.unusable(try Self.events(rig))
         #expect(found.count == 1)
-        #expect((found.first?["message"] as? String ?? "").contains(p.id))
+        #expect(((found.first?["message"] as? String) ?? "").contains(p.id))
     }
 
     @Test func onBadBaselineMonitorHoldsTheWorkloadAtMonitorAndSaysSo() throws {
@@ -184,7 +184,7 @@ import VigilTestSupport
         rig.agent.stop(reason: "test")
         let found = Self.unusable(try Self.events(rig))
         #expect(found.count == 1, "reported once, not at every reload: \(found)")
-        #expect((found.first?["message"] as? String ?? "").contains("the copy loaded before stays in force"))
+        #expect(((found.first?["message"] as? String) ?? "").contains("the copy loaded before stays in force"))
         #expect((found.first?["unmapped"] as? [String: Any])?["file"] as? String == path)
     }
 }
