@@ -15,6 +15,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/Benchmarks/lib.sh"  # wait_for
 REPS=5
 WRK_SECONDS=5
 SCALE=1
@@ -267,16 +268,6 @@ run_workloads() {
     )
 }
 
-# wait_for FILE PATTERN SECONDS PID: until FILE holds PATTERN (0) or PID died / time ran out (1).
-wait_for() {
-    local i
-    for i in $(seq 1 $(($3 * 10))); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        kill -0 "$4" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 
 # stop PID SIGNAL: signal a daemon this script started and wait for it to end.
 stop() {

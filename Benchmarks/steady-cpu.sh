@@ -13,6 +13,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/Benchmarks/lib.sh"  # wait_for
 REPS=5
 SECONDS_WINDOW=20
 VIGIL="$ROOT/.build/release/vigil"
@@ -44,15 +45,6 @@ cleanup() {
 trap cleanup EXIT
 log() { echo "steady-cpu: $*" >&2; }
 
-wait_for() { # FILE PATTERN SECONDS PID
-    local i
-    for i in $(seq 1 $(($3 * 10))); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        kill -0 "$4" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 # utime and stime of PID, in clock ticks.
 cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
