@@ -316,20 +316,22 @@ SEC("tracepoint/syscalls/sys_exit_creat")
 int vg_exit_creat(struct vg_sys_exit_args *ctx) { return vg_open_exit(ctx->ret); }
 
 /* mmap(addr, len, prot, flags, fd, off): an executable mapping of a file. */
-SEC("tracepoint/syscalls/sys_enter_mmap")
-int vg_enter_mmap(struct vg_sys_enter_args *ctx)
+static __always_inline int vg_mmap_enter(__u64 prot, __u64 flags, __s32 fd)
 {
-    if (!(ctx->args[2] & PROT_EXEC) || (ctx->args[3] & MAP_ANONYMOUS) || (__s32)ctx->args[4] < 0)
+    if (!(prot & PROT_EXEC) || (flags & MAP_ANONYMOUS) || fd < 0)
         return 0;
     if (vg_mode == VG_MODE_TRACE && !vg_want_files)
         return 0;
     if (!vg_wanted(bpf_get_current_pid_tgid() >> 32))
         return 0;
-    struct file *file = vg_file_of_fd((__s32)ctx->args[4]);
+    struct file *file = vg_file_of_fd(fd);
     if (file)
         vg_file_event(VG_FILE_MAP_EXEC, file, 0);
     return 0;
 }
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int vg_enter_mmap(struct vg_sys_enter_args *ctx) { return vg_mmap_enter(ctx->args[2], ctx->args[3], (__s32)ctx->args[4]); }
 
 struct vg_vma_ctx {
     struct file *file;
@@ -344,21 +346,23 @@ static long vg_vma_file(struct task_struct *task, struct vm_area_struct *vma, vo
 }
 
 /* mprotect(start, len, prot) adding PROT_EXEC to a file mapping that was not executable. */
-SEC("tracepoint/syscalls/sys_enter_mprotect")
-int vg_enter_mprotect(struct vg_sys_enter_args *ctx)
+static __always_inline int vg_mprotect_enter(__u64 start, __u64 prot)
 {
-    if (!(ctx->args[2] & PROT_EXEC))
+    if (!(prot & PROT_EXEC))
         return 0;
     if (vg_mode == VG_MODE_TRACE && !vg_want_files)
         return 0;
     if (!vg_wanted(bpf_get_current_pid_tgid() >> 32))
         return 0;
     struct vg_vma_ctx c = { .file = 0 };
-    bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vg_vma_file, &c, 0);
+    bpf_find_vma(bpf_get_current_task_btf(), start, vg_vma_file, &c, 0);
     if (c.file)
         vg_file_event(VG_FILE_MAP_EXEC, c.file, VG_FILE_VIA_MPROTECT);
     return 0;
 }
+
+SEC("tracepoint/syscalls/sys_enter_mprotect")
+int vg_enter_mprotect(struct vg_sys_enter_args *ctx) { return vg_mprotect_enter(ctx->args[0], ctx->args[2]); }
 
 
 /* Calls that name a file instead of opening it: the target of rename and link, the name
@@ -534,6 +538,32 @@ SEC("tracepoint/syscalls/sys_enter_fchmodat2")
 int vg_enter_fchmodat2(struct vg_sys_enter_args *ctx)
 {
     return vg_adds_exec(ctx->args[2]) ? vg_named_enter((__s32)ctx->args[0], ctx->args[1], VG_FILE_CHMOD_EXEC) : 0;
+}
+
+/* The same entries from sys_enter (syscalls.bpf.c), which learn and detect mode load anyway:
+ * the sensor then leaves every sys_enter_* tracepoint above unloaded, because while any of
+ * them is attached the kernel runs its per-syscall-tracepoint test (perf_syscall_enter) on
+ * every syscall of every task. A call an architecture lacks has a negative number here
+ * (vigil_kernel.h), which no syscall matches. */
+static __always_inline void vg_files_enter(long nr, struct pt_regs *regs)
+{
+    __u64 a1 = VG_SYSCALL_ARG1(regs), a2 = VG_SYSCALL_ARG2(regs), a3 = VG_SYSCALL_ARG3(regs);
+    switch (nr) {
+    case VG_NR_MMAP: vg_mmap_enter(a3, VG_SYSCALL_ARG4(regs), (__s32)VG_SYSCALL_ARG5(regs)); break;
+    case VG_NR_MPROTECT: vg_mprotect_enter(a1, a3); break;
+    case VG_NR_RENAME: vg_named_enter(VG_AT_FDCWD, a2, VG_FILE_VIA_RENAME); break;
+    case VG_NR_RENAMEAT:
+    case VG_NR_RENAMEAT2: vg_named_enter((__s32)a3, VG_SYSCALL_ARG4(regs), VG_FILE_VIA_RENAME); break;
+    case VG_NR_LINK: vg_named_enter(VG_AT_FDCWD, a2, VG_FILE_VIA_LINK); break;
+    case VG_NR_LINKAT: vg_named_enter((__s32)a3, VG_SYSCALL_ARG4(regs), VG_FILE_VIA_LINK); break;
+    case VG_NR_UNLINK: vg_named_enter(VG_AT_FDCWD, a1, VG_FILE_VIA_UNLINK); break;
+    case VG_NR_UNLINKAT: vg_named_enter((__s32)a1, a2, VG_FILE_VIA_UNLINK); break;
+    case VG_NR_CHMOD: if (vg_adds_exec(a2)) vg_named_enter(VG_AT_FDCWD, a1, VG_FILE_CHMOD_EXEC); break;
+    case VG_NR_FCHMOD: if (vg_adds_exec(a2)) vg_named_enter((__s32)a1, 0, VG_FILE_CHMOD_EXEC); break;
+    case VG_NR_FCHMODAT:
+    case VG_NR_FCHMODAT2: if (vg_adds_exec(a3)) vg_named_enter((__s32)a1, a2, VG_FILE_CHMOD_EXEC); break;
+    default: break;
+    }
 }
 
 SEC("tracepoint/syscalls/sys_exit_rename")

@@ -1,7 +1,8 @@
 /* syscalls.bpf.c: the generic syscall hook, sys_enter (a BTF raw tracepoint).
  *
  * sys_enter feeds profiled processes' calls to the n-gram learner (learn.bpf.c), watches
- * for tampering in detect mode, takes the network calls' entry (network.bpf.c) and, when
+ * for tampering in detect mode, takes the network and file calls' entry (network.bpf.c,
+ * files.bpf.c) and, when
  * user space asked for syscall events
  * (vg_want_syscalls), emits one record per syscall of the processes it asked about. It is
  * loaded only when one of those is wanted: `vigil trace` without --syscalls attaches nothing
@@ -32,6 +33,8 @@ int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
         vg_net_enter(VG_KIND_BIND, (__s32)VG_SYSCALL_ARG1(regs), (const void *)VG_SYSCALL_ARG2(regs), (__u32)VG_SYSCALL_ARG3(regs), true);
     else if (nr == VG_NR_LISTEN)
         vg_net_enter(VG_KIND_LISTEN, (__s32)VG_SYSCALL_ARG1(regs), 0, 0, false);
+    else
+        vg_files_enter(nr, regs); /* and the file calls' (files.bpf.c), for the same reason */
 
     if (!vg_want_syscalls)
         return 0;

@@ -19,7 +19,7 @@ typedef struct { __u32 val; } kgid_t;
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
 /* Syscall arguments as the entry code saved them, per architecture (read through
- * VG_SYSCALL_ARG1..3 below, never by field name elsewhere). */
+ * VG_SYSCALL_ARG1..5 below, never by field name elsewhere). */
 #if defined(__TARGET_ARCH_x86)
 struct pt_regs {
     unsigned long di, si, dx, r10, r8, r9;
@@ -28,6 +28,8 @@ struct pt_regs {
 #define VG_SYSCALL_ARG1(r) ((r)->di)
 #define VG_SYSCALL_ARG2(r) ((r)->si)
 #define VG_SYSCALL_ARG3(r) ((r)->dx)
+#define VG_SYSCALL_ARG4(r) ((r)->r10)
+#define VG_SYSCALL_ARG5(r) ((r)->r8)
 #elif defined(__TARGET_ARCH_arm64)
 struct pt_regs {
     unsigned long regs[31];
@@ -37,6 +39,8 @@ struct pt_regs {
 #define VG_SYSCALL_ARG1(r) ((r)->orig_x0)
 #define VG_SYSCALL_ARG2(r) ((r)->regs[1])
 #define VG_SYSCALL_ARG3(r) ((r)->regs[2])
+#define VG_SYSCALL_ARG4(r) ((r)->regs[3])
+#define VG_SYSCALL_ARG5(r) ((r)->regs[4])
 #else
 #error "vigil_kernel.h: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
 #endif
@@ -182,12 +186,38 @@ struct linux_binprm {
 #define VG_NR_LISTEN 50
 #define VG_NR_PTRACE 101
 #define VG_NR_BPF 321
+#define VG_NR_MMAP 9
+#define VG_NR_MPROTECT 10
+#define VG_NR_RENAME 82
+#define VG_NR_RENAMEAT 264
+#define VG_NR_RENAMEAT2 316
+#define VG_NR_LINK 86
+#define VG_NR_LINKAT 265
+#define VG_NR_UNLINK 87
+#define VG_NR_UNLINKAT 263
+#define VG_NR_CHMOD 90
+#define VG_NR_FCHMOD 91
+#define VG_NR_FCHMODAT 268
+#define VG_NR_FCHMODAT2 452
 #else
 #define VG_NR_CONNECT 203
 #define VG_NR_BIND 200
 #define VG_NR_LISTEN 201
 #define VG_NR_PTRACE 117
 #define VG_NR_BPF 280
+#define VG_NR_MMAP 222
+#define VG_NR_MPROTECT 226
+#define VG_NR_RENAME -1 /* arm64 has only the *at forms */
+#define VG_NR_RENAMEAT 38
+#define VG_NR_RENAMEAT2 276
+#define VG_NR_LINK -2
+#define VG_NR_LINKAT 37
+#define VG_NR_UNLINK -3
+#define VG_NR_UNLINKAT 35
+#define VG_NR_CHMOD -4
+#define VG_NR_FCHMOD 52
+#define VG_NR_FCHMODAT 53
+#define VG_NR_FCHMODAT2 452
 #endif
 
 #define FMODE_WRITE 0x2

@@ -148,9 +148,10 @@ public final class Sensor {
                 program.autoload = false
                 continue
             }
-            // When it is loaded, sys_enter also takes the network calls' entry: their own
-            // enter tracepoints would add a test to every other syscall.
-            if sysEnterLoaded && ["vg_enter_connect", "vg_enter_bind", "vg_enter_listen"].contains(program.name) {
+            // When it is loaded, sys_enter also takes the network and file calls' entry:
+            // while any syscalls:sys_enter_* tracepoint is attached, the kernel tests every
+            // other syscall of every task against them too.
+            if sysEnterLoaded && Self.enterPrograms.contains(program.name) {
                 program.autoload = false
                 continue
             }
@@ -266,6 +267,9 @@ public final class Sensor {
     /// BPF/bench.bpf.c's programs: loaded only when a benchmark names them.
     static func isBenchmarkProgram(_ name: String) -> Bool { name.hasPrefix("vg_bench_") }
 
+    /// The syscalls:sys_enter_* programs, whose work vg_sys_enter does when it is loaded.
+    static let enterPrograms: Set<String> = Set(["vg_enter_connect", "vg_enter_bind", "vg_enter_listen", "vg_enter_mmap", "vg_enter_mprotect"]
+        + namedFileCalls.map { "vg_enter_" + $0 })
     /// The programs of files.bpf.c.
     static let filePrograms: Set<String> = Set(["vg_exit_openat", "vg_exit_openat2", "vg_exit_open", "vg_exit_creat", "vg_enter_mmap", "vg_enter_mprotect"]
         + namedFileCalls.flatMap { ["vg_enter_" + $0, "vg_exit_" + $0] })

@@ -141,6 +141,29 @@ struct SensorEndToEndTests {
         #expect(syscalls.contains { if case .syscall(let s) = $0.payload { return s.number == 35 || s.number == 230 } else { return false } })
     }
 
+    @Test func learnAndDetectTakeEveryCallsEntryInSysEnterAndAttachNoEnterTracepoint() throws {
+        try BPFTestGate.check()
+        for mode in [SensorMode.learn, .detect] {
+            var options = SensorOptions()
+            options.mode = mode
+            let sensor = try Sensor(options: options)
+            // While any syscalls:sys_enter_* tracepoint is attached the kernel tests every
+            // syscall against them: sys_enter, loaded anyway, takes their work.
+            #expect(sensor.attachedHooks.contains("tp_btf/sys_enter"))
+            let enters = sensor.attachedHooks.filter { $0.hasPrefix("tracepoint/syscalls/sys_enter_") }
+            #expect(enters.isEmpty, "\(mode): \(enters)")
+            #expect(sensor.attachedHooks.contains("tracepoint/syscalls/sys_exit_openat"))
+            #expect(sensor.attachedHooks.contains("tracepoint/syscalls/sys_exit_renameat2"))
+        }
+        // Without sys_enter (trace --files), the file calls keep their own enter tracepoints.
+        var trace = SensorOptions()
+        trace.files = true
+        let sensor = try Sensor(options: trace)
+        #expect(!sensor.attachedHooks.contains("tp_btf/sys_enter"))
+        #expect(sensor.attachedHooks.contains("tracepoint/syscalls/sys_enter_mmap"))
+        #expect(sensor.attachedHooks.contains("tracepoint/syscalls/sys_enter_renameat2"))
+    }
+
     @Test func withoutSyscallsNoSyscallEventsArrive() throws {
         try BPFTestGate.check()
         let sensor = try Sensor()
