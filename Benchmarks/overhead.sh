@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Overhead, side by side (issue 7): the same workloads under no monitoring, the floor (an
-# empty tp_btf/sys_enter program), vigil learn, vigil enforce on the learned workloads,
+# Overhead, side by side (issues 7, 16): the same workloads under no monitoring, the floor (an
+# empty tp_btf/sys_enter program), vigil learn, vigil trace, vigil monitor and vigil enforce
+# on the learned workloads,
 # auditd (exec+connect rules; every syscall of the workloads), bpftrace counting syscalls
 # per pid, and libbpf-tools' syscount. Interleaved: each round runs every configuration
 # once, so the machine's drift hits all alike. Then the scale runs (profiles, processes).
 #
 #   sudo Benchmarks/overhead.sh [--reps 5] [--wrk-seconds 5] [--no-scale] [--no-build] [--out FILE]
+#                               [--configs 'none,floor,vigil enforce'] [--iterations-divisor N]
 #
 # Prints Markdown tables (vigil-bench report). Installs what it needs from Debian
 # (nginx, wrk, auditd, bpftrace, libbpf-tools) when missing, without starting their
@@ -21,7 +23,12 @@ WRK_SECONDS=5
 SCALE=1
 BUILD=1
 OUT=""
+ONLY_CONFIGS=""
 GETPPID_N=2000000
+# A program just exec'd, timed from its first loop call (no warm-up): FRESH_RUNS processes
+# of FRESH_N getppid() calls each, the median of their figures one sample.
+FRESH_N=20000
+FRESH_RUNS=9
 OPENCLOSE_N=200000
 CONNECT_N=20000
 # auditd writes a record per audited syscall; at its pace the full loops would take minutes.
@@ -35,8 +42,9 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --out) OUT=$2; shift 2 ;;
         --iterations-divisor) # quick trial runs: fewer loop iterations everywhere
-            GETPPID_N=$((GETPPID_N / $2)); OPENCLOSE_N=$((OPENCLOSE_N / $2)); CONNECT_N=$((CONNECT_N / $2)); shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+            GETPPID_N=$((GETPPID_N / $2)); FRESH_N=$((FRESH_N / $2)); OPENCLOSE_N=$((OPENCLOSE_N / $2)); CONNECT_N=$((CONNECT_N / $2)); shift 2 ;;
+        --configs) ONLY_CONFIGS=$2; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "overhead.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -121,6 +129,8 @@ head -c 1024 /dev/zero | tr '\0' 'v' > "$W/nginx/html/index.html"
 cat > "$W/nginx/nginx.conf" <<EOF
 user root;
 worker_processes 1;
+# The service on CPU 1 (where the loops run too), the load generator on CPU 0.
+worker_cpu_affinity 10;
 daemon on;
 pid $W/nginx/nginx.pid;
 error_log $W/nginx/logs/error.log warn;
@@ -219,6 +229,11 @@ run_workloads() {
             sample "$section" "$config" "${kind}_ns" "$(echo "$v" | awk '{ print $1 }')"
             sample "$section" "$config" "${kind}_wall_ns" "$(echo "$v" | awk '{ print $2 }')"
         done
+        local fresh=() r
+        for r in $(seq 1 "$FRESH_RUNS"); do
+            fresh+=("$("$BENCH" loop --kind getppid --iterations $((FRESH_N / div)) --warmup 0 --cpu 1 | awk '{ print $1 }')")
+        done
+        sample "$section" "$config" getppid_fresh_ns "$(printf '%s\n' "${fresh[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
         t1=$(now_ns); c1=$(agent_ticks "$agent")
         if [ -n "$agent" ]; then
             sample "$section" "$config" agent_cpu_ms_per_s_micro "$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", c * 1000 / hz / (t / 1e9) }')"
@@ -230,7 +245,7 @@ run_workloads() {
         master=$(cat "$W/nginx/nginx.pid" 2>/dev/null || true)
         worker=$(pgrep -P "$master" | head -1 || true)
         n0=$(agent_ticks "$worker")
-        out=$(wrk -t1 -c8 -d"${WRK_SECONDS}s" --latency "http://127.0.0.1:$NGINX_PORT/index.html" 2>&1 || true)
+        out=$(taskset -c 0 wrk -t1 -c8 -d"${WRK_SECONDS}s" --latency "http://127.0.0.1:$NGINX_PORT/index.html" 2>&1 || true)
         n1=$(agent_ticks "$worker")
         kill -QUIT "$master" 2>/dev/null || true
         for _ in $(seq 1 50); do [ -e "$W/nginx/nginx.pid" ] || break; sleep 0.1; done
@@ -352,6 +367,14 @@ start_config() {
         "vigil learn")
             "$VIGIL" learn --models "$LEARN_SCRATCH" "${ONLY[@]}" --save-interval 3600 > "$W/learn.out" 2> "$W/learn.err" & AGENT=$!; PIDS+=("$AGENT")
             wait_for "$W/learn.err" 'learning into' 120 "$AGENT" || WHY="vigil learn did not start: $(tail -2 "$W/learn.err")" ;;
+        "vigil trace")
+            # Read-only, host-wide: exec, fork, exit and the network calls of every process.
+            "$VIGIL" trace --output "file:$W/trace.jsonl" > "$W/trace.out" 2> "$W/trace.err" & AGENT=$!; PIDS+=("$AGENT")
+            wait_for "$W/trace.err" 'tracing: ' 120 "$AGENT" || WHY="vigil trace did not start: $(tail -2 "$W/trace.err")" ;;
+        "vigil monitor")
+            # Judges the learned workloads, acts on nothing.
+            "$VIGIL" monitor --models "$LEARNED" "${WORKLOADS[@]}" --control-socket none --output "file:$W/monitor.jsonl" > "$W/monitor.out" 2> "$W/monitor.err" & AGENT=$!; PIDS+=("$AGENT")
+            wait_for "$W/monitor.err" 'monitor: ' 120 "$AGENT" || WHY="vigil monitor did not start: $(tail -2 "$W/monitor.err")" ;;
         "vigil enforce")
             "$VIGIL" enforce --models "$LEARNED" "${WORKLOADS[@]}" --control-socket none --policy "$W/policy.yaml" --output "file:$W/enforce.jsonl" > "$W/enforce.out" 2> "$W/enforce.err" & AGENT=$!; PIDS+=("$AGENT")
             wait_for "$W/enforce.err" 'enforce: ' 120 "$AGENT" || WHY="vigil enforce did not start: $(tail -2 "$W/enforce.err")" ;;
@@ -392,9 +415,10 @@ stop_config() {
         "vigil learn")
             stop "$AGENT" INT
             local d; d=$(drops_from "$W/learn.err"); [ -n "$d" ] && sample main "$1" drops "$d" ;;
-        "vigil enforce")
+        "vigil trace"|"vigil monitor"|"vigil enforce")
             stop "$AGENT" INT
-            local d; d=$(drops_from "$W/enforce.err"); [ -n "$d" ] && sample main "$1" drops "$d" ;;
+            local f="$W/${1#vigil }.err" d
+            d=$(drops_from "$f"); [ -n "$d" ] && sample main "$1" drops "$d" ;;
         "vigil enforce --segment")
             stop "$AGENT" INT
             local d; d=$(drops_from "$W/segment.err"); [ -n "$d" ] && sample main "$1" drops "$d" ;;
@@ -409,7 +433,18 @@ stop_config() {
     return 0
 }
 
-CONFIGS=("none" "floor" "vigil learn" "vigil enforce" "vigil enforce --segment" "auditd exec+connect" "auditd every syscall" "bpftrace (count per pid)" "syscount (libbpf-tools)")
+CONFIGS=("none" "floor" "vigil learn" "vigil trace" "vigil monitor" "vigil enforce" "vigil enforce --segment" "auditd exec+connect" "auditd every syscall" "bpftrace (count per pid)" "syscount (libbpf-tools)")
+# --configs: a comma-separated subset, in this order; a name not above is an error.
+if [ -n "$ONLY_CONFIGS" ]; then
+    IFS=, read -r -a WANTED <<< "$ONLY_CONFIGS"
+    for want in "${WANTED[@]}"; do
+        found=0; for c in "${CONFIGS[@]}"; do [ "$c" = "$want" ] && found=1; done
+        [ $found = 1 ] || { echo "overhead.sh: --configs: unknown configuration '$want' (one of: $(IFS=,; echo "${CONFIGS[*]}"))" >&2; exit 2; }
+    done
+    KEPT=()
+    for c in "${CONFIGS[@]}"; do for want in "${WANTED[@]}"; do [ "$c" = "$want" ] && KEPT+=("$c"); done; done
+    CONFIGS=("${KEPT[@]}")
+fi
 
 # --- learn the workloads for enforce ------------------------------------------------------
 log "learning the workloads into $LEARNED (two passes)"

@@ -39,7 +39,7 @@ func stringArgument(_ name: String, default value: String) -> String {
     return value
 }
 
-/// The child: `vigil-bench loop [--kind getppid|openclose|writefile|connect] --iterations N --cpu C`
+/// The child: `vigil-bench loop [--kind getppid|openclose|writefile|connect] --iterations N --cpu C [--warmup N]`
 /// prints ns per syscall: CPU time of the thread, then wall time. `openclose` opens and closes /dev/null (2 syscalls per round);
 /// `writefile` opens one of 16 files of `--dir` for writing, writes a byte and closes it (3);
 /// `connect` makes a TCP socket, connects it to 127.0.0.1:`--port` where nothing listens
@@ -92,7 +92,9 @@ func runLoop() {
     default:
         round = { sink &+= getppid() }
     }
-    for _ in 0..<max(1, n / 200) { round() } // warm up
+    // Warm-up rounds before the timing (default n/200); `--warmup 0` times the process from
+    // its first loop call, as a program just exec'd meets the probes.
+    for _ in 0..<argument("--warmup", default: max(1, n / 200)) { round() }
     // With --chunks K the run is timed in K equal parts and the CPU figure is the cheapest
     // part's: on a shared VM a part the hypervisor stole time from (counted as this
     // thread's CPU time by the guest) is thrown away rather than averaged in.

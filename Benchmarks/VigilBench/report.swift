@@ -30,6 +30,20 @@ enum VigilBenchStats {
     }
 }
 
+/// Per-round figures from samples taken in the same round (index i of each list: every
+/// configuration runs once per round, in order).
+enum Paired {
+    static func values(_ none: [Double], _ floor: [Double], _ xs: [Double], _ f: (Double, Double, Double) -> Double?) -> [Double] {
+        // A round where one of them did not run would shift the pairs: then none.
+        guard none.count == xs.count, floor.count == xs.count else { return [] }
+        return (0..<xs.count).compactMap { f(none[$0], floor[$0], xs[$0]) }
+    }
+
+    static func cell(_ xs: [Double], _ digits: Int, _ unit: String) -> String {
+        "\(fmt(VigilBenchStats.median(xs), digits))\(unit) (\(fmt(xs.min()!, digits)) to \(fmt(xs.max()!, digits)))"
+    }
+}
+
 func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
 
 func runReport() {
@@ -70,6 +84,7 @@ func runReport() {
         ("openclose_ns", "open(/dev/null)+close loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
         ("writefile_ns", "open(O_WRONLY|O_CREAT|O_TRUNC)+write+close of 16 files loop pinned to one CPU (file capture)", "CPU ns/syscall", 1, false, true),
         ("connect_ns", "socket+connect to a refused 127.0.0.1 port+close loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
+        ("getppid_fresh_ns", "getppid() from a fresh exec, timed from the first call (no warm-up; median of the run's short processes)", "CPU ns/syscall", 1, false, true),
         ("getppid_wall_ns", "getppid() loop, wall time", "wall ns/syscall", 1, false, false),
         ("nginx_rps", "nginx on loopback, wrk", "requests/s", 0, true, false),
         ("nginx_p99_ms", "nginx on loopback, wrk", "p99 latency ms", 2, false, false),
@@ -85,14 +100,15 @@ func runReport() {
         print("")
         var header = "| configuration | \(w.unit) | vs none | vs floor |"
         var rule = "|---|---:|---:|---:|"
-        if w.addedColumn { header += " added ns | added / floor's added |"; rule += "---:|---:|" }
+        if w.addedColumn { header += " added ns | added / floor's added | same ratio per round |"; rule += "---:|---:|---:|" }
+        if w.metric == "nginx_rps" { header += " loss vs none per round |"; rule += "---:|" }
         print(header)
         print(rule)
         for c in configs {
             let xs = main.get(c, w.metric)
             guard !xs.isEmpty else {
                 let why = missing.first { $0.0 == c }.map { _ in "not available" } ?? "not measured"
-                print("| \(c) | \(why) | - | - |" + (w.addedColumn ? " - | - |" : ""))
+                print("| \(c) | \(why) | - | - |" + (w.addedColumn ? " - | - | - |" : "") + (w.metric == "nginx_rps" ? " - |" : ""))
                 continue
             }
             let m = VigilBenchStats.median(xs)
@@ -106,6 +122,18 @@ func runReport() {
                 } else {
                     row += " - | - |"
                 }
+                // Paired by round: round i's configurations ran back to back, so the ratio of
+                // round i's added costs does not mix one round's drift with another's.
+                let ratios = c == "none" || c == "floor" ? [] : Paired.values(main.get("none", w.metric), main.get("floor", w.metric), xs) { n, f, x in
+                    f - n > 0 ? (x - n) / (f - n) : nil
+                }
+                row += ratios.isEmpty ? " - |" : " \(Paired.cell(ratios, 2, "x")) |"
+            }
+            if w.metric == "nginx_rps" {
+                let losses = c == "none" ? [] : Paired.values(main.get("none", w.metric), main.get("none", w.metric), xs) { n, _, x in
+                    n > 0 ? (n - x) / n * 100 : nil
+                }
+                row += losses.isEmpty ? " - |" : " \(Paired.cell(losses, 1, "%")) |"
             }
             print(row)
         }
