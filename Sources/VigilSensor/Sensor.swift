@@ -375,8 +375,9 @@ public final class Sensor {
     /// Tells the kernel which profile slot process `pid` belongs to (slots are ≥ 1; 0: none,
     /// watched for responses only), for the program it runs since exec number `execSeq`
     /// (``Event/Exec/execSeq``; nil: the program it runs now, for a process found running).
-    /// Once the process execs again the slot no longer holds: it is pending until named.
-    /// Responses and membership in force stay.
+    /// Once the process execs again the slot no longer holds: it is pending until named (by
+    /// the kernel itself when vg_exec_slots holds the new program, ``publishExecSlot(_:slot:)``,
+    /// else by this call for the new exec). Responses and membership in force stay.
     public func assignProfile(pid: Int32, slot: UInt32, execSeq: UInt32? = nil) throws(BPFError) {
         var p = entry(pid)
         p.slot = slot

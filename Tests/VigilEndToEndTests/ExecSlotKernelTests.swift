@@ -8,9 +8,10 @@ import VigilSensor
 /// agent reads its exec record.
 @Suite(.serialized, .enabled(if: BPFTestGate.shouldRun), .timeLimit(.minutes(3)))
 struct ExecSlotKernelTests {
-    /// A copy of /usr/bin/true under `name` in a fresh directory: its own inode, one link.
-    static func program(_ name: String) throws -> (dir: String, path: String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-exec-slot-\(UUID().uuidString)").path
+    /// A copy of /usr/bin/true under `name` in a fresh directory under `parent` (default the
+    /// temporary directory): its own inode, one link.
+    static func program(_ name: String, in parent: String = FileManager.default.temporaryDirectory.path) throws -> (dir: String, path: String) {
+        let dir = parent + "/vigil-exec-slot-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let resolved = ExecutablePath.live.realpath(dir) ?? dir
         try FileManager.default.copyItem(atPath: "/usr/bin/true", toPath: resolved + "/" + name)
@@ -68,6 +69,45 @@ struct ExecSlotKernelTests {
         let pending = try run(path, sensor)
         #expect(pending.exec?.kernelSlot == 0)
         #expect(!pending.slots.isEmpty && pending.slots.allSatisfy { $0 == 0 })
+
+        // The same on tmpfs (an anonymous device: major 0), where this host has one: the
+        // key's device from stat(2) is the kernel's s_dev there too.
+        guard access("/dev/shm", W_OK) == 0 else { return }
+        let (shmDir, shmPath) = try Self.program("vgxslotk", in: "/dev/shm")
+        defer { try? FileManager.default.removeItem(atPath: shmDir) }
+        let shmKey = try #require(ExecSlotKey.of(executable: shmPath, comm: "vgxslotk"))
+        #expect(shmKey.device >> 20 == 0, "tmpfs: \(shmKey)")
+        try sensor.publishExecSlot(shmKey, slot: 22)
+        let onTmpfs = try run(shmPath, sensor)
+        #expect(onTmpfs.exec?.kernelSlot == 22, "\(String(describing: onTmpfs.exec))")
+        #expect(!onTmpfs.slots.isEmpty && onTmpfs.slots.allSatisfy { $0 == 22 })
+    }
+
+    /// With its behaviour known, a program named at exec sends nothing across the ring: not
+    /// one n-gram of its start (which a pending process reports in full, under profile 0).
+    @Test func aNamedProgramWhoseBehaviourIsKnownReportsNothingFromItsFirstSyscall() throws {
+        try BPFTestGate.check()
+        let (dir, path) = try Self.program("vgxslotq")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var o = SensorOptions()
+        o.mode = .detect
+        o.comm = "vgxslotq"
+        let sensor = try Sensor(options: o)
+        // Pending (nothing published): every distinct n-gram comes as profile 0.
+        let (pid, _) = try runProgram(path, [])
+        let first = try drain(sensor, for: 0.4).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
+            if case .novelty(let n) = e.payload { return n } else { return nil }
+        }
+        #expect(first.count > 10 && first.allSatisfy { $0.profileSlot == 0 }, "\(first.count)")
+        // Its profile: what it just did, in slot 23 (monitor), published for its file and name.
+        try sensor.preload(slot: 23, syscalls: Set(first.map(\.syscall)), ngrams: Set(first.map(\.hash)))
+        try sensor.setSlotMode(23, .monitor)
+        try sensor.publishExecSlot(try #require(ExecSlotKey.of(executable: path, comm: "vgxslotq")), slot: 23)
+        for _ in 0..<3 {
+            let named = try run(path, sensor)
+            #expect(named.exec?.kernelSlot == 23)
+            #expect(named.slots.isEmpty, "known from its first syscall: \(named.slots.count) records (slots \(Set(named.slots)))")
+        }
     }
 
     /// The agent end to end: a profile learned for a small program; under `vigil monitor`
