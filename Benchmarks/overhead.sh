@@ -22,6 +22,7 @@ SCALE=1
 BUILD=1
 OUT=""
 GETPPID_N=2000000
+GETPPID_FRESH_N=20000
 OPENCLOSE_N=200000
 CONNECT_N=20000
 # auditd writes a record per audited syscall; at its pace the full loops would take minutes.
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --out) OUT=$2; shift 2 ;;
         --iterations-divisor) # quick trial runs: fewer loop iterations everywhere
-            GETPPID_N=$((GETPPID_N / $2)); OPENCLOSE_N=$((OPENCLOSE_N / $2)); CONNECT_N=$((CONNECT_N / $2)); shift 2 ;;
+            GETPPID_N=$((GETPPID_N / $2)); GETPPID_FRESH_N=$((GETPPID_FRESH_N / $2)); OPENCLOSE_N=$((OPENCLOSE_N / $2)); CONNECT_N=$((CONNECT_N / $2)); shift 2 ;;
         -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "overhead.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -219,6 +220,10 @@ run_workloads() {
             sample "$section" "$config" "${kind}_ns" "$(echo "$v" | awk '{ print $1 }')"
             sample "$section" "$config" "${kind}_wall_ns" "$(echo "$v" | awk '{ print $2 }')"
         done
+        # A short getppid loop exec'd fresh: a profiled process measured from its first
+        # syscall after exec (under enforce the kernel names its slot at exec, vg_exec_slots).
+        v=$("$BENCH" loop --kind getppid --iterations $((GETPPID_FRESH_N / div)) --cpu 1)
+        sample "$section" "$config" getppid_fresh_ns "$(echo "$v" | awk '{ print $1 }')"
         t1=$(now_ns); c1=$(agent_ticks "$agent")
         if [ -n "$agent" ]; then
             sample "$section" "$config" agent_cpu_ms_per_s_micro "$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", c * 1000 / hz / (t / 1e9) }')"

@@ -70,6 +70,7 @@ func runReport() {
         ("openclose_ns", "open(/dev/null)+close loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
         ("writefile_ns", "open(O_WRONLY|O_CREAT|O_TRUNC)+write+close of 16 files loop pinned to one CPU (file capture)", "CPU ns/syscall", 1, false, true),
         ("connect_ns", "socket+connect to a refused 127.0.0.1 port+close loop pinned to one CPU", "CPU ns/syscall", 1, false, true),
+        ("getppid_fresh_ns", "short getppid() loop exec'd fresh (20,000 calls by default): a profiled process from its first syscall after exec", "CPU ns/syscall", 1, false, true),
         ("getppid_wall_ns", "getppid() loop, wall time", "wall ns/syscall", 1, false, false),
         ("nginx_rps", "nginx on loopback, wrk", "requests/s", 0, true, false),
         ("nginx_p99_ms", "nginx on loopback, wrk", "p99 latency ms", 2, false, false),
