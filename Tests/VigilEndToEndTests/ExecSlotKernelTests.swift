@@ -70,6 +70,25 @@ struct ExecSlotKernelTests {
         #expect(pending.exec?.kernelSlot == 0)
         #expect(!pending.slots.isEmpty && pending.slots.allSatisfy { $0 == 0 })
 
+        // Through an overlay mount (a container image's file system), mounted here for the
+        // test: the file the kernel runs is the overlay's inode, on the overlay's anonymous
+        // device, and stat(2) of the merged path says the same.
+        let layers = dir + "/overlay"
+        for d in ["lower", "upper", "work", "merged"] { try FileManager.default.createDirectory(atPath: layers + "/" + d, withIntermediateDirectories: true) }
+        try FileManager.default.copyItem(atPath: "/usr/bin/true", toPath: layers + "/lower/vgxslotk")
+        if mount("overlay", layers + "/merged", "overlay", 0, "lowerdir=\(layers)/lower,upperdir=\(layers)/upper,workdir=\(layers)/work") == 0 {
+            defer { umount2(layers + "/merged", Int32(MNT_DETACH)) }
+            let overlayPath = layers + "/merged/vgxslotk"
+            let overlayKey = try #require(ExecSlotKey.of(executable: overlayPath, comm: "vgxslotk"))
+            try sensor.publishExecSlot(overlayKey, slot: 24)
+            let onOverlay = try run(overlayPath, sensor)
+            #expect(onOverlay.exec?.kernelSlot == 24, "overlay: \(overlayKey): \(String(describing: onOverlay.exec))")
+            #expect(!onOverlay.slots.isEmpty && onOverlay.slots.allSatisfy { $0 == 24 })
+            sensor.unpublishExecSlot(overlayKey)
+        } else {
+            Issue.record("could not mount an overlay to check its key (errno \(errno))")
+        }
+
         // The same on tmpfs (an anonymous device: major 0), where this host has one: the
         // key's device from stat(2) is the kernel's s_dev there too.
         guard access("/dev/shm", W_OK) == 0 else { return }
