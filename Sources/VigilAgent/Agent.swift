@@ -56,6 +56,11 @@ public final class Agent {
     private var execSlots = ExecSlotTable()
     /// Whether a full vg_exec_slots was reported (once; the metric keeps counting).
     private var reportedExecSlotsFull = false
+    /// Keys the table holds as published that the kernel refused (full): tried again when
+    /// their profile is published again, not counted as published meanwhile.
+    private var refusedExecSlots: Set<ExecSlotKey> = []
+    /// Executables the kernel names at exec now.
+    private var publishedExecSlots: Int { execSlots.published - refusedExecSlots.count }
     /// Each process's last exec as the kernel counted it (Event.Exec.execSeq), named when its
     /// profile is assigned.
     private var execSeqs: [Int32: UInt32] = [:]
@@ -615,7 +620,7 @@ public final class Agent {
     var execNamingSummary: String {
         let overridden = metrics.execSlotNames["overridden"] ?? 0
         let named = (metrics.execSlotNames["agreed"] ?? 0) + overridden
-        return "exec naming: executables published \(execSlots.published); execs named by the kernel \(named), overridden by the agent \(overridden)"
+        return "exec naming: executables published \(publishedExecSlots); execs named by the kernel \(named), overridden by the agent \(overridden)"
             + (metrics.execSlotPublishFailures > 0 ? "; \(metrics.execSlotPublishFailures) not published (vg_exec_slots full)" : "")
     }
 
@@ -816,14 +821,21 @@ public final class Agent {
     private func publishExecSlot(_ id: String) {
         guard let identity = learner.profiles[id]?.identity, !withoutKernelSlot.contains(id) else { return }
         let key = identity.execComm.flatMap { ExecSlotKey.of(executable: identity.executable, comm: $0) }
-        applyExecSlotWrites(execSlots.claim(id, key: key, slot: learner.profileSlot(for: id)))
+        let slot = learner.profileSlot(for: id)
+        var writes = execSlots.claim(id, key: key, slot: slot)
+        if writes.isEmpty, let key, refusedExecSlots.contains(key) { writes = [.publish(key, slot: slot)] }
+        applyExecSlotWrites(writes)
     }
 
     private func applyExecSlotWrites(_ writes: [ExecSlotTable.Write]) {
         for w in writes {
             switch w {
             case .publish(let key, let slot):
-                do { try kernel.publishExecSlot(key, slot: slot) } catch {
+                do {
+                    try kernel.publishExecSlot(key, slot: slot)
+                    refusedExecSlots.remove(key)
+                } catch {
+                    refusedExecSlots.insert(key)
                     metrics.execSlotPublishFailures += 1
                     guard !reportedExecSlotsFull else { continue }
                     reportedExecSlotsFull = true
@@ -835,6 +847,7 @@ public final class Agent {
                 }
             case .unpublish(let key):
                 kernel.unpublishExecSlot(key)
+                refusedExecSlots.remove(key)
             }
         }
     }
@@ -1305,7 +1318,7 @@ public final class Agent {
         m.kernelDropsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelDrops[$0] ?? 0) })
         m.kernelFailuresBySite = Dictionary(uniqueKeysWithValues: KernelFailureSite.allCases.map { ($0.rawValue, stats.failures[$0] ?? 0) })
         m.profilesWithoutKernelSlot = withoutKernelSlot.count
-        m.execSlotKeys = execSlots.published
+        m.execSlotKeys = publishedExecSlots
         m.profileSlots = Int(kernel.profileSlotLimit) - 1
         m.kernelMapCapacity = kernel.mapCapacities.mapValues(UInt64.init)
         m.findingsByKind = responder.findingsByKind

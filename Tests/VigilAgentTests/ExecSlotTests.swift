@@ -139,7 +139,15 @@ import VigilTestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let rig = try Rig(.monitor, profiles: paths.map(KernelCapacityTests.profile), kernelSetup: { $0.execSlotCapacity = 1 })
         #expect(rig.kernel.execSlots.count == 1)
-        #expect(rig.agent.metricsSnapshot().execSlotPublishFailures == 2)
+        var m = rig.agent.metricsSnapshot()
+        #expect(m.execSlotPublishFailures == 2 && m.execSlotKeys == 1, "only what the kernel took counts as published")
+        // Room again (another agent's entries gone, say): the next unnamed exec of a refused
+        // program publishes it.
+        rig.kernel.execSlotCapacity = 2
+        let refused = try #require(paths.first { p in !rig.kernel.execSlots.keys.contains { $0 == ExecSlotKey.of(executable: p, comm: ProfileIdentity.basename(p)) } })
+        rig.feed([Self.exec(500, refused, comm: ProfileIdentity.basename(refused))])
+        m = rig.agent.metricsSnapshot()
+        #expect(rig.kernel.execSlots.count == 2 && m.execSlotKeys == 2, "\(rig.kernel.execSlotWrites)")
         rig.agent.stop(reason: "test")
         let events = try KernelCapacityTests.capacityEvents(rig)
         #expect(events.count == 1, "\(events)")
