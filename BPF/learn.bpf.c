@@ -15,7 +15,8 @@
  * is added to the known map first, so the next occurrence is already known; for a slot in
  * enforce mode the process is marked deviating at once. A judged process (monitor or
  * enforce) reports each distinct new n-gram once (vg_judged_seen), and so does a process
- * still pending a profile (just exec'd: the kernel does not yet know which profile to ask).
+ * still pending a profile: one just exec'd whose file and name vg_exec_slots did not hold
+ * (process.bpf.c names the others at exec), until user space names it.
  *
  * After a request-boundary call (vigil_boundary.h: accept, epoll_wait, poll, select and
  * their *at/p-forms) the history restarts with that call, the start symbol before it. */

@@ -137,13 +137,25 @@ struct {
 
 /* Each learned or watched process (tgid), as user space set it (struct vg_proc: slot,
  * responses, workload membership). User space writes entries; the kernel creates a child's
- * at fork (a copy of the parent's) and an empty one at exec, and deletes it at exit. */
+ * at fork (a copy of the parent's) and an empty one at exec, names the slot at exec when
+ * vg_exec_slots knows the file, and deletes the entry at exit. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);
     __type(key, __u32);
     __type(value, struct vg_proc);
 } vg_procs SEC(".maps");
+
+/* The profile slot of each executable whose profile user space can tell from the file and
+ * the command name alone (struct vg_exec_key -> __u32 slot): an exec that finds its key
+ * here is named at once (vg_exec), not pending. Only user space writes it. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 16384);
+    __type(key, struct vg_exec_key);
+    __type(value, __u32);
+} vg_exec_slots SEC(".maps");
 
 /* What the kernel decided about each process (struct vg_marks: exec count, deviating).
  * Only the kernel writes it; fork copies the parent's, exit removes it. */

@@ -1,14 +1,22 @@
 /* process.bpf.c: process lifecycle from BTF tracepoints: exec, fork, exit.
  *
- * The kernel's own bookkeeping (exec guard, exec count, inheritance at fork, removal at
- * exit) comes before the record and does not depend on it: a full ring buffer drops the
- * record, never a kill or a workload's membership. */
+ * The kernel's own bookkeeping (exec guard, exec count, naming the new program's profile
+ * slot, inheritance at fork, removal at exit) comes before the record and does not depend
+ * on it: a full ring buffer drops the record, never a kill, a slot or a workload's
+ * membership.
+ *
+ * At exec the kernel names the profile slot itself when user space published one for the
+ * file that runs and the command name it runs under (vg_exec_slots: device, inode, size and
+ * comm; only for a file with one link): the process is judged from its first syscall.
+ * Otherwise it is pending until user space reads the exec record and names it, as it still
+ * does for every exec (its answer, the same slot or another, is the one that stays). */
 
 /* An exec, as the kernel keeps it. Responses in force were inherited from a deviating
  * parent: they stay, and one of them kills a program no baseline knows before its first
  * instruction (enforce only, and only for a process the kernel may act on). Then the exec
- * is counted: the slot user space named was for the old program, so until it names the new
- * one (by this count) the process is pending. Returns the count. */
+ * is counted: the slot user space named was for the old program, so until the new one is
+ * named by this count (vg_exec_name_slot, or user space) the process is pending. Returns
+ * the count. */
 static __always_inline __u32 vg_exec_account(__u32 tgid, const char *filename)
 {
     struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
@@ -39,6 +47,44 @@ static __always_inline __u32 vg_exec_account(__u32 tgid, const char *filename)
     return exec_seq;
 }
 
+/* The slot user space published for the file this exec runs under the name it runs by
+ * (vg_exec_slots), or 0. A file with more than one link is never looked up: another path
+ * to it may be another profile, and the inode does not say which path was run. */
+static __always_inline __u32 vg_exec_published_slot(struct linux_binprm *bprm)
+{
+    struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
+    if (!inode || BPF_CORE_READ(inode, i_nlink) != 1)
+        return 0;
+    struct vg_exec_key key;
+    __builtin_memset(&key, 0, sizeof key);
+    key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+    key.ino = BPF_CORE_READ(inode, i_ino);
+    key.size = BPF_CORE_READ(inode, i_size);
+    bpf_get_current_comm(key.comm, sizeof key.comm);
+    __u32 *slot = bpf_map_lookup_elem(&vg_exec_slots, &key);
+    return slot ? *slot : 0;
+}
+
+/* Names process `tgid`'s slot for exec number `exec_seq` when vg_exec_slots knows the file
+ * (responses and membership kept). The entry is rewritten whole, never a field at a time,
+ * so that user space reading it meanwhile never sees a slot with another exec's count.
+ * Returns the slot named, or 0 (pending, as before). */
+static __always_inline __u32 vg_exec_name_slot(__u32 tgid, __u32 exec_seq, struct linux_binprm *bprm)
+{
+    __u32 slot = vg_exec_published_slot(bprm);
+    if (!slot)
+        return 0;
+    struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
+    if (!p)
+        return 0; /* vg_procs is full (vg_exec_account counted it) */
+    struct vg_proc named = *p;
+    named.slot = slot;
+    named.exec_seq = exec_seq;
+    if (bpf_map_update_elem(&vg_procs, &tgid, &named, BPF_EXIST) != 0)
+        return 0;
+    return slot;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -48,11 +94,14 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
         return 0;
 
     const char *filename = BPF_CORE_READ(bprm, filename);
-    __u32 exec_seq = 0;
+    __u32 exec_seq = 0, slot = 0;
     if (vg_mode != VG_MODE_TRACE) {
         exec_seq = vg_exec_account(tgid, filename);
-        /* A new program: its n-grams start afresh, and its profile is for user space to
-         * decide (the path alone does not say which script an interpreter runs). */
+        /* A new program: its n-grams start afresh, and its profile is named here when user
+         * space published it for this file and name, else left to user space (the path
+         * alone does not say which script an interpreter runs). The thread's cached view is
+         * dropped either way, so its first syscall reads the entry as it is now. */
+        slot = vg_exec_name_slot(tgid, exec_seq, bprm);
         vg_learn_reset_history();
     }
 
@@ -96,6 +145,8 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
             vg_count(VG_CTR_READ_FAIL_ARGS);
     }
     e->exec_seq = exec_seq;
+    e->slot = slot;
+    e->_pad0 = 0;
     vg_submit(e, VG_KIND_EXEC, 0);
     return 0;
 }

@@ -64,6 +64,8 @@ struct inode {
     umode_t i_mode;
     unsigned long i_ino;
     struct super_block *i_sb;
+    unsigned int i_nlink;   /* in an anonymous union with __i_nlink */
+    long long i_size;       /* loff_t */
 };
 
 struct qstr {
@@ -173,6 +175,7 @@ struct task_struct {
 };
 
 struct linux_binprm {
+    struct file *file;    /* at sched_process_exec: the file that runs (a script's interpreter) */
     const char *filename;
 };
 

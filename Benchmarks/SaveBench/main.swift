@@ -52,6 +52,8 @@ final class BenchKernel: KernelControl {
     func assignProfile(pid: Int32, slot: UInt32, execSeq: UInt32?) throws { slotOfPid[pid] = slot }
     func setMembership(pid: Int32, _ m: Sensor.Membership) throws {}
     func releaseProcess(pid: Int32) { slotOfPid[pid] = nil }
+    func publishExecSlot(_ key: ExecSlotKey, slot: UInt32) throws {}
+    func unpublishExecSlot(_ key: ExecSlotKey) {}
     func setResponses(pid: Int32, _ r: Sensor.Responses) throws {}
     func setKnownExecutables(_ paths: some Sequence<String>) throws {}
     func removeKnownExecutables(_ paths: some Sequence<String>) throws {}

@@ -52,6 +52,15 @@ public final class Agent {
     private let progress: LearnProgress?
 
     private var inKernel: Set<String> = []
+    /// The profiles whose slot the kernel names at exec itself (vg_exec_slots).
+    private var execSlots = ExecSlotTable()
+    /// Whether a full vg_exec_slots was reported (once; the metric keeps counting).
+    private var reportedExecSlotsFull = false
+    /// Keys the table holds as published that the kernel refused (full): tried again when
+    /// their profile is published again, not counted as published meanwhile.
+    private var refusedExecSlots: Set<ExecSlotKey> = []
+    /// Executables the kernel names at exec now.
+    private var publishedExecSlots: Int { execSlots.published - refusedExecSlots.count }
     /// Each process's last exec as the kernel counted it (Event.Exec.execSeq), named when its
     /// profile is assigned.
     private var execSeqs: [Int32: UInt32] = [:]
@@ -348,7 +357,8 @@ public final class Agent {
                     responder.add(detector.apply(event, process: record, binaryHash: hash, now: now), pid: pid, seen: event.timeNanos)
                 }
             }
-            attach(pid)
+            let assigned = attach(pid)
+            noteExecNaming(x, comm: event.comm, assigned: assigned, pid: pid)
             if let record { holdWorkloadsOfBadBaselines(running: [record]) }
             placeInKernel(pid)
             responder.chapter(now: now, exec: pid)
@@ -603,6 +613,15 @@ public final class Agent {
         case .run: Diagnostics.info("stopped: \(Self.summary(modes)); " + StatsReport.summary(kernel.stats).replacingOccurrences(of: "stopped: ", with: ""))
         case .monitor, .enforce: Diagnostics.info(StatsReport.summary(kernel.stats))
         }
+        if c.command != .learn { Diagnostics.info(execNamingSummary) }
+    }
+
+    /// The kernel's naming of slots at exec, in one line (said at stop).
+    var execNamingSummary: String {
+        let overridden = metrics.execSlotNames["overridden"] ?? 0
+        let named = (metrics.execSlotNames["agreed"] ?? 0) + overridden
+        return "exec naming: executables published \(publishedExecSlots); execs named by the kernel \(named), overridden by the agent \(overridden)"
+            + (metrics.execSlotPublishFailures > 0 ? "; \(metrics.execSlotPublishFailures) not published (vg_exec_slots full)" : "")
     }
 
     // MARK: Profiles and the kernel
@@ -643,6 +662,7 @@ public final class Agent {
             if inKernel.insert(id).inserted {
                 try kernel.preload(slot: slot, syscalls: learner.knownSyscalls(id), ngrams: learner.knownNgramHashes(id))
                 if let p = learner.profiles[id] { try kernel.preloadFiles(slot: slot, FileRules.kernelKeys(p)) }
+                publishExecSlot(id)
             }
         } catch {
             Diagnostics.warning("could not load profile \(id) into the kernel: \(error)")
@@ -768,12 +788,17 @@ public final class Agent {
     }
 
     /// Gives `pid` its slot in the kernel: its learning profile, its watched profile, or none.
-    private func attach(_ pid: Int32) {
+    /// Returns the slot written (0: none), nil when the process was released or the write failed.
+    @discardableResult
+    private func attach(_ pid: Int32) -> UInt32? {
         var id = learner.profileID(forPid: pid)
         if id == nil, case .profile(let d)? = detector.attribution(of: pid) { id = d }
         guard let id else {
-            if configuration.command == .learn { kernel.releaseProcess(pid: pid) } else { try? kernel.assignProfile(pid: pid, slot: 0, execSeq: execSeqs[pid]) }
-            return
+            if configuration.command == .learn {
+                kernel.releaseProcess(pid: pid)
+                return nil
+            }
+            return (try? kernel.assignProfile(pid: pid, slot: 0, execSeq: execSeqs[pid])) != nil ? 0 : nil
         }
         if modes.mode(of: id) == nil, let c = modes.register(id, created: true, now: clock.nowNanos()) {
             changes.append(c)
@@ -783,7 +808,67 @@ public final class Agent {
         let slot = withoutKernelSlot.contains(id) ? Sensor.noKernelSlot : learner.profileSlot(for: id)
         do { try kernel.assignProfile(pid: pid, slot: slot, execSeq: execSeqs[pid]) } catch {
             Diagnostics.warning("could not assign pid \(pid) to profile \(id) in the kernel: \(error)")
+            return nil
         }
+        return slot
+    }
+
+    /// Has the kernel name profile `id`'s slot at exec, when the identity rule gives the
+    /// profile from the file and the command name alone (``ProfileIdentity/execComm``) and
+    /// the file has a key (``ExecSlotKey/of(executable:comm:)``); takes the key out when
+    /// it has none now. Called when the profile goes into the kernel, when a reload changes
+    /// it, and when an exec the key should have named was not (the file was replaced).
+    private func publishExecSlot(_ id: String) {
+        guard let identity = learner.profiles[id]?.identity, !withoutKernelSlot.contains(id) else { return }
+        let key = identity.execComm.flatMap { ExecSlotKey.of(executable: identity.executable, comm: $0) }
+        let slot = learner.profileSlot(for: id)
+        var writes = execSlots.claim(id, key: key, slot: slot)
+        if writes.isEmpty, let key, refusedExecSlots.contains(key) { writes = [.publish(key, slot: slot)] }
+        applyExecSlotWrites(writes)
+    }
+
+    private func applyExecSlotWrites(_ writes: [ExecSlotTable.Write]) {
+        for w in writes {
+            switch w {
+            case .publish(let key, let slot):
+                do {
+                    try kernel.publishExecSlot(key, slot: slot)
+                    refusedExecSlots.remove(key)
+                } catch {
+                    refusedExecSlots.insert(key)
+                    metrics.execSlotPublishFailures += 1
+                    guard !reportedExecSlotsFull else { continue }
+                    reportedExecSlotsFull = true
+                    let capacity = Int(kernel.mapCapacities["vg_exec_slots"] ?? 0)
+                    let consequence = "processes of profiles not published there are pending at exec until the agent names them (their first n-grams reported, judged late); "
+                        + "restart the agent to size the map for every profile"
+                    Diagnostics.warning("kernel map vg_exec_slots could not take \(key) (slot \(slot)): \(error); \(consequence)")
+                    stream.publish(AgentEvent(.capacityReached(map: "vg_exec_slots", capacity: capacity, consequence: consequence), timeNanos: clock.nowNanos()))
+                }
+            case .unpublish(let key):
+                kernel.unpublishExecSlot(key)
+                refusedExecSlots.remove(key)
+            }
+        }
+    }
+
+    /// Counts whether the kernel's own naming of an exec (``Event/Exec/kernelSlot``) agreed
+    /// with the slot the agent assigned from the exec record (the agent's answer is the one
+    /// written last, so it stays either way). An exec of a published profile's program under
+    /// its own name that the kernel did not name means the file changed (a new inode or
+    /// size): its key is taken again.
+    private func noteExecNaming(_ x: Event.Exec, comm: String, assigned: UInt32?, pid: Int32) {
+        if x.kernelSlot != 0 {
+            let agreed = assigned == x.kernelSlot
+            metrics.execSlotNames[agreed ? "agreed" : "overridden", default: 0] += 1
+            if !agreed {
+                Diagnostics.debug("pid \(pid): the kernel named slot \(x.kernelSlot) at exec of \(x.executable), the agent assigned \(assigned.map(String.init) ?? "none")")
+            }
+            return
+        }
+        guard let assigned, assigned != 0, assigned != Sensor.noKernelSlot, let id = learner.profileID(forSlot: assigned),
+              let identity = learner.profiles[id]?.identity, identity.executable == x.executable, identity.execComm == comm else { return }
+        publishExecSlot(id)
     }
 
     /// The learning profile a novelty belongs to: its process's, or its slot's when that
@@ -1007,6 +1092,7 @@ public final class Agent {
                 detector.upsert(p)
                 if hasKernelSlot(p.id) { kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys)) }
                 inKernel.insert(p.id)
+                publishExecSlot(p.id)
                 updated += 1
             }
         }
@@ -1043,6 +1129,7 @@ public final class Agent {
             writer.cancel(id)
             modes.forget(id)
             inKernel.remove(id)
+            applyExecSlotWrites(execSlots.release(id))
             badBaselines[id] = nil
             for pid in pids { try? kernel.assignProfile(pid: pid, slot: 0, execSeq: execSeqs[pid]) }
             Diagnostics.info("reload: \(store.path(for: id)) is gone; profile \(id) removed (its programs are unknown executables from now on)")
@@ -1231,6 +1318,7 @@ public final class Agent {
         m.kernelDropsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelDrops[$0] ?? 0) })
         m.kernelFailuresBySite = Dictionary(uniqueKeysWithValues: KernelFailureSite.allCases.map { ($0.rawValue, stats.failures[$0] ?? 0) })
         m.profilesWithoutKernelSlot = withoutKernelSlot.count
+        m.execSlotKeys = publishedExecSlots
         m.profileSlots = Int(kernel.profileSlotLimit) - 1
         m.kernelMapCapacity = kernel.mapCapacities.mapValues(UInt64.init)
         m.findingsByKind = responder.findingsByKind

@@ -12,6 +12,11 @@ public protocol KernelControl: AnyObject {
     func setMembership(pid: Int32, _ membership: Sensor.Membership) throws
     /// Forgets process `pid` (not learned, not watched).
     func releaseProcess(pid: Int32)
+    /// Has the kernel name slot `slot` itself for each exec whose file and command name are
+    /// `key` (vg_exec_slots). Throws when the map is full.
+    func publishExecSlot(_ key: ExecSlotKey, slot: UInt32) throws
+    /// Takes `key` out of vg_exec_slots: its execs are pending until named again.
+    func unpublishExecSlot(_ key: ExecSlotKey)
     /// Sets the responses the kernel carries out for `pid`, replacing the previous ones.
     func setResponses(pid: Int32, _ responses: Sensor.Responses) throws
     /// Adds destinations `slot` may connect to under segmentation (0: every slot).

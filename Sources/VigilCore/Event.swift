@@ -97,9 +97,14 @@ extension Event {
         /// 0: not counted, e.g. `vigil trace`). Naming it when assigning the program's
         /// profile keeps a later exec from running under this one's.
         public var execSeq: UInt32
+        /// The profile slot the kernel named for this exec itself (vg_exec_slots: the agent
+        /// had published the file and command name), so the process was judged from its first
+        /// syscall; 0: none, pending until the agent names it. The agent names it anyway
+        /// and counts whether it agreed.
+        public var kernelSlot: UInt32
 
         public init(ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, path: String, executable: String? = nil,
-                    argv: [String], argvTruncated: Bool = false, execSeq: UInt32 = 0) {
+                    argv: [String], argvTruncated: Bool = false, execSeq: UInt32 = 0, kernelSlot: UInt32 = 0) {
             self.ppid = ppid
             self.uid = uid
             self.euid = euid
@@ -109,6 +114,7 @@ extension Event {
             self.argv = argv
             self.argvTruncated = argvTruncated
             self.execSeq = execSeq
+            self.kernelSlot = kernelSlot
         }
     }
 

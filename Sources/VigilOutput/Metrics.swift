@@ -338,6 +338,15 @@ public struct AgentMetrics: Sendable {
     public var profilesWithoutKernelSlot = 0
     /// Profile slots the kernel holds (sized at start); 0: not known.
     public var profileSlots = 0
+    /// Files (with the command name they run under) whose profile slot the kernel names at
+    /// exec itself (vg_exec_slots), so their processes are judged from their first syscall.
+    public var execSlotKeys = 0
+    /// Execs the kernel named, by whether the agent's own answer from the exec record was
+    /// the same (`agreed`) or another (`overridden`; the agent's stays). `overridden`
+    /// should be 0.
+    public var execSlotNames: [String: UInt64] = [:]
+    /// Keys vg_exec_slots could not take (full): their execs are pending until named.
+    public var execSlotPublishFailures: UInt64 = 0
     /// The size (max_entries) of each kernel map that holds profiles or processes, by map.
     public var kernelMapCapacity: [String: UInt64] = [:]
     /// Events an output lost (memory queue and spool both full), by output name. An output
@@ -433,6 +442,15 @@ public struct AgentMetrics: Sendable {
                          kind: .gauge, samples: one(Double(profilesWithoutKernelSlot))),
             MetricFamily(name: "vigil_kernel_profile_slots", help: "Profile slots the kernel holds, sized at start for the profiles loaded plus room to grow.",
                          kind: .gauge, samples: one(Double(profileSlots))),
+            MetricFamily(name: "vigil_exec_slot_keys",
+                         help: "Executables whose profile slot the kernel names at exec itself, so their processes are judged from their first syscall.",
+                         kind: .gauge, samples: one(Double(execSlotKeys))),
+            MetricFamily(name: "vigil_exec_slot_names_total",
+                         help: "Execs the kernel named a profile slot for, by whether the agent's answer from the exec record agreed or overrode it.",
+                         kind: .counter, samples: byLabel("outcome", ["agreed": execSlotNames["agreed"] ?? 0, "overridden": execSlotNames["overridden"] ?? 0])),
+            MetricFamily(name: "vigil_exec_slot_publish_failures_total",
+                         help: "Executables the kernel's vg_exec_slots map could not take (full): their processes are pending at exec until the agent names them.",
+                         kind: .counter, samples: one(Double(execSlotPublishFailures))),
             MetricFamily(name: "vigil_kernel_map_capacity_entries", help: "Size (max_entries) of each kernel map that holds profiles or processes, as loaded.",
                          kind: .gauge, samples: byLabel("map", kernelMapCapacity)),
             MetricFamily(name: "vigil_findings_total", help: "Findings reported, by deviation kind.", kind: .counter,

@@ -30,6 +30,7 @@ public struct MapSizing: Sendable, Equatable {
         ("vg_listens", "learned listening ports of every profile"),
         ("vg_known_exec", "executables some profile knows"),
         ("vg_slot_modes", "profile slots"),
+        ("vg_exec_slots", "profiles the kernel names at exec"),
         ("vg_procs", "processes"),
         ("vg_marks", "processes"),
     ]
@@ -38,6 +39,7 @@ public struct MapSizing: Sendable, Equatable {
     public mutating func add(_ profiles: some Sequence<Profile>) {
         for p in profiles {
             preload["vg_slot_modes", default: 0] += 1
+            if p.identity.execComm != nil { preload["vg_exec_slots", default: 0] += 1 }
             preload["vg_known_syscalls", default: 0] += p.syscalls.count
             preload["vg_known_ngrams", default: 0] += p.ngrams.count
             // A write directory is held twice: as a write and as a chmod +x (Sensor.preloadFiles).

@@ -107,7 +107,7 @@ public struct RecordDecoder: Sendable {
         if argv.last == "" { argv.removeLast() }
         var exec = Event.Exec(
             ppid: Int32(bitPattern: e.ppid), uid: e.uid, euid: e.euid, gid: e.gid, path: path, argv: argv,
-            argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0, execSeq: e.exec_seq)
+            argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0, execSeq: e.exec_seq, kernelSlot: e.slot)
         // The kernel gives the path as execve was called (`./svc`, a symlink): identities
         // need the file run (see ExecutablePath), resolved now, while the process is there.
         executables?.resolve(&exec, pid: pid)

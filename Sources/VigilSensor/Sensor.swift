@@ -34,6 +34,8 @@ public final class Sensor {
     private let knownNgrams: BPFMap
     private let knownExec: BPFMap
     private let slotModes: BPFMap
+    /// The profile slot the kernel names at exec, by file and command name (ExecSlotKey).
+    private let execSlots: BPFMap
     /// What each slot is known to do with files, and the sensitive set's names (files.bpf.c).
     private let knownFiles: BPFMap?
     private let sensitiveNames: BPFMap?
@@ -82,7 +84,8 @@ public final class Sensor {
         }
         guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let eg = object.map(named: "vg_egress"), let ig = object.map(named: "vg_ingress"), let so = object.map(named: "vg_sock_owner"), let ua = object.map(named: "vg_unix_allowed"), let ls = object.map(named: "vg_listens"), let ks = object.map(named: "vg_known_syscalls"),
               let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
-              let sm = object.map(named: "vg_slot_modes"), let pg = object.map(named: "vg_procs_gen") else {
+              let sm = object.map(named: "vg_slot_modes"), let pg = object.map(named: "vg_procs_gen"),
+              let xs = object.map(named: "vg_exec_slots") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
         }
         procSlots = ps
@@ -96,6 +99,7 @@ public final class Sensor {
         knownNgrams = kn
         knownExec = ke
         slotModes = sm
+        execSlots = xs
         procsGen = pg
         knownFiles = object.map(named: "vg_known_files")
         sensitiveNames = object.map(named: "vg_sensitive_names")
@@ -375,8 +379,9 @@ public final class Sensor {
     /// Tells the kernel which profile slot process `pid` belongs to (slots are ≥ 1; 0: none,
     /// watched for responses only), for the program it runs since exec number `execSeq`
     /// (``Event/Exec/execSeq``; nil: the program it runs now, for a process found running).
-    /// Once the process execs again the slot no longer holds: it is pending until named.
-    /// Responses and membership in force stay.
+    /// Once the process execs again the slot no longer holds: it is pending until named (by
+    /// the kernel itself when vg_exec_slots holds the new program, ``publishExecSlot(_:slot:)``,
+    /// else by this call for the new exec). Responses and membership in force stay.
     public func assignProfile(pid: Int32, slot: UInt32, execSeq: UInt32? = nil) throws(BPFError) {
         var p = entry(pid)
         p.slot = slot
@@ -561,6 +566,25 @@ public final class Sensor {
     /// Removes executables from those some baseline knows (a deleted baseline's).
     public func removeKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
         for path in paths { _ = knownExec.remove(PathHash.hash(path)) }
+    }
+
+    /// Has the kernel name profile slot `slot` at exec for every exec of the file and
+    /// command name `key` (vg_exec_slots, ``ExecSlotKey``), before the process's first
+    /// syscall. The caller publishes only keys whose profile the identity rule gives from
+    /// the file and name alone (``ProfileIdentity/execComm``). Throws (E2BIG) when the map
+    /// is full.
+    public func publishExecSlot(_ key: ExecSlotKey, slot: UInt32) throws(BPFError) {
+        try execSlots.update(key.wire, slot)
+    }
+
+    /// Takes `key` out of vg_exec_slots: its execs are pending until the agent names them.
+    public func unpublishExecSlot(_ key: ExecSlotKey) {
+        _ = execSlots.remove(key.wire)
+    }
+
+    /// The slot vg_exec_slots names for `key`, nil when it holds none (tests, diagnostics).
+    public func publishedExecSlot(_ key: ExecSlotKey) -> UInt32? {
+        execSlots.value(key.wire, as: UInt32.self)
     }
 
     /// Stops learning or watching process `pid`.

@@ -61,6 +61,12 @@ struct StatusReport {
         } else if slots > 0 {
             row("kernel slots", "every profile has one (\(Self.count(slots)) slots)")
         }
+        let named = Dictionary(uniqueKeysWithValues: pairs("vigil_exec_slot_names_total", "outcome"))
+        if let keys = value("vigil_exec_slot_keys") {
+            let overridden = named["overridden"] ?? 0
+            row("exec naming", "\(Self.count(keys)) executables named by the kernel at exec; \(Self.count((named["agreed"] ?? 0) + overridden)) execs named there"
+                + (overridden > 0 ? ", !! \(Self.count(overridden)) of them overridden by the agent (it named another profile)" : ""))
+        }
         let full = pairs("vigil_kernel_failures_total", "site", skipZero: true).filter { $0.0.hasSuffix("-full") }
         if !full.isEmpty {
             row("KERNEL MAPS", "!! full: \(list(full)) (times an entry did not fit; see the agent's log for what each loses)")

@@ -6,6 +6,9 @@ import VigilOutput
 import VigilSensor
 import VigilTestSupport
 
+/// What the fake kernel throws for a write to a full map (the real one throws E2BIG).
+struct FakeMapFull: Error {}
+
 /// The kernel as the agent sees it, recorded: every call, every signal, every response.
 final class FakeKernel: KernelControl {
     var calls: [String] = []
@@ -21,6 +24,20 @@ final class FakeKernel: KernelControl {
     func assignProfile(pid: Int32, slot: UInt32, execSeq: UInt32?) throws { slots[pid] = slot }
     func setMembership(pid: Int32, _ m: Sensor.Membership) throws { membership[pid] = m }
     func releaseProcess(pid: Int32) { slots[pid] = nil; responses[pid] = nil; membership[pid] = nil }
+    /// vg_exec_slots as the agent left it, and every write in order.
+    var execSlots: [ExecSlotKey: UInt32] = [:]
+    var execSlotWrites: [String] = []
+    /// Keys beyond this many are refused as a full map would (E2BIG).
+    var execSlotCapacity = Int.max
+    func publishExecSlot(_ key: ExecSlotKey, slot: UInt32) throws {
+        guard execSlots[key] != nil || execSlots.count < execSlotCapacity else { throw FakeMapFull() }
+        execSlotWrites.append("publish \(key.inode) \(slot)")
+        execSlots[key] = slot
+    }
+    func unpublishExecSlot(_ key: ExecSlotKey) {
+        execSlotWrites.append("unpublish \(key.inode)")
+        execSlots[key] = nil
+    }
     func setResponses(pid: Int32, _ r: Sensor.Responses) throws {
         calls.append("responses \(pid) \(r.rawValue)")
         responses[pid] = r
@@ -92,8 +109,10 @@ struct Rig {
 
     init(_ command: AgentConfiguration.Command, workloads: [String] = [], allProcesses: Bool = false, policy: String? = nil,
          profiles: [Profile] = [], running: [ProcessRecord] = [], slotLimit: UInt32 = 65536,
-         configure: (inout AgentConfiguration) -> Void = { _ in }) throws {
+         configure: (inout AgentConfiguration) -> Void = { _ in },
+         kernelSetup: (FakeKernel) -> Void = { _ in }) throws {
         kernel.profileSlotLimit = slotLimit
+        kernelSetup(kernel)
         dir = try makeTempDirectory("vigil-agent")
         let models = dir + "/models"
         try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -145,6 +145,28 @@ struct StatusCommandTests {
         #expect(bad.1.contains("--rate-seconds"))
     }
 
+    /// The kernel's naming of slots at exec: how many executables, how many execs, and the
+    /// agent overriding it flagged (it should not happen).
+    @Test func execNamingIsShownAndAnOverrideFlagged() throws {
+        func families(overridden: UInt64) -> [MetricFamily] {
+            var m = AgentMetrics()
+            m.mode = "enforce"
+            m.version = "test"
+            m.execSlotKeys = 3
+            m.execSlotNames = ["agreed": 40, "overridden": overridden]
+            return m.families()
+        }
+        let server = try MetricsServer(listen: "127.0.0.1:0")
+        defer { server.stop() }
+        server.update(families(overridden: 0))
+        let clean = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)", "--rate-seconds", "0"])
+        #expect(clean.2 == 0, "\(clean.1)")
+        #expect(clean.0.contains("exec naming    3 executables named by the kernel at exec; 40 execs named there\n"), "\(clean.0)")
+        server.update(families(overridden: 2))
+        let flagged = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)", "--rate-seconds", "0"])
+        #expect(flagged.0.contains("42 execs named there, !! 2 of them overridden by the agent"), "\(flagged.0)")
+    }
+
     @Test func aMalformedAddressIsBadUsage() throws {
         let (_, err, status) = try runVigil(["status", "--metrics", "localhost"])
         #expect(status == 2)

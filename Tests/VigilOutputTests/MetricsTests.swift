@@ -114,6 +114,8 @@ struct AgentMetricsTests {
         m.kernelFailuresBySite = ["argv-read": 2, "known-files-full": 0]
         m.profilesWithoutKernelSlot = 1
         m.profileSlots = 66_535
+        m.execSlotKeys = 4
+        m.execSlotNames = ["agreed": 9]
         m.kernelMapCapacity = ["vg_slot_modes": 66_536, "vg_procs": 75_000]
         m.spoolLost = ["file:/b": 4]
         m.findingsByKind = ["syscall": 2, "exec": 1]
@@ -167,6 +169,16 @@ struct AgentMetricsTests {
         # HELP vigil_kernel_profile_slots Profile slots the kernel holds, sized at start for the profiles loaded plus room to grow.
         # TYPE vigil_kernel_profile_slots gauge
         vigil_kernel_profile_slots 66535
+        # HELP vigil_exec_slot_keys Executables whose profile slot the kernel names at exec itself, so their processes are judged from their first syscall.
+        # TYPE vigil_exec_slot_keys gauge
+        vigil_exec_slot_keys 4
+        # HELP vigil_exec_slot_names_total Execs the kernel named a profile slot for, by whether the agent's answer from the exec record agreed or overrode it.
+        # TYPE vigil_exec_slot_names_total counter
+        vigil_exec_slot_names_total{outcome="agreed"} 9
+        vigil_exec_slot_names_total{outcome="overridden"} 0
+        # HELP vigil_exec_slot_publish_failures_total Executables the kernel's vg_exec_slots map could not take (full): their processes are pending at exec until the agent names them.
+        # TYPE vigil_exec_slot_publish_failures_total counter
+        vigil_exec_slot_publish_failures_total 0
         # HELP vigil_kernel_map_capacity_entries Size (max_entries) of each kernel map that holds profiles or processes, as loaded.
         # TYPE vigil_kernel_map_capacity_entries gauge
         vigil_kernel_map_capacity_entries{map="vg_procs"} 75000

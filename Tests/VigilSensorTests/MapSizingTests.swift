@@ -25,6 +25,14 @@ import VigilCore
         #expect(try s.size(of: "vg_procs", builtIn: 65_536) == 65_536 + 10_000)
         #expect(try s.size(of: "vg_known_exec", builtIn: 16_384) == 16_384 + 1_000)
         #expect(try s.size(of: "vg_listens", builtIn: 16_384) == 16_384, "nothing preloaded: the built-in size")
+        #expect(try s.size(of: "vg_exec_slots", builtIn: 16_384) == 16_384 + 1_000, "one key per native program's profile")
+        // Profiles the kernel never names at exec (an interpreter's, a named one) take no key.
+        var t = MapSizing()
+        var named = Self.profile("/usr/bin/redis-check-rdb", ngrams: 1, syscalls: 1, destinations: 0)
+        named.identity.name = "redis-server"
+        t.add([Self.profile("/usr/bin/python3", ngrams: 1, syscalls: 1, destinations: 0), named,
+               Self.profile("/usr/bin/redis-check-rdb", ngrams: 1, syscalls: 1, destinations: 0)])
+        #expect(try t.size(of: "vg_exec_slots", builtIn: 16_384) == 16_384 + 1)
     }
 
     @Test func tooMuchForOneMapIsRefusedNamingIt() {

@@ -40,13 +40,14 @@ private func decode(_ bytes: [UInt8], offset: Int64 = 0, decoder: inout RecordDe
 
     @Test func decodesAGoldenExecRecordWithArgv() throws {
         var b: [UInt8] = []
-        b.header(kind: 1, size: 848, pid: 321, comm: "echo")
+        b.header(kind: 1, size: 856, pid: 321, comm: "echo")
         b.u32(300); b.u32(1000); b.u32(0); b.u32(1000); b.u32(321); b.u32(0)
         let args = "/bin/echo\0hello world\0"
-        b.u16(9); b.u16(UInt16(args.utf8.count)); b.u32(0)
+        b.u16(9); b.u16(UInt16(args.utf8.count)); b.u32(2)
+        b.u32(5); b.u32(0) // the slot the kernel named at exec, padding
         b.fixed("/bin/echo", 256)
         b.fixed(args, 512)
-        #expect(b.count == 848)
+        #expect(b.count == 856)
         var d = RecordDecoder(monotonicToRealtimeNanos: 0)
         let e = try #require(decode(b, decoder: &d))
         guard case .exec(let x) = e.payload else { Issue.record("not an exec: \(e)"); return }
@@ -55,16 +56,17 @@ private func decode(_ bytes: [UInt8], offset: Int64 = 0, decoder: inout RecordDe
         #expect(x.ppid == 300)
         #expect(x.uid == 1000 && x.euid == 0 && x.gid == 1000)
         #expect(!x.argvTruncated)
+        #expect(x.execSeq == 2 && x.kernelSlot == 5)
     }
 
     /// Exec paths are resolved while decoding: a relative path against the process's
     /// working directory, a symlink to the file it runs, by the decoder's ExecutablePath.
     @Test func execPathsAreResolvedInsideDecoding() throws {
         var b: [UInt8] = []
-        b.header(kind: 1, size: 848, pid: 321, comm: "svc")
+        b.header(kind: 1, size: 856, pid: 321, comm: "svc")
         b.u32(300); b.u32(0); b.u32(0); b.u32(0); b.u32(321); b.u32(0)
         let args = "./svc\0"
-        b.u16(5); b.u16(UInt16(args.utf8.count)); b.u32(0)
+        b.u16(5); b.u16(UInt16(args.utf8.count)); b.u32(0); b.u32(0); b.u32(0)
         b.fixed("./svc", 256)
         b.fixed(args, 512)
         let fs = ExecutablePath(realpath: { $0 == "/srv/app/svc" ? "/opt/app/bin/svc-real" : nil }, head: { _ in nil },
@@ -130,9 +132,9 @@ private func decode(_ bytes: [UInt8], offset: Int64 = 0, decoder: inout RecordDe
 
     @Test func execArgvLengthIsClampedToTheBuffer() throws {
         var b: [UInt8] = []
-        b.header(kind: 1, size: 848, pid: 1, comm: "x")
+        b.header(kind: 1, size: 856, pid: 1, comm: "x")
         b.u32(0); b.u32(0); b.u32(0); b.u32(0); b.u32(1); b.u32(UInt32(VG_EXEC_ARGS_TRUNCATED))
-        b.u16(60000); b.u16(60000); b.u32(0) // lengths beyond the arrays: must not read past them
+        b.u16(60000); b.u16(60000); b.u32(0); b.u32(0); b.u32(0) // lengths beyond the arrays: must not read past them
         b.fixed("/x", 256)
         b.fixed("a\0b", 512)
         var d = RecordDecoder(monotonicToRealtimeNanos: 0)

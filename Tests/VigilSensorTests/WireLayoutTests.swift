@@ -6,7 +6,7 @@ import Testing
 @Suite struct WireLayoutTests {
     @Test func recordSizesMatchTheHeader() {
         #expect(MemoryLayout<vg_header>.size == 48)
-        #expect(MemoryLayout<vg_exec>.size == 48 + 32 + Int(VG_PATH_MAX) + Int(VG_ARGS_MAX))
+        #expect(MemoryLayout<vg_exec>.size == 48 + 40 + Int(VG_PATH_MAX) + Int(VG_ARGS_MAX))
         #expect(MemoryLayout<vg_fork>.size == 64)
         #expect(MemoryLayout<vg_exit>.size == 56)
         #expect(MemoryLayout<vg_syscall>.size == 56)
@@ -43,8 +43,9 @@ import Testing
     @Test func payloadFieldOffsets() {
         #expect(MemoryLayout<vg_exec>.offset(of: \.ppid) == 48)
         #expect(MemoryLayout<vg_exec>.offset(of: \.path_len) == 72)
-        #expect(MemoryLayout<vg_exec>.offset(of: \.path) == 80)
-        #expect(MemoryLayout<vg_exec>.offset(of: \.args) == 80 + Int(VG_PATH_MAX))
+        #expect(MemoryLayout<vg_exec>.offset(of: \.slot) == 80)
+        #expect(MemoryLayout<vg_exec>.offset(of: \.path) == 88)
+        #expect(MemoryLayout<vg_exec>.offset(of: \.args) == 88 + Int(VG_PATH_MAX))
         #expect(MemoryLayout<vg_net>.offset(of: \.result) == 48)
         #expect(MemoryLayout<vg_net>.offset(of: \.fd) == 56)
         #expect(MemoryLayout<vg_net>.offset(of: \.sock_type) == 60)

@@ -16,7 +16,7 @@
 
 /* Bumped on any incompatible change; the BPF object carries it in .rodata and user
  * space refuses an object whose ABI differs from the one it was built with. */
-#define VG_ABI_VERSION 3
+#define VG_ABI_VERSION 4
 
 #define VG_COMM_LEN 16
 #define VG_PATH_MAX 256
@@ -94,6 +94,10 @@ struct vg_exec {
     __u32 exec_seq;       /* how many execs the kernel has seen this process make, this one
                            * included: user space names it when it assigns the new
                            * program's profile (vg_proc.exec_seq) */
+    __u32 slot;           /* the profile slot the kernel named for this exec from
+                           * vg_exec_slots (vg_proc.slot, exec_seq above); 0: none, the
+                           * process is pending until user space names it */
+    __u32 _pad0;
     char path[VG_PATH_MAX];
     char args[VG_ARGS_MAX];
 };
@@ -160,10 +164,11 @@ enum vg_mode {
 /* A learned or watched process, as user space sees it (value of vg_procs, keyed by tgid).
  *
  * One writer per field (docs/architecture.md): user space writes every field of an
- * existing entry; the kernel only creates entries (a child's, a copy of its parent's, at
- * fork; an empty one at exec) and deletes them (exit), never changes one in place. What
- * the kernel itself decides lives in struct vg_marks instead, so that no rewrite by user
- * space can wipe it.
+ * existing entry; the kernel creates entries (a child's, a copy of its parent's, at fork;
+ * an empty one at exec) and deletes them (exit), and changes one only at exec, before the
+ * exec's record is out: it names the slot and exec_seq from vg_exec_slots, rewriting the
+ * entry whole with its flags and member kept. What the kernel itself decides lives in
+ * struct vg_marks instead, so that no rewrite by user space can wipe it.
  *
  * slot 0: no profile (watched only for responses). The slot holds only for the program
  * image user space named: while exec_seq differs from the kernel's vg_marks.execs the
@@ -194,6 +199,22 @@ struct vg_proc {
 #define VG_MEMBER_SEGMENT_INGRESS (1u << 4) /* ingress segmentation: connections to the ports
                                        * it bound come only from its profile's learned
                                        * peers (vg_ingress) */
+
+/* Key of vg_exec_slots: the file an exec runs as the kernel sees it at sched_process_exec
+ * (bprm->file->f_inode, a `#!` script's interpreter), and the command name the exec gave
+ * the process. Its value is the profile slot (__u32) the kernel names the process's
+ * vg_procs entry with for this exec, so that it is judged from its first syscall. User space
+ * (ExecSlotKey.swift, which builds it from stat(2)) publishes only keys whose profile the
+ * identity rule gives whatever the command line says; the kernel looks one up only for a
+ * file with one link (i_nlink), so a hard link's other path cannot be named by it. */
+struct vg_exec_key {
+    __u32 dev;            /* i_sb->s_dev, the kernel's encoding: (major << 20) | minor */
+    __u32 _pad0;
+    __u64 ino;            /* i_ino */
+    __s64 size;           /* i_size: a freed inode number reused by another file rarely
+                           * comes back with the same size */
+    char comm[VG_COMM_LEN]; /* the task's comm after exec, NUL-padded */
+};
 
 /* Key of vg_egress, an LPM trie: the destinations each profile slot may connect to (slot 0:
  * every slot, e.g. the host's resolver). prefixlen counts the bits of what follows that must
@@ -363,7 +384,7 @@ struct vg_file_key {
     _Static_assert(sizeof(struct type) == (bytes), "wire layout of " #type " changed")
 
 VG_ASSERT_SIZE(vg_header, 48);
-VG_ASSERT_SIZE(vg_exec, 48 + 32 + VG_PATH_MAX + VG_ARGS_MAX);
+VG_ASSERT_SIZE(vg_exec, 48 + 40 + VG_PATH_MAX + VG_ARGS_MAX);
 VG_ASSERT_SIZE(vg_fork, 48 + 16);
 VG_ASSERT_SIZE(vg_exit, 48 + 8);
 VG_ASSERT_SIZE(vg_syscall, 48 + 8);
@@ -375,6 +396,7 @@ VG_ASSERT_SIZE(vg_ngram_key, 16);
 VG_ASSERT_SIZE(vg_seen, 16);
 VG_ASSERT_SIZE(vg_proc, 16);
 VG_ASSERT_SIZE(vg_marks, 8);
+VG_ASSERT_SIZE(vg_exec_key, 40);
 VG_ASSERT_SIZE(vg_egress_key, 28);
 VG_ASSERT_SIZE(vg_listen_key, 8);
 VG_ASSERT_SIZE(vg_unix_key, 16);

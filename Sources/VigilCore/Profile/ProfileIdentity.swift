@@ -144,6 +144,23 @@ public struct ProfileIdentity: Sendable, Hashable, Comparable {
     /// The kernel's command-name length (TASK_COMM_LEN - 1).
     public static let commLength = 15
 
+    /// The command name under which an exec of ``executable`` is this identity whatever its
+    /// command line says, or nil when there is none: what lets the kernel name a process's
+    /// profile at exec from the file and the comm alone (vg_exec_slots, `ExecSlotKey`).
+    ///
+    /// Only a native program's own identity has one: kind ``Kind/binary``, no ``name``, an
+    /// absolute executable whose base name is no interpreter's (an interpreter's identity
+    /// depends on argv) and fits the comm uncut (at most 15 bytes). Then, with comm equal
+    /// to that base name, ``of(executable:argv:comm:)`` drops the invoked name at its first
+    /// test, before argv is looked at, and returns exactly this identity. A named identity
+    /// has none: the same comm with argv[0] naming the file itself gives the unnamed one.
+    public var execComm: String? {
+        guard kind == .binary, name == nil, target == nil, executable.hasPrefix("/") else { return nil }
+        let base = Self.basename(executable)
+        guard !base.isEmpty, base != "/", base.utf8.count <= Self.commLength, Interpreter(basename: base) == nil else { return nil }
+        return base
+    }
+
     /// The name a process was invoked under, nil when it is the executable's own `base`.
     static func invokedName(base: String, argv0: String, comm: String) -> String? {
         func cut(_ s: Substring) -> Substring { s.utf8.count <= commLength ? s : Substring(String(decoding: s.utf8.prefix(commLength), as: UTF8.self)) }
