@@ -72,7 +72,7 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     }
     func features(_ v: [Double]) -> TraceFeatures {
         TraceFeatures(window: v[0], meanBits: v[1], novelNgrams: v[2], novelSyscalls: v[3], neighbourDistance: v[4], rareNgrams: v[5],
-                      smoothedMean: v[6])
+                      smoothedMean: v[6], neighbourWindows: v[7])
     }
     for _ in 0..<200 {
         var base = names.indices.map { _ in u() }
@@ -89,7 +89,7 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     }
     // A view outside the combination does not move it.
     let s = TraceCombination.standard
-    #expect(s.score(features([9, 9, 0, 0, 0, 9, 9]), calibration: calibration) == 0)
+    #expect(s.score(features([9, 9, 0, 0, 0, 9, 9, 9]), calibration: calibration) == 0)
 }
 
 @Test func aLongNormalTraceDoesNotOutscoreAShortAnomalousOne() throws {

@@ -26,15 +26,27 @@ struct NeighbourIndex: Sendable {
     private var postingWeight: [Float] = []
     /// Distinct training bags.
     private(set) var references = 0
+    /// Per distinct bag, the one owner it came from, or -1 when several owners had it
+    /// (all -1 without owners): what ``distance(_:excluding:scratch:)`` leaves out.
+    private var soleOwner: [Int32] = []
 
-    init(bags: [[(key: UInt64, count: UInt32)]]) {
+    /// - Parameter owners: per bag, which training trace it came from (e.g. the trace a window
+    ///   was cut from), for leave-one-trace-out queries; nil when each bag is its own.
+    init(bags: [[(key: UInt64, count: UInt32)]], owners: [Int]? = nil) {
         // Drop duplicate bags: common in daemons, and they only make queries slower.
         var unique: [[(key: UInt64, count: UInt32)]] = []
-        var fingerprints = Set<[UInt64]>()
-        for bag in bags where !bag.isEmpty {
+        var fingerprints: [[UInt64]: Int] = [:]
+        for (b, bag) in bags.enumerated() where !bag.isEmpty {
             let sorted = bag.sorted { $0.key < $1.key }
             let fingerprint = sorted.flatMap { [$0.key, UInt64($0.count)] }
-            if fingerprints.insert(fingerprint).inserted { unique.append(sorted) }
+            let owner = Int32(owners?[b] ?? -1)
+            if let r = fingerprints[fingerprint] {
+                if soleOwner[r] != owner { soleOwner[r] = -1 }
+            } else {
+                fingerprints[fingerprint] = unique.count
+                unique.append(sorted)
+                soleOwner.append(owner)
+            }
         }
         references = unique.count
         var documentFrequency: [UInt64: Int] = [:]
@@ -87,6 +99,28 @@ struct NeighbourIndex: Sendable {
     /// 1 for one sharing nothing with any (or when there is no training bag).
     func distance(_ bag: [(key: UInt64, count: UInt32)], scratch: inout [Float]) -> Double {
         guard references > 0, !bag.isEmpty else { return bag.isEmpty ? 0 : 1 }
+        let normSquared = accumulate(bag, into: &scratch)
+        let best = scratch.max() ?? 0
+        return Double(max(0, 1 - best / sqrt(normSquared)))
+    }
+
+    /// The same distance to the nearest bag not owned by `owner` alone (a bag that another
+    /// owner also had still counts): how far a training trace's bag lies from what the
+    /// *other* training traces hold. 1 when no such bag exists.
+    func distance(_ bag: [(key: UInt64, count: UInt32)], excluding owner: Int, scratch: inout [Float]) -> Double {
+        guard references > 0, !bag.isEmpty else { return bag.isEmpty ? 0 : 1 }
+        let normSquared = accumulate(bag, into: &scratch)
+        var best: Float = 0, any = false
+        for r in 0..<references where soleOwner[r] != Int32(owner) {
+            best = max(best, scratch[r])
+            any = true
+        }
+        return any ? Double(max(0, 1 - best / sqrt(normSquared))) : 1
+    }
+
+    /// Fills `scratch` with the dot product of `bag`'s weights with every distinct training
+    /// bag's (normalised) weights; returns the squared norm of `bag`'s weights.
+    private func accumulate(_ bag: [(key: UInt64, count: UInt32)], into scratch: inout [Float]) -> Float {
         if scratch.count != references { scratch = Array(repeating: 0, count: references) }
         var normSquared: Float = 0
         scratch.withUnsafeMutableBufferPointer { acc in
@@ -108,8 +142,7 @@ struct NeighbourIndex: Sendable {
                 }
             }
         }
-        let best = scratch.max() ?? 0
-        return Double(max(0, 1 - best / sqrt(normSquared)))
+        return normSquared
     }
 
     /// The distance of `bag`, remembered per distinct bag in `query`: processes repeat (most
@@ -129,7 +162,7 @@ struct NeighbourIndex: Sendable {
 
     /// Bytes held by the index.
     var memoryBytes: Int {
-        columnKeys.count * 12 + idf.count * 4 + postingStart.count * 8 + postingTrace.count * 8
+        columnKeys.count * 12 + idf.count * 4 + postingStart.count * 8 + postingTrace.count * 8 + soleOwner.count * 4
     }
 }
 
