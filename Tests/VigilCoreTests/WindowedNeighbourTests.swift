@@ -115,3 +115,24 @@ private func counts(_ bag: [(key: UInt64, count: UInt32)]) -> [UInt64: UInt32] {
     let whole = [50, 5000].map { detector.measure(service(700, requests: $0)).features.neighbourDistance }
     #expect(whole[1] > whole[0])
 }
+
+@Test func skippingWindowsThatCannotBeTheWorstChangesNothing() {
+    // The measurer skips the full search for a window whose distance to the previous
+    // window's nearest training window is already below the worst so far. Its value must be
+    // the one every window measured in full gives: on a long normal trace, and on one with an
+    // odd stretch in the middle (so the worst window is neither the first nor the last).
+    let train = (0..<30).map { service($0, requests: 20 + 2 * $0) }
+    let measurer = TraceMeasurer(train: train, parameters: .standard)
+    let long = service(800, requests: 400)
+    var odd = service(801, requests: 200)
+    odd.insert(contentsOf: Array(repeating: [54, 54, 197], count: 30).flatMap { $0 }, at: 500)
+    for t in [long, odd] {
+        let windows = TraceMeasurer.bags(of: t, model: measurer.model).windows
+        var scratch: [Float] = []
+        let worst = windows.map { measurer.windowed.index.distance($0, scratch: &scratch) }.max()!
+        #expect(windows.count == t.count / WindowedNeighbour.windowLength)
+        #expect(measurer.measure(t).features.neighbourWindows == measurer.windowed.value(worst: worst, windows: windows.count))
+    }
+    // The odd stretch is the worst window, well above the long normal trace's.
+    #expect(measurer.measure(odd).features.neighbourWindows > measurer.measure(long).features.neighbourWindows)
+}

@@ -270,7 +270,12 @@ final class TraceMeasurer {
     }
 
     func measure(path: String, also: (UnsafeBufferPointer<UInt32>) -> Void) throws -> (score: TraceScore, features: TraceFeatures) {
-        features(of: try Evaluation.score(path: path, with: scanner, also: also))
+        do {
+            return features(of: try Evaluation.score(path: path, with: scanner, also: also))
+        } catch {
+            _ = windowQuery.take()  // the windows a bad file delivered before its error
+            throw error
+        }
     }
 
     /// The features of the trace the scanner just finished (its bag is still there).

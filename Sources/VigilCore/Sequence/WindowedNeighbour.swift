@@ -80,20 +80,37 @@ final class WindowedNeighbourQuery {
     private let query = NeighbourQuery()
     private var worst = 0.0
     private var windows = 0
+    /// The nearest training window of the last window measured in full.
+    private var lastNearest = -1
 
     init(_ neighbour: WindowedNeighbour) { self.neighbour = neighbour }
 
-    /// Measures one finished window.
+    /// Measures one finished window. Only the worst window counts, so a window is measured
+    /// in full only when it might be the worst: its distance to the previous window's nearest
+    /// training window bounds its distance to the nearest, and when that bound is already
+    /// below the worst so far (by more than float rounding) the walk of the postings is
+    /// skipped. The windows of one process resemble each other, so most are skipped.
     func add(_ bag: [(key: UInt64, count: UInt32)]) {
-        worst = max(worst, neighbour.index.distance(bag, query: query))
         windows += 1
+        let sorted = bag.sorted { $0.key < $1.key }
+        if windows > 1, lastNearest >= 0,
+           neighbour.index.distance(sortedBag: sorted, to: lastNearest) + Self.roundingMargin <= worst {
+            return
+        }
+        let (d, r) = neighbour.index.nearest(bag, sorted: sorted, query: query)
+        worst = max(worst, d)
+        lastNearest = r
     }
+
+    /// Above the float rounding of two ways of summing one cosine (a few dozen products).
+    static let roundingMargin = 1e-5
 
     /// The value of the trace whose windows were added; starts the next trace.
     func take() -> (value: Double, worst: Double, windows: Int) {
         let r = (neighbour.value(worst: worst, windows: windows), worst, windows)
         worst = 0
         windows = 0
+        lastNearest = -1
         return r
     }
 }
