@@ -136,3 +136,21 @@ private func counts(_ bag: [(key: UInt64, count: UInt32)]) -> [UInt64: UInt32] {
     // The odd stretch is the worst window, well above the long normal trace's.
     #expect(measurer.measure(odd).features.neighbourWindows > measurer.measure(long).features.neighbourWindows)
 }
+
+@Test func withTheWindowViewInPlaceOfNeighbourALongNormalTraceScoresAsANormalOne() throws {
+    // The assertions of aLongNormalTraceDoesNotOutscoreAShortAnomalousOne (known issue under
+    // the default), under the default's views with `neighbour` replaced by `neighbour_windows`.
+    let train = (0..<30).map { service($0, requests: 20 + 2 * $0) }
+    let combination = try #require(TraceCombination(name: "novel_ngrams+novel_syscalls+neighbour_windows"))
+    let detector = TraceDetector(train: train, combination: combination)
+    func score(_ t: [UInt32]) -> Double { detector.combine(detector.measure(t).features) }
+    let normals = (100..<120).map { score(service($0, requests: 20 + $0 % 60)) }
+    let long = service(500, requests: 2000)
+    let shortNovelCall = Array(service(600, requests: 3).dropLast(2)) + [999, 3, 4, 6, 1]
+    let shortReordered: [UInt32] = [59, 5, 90, 3, 6, 5, 3, 6, 4, 3, 197, 5, 6, 54, 6, 1]
+    #expect(score(long) < score(shortNovelCall))
+    #expect(score(long) < score(shortReordered))
+    #expect(score(long) <= normals.max()!)
+    let growing = [50, 500, 5000].map { score(service(700, requests: $0)) }
+    #expect(growing.allSatisfy { $0 <= normals.max()! })
+}
