@@ -30,7 +30,7 @@ struct NeighbourIndex: Sendable {
     /// (all -1 without owners): what ``distance(_:excluding:scratch:)`` leaves out.
     private var soleOwner: [Int32] = []
     /// Per distinct bag, its normalised weights by column, ascending (`refStart[r] ..<
-    /// refStart[r + 1]`): for the distance to one given bag (``distance(sortedBag:to:)``).
+    /// refStart[r + 1]`): for the distance to one given bag (``scatter(reference:into:clear:)``).
     private var refStart: [Int] = [0]
     private var refColumn: [Int32] = []
     private var refWeight: [Float] = []
@@ -122,14 +122,22 @@ struct NeighbourIndex: Sendable {
         return (Double(max(0, 1 - best / sqrt(normSquared))), at)
     }
 
-    /// The cosine distance of `sortedBag` (sorted by key) to the distinct training bag
-    /// `reference` alone: an upper bound of its distance to the nearest, at the cost of one
-    /// pass over the two bags instead of a walk of the postings.
-    func distance(sortedBag bag: [(key: UInt64, count: UInt32)], to reference: Int) -> Double {
-        guard reference >= 0, reference < references, !bag.isEmpty else { return bag.isEmpty ? 0 : 1 }
+    /// Columns (distinct features of the training bags).
+    var columnCount: Int { idf.count }
+
+    /// Writes the weights of the distinct training bag `reference` into `dense` (indexed by
+    /// column, ``columnCount`` long), or sets them back to 0 with `clear`.
+    func scatter(reference: Int, into dense: inout [Float], clear: Bool = false) {
+        guard reference >= 0, reference < references else { return }
+        for j in refStart[reference]..<refStart[reference + 1] { dense[Int(refColumn[j])] = clear ? 0 : refWeight[j] }
+    }
+
+    /// The cosine distance of `bag` to the one training bag whose weights ``scatter(reference:into:clear:)``
+    /// wrote into `dense`: an upper bound of its distance to the nearest, at the cost of one
+    /// probe per feature instead of a walk of the postings.
+    func distance(_ bag: [(key: UInt64, count: UInt32)], dense: [Float]) -> Double {
+        guard !bag.isEmpty else { return 0 }
         var normSquared: Float = 0, dot: Float = 0
-        var j = refStart[reference]
-        let end = refStart[reference + 1]
         for f in bag {
             guard let c = lookup(f.key) else {
                 let w = Self.tf(f.count) * unseenIdf
@@ -138,8 +146,7 @@ struct NeighbourIndex: Sendable {
             }
             let w = Self.tf(f.count) * idf[Int(c)]
             normSquared += w * w
-            while j < end && refColumn[j] < c { j += 1 }
-            if j < end && refColumn[j] == c { dot += w * refWeight[j] }
+            dot += w * dense[Int(c)]
         }
         return Double(max(0, 1 - dot / sqrt(normSquared)))
     }

@@ -80,10 +80,15 @@ final class WindowedNeighbourQuery {
     private let query = NeighbourQuery()
     private var worst = 0.0
     private var windows = 0
-    /// The nearest training window of the last window measured in full.
+    /// The nearest training window of the last window measured in full, and its weights by
+    /// column.
     private var lastNearest = -1
+    private var nearestWeights: [Float]
 
-    init(_ neighbour: WindowedNeighbour) { self.neighbour = neighbour }
+    init(_ neighbour: WindowedNeighbour) {
+        self.neighbour = neighbour
+        nearestWeights = Array(repeating: 0, count: neighbour.index.columnCount)
+    }
 
     /// Measures one finished window. Only the worst window counts, so a window is measured
     /// in full only when it might be the worst: its distance to the previous window's nearest
@@ -92,13 +97,19 @@ final class WindowedNeighbourQuery {
     /// skipped. The windows of one process resemble each other, so most are skipped.
     func add(_ bag: [(key: UInt64, count: UInt32)]) {
         windows += 1
-        let sorted = bag.sorted { $0.key < $1.key }
         if windows > 1, lastNearest >= 0,
-           neighbour.index.distance(sortedBag: sorted, to: lastNearest) + Self.roundingMargin <= worst {
+           neighbour.index.distance(bag, dense: nearestWeights) + Self.roundingMargin <= worst {
             return
         }
-        let (d, r) = neighbour.index.nearest(bag, sorted: sorted, query: query)
+        let (d, r) = neighbour.index.nearest(bag, sorted: bag.sorted { $0.key < $1.key }, query: query)
         worst = max(worst, d)
+        setNearest(r)
+    }
+
+    private func setNearest(_ r: Int) {
+        guard r != lastNearest else { return }
+        neighbour.index.scatter(reference: lastNearest, into: &nearestWeights, clear: true)
+        neighbour.index.scatter(reference: r, into: &nearestWeights)
         lastNearest = r
     }
 
@@ -110,7 +121,7 @@ final class WindowedNeighbourQuery {
         let r = (neighbour.value(worst: worst, windows: windows), worst, windows)
         worst = 0
         windows = 0
-        lastNearest = -1
+        setNearest(-1)
         return r
     }
 }
