@@ -6,9 +6,10 @@
 #   OUT/NAME.stide.json  `vigil eval C --json --stide`
 #   OUT/NAME.json        `vigil eval C --json` (the default score's own report, tabled last)
 # and prints, as Markdown:
-#   1. per corpus, the per-trace AUC of every candidate (all 127 non-empty sets of the seven
+#   1. per corpus, the per-trace AUC of every candidate (all 255 non-empty sets of the eight
 #      views, each under both combiners of TraceCombination: `fisher`, the sum of -ln p, and
-#      `rank`, 1 - mean p; plus the two-tier score);
+#      `rank`, 1 - mean p; plus the two-tier score; the eighth view, `neighbour_windows`, was
+#      added as a candidate by issue 14's length round, the rule unchanged);
 #   2. the leave-one-corpus-out table: for each eligible corpus H, the candidate the rule
 #      picks on the other eligible corpora, its AUC on H, STIDE's AUC on H;
 #   3. the candidate the rule picks on all eligible corpora (the one to ship), and its AUC
@@ -29,7 +30,7 @@
 import itertools, json, math, sys
 
 VIEWS = ["window", "mean_bits", "novel_ngrams", "novel_syscalls", "neighbour", "rare_ngrams",
-         "smoothed_mean"]  # TraceFeatures.names order
+         "smoothed_mean", "neighbour_windows"]  # TraceFeatures.names order
 TIE = 1e-3  # TraceDetector.tieBreakWeight
 SHIPPED = ("fisher", ("novel_ngrams", "novel_syscalls", "neighbour"))  # TraceCombination.standard today
 # The README table the pick must not fall below (per-trace AUC), by corpus name as loco.sh runs them.

@@ -60,7 +60,10 @@ struct Eval: ParsableCommand {
         densest 20-call window of surprising calls (the score the live detector streams), \
         the mean surprise per call, the same under an interpolated Witten-Bell model \
         (smoothed_mean), the novel fraction, the rarity of known n-grams, \
-        never-seen syscalls and the neighbour distance. A process is flagged when its \
+        never-seen syscalls, the neighbour distance, and the same per 100-call window \
+        (neighbour_windows: the worst window against training windows, corrected for the \
+        number of windows, so a long normal process is not far merely for its length). \
+        A process is flagged when its \
         score is strictly above the threshold. Negatives are validation processes; without \
         validation/ they are the cross-validated train processes (said in the output), \
         and each attack process is then scored by one fold's model in turn, so both sides \

@@ -72,7 +72,7 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     }
     func features(_ v: [Double]) -> TraceFeatures {
         TraceFeatures(window: v[0], meanBits: v[1], novelNgrams: v[2], novelSyscalls: v[3], neighbourDistance: v[4], rareNgrams: v[5],
-                      smoothedMean: v[6])
+                      smoothedMean: v[6], neighbourWindows: v[7])
     }
     for _ in 0..<200 {
         var base = names.indices.map { _ in u() }
@@ -89,7 +89,7 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     }
     // A view outside the combination does not move it.
     let s = TraceCombination.standard
-    #expect(s.score(features([9, 9, 0, 0, 0, 9, 9]), calibration: calibration) == 0)
+    #expect(s.score(features([9, 9, 0, 0, 0, 9, 9, 9]), calibration: calibration) == 0)
 }
 
 @Test func aLongNormalTraceDoesNotOutscoreAShortAnomalousOne() throws {
@@ -113,6 +113,10 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     // (its start and exit) weigh less and less in a longer bag, and `1 + ln tf` flattens it.
     // Square-root weights still grow (0.0018, 0.0028, 0.0047); plain counts pass this test but
     // cost sendmail, ps and the Linux corpus (docs/eval.md, "Length"), so neither is adopted.
+    // The length-fair window view, `neighbour_windows`, makes these hold when it replaces
+    // `neighbour` (WindowedNeighbourTests, the same assertions), but the committed selection rule did not pick it
+    // and it lowers sendmail and ps (docs/eval.md, "The neighbour view per window"), so the
+    // default, and this known issue, stay.
     withKnownIssue("a much longer normal trace outscores ordinary-length normal ones") {
         #expect(score(long) <= normals.max()!)
         let growing = [50, 500, 5000].map { score(service(700, requests: $0)) }

@@ -26,15 +26,32 @@ struct NeighbourIndex: Sendable {
     private var postingWeight: [Float] = []
     /// Distinct training bags.
     private(set) var references = 0
+    /// Per distinct bag, the one owner it came from, or -1 when several owners had it
+    /// (all -1 without owners): what ``distance(_:excluding:scratch:)`` leaves out.
+    private var soleOwner: [Int32] = []
+    /// Per distinct bag, its normalised weights by column, ascending (`refStart[r] ..<
+    /// refStart[r + 1]`): for the distance to one given bag (``scatter(reference:into:clear:)``).
+    private var refStart: [Int] = [0]
+    private var refColumn: [Int32] = []
+    private var refWeight: [Float] = []
 
-    init(bags: [[(key: UInt64, count: UInt32)]]) {
+    /// - Parameter owners: per bag, which training trace it came from (e.g. the trace a window
+    ///   was cut from), for leave-one-trace-out queries; nil when each bag is its own.
+    init(bags: [[(key: UInt64, count: UInt32)]], owners: [Int]? = nil) {
         // Drop duplicate bags: common in daemons, and they only make queries slower.
         var unique: [[(key: UInt64, count: UInt32)]] = []
-        var fingerprints = Set<[UInt64]>()
-        for bag in bags where !bag.isEmpty {
+        var fingerprints: [[UInt64]: Int] = [:]
+        for (b, bag) in bags.enumerated() where !bag.isEmpty {
             let sorted = bag.sorted { $0.key < $1.key }
             let fingerprint = sorted.flatMap { [$0.key, UInt64($0.count)] }
-            if fingerprints.insert(fingerprint).inserted { unique.append(sorted) }
+            let owner = Int32(owners?[b] ?? -1)
+            if let r = fingerprints[fingerprint] {
+                if soleOwner[r] != owner { soleOwner[r] = -1 }
+            } else {
+                fingerprints[fingerprint] = unique.count
+                unique.append(sorted)
+                soleOwner.append(owner)
+            }
         }
         references = unique.count
         var documentFrequency: [UInt64: Int] = [:]
@@ -61,7 +78,13 @@ struct NeighbourIndex: Sendable {
             var weights = bag.map { f in Self.tf(f.count) * idf[Int(column[f.key]!)] }
             let norm = sqrt(weights.reduce(0) { $0 + $1 * $1 })
             for i in weights.indices { weights[i] /= norm }
-            for (f, w) in zip(bag, weights) { lists[Int(column[f.key]!)].append((Int32(r), w)) }
+            for (f, w) in zip(bag, weights) {
+                lists[Int(column[f.key]!)].append((Int32(r), w))
+                // Columns were numbered in key order and the bag is sorted by key: ascending.
+                refColumn.append(column[f.key]!)
+                refWeight.append(w)
+            }
+            refStart.append(refColumn.count)
         }
         for list in lists {
             for (r, w) in list { postingTrace.append(r); postingWeight.append(w) }
@@ -86,7 +109,65 @@ struct NeighbourIndex: Sendable {
     /// 1 minus the largest cosine similarity to a training bag: 0 for a bag seen in training,
     /// 1 for one sharing nothing with any (or when there is no training bag).
     func distance(_ bag: [(key: UInt64, count: UInt32)], scratch: inout [Float]) -> Double {
+        nearest(bag, scratch: &scratch).distance
+    }
+
+    /// The distance to the nearest training bag, and which distinct bag that is (-1 when
+    /// there is none, or `bag` is empty).
+    func nearest(_ bag: [(key: UInt64, count: UInt32)], scratch: inout [Float]) -> (distance: Double, reference: Int) {
+        guard references > 0, !bag.isEmpty else { return (bag.isEmpty ? 0 : 1, -1) }
+        let normSquared = accumulate(bag, into: &scratch)
+        var best: Float = 0, at = 0
+        for r in 0..<references where scratch[r] > best { best = scratch[r]; at = r }
+        return (Double(max(0, 1 - best / sqrt(normSquared))), at)
+    }
+
+    /// Columns (distinct features of the training bags).
+    var columnCount: Int { idf.count }
+
+    /// Writes the weights of the distinct training bag `reference` into `dense` (indexed by
+    /// column, ``columnCount`` long), or sets them back to 0 with `clear`.
+    func scatter(reference: Int, into dense: inout [Float], clear: Bool = false) {
+        guard reference >= 0, reference < references else { return }
+        for j in refStart[reference]..<refStart[reference + 1] { dense[Int(refColumn[j])] = clear ? 0 : refWeight[j] }
+    }
+
+    /// The cosine distance of `bag` to the one training bag whose weights ``scatter(reference:into:clear:)``
+    /// wrote into `dense`: an upper bound of its distance to the nearest, at the cost of one
+    /// probe per feature instead of a walk of the postings.
+    func distance(_ bag: [(key: UInt64, count: UInt32)], dense: [Float]) -> Double {
+        guard !bag.isEmpty else { return 0 }
+        var normSquared: Float = 0, dot: Float = 0
+        for f in bag {
+            guard let c = lookup(f.key) else {
+                let w = Self.tf(f.count) * unseenIdf
+                normSquared += w * w
+                continue
+            }
+            let w = Self.tf(f.count) * idf[Int(c)]
+            normSquared += w * w
+            dot += w * dense[Int(c)]
+        }
+        return Double(max(0, 1 - dot / sqrt(normSquared)))
+    }
+
+    /// The same distance to the nearest bag not owned by `owner` alone (a bag that another
+    /// owner also had still counts): how far a training trace's bag lies from what the
+    /// *other* training traces hold. 1 when no such bag exists.
+    func distance(_ bag: [(key: UInt64, count: UInt32)], excluding owner: Int, scratch: inout [Float]) -> Double {
         guard references > 0, !bag.isEmpty else { return bag.isEmpty ? 0 : 1 }
+        let normSquared = accumulate(bag, into: &scratch)
+        var best: Float = 0, any = false
+        for r in 0..<references where soleOwner[r] != Int32(owner) {
+            best = max(best, scratch[r])
+            any = true
+        }
+        return any ? Double(max(0, 1 - best / sqrt(normSquared))) : 1
+    }
+
+    /// Fills `scratch` with the dot product of `bag`'s weights with every distinct training
+    /// bag's (normalised) weights; returns the squared norm of `bag`'s weights.
+    private func accumulate(_ bag: [(key: UInt64, count: UInt32)], into scratch: inout [Float]) -> Float {
         if scratch.count != references { scratch = Array(repeating: 0, count: references) }
         var normSquared: Float = 0
         scratch.withUnsafeMutableBufferPointer { acc in
@@ -108,8 +189,7 @@ struct NeighbourIndex: Sendable {
                 }
             }
         }
-        let best = scratch.max() ?? 0
-        return Double(max(0, 1 - best / sqrt(normSquared)))
+        return normSquared
     }
 
     /// The distance of `bag`, remembered per distinct bag in `query`: processes repeat (most
@@ -117,11 +197,19 @@ struct NeighbourIndex: Sendable {
     /// 144 distinct traces), and a repeated bag costs a sort and a lookup instead of a walk
     /// of the postings.
     func distance(_ bag: [(key: UInt64, count: UInt32)], query: NeighbourQuery) -> Double {
+        nearest(bag, sorted: bag.sorted(by: { $0.key < $1.key }), query: query).distance
+    }
+
+    /// ``nearest(_:scratch:)``, remembered as ``distance(_:query:)`` does; `sorted` is `bag`
+    /// sorted by key (the memo's key; the sum runs in `bag`'s own order, as it always has, so
+    /// the rounding of a distance does not depend on the memo).
+    func nearest(_ bag: [(key: UInt64, count: UInt32)], sorted: [(key: UInt64, count: UInt32)],
+                 query: NeighbourQuery) -> (distance: Double, reference: Int) {
         var key: [UInt64] = []
-        key.reserveCapacity(2 * bag.count)
-        for f in bag.sorted(by: { $0.key < $1.key }) { key.append(f.key); key.append(UInt64(f.count)) }
+        key.reserveCapacity(2 * sorted.count)
+        for f in sorted { key.append(f.key); key.append(UInt64(f.count)) }
         if let d = query.memo[key] { return d }
-        let d = distance(bag, scratch: &query.scratch)
+        let d = nearest(bag, scratch: &query.scratch)
         if query.memo.count >= NeighbourQuery.memoLimit { query.memo.removeAll(keepingCapacity: true) }
         query.memo[key] = d
         return d
@@ -129,7 +217,8 @@ struct NeighbourIndex: Sendable {
 
     /// Bytes held by the index.
     var memoryBytes: Int {
-        columnKeys.count * 12 + idf.count * 4 + postingStart.count * 8 + postingTrace.count * 8
+        columnKeys.count * 12 + idf.count * 4 + postingStart.count * 8 + postingTrace.count * 8 + soleOwner.count * 4
+            + refStart.count * 8 + refColumn.count * 8
     }
 }
 
@@ -137,6 +226,6 @@ struct NeighbourIndex: Sendable {
 /// distances of the bags already answered (at most ``memoLimit``, then forgotten at once).
 final class NeighbourQuery {
     var scratch: [Float] = []
-    var memo: [[UInt64]: Double] = [:]
+    var memo: [[UInt64]: (distance: Double, reference: Int)] = [:]
     static let memoLimit = 1 << 14
 }

@@ -122,6 +122,10 @@ public final class SequenceScanner {
     /// The 1- and 2-gram counts of the trace ``finish()`` last returned (keys are
     /// ``NgramHash`` keys), when trace features are gathered; unordered.
     public private(set) var lastBag: [(key: UInt64, count: UInt32)] = []
+    /// When set, also counts the same 1- and 2-grams window by window (the windowed
+    /// neighbour view, ``WindowedNeighbour``); it is flushed at ``finish()`` and cleared by
+    /// ``reset()``.
+    var windowBags: WindowBagCounter?
     private static let initialSeenCapacity = 1024
 
     /// - Parameters:
@@ -238,6 +242,7 @@ public final class SequenceScanner {
         distinctNovel = 0
         knownRarity = 0
         if !novelSymbols.isEmpty { novelSymbols = [] }
+        windowBags?.discard()
     }
 
     /// Inserts an n-gram key into the per-trace set; true when it was not there yet.
@@ -372,6 +377,11 @@ public final class SequenceScanner {
             countInBag(keyOf(1))
             if n >= 2 && position >= 1 { countInBag(keyOf(2)) }
         }
+        if let wb = windowBags {
+            wb.count(keyOf(1))
+            if n >= 2 && position >= 1 { wb.count(keyOf(2)) }
+            wb.endCall()
+        }
         if traceFeatures && segmentPosition + 1 >= 2 {
             // Training counts every suffix, so the n-grams unseen at this call are exactly
             // the orders above the one the back-off stopped at. If the longest one was already
@@ -473,6 +483,7 @@ public final class SequenceScanner {
             for i in 0..<bagCapacity where bagKeys[i] != 0 { bag.append((bagKeys[i], bagCounts[i])) }
             lastBag = bag
         }
+        windowBags?.finishTrace()
         reset()
         return result
     }

@@ -18,9 +18,14 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
     /// Mean surprise per call, bits, under an interpolated Witten-Bell model of the same
     /// counts (``TraceScore/smoothedMeanBits``).
     public var smoothedMean: Double
+    /// The neighbour view made fair to length (``WindowedNeighbour``): `-ln` of the
+    /// Šidák-corrected tail probability of the trace's worst 100-call window's distance to the
+    /// nearest training window.
+    public var neighbourWindows: Double
 
     public init(window: Double, meanBits: Double, novelNgrams: Double, novelSyscalls: Double,
-                neighbourDistance: Double, rareNgrams: Double = 0, smoothedMean: Double = 0) {
+                neighbourDistance: Double, rareNgrams: Double = 0, smoothedMean: Double = 0,
+                neighbourWindows: Double = 0) {
         self.window = window
         self.meanBits = meanBits
         self.novelNgrams = novelNgrams
@@ -28,21 +33,23 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
         self.neighbourDistance = neighbourDistance
         self.rareNgrams = rareNgrams
         self.smoothedMean = smoothedMean
+        self.neighbourWindows = neighbourWindows
     }
 
     /// The names used in reports, in ``values`` order.
     public static let names = ["window", "mean_bits", "novel_ngrams", "novel_syscalls", "neighbour", "rare_ngrams",
-                               "smoothed_mean"]
+                               "smoothed_mean", "neighbour_windows"]
 
-    public var values: [Double] { [window, meanBits, novelNgrams, novelSyscalls, neighbourDistance, rareNgrams, smoothedMean] }
+    public var values: [Double] { [window, meanBits, novelNgrams, novelSyscalls, neighbourDistance, rareNgrams, smoothedMean, neighbourWindows] }
 
     enum CodingKeys: String, CodingKey {
         case window, meanBits = "mean_bits", novelNgrams = "novel_ngrams"
         case novelSyscalls = "novel_syscalls", neighbourDistance = "neighbour"
         case rareNgrams = "rare_ngrams", smoothedMean = "smoothed_mean"
+        case neighbourWindows = "neighbour_windows"
     }
 
-    /// Reads features written before `smoothed_mean` existed as 0 there.
+    /// Reads features written before `smoothed_mean` or `neighbour_windows` existed as 0 there.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(window: try c.decode(Double.self, forKey: .window), meanBits: try c.decode(Double.self, forKey: .meanBits),
@@ -50,7 +57,8 @@ public struct TraceFeatures: Sendable, Hashable, Codable {
                   novelSyscalls: try c.decode(Double.self, forKey: .novelSyscalls),
                   neighbourDistance: try c.decode(Double.self, forKey: .neighbourDistance),
                   rareNgrams: try c.decode(Double.self, forKey: .rareNgrams),
-                  smoothedMean: try c.decodeIfPresent(Double.self, forKey: .smoothedMean) ?? 0)
+                  smoothedMean: try c.decodeIfPresent(Double.self, forKey: .smoothedMean) ?? 0,
+                  neighbourWindows: try c.decodeIfPresent(Double.self, forKey: .neighbourWindows) ?? 0)
     }
 }
 
@@ -223,22 +231,37 @@ public final class TraceDetector {
 final class TraceMeasurer {
     let model: SequenceModel
     let index: NeighbourIndex
+    let windowed: WindowedNeighbour
     private let scanner: SequenceScanner
     private let query = NeighbourQuery()
+    private let windowQuery: WindowedNeighbourQuery
 
     init(train: [[UInt32]], parameters: SequenceModel.Parameters) {
         let model = TraceDetector.trainModel(train, parameters)
         self.model = model
-        index = NeighbourIndex(bags: train.map { Self.bag(of: $0, model: model) })
+        let bags = train.map { Self.bags(of: $0, model: model) }
+        index = NeighbourIndex(bags: bags.map(\.whole))
+        windowed = WindowedNeighbour(windows: bags.map(\.windows))
         scanner = SequenceScanner(model: model, bagOfCalls: true, smoothedMean: true)
+        let windowQuery = WindowedNeighbourQuery(windowed)
+        self.windowQuery = windowQuery
+        scanner.windowBags = WindowBagCounter(length: WindowedNeighbour.windowLength) { windowQuery.add($0) }
     }
 
-    /// The 1/2-gram bag of a trace (the keys do not depend on the model).
-    static func bag(of trace: [UInt32], model: SequenceModel) -> [(key: UInt64, count: UInt32)] {
+    /// The 1/2-gram bag of a trace, whole and per window (the keys do not depend on the model).
+    static func bags(of trace: [UInt32], model: SequenceModel)
+        -> (whole: [(key: UInt64, count: UInt32)], windows: [[(key: UInt64, count: UInt32)]]) {
         let s = SequenceScanner(model: model)
+        var windows: [[(key: UInt64, count: UInt32)]] = []
+        s.windowBags = WindowBagCounter(length: WindowedNeighbour.windowLength) { windows.append($0) }
         trace.withUnsafeBufferPointer { s.feed($0) }
         _ = s.finish()
-        return s.lastBag
+        return (s.lastBag, windows)
+    }
+
+    /// The whole 1/2-gram bag of a trace.
+    static func bag(of trace: [UInt32], model: SequenceModel) -> [(key: UInt64, count: UInt32)] {
+        bags(of: trace, model: model).whole
     }
 
     func measure(_ trace: [UInt32]) -> (score: TraceScore, features: TraceFeatures) {
@@ -247,16 +270,23 @@ final class TraceMeasurer {
     }
 
     func measure(path: String, also: (UnsafeBufferPointer<UInt32>) -> Void) throws -> (score: TraceScore, features: TraceFeatures) {
-        features(of: try Evaluation.score(path: path, with: scanner, also: also))
+        do {
+            return features(of: try Evaluation.score(path: path, with: scanner, also: also))
+        } catch {
+            _ = windowQuery.take()  // the windows a bad file delivered before its error
+            throw error
+        }
     }
 
     /// The features of the trace the scanner just finished (its bag is still there).
     private func features(of s: TraceScore) -> (score: TraceScore, features: TraceFeatures) {
         let d = index.distance(scanner.lastBag, query: query)
+        let w = windowQuery.take()
         return (s, TraceFeatures(window: s.score, meanBits: s.meanBits, novelNgrams: s.novelNgramFraction,
                                  novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d,
-                                 rareNgrams: s.rareNgramFraction, smoothedMean: s.smoothedMeanBits))
+                                 rareNgrams: s.rareNgramFraction, smoothedMean: s.smoothedMeanBits,
+                                 neighbourWindows: w.value))
     }
 
-    var memoryBytes: Int { model.memoryBytes + index.memoryBytes + scanner.smoothedMemoryBytes }
+    var memoryBytes: Int { model.memoryBytes + index.memoryBytes + windowed.memoryBytes + scanner.smoothedMemoryBytes }
 }
