@@ -9,6 +9,9 @@ const volatile __u32 vg_filter_tgid = 0;        /* 0: every process */
 const volatile char vg_filter_comm[VG_COMM_LEN] = {}; /* empty: every command */
 const volatile bool vg_want_syscalls = false;   /* emit a record per syscall (vigil trace --syscalls) */
 const volatile bool vg_want_files = false;      /* trace mode: report file events (files.bpf.c) */
+const volatile bool vg_filter_known = false;   /* detect mode: a judged slot's connect, bind and listen
+                                                 * its profile knows is counted (VG_CTR_KNOWN_BASE), not
+                                                 * submitted; off for full event streams (--events) */
 const volatile __u32 vg_syscall_wakeup_bytes = 256 * 1024; /* batch wakeups for syscall records */
 
 /* Which probes run (enum vg_mode). */

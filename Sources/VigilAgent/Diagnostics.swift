@@ -45,6 +45,11 @@ public enum StatsReport {
     public static func summary(_ s: SensorStats) -> String {
         let emitted = s.kernelEmitted.values.reduce(0, +)
         var text = "stopped: \(emitted) records from the kernel, \(s.decoder.decoded) decoded, \(s.totalKernelDrops) dropped in the kernel"
+        let known = s.kernelKnown.values.reduce(0, +)
+        if known > 0 {
+            text += ", \(known) known to their profile and kept in the kernel ("
+                + s.kernelKnown.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ", ") + ")"
+        }
         if s.totalKernelDrops > 0 {
             text += " (" + s.kernelDrops.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ", ") + ")"
         }

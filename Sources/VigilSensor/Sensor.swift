@@ -108,6 +108,7 @@ public final class Sensor {
             try object.setGlobal("vg_mode", options.mode.wireValue)
             try object.setGlobal("vg_exec_guard", options.execGuard && options.mode == .detect)
             try object.setGlobal("vg_guard_all", options.guardAllProcesses && options.mode == .detect)
+            try object.setGlobal("vg_filter_known", options.filterKnown && options.mode == .detect)
             try object.setGlobal("vg_ngram_len", UInt32(SequenceModel.Parameters.standard.ngramLength))
             try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
             try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))
@@ -688,6 +689,8 @@ public final class Sensor {
             if dropped > 0 { s.kernelDrops[kind] = dropped }
             let emitted = values[Int(VG_CTR_EMITTED_BASE.rawValue) + k]
             if emitted > 0 { s.kernelEmitted[kind] = emitted }
+            let known = values[Int(VG_CTR_KNOWN_BASE.rawValue) + k]
+            if known > 0 { s.kernelKnown[kind] = known }
         }
         for (site, counter) in Self.failureCounters where values[Int(counter.rawValue)] > 0 {
             s.failures[site] = values[Int(counter.rawValue)]

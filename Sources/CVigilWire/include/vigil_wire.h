@@ -16,7 +16,7 @@
 
 /* Bumped on any incompatible change; the BPF object carries it in .rodata and user
  * space refuses an object whose ABI differs from the one it was built with. */
-#define VG_ABI_VERSION 3
+#define VG_ABI_VERSION 4
 
 #define VG_COMM_LEN 16
 #define VG_PATH_MAX 256
@@ -58,7 +58,9 @@ enum vg_counter {
     VG_CTR_PATH_TRUNCATED_NAMED = 40, /* a renamed, linked or unlinked name's directory walk was cut short */
     VG_CTR_READ_FAIL_UNIX_PATH = 41, /* a unix socket path could not be read from user memory */
     VG_CTR_PROCS_FULL = 48,        /* vg_procs or vg_marks is full: a new process is not tracked by the kernel */
-    VG_CTR_MAX = 64,
+    VG_CTR_KNOWN_BASE = 64,        /* + vg_kind: calls of a judged slot its profile already knows, counted
+                                    * here instead of submitted (network.bpf.c: connect, bind, listen) */
+    VG_CTR_MAX = 80,
 };
 
 /* Exec flags (vg_exec.flags). */
