@@ -126,6 +126,16 @@ struct {
     __type(value, __u8);
 } vg_listens SEC(".maps");
 
+/* The programs each judged profile slot's processes are known to exec (struct
+ * vg_child_key): an exec of one is flagged and counted as known (process.bpf.c). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 16384);
+    __type(key, struct vg_child_key);
+    __type(value, __u8);
+} vg_known_children SEC(".maps");
+
 /* Scratch space for an exec's path when the exec guard needs it before the record exists. */
 struct vg_path_buf {
     char path[VG_PATH_MAX];

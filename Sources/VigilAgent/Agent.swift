@@ -651,9 +651,10 @@ public final class Agent {
         loadKnownExecutables(id)
     }
 
-    /// A judged profile's learned destinations and listening ports, for the kernel: the
-    /// keys its connects, binds and listens are counted against instead of reported
-    /// (BPF/network.bpf.c, `vg_net_known`) and, under segmentation, the ones let through.
+    /// A judged profile's learned destinations, listening ports and children, for the
+    /// kernel: the keys its connects, binds and listens are counted against instead of
+    /// reported (BPF/network.bpf.c, `vg_net_known`), and its execs flagged and counted
+    /// against (BPF/process.bpf.c); under segmentation, the destinations and ports let through.
     /// One set of keys for both, from the copy the detector judges by (the learner's may
     /// hold more, taken in while the profile was still being promoted); the peers only for
     /// ingress segmentation. Added to, never pruned: a reload that removes a destination
@@ -664,6 +665,7 @@ public final class Agent {
         do {
             try kernel.setEgress(slot: slot, p.destinations.keys)
             try kernel.setListens(slot: slot, p.listens.keys)
+            if configuration.command.judges { try kernel.setKnownChildren(slot: slot, p.executes.keys) }
             if segments { try kernel.setIngress(slot: slot, p.peers.keys) }
         } catch {
             Diagnostics.warning("could not load the destinations, ports and peers of \(id) into the kernel "

@@ -97,6 +97,11 @@ extension Event {
         /// 0: not counted, e.g. `vigil trace`). Naming it when assigning the program's
         /// profile keeps a later exec from running under this one's.
         public var execSeq: UInt32
+        /// The kernel found this program among the children the exec'ing image's judged
+        /// profile knows (by the hash of ``path`` as execve was given it). Informative: the
+        /// detector still decides by the path itself, since a 64-bit FNV hash can be made to
+        /// collide by whoever picks the path.
+        public var knownChild = false
 
         public init(ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, path: String, executable: String? = nil,
                     argv: [String], argvTruncated: Bool = false, execSeq: UInt32 = 0) {

@@ -28,6 +28,8 @@ public final class Sensor {
     private let sockOwner: BPFMap
     private let unixAllowed: BPFMap
     private let listens: BPFMap
+    /// The programs each judged slot's processes are known to exec (vg_known_children).
+    private let knownChildren: BPFMap?
     /// What the kernel decided (exec count, deviating), written only by the kernel.
     private let procMarks: BPFMap
     private let knownSyscalls: BPFMap
@@ -98,6 +100,7 @@ public final class Sensor {
         slotModes = sm
         procsGen = pg
         knownFiles = object.map(named: "vg_known_files")
+        knownChildren = object.map(named: "vg_known_children")
         sensitiveNames = object.map(named: "vg_sensitive_names")
         decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset(), executables: .live)
 
@@ -547,6 +550,15 @@ public final class Sensor {
             let key = vg_listen_key(slot: slot, port: s.port, proto: s.transport == .udp ? UInt8(VG_PROTO_UDP) : UInt8(VG_PROTO_TCP), _pad0: 0)
             try listens.update(key, one)
         }
+    }
+
+    /// Adds the programs profile `slot`'s processes are known to exec (the paths as execve
+    /// was given them): the kernel flags and counts an exec of one by a process of the slot
+    /// as known (``SensorStats/kernelKnown``). The exec record itself still goes to user space.
+    public func setKnownChildren(slot: UInt32, _ paths: some Sequence<String>) throws(BPFError) {
+        guard let knownChildren else { return }
+        let one: UInt8 = 1
+        for path in paths { try knownChildren.update(vg_child_key(slot: slot, _pad0: 0, hash: PathHash.hash(path)), one) }
     }
 
     /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these.

@@ -18,6 +18,7 @@ import VigilSensor
         p.destinations[NetworkDestination(transport: .tcp, address: "10.0.0.5", port: 5432)] = Sighting(host: "t", at: Rig.t0)
         p.destinations[NetworkDestination(transport: .tcp, address: "10.1.2.0/24", port: 443)] = Sighting(host: "t", at: Rig.t0)
         p.listens[ListeningSocket(transport: .tcp, address: "0.0.0.0", port: 8080)] = Sighting(host: "t", at: Rig.t0)
+        p.executes["/usr/bin/pg_dump"] = Sighting(host: "t", at: Rig.t0)
         return p
     }
 
@@ -29,6 +30,7 @@ import VigilSensor
         #expect(slot != 0 && slot != Sensor.noKernelSlot)
         #expect(rig.kernel.egress[slot] == Set(Self.profile().destinations.keys), "\(rig.kernel.egress)")
         #expect(rig.kernel.listens[slot] == Set(Self.profile().listens.keys))
+        #expect(rig.kernel.children[slot] == ["/usr/bin/pg_dump"], "its known children, for the exec flag and count")
         #expect(rig.kernel.egress[0] == nil, "no segment-allow entry: nothing asked for segmentation")
         rig.agent.stop(reason: "test")
     }
@@ -36,7 +38,7 @@ import VigilSensor
     @Test func aLearningProfileIsNeverKeyed() throws {
         let rig = try Rig(.learn, profiles: [Self.profile()]) { $0.run.only = [Self.svc] }
         rig.feed([Events.exec(701, ppid: 1, Self.svc)])
-        #expect(rig.kernel.egress.isEmpty && rig.kernel.listens.isEmpty, "learning counts every connect: \(rig.kernel.egress)")
+        #expect(rig.kernel.egress.isEmpty && rig.kernel.listens.isEmpty && rig.kernel.children.isEmpty, "learning counts every connect: \(rig.kernel.egress)")
         rig.agent.stop(reason: "test")
     }
 

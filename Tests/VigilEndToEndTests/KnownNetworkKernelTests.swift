@@ -87,6 +87,51 @@ struct KnownNetworkKernelTests {
         #expect(sensor.stats.totalKernelDrops == 0)
     }
 
+    /// An exec of a child the judged profile knows still arrives (it creates the process and
+    /// names its profile) but is flagged and counted as known; another program is not.
+    @Test func anExecOfAKnownChildIsFlaggedAndCounted() throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = .detect
+        o.filterKnown = true
+        let sensor = try Sensor(options: o)
+        try sensor.setSlotMode(25, .monitor)
+        try sensor.setKnownChildren(slot: 25, ["/bin/true"])
+        func exec(_ program: String) throws -> Event.Exec? {
+            // The shell execs in its own process, so the slot it was given is the old image's.
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+            shell.arguments = ["-c", "read x; exec \(program)"]
+            let input = Pipe()
+            shell.standardInput = input
+            try shell.run()
+            defer { if shell.isRunning { kill(shell.processIdentifier, SIGKILL) }; shell.waitUntilExit() }
+            func next(_ path: String) throws -> Event.Exec? {
+                let deadline = Date().addingTimeInterval(2)
+                var found: Event.Exec?
+                while found == nil && Date() < deadline {
+                    try sensor.poll(timeoutMillis: 20) { e in
+                        if e.pid == shell.processIdentifier, case .exec(let x) = e.payload, x.path == path { found = x }
+                    }
+                }
+                return found
+            }
+            // Named for the shell's own exec, as the agent names a program it saw start.
+            let started = try #require(try next("/bin/sh"), "the shell's exec")
+            try sensor.assignProfile(pid: shell.processIdentifier, slot: 25, execSeq: started.execSeq)
+            input.fileHandleForWriting.write(Data("\n".utf8))
+            shell.waitUntilExit()
+            return try next(program)
+        }
+        let before = sensor.stats.kernelKnown[.exec] ?? 0
+        let known = try #require(try exec("/bin/true"), "the exec record still arrives")
+        #expect(known.knownChild)
+        #expect((sensor.stats.kernelKnown[.exec] ?? 0) - before == 1)
+        let other = try #require(try exec("/bin/false"))
+        #expect(!other.knownChild)
+        #expect((sensor.stats.kernelKnown[.exec] ?? 0) - before == 1, "an unknown program is not counted")
+    }
+
     @Test func withoutFilteringEveryConnectArrives() throws {
         try BPFTestGate.check()
         let backend = try LoopbackListener()

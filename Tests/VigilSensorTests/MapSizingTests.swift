@@ -25,6 +25,11 @@ import VigilCore
         #expect(try s.size(of: "vg_procs", builtIn: 65_536) == 65_536 + 10_000)
         #expect(try s.size(of: "vg_known_exec", builtIn: 16_384) == 16_384 + 1_000)
         #expect(try s.size(of: "vg_listens", builtIn: 16_384) == 16_384, "nothing preloaded: the built-in size")
+        #expect(try s.size(of: "vg_known_children", builtIn: 16_384) == 16_384, "no children learned")
+        var p = Self.profile("/usr/bin/parent", ngrams: 0, syscalls: 0, destinations: 0)
+        for c in ["/bin/sh", "/usr/bin/env", "/bin/true"] { p.executes[c] = Sighting(host: "h", at: 1) }
+        s.add([p, p])
+        #expect(try s.size(of: "vg_known_children", builtIn: 16_384) == 16_384 + 6, "each profile's children, per slot")
     }
 
     @Test func tooMuchForOneMapIsRefusedNamingIt() {
