@@ -940,6 +940,9 @@ public final class Agent {
         if next.config.metricsListen != config.metricsListen { restartOnly.append("metrics.listen") }
         if next.config.stability != config.stability || next.config.only != config.only { restartOnly.append("learn") }
         if next.config.duration != config.duration { restartOnly.append("duration") }
+        // Whether the kernel keeps known connects, binds and listens back is set when its
+        // programs load: streaming every one (`events: true`) needs a restart to start.
+        if next.config.events != config.events { restartOnly.append("events (for the kernel's keeping back of known network calls)") }
         if next.config.workloads != config.workloads || next.config.allProcesses != config.allProcesses { restartOnly.append("workloads") }
         var newStream: EventStream?
         if next.config.outputs != config.outputs {

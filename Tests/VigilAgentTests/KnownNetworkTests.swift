@@ -53,3 +53,19 @@ import VigilSensor
         rig.agent.stop(reason: "test")
     }
 }
+
+extension KnownNetworkTests {
+    /// The kernel's keeping back is set when it loads: a reload that turns `events` on says
+    /// it takes effect at restart.
+    @Test func aReloadThatStreamsEveryEventSaysItNeedsARestart() throws {
+        let rig = try Rig(.run)
+        var next = RunConfig(models: rig.dir + "/models", state: rig.dir + "/state")
+        next.outputs = ["file:" + rig.dir + "/out.jsonl"]
+        next.metricsListen = nil
+        next.events = true
+        rig.agent.reload(to: LoadedConfig(config: next, policy: .standard), from: "test.yaml")
+        rig.agent.stop(reason: "test")
+        let text = try String(contentsOfFile: rig.dir + "/out.jsonl", encoding: .utf8)
+        #expect(text.contains("changes to events (for the kernel's keeping back of known network calls) take effect at restart"), "\(text)")
+    }
+}
