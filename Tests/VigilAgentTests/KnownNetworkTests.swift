@@ -45,11 +45,16 @@ import VigilSensor
     @Test func theKnownCountsAreServedAsMetrics() throws {
         let rig = try Rig(.monitor, profiles: [Self.profile()])
         rig.kernel.statsValue.kernelKnown = [.connect: 41, .listen: 2]
+        rig.kernel.statsValue.kernelEmitted = [.connect: 3, .exec: 9]
         let m = rig.agent.metricsSnapshot()
         #expect(m.kernelKnownByKind["connect"] == 41 && m.kernelKnownByKind["listen"] == 2 && m.kernelKnownByKind["bind"] == 0)
         let family = try #require(m.families().first { $0.name == "vigil_kernel_known_total" })
         #expect(family.samples.contains { $0.labels.contains(MetricSample.Label("kind", "connect")) && $0.value == 41 })
-        #expect(StatsReport.summary(rig.kernel.statsValue).contains("43 known to their profile and kept in the kernel (connect=41, listen=2)"))
+        let summary = StatsReport.summary(rig.kernel.statsValue)
+        #expect(summary.hasPrefix("stopped: 12 records from the kernel (connect=3, bind=0, listen=0), "), "\(summary)")
+        #expect(summary.contains("43 known to their profile and kept in the kernel (connect=41, listen=2)"), "\(summary)")
+        rig.kernel.statsValue.kernelDrops = [.exec: 1]
+        #expect(StatsReport.summary(rig.kernel.statsValue).contains("1 dropped in the kernel (exec=1), 43 known"), "the drops' detail stays with them")
         rig.agent.stop(reason: "test")
     }
 }
