@@ -132,6 +132,65 @@ struct KnownNetworkKernelTests {
         #expect((sensor.stats.kernelKnown[.exec] ?? 0) - before == 1, "an unknown program is not counted")
     }
 
+    /// A bind and listen on a learned port stay in the kernel; on another port both arrive.
+    @Test func aJudgedSlotsKnownBindAndListenAreCountedNotSubmitted() throws {
+        try BPFTestGate.check()
+        let python = "/usr/bin/python3"
+        try #require(FileManager.default.isExecutableFile(atPath: python), "this test binds from \(python)")
+        // For each line `PORT n` on stdin: binds and listens on 127.0.0.1:PORT n times, then says so.
+        let script = """
+            import socket, sys
+            print("ready", flush=True)
+            for line in sys.stdin:
+                port, n = map(int, line.split())
+                for _ in range(n):
+                    s = socket.socket()
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", port))
+                    s.listen(4)
+                    s.close()
+                print("done", flush=True)
+            """
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: python)
+        server.arguments = ["-c", script]
+        let input = Pipe(), output = Pipe()
+        server.standardInput = input
+        server.standardOutput = output
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
+        func line() -> String {
+            var text = Data()
+            while !text.contains(UInt8(ascii: "\n")) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text.append(chunk)
+            }
+            return String(decoding: text, as: UTF8.self)
+        }
+        #expect(line().hasPrefix("ready"), "the interpreter runs (its exec is behind it)")
+        var o = SensorOptions()
+        o.mode = .detect
+        o.pid = server.processIdentifier
+        o.filterKnown = true
+        let sensor = try Sensor(options: o)
+        try sensor.setSlotMode(26, .monitor)
+        try sensor.assignProfile(pid: server.processIdentifier, slot: 26)
+        let learned = UInt16(42_000 + Int(getpid()) % 8_000), other = learned + 1
+        try sensor.setListens(slot: 26, [ListeningSocket(transport: .tcp, address: "127.0.0.1", port: learned)])
+        func counts(_ kind: Event.Kind) -> (UInt64, UInt64) { (sensor.stats.kernelEmitted[kind] ?? 0, sensor.stats.kernelKnown[kind] ?? 0) }
+        let bind0 = counts(.bind), listen0 = counts(.listen)
+        input.fileHandleForWriting.write(Data("\(learned) 20\n".utf8))
+        #expect(line().hasPrefix("done"))
+        let bind1 = counts(.bind), listen1 = counts(.listen)
+        #expect(bind1.0 == bind0.0 && listen1.0 == listen0.0, "nothing submitted for the learned port")
+        #expect(bind1.1 - bind0.1 == 20 && listen1.1 - listen0.1 == 20, "each counted as known: bind \(bind1.1 - bind0.1), listen \(listen1.1 - listen0.1)")
+        input.fileHandleForWriting.write(Data("\(other) 1\n".utf8))
+        #expect(line().hasPrefix("done"))
+        #expect(counts(.bind).0 - bind1.0 == 1 && counts(.listen).0 - listen1.0 == 1, "another port arrives")
+        #expect(counts(.bind).1 == bind1.1 && counts(.listen).1 == listen1.1)
+    }
+
     @Test func withoutFilteringEveryConnectArrives() throws {
         try BPFTestGate.check()
         let backend = try LoopbackListener()
