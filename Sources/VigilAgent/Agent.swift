@@ -647,7 +647,7 @@ public final class Agent {
         } catch {
             Diagnostics.warning("could not load profile \(id) into the kernel: \(error)")
         }
-        if mode != .learn { loadKnownNetwork(id, slot: slot) }
+        if mode != .learn { loadKnownCalls(id, slot: slot) }
         loadKnownExecutables(id)
     }
 
@@ -659,7 +659,7 @@ public final class Agent {
     /// hold more, taken in while the profile was still being promoted); the peers only for
     /// ingress segmentation. Added to, never pruned: a reload that removes a destination
     /// from a baseline leaves it known in the kernel until the agent restarts.
-    private func loadKnownNetwork(_ id: String, slot: UInt32) {
+    private func loadKnownCalls(_ id: String, slot: UInt32) {
         let judged = configuration.command.judges ? detector.profiles[id] : nil
         guard let p = judged ?? (segments ? learner.profiles[id] : nil) else { return }
         do {
@@ -1024,7 +1024,7 @@ public final class Agent {
                 detector.upsert(p)
                 if hasKernelSlot(p.id) {
                     kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys))
-                    loadKnownNetwork(p.id, slot: learner.profileSlot(for: p.id))
+                    loadKnownCalls(p.id, slot: learner.profileSlot(for: p.id))
                 }
                 inKernel.insert(p.id)
                 updated += 1
