@@ -9,6 +9,9 @@ const volatile __u32 vg_filter_tgid = 0;        /* 0: every process */
 const volatile char vg_filter_comm[VG_COMM_LEN] = {}; /* empty: every command */
 const volatile bool vg_want_syscalls = false;   /* emit a record per syscall (vigil trace --syscalls) */
 const volatile bool vg_want_files = false;      /* trace mode: report file events (files.bpf.c) */
+const volatile bool vg_filter_known = false;   /* detect mode: a judged slot's connect, bind and listen
+                                                 * its profile knows is counted (VG_CTR_KNOWN_BASE), not
+                                                 * submitted; off for full event streams (--events) */
 const volatile __u32 vg_syscall_wakeup_bytes = 256 * 1024; /* batch wakeups for syscall records */
 
 /* Which probes run (enum vg_mode). */
@@ -122,6 +125,16 @@ struct {
     __type(key, struct vg_listen_key);
     __type(value, __u8);
 } vg_listens SEC(".maps");
+
+/* The programs each judged profile slot's processes are known to exec (struct
+ * vg_child_key): an exec of one is flagged and counted as known (process.bpf.c). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 16384);
+    __type(key, struct vg_child_key);
+    __type(value, __u8);
+} vg_known_children SEC(".maps");
 
 /* Scratch space for an exec's path when the exec guard needs it before the record exists. */
 struct vg_path_buf {

@@ -119,6 +119,81 @@ static __always_inline int vg_net_enter(__u32 kind, __s32 fd, const void *uaddr,
     return 0;
 }
 
+#define VG_SOCK_STREAM 1
+#define VG_SOCK_DGRAM 2
+
+/* The egress key of a connect's destination for `slot`: what Sensor.prefixKey writes for a
+ * learned address (an IPv4-mapped IPv6 address as the IPv4 one, as Learner.address names
+ * it), matched against learned addresses and networks alike by the trie. */
+static __always_inline bool vg_dest_key(struct vg_egress_key *k, __u32 slot, __u8 proto, const struct vg_sockaddr *a)
+{
+    k->slot = slot;
+    k->port = a->port;
+    k->proto = proto;
+    if (a->family == AF_INET) {
+        k->family = AF_INET;
+        __builtin_memcpy(k->addr, a->addr, 4);
+        k->prefixlen = VG_EGRESS_FIXED_BITS + 32;
+        return true;
+    }
+    if (a->family != AF_INET6)
+        return false;
+    __u32 w0, w1, w2;
+    __builtin_memcpy(&w0, a->addr, 4);
+    __builtin_memcpy(&w1, a->addr + 4, 4);
+    __builtin_memcpy(&w2, a->addr + 8, 4);
+    if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0x0000ffff)) {
+        k->family = AF_INET;
+        __builtin_memcpy(k->addr, a->addr + 12, 4);
+        k->prefixlen = VG_EGRESS_FIXED_BITS + 32;
+    } else {
+        k->family = AF_INET6;
+        __builtin_memcpy(k->addr, a->addr, 16);
+        k->prefixlen = VG_EGRESS_FIXED_BITS + 128;
+    }
+    return true;
+}
+
+/* Whether this call's record would tell user space nothing its judge does not already
+ * hold: the caller's slot is judged (monitor, enforce: not learning, not pending, not
+ * slot 0) and its profile learned the destination (connect) or the port (bind, listen).
+ * The keys are segmentation's (vg_egress, vg_listens), looked up for the slot alone: slot
+ * 0 holds `segment-allow`, which is policy, not what the profile learned. Only TCP and UDP
+ * sockets: user space judges other transports by what the kernel does not key. */
+static __always_inline bool vg_net_known(__u32 kind, struct socket *sock, const struct vg_pending_net *p)
+{
+    if (!vg_filter_known || vg_mode != VG_MODE_DETECT || !sock)
+        return false;
+    __u16 type = BPF_CORE_READ(sock, type);
+    __u8 proto = type == VG_SOCK_STREAM ? VG_PROTO_TCP : type == VG_SOCK_DGRAM ? VG_PROTO_UDP : 0;
+    if (!proto)
+        return false;
+    struct vg_view v = vg_proc_view(bpf_get_current_pid_tgid() >> 32);
+    if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
+        return false;
+    __u32 *mode = bpf_map_lookup_elem(&vg_slot_modes, &v.slot);
+    if (!mode || (*mode & VG_SLOT_MODE_LEARN))
+        return false;
+    if (kind == VG_KIND_CONNECT) {
+        struct vg_egress_key k = {};
+        return vg_dest_key(&k, v.slot, proto, &p->addr) && bpf_map_lookup_elem(&vg_egress, &k) != 0;
+    }
+    __u16 port = 0;
+    if (kind == VG_KIND_BIND) {
+        if (p->addr.family != AF_INET && p->addr.family != AF_INET6)
+            return false;
+        port = p->addr.port;
+    } else {
+        struct vg_sockaddr local = {};
+        vg_socket_addrs(sock, &local, 0);
+        if (local.family != AF_INET && local.family != AF_INET6)
+            return false;
+        port = local.port;
+    }
+    struct vg_listen_key k = { .slot = v.slot, .port = port, .proto = proto, ._pad0 = 0 };
+    return bpf_map_lookup_elem(&vg_listens, &k) != 0;
+}
+
 static __always_inline int vg_net_exit(__u64 id, long ret)
 {
     struct vg_pending_net *p = bpf_map_lookup_elem(&vg_pending_net, &id);
@@ -126,6 +201,11 @@ static __always_inline int vg_net_exit(__u64 id, long ret)
         return 0;
 
     __u32 kind = p->kind;
+    if (vg_net_known(kind, vg_socket_of_fd(p->fd), p)) {
+        vg_count(VG_CTR_KNOWN_BASE + kind);
+        bpf_map_delete_elem(&vg_pending_net, &id);
+        return 0;
+    }
     struct vg_net *n = vg_reserve(sizeof *n, kind);
     if (!n) {
         bpf_map_delete_elem(&vg_pending_net, &id);

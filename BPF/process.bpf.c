@@ -85,6 +85,19 @@ static __always_inline __u32 vg_exec_name_slot(__u32 tgid, __u32 exec_seq, struc
     return slot;
 }
 
+/* The judged slot of the image that is exec'ing, or 0: read before the exec is counted
+ * (after it, the view is the new program's: named at exec, or pending). */
+static __always_inline __u32 vg_exec_parent_slot(__u32 tgid)
+{
+    if (!vg_filter_known || vg_mode != VG_MODE_DETECT)
+        return 0;
+    struct vg_view v = vg_proc_view(tgid);
+    if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
+        return 0;
+    __u32 *mode = bpf_map_lookup_elem(&vg_slot_modes, &v.slot);
+    return mode && !(*mode & VG_SLOT_MODE_LEARN) ? v.slot : 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -95,6 +108,7 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 
     const char *filename = BPF_CORE_READ(bprm, filename);
     __u32 exec_seq = 0, slot = 0;
+    __u32 parent_slot = vg_exec_parent_slot(tgid);
     if (vg_mode != VG_MODE_TRACE) {
         exec_seq = vg_exec_account(tgid, filename);
         /* A new program: its n-grams start afresh, and its profile is named here when user
@@ -125,6 +139,16 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
     e->path_len = n > 0 ? n - 1 : 0;
     if (n == VG_PATH_MAX)
         e->flags |= VG_EXEC_PATH_TRUNCATED;
+    /* A child the old image's profile knows. The record still goes: it creates the process
+     * in user space's table and names its profile (docs/architecture.md, "What crosses the
+     * ring"); the flag and the count say the kernel found it known. */
+    if (parent_slot) {
+        struct vg_child_key ck = { .slot = parent_slot, ._pad0 = 0, .hash = vg_path_hash(e->path, e->path_len) };
+        if (bpf_map_lookup_elem(&vg_known_children, &ck)) {
+            e->flags |= VG_EXEC_KNOWN_CHILD;
+            vg_count(VG_CTR_KNOWN_BASE + VG_KIND_EXEC);
+        }
+    }
 
     unsigned long start = BPF_CORE_READ(task, mm, arg_start);
     unsigned long end = BPF_CORE_READ(task, mm, arg_end);

@@ -667,16 +667,30 @@ public final class Agent {
         } catch {
             Diagnostics.warning("could not load profile \(id) into the kernel: \(error)")
         }
-        if let p = learner.profiles[id], segments, mode != .learn {
-            do {
-                try kernel.setEgress(slot: slot, p.destinations.keys)
-                try kernel.setListens(slot: slot, p.listens.keys)
-                try kernel.setIngress(slot: slot, p.peers.keys)
-            } catch {
-                Diagnostics.warning("could not load the destinations, ports and peers of \(id) into the kernel (segmentation would refuse them): \(error)")
-            }
-        }
+        if mode != .learn { loadKnownCalls(id, slot: slot) }
         loadKnownExecutables(id)
+    }
+
+    /// A judged profile's learned destinations, listening ports and children, for the
+    /// kernel: the keys its connects, binds and listens are counted against instead of
+    /// reported (BPF/network.bpf.c, `vg_net_known`), and its execs flagged and counted
+    /// against (BPF/process.bpf.c); under segmentation, the destinations and ports let through.
+    /// One set of keys for both, from the copy the detector judges by (the learner's may
+    /// hold more, taken in while the profile was still being promoted); the peers only for
+    /// ingress segmentation. Added to, never pruned: a reload that removes a destination
+    /// from a baseline leaves it known in the kernel until the agent restarts.
+    private func loadKnownCalls(_ id: String, slot: UInt32) {
+        let judged = configuration.command.judges ? detector.profiles[id] : nil
+        guard let p = judged ?? (segments ? learner.profiles[id] : nil) else { return }
+        do {
+            try kernel.setEgress(slot: slot, p.destinations.keys)
+            try kernel.setListens(slot: slot, p.listens.keys)
+            if configuration.command.judges { try kernel.setKnownChildren(slot: slot, p.executes.keys) }
+            if segments { try kernel.setIngress(slot: slot, p.peers.keys) }
+        } catch {
+            Diagnostics.warning("could not load the destinations, ports and peers of \(id) into the kernel "
+                + "(its connects and listens are reported and judged in user space\(segments ? "; segmentation would refuse them" : "")): \(error)")
+        }
     }
 
     /// The executables profile `id` knows, for the exec guard (one set for every profile).
@@ -1011,6 +1025,9 @@ public final class Agent {
         if next.config.metricsListen != config.metricsListen { restartOnly.append("metrics.listen") }
         if next.config.stability != config.stability || next.config.only != config.only { restartOnly.append("learn") }
         if next.config.duration != config.duration { restartOnly.append("duration") }
+        // Whether the kernel keeps known connects, binds and listens back is set when its
+        // programs load: streaming every one (`events: true`) needs a restart to start.
+        if next.config.events != config.events { restartOnly.append("events (for the kernel's keeping back of known network calls)") }
         if next.config.workloads != config.workloads || next.config.allProcesses != config.allProcesses { restartOnly.append("workloads") }
         var newStream: EventStream?
         if next.config.outputs != config.outputs {
@@ -1090,7 +1107,10 @@ public final class Agent {
             // file keeps its); compared as encoded, so fields a file does not hold do not.
             if detector.profiles[p.id].map(ProfileCodec.encode) != ProfileCodec.encode(p) {
                 detector.upsert(p)
-                if hasKernelSlot(p.id) { kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys)) }
+                if hasKernelSlot(p.id) {
+                    kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys))
+                    loadKnownCalls(p.id, slot: learner.profileSlot(for: p.id))
+                }
                 inKernel.insert(p.id)
                 publishExecSlot(p.id)
                 updated += 1
@@ -1316,6 +1336,7 @@ public final class Agent {
         let stats = kernel.stats
         m.eventsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelEmitted[$0] ?? 0) })
         m.kernelDropsByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelDrops[$0] ?? 0) })
+        m.kernelKnownByKind = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { ($0.rawValue, stats.kernelKnown[$0] ?? 0) })
         m.kernelFailuresBySite = Dictionary(uniqueKeysWithValues: KernelFailureSite.allCases.map { ($0.rawValue, stats.failures[$0] ?? 0) })
         m.profilesWithoutKernelSlot = withoutKernelSlot.count
         m.execSlotKeys = publishedExecSlots

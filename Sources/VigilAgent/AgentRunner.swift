@@ -30,6 +30,9 @@ public enum AgentRunner {
         options.mode = c.command == .learn ? .learn : .detect
         options.execGuard = c.command == .enforce || c.command == .run
         options.guardAllProcesses = c.allProcesses
+        // Known connects, binds and listens of judged profiles stay in the kernel, unless
+        // every event is streamed (`--events`, `events: true`).
+        options.filterKnown = c.command.judges && !c.run.events
         // Processes running now each take a vg_procs entry once found: the built-in size
         // stays the room for those started later.
         let running = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { $0.allSatisfy(\.isNumber) }.count ?? 0

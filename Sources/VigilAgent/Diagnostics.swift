@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import VigilCore
 public import VigilSensor
 
 /// Messages about the agent for the person running vigil: swift-log records through
@@ -44,9 +45,18 @@ public final class StopSignal: @unchecked Sendable {
 public enum StatsReport {
     public static func summary(_ s: SensorStats) -> String {
         let emitted = s.kernelEmitted.values.reduce(0, +)
-        var text = "stopped: \(emitted) records from the kernel, \(s.decoder.decoded) decoded, \(s.totalKernelDrops) dropped in the kernel"
+        // The network calls apart: what the kernel keeps back as known is of these kinds.
+        let network: [Event.Kind] = [.connect, .bind, .listen]
+        let byKind = network.contains { s.kernelEmitted[$0] != nil }
+            ? " (" + network.map { "\($0.rawValue)=\(s.kernelEmitted[$0] ?? 0)" }.joined(separator: ", ") + ")" : ""
+        var text = "stopped: \(emitted) records from the kernel\(byKind), \(s.decoder.decoded) decoded, \(s.totalKernelDrops) dropped in the kernel"
         if s.totalKernelDrops > 0 {
             text += " (" + s.kernelDrops.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ", ") + ")"
+        }
+        let known = s.kernelKnown.values.reduce(0, +)
+        if known > 0 {
+            text += ", \(known) known to their profile and kept in the kernel ("
+                + s.kernelKnown.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ", ") + ")"
         }
         if s.decoder.undecodable > 0 {
             text += ", \(s.decoder.undecodable) undecodable (truncated \(s.decoder.truncated), unknown kind \(s.decoder.unknownKind), bad size \(s.decoder.badSize))"

@@ -30,6 +30,8 @@ public protocol KernelControl: AnyObject {
     func ownListeners(pid: Int32) -> Int
     /// Adds ports `slot` may bind under segmentation (0: every slot).
     func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws
+    /// Adds the programs `slot`'s processes are known to exec (flagged and counted as known at exec).
+    func setKnownChildren(slot: UInt32, _ paths: some Sequence<String>) throws
     /// Adds executables some baseline knows (the exec guard lets these run).
     func setKnownExecutables(_ paths: some Sequence<String>) throws
     /// Removes executables no baseline knows any more (a deleted baseline's).
@@ -65,6 +67,8 @@ public protocol KernelControl: AnyObject {
 extension KernelControl {
     /// A kernel without file capture (a fake in tests) holds nothing.
     public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws {}
+    /// Nor known children.
+    public func setKnownChildren(slot: UInt32, _ paths: some Sequence<String>) throws {}
     /// A kernel that says nothing of its sizes (a fake) holds the built-in slots.
     public var profileSlotLimit: UInt32 { 65536 }
     public var mapCapacities: [String: UInt32] { [:] }

@@ -102,6 +102,11 @@ extension Event {
         /// syscall; 0: none, pending until the agent names it. The agent names it anyway
         /// and counts whether it agreed.
         public var kernelSlot: UInt32
+        /// The kernel found this program among the children the exec'ing image's judged
+        /// profile knows (by the hash of ``path`` as execve was given it). Informative: the
+        /// detector still decides by the path itself, since a 64-bit FNV hash can be made to
+        /// collide by whoever picks the path.
+        public var knownChild = false
 
         public init(ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, path: String, executable: String? = nil,
                     argv: [String], argvTruncated: Bool = false, execSeq: UInt32 = 0, kernelSlot: UInt32 = 0) {

@@ -330,6 +330,9 @@ public struct AgentMetrics: Sendable {
     public var eventsByKind: [String: UInt64] = [:]
     /// Records the kernel dropped because the ring buffer was full, by kind.
     public var kernelDropsByKind: [String: UInt64] = [:]
+    /// Calls the kernel found known to their judged profile and counted instead of
+    /// submitting a record, by record kind (connect, bind, listen).
+    public var kernelKnownByKind: [String: UInt64] = [:]
     /// Failures of the kernel side that lose detail or memory but not the agent, by the site
     /// that failed (`argv-read`, `known-ngrams-full`, ...: one counter per site).
     public var kernelFailuresBySite: [String: UInt64] = [:]
@@ -435,6 +438,9 @@ public struct AgentMetrics: Sendable {
                          samples: byLabel("kind", eventsByKind)),
             MetricFamily(name: "vigil_kernel_drops_total", help: "Records the kernel dropped because the ring buffer was full, by kind.",
                          kind: .counter, samples: byLabel("kind", kernelDropsByKind)),
+            MetricFamily(name: "vigil_kernel_known_total",
+                         help: "Calls of a judged profile its profile already knows (a learned destination or port), counted in the kernel instead of submitted, by kind.",
+                         kind: .counter, samples: byLabel("kind", kernelKnownByKind)),
             MetricFamily(name: "vigil_kernel_failures_total", help: "Failures in the kernel side that cost detail or learning, by the site that failed.",
                          kind: .counter, samples: byLabel("site", kernelFailuresBySite)),
             MetricFamily(name: "vigil_profiles_without_kernel_slot",

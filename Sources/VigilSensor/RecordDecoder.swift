@@ -108,6 +108,7 @@ public struct RecordDecoder: Sendable {
         var exec = Event.Exec(
             ppid: Int32(bitPattern: e.ppid), uid: e.uid, euid: e.euid, gid: e.gid, path: path, argv: argv,
             argvTruncated: e.flags & UInt32(VG_EXEC_ARGS_TRUNCATED) != 0, execSeq: e.exec_seq, kernelSlot: e.slot)
+        exec.knownChild = e.flags & UInt32(VG_EXEC_KNOWN_CHILD) != 0
         // The kernel gives the path as execve was called (`./svc`, a symlink): identities
         // need the file run (see ExecutablePath), resolved now, while the process is there.
         executables?.resolve(&exec, pid: pid)

@@ -28,6 +28,8 @@ public final class Sensor {
     private let sockOwner: BPFMap
     private let unixAllowed: BPFMap
     private let listens: BPFMap
+    /// The programs each judged slot's processes are known to exec (vg_known_children).
+    private let knownChildren: BPFMap?
     /// What the kernel decided (exec count, deviating), written only by the kernel.
     private let procMarks: BPFMap
     private let knownSyscalls: BPFMap
@@ -102,6 +104,7 @@ public final class Sensor {
         execSlots = xs
         procsGen = pg
         knownFiles = object.map(named: "vg_known_files")
+        knownChildren = object.map(named: "vg_known_children")
         sensitiveNames = object.map(named: "vg_sensitive_names")
         decoder = RecordDecoder(monotonicToRealtimeNanos: Clock.monotonicToRealtimeOffset(), executables: .live)
 
@@ -112,6 +115,7 @@ public final class Sensor {
             try object.setGlobal("vg_mode", options.mode.wireValue)
             try object.setGlobal("vg_exec_guard", options.execGuard && options.mode == .detect)
             try object.setGlobal("vg_guard_all", options.guardAllProcesses && options.mode == .detect)
+            try object.setGlobal("vg_filter_known", options.filterKnown && options.mode == .detect)
             try object.setGlobal("vg_ngram_len", UInt32(SequenceModel.Parameters.standard.ngramLength))
             try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
             try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))
@@ -557,6 +561,15 @@ public final class Sensor {
         }
     }
 
+    /// Adds the programs profile `slot`'s processes are known to exec (the paths as execve
+    /// was given them): the kernel flags and counts an exec of one by a process of the slot
+    /// as known (``SensorStats/kernelKnown``). The exec record itself still goes to user space.
+    public func setKnownChildren(slot: UInt32, _ paths: some Sequence<String>) throws(BPFError) {
+        guard let knownChildren else { return }
+        let one: UInt8 = 1
+        for path in paths { try knownChildren.update(vg_child_key(slot: slot, _pad0: 0, hash: PathHash.hash(path)), one) }
+    }
+
     /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these.
     public func setKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
         let one: UInt8 = 1
@@ -716,6 +729,8 @@ public final class Sensor {
             if dropped > 0 { s.kernelDrops[kind] = dropped }
             let emitted = values[Int(VG_CTR_EMITTED_BASE.rawValue) + k]
             if emitted > 0 { s.kernelEmitted[kind] = emitted }
+            let known = values[Int(VG_CTR_KNOWN_BASE.rawValue) + k]
+            if known > 0 { s.kernelKnown[kind] = known }
         }
         for (site, counter) in Self.failureCounters where values[Int(counter.rawValue)] > 0 {
             s.failures[site] = values[Int(counter.rawValue)]

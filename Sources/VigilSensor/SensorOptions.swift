@@ -67,6 +67,12 @@ public struct SensorOptions: Sendable {
     /// processes marked ``Sensor/Membership/guarded`` (see ``Sensor/setMembership(pid:_:)``);
     /// responses set for any other process are inert.
     public var guardAllProcesses = false
+    /// Detect mode: a connect, bind or listen of a process whose profile slot is judged
+    /// (monitor, enforce) that its profile already knows (the destinations and ports given
+    /// with ``Sensor/setEgress(slot:_:)`` and ``Sensor/setListens(slot:_:)``) sends no record:
+    /// the kernel counts it (``SensorStats/kernelKnown``). Off: every call is reported, as a
+    /// full event stream (`--events`) needs.
+    public var filterKnown = false
     /// Trace mode: report file writes, executable mappings and sensitive reads
     /// (`vigil trace --files`). Learn and detect modes always capture them.
     public var files = false

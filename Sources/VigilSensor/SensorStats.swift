@@ -17,6 +17,10 @@ public struct SensorStats: Sendable, Equatable {
     public var kernelDrops: [Event.Kind: UInt64] = [:]
     /// Records the kernel submitted, per kind.
     public var kernelEmitted: [Event.Kind: UInt64] = [:]
+    /// Calls of a judged profile slot that its profile already knows (a connect to a learned
+    /// destination, a bind or listen on a learned port), counted in the kernel instead of
+    /// submitted, per kind (``SensorOptions/filterKnown``).
+    public var kernelKnown: [Event.Kind: UInt64] = [:]
     /// argv or sockaddr reads from user memory that failed (events still delivered, with less detail).
     public var readFailures: UInt64 = 0
     /// Network events lost because the entry/exit pairing map was full.

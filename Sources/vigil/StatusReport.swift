@@ -74,6 +74,10 @@ struct StatusReport {
 
         let events = pairs("vigil_events_total", "kind", skipZero: true)
         row("events", events.isEmpty ? "none" : "\(Self.count(events.reduce(0) { $0 + $1.1 })) (" + list(events) + ")")
+        let known = pairs("vigil_kernel_known_total", "kind", skipZero: true)
+        if !known.isEmpty {
+            row("known calls", "\(Self.count(known.reduce(0) { $0 + $1.1 })) (" + list(known) + "): calls the profile knows, counted in the kernel, not sent")
+        }
 
         // Steady state should be 0/s: known behaviour is counted in the kernel, not sent.
         if let perKind = rates("vigil_events_total", "kind") {
@@ -81,7 +85,10 @@ struct StatusReport {
             let total = moving.reduce(0) { $0 + $1.1 }
             let dropRate = (rates("vigil_kernel_drops_total", "kind") ?? []).reduce(0) { $0 + $1.1 }
             let kinds = moving.map { "\($0.0) \(Self.rate($0.1))" }.joined(separator: ", ")
-            row("kernel records", "\(Self.rate(total))/s submitted" + (moving.isEmpty ? "" : " (\(kinds))")
+            let known = (rates("vigil_kernel_known_total", "kind") ?? []).filter { $0.1 > 0 }
+            let knownText = known.isEmpty ? "" : ", \(Self.rate(known.reduce(0) { $0 + $1.1 }))/s known and kept in the kernel ("
+                + known.map { "\($0.0) \(Self.rate($0.1))" }.joined(separator: ", ") + ")"
+            row("kernel records", "\(Self.rate(total))/s submitted" + (moving.isEmpty ? "" : " (\(kinds))") + knownText
                 + ", \(Self.rate(dropRate))/s dropped, over \(Self.rate(seconds)) s")
         }
 

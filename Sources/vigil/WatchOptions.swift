@@ -22,7 +22,7 @@ struct WatchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory where events wait while an output is down or slow.", valueName: "DIR"))
     var spool: String?
 
-    @Flag(help: "Also stream process and network events, not only findings and the agent's health.")
+    @Flag(help: "Also stream process and network events, not only findings and the agent's health (every connect, bind and listen then crosses from the kernel; without it, those a profile already knows are only counted there).")
     var events = false
 
     @Flag(help: "Also print each finding and response step as one readable line on stderr, with the rule that decided it.")

@@ -53,6 +53,8 @@ final class FakeKernel: KernelControl {
     }
     var egress: [UInt32: Set<NetworkDestination>] = [:]
     var listens: [UInt32: Set<ListeningSocket>] = [:]
+    var children: [UInt32: Set<String>] = [:]
+    func setKnownChildren(slot: UInt32, _ paths: some Sequence<String>) throws { children[slot, default: []].formUnion(paths) }
     var ingress: [UInt32: Set<NetworkDestination>] = [:]
     var listenerOwners: [Int32] = []
     func ownListeners(pid: Int32) -> Int { listenerOwners.append(pid); return 1 }

@@ -111,6 +111,32 @@ struct StatusCommandTests {
         #expect(err.contains("not Vigil's"))
     }
 
+    /// What the kernel kept back as known is shown beside what it submitted: the total, and
+    /// per second between two reads while submissions stand still.
+    @Test func knownCallsKeptInTheKernelAreShown() throws {
+        func families(known: UInt64) -> [MetricFamily] {
+            var m = AgentMetrics()
+            m.mode = "monitor"
+            m.version = "test"
+            m.eventsByKind = ["connect": 3, "exec": 5]
+            m.kernelKnownByKind = ["connect": known, "listen": 0]
+            return m.families()
+        }
+        let server = try MetricsServer(listen: "127.0.0.1:0")
+        defer { server.stop() }
+        server.update(families(known: 400))
+        let later = families(known: 500)
+        let bump = Thread { Thread.sleep(forTimeInterval: 0.5); server.update(later) }
+        bump.start()
+        let r = try runVigil(["status", "--metrics", "127.0.0.1:\(server.port)", "--rate-seconds", "2"])
+        #expect(r.2 == 0, "\(r.1)")
+        let line = try #require(r.0.split(separator: "\n").first { $0.hasPrefix("kernel records") }, "\(r.0)")
+        #expect(line.hasPrefix("kernel records 0/s submitted, "), "nothing more submitted: \(line)")
+        #expect(line.contains("/s known and kept in the kernel (connect "), "\(line)")
+        let total = try #require(r.0.split(separator: "\n").first { $0.hasPrefix("known calls") }, "\(r.0)")
+        #expect(total.contains("500 (connect 500)"), "the total, zeros left out: \(total)")
+    }
+
     /// Records per second from two reads: what the kernel submits now, 0/s in a steady state.
     @Test func recordsPerSecondComeFromTwoReads() throws {
         func families(novelty: UInt64) -> [MetricFamily] {

@@ -111,6 +111,7 @@ struct AgentMetricsTests {
         m.processesTracked = 42
         m.eventsByKind = ["fork": 7, "exec": 10]
         m.kernelDropsByKind = ["syscall": 3]
+        m.kernelKnownByKind = ["connect": 41, "listen": 0]
         m.kernelFailuresBySite = ["argv-read": 2, "known-files-full": 0]
         m.profilesWithoutKernelSlot = 1
         m.profileSlots = 66_535
@@ -159,6 +160,10 @@ struct AgentMetricsTests {
         # HELP vigil_kernel_drops_total Records the kernel dropped because the ring buffer was full, by kind.
         # TYPE vigil_kernel_drops_total counter
         vigil_kernel_drops_total{kind="syscall"} 3
+        # HELP vigil_kernel_known_total Calls of a judged profile its profile already knows (a learned destination or port), counted in the kernel instead of submitted, by kind.
+        # TYPE vigil_kernel_known_total counter
+        vigil_kernel_known_total{kind="connect"} 41
+        vigil_kernel_known_total{kind="listen"} 0
         # HELP vigil_kernel_failures_total Failures in the kernel side that cost detail or learning, by the site that failed.
         # TYPE vigil_kernel_failures_total counter
         vigil_kernel_failures_total{site="argv-read"} 2

@@ -33,6 +33,11 @@ import VigilCore
         t.add([Self.profile("/usr/bin/python3", ngrams: 1, syscalls: 1, destinations: 0), named,
                Self.profile("/usr/bin/redis-check-rdb", ngrams: 1, syscalls: 1, destinations: 0)])
         #expect(try t.size(of: "vg_exec_slots", builtIn: 16_384) == 16_384 + 1)
+        #expect(try s.size(of: "vg_known_children", builtIn: 16_384) == 16_384, "no children learned")
+        var p = Self.profile("/usr/bin/parent", ngrams: 0, syscalls: 0, destinations: 0)
+        for c in ["/bin/sh", "/usr/bin/env", "/bin/true"] { p.executes[c] = Sighting(host: "h", at: 1) }
+        s.add([p, p])
+        #expect(try s.size(of: "vg_known_children", builtIn: 16_384) == 16_384 + 6, "each profile's children, per slot")
     }
 
     @Test func tooMuchForOneMapIsRefusedNamingIt() {

@@ -91,6 +91,8 @@ import VigilCore
         #expect(sites.count == Set(sites).count && Set(sites) == Set(KernelFailureSite.allCases), "one row per site")
         for (_, counter) in Sensor.failureCounters {
             #expect(counter.rawValue < VG_CTR_MAX.rawValue && counter.rawValue >= VG_CTR_EMITTED_BASE.rawValue + VG_KIND_MAX.rawValue)
+            #expect(!(VG_CTR_KNOWN_BASE.rawValue..<VG_CTR_KNOWN_BASE.rawValue + VG_KIND_MAX.rawValue).contains(counter.rawValue),
+                    "\(counter) falls among the per-kind known counters")
         }
     }
 }

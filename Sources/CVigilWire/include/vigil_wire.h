@@ -58,12 +58,17 @@ enum vg_counter {
     VG_CTR_PATH_TRUNCATED_NAMED = 40, /* a renamed, linked or unlinked name's directory walk was cut short */
     VG_CTR_READ_FAIL_UNIX_PATH = 41, /* a unix socket path could not be read from user memory */
     VG_CTR_PROCS_FULL = 48,        /* vg_procs or vg_marks is full: a new process is not tracked by the kernel */
-    VG_CTR_MAX = 64,
+    VG_CTR_KNOWN_BASE = 64,        /* + vg_kind: calls of a judged slot its profile already knows, counted
+                                    * here instead of submitted (network.bpf.c: connect, bind, listen);
+                                    * for exec, execs of a known child (still submitted, flagged) */
+    VG_CTR_MAX = 80,
 };
 
 /* Exec flags (vg_exec.flags). */
 #define VG_EXEC_ARGS_TRUNCATED (1u << 0)
 #define VG_EXEC_PATH_TRUNCATED (1u << 1)
+#define VG_EXEC_KNOWN_CHILD (1u << 2)     /* the exec'ing image's judged profile knows this program as
+                                           * a child (vg_known_children); counted as known too */
 
 /* Fork flags (vg_fork.flags). */
 #define VG_FORK_THREAD (1u << 0)
@@ -241,6 +246,14 @@ struct vg_unix_key {
     __u64 hash;
 };
 
+/* Key of vg_known_children: the programs each profile slot's processes executed, by the
+ * FNV-1a hash of the path as execve was given it (vg_exec.path; PathHash in Swift). */
+struct vg_child_key {
+    __u32 slot;
+    __u32 _pad0;
+    __u64 hash;
+};
+
 /* Key of vg_listens: the ports each profile slot listened on (slot 0: every slot). */
 struct vg_listen_key {
     __u32 slot;
@@ -399,6 +412,7 @@ VG_ASSERT_SIZE(vg_marks, 8);
 VG_ASSERT_SIZE(vg_exec_key, 40);
 VG_ASSERT_SIZE(vg_egress_key, 28);
 VG_ASSERT_SIZE(vg_listen_key, 8);
+VG_ASSERT_SIZE(vg_child_key, 16);
 VG_ASSERT_SIZE(vg_unix_key, 16);
 VG_ASSERT_SIZE(vg_action, 48 + 8 + 24 + VG_UNIX_PATH_MAX + 4 + VG_PATH_MAX);
 VG_ASSERT_SIZE(vg_tamper, 48 + 8);

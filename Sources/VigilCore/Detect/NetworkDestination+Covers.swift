@@ -4,28 +4,33 @@ extension NetworkDestination {
     /// Whether this learned destination covers `other`: the same transport and port, and
     /// the same address, or (for a CIDR entry such as `10.1.2.0/24` or `2001:db8::/64`) an
     /// address inside the network. IPv4-mapped IPv6 addresses match IPv4 networks.
+    ///
+    /// Decided on ``addressPrefix`` and ``hostPrefix``, the forms the kernel's egress map is
+    /// keyed by (`Sensor.prefixKey` for learned entries, `vg_dest_key` in
+    /// BPF/network.bpf.c for a connect's address): what the kernel counts as a known
+    /// destination and keeps back is exactly what this calls covered.
     public func covers(_ other: NetworkDestination) -> Bool {
         guard transport == other.transport, port == other.port else { return false }
         if address == other.address { return true }
-        guard transport != .unix, let slash = address.firstIndex(of: "/"),
-              let length = Int(address[address.index(after: slash)...]) else { return false }
-        let net = String(address[..<slash])
-        if let n4 = IPv4Address(net) {
-            guard (0...32).contains(length) else { return false }
-            var a4 = IPv4Address(other.address)
-            if a4 == nil, let b = IPv6Text.parse(other.address) { a4 = IPv6Address(bytes: b).mappedIPv4 }
-            guard let a4 else { return false }
-            let mask: UInt32 = length == 0 ? 0 : ~UInt32(0) << (32 - length)
-            return n4.value & mask == a4.value & mask
-        }
-        guard let nb = IPv6Text.parse(net), let ab = IPv6Text.parse(other.address), (0...128).contains(length) else { return false }
-        var bits = length
-        for i in 0..<16 where bits > 0 {
+        guard let net = addressPrefix, let one = other.hostPrefix, net.family == one.family else { return false }
+        var bits = net.bits
+        for i in 0..<min(net.bytes.count, one.bytes.count) where bits > 0 {
             let m: UInt8 = bits >= 8 ? 0xff : ~UInt8(0xff >> bits)
-            if nb[i] & m != ab[i] & m { return false }
+            if net.bytes[i] & m != one.bytes[i] & m { return false }
             bits -= 8
         }
         return true
+    }
+
+    /// One address (not a network) as the kernel looks it up: an IPv4-mapped IPv6 address
+    /// as the IPv4 one (``Learner`` names it so too), all its bits significant. Nil for a
+    /// network, a unix socket, text that is no address.
+    public var hostPrefix: (family: UInt8, bytes: [UInt8], bits: Int)? {
+        guard !address.contains("/"), let p = addressPrefix else { return nil }
+        if p.family == Self.familyIPv6, let v4 = IPv6Address(bytes: p.bytes).mappedIPv4 {
+            return (Self.familyIPv4, [v4.bytes.0, v4.bytes.1, v4.bytes.2, v4.bytes.3], 32)
+        }
+        return p
     }
 }
 

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import VigilAgent
+import VigilCore
+import VigilOutput
+import VigilSensor
+
+/// What the kernel keeps back as known (BPF/network.bpf.c): a judged profile's learned
+/// destinations and listening ports are in its slot's egress and listen keys under `monitor`
+/// and `enforce` with no segmentation asked for, and never for a profile that learns.
+@Suite struct KnownNetworkTests {
+    static let svc = "/opt/vigil-test/netsvc"
+
+    /// A profile of `svc` that connected to 10.0.0.5:5432 and a pool in 10.1.2.0/24:443, and
+    /// listened on TCP 8080.
+    static func profile() -> Profile {
+        var p = KernelCapacityTests.profile(svc)
+        p.destinations[NetworkDestination(transport: .tcp, address: "10.0.0.5", port: 5432)] = Sighting(host: "t", at: Rig.t0)
+        p.destinations[NetworkDestination(transport: .tcp, address: "10.1.2.0/24", port: 443)] = Sighting(host: "t", at: Rig.t0)
+        p.listens[ListeningSocket(transport: .tcp, address: "0.0.0.0", port: 8080)] = Sighting(host: "t", at: Rig.t0)
+        p.executes["/usr/bin/pg_dump"] = Sighting(host: "t", at: Rig.t0)
+        return p
+    }
+
+    @Test(arguments: [AgentConfiguration.Command.monitor, .enforce])
+    func aJudgedProfilesDestinationsAndPortsAreKeyedWithoutSegmentation(_ command: AgentConfiguration.Command) throws {
+        let rig = try Rig(command, workloads: ["exe:" + Self.svc], profiles: [Self.profile()])
+        rig.feed([Events.exec(700, ppid: 1, Self.svc)])
+        let slot = try #require(rig.kernel.slots[700])
+        #expect(slot != 0 && slot != Sensor.noKernelSlot)
+        #expect(rig.kernel.egress[slot] == Set(Self.profile().destinations.keys), "\(rig.kernel.egress)")
+        #expect(rig.kernel.listens[slot] == Set(Self.profile().listens.keys))
+        #expect(rig.kernel.children[slot] == ["/usr/bin/pg_dump"], "its known children, for the exec flag and count")
+        #expect(rig.kernel.egress[0] == nil, "no segment-allow entry: nothing asked for segmentation")
+        rig.agent.stop(reason: "test")
+    }
+
+    @Test func aLearningProfileIsNeverKeyed() throws {
+        let rig = try Rig(.learn, profiles: [Self.profile()]) { $0.run.only = [Self.svc] }
+        rig.feed([Events.exec(701, ppid: 1, Self.svc)])
+        #expect(rig.kernel.egress.isEmpty && rig.kernel.listens.isEmpty && rig.kernel.children.isEmpty, "learning counts every connect: \(rig.kernel.egress)")
+        rig.agent.stop(reason: "test")
+    }
+
+    @Test func theKnownCountsAreServedAsMetrics() throws {
+        let rig = try Rig(.monitor, profiles: [Self.profile()])
+        rig.kernel.statsValue.kernelKnown = [.connect: 41, .listen: 2]
+        rig.kernel.statsValue.kernelEmitted = [.connect: 3, .exec: 9]
+        let m = rig.agent.metricsSnapshot()
+        #expect(m.kernelKnownByKind["connect"] == 41 && m.kernelKnownByKind["listen"] == 2 && m.kernelKnownByKind["bind"] == 0)
+        let family = try #require(m.families().first { $0.name == "vigil_kernel_known_total" })
+        #expect(family.samples.contains { $0.labels.contains(MetricSample.Label("kind", "connect")) && $0.value == 41 })
+        let summary = StatsReport.summary(rig.kernel.statsValue)
+        #expect(summary.hasPrefix("stopped: 12 records from the kernel (connect=3, bind=0, listen=0), "), "\(summary)")
+        #expect(summary.contains("43 known to their profile and kept in the kernel (connect=41, listen=2)"), "\(summary)")
+        rig.kernel.statsValue.kernelDrops = [.exec: 1]
+        #expect(StatsReport.summary(rig.kernel.statsValue).contains("1 dropped in the kernel (exec=1), 43 known"), "the drops' detail stays with them")
+        rig.agent.stop(reason: "test")
+    }
+}
+
+extension KnownNetworkTests {
+    /// The kernel's keeping back is set when it loads: a reload that turns `events` on says
+    /// it takes effect at restart.
+    @Test func aReloadThatStreamsEveryEventSaysItNeedsARestart() throws {
+        let rig = try Rig(.run)
+        var next = RunConfig(models: rig.dir + "/models", state: rig.dir + "/state")
+        next.outputs = ["file:" + rig.dir + "/out.jsonl"]
+        next.metricsListen = nil
+        next.events = true
+        rig.agent.reload(to: LoadedConfig(config: next, policy: .standard), from: "test.yaml")
+        rig.agent.stop(reason: "test")
+        let text = try String(contentsOfFile: rig.dir + "/out.jsonl", encoding: .utf8)
+        #expect(text.contains("changes to events (for the kernel's keeping back of known network calls) take effect at restart"), "\(text)")
+    }
+}
