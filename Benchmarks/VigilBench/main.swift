@@ -254,6 +254,12 @@ func stepConfigurations() -> [Configuration] {
             return try learnedLoop(Sensor(options: o))
         } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) }
     }
+    // What holding the thread's state in a tid-indexed array would cost instead of the
+    // task-storage step (bench.bpf.c, vg_bench_tid_array).
+    configs.append(Configuration(name: "step: thread state in a tid-indexed array", describe: "vg_bench_tid_array alone on sys_enter") {
+        var o = SensorOptions(); o.mode = .detect; o.benchmarkPrograms = ["vg_bench_tid_array"]
+        return try learnedLoop(Sensor(options: o))
+    } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) })
     configs.append(Configuration(name: "vg_sys_enter alone", describe: "the agent's sys_enter program, nothing else attached") {
         var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.benchmarkPrograms = ["vg_sys_enter"]
         return try learnedLoop(Sensor(options: o))
