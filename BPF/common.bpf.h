@@ -25,6 +25,11 @@ static __always_inline void *vg_reserve(__u32 size, __u16 kind)
 static __always_inline void vg_submit(void *rec, __u16 kind, __u64 flags)
 {
     vg_count(VG_CTR_EMITTED_BASE + kind);
+    /* A wakeup is an interrupt on this CPU and, often, one to the reader's: microseconds
+     * in a VM, paid by the syscall that made the record. Where nothing waits on a record
+     * (trace, learn) wakeups come once a batch has piled up. */
+    if (!flags && vg_wakeup_batch_bytes)
+        flags = bpf_ringbuf_query(&vg_events, BPF_RB_AVAIL_DATA) >= vg_wakeup_batch_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
     bpf_ringbuf_submit(rec, flags);
 }
 

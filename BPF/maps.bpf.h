@@ -13,6 +13,10 @@ const volatile bool vg_filter_known = false;   /* detect mode: a judged slot's c
                                                  * its profile knows is counted (VG_CTR_KNOWN_BASE), not
                                                  * submitted; off for full event streams (--events) */
 const volatile __u32 vg_syscall_wakeup_bytes = 256 * 1024; /* batch wakeups for syscall records */
+const volatile __u32 vg_wakeup_batch_bytes = 0; /* 0: a record wakes the reader when it was idle (detect
+                                                  * mode: responses wait on it); else only once this
+                                                  * much is pending (trace, learn: the reader also
+                                                  * drains on its poll timeout, Sensor.poll) */
 
 /* Which probes run (enum vg_mode). */
 const volatile __u32 vg_mode = 0;

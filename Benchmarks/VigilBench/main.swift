@@ -192,12 +192,28 @@ struct Sample {
     var programNsPerRun: Double?
 }
 
+/// `vigil-bench sensor --kind K`: the loop each configuration runs (getppid by default;
+/// `connect` makes a record per call under trace, to a port nothing listens on).
+let loopKind = stringArgument("--kind", default: "getppid")
+let refusedPort: Int = {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = in_addr_t(0x7f00_0001).bigEndian
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))  // bound, never listened on: refused
+}()
+
 func measure(_ config: Configuration, iterations: Int, chunks: Int, runTime: Bool, cpus: Int) throws -> Sample {
     let sensor = try config.make()
     if runTime { try sensor?.enableRunTimeStats() }
     let child = Process()
     child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     child.arguments = ["loop", "--iterations", String(iterations), "--chunks", String(chunks), "--cpu", String(cpus > 1 ? 1 : 0)]
+        + ["--kind", loopKind, "--port", String(refusedPort)]
     let out = Pipe()
     child.standardOutput = out
     var events = 0
@@ -310,6 +326,11 @@ func runSensorBenchmark() throws {
         Configuration(name: "trace", describe: "vigil trace probes (exec, fork, exit, network; no sys_enter)") {
             try Sensor()
         },
+        // The same with a wakeup for every record the reader was idle for (detect mode's
+        // rule, and trace's before its wakeups were batched): with `--kind connect`.
+        Configuration(name: "trace, a wakeup per record", describe: "vigil trace probes, wakeups not batched") {
+            var o = SensorOptions(); o.wakeupBatchBytes = 0; return try Sensor(options: o)
+        },
         Configuration(name: "trace --syscalls (filtered out)", describe: "sys_enter loaded, this process filtered out in the kernel") {
             var o = SensorOptions(); o.syscalls = true; o.comm = "no-such-comm"; return try Sensor(options: o)
         },
@@ -359,7 +380,7 @@ func runSensorBenchmark() throws {
     var uname = utsname()
     uname_r: do { _ = Glibc.uname(&uname) }
     let release = withUnsafeBytes(of: &uname.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    print("getppid() loop pinned to one CPU, \(iterations) calls per run, \(reps) interleaved runs per configuration;")
+    print("\(loopKind) loop pinned to one CPU, \(iterations) rounds per run, \(reps) interleaved runs per configuration;")
     if chunks > 1 { print("each run's figure is the cheapest of its \(chunks) equal parts (--chunks);") }
     print("kernel \(release), \(cpus) CPUs. Median (min-max) ns per call; 'added' is over no probes.")
     print("")
@@ -432,6 +453,6 @@ case "sensor":
         exit(1)
     }
 default:
-    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N] [--chunks K] [--only NAME,...] [--run-time] [--baseline-object FILE]\n       vigil-bench sha256 [--mib N] [--reps N]\n       vigil-bench loop|floor|sleepers|synth-profiles|scale-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
+    FileHandle.standardError.write(Data("usage: vigil-bench sensor [--reps N] [--iterations N] [--chunks K] [--only NAME,...] [--run-time] [--baseline-object FILE] [--kind getppid|connect|openclose]\n       vigil-bench sha256 [--mib N] [--reps N]\n       vigil-bench loop|floor|sleepers|synth-profiles|scale-profiles|report (see Benchmarks/README.md; used by Benchmarks/overhead.sh)\n".utf8))
     exit(2)
 }

@@ -116,6 +116,7 @@ public final class Sensor {
             try object.setGlobal("vg_exec_guard", options.execGuard && options.mode == .detect)
             try object.setGlobal("vg_guard_all", options.guardAllProcesses && options.mode == .detect)
             try object.setGlobal("vg_filter_known", options.filterKnown && options.mode == .detect)
+            try object.setGlobal("vg_wakeup_batch_bytes", options.wakeupBatchBytes ?? (options.mode == .detect ? 0 : Self.wakeupBatchBytes))
             try object.setGlobal("vg_ngram_len", UInt32(SequenceModel.Parameters.standard.ngramLength))
             try object.setGlobal("vg_filter_tgid", UInt32(bitPattern: options.pid ?? 0))
             try object.setGlobalBytes("vg_filter_comm", Array((options.comm ?? "").utf8.prefix(Int(VG_COMM_LEN) - 1)), size: Int(VG_COMM_LEN))
@@ -357,14 +358,21 @@ public final class Sensor {
     /// How many known syscalls and n-grams the kernel can hold (all profiles together).
     public var knownCapacity: (syscalls: UInt32, ngrams: UInt32) { (knownSyscalls.maxEntries, knownNgrams.maxEntries) }
 
-    /// Waits up to `timeoutMillis` for records and hands each decoded event to `handler`.
-    /// Returns the number of records consumed (0 on timeout or signal).
+    /// Outside detect mode the kernel wakes the reader only once this much is pending
+    /// (BPF vg_wakeup_batch_bytes); ``poll(timeoutMillis:_:)`` collects the rest when it
+    /// times out, so a record waits at most one poll timeout.
+    public static let wakeupBatchBytes: UInt32 = 64 * 1024
+
+    /// Waits up to `timeoutMillis` for records and hands each decoded event to `handler`;
+    /// on a timeout, takes what the kernel put in without waking the reader (trace and learn
+    /// batch their wakeups). Returns the number of records consumed (0: none, or a signal).
     @discardableResult
     public func poll(timeoutMillis: Int32, _ handler: (Event) -> Void) throws(BPFError) -> Int {
         try withoutActuallyEscaping(handler) { (h) throws(BPFError) -> Int in
             sink = h
             defer { sink = nil }
-            return try ring!.poll(timeoutMillis: timeoutMillis)
+            let n = try ring!.poll(timeoutMillis: timeoutMillis)
+            return n > 0 ? n : try ring!.drain()
         }
     }
 

@@ -73,6 +73,11 @@ public struct SensorOptions: Sendable {
     /// the kernel counts it (``SensorStats/kernelKnown``). Off: every call is reported, as a
     /// full event stream (`--events`) needs.
     public var filterKnown = false
+    /// How much must be pending in the ring buffer before a record wakes the reader; nil:
+    /// by mode (0 in detect mode, where responses wait on the records: a record wakes an
+    /// idle reader; ``Sensor/wakeupBatchBytes`` in trace and learn, whose reader also
+    /// collects on its poll timeout). For benchmarks that compare the two.
+    public var wakeupBatchBytes: UInt32?
     /// Trace mode: report file writes, executable mappings and sensitive reads
     /// (`vigil trace --files`). Learn and detect modes always capture them.
     public var files = false
