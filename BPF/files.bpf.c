@@ -74,19 +74,52 @@ static __always_inline __u64 vg_dentry_name_hash(struct dentry *d)
     return vg_fnv_bytes(name, VG_NAME_PEEK);
 }
 
+/* Read-only opens found not to be of the sensitive set, by what the test below reads: the
+ * file's dentry and its directory's, each with the kernel's length and hash of its name
+ * (d_name.hash_len), so that a rename in place is a miss and a reused dentry is only a hit
+ * for the same names. A file a service opens for every request then costs one lookup here
+ * instead of two names read and hashed. Host-wide (the test depends on the names alone, and
+ * vg_sensitive_names is filled before any program runs); LRU: a forgotten entry is only
+ * tested again. */
+struct vg_plain_read_key {
+    __u64 dentry;
+    __u64 name;        /* d_name.hash_len */
+    __u64 parent;
+    __u64 parent_name;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct vg_plain_read_key);
+    __type(value, __u8);
+} vg_plain_reads SEC(".maps");
+
 /* Whether a read-only open of the file behind dentry `d` may be of the sensitive set: its
  * name or its directory's name is in vg_sensitive_names (user space decides with the full
  * path; this only keeps the walk off ordinary reads). */
 static __always_inline bool vg_maybe_sensitive(struct dentry *d)
 {
+    struct dentry *parent = BPF_CORE_READ(d, d_parent);
+    struct vg_plain_read_key k = {
+        .dentry = (__u64)d,
+        .name = BPF_CORE_READ(d, d_name.hash_len),
+        .parent = (__u64)parent,
+        .parent_name = parent ? BPF_CORE_READ(parent, d_name.hash_len) : 0,
+    };
+    if (bpf_map_lookup_elem(&vg_plain_reads, &k))
+        return false;
     __u64 h = vg_dentry_name_hash(d);
     if (h && bpf_map_lookup_elem(&vg_sensitive_names, &h))
         return true;
-    struct dentry *parent = BPF_CORE_READ(d, d_parent);
-    if (!parent || parent == d)
-        return false;
-    h = vg_dentry_name_hash(parent);
-    return h && bpf_map_lookup_elem(&vg_sensitive_names, &h);
+    if (parent && parent != d) {
+        h = vg_dentry_name_hash(parent);
+        if (h && bpf_map_lookup_elem(&vg_sensitive_names, &h))
+            return true;
+    }
+    __u8 one = 1;
+    bpf_map_update_elem(&vg_plain_reads, &k, &one, BPF_ANY);
+    return false;
 }
 
 /* The walk's state, one bpf_loop step per component (the verifier checks a step once,
