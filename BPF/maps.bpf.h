@@ -243,8 +243,11 @@ struct {
 } vg_judged_seen SEC(".maps");
 
 /* Per thread: how many known n-grams it remembers as known (direct-mapped by the hash's
- * low bits), and after how many uncounted hits of one it adds them to the map's count. */
-#define VG_HIT_CACHE 8
+ * low bits), and after how many uncounted hits of one it adds them to the map's count. A
+ * service's request loop cycles through more n-grams than a tight loop: with 8 entries
+ * nginx's missed often, and each miss costs a lookup and a flush (Benchmarks/README.md,
+ * "Where a served request's probe cost goes"). */
+#define VG_HIT_CACHE 32
 #define VG_HIT_FLUSH 64
 
 /* Each thread's most recent syscalls, for its n-grams. Reset at exec. */
