@@ -17,7 +17,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$ROOT/Benchmarks/lib.sh"  # wait_for
+. "$ROOT/Benchmarks/lib.sh"  # wait_for, bench_nginx
 REPS=5
 WRK_SECONDS=5
 SCALE=1
@@ -124,33 +124,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 REFUSED_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 
-mkdir -p "$W/nginx/html" "$W/nginx/logs" "$W/proj"
-head -c 1024 /dev/zero | tr '\0' 'v' > "$W/nginx/html/index.html"
-cat > "$W/nginx/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-# The service on CPU 1 (where the loops run too), the load generator on CPU 0.
-worker_cpu_affinity 10;
-daemon on;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    keepalive_requests 100000;
-    client_body_temp_path $W/nginx/tmp;
-    proxy_temp_path $W/nginx/tmp;
-    fastcgi_temp_path $W/nginx/tmp;
-    uwsgi_temp_path $W/nginx/tmp;
-    scgi_temp_path $W/nginx/tmp;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $W/nginx/html;
-    }
-}
-EOF
-mkdir -p "$W/nginx/tmp"
+mkdir -p "$W/proj"
+bench_nginx "$W/nginx" "$NGINX_PORT"
 
 # A small C project: 12 units and a program, built with make -j1.
 for i in $(seq 1 12); do

@@ -16,7 +16,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$ROOT/Benchmarks/lib.sh"       # wait_for
+. "$ROOT/Benchmarks/lib.sh"       # wait_for, bench_nginx
 . "$ROOT/Benchmarks/services.sh"  # svc_install, svc_free_port, svc_wait_port
 MODE=monitor LEARN_SECONDS=20 SECONDS_PER_RUN=5 REPS=3 VIGIL="$ROOT/.build/release/vigil"
 while [ $# -gt 0 ]; do
@@ -50,29 +50,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 PORT=$(svc_free_port)
-mkdir -p "$W/nginx/html" "$W/nginx/logs" "$W/nginx/tmp" "$W/models"
+mkdir -p "$W/models"
 chmod 700 "$W/models"
-head -c 1024 /dev/zero | tr '\0' 'v' > "$W/nginx/html/index.html"
-cat > "$W/nginx/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon on;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    keepalive_requests 100000;
-    client_body_temp_path $W/nginx/tmp;
-    proxy_temp_path $W/nginx/tmp;
-    fastcgi_temp_path $W/nginx/tmp;
-    uwsgi_temp_path $W/nginx/tmp;
-    scgi_temp_path $W/nginx/tmp;
-    server { listen 127.0.0.1:$PORT; root $W/nginx/html; }
-}
-EOF
+bench_nginx "$W/nginx" "$PORT"
 NGINX=(/usr/sbin/nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -e "$W/nginx/logs/error.log")
 URL="http://127.0.0.1:$PORT/index.html"
 # wrk on CPU 0; prints "REQUESTS RPS".
