@@ -139,14 +139,9 @@ struct NeighbourIndex: Sendable {
         guard !bag.isEmpty else { return 0 }
         var normSquared: Float = 0, dot: Float = 0
         for f in bag {
-            guard let c = lookup(f.key) else {
-                let w = Self.tf(f.count) * unseenIdf
-                normSquared += w * w
-                continue
-            }
-            let w = Self.tf(f.count) * idf[Int(c)]
+            let (w, c) = weight(f)
             normSquared += w * w
-            dot += w * dense[Int(c)]
+            if let c { dot += w * dense[c] }
         }
         return Double(max(0, 1 - dot / sqrt(normSquared)))
     }
@@ -165,6 +160,14 @@ struct NeighbourIndex: Sendable {
         return any ? Double(max(0, 1 - best / sqrt(normSquared))) : 1
     }
 
+    /// A query feature's weight and its training column (nil: no training bag has it, so it
+    /// weighs the unseen idf and meets nothing).
+    @inline(__always)
+    private func weight(_ f: (key: UInt64, count: UInt32)) -> (Float, Int?) {
+        guard let c = lookup(f.key) else { return (Self.tf(f.count) * unseenIdf, nil) }
+        return (Self.tf(f.count) * idf[Int(c)], Int(c))
+    }
+
     /// Fills `scratch` with the dot product of `bag`'s weights with every distinct training
     /// bag's (normalised) weights; returns the squared norm of `bag`'s weights.
     private func accumulate(_ bag: [(key: UInt64, count: UInt32)], into scratch: inout [Float]) -> Float {
@@ -175,14 +178,10 @@ struct NeighbourIndex: Sendable {
             postingTrace.withUnsafeBufferPointer { traces in
                 postingWeight.withUnsafeBufferPointer { weights in
                     for f in bag {
-                        guard let c = lookup(f.key) else {
-                            let w = Self.tf(f.count) * unseenIdf
-                            normSquared += w * w
-                            continue
-                        }
-                        let w = Self.tf(f.count) * idf[Int(c)]
+                        let (w, c) = weight(f)
                         normSquared += w * w
-                        for j in postingStart[Int(c)]..<postingStart[Int(c) + 1] {
+                        guard let c else { continue }
+                        for j in postingStart[c]..<postingStart[c + 1] {
                             acc[Int(traces[j])] += w * weights[j]
                         }
                     }
