@@ -201,7 +201,8 @@ static __always_inline int vg_net_exit(__u64 id, long ret)
         return 0;
 
     __u32 kind = p->kind;
-    if (vg_net_known(kind, vg_socket_of_fd(p->fd), p)) {
+    struct socket *sock = vg_socket_of_fd(p->fd);
+    if (vg_net_known(kind, sock, p)) {
         vg_count(VG_CTR_KNOWN_BASE + kind);
         bpf_map_delete_elem(&vg_pending_net, &id);
         return 0;
@@ -219,7 +220,6 @@ static __always_inline int vg_net_exit(__u64 id, long ret)
     __builtin_memset(&n->local, 0, sizeof n->local);
     __builtin_memset(&n->remote, 0, sizeof n->remote);
 
-    struct socket *sock = vg_socket_of_fd(p->fd);
     if (sock)
         n->sock_type = BPF_CORE_READ(sock, type);
 
