@@ -67,6 +67,8 @@ public final class Agent {
     /// Where each process stands for the kernel's responses, as last written (children
     /// inherit the kernel's copy at fork, so this follows without writing).
     private var membership: [Int32: Sensor.Membership] = [:]
+    /// Whether the ingress gate is attached (nil: not asked for yet; false: refused).
+    private var ingressGate: Bool?
     private var knownExecutables: Set<String> = []
     private var pendingHashes: [String: [Int32]] = [:]
     private var changes: [ModeChange] = []
@@ -759,6 +761,7 @@ public final class Agent {
         case .protected: want = .protected
         case .outside: want = []
         }
+        if want.contains(.segmentIngress), !ingressGateReady(for: pid) { want.remove(.segmentIngress) }
         guard membership[pid] != want, want != [] || membership[pid] != nil else { return }
         do {
             try kernel.setMembership(pid: pid, want)
@@ -768,6 +771,22 @@ public final class Agent {
         } catch {
             Diagnostics.warning("could not tell the kernel where pid \(pid) stands (\(scope.standing(of: pid))): \(error)")
         }
+    }
+
+    /// Attaches the ingress gate for the first process ingress segmentation applies to
+    /// (until then no packet on the host runs it). When the kernel refuses it, said once,
+    /// and ingress segmentation is off for this run: the member keeps the rest of its
+    /// standing.
+    private func ingressGateReady(for pid: Int32) -> Bool {
+        if let ready = ingressGate { return ready }
+        do {
+            try kernel.attachIngressGate()
+            ingressGate = true
+        } catch {
+            Diagnostics.warning("cannot attach the ingress gate for pid \(pid): \(error); ingress segmentation is off for this run")
+            ingressGate = false
+        }
+        return ingressGate!
     }
 
     /// Holds at monitor each workload that runs a program whose baseline cannot be used:

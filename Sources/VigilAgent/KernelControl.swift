@@ -28,6 +28,9 @@ public protocol KernelControl: AnyObject {
     /// Names `pid` the owner of the TCP listeners it holds now (for ingress segmentation).
     @discardableResult
     func ownListeners(pid: Int32) -> Int
+    /// Attaches the ingress gate (left off at start, so no packet runs it while nothing is
+    /// ingress-segmented); nothing when attached already.
+    func attachIngressGate() throws
     /// Adds ports `slot` may bind under segmentation (0: every slot).
     func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws
     /// Adds the programs `slot`'s processes are known to exec (flagged and counted as known at exec).
@@ -67,6 +70,8 @@ public protocol KernelControl: AnyObject {
 extension KernelControl {
     /// A kernel without file capture (a fake in tests) holds nothing.
     public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws {}
+    /// Nor an ingress gate to attach.
+    public func attachIngressGate() throws {}
     /// Nor known children.
     public func setKnownChildren(slot: UInt32, _ paths: some Sequence<String>) throws {}
     /// A kernel that says nothing of its sizes (a fake) holds the built-in slots.

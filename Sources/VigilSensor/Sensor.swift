@@ -16,6 +16,8 @@ public final class Sensor {
     private var links: [BPFLink] = []
     /// The programs loaded and attached, for their run-time statistics.
     private var attachedPrograms: [BPFProgram] = []
+    /// The ingress gate, loaded and not attached yet (``attachIngressGate()``).
+    private var deferredIngressGate: BPFProgram?
     private var runTimeStats: BPFRunTimeStats?
     private var ring: RingBuffer?
     private var ringGauge: RingBufferGauge?
@@ -228,34 +230,17 @@ public final class Sensor {
         }
         var cgroupFD: Int32 = -1
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
+        // An earlier agent's pinned gate is replaced at start like its other links, so
+        // ingress segmentation has no gap across a restart.
+        let gateNow = options.ingressGate || options.pinDirectory.map {
+            options.mode == .detect && FileManager.default.fileExists(atPath: $0 + "/" + Self.ingressGateProgram)
+        } == true
         for program in object.programs where program.autoload {
-            do {
-                if Hook(section: program.section).kind == .cgroup {
-                    if cgroupFD < 0 {
-                        guard let root = CgroupV2.root() else {
-                            throw SensorError("no cgroup v2 hierarchy is mounted, which network denial needs",
-                                              remedy: "mount cgroup2 (e.g. at /sys/fs/cgroup/unified) or run `vigil monitor`, which does not act")
-                        }
-                        cgroupFD = open(root, O_RDONLY | O_DIRECTORY)
-                        guard cgroupFD >= 0 else {
-                            throw SensorError("cannot open the cgroup v2 root \(root): errno \(errno)", remedy: "run as root")
-                        }
-                    }
-                    links.append(try program.attachCgroup(fd: cgroupFD))
-                } else {
-                    links.append(try program.attach())
-                }
-                attachedHooks.append(program.section)
-                attachedPrograms.append(program)
-            } catch let error as SensorError {
-                throw error
-            } catch let error as BPFError {
-                throw SensorError("cannot attach \(program.section): \(error)",
-                                  remedy: error.errno == EPERM ? "this kernel refuses this kind of hook; run as root, or report the kernel version"
-                                                           : "check that the hook exists on this kernel")
-            } catch {
-                throw SensorError("cannot attach \(program.section): \(error)", remedy: "report this with the kernel version")
+            if program.name == Self.ingressGateProgram && !gateNow {
+                deferredIngressGate = program
+                continue
             }
+            try attach(program, cgroupFD: &cgroupFD)
         }
         if let dir = options.pinDirectory, options.mode == .detect { try pin(in: dir) }
         do {
@@ -311,6 +296,60 @@ public final class Sensor {
 
     deinit {
         if pinLock >= 0 { close(pinLock) }
+    }
+
+    /// The ingress gate's program (response.bpf.c), attached only when ingress
+    /// segmentation is wanted (``SensorOptions/ingressGate``).
+    static let ingressGateProgram = "vg_ingress_gate"
+
+    /// Whether the ingress gate is attached: every TCP packet a local socket receives runs it.
+    public var ingressGateAttached: Bool { attachedPrograms.contains { $0.name == Self.ingressGateProgram } }
+
+    /// Attaches the ingress gate loaded at start but left off (``SensorOptions/ingressGate``),
+    /// and pins it with the other links when they are pinned. Does nothing when it is
+    /// attached already, or was not loaded (not detect mode).
+    public func attachIngressGate() throws(SensorError) {
+        guard let program = deferredIngressGate else { return }
+        var cgroupFD: Int32 = -1
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
+        try attach(program, cgroupFD: &cgroupFD)
+        deferredIngressGate = nil
+        if let dir = options.pinDirectory, pinLock >= 0, let link = links.last {
+            do { try link.pin(dir + "/" + program.name) } catch {
+                notices.append("cannot pin \(program.name) in \(dir) (\(error)): ingress segmentation stops if the agent dies")
+            }
+        }
+    }
+
+    /// Attaches one loaded program; `cgroupFD` is the cgroup v2 root, opened on first need.
+    private func attach(_ program: BPFProgram, cgroupFD: inout Int32) throws(SensorError) {
+        do {
+            if Hook(section: program.section).kind == .cgroup {
+                if cgroupFD < 0 {
+                    guard let root = CgroupV2.root() else {
+                        throw SensorError("no cgroup v2 hierarchy is mounted, which network denial needs",
+                                          remedy: "mount cgroup2 (e.g. at /sys/fs/cgroup/unified) or run `vigil monitor`, which does not act")
+                    }
+                    cgroupFD = open(root, O_RDONLY | O_DIRECTORY)
+                    guard cgroupFD >= 0 else {
+                        throw SensorError("cannot open the cgroup v2 root \(root): errno \(errno)", remedy: "run as root")
+                    }
+                }
+                links.append(try program.attachCgroup(fd: cgroupFD))
+            } else {
+                links.append(try program.attach())
+            }
+            attachedHooks.append(program.section)
+            attachedPrograms.append(program)
+        } catch let error as SensorError {
+            throw error
+        } catch let error as BPFError {
+            throw SensorError("cannot attach \(program.section): \(error)",
+                              remedy: error.errno == EPERM ? "this kernel refuses this kind of hook; run as root, or report the kernel version"
+                                                       : "check that the hook exists on this kernel")
+        } catch {
+            throw SensorError("cannot attach \(program.section): \(error)", remedy: "report this with the kernel version")
+        }
     }
 
     /// Pins this sensor's links in `dir`, replacing what an earlier agent left there: its

@@ -57,6 +57,13 @@ final class FakeKernel: KernelControl {
     func setKnownChildren(slot: UInt32, _ paths: some Sequence<String>) throws { children[slot, default: []].formUnion(paths) }
     var ingress: [UInt32: Set<NetworkDestination>] = [:]
     var listenerOwners: [Int32] = []
+    /// How often the agent asked for the ingress gate; refused when `ingressGateRefused`.
+    var ingressGateAttaches = 0
+    var ingressGateRefused = false
+    func attachIngressGate() throws {
+        ingressGateAttaches += 1
+        if ingressGateRefused { throw SensorError("refused", remedy: "none") }
+    }
     func ownListeners(pid: Int32) -> Int { listenerOwners.append(pid); return 1 }
     func setIngress(slot: UInt32, _ peers: some Sequence<NetworkDestination>) throws -> Int {
         ingress[slot, default: []].formUnion(peers)
@@ -317,6 +324,47 @@ enum Events {
         #expect(findings.contains { Rig.decision(of: $0)?["rule"] as? String == "cap: statistical evidence only" },
                 "\(findings.map { Rig.decision(of: $0) ?? [:] })")
         #expect(rig.kernel.responses[500].map { !$0.contains(.denyNetwork) } ?? true, "by default not even the network: only an alert")
+    }
+}
+
+/// The ingress gate runs for every TCP packet any local socket receives: the agent attaches
+/// it only for the first process ingress segmentation applies to.
+@Suite struct AgentIngressGateTests {
+    @Test func theGateIsAttachedOnceForTheFirstIngressSegmentedMemberOnly() throws {
+        let p = AgentCapTests.profile()
+        let plain = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], profiles: [p]) {
+            $0.segment = true
+            $0.policy.enforceLearning = [p.id]
+        }
+        plain.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc")])
+        plain.agent.stop(reason: "test")
+        #expect(plain.kernel.membership[500]?.contains(.segment) == true)
+        #expect(plain.kernel.ingressGateAttaches == 0, "egress segmentation alone leaves the gate off")
+
+        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], profiles: [p]) {
+            $0.segmentIngress = true
+            $0.policy.enforceLearning = [p.id]
+        }
+        rig.feed([Events.exec(600, ppid: 1, "/opt/vigil-test/other")])
+        #expect(rig.kernel.ingressGateAttaches == 0, "a bystander does not bring the gate up")
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.exec(501, ppid: 1, "/opt/vigil-test/svc")])
+        rig.agent.stop(reason: "test")
+        #expect(rig.kernel.ingressGateAttaches == 1)
+        #expect(rig.kernel.membership[500]?.contains(.segmentIngress) == true && rig.kernel.membership[501]?.contains(.segmentIngress) == true)
+        #expect(rig.kernel.listenerOwners.contains(500))
+    }
+
+    @Test func aRefusedGateLeavesTheRestOfTheStanding() throws {
+        let p = AgentCapTests.profile()
+        let rig = try Rig(.enforce, workloads: ["exe:/opt/vigil-test/svc"], profiles: [p], configure: {
+            $0.segmentIngress = true
+            $0.policy.enforceLearning = [p.id]
+        }, kernelSetup: { $0.ingressGateRefused = true })
+        rig.feed([Events.exec(500, ppid: 1, "/opt/vigil-test/svc"), Events.exec(501, ppid: 1, "/opt/vigil-test/svc")])
+        rig.agent.stop(reason: "test")
+        #expect(rig.kernel.ingressGateAttaches == 1, "asked once, not at every process")
+        #expect(rig.kernel.membership[500] == .guarded && rig.kernel.membership[501] == .guarded)
+        #expect(rig.kernel.listenerOwners.isEmpty)
     }
 }
 

@@ -22,6 +22,21 @@ struct ResponseKernelTests {
         return out
     }
 
+    /// The ingress gate (every TCP packet a local socket receives runs it) is loaded and
+    /// left off in detect mode until asked for; asked twice, it is attached once.
+    @Test func theIngressGateIsAttachedOnlyWhenAskedFor() throws {
+        try BPFTestGate.check()
+        let sensor = try detectSensor()
+        #expect(!sensor.ingressGateAttached)
+        #expect(!sensor.attachedHooks.contains("cgroup_skb/ingress"), "\(sensor.attachedHooks)")
+        #expect(sensor.attachedHooks.contains("cgroup/connect4"), "the other cgroup hooks are attached at start")
+        try sensor.attachIngressGate()
+        try sensor.attachIngressGate()
+        #expect(sensor.ingressGateAttached)
+        #expect(sensor.attachedHooks.filter { $0 == "cgroup_skb/ingress" }.count == 1, "\(sensor.attachedHooks)")
+        #expect(sensor.programStats().contains { $0.name == "vg_ingress_gate" }, "its run-time statistics are read with the others'")
+    }
+
     /// A shell that waits for a line on stdin, then runs it: the test sets responses for its
     /// pid before it acts.
     func waitingShell() throws -> (Process, FileHandle) {
