@@ -209,8 +209,12 @@ def service(f):
         if "nginx" in c: return "nginx"
     return "other"
 def rung(f):
+    # status_detail starts with the rung; the message ends with "RUNG OUTCOME" either way
+    # (a finding without a new step on a process an earlier step took higher had no detail).
     r = (f.get("status_detail") or "").split(":")[0].strip()
-    return r if r in rungs else "alert"
+    if r in rungs: return r
+    tail = (f.get("message") or "").rsplit(", ", 1)[-1].split(" ")[0]
+    return tail if tail in rungs else "alert"
 findings = []
 held = collections.Counter()   # findings the throttle held back, by service (counted, not silent)
 for line in open(path):

@@ -8,7 +8,8 @@ extension FindingReport {
     /// - `uid`: profile, pid, step id (or time) — unique per finding.
     /// - action: the rung and the core's outcome as they are (no step: the current rung,
     ///   `not-needed`); a step to ``ResponseRung/none`` says "stepped down to no action",
-    ///   monitor and pending steps say so in the detail.
+    ///   monitor and pending steps say so in the detail, and so does a finding without a step
+    ///   on a process an earlier step took above alert.
     public init(deviations: [Deviation], riskScore: Double, step: ResponseStep?, rung: ResponseRung = .alert,
                 process: ProcessRecord, ancestry: [ProcessRecord], timeNanos: UInt64) {
         let profile = deviations.first?.profile ?? step?.profile ?? ""
@@ -32,7 +33,11 @@ extension FindingReport {
         case .wouldHaveActed?: detail = "monitor mode, would have acted: " + (detail ?? "")
         case .pending?: detail = "not yet carried out: " + (detail ?? "")
         case .failed(let why)?: detail = (detail ?? "") + "; failed: \(why)"
-        case .succeeded?, .notNeeded?, nil: break
+        case .succeeded?, .notNeeded?: break
+        case nil:
+            // No new step: the process stays where an earlier step put it. Said in words too,
+            // so a reader of `status_detail` alone does not take a held kill for an alert.
+            if rung > .alert { detail = "decided by an earlier step of this process; no new step" }
         }
         if target == .none { detail = "stepped down to no action" + (detail.map { ": " + $0 } ?? "") }
         let uidTail = step.map { "step-\($0.id)" } ?? "t\(timeNanos)"

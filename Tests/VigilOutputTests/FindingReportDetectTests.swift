@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VigilTestSupport
 import VigilCore
@@ -36,6 +37,24 @@ import VigilCore
         // Metric labels: the same raw values, as the agent counts them.
         #expect(AgentMetrics.ActionKey(a) == AgentMetrics.ActionKey(action: "alert", outcome: "not-needed"))
         #expect(AgentMetrics.ActionKey(higher.first!) == AgentMetrics.ActionKey(h))
+    }
+
+    /// A finding without a step on a process an earlier step took to kill (e.g. the shell's
+    /// second deviation) names that rung in `status_detail`, not only in the message: a
+    /// reader of `status_detail` alone used to take it for an alert.
+    @Test func aFindingWithoutAStepNamesTheRungItIsHeldAt() throws {
+        let proc = ProcessRecord(pid: 7, ppid: 1, path: "/usr/bin/dash")
+        let d = Deviation(kind: .newExec, pid: 7, profile: "x", observed: "/usr/bin/dash", expected: [], score: 40,
+                          scoring: "weight 40", timeNanos: 5)
+        let held = FindingReport(deviations: [d], riskScore: 95, step: nil, rung: .kill, process: proc, ancestry: [], timeNanos: 5)
+        #expect(held.action.step == .kill && held.action.outcome == .notNeeded)
+        let line = String(decoding: OCSFEncoder(hostname: "h", productVersion: "1").encode(held).bytes, as: UTF8.self)
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let detail = try #require(obj["status_detail"] as? String)
+        #expect(detail.hasPrefix("kill: ") && detail.contains("earlier step"), "\(detail)")
+        // At alert there is nothing more to say than the rung itself: no detail, as before.
+        let alert = FindingReport(deviations: [d], riskScore: 30, step: nil, rung: .alert, process: proc, ancestry: [], timeNanos: 5)
+        #expect(alert.action.detail == nil)
     }
 
     /// Every step and outcome has its OCSF ids in the one table; enforce outcomes differ.
