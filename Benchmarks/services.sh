@@ -55,7 +55,9 @@ port $port
 daemonize no
 dir $dir/data
 dbfilename dump.rdb
-save ""
+# Debian's default snapshot points, as a production redis runs: a learning window under
+# write load sees its background saves (a forked child writing temp-PID.rdb, renamed).
+save 3600 1 300 100 60 10000
 appendonly no
 logfile $dir/redis.log
 protected-mode yes
