@@ -14,6 +14,9 @@
 #   nginx  GETs of files of 1-10 KiB,          a 1 MiB file, keep-alive load (wrk), 404s,
 #          one connection per request          HEAD requests, query strings
 #
+# redis runs with Debian's default snapshot points (services.sh), so the learned write load
+# makes it save in the background as a production redis would; the judged BGSAVEs come on top.
+#
 # Then, still under monitor, the attack set, one step at a time:
 #   redis  REPLICAOF to a port nobody learned   (a new outbound connection)
 #   redis  a shell injected with gdb            (the service runs a program it never ran)
@@ -39,7 +42,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --keep) KEEP=$2; shift 2 ;;
         --vigil) VIGIL=$2; BUILD=0; shift 2 ;;   # a vigil binary to use instead of the release build
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "false-alarms.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
