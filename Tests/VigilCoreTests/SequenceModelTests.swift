@@ -291,3 +291,19 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     let farther = TraceDetector.fisher(f(1, 0.95), novel: normal, neighbour: nb)
     #expect(farther > far && far > 2 * log(5.0) && farther - far < log(5.0 / 4))
 }
+
+/// A model file's threshold is input: one too large for a window's integer cost used to trap
+/// (the replay fuzz target found it); it now flags nothing, and one at zero flags every window.
+@Test func anOutOfRangeThresholdNeverTrapsAndFlagsAccordingly() {
+    let model = trainModel((0..<6).map { normalTrace($0) })
+    var rng = SplitMix64(seed: 8)
+    let probe = normalTrace(9).shuffled(using: &rng)
+    func flagged(_ threshold: Double) -> Int {
+        let scanner = SequenceScanner(model: model, maxReported: 100, threshold: threshold)
+        probe.withUnsafeBufferPointer { scanner.feed($0) }
+        return scanner.finish().flaggedWindows.count
+    }
+    #expect(flagged(1.6e300) == 0)
+    #expect(flagged(.infinity) == 0)
+    #expect(flagged(0) > 0, "a shuffle costs more than nothing in some window")
+}

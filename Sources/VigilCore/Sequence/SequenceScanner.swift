@@ -161,7 +161,10 @@ public final class SequenceScanner {
         let escapeFromEmpty = UInt64(model.table.escapeCost(of: CostTable.emptyContext))
         novelCost = escapeFromEmpty + UInt64(SequenceModel.novelSymbolBits * SequenceModel.costScale)
         if let t = threshold {
-            thresholdSum = UInt64(max(0, (t * SequenceModel.costScale * Double(w)).rounded(.down)))
+            // A model file's threshold is input: one beyond any window's cost never alerts
+            // (it used to trap converting to UInt64), one at or below zero always does.
+            let sum = (t * SequenceModel.costScale * Double(w)).rounded(.down)
+            thresholdSum = !(sum > 0) ? 0 : sum >= Double(UInt64.max) ? .max : UInt64(sum)
         } else {
             thresholdSum = .max
         }
