@@ -131,7 +131,6 @@ public final class OutputRouter: @unchecked Sendable {
         if closed { cond.unlock(); return }
         cond.unlock()
         reportHealth()
-        reportLastLosses()
         cond.lock()
         closed = true
         cond.broadcast()
@@ -194,27 +193,6 @@ public final class OutputRouter: @unchecked Sendable {
             if let why = s.unauthorized, before.unauthorized == nil { events.append(.outputFailing(output: s.name, reason: why)) }
             if s.unauthorized == nil, before.unauthorized != nil { events.append(.outputRecovered(output: s.name)) }
             for e in events { publish(encoder.encode(AgentEvent(e, timeNanos: now))) }
-        }
-    }
-
-    /// The last loss report can be lost by the output it is about, still full at close:
-    /// that loss would be counted and never reported. So each output that lost more since
-    /// the last report is reported once more, to the other outputs, with a count that takes
-    /// in this report too, which that output is not given (counted lost there).
-    private func reportLastLosses() {
-        guard let encoder = options.healthEncoder else { return }
-        for (i, w) in workers.enumerated() {
-            let s = w.stats
-            cond.lock()
-            let before = reported[i].lost
-            if s.lost > before { reported[i].lost = s.lost + 1 }
-            cond.unlock()
-            guard s.lost > before else { continue }
-            w.countLost()
-            let e = encoder.encode(AgentEvent(.loss(source: "output \(s.name)", count: s.lost - before + 1), timeNanos: options.clock.wallNanos()))
-            for (k, other) in workers.enumerated() where k != i && other.spec?.accepts(classUID: e.classUID) ?? true {
-                other.publish(OutputLine(bytes: e.bytes, classUID: e.classUID))
-            }
         }
     }
 

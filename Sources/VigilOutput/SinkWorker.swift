@@ -125,15 +125,6 @@ final class SinkWorker: @unchecked Sendable {
         cond.signal()
     }
 
-    /// Counts a line accepted for this output and lost without being offered to it (the
-    /// router's last report of this output's own losses, which it could not take).
-    func countLost() {
-        cond.lock()
-        counters.accepted += 1
-        counters.lost += 1
-        cond.unlock()
-    }
-
     /// Makes spooled lines durable; called by the router's housekeeping at batch boundaries.
     func sync() {
         cond.lock()

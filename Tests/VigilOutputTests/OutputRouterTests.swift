@@ -243,34 +243,6 @@ final class FakeSink: Sink, @unchecked Sendable {
         #expect(reported.reduce(0, +) == stats.lost, "every lost line is reported in a health event")
     }
 
-    /// An output still full at close loses the last report of its own losses too (it takes
-    /// every class): that loss is reported to the other outputs, so the reports add up to
-    /// every line it lost (the outage campaign once found one missing and unreported).
-    @Test func theLastReportOfAFullOutputsLossesIsNotItselfLostUnreported() throws {
-        let dir = try makeTempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let down = FakeSink(), health = FakeSink()
-        down.failing = true
-        var options = Self.options(ManualOutputClock(), drain: 0)
-        options.healthEncoder = Samples.encoder
-        let router = try OutputRouter(sinks: [
-            (down, try OutputSpec.parse("stdout?queue=10&spool-max-bytes=4096")),
-            (health, try OutputSpec.parse("stdout?only=app")),
-        ], spoolDirectory: dir, options: options)
-        for i in 0..<500 { router.publish(testLine(i), classUID: 1007) }
-        #expect(waitFor(10) { router.stats[0].lost > 0 })
-        router.close()
-        let stats = router.stats[0]
-        let reported = health.lines.compactMap { l -> Int? in
-            let text = String(decoding: l.bytes, as: UTF8.self)
-            guard text.contains(#""class_uid":6008"#), let r = text.range(of: #""lost_events":"#) else { return nil }
-            return Int(text[r.upperBound...].prefix { $0.isNumber })
-        }
-        #expect(reported.count == 2, "the report at close, and the one about the report it lost: \(reported)")
-        #expect(reported.reduce(0, +) == stats.lost, "every lost line is reported, the lost report included: \(reported), \(stats.lost)")
-        #expect(stats.accepted == 502, "500 lines and two reports")
-    }
-
     /// `batch_wait_ms`: a batch that is not full waits for more lines, but no longer than the
     /// wait; a full one goes at once.
     @Test func batchesAreCappedByCountBytesAndTime() throws {
