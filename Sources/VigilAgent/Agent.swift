@@ -779,14 +779,16 @@ public final class Agent {
     /// standing.
     private func ingressGateReady(for pid: Int32) -> Bool {
         if let ready = ingressGate { return ready }
+        let ready: Bool
         do {
             try kernel.attachIngressGate()
-            ingressGate = true
+            ready = true
         } catch {
             Diagnostics.warning("cannot attach the ingress gate for pid \(pid): \(error); ingress segmentation is off for this run")
-            ingressGate = false
+            ready = false
         }
-        return ingressGate!
+        ingressGate = ready
+        return ready
     }
 
     /// Holds at monitor each workload that runs a program whose baseline cannot be used:

@@ -230,9 +230,10 @@ public final class Sensor {
         }
         var cgroupFD: Int32 = -1
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
-        // An earlier agent's pinned gate is replaced at start like its other links, so
-        // ingress segmentation has no gap across a restart.
-        let gateNow = options.ingressGate || options.pinDirectory.map {
+        // The ingress gate waits for ``attachIngressGate()`` (no packet on the host runs it
+        // until then), unless an earlier agent pinned one: that is replaced at start like
+        // its other links, so ingress segmentation has no gap across a restart.
+        let gateNow = options.pinDirectory.map {
             options.mode == .detect && FileManager.default.fileExists(atPath: $0 + "/" + Self.ingressGateProgram)
         } == true
         for program in object.programs where program.autoload {
@@ -299,13 +300,13 @@ public final class Sensor {
     }
 
     /// The ingress gate's program (response.bpf.c), attached only when ingress
-    /// segmentation is wanted (``SensorOptions/ingressGate``).
+    /// segmentation is wanted (``attachIngressGate()``).
     static let ingressGateProgram = "vg_ingress_gate"
 
     /// Whether the ingress gate is attached: every TCP packet a local socket receives runs it.
     public var ingressGateAttached: Bool { attachedPrograms.contains { $0.name == Self.ingressGateProgram } }
 
-    /// Attaches the ingress gate loaded at start but left off (``SensorOptions/ingressGate``),
+    /// Attaches the ingress gate loaded at start but left off,
     /// and pins it with the other links when they are pinned. Does nothing when it is
     /// attached already, or was not loaded (not detect mode).
     public func attachIngressGate() throws(SensorError) {

@@ -73,11 +73,6 @@ public struct SensorOptions: Sendable {
     /// the kernel counts it (``SensorStats/kernelKnown``). Off: every call is reported, as a
     /// full event stream (`--events`) needs.
     public var filterKnown = false
-    /// Detect mode: attach the ingress gate (`cgroup_skb/ingress`, ingress segmentation)
-    /// at start. Off, the gate is loaded but not attached, so no packet anywhere on the
-    /// host runs it (about four a request to a local web server) until
-    /// ``Sensor/attachIngressGate()`` is called: when ingress segmentation is wanted.
-    public var ingressGate = false
     /// How much must be pending in the ring buffer before a record wakes the reader; nil:
     /// by mode (0 in detect mode, where responses wait on the records: a record wakes an
     /// idle reader; ``Sensor/wakeupBatchBytes`` in trace and learn, whose reader also
