@@ -212,12 +212,10 @@ def service(f):
         if "nginx" in c: return "nginx"
     return "other"
 def rung(f):
-    # status_detail starts with the rung; the message ends with "RUNG OUTCOME" either way
-    # (a finding without a new step on a process an earlier step took higher had no detail).
+    # status_detail starts with the rung whenever it is above alert (a finding without a
+    # new step says where an earlier step left the process).
     r = (f.get("status_detail") or "").split(":")[0].strip()
-    if r in rungs: return r
-    tail = (f.get("message") or "").rsplit(", ", 1)[-1].split(" ")[0]
-    return tail if tail in rungs else "alert"
+    return r if r in rungs else "alert"
 findings = []
 held = collections.Counter()   # findings the throttle held back, by service (counted, not silent)
 for line in open(path):
