@@ -110,9 +110,15 @@ public final class OutputRouter: @unchecked Sendable {
     /// Sends one encoded event (one JSON object, no newline) to every output whose filter
     /// takes its class. Returns at once: each output queues or spools it.
     public func publish(_ bytes: [UInt8], classUID: Int) {
+        publish(bytes, classUID: classUID, reserved: false)
+    }
+
+    /// `reserved`: a report of the outputs' own losses, which may use the room each output
+    /// keeps beyond its bounds (``SinkWorker/reservedLines``).
+    private func publish(_ bytes: [UInt8], classUID: Int, reserved: Bool) {
         let line = OutputLine(bytes: bytes, classUID: classUID)
         for w in workers where w.spec?.accepts(classUID: classUID) ?? true {
-            w.publish(line)
+            w.publish(line, reserved: reserved)
         }
     }
 
@@ -126,20 +132,27 @@ public final class OutputRouter: @unchecked Sendable {
 
     /// Flushes and closes every output: each delivers what it holds, or, if its receiver
     /// stays down past the drain timeout, leaves it in its spool for the next run. Idempotent.
+    ///
+    /// In two steps, so that the last loss report counts every loss: first every output
+    /// drains (what it cannot deliver or spool is counted lost then), then the last report
+    /// goes out, then every output closes, delivering it (within a second more) or spooling it.
     public func close() {
         cond.lock()
         if closed { cond.unlock(); return }
-        cond.unlock()
-        reportHealth()
-        cond.lock()
         closed = true
         cond.broadcast()
         while !housekeeperDone { cond.wait() }
         cond.unlock()
-        // Close in parallel so one dead receiver's drain timeout does not add up.
+        // In parallel so one dead receiver's drain timeout does not add up.
+        inParallel { $0.drain() }
+        reportHealth()
+        inParallel { $0.close() }
+    }
+
+    private func inParallel(_ body: @escaping @Sendable (SinkWorker) -> Void) {
         let group = DispatchGroup()
         for w in workers {
-            DispatchQueue.global().async(group: group) { w.close() }
+            DispatchQueue.global().async(group: group) { body(w) }
         }
         group.wait()
     }
@@ -192,7 +205,10 @@ public final class OutputRouter: @unchecked Sendable {
             }
             if let why = s.unauthorized, before.unauthorized == nil { events.append(.outputFailing(output: s.name, reason: why)) }
             if s.unauthorized == nil, before.unauthorized != nil { events.append(.outputRecovered(output: s.name)) }
-            for e in events { publish(encoder.encode(AgentEvent(e, timeNanos: now))) }
+            for e in events {
+                let encoded = encoder.encode(AgentEvent(e, timeNanos: now))
+                publish(encoded.bytes, classUID: encoded.classUID, reserved: true)
+            }
         }
     }
 

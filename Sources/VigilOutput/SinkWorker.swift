@@ -80,6 +80,9 @@ final class SinkWorker: @unchecked Sendable {
     /// When the lines in memory must go even if the batch is not full (nil: at once).
     private var lingerUntil: UInt64?
     private var closing = false
+    /// Phase one of the router's close (`drain()`): deliver or spool what is held, then go on.
+    private var draining = false
+    private var drained = false
     private var finished = false
     private var counters: SinkStats
     private var closeDeadline: UInt64?
@@ -106,16 +109,25 @@ final class SinkWorker: @unchecked Sendable {
         t.start()
     }
 
+    /// Room a report of the outputs' own losses has beyond the bounds (``reserved`` lines):
+    /// lines in memory past the queue's capacity, bytes in the spool past its bound. An output
+    /// whose queue and spool are full still takes the report of what it lost, so the last one,
+    /// at close, is not itself a loss that nothing reports; a dozen of them at most.
+    static let reservedLines = 16
+    static let reservedSpoolBytes = 16 << 10
+
     /// Offers one line. Never blocks on the sink: at worst it is written to the spool file.
-    func publish(_ line: OutputLine) {
+    /// A `reserved` line (a loss report) may use the room kept beyond the bounds.
+    func publish(_ line: OutputLine, reserved: Bool = false) {
         cond.lock()
         defer { cond.unlock() }
         counters.accepted += 1
+        let capacity = settings.capacity + (reserved ? Self.reservedLines : 0)
         if closing {
             counters.lost += 1
         } else if let spool, spool.hasPending || queue.count >= settings.capacity {
-            if spool.append(line) { counters.spooled += 1 } else { counters.lost += 1 }
-        } else if queue.count < settings.capacity {
+            if spool.append(line, beyondBound: reserved ? Self.reservedSpoolBytes : 0) { counters.spooled += 1 } else { counters.lost += 1 }
+        } else if queue.count < capacity {
             if queue.isEmpty && settings.batchWaitSeconds > 0 { lingerUntil = clock.deadline(after: settings.batchWaitSeconds) }
             queue.append(line)
             queueBytes += line.bytes.count
@@ -136,23 +148,44 @@ final class SinkWorker: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         var s = counters
-        s.draining = closing
+        s.draining = closing || draining
         s.queued = queue.count
         s.spoolPendingBytes = spool?.pendingBytes ?? 0
         s.lost += spool?.lostOnWrite ?? 0
         return s
     }
 
+    /// Phase one of a close: delivers what it holds within the drain timeout and spools (or,
+    /// without room, counts lost) the rest, as `close()` would, but keeps the sink open and
+    /// goes on taking lines. So every loss of the close is counted before the router's last
+    /// report of them. Returns when done.
+    func drain() {
+        cond.lock()
+        defer { cond.unlock() }
+        guard !closing, !finished else { return }
+        draining = true
+        drained = false
+        closeDeadline = clock.deadline(after: settings.drainTimeout)
+        cond.broadcast()
+        while !drained && !finished { cond.wait() }
+    }
+
     /// Stops accepting, delivers what it can within the drain timeout, spools the rest, and
-    /// closes the sink. Returns when the worker thread has finished.
+    /// closes the sink. Returns when the worker thread has finished. After `drain()` the
+    /// budget is what is left to deliver since (the router's last report): at most a second,
+    /// and nothing more is tried for an output that was down at the end of the drain.
     func close() {
         cond.lock()
         closing = true
-        closeDeadline = clock.deadline(after: settings.drainTimeout)
+        closeDeadline = clock.deadline(after: drained ? min(settings.drainTimeout, Self.afterDrainSeconds) : settings.drainTimeout)
         cond.broadcast()
         while !finished { cond.wait() }
         cond.unlock()
     }
+
+    static let afterDrainSeconds = 1.0
+
+    private var stopping: Bool { closing || draining }
 
     private var pastCloseDeadline: Bool {
         guard let d = closeDeadline else { return false }
@@ -166,13 +199,37 @@ final class SinkWorker: @unchecked Sendable {
                                    retryAfterMax: settings.retryAfterMax, jitter: settings.jitter)
         cond.lock()
         while true {
-            while current == nil && queue.isEmpty && !(spool?.hasPending ?? false) && !closing { cond.wait() }
-            if current == nil && queue.isEmpty && !(spool?.hasPending ?? false) { break }  // closing, all delivered
+            deliver(&backoff)
+            keepUndelivered()
+            guard draining && !closing else { break }
+            // Drained: back to work until the close.
+            draining = false
+            drained = true
+            closeDeadline = nil
+            cond.broadcast()
+        }
+        spool?.sync()
+        cond.unlock()
+        sink.close()
+        cond.lock()
+        finished = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Delivers until stopping (drain or close) with nothing left or past the deadline.
+    /// Called and returns with `cond` held.
+    private func deliver(_ backoff: inout RetryBackoff) {
+        while true {
+            while current == nil && queue.isEmpty && !(spool?.hasPending ?? false) && !stopping { cond.wait() }
+            if current == nil && queue.isEmpty && !(spool?.hasPending ?? false) { break }  // stopping, all delivered
             // Past the drain timeout, stop if the rest can wait on disk (or the sink is down):
             // a large backlog must not hold up the agent's shutdown.
-            if closing, counters.down || spool != nil, pastCloseDeadline { break }
+            if stopping, counters.down || spool != nil, pastCloseDeadline { break }
+            // Down when the drain ended: the close only keeps what came since.
+            if closing, drained, counters.down { break }
             // A batch not yet full waits for more lines, at most `batchWaitSeconds` after its first.
-            if current == nil, !queue.isEmpty, !closing, !memoryBatchFull, let until = lingerUntil, clock.monotonicNanos() < until {
+            if current == nil, !queue.isEmpty, !stopping, !memoryBatchFull, let until = lingerUntil, clock.monotonicNanos() < until {
                 clock.wait(cond, until: until)
                 continue
             }
@@ -211,20 +268,23 @@ final class SinkWorker: @unchecked Sendable {
                 queueBytes = 0
                 current = nil
             }
-            if closing, pastCloseDeadline { break }
+            if stopping, pastCloseDeadline { break }
             var retryAfter: Double?
             if case .transient(let after?) = failure.kind { retryAfter = after }
             var wait = backoff.next(retryAfter: retryAfter)
             if failure.kind == .unauthorized { wait = settings.retryMax }  // an operator must act; do not hammer
             // Sleep out the whole wait: new lines signal the condition, and waking for each
-            // would hammer a dead receiver with connection attempts. Only closing cuts it short.
+            // would hammer a dead receiver with connection attempts. Only a drain or close cuts it short.
             let wake = clock.deadline(after: wait)
-            let wasClosing = closing
-            while clock.monotonicNanos() < wake && closing == wasClosing && !pastCloseDeadline {
+            let wasStopping = stopping
+            while clock.monotonicNanos() < wake && stopping == wasStopping && !pastCloseDeadline {
                 clock.wait(cond, until: min(wake, closeDeadline ?? wake))
             }
         }
-        // Undelivered at close: keep it on disk for the next run, or count it lost.
+    }
+
+    /// Undelivered when stopping: keep it on disk for the next run, or count it lost.
+    private func keepUndelivered() {
         if let c = current, !c.fromSpool {
             queue = c.lines + queue[c.taken...]
         }
@@ -240,13 +300,6 @@ final class SinkWorker: @unchecked Sendable {
             queue.removeAll()
             queueBytes = 0
         }
-        spool?.sync()
-        cond.unlock()
-        sink.close()
-        cond.lock()
-        finished = true
-        cond.broadcast()
-        cond.unlock()
     }
 
     /// The next batch: from memory (older) or else the spool, capped by count and bytes.

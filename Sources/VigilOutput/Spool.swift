@@ -98,11 +98,12 @@ final class Spool {
         if pendingBytes == 0 { reset() }
     }
 
-    /// Appends one line; false (nothing written) when it would pass the bound.
-    func append(_ line: OutputLine) -> Bool {
+    /// Appends one line; false (nothing written) when it would pass the bound, or the bound
+    /// plus `beyondBound` bytes (room kept for the outputs' loss reports).
+    func append(_ line: OutputLine, beyondBound: Int = 0) -> Bool {
         let prefix = String(line.classUID).utf8
         let recordSize = prefix.count + 1 + line.bytes.count + 1
-        guard pendingBytes + recordSize <= maxBytes else { return false }
+        guard pendingBytes + recordSize <= maxBytes + beyondBound else { return false }
         do {
             if segments.isEmpty || segments[segments.count - 1].size >= segmentBytes {
                 try startSegment(number: (segments.last?.number ?? Self.firstNumber - 1) + 1)

@@ -243,6 +243,49 @@ final class FakeSink: Sink, @unchecked Sendable {
         #expect(reported.reduce(0, +) == stats.lost, "every lost line is reported in a health event")
     }
 
+    /// What an output loses while it closes is in the last report: lines in memory when
+    /// the close starts, with its spool full, are lost then, and the report that counts them
+    /// reaches the other outputs. And an output whose queue and spool are full still takes
+    /// the report of its own losses (the room kept for reports).
+    @Test func lossesAtCloseAreInTheLastReport() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let clock = ManualOutputClock()
+        let down = FakeSink(), health = FakeSink()
+        down.failing = true
+        down.held = true
+        var options = Self.options(clock, drain: 1)
+        options.healthEncoder = Samples.encoder
+        let downSpec = try OutputSpec.parse("stdout?queue=10&batch=5&spool-max-bytes=4096")
+        let router = try OutputRouter(sinks: [(down, downSpec), (health, try OutputSpec.parse("stdout?only=app"))],
+                                      spoolDirectory: dir, options: options)
+        // The first batch is stuck in the receiver; the queue fills, then the spool, then lines are lost.
+        for i in 0..<500 { router.publish(testLine(i), classUID: 1007) }
+        #expect(waitFor(10) { router.stats[0].lost > 0 && router.stats[0].queued == 10 })
+        let lostBefore = router.stats[0].lost
+        let closer = Thread { router.close() }
+        closer.start()
+        #expect(waitFor(10) { router.stats[0].draining })
+        // The receiver answers (a failure): the batch and the queue find the spool full.
+        down.held = false
+        #expect(waitFor(10) { router.stats[0].lost > lostBefore })
+        clock.advance(by: 2)  // past the drain timeout
+        #expect(waitFor(10) { down.closed && health.closed })
+        let stats = router.stats[0]
+        let reports = health.lines.map { String(decoding: $0.bytes, as: UTF8.self) }.filter { $0.contains(#""class_uid":6008"#) }
+        let reported = reports.compactMap { text -> Int? in
+            guard let r = text.range(of: #""lost_events":"#) else { return nil }
+            return Int(text[r.upperBound...].prefix { $0.isNumber })
+        }
+        #expect(!reports.isEmpty)
+        #expect(reported.reduce(0, +) == stats.lost, "every lost line is in a report, the ten lost at close too: \(reported) against \(stats.lost)")
+        // The down output took the report of its own losses into the room beyond its spool's bound.
+        let spool = dir + "/" + OutputRouter.directoryName(for: downSpec)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: spool).filter { $0.hasSuffix(".jsonl") }
+        let spooled = try segments.map { try String(contentsOfFile: spool + "/" + $0, encoding: .utf8) }.joined()
+        #expect(spooled.contains(#""class_uid":6008"#), "the report waits in the full output's spool for the next run")
+    }
+
     /// `batch_wait_ms`: a batch that is not full waits for more lines, but no longer than the
     /// wait; a full one goes at once.
     @Test func batchesAreCappedByCountBytesAndTime() throws {
