@@ -97,4 +97,38 @@ static __always_inline struct vg_view vg_proc_view(__u32 tgid)
     return v;
 }
 
+/* The start time of the current process (its group leader): tells it from an earlier
+ * process that had its pid. */
+static __always_inline __u64 vg_process_start(void)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    return BPF_CORE_READ(task, group_leader, start_time);
+}
+
+/* Loopback addresses as the kernel holds them: 127.0.0.0/8 (network order), ::1 and
+ * ::ffff:127.0.0.0/104. */
+static __always_inline bool vg_loopback4(__u32 ip_be)
+{
+    return (bpf_ntohl(ip_be) >> 24) == 127;
+}
+
+static __always_inline bool vg_loopback6(const __u32 *w)
+{
+    if (w[0] || w[1])
+        return false;
+    if (w[2] == 0)
+        return w[3] == bpf_htonl(1);
+    return w[2] == bpf_htonl(0x0000ffff) && vg_loopback4(w[3]);
+}
+
+/* What the current process bound at `port` (VG_PROTO_TCP or _UDP) on loopback or the
+ * wildcard address (vg_own_ports), or NULL: a connect to loopback there reaches its own
+ * socket, if that socket still holds the port. */
+static __always_inline struct vg_own_port *vg_own_port(__u32 tgid, __u16 port, __u8 proto)
+{
+    struct vg_own_port_key k = { .tgid = tgid, .port = port, .proto = proto, ._pad0 = 0 };
+    struct vg_own_port *o = bpf_map_lookup_elem(&vg_own_ports, &k);
+    return o && o->start == vg_process_start() ? o : 0;
+}
+
 #endif

@@ -95,6 +95,34 @@ struct {
     __type(value, struct vg_sock_owner);
 } vg_sock_owner SEC(".maps");
 
+/* The TCP and UDP ports each process bound on loopback or the wildcard address (with port
+ * 0 too: the one the kernel picked, read back at bind's exit). A connect to loopback at one of
+ * them reaches the process's own socket, a self-pipe such as Foundation's CFSocket wake-up
+ * pair (two UDP sockets on 127.0.0.1:0 connected to each other): not a destination. It is
+ * never reported as one, segmentation and deny-network let it through (network.bpf.c,
+ * response.bpf.c). The value holds the process's start time, so a reused pid is another
+ * process, and the socket's address, so the gates let a connection through only while that
+ * very socket holds the port (entries are not removed when a socket closes: no hook here
+ * sees a close). LRU: an evicted entry only means such a connect is judged as any other. */
+struct vg_own_port_key {
+    __u32 tgid;
+    __u16 port;
+    __u8 proto; /* VG_PROTO_TCP, VG_PROTO_UDP */
+    __u8 _pad0;
+};
+
+struct vg_own_port {
+    __u64 start; /* the process's start time (group leader) */
+    __u64 sk;    /* the struct sock bound there, as an address (compared, never followed) */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct vg_own_port_key);
+    __type(value, struct vg_own_port);
+} vg_own_ports SEC(".maps");
+
 /* When a dropped connection attempt was last reported, per listener owner, port and peer:
  * one record a second at most, whatever a peer sends. */
 struct vg_ingress_seen_key {

@@ -122,6 +122,13 @@ static __always_inline int vg_net_enter(__u32 kind, __s32 fd, const void *uaddr,
 #define VG_SOCK_STREAM 1
 #define VG_SOCK_DGRAM 2
 
+/* The transport of a socket as vg_egress_key.proto names it; 0 for neither TCP nor UDP. */
+static __always_inline __u8 vg_sock_proto(struct socket *sock)
+{
+    __u16 type = BPF_CORE_READ(sock, type);
+    return type == VG_SOCK_STREAM ? VG_PROTO_TCP : type == VG_SOCK_DGRAM ? VG_PROTO_UDP : 0;
+}
+
 /* The egress key of a connect's destination for `slot`: what Sensor.prefixKey writes for a
  * learned address (an IPv4-mapped IPv6 address as the IPv4 one, as Learner.address names
  * it), matched against learned addresses and networks alike by the trie. */
@@ -164,8 +171,7 @@ static __always_inline bool vg_net_known(__u32 kind, struct socket *sock, const 
 {
     if (!vg_filter_known || vg_mode != VG_MODE_DETECT || !sock)
         return false;
-    __u16 type = BPF_CORE_READ(sock, type);
-    __u8 proto = type == VG_SOCK_STREAM ? VG_PROTO_TCP : type == VG_SOCK_DGRAM ? VG_PROTO_UDP : 0;
+    __u8 proto = vg_sock_proto(sock);
     if (!proto)
         return false;
     struct vg_view v = vg_proc_view(bpf_get_current_pid_tgid() >> 32);
@@ -194,6 +200,46 @@ static __always_inline bool vg_net_known(__u32 kind, struct socket *sock, const 
     return bpf_map_lookup_elem(&vg_listens, &k) != 0;
 }
 
+/* After a successful bind: the port the socket holds (the kernel's pick for port 0), kept in
+ * vg_own_ports when the address is loopback or the wildcard one, so the process's connects
+ * to it are known for what they are. */
+static __always_inline void vg_remember_own_port(__u64 id, struct socket *sock)
+{
+    __u8 proto = vg_sock_proto(sock);
+    if (!proto)
+        return;
+    struct vg_sockaddr local = {};
+    vg_socket_addrs(sock, &local, 0);
+    if (local.port == 0)
+        return;
+    __u32 w[4];
+    __builtin_memcpy(w, local.addr, 16);
+    bool reachable = false;
+    if (local.family == AF_INET)
+        reachable = w[0] == 0 || vg_loopback4(w[0]);
+    else if (local.family == AF_INET6)
+        reachable = (w[0] | w[1] | w[2] | w[3]) == 0 || vg_loopback6(w);
+    if (!reachable)
+        return;
+    struct vg_own_port_key k = { .tgid = id >> 32, .port = local.port, .proto = proto, ._pad0 = 0 };
+    struct vg_own_port o = { .start = vg_process_start(), .sk = (__u64)BPF_CORE_READ(sock, sk) };
+    bpf_map_update_elem(&vg_own_ports, &k, &o, BPF_ANY);
+}
+
+/* Whether a connect's destination is loopback at a port the caller itself bound. */
+static __always_inline bool vg_connects_own_socket(__u64 id, struct socket *sock, const struct vg_sockaddr *a)
+{
+    if (!sock)
+        return false;
+    __u32 w[4];
+    __builtin_memcpy(w, a->addr, 16);
+    bool loopback = a->family == AF_INET ? vg_loopback4(w[0]) : a->family == AF_INET6 && vg_loopback6(w);
+    if (!loopback)
+        return false;
+    __u8 proto = vg_sock_proto(sock);
+    return proto && vg_own_port(id >> 32, a->port, proto) != 0;
+}
+
 static __always_inline int vg_net_exit(__u64 id, long ret)
 {
     struct vg_pending_net *p = bpf_map_lookup_elem(&vg_pending_net, &id);
@@ -202,7 +248,12 @@ static __always_inline int vg_net_exit(__u64 id, long ret)
 
     __u32 kind = p->kind;
     struct socket *sock = vg_socket_of_fd(p->fd);
-    if (vg_net_known(kind, sock, p)) {
+    if (kind == VG_KIND_BIND && ret == 0 && sock)
+        vg_remember_own_port(id, sock);
+    /* A connect to the process's own socket is no destination: in detect mode it tells the
+     * judge nothing and stays here, counted as known; otherwise it goes up flagged. */
+    bool own = kind == VG_KIND_CONNECT && vg_connects_own_socket(id, sock, &p->addr);
+    if ((own && vg_filter_known && vg_mode == VG_MODE_DETECT) || (!own && vg_net_known(kind, sock, p))) {
         vg_count(VG_CTR_KNOWN_BASE + kind);
         bpf_map_delete_elem(&vg_pending_net, &id);
         return 0;
@@ -216,7 +267,7 @@ static __always_inline int vg_net_exit(__u64 id, long ret)
     n->result = ret;
     n->fd = p->fd;
     n->sock_type = 0;
-    n->_pad0 = 0;
+    n->flags = own ? VG_NET_OWN_SOCKET : 0;
     __builtin_memset(&n->local, 0, sizeof n->local);
     __builtin_memset(&n->remote, 0, sizeof n->remote);
 
@@ -253,7 +304,7 @@ static __always_inline int vg_accept_exit(long ret)
     n->result = ret;
     n->fd = (__s32)ret;
     n->sock_type = BPF_CORE_READ(sock, type);
-    n->_pad0 = 0;
+    n->flags = 0;
     __builtin_memset(&n->local, 0, sizeof n->local);
     __builtin_memset(&n->remote, 0, sizeof n->remote);
     vg_socket_addrs(sock, &n->local, &n->remote);

@@ -5,6 +5,7 @@
  *
  * - segmentation: the same hooks refuse a segmented member's connections to destinations
  *   its profile never learned (vg_egress).
+ * - neither refuses a connection to the process's own socket on loopback (vg_own_ports).
  * - deny network: cgroup connect4/connect6/sendmsg4/sendmsg6 hooks (attached to the
  *   cgroup v2 root) refuse new connections and datagrams of processes marked
  *   VG_RESP_DENY_NET; children inherit the mark at fork.
@@ -106,6 +107,48 @@ static __always_inline bool vg_egress_learned(__u32 slot, __u16 family, __u16 po
     return bpf_map_lookup_elem(&vg_egress, &k) != 0;
 }
 
+/* Whether a connection or datagram goes to loopback, to a socket the process itself bound
+ * that still holds the port (vg_own_ports): a self-pipe, not the network. The kernel finds
+ * the socket the traffic would reach, as for an arriving packet from the caller's own
+ * address, and it must be the one bound. */
+static __always_inline bool vg_reaches_own_socket(struct bpf_sock_addr *ctx, __u32 tgid, __u32 port_be, const __u32 *ip4, const __u32 *ip6)
+{
+    if (ip4 ? !vg_loopback4(*ip4) : !vg_loopback6(ip6))
+        return false;
+    __u8 proto = (__u8)ctx->protocol;
+    struct vg_own_port *own = vg_own_port(tgid, bpf_ntohs((__u16)port_be), proto);
+    if (!own)
+        return false;
+    struct bpf_sock *caller = ctx->sk;
+    if (!caller)
+        return false;
+    struct bpf_sock_tuple t = {};
+    __u32 size;
+    if (ip4) {
+        t.ipv4.saddr = caller->src_ip4;
+        t.ipv4.sport = bpf_htons((__u16)caller->src_port);
+        t.ipv4.daddr = *ip4;
+        t.ipv4.dport = (__u16)port_be;
+        size = sizeof t.ipv4;
+    } else {
+        t.ipv6.saddr[0] = caller->src_ip6[0];
+        t.ipv6.saddr[1] = caller->src_ip6[1];
+        t.ipv6.saddr[2] = caller->src_ip6[2];
+        t.ipv6.saddr[3] = caller->src_ip6[3];
+        t.ipv6.sport = bpf_htons((__u16)caller->src_port);
+        __builtin_memcpy(t.ipv6.daddr, ip6, 16);
+        t.ipv6.dport = (__u16)port_be;
+        size = sizeof t.ipv6;
+    }
+    struct bpf_sock *found = proto == VG_PROTO_TCP ? bpf_sk_lookup_tcp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0)
+                                                   : bpf_sk_lookup_udp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
+    if (!found)
+        return false;
+    bool same = (__u64)found == own->sk;
+    bpf_sk_release(found);
+    return same;
+}
+
 /* 1: let the connection through; 0: refuse it (the caller sees EPERM). */
 static __always_inline int vg_gate(struct bpf_sock_addr *ctx, __u16 family, __u32 port_be, const __u32 *ip4, const __u32 *ip6)
 {
@@ -128,6 +171,8 @@ static __always_inline int vg_gate(struct bpf_sock_addr *ctx, __u16 family, __u3
     } else {
         return 1;
     }
+    if (vg_reaches_own_socket(ctx, tgid, port_be, ip4, ip6))
+        return 1;
     struct vg_sockaddr remote = vg_sockaddr_of(family, bpf_ntohs((__u16)port_be), ip4, ip6);
     vg_report_action_proto(action, -1 /* EPERM */, &remote, ctx->protocol, 0, 0);
     return 0;

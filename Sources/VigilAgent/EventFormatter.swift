@@ -26,7 +26,7 @@ public enum EventFormatter {
         case .network(let n):
             let local = n.local.map(Self.endpoint) ?? "-"
             let remote = n.remote.map(Self.endpoint) ?? "-"
-            return "\(n.operation.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(who) \(n.transport.rawValue) local=\(local) remote=\(remote) result=\(n.result)"
+            return "\(n.operation.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(who) \(n.transport.rawValue) local=\(local) remote=\(remote)\(n.ownSocket ? " (own socket)" : "") result=\(n.result)"
         }
     }
 

@@ -281,14 +281,20 @@ extension Event {
         public var transport: Transport
         public var local: Endpoint?
         public var remote: Endpoint?
+        /// A connect to a socket the process itself bound on loopback (a self-pipe, such as
+        /// Foundation's CFSocket wake-up pair): the kernel knows it is no destination, so it
+        /// is neither learned nor judged (`vg_own_ports`).
+        public var ownSocket: Bool
 
-        public init(operation: Operation, result: Int64, fd: Int32, transport: Transport, local: Endpoint?, remote: Endpoint?) {
+        public init(operation: Operation, result: Int64, fd: Int32, transport: Transport, local: Endpoint?, remote: Endpoint?,
+                    ownSocket: Bool = false) {
             self.operation = operation
             self.result = result
             self.fd = fd
             self.transport = transport
             self.local = local
             self.remote = remote
+            self.ownSocket = ownSocket
         }
 
         public var succeeded: Bool { result >= 0 }

@@ -251,7 +251,8 @@ public struct OCSFEncoder: Sendable {
                 w.field("status_detail", "\(n.operation.rawValue) failed: \(name) (\(code))")
             }
             let target = (n.operation == .connect ? n.remote : n.local).map { endpointText($0) } ?? "unknown address"
-            w.field("message", "\(n.operation.rawValue) \(target) by \(displayName(process)) (pid \(process.pid))")
+            let own = n.ownSocket ? " (its own socket)" : ""
+            w.field("message", "\(n.operation.rawValue) \(target)\(own) by \(displayName(process)) (pid \(process.pid))")
             metadata(&w, profiles: ["host"])
             device(&w)
             w.object("actor") { w in

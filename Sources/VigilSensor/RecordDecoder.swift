@@ -129,7 +129,8 @@ public struct RecordDecoder: Sendable {
         default: .other
         }
         return .network(.init(operation: op, result: n.result, fd: n.fd, transport: transport,
-                              local: local.endpoint, remote: remote.endpoint))
+                              local: local.endpoint, remote: remote.endpoint,
+                              ownSocket: op == .connect && n.flags & UInt16(VG_NET_OWN_SOCKET) != 0))
     }
 
     private mutating func decodeNovelty(_ record: UnsafeRawBufferPointer) -> Event.Payload? {

@@ -4,7 +4,8 @@ import VigilAgent
 
 /// A tiny TCP service for the demo and the end-to-end tests: one line in, one line out.
 /// `GET NAME` reads a file under /etc and answers with its first line; `CONNECT PORT` calls
-/// a backend on 127.0.0.1:PORT; `CONNECT-UNIX PATH` a unix socket; `LISTEN PORT` opens a listener there for a moment. With `--vulnerable`
+/// a backend on 127.0.0.1:PORT; `CONNECT-UNIX PATH` a unix socket; `LISTEN PORT` opens a listener there for a moment;
+/// `SELF-UDP` and `SELF-TCP` build a self-pipe over loopback and pass one byte through it. With `--vulnerable`
 /// it also has the bug a demo needs: `RUN CMD` hands CMD to a shell, as a careless service
 /// with a command-injection flaw would.
 struct DemoService: ParsableCommand {
@@ -72,6 +73,9 @@ struct DemoService: ParsableCommand {
         } else if line.hasPrefix("LISTEN "), let port = UInt16(line.dropFirst(7)) {
             // Opens (and closes again) a listener on 127.0.0.1:PORT.
             reply = Self.listen(port: port)
+        } else if line == "SELF-UDP" || line == "SELF-TCP" {
+            // A self-pipe over loopback, as runtimes build one (Foundation's CFSocket wake-up pair).
+            reply = line == "SELF-UDP" ? Self.selfPipeUDP() : Self.selfPipeTCP()
         } else if line.hasPrefix("CONNECT-UNIX /") {
             // A local IPC call: a connection to a unix-domain socket.
             reply = Self.connect(unixPath: String(line.dropFirst(13)))
@@ -141,6 +145,72 @@ struct DemoService: ParsableCommand {
         guard r == 0 else { return "ERR connect: \(String(cString: strerror(errno)))\n" }
         _ = "hello\n".utf8CString.withUnsafeBufferPointer { write(s, $0.baseAddress, $0.count - 1) }
         return "OK connected\n"
+    }
+}
+
+extension DemoService {
+    /// A UDP socket bound to 127.0.0.1 at a port the kernel picks; its descriptor and address.
+    static func loopbackUDP() -> (fd: Int32, addr: sockaddr_in)? {
+        let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard s >= 0 else { return nil }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && getsockname(s, $0, &len) == 0 }
+        }
+        guard ok else { close(s); return nil }
+        return (s, addr)
+    }
+
+    static func connect(_ fd: Int32, _ addr: sockaddr_in) -> Bool {
+        var a = addr
+        return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    }
+
+    static var failure: String { "ERR connect: \(String(cString: strerror(errno)))\n" }
+
+    /// Two UDP sockets on 127.0.0.1:0 connected to each other, one byte each way; then a
+    /// datagram sent (not connected) from a third socket to the first.
+    static func selfPipeUDP() -> String {
+        guard let a = loopbackUDP() else { return "ERR socket: \(String(cString: strerror(errno)))\n" }
+        defer { close(a.fd) }
+        guard let b = loopbackUDP() else { return "ERR socket: \(String(cString: strerror(errno)))\n" }
+        defer { close(b.fd) }
+        guard connect(a.fd, b.addr), connect(b.fd, a.addr) else { return failure }
+        var byte: UInt8 = 1
+        guard send(a.fd, &byte, 1, 0) == 1, recv(b.fd, &byte, 1, 0) == 1,
+              send(b.fd, &byte, 1, 0) == 1, recv(a.fd, &byte, 1, 0) == 1 else { return "ERR send: \(String(cString: strerror(errno)))\n" }
+        let c = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(c) }
+        var to = a.addr
+        let sent = withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(c, &byte, 1, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard sent == 1 else { return "ERR sendto: \(String(cString: strerror(errno)))\n" }
+        return "OK self\n"
+    }
+
+    /// A TCP listener on 127.0.0.1:0 and a connection to it, one byte through.
+    static func selfPipeTCP() -> String {
+        let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(l) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(l, $0, len) == 0 && Glibc.listen(l, 1) == 0 && getsockname(l, $0, &len) == 0 }
+        }
+        guard ok else { return "ERR listen: \(String(cString: strerror(errno)))\n" }
+        let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(c) }
+        guard connect(c, addr) else { return failure }
+        let s = accept(l, nil, nil)
+        guard s >= 0 else { return "ERR accept: \(String(cString: strerror(errno)))\n" }
+        defer { close(s) }
+        var byte: UInt8 = 1
+        guard write(c, &byte, 1) == 1, read(s, &byte, 1) == 1 else { return "ERR write: \(String(cString: strerror(errno)))\n" }
+        return "OK self\n"
     }
 }
 

@@ -158,6 +158,17 @@ private typealias S = DetectSupport
         #expect(d.apply(S.connect(5, IPv4Address(10, 1, 2, 1), 8443, at: S.t0), process: nil, now: S.t0).map(\.kind) == [.newDestination])
     }
 
+    @Test func aConnectToTheProcesssOwnSocketIsNoNewDestination() {
+        let d = Detector(profiles: [Profile(identity: ProfileIdentity(executable: "/usr/bin/app"))])
+        _ = d.seed([ProcessRecord(pid: 5, ppid: 1, path: "/usr/bin/app", argv: ["/usr/bin/app"])], now: S.t0)
+        func connect(own: Bool) -> Event {
+            S.ev(5, .network(.init(operation: .connect, result: 0, fd: 3, transport: .udp, local: nil,
+                                   remote: .ipv4(IPv4Address(127, 0, 0, 1), port: 41_007), ownSocket: own)), at: S.t0)
+        }
+        #expect(d.apply(connect(own: true), process: nil, now: S.t0).isEmpty, "a self-pipe is not the network")
+        #expect(d.apply(connect(own: false), process: nil, now: S.t0).map(\.kind) == [.newDestination], "another process's port is")
+    }
+
     @Test func dangerousNewSyscallsWeighMore() {
         let d = Detector(profiles: S.learnedProfiles())
         _ = S.replay(Array(S.serviceEvents().prefix(3)), into: d)

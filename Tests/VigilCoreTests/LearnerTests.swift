@@ -77,6 +77,22 @@ enum ProfileTestSupport {
         #expect(p.listens[sock]?.count == 3, "one listen plus two accepted connections")
     }
 
+    @Test func aConnectToTheProcesssOwnSocketIsNotADestination() throws {
+        let l = Learner(hostID: "h1", now: S.t0, binaryHash: S.hashes)
+        exec(l, pid: 10, ppid: 1, path: "/usr/sbin/api", argv: ["api"], at: S.at(1))
+        func connect(_ port: UInt16, own: Bool) {
+            let n = Event.Network(operation: .connect, result: 0, fd: 3, transport: .udp, local: nil,
+                                  remote: .ipv4(IPv4Address(127, 0, 0, 1), port: port), ownSocket: own)
+            l.apply(S.ev(10, .network(n), at: S.at(2)), process: nil, now: S.at(2))
+        }
+        // A self-pipe's two ends, at ports the kernel picked, then a real local backend.
+        connect(41_007, own: true)
+        connect(52_113, own: true)
+        connect(5353, own: false)
+        let p = try #require(l.profiles["usr-sbin-api"])
+        #expect(p.destinations.keys.sorted() == [NetworkDestination(transport: .udp, address: "127.0.0.1", port: 5353)])
+    }
+
     @Test func noveltyLearnsSyscallsAndNgramsBySlotOrPid() throws {
         let l = Learner(hostID: "h1", now: S.t0, binaryHash: S.hashes)
         exec(l, pid: 10, ppid: 1, path: "/usr/sbin/api", argv: ["api"], at: S.at(1))

@@ -67,6 +67,8 @@ struct SegmentationTests {
                 _ = try ask(port, "CONNECT \(backend.port)")
                 _ = try ask(port, "LISTEN \(learnedPort)")
                 _ = try ask(port, "CONNECT-UNIX \(ipc)")
+                // A self-pipe, at new ports each time, as Foundation's CFSocket builds one.
+                _ = try ask(port, "SELF-UDP")
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
@@ -74,9 +76,15 @@ struct SegmentationTests {
         defer { kill(svc.processIdentifier, SIGKILL); svc.waitUntilExit() }
         #expect(learned.status == 0, "\(learned.err)")
         let id = ProfileIdentity.resolve(path: binary, argv: [binary, "demo-service"]).id
+        let store = ProfileStore(directory: models)
+        let profile = try store.load(file: store.path(for: id))
+        #expect(!profile.destinations.keys.contains { $0.transport == .udp },
+                "its own sockets are not destinations: \(profile.destinations.keys.map(\.description))")
+        #expect(profile.destinations.keys.contains { $0.port == backend.port })
         try "enforce-learning: [\(id)]\n".write(toFile: base + "/policy.yaml", atomically: false, encoding: .utf8)
         let findings = base + "/findings.jsonl"
         var toBackend = "", toElsewhere = "", backendAccepted = 0, listenLearned = "", listenOther = "", toIPC = "", toDocker = ""
+        var selfUDP = "", selfTCP = ""
         let r = try runVigil(["enforce", "--segment", "--models", models, "--workload", "exe:" + binary, "--policy", base + "/policy.yaml",
                               "--control-socket", "none", "--duration", "5", "--output", "file:" + findings]) {
             let before = backend.accepted
@@ -86,6 +94,8 @@ struct SegmentationTests {
             listenOther = try ask(port, "LISTEN \(otherPort)")
             toIPC = try ask(port, "CONNECT-UNIX \(ipc)")
             toDocker = try ask(port, "CONNECT-UNIX \(docker)")
+            selfUDP = try ask(port, "SELF-UDP")
+            selfTCP = try ask(port, "SELF-TCP")
             Thread.sleep(forTimeInterval: 0.3)
             backendAccepted = backend.accepted - before
         }
@@ -98,11 +108,18 @@ struct SegmentationTests {
         #expect(listenOther == "ERR bind: Operation not permitted", "a port it never listened on does not (no bind shell)")
         #expect(toIPC == "OK connected", "the unix socket it learned still answers")
         #expect(toDocker == "ERR connect: Operation not permitted", "an unlearned unix socket is refused in the kernel")
+        #expect(selfUDP == "OK self", "a self-pipe at ports never learned still works (the process's own sockets)")
+        #expect(selfTCP == "OK self", "and so does a connection to its own listener")
         let lines = jsonLines((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "").filter { $0["class_uid"] as? Int == 2004 }
         let refused = lines.first { String(describing: $0).contains("port \(elsewhere.port) (refused: segmentation)") }
         #expect(refused != nil, "a finding names the refused destination: \(lines.map { dig($0, "finding_info.title") ?? "" })")
         #expect(lines.contains { String(describing: $0).contains("port \(otherPort) (refused: segmentation)") }, "and the refused listener")
         #expect(lines.contains { String(describing: $0).contains("unix \(docker) (refused: segmentation)") }, "and the refused unix socket")
+        let refusals = lines.map { String(describing: $0) }.filter { $0.contains("(refused: segmentation)") }
+        let expectedRefusals = ["port \(elsewhere.port) (refused", "port \(otherPort) (refused", "unix \(docker) (refused"]
+        #expect(refusals.allSatisfy { r in expectedRefusals.contains { r.contains($0) } },
+                "no refusal but the three (none for the self-pipes): \(lines.map { dig($0, "finding_info.title") ?? "" })")
+        #expect(!lines.contains { String(describing: $0).contains("udp 127.0.0.1 port") }, "the self-pipes are no new destination")
         #expect(svc.isRunning, "refusing a connection is all it takes")
     }
 

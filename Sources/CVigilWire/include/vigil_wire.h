@@ -144,10 +144,13 @@ struct vg_net {
     __s64 result;         /* 0 or new fd on success, -errno on failure */
     __s32 fd;             /* the socket the call was made on */
     __u16 sock_type;      /* SOCK_STREAM, SOCK_DGRAM, ...; 0 when unknown */
-    __u16 _pad0;
+    __u16 flags;          /* VG_NET_* */
     struct vg_sockaddr local;
     struct vg_sockaddr remote;
 };
+
+/* vg_net.flags */
+#define VG_NET_OWN_SOCKET 1 /* connect: the destination is a socket the caller itself bound (vg_own_ports) */
 
 /* Which probes a sensor runs. What happens to a new n-gram is decided per profile slot
  * (enum vg_slot_mode), not here. */

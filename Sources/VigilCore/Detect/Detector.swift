@@ -354,7 +354,7 @@ public final class Detector {
     private func network(_ n: Event.Network, pid: Int32, id: String, profile p: Profile, now: UInt64) -> [Deviation] {
         switch n.operation {
         case .connect:
-            guard n.succeeded || n.inProgress, let remote = n.remote else { return [] }
+            guard n.succeeded || n.inProgress, !n.ownSocket, let remote = n.remote else { return [] }
             let d = Learner.destination(n.transport, remote)
             if p.destinations.keys.contains(where: { $0.covers(d) }) { return [] }
             var dev = make(.newDestination, pid, id, d.description, expected(p.destinations.keys.sorted().map(\.description), sorted: false), now: now)

@@ -408,7 +408,8 @@ public final class Learner {
     private func learn(network n: Event.Network, into p: inout Profile, now: UInt64) -> UInt64 {
         switch n.operation {
         case .connect:
-            guard n.succeeded || n.inProgress, let remote = n.remote else { return 0 }
+            // The process's own socket is not somewhere it talks to.
+            guard n.succeeded || n.inProgress, !n.ownSocket, let remote = n.remote else { return 0 }
             let d = Self.destination(n.transport, remote)
             if let key = DestinationGeneralizer.existingKey(for: d, in: p.destinations) {
                 p.destinations[key]!.record(host: hostID, at: now)
