@@ -171,9 +171,10 @@ final class SinkWorker: @unchecked Sendable {
     }
 
     /// Stops accepting, delivers what it can within the drain timeout, spools the rest, and
-    /// closes the sink. Returns when the worker thread has finished. After `drain()` the
-    /// budget is what is left to deliver since (the router's last report): at most a second,
-    /// and nothing more is tried for an output that was down at the end of the drain.
+    /// closes the sink. Returns when the worker thread has finished. After `drain()` it
+    /// delivers only what came since (the router's last report), within a second at most;
+    /// the spool waits for the next run, and an output down at the end of the drain only
+    /// spools.
     func close() {
         cond.lock()
         closing = true
@@ -202,11 +203,14 @@ final class SinkWorker: @unchecked Sendable {
             deliver(&backoff)
             keepUndelivered()
             guard draining && !closing else { break }
-            // Drained: back to work until the close.
+            // Drained: nothing more is delivered until the close, which delivers only what
+            // comes in the meantime (the router's last report), so a close still takes about
+            // the drain timeout, not two.
             draining = false
             drained = true
             closeDeadline = nil
             cond.broadcast()
+            while !closing { cond.wait() }
         }
         spool?.sync()
         cond.unlock()
@@ -217,12 +221,13 @@ final class SinkWorker: @unchecked Sendable {
         cond.unlock()
     }
 
-    /// Delivers until stopping (drain or close) with nothing left or past the deadline.
-    /// Called and returns with `cond` held.
+    /// Delivers until stopping (drain or close) with nothing left or past the deadline; a
+    /// close after a drain, only what is in memory. Called and returns with `cond` held.
     private func deliver(_ backoff: inout RetryBackoff) {
         while true {
             while current == nil && queue.isEmpty && !(spool?.hasPending ?? false) && !stopping { cond.wait() }
-            if current == nil && queue.isEmpty && !(spool?.hasPending ?? false) { break }  // stopping, all delivered
+            let spoolWaits = (spool?.hasPending ?? false) && !(closing && drained)
+            if current == nil && queue.isEmpty && !spoolWaits { break }  // stopping, all delivered
             // Past the drain timeout, stop if the rest can wait on disk (or the sink is down):
             // a large backlog must not hold up the agent's shutdown.
             if stopping, counters.down || spool != nil, pastCloseDeadline { break }
