@@ -105,6 +105,23 @@ static __always_inline __u64 vg_process_start(void)
     return BPF_CORE_READ(task, group_leader, start_time);
 }
 
+#define VG_SOCK_BINDPORT_LOCK 8
+
+/* Whether an IPv4 or IPv6 socket's port is one the kernel picked (bound to port 0, or not
+ * bound before listen): no caller asked for it (SOCK_BINDPORT_LOCK unset; an accepted socket
+ * keeps its listener's), so it differs every time (FTP's passive mode, a test harness, a
+ * self-pipe): a profile learns "a port the kernel picks" (port 0), not the number. */
+static __always_inline bool vg_sock_port_picked(struct sock *sk)
+{
+    if (!sk)
+        return false;
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (family != AF_INET && family != AF_INET6)
+        return false;
+    __u8 locks = (__u8)BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks);
+    return !(locks & VG_SOCK_BINDPORT_LOCK);
+}
+
 /* Loopback addresses as the kernel holds them: 127.0.0.0/8 (network order), ::1 and
  * ::ffff:127.0.0.0/104. */
 static __always_inline bool vg_loopback4(__u32 ip_be)

@@ -167,7 +167,7 @@ static __always_inline bool vg_dest_key(struct vg_egress_key *k, __u32 slot, __u
  * The keys are segmentation's (vg_egress, vg_listens), looked up for the slot alone: slot
  * 0 holds `segment-allow`, which is policy, not what the profile learned. Only TCP and UDP
  * sockets: user space judges other transports by what the kernel does not key. */
-static __always_inline bool vg_net_known(__u32 kind, struct socket *sock, const struct vg_pending_net *p)
+static __always_inline bool vg_net_known(__u32 kind, struct socket *sock, const struct vg_pending_net *p, bool picked)
 {
     if (!vg_filter_known || vg_mode != VG_MODE_DETECT || !sock)
         return false;
@@ -194,7 +194,7 @@ static __always_inline bool vg_net_known(__u32 kind, struct socket *sock, const 
         vg_socket_addrs(sock, &local, 0);
         if (local.family != AF_INET && local.family != AF_INET6)
             return false;
-        port = local.port;
+        port = picked ? 0 : local.port;
     }
     struct vg_listen_key k = { .slot = v.slot, .port = port, .proto = proto, ._pad0 = 0 };
     return bpf_map_lookup_elem(&vg_listens, &k) != 0;
@@ -226,6 +226,11 @@ static __always_inline void vg_remember_own_port(__u64 id, struct socket *sock)
     bpf_map_update_elem(&vg_own_ports, &k, &o, BPF_ANY);
 }
 
+static __always_inline bool vg_port_picked(struct socket *sock)
+{
+    return vg_sock_port_picked(BPF_CORE_READ(sock, sk));
+}
+
 /* Whether a connect's destination is loopback at a port the caller itself bound. */
 static __always_inline bool vg_connects_own_socket(__u64 id, struct socket *sock, const struct vg_sockaddr *a)
 {
@@ -253,7 +258,8 @@ static __always_inline int vg_net_exit(__u64 id, long ret)
     /* A connect to the process's own socket is no destination: in detect mode it tells the
      * judge nothing and stays here, counted as known; otherwise it goes up flagged. */
     bool own = kind == VG_KIND_CONNECT && vg_connects_own_socket(id, sock, &p->addr);
-    if ((own && vg_filter_known && vg_mode == VG_MODE_DETECT) || (!own && vg_net_known(kind, sock, p))) {
+    bool picked = kind == VG_KIND_LISTEN && ret == 0 && sock && vg_port_picked(sock);
+    if ((own && vg_filter_known && vg_mode == VG_MODE_DETECT) || (!own && vg_net_known(kind, sock, p, picked))) {
         vg_count(VG_CTR_KNOWN_BASE + kind);
         bpf_map_delete_elem(&vg_pending_net, &id);
         return 0;
@@ -267,7 +273,7 @@ static __always_inline int vg_net_exit(__u64 id, long ret)
     n->result = ret;
     n->fd = p->fd;
     n->sock_type = 0;
-    n->flags = own ? VG_NET_OWN_SOCKET : 0;
+    n->flags = (own ? VG_NET_OWN_SOCKET : 0) | (picked ? VG_NET_PICKED_PORT : 0);
     __builtin_memset(&n->local, 0, sizeof n->local);
     __builtin_memset(&n->remote, 0, sizeof n->remote);
 
@@ -304,7 +310,7 @@ static __always_inline int vg_accept_exit(long ret)
     n->result = ret;
     n->fd = (__s32)ret;
     n->sock_type = BPF_CORE_READ(sock, type);
-    n->flags = 0;
+    n->flags = vg_port_picked(sock) ? VG_NET_PICKED_PORT : 0; /* an accepted socket keeps its listener's locks */
     __builtin_memset(&n->local, 0, sizeof n->local);
     __builtin_memset(&n->remote, 0, sizeof n->remote);
     vg_socket_addrs(sock, &n->local, &n->remote);

@@ -356,14 +356,16 @@ int vg_ingress_gate(struct __sk_buff *skb)
     /* A SYN without ACK opens a connection; everything else belongs to one already let in. */
     if ((tcp[13] & 0x12) != 0x02)
         return 1;
-    k.port = ((__u16)tcp[2] << 8) | tcp[3];
+    __u16 port = ((__u16)tcp[2] << 8) | tcp[3];
+    /* A listener on a port the kernel picked learned its peers under port 0. */
+    k.port = vg_sock_port_picked((struct sock *)bpf_skc_to_tcp_sock(sk)) ? 0 : port;
     if (bpf_map_lookup_elem(&vg_ingress, &k))
         return 1;
     k.slot = 0;
     if (bpf_map_lookup_elem(&vg_ingress, &k))
         return 1;
 
-    struct vg_ingress_seen_key sk_key = { .tgid = tgid, .port = k.port, .family = k.family };
+    struct vg_ingress_seen_key sk_key = { .tgid = tgid, .port = port, .family = k.family };
     __builtin_memcpy(sk_key.addr, k.addr, 16);
     __u64 now = bpf_ktime_get_ns();
     __u64 *last = bpf_map_lookup_elem(&vg_ingress_seen, &sk_key);
@@ -388,7 +390,7 @@ int vg_ingress_gate(struct __sk_buff *skb)
     a->proto = VG_PROTO_TCP;
     __builtin_memset(&a->remote, 0, sizeof a->remote);
     a->remote.family = k.family;
-    a->remote.port = k.port;
+    a->remote.port = port;
     __builtin_memcpy(a->remote.addr, k.addr, 16);
     a->path[0] = 0;
     vg_submit(a, VG_KIND_ACTION, 0);

@@ -285,9 +285,13 @@ extension Event {
         /// Foundation's CFSocket wake-up pair): the kernel knows it is no destination, so it
         /// is neither learned nor judged (`vg_own_ports`).
         public var ownSocket: Bool
+        /// A listen on a port the kernel picked (the socket was bound to port 0, or not bound
+        /// before), or a connection accepted on one: learned and judged as "a port the kernel
+        /// picks" (port 0), not its number.
+        public var pickedPort: Bool
 
         public init(operation: Operation, result: Int64, fd: Int32, transport: Transport, local: Endpoint?, remote: Endpoint?,
-                    ownSocket: Bool = false) {
+                    ownSocket: Bool = false, pickedPort: Bool = false) {
             self.operation = operation
             self.result = result
             self.fd = fd
@@ -295,6 +299,7 @@ extension Event {
             self.local = local
             self.remote = remote
             self.ownSocket = ownSocket
+            self.pickedPort = pickedPort
         }
 
         public var succeeded: Bool { result >= 0 }

@@ -130,7 +130,8 @@ public struct RecordDecoder: Sendable {
         }
         return .network(.init(operation: op, result: n.result, fd: n.fd, transport: transport,
                               local: local.endpoint, remote: remote.endpoint,
-                              ownSocket: op == .connect && n.flags & UInt16(VG_NET_OWN_SOCKET) != 0))
+                              ownSocket: op == .connect && n.flags & UInt16(VG_NET_OWN_SOCKET) != 0,
+                              pickedPort: (op == .listen || op == .accept) && n.flags & UInt16(VG_NET_PICKED_PORT) != 0))
     }
 
     private mutating func decodeNovelty(_ record: UnsafeRawBufferPointer) -> Event.Payload? {

@@ -172,7 +172,7 @@ extension DemoService {
     static var failure: String { "ERR connect: \(String(cString: strerror(errno)))\n" }
 
     /// Two UDP sockets on 127.0.0.1:0 connected to each other, one byte each way; then a
-    /// datagram sent (not connected) from a third socket to the first.
+    /// datagram sent from an unbound socket to a third, bound one (sendto, no connect).
     static func selfPipeUDP() -> String {
         guard let a = loopbackUDP() else { return "ERR socket: \(String(cString: strerror(errno)))\n" }
         defer { close(a.fd) }
@@ -182,11 +182,14 @@ extension DemoService {
         var byte: UInt8 = 1
         guard send(a.fd, &byte, 1, 0) == 1, recv(b.fd, &byte, 1, 0) == 1,
               send(b.fd, &byte, 1, 0) == 1, recv(a.fd, &byte, 1, 0) == 1 else { return "ERR send: \(String(cString: strerror(errno)))\n" }
+        // A datagram to a socket that is bound but not connected (sendto, no connect).
+        guard let d = loopbackUDP() else { return "ERR socket: \(String(cString: strerror(errno)))\n" }
+        defer { close(d.fd) }
         let c = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(c) }
-        var to = a.addr
+        var to = d.addr
         let sent = withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(c, &byte, 1, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard sent == 1 else { return "ERR sendto: \(String(cString: strerror(errno)))\n" }
+        guard sent == 1, recv(d.fd, &byte, 1, 0) == 1 else { return "ERR sendto: \(String(cString: strerror(errno)))\n" }
         return "OK self\n"
     }
 

@@ -169,6 +169,21 @@ private typealias S = DetectSupport
         #expect(d.apply(connect(own: false), process: nil, now: S.t0).map(\.kind) == [.newDestination], "another process's port is")
     }
 
+    @Test func aListenerOnAPortTheKernelPicksIsKnownOnlyIfOneWasLearned() {
+        var p = Profile(identity: ProfileIdentity(executable: "/usr/bin/app"))
+        p.listens[ListeningSocket(transport: .tcp, address: "0.0.0.0", port: ListeningSocket.pickedPort)] = Sighting(host: "h", at: S.t0)
+        let learned = Detector(profiles: [p])
+        let never = Detector(profiles: [Profile(identity: ProfileIdentity(executable: "/usr/bin/app"))])
+        for d in [learned, never] { _ = d.seed([ProcessRecord(pid: 5, ppid: 1, path: "/usr/bin/app", argv: ["/usr/bin/app"])], now: S.t0) }
+        func listen(_ port: UInt16, picked: Bool) -> Event {
+            S.ev(5, .network(.init(operation: .listen, result: 0, fd: 3, transport: .tcp, local: .ipv4(IPv4Address(0, 0, 0, 0), port: port),
+                                   remote: nil, pickedPort: picked)), at: S.t0)
+        }
+        #expect(learned.apply(listen(45_678, picked: true), process: nil, now: S.t0).isEmpty, "another port the kernel picked")
+        #expect(learned.apply(listen(45_678, picked: false), process: nil, now: S.t0).map(\.kind) == [.newListen], "the same number asked for is not")
+        #expect(never.apply(listen(45_678, picked: true), process: nil, now: S.t0).map(\.kind) == [.newListen], "nor a picked port where none was learned")
+    }
+
     @Test func dangerousNewSyscallsWeighMore() {
         let d = Detector(profiles: S.learnedProfiles())
         _ = S.replay(Array(S.serviceEvents().prefix(3)), into: d)

@@ -93,6 +93,24 @@ enum ProfileTestSupport {
         #expect(p.destinations.keys.sorted() == [NetworkDestination(transport: .udp, address: "127.0.0.1", port: 5353)])
     }
 
+    @Test func listenersOnPortsTheKernelPickedAreOneEntry() throws {
+        let l = Learner(hostID: "h1", now: S.t0, binaryHash: S.hashes)
+        exec(l, pid: 10, ppid: 1, path: "/usr/sbin/vsftpd", argv: ["vsftpd"], at: S.at(1))
+        func listen(_ port: UInt16, picked: Bool) {
+            let n = Event.Network(operation: .listen, result: 0, fd: 3, transport: .tcp,
+                                  local: .ipv4(IPv4Address(10, 0, 0, 2), port: port), remote: nil, pickedPort: picked)
+            l.apply(S.ev(10, .network(n), at: S.at(2)), process: nil, now: S.at(2))
+        }
+        listen(21, picked: false)
+        // Passive-mode data listeners: a new port every time, each one the kernel's pick.
+        for port: UInt16 in [40_123, 51_777, 33_002] { listen(port, picked: true) }
+        let p = try #require(l.profiles["usr-sbin-vsftpd"])
+        let picked = ListeningSocket(transport: .tcp, address: "10.0.0.2", port: ListeningSocket.pickedPort)
+        #expect(p.listens.keys.sorted(by: ListeningSocket.byPort) == [picked, ListeningSocket(transport: .tcp, address: "10.0.0.2", port: 21)])
+        #expect(p.listens[picked]?.count == 3)
+        #expect(picked.description == "tcp 10.0.0.2 port picked by the kernel")
+    }
+
     @Test func noveltyLearnsSyscallsAndNgramsBySlotOrPid() throws {
         let l = Learner(hostID: "h1", now: S.t0, binaryHash: S.hashes)
         exec(l, pid: 10, ppid: 1, path: "/usr/sbin/api", argv: ["api"], at: S.at(1))

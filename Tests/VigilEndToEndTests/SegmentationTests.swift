@@ -67,8 +67,10 @@ struct SegmentationTests {
                 _ = try ask(port, "CONNECT \(backend.port)")
                 _ = try ask(port, "LISTEN \(learnedPort)")
                 _ = try ask(port, "CONNECT-UNIX \(ipc)")
-                // A self-pipe, at new ports each time, as Foundation's CFSocket builds one.
+                // Self-pipes, at new ports each time, as Foundation's CFSocket builds one (UDP)
+                // and over a listener on a port the kernel picks (TCP).
                 _ = try ask(port, "SELF-UDP")
+                _ = try ask(port, "SELF-TCP")
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
@@ -81,6 +83,9 @@ struct SegmentationTests {
         #expect(!profile.destinations.keys.contains { $0.transport == .udp },
                 "its own sockets are not destinations: \(profile.destinations.keys.map(\.description))")
         #expect(profile.destinations.keys.contains { $0.port == backend.port })
+        // The listeners on ports the kernel picked (the service's own, the self-pipe's) are one entry.
+        #expect(profile.listens.keys.filter { $0.transport == .tcp }.map(\.port).sorted() == [ListeningSocket.pickedPort, learnedPort],
+                "\(profile.listens.keys.map(\.description))")
         try "enforce-learning: [\(id)]\n".write(toFile: base + "/policy.yaml", atomically: false, encoding: .utf8)
         let findings = base + "/findings.jsonl"
         var toBackend = "", toElsewhere = "", backendAccepted = 0, listenLearned = "", listenOther = "", toIPC = "", toDocker = ""

@@ -151,6 +151,7 @@ struct vg_net {
 
 /* vg_net.flags */
 #define VG_NET_OWN_SOCKET 1 /* connect: the destination is a socket the caller itself bound (vg_own_ports) */
+#define VG_NET_PICKED_PORT 2 /* listen, accept: on a port the kernel picked (bound to port 0, or not bound before listen) */
 
 /* Which probes a sensor runs. What happens to a new n-gram is decided per profile slot
  * (enum vg_slot_mode), not here. */

@@ -363,7 +363,7 @@ public final class Detector {
         case .listen, .bind:
             guard n.succeeded, let local = n.local else { return [] }
             if n.operation == .bind && (n.transport != .udp || (local.port ?? 0) == 0) { return [] }
-            let s = Learner.socket(n.transport, local)
+            let s = n.operation == .listen ? Learner.listener(n, local) : Learner.socket(n.transport, local)
             // Matched on transport and port (and path for unix): the bind address of a server
             // often differs between hosts or restarts (wildcard vs. a specific address).
             if p.listens.keys.contains(where: { $0.transport == s.transport && $0.port == s.port && (s.transport != .unix || $0.address == s.address) }) {
@@ -371,8 +371,8 @@ public final class Detector {
             }
             return [make(.newListen, pid, id, s.description, expected(p.listens.keys.sorted(by: ListeningSocket.byPort).map(\.description), sorted: false), now: now)]
         case .accept:
-            guard n.succeeded, let remote = n.remote, n.transport != .unix, let port = n.local?.port else { return [] }
-            let d = NetworkDestination(transport: n.transport, address: Learner.address(remote), port: port)
+            guard n.succeeded, let remote = n.remote, n.transport != .unix, let local = n.local, local.port != nil else { return [] }
+            let d = NetworkDestination(transport: n.transport, address: Learner.address(remote), port: Learner.listener(n, local).port)
             if p.peers.keys.contains(where: { $0.covers(d) }) { return [] }
             return [newPeer(d, "", pid: pid, id: id, profile: p, now: now)]
         }

@@ -42,7 +42,10 @@ public struct FlowMap: Sendable, Hashable {
     public init(profiles: [Profile]) {
         var nodes: [String: Node] = [:]
         for p in profiles {
-            let listens = p.listens.keys.sorted(by: ListeningSocket.byPort).map { $0.transport == .unix ? "unix \($0.address)" : "\($0.transport.rawValue) \($0.port)" }
+            let listens = p.listens.keys.sorted(by: ListeningSocket.byPort).map {
+                $0.transport == .unix ? "unix \($0.address)"
+                    : $0.port == ListeningSocket.pickedPort ? "\($0.transport.rawValue) (ports the kernel picks)" : "\($0.transport.rawValue) \($0.port)"
+            }
             let workload = p.workloads.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }?.key
             nodes[p.id] = Node(id: p.id, kind: .profile, label: Self.label(p.identity), listens: listens, workload: workload)
         }

@@ -420,22 +420,23 @@ public final class Learner {
             return 1
         case .listen:
             guard n.succeeded, let local = n.local else { return 0 }
-            return insert(&p.listens, Self.socket(n.transport, local), now: now)
+            return insert(&p.listens, Self.listener(n, local), now: now)
         case .bind:
             // A UDP server receives on the port it binds; TCP ones are learned at listen.
             guard n.succeeded, n.transport == .udp, let local = n.local, (local.port ?? 0) != 0 else { return 0 }
             return insert(&p.listens, Self.socket(n.transport, local), now: now)
         case .accept:
             guard n.succeeded, let local = n.local else { return 0 }
-            learnPeer(n, local: local, into: &p, now: now)
-            learnServedAddress(n.transport, local, into: &p, now: now)
+            let served = Self.listener(n, local)
+            learnPeer(n, port: served.port, into: &p, now: now)
+            if !n.pickedPort { learnServedAddress(n.transport, local, into: &p, now: now) }
             // Counted on the listening socket of that port (its bind address may be a wildcard).
-            if let key = p.listens.keys.filter({ $0.transport == n.transport && $0.port == (local.port ?? 0) }).sorted(by: ListeningSocket.byPort).first {
+            if let key = p.listens.keys.filter({ $0.transport == n.transport && $0.port == served.port }).sorted(by: ListeningSocket.byPort).first {
                 p.listens[key]!.record(host: hostID, at: now)
                 return 0
             }
             // Listening since before learning started: the accepted local address stands in.
-            return insert(&p.listens, Self.socket(n.transport, local), now: now)
+            return insert(&p.listens, served, now: now)
         }
     }
 
@@ -443,9 +444,9 @@ public final class Learner {
     /// new behaviour for stability: a public server meets new clients for ever, and that
     /// must not keep its profile learning (ports reached from many networks become open to
     /// anyone, see ``PeerGeneralizer``).
-    private func learnPeer(_ n: Event.Network, local: Endpoint, into p: inout Profile, now: UInt64) {
+    private func learnPeer(_ n: Event.Network, port: UInt16, into p: inout Profile, now: UInt64) {
         guard n.transport != .unix, let remote = n.remote, remote.port != nil else { return }
-        let d = NetworkDestination(transport: n.transport, address: Self.address(remote), port: local.port ?? 0)
+        let d = NetworkDestination(transport: n.transport, address: Self.address(remote), port: port)
         if let key = p.peers.keys.first(where: { $0.covers(d) }) {
             p.peers[key]!.record(host: hostID, at: now)
             return
@@ -480,6 +481,15 @@ public final class Learner {
     static func destination(_ t: Transport, _ e: Endpoint) -> NetworkDestination {
         if case .unix = e { return NetworkDestination(transport: .unix, address: e.addressText, port: 0) }
         return NetworkDestination(transport: t, address: address(e), port: e.port ?? 0)
+    }
+
+    /// What a listen (or the listener an accepted connection reached) is learned and judged
+    /// as: a port the kernel picked as port 0 (``ListeningSocket/pickedPort``), any other as
+    /// its number.
+    static func listener(_ n: Event.Network, _ local: Endpoint) -> ListeningSocket {
+        var s = socket(n.transport, local)
+        if n.pickedPort && s.transport != .unix { s.port = ListeningSocket.pickedPort }
+        return s
     }
 
     static func socket(_ t: Transport, _ e: Endpoint) -> ListeningSocket {

@@ -78,7 +78,14 @@ public struct NetworkDestination: Sendable, Hashable, Comparable {
     public static func byPort(_ l: Self, _ r: Self) -> Bool {
         (l.transport.rawValue, l.port, l.address) < (r.transport.rawValue, r.port, r.address)
     }
-    public var description: String { transport == .unix ? "unix \(address)" : "\(transport.rawValue) \(address) port \(port)" }
+    public var description: String {
+        if transport == .unix { return "unix \(address)" }
+        return port == Self.pickedPort ? "\(transport.rawValue) \(address) port picked by the kernel" : "\(transport.rawValue) \(address) port \(port)"
+    }
+
+    /// A listener's port 0: one the kernel picked (bound to port 0, or not bound before the
+    /// listen), whatever its number, as FTP's passive mode or a test harness listens.
+    public static let pickedPort: UInt16 = 0
 }
 
 /// A socket a profile listens on (or, for UDP, binds to receive on): the same type as a
