@@ -526,7 +526,7 @@ public final class Agent {
         guard configuration.command != .learn else { return }
         // The writer's finished files become the reference first; a file it has queued or
         // is writing now is its own change under way, taken when the write is booked.
-        let busy = absorbWrites()
+        let busy = absorbWrites().busy
         var current = Self.stamps(of: config.models)
         for name in busy { current[name] = modelsStamp[name] }
         guard current != modelsStamp else { return }
@@ -972,12 +972,19 @@ public final class Agent {
         // Only learning profiles are written: the learner's copy of a watched one may
         // have taken in what its processes did before promotion was complete.
         let learning = learner.profiles.keys.filter { modes.mode(of: $0) == .learn }
-        if !learning.isEmpty || configuration.command == .learn {
-            let ids: [String]? = configuration.command == .learn ? nil : Array(learning)
+        let writes = !learning.isEmpty || configuration.command == .learn
+        let ids: [String]? = configuration.command == .learn ? nil : Array(learning)
+        if writes {
             writer.submit(learner.absorbAndSnapshot(ids: ids, sensor: kernel, hasher: hasher, refused: refused, final: final, now: clock.nowNanos()))
         }
         if final {
             writer.waitUntilIdle()
+            // A write that failed (disk full, a directory where the file goes) is tried once
+            // more before the agent stops; what still fails is reported and stays unsaved.
+            if absorbWrites(final: true, report: false).failed > 0 {
+                writer.submit(learner.absorbAndSnapshot(ids: ids, sensor: kernel, hasher: hasher, refused: refused, final: true, now: clock.nowNanos()))
+                writer.waitUntilIdle()
+            }
             absorbWrites(final: true)
         }
         saveModes()
@@ -985,16 +992,21 @@ public final class Agent {
 
     /// Books what the background writer finished: each profile's revision as on disk (in the
     /// learner, and in the detector for a promoted one), each file's stamp as the agent's
-    /// own (not tampering), the count for the progress report. Returns the file names the
-    /// writer has queued or is writing now.
+    /// own (not tampering), a failed write as still unsaved (the next save writes it), the
+    /// count for the progress report. Returns the file names the writer has queued or is
+    /// writing now, and how many writes failed.
     @discardableResult
-    private func absorbWrites(final: Bool = false) -> Set<String> {
+    private func absorbWrites(final: Bool = false, report: Bool = true) -> (busy: Set<String>, failed: Int) {
         let (outcomes, busy) = writer.collect()
+        var failed = 0
         for o in outcomes {
             if let r = o.revision {
                 learner.setRevision(r, for: o.id)
                 // A promotion's save: the detector judges what was written.
                 if modes.mode(of: o.id) != .learn { detector.setRevision(r, for: o.id) }
+            } else {
+                learner.markUnsaved(o.id)
+                failed += 1
             }
             modelsStamp[o.id + ".json"] = o.stamp
         }
@@ -1002,11 +1014,11 @@ public final class Agent {
         // over several passes of the loop).
         savedSinceReport.wrote += outcomes.filter(\.wrote).count
         savedSinceReport.any = savedSinceReport.any || !outcomes.isEmpty
-        if final || (savedSinceReport.any && busy.isEmpty) {
+        if report, final || (savedSinceReport.any && busy.isEmpty) {
             progress?.saved(count: savedSinceReport.wrote, final: final)
             savedSinceReport = (0, false)
         }
-        return busy
+        return (busy, failed)
     }
 
     /// Blocks until every profile handed to the background writer is on disk and booked
@@ -1113,7 +1125,7 @@ public final class Agent {
         // A file the writer has queued or is writing (a promotion's save) is the agent's
         // own: not deleted though it may not be there yet, and what the detector holds is
         // newer than what it may hold yet.
-        let writing = absorbWrites()
+        let writing = absorbWrites().busy
         let removed = removeDeletedBaselines(present: Set(fresh.map(\.id)).union(refused)
             .union(writing.map { Self.profileID(ofFile: $0) }))
         var updated = 0

@@ -16,7 +16,8 @@ extension Learner {
 
     /// Takes the finished binary hashes and the kernel's counts, then returns the changed
     /// profiles among `ids` (nil: all) that may be written, as they are now, and forgets that
-    /// they changed: a change from here on makes a profile dirty again, for the next save.
+    /// those changed: a change from here on makes a profile dirty again, for the next save,
+    /// and so does a failed write (``markUnsaved(_:)``). Profiles not returned stay dirty.
     /// The writing is the caller's (``ProfileWriter``, off the agent loop).
     func absorbAndSnapshot(ids: [String]?, sensor: any KernelControl, hasher: BackgroundHasher,
                            refused: Set<String>, final: Bool, now t: UInt64) -> [Profile] {
@@ -26,7 +27,7 @@ extension Learner {
         tick(t)
         let candidates = ids.map { Set($0).intersection(dirty) } ?? dirty
         let snapshot = candidates.sorted().filter { !refused.contains($0) }.compactMap { profiles[$0] }
-        markSaved()
+        markSaved(snapshot.map(\.id))
         return snapshot
     }
 }

@@ -64,8 +64,9 @@ final class Verdict: @unchecked Sendable {
         }
     }
 
-    /// `vigil run` on a fake kernel, every new program learning, its writer behind `gate`.
-    static func setup(_ gate: WriterGate = WriterGate()) throws -> Setup {
+    /// `vigil run` on a fake kernel, every new program learning, its writer behind `gate`
+    /// (or `hook`, run before each write, when given).
+    static func setup(_ gate: WriterGate = WriterGate(), hook: (@Sendable (String) -> Void)? = nil) throws -> Setup {
         let dir = try makeTempDirectory("vigil-bgsave")
         var run = RunConfig(models: dir + "/models", state: dir + "/state")
         run.outputs = ["file:" + dir + "/out.jsonl"]
@@ -75,7 +76,7 @@ final class Verdict: @unchecked Sendable {
         let stream = try EventStream(outputs: run.outputs, spoolDirectory: nil, encoder: OCSFEncoder(productVersion: "test"))
         let clock = SteppingClock(Rig.t0)
         let agent = Agent(configuration: c, baselines: try Agent.loadBaselines(c), kernel: FakeKernel(), stream: stream, clock: clock,
-                          beforeProfileWrite: gate.hook)
+                          beforeProfileWrite: hook ?? gate.hook)
         agent.start(running: [])
         return Setup(dir: dir, agent: agent, clock: clock, gate: gate)
     }
@@ -167,6 +168,35 @@ final class Verdict: @unchecked Sendable {
         let saved = try Self.ngrams(s.otherFile)
         #expect(saved.contains(Self.hash(["socket", "recvfrom", "close"])) && saved.contains(Self.hash(["socket", "sendto", "close"])))
         s.agent.stop(reason: "test")
+    }
+
+    /// A save that fails is not forgotten: the final one at stop tries it again. (Before,
+    /// the profile counted as saved, and what it learned since its last good save was lost
+    /// unless it changed again.)
+    @Test func aFailedSaveIsTriedAgainBeforeTheAgentStops() throws {
+        final class Once: @unchecked Sendable {
+            let lock = NSLock()
+            var calls = 0
+            var path = ""
+        }
+        let once = Once()
+        // The first write finds an unreadable file where the profile goes (the store will not
+        // overwrite a file it cannot load); the second finds it gone.
+        let s = try Self.setup(hook: { _ in
+            once.lock.withLock {
+                once.calls += 1
+                if once.calls == 1 { FileManager.default.createFile(atPath: once.path, contents: Data("not json".utf8)) }
+                else { try? FileManager.default.removeItem(atPath: once.path) }
+            }
+        })
+        defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        once.lock.withLock { once.path = s.file }
+        s.agent.handle(Events.exec(500, ppid: 1, Self.svc))
+        s.agent.handle(Self.novelty(500, ["openat", "read", "close"]))
+        s.agent.stop(reason: "test")
+        #expect(once.lock.withLock { once.calls } == 2, "one failed write, one more")
+        let saved = try ProfileStore.load(file: s.file)
+        #expect(saved.ngrams[Self.hash(["openat", "read", "close"])] != nil, "what it learned is on disk")
     }
 
     @Test func stopWaitsForTheWriter() throws {

@@ -114,6 +114,12 @@ public final class Learner {
         if let ids { dirty.subtract(ids) } else { dirty.removeAll() }
     }
 
+    /// Remembers that profile `id` still has changes no file holds (its save failed), so the
+    /// next save writes it again.
+    public func markUnsaved(_ id: String) {
+        if profiles[id] != nil { dirty.insert(id) }
+    }
+
     /// Sets a profile's revision after the store saved it.
     public func setRevision(_ revision: UInt64, for id: String) { profiles[id]?.revision = revision }
 
