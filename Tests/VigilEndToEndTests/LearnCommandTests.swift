@@ -51,7 +51,9 @@ struct LearnCommandTests {
         #expect(syscalls.contains("openat"))
         #expect(syscalls.contains("listen"))
         let listens = profile["listens"] as? [[String: Any]] ?? []
-        #expect(listens.contains { ($0["port"] as? Int) == Int(port) && ($0["protocol"] as? String) == "tcp" }, "listens: \(listens)")
+        // The service asked for port 0: the kernel picked its port, learned as that (port 0), not the number.
+        #expect(listens.contains { ($0["port"] as? Int) == Int(ListeningSocket.pickedPort) && ($0["protocol"] as? String) == "tcp" }, "listens: \(listens)")
+        #expect(!listens.contains { ($0["port"] as? Int) == Int(port) }, "listens: \(listens)")
         #expect((profile["ngram_count"] as? Int ?? 0) > 20)
         #expect(profile["state"] as? String == "stable", "reason: \(profile["reason"] ?? "")")
         #expect((profile["current_sha256"] as? String)?.count == 64)
