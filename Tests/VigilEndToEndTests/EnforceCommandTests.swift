@@ -129,19 +129,23 @@ struct EnforceCommandTests {
         let svc = try LearnedService.start(learnSeconds: 8)
         defer { svc.stop() }
         let policy = svc.models + "/../policy.yaml"
-        // The exec guard off for this workload: the shell the attack starts runs, so the
-        // ladder (capped at suspend) rather than the guard answers.
-        try "caps:\n  \(svc.id): suspend\nenforce-learning: [\(svc.id)]\nworkloads:\n  \"exe:\(svc.binary)\":\n    exec-guard: false\n"
-            .write(toFile: policy, atomically: false, encoding: .utf8)
-        let home = try LoopbackListener()
+        try "caps:\n  \(svc.id): suspend\nenforce-learning: [\(svc.id)]\n".write(toFile: policy, atomically: false, encoding: .utf8)
+        // The service itself is made to reach out (a server-side request forgery): three
+        // destinations and a listener it never had, 85 points, past suspend (75). (Its own
+        // sockets are not the network: no self-pipe counts, docs/policy.md.)
+        let homes = try (0..<3).map { _ in try LoopbackListener() }
+        let listenPort = UInt16(41_000 + Int(getpid()) % 8_000)
+        let requests = homes.map { "CONNECT \($0.port)" } + ["LISTEN \(listenPort)"]
         var stateWhileEnforced: Character?
         let r = try runVigil(["enforce", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", policy, "--duration", "8"]) {
-            // The attacking client waits for a reply a stopped service never sends: don't wait for it.
+            // A stopped service never answers: each request gives up after two seconds.
             let client = Process()
             client.executableURL = URL(fileURLWithPath: "/bin/bash")
-            client.arguments = ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(svc.port); echo \"RUN bash -c 'echo x >/dev/tcp/127.0.0.1/\(home.port)'\" >&3; timeout 5 head -c 100 <&3 >/dev/null"]
+            client.arguments = ["-c", requests.map {
+                "timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/\(svc.port); echo \"\($0)\" >&3; head -c 100 <&3 >/dev/null'"
+            }.joined(separator: "; ")]
             try client.run()
-            let end = Date().addingTimeInterval(4)
+            let end = Date().addingTimeInterval(5)
             while Date() < end, stateWhileEnforced != "T" {
                 Thread.sleep(forTimeInterval: 0.1)
                 stateWhileEnforced = processState(svc.process.processIdentifier)
