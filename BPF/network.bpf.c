@@ -161,24 +161,46 @@ static __always_inline bool vg_dest_key(struct vg_egress_key *k, __u32 slot, __u
     return true;
 }
 
+/* FNV-1a of a unix-socket path as the connect's entry captured it (up to its first NUL; an
+ * abstract socket's leading NUL as '@'): the key of vg_unix_allowed, as vg_connect_unix and
+ * PathHash compute it. */
+static __always_inline __u64 vg_unix_path_hash(const char *path)
+{
+    __u64 h = VG_FNV_SEED;
+    for (__u32 i = 0; i < VG_UNIX_PATH_MAX - 1; i++) {
+        __u8 c = (__u8)path[i];
+        if (i == 0 && c == 0)
+            c = '@';
+        else if (c == 0)
+            break;
+        h = (h ^ c) * VG_FNV_PRIME;
+    }
+    return h;
+}
+
 /* Whether this call's record would tell user space nothing its judge does not already
  * hold: the caller's slot is judged (monitor, enforce: not learning, not pending, not
- * slot 0) and its profile learned the destination (connect) or the port (bind, listen).
- * The keys are segmentation's (vg_egress, vg_listens), looked up for the slot alone: slot
- * 0 holds `segment-allow`, which is policy, not what the profile learned. Only TCP and UDP
- * sockets: user space judges other transports by what the kernel does not key. */
+ * slot 0) and its profile learned the destination (connect: a TCP or UDP address, or a
+ * unix socket's path) or the port (bind, listen). The keys are segmentation's (vg_egress,
+ * vg_unix_allowed, vg_listens), looked up for the slot alone: slot 0 holds `segment-allow`,
+ * which is policy, not what the profile learned. Other transports: user space judges what
+ * the kernel does not key. */
 static __always_inline bool vg_net_known(__u32 kind, struct socket *sock, const struct vg_pending_net *p, bool picked)
 {
     if (!vg_filter_known || vg_mode != VG_MODE_DETECT || !sock)
-        return false;
-    __u8 proto = vg_sock_proto(sock);
-    if (!proto)
         return false;
     struct vg_view v = vg_proc_view(bpf_get_current_pid_tgid() >> 32);
     if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
         return false;
     __u32 *mode = bpf_map_lookup_elem(&vg_slot_modes, &v.slot);
     if (!mode || (*mode & VG_SLOT_MODE_LEARN))
+        return false;
+    if (kind == VG_KIND_CONNECT && p->addr.family == AF_UNIX) {
+        struct vg_unix_key k = { .slot = v.slot, ._pad0 = 0, .hash = vg_unix_path_hash(p->addr.path) };
+        return bpf_map_lookup_elem(&vg_unix_allowed, &k) != 0;
+    }
+    __u8 proto = vg_sock_proto(sock);
+    if (!proto)
         return false;
     if (kind == VG_KIND_CONNECT) {
         struct vg_egress_key k = {};

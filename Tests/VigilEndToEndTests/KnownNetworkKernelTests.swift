@@ -191,6 +191,99 @@ struct KnownNetworkKernelTests {
         #expect(counts(.bind).1 == bind1.1 && counts(.listen).1 == listen1.1)
     }
 
+    /// A judged profile's connects to a unix socket it learned, and to its own sockets (a
+    /// loopback self-pipe), stay in the kernel; a unix socket it never used arrives. And a
+    /// picked-port listener is known by the profile's port-0 entry.
+    @Test func knownUnixConnectsAndSelfPipesStayInTheKernel() throws {
+        try BPFTestGate.check()
+        let python = "/usr/bin/python3"
+        try #require(FileManager.default.isExecutableFile(atPath: python), "this test connects from \(python)")
+        let dir = try makeTempDirectory("vigil-unix-known")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let known = dir + "/known.sock", other = dir + "/other.sock"
+        // For each line `WHAT n` on stdin: n connects to the unix socket WHAT (known, other),
+        // or n UDP self-pipes (self), or n listeners on a port the kernel picks (picked).
+        let script = """
+            import socket, sys
+            servers = {}
+            for name, path in (("known", "\(known)"), ("other", "\(other)")):
+                s = socket.socket(socket.AF_UNIX)
+                s.bind(path)
+                s.listen(64)
+                servers[name] = (path, s)
+            print("ready", flush=True)
+            for line in sys.stdin:
+                what, n = line.split()
+                for _ in range(int(n)):
+                    if what == "self":
+                        a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("127.0.0.1", 0))
+                        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(("127.0.0.1", 0))
+                        a.connect(b.getsockname()); b.connect(a.getsockname())
+                        a.close(); b.close()
+                    elif what == "picked":
+                        l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1); l.close()
+                    else:
+                        path, server = servers[what]
+                        c = socket.socket(socket.AF_UNIX); c.connect(path)
+                        server.accept()[0].close(); c.close()
+                print("done", flush=True)
+            """
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: python)
+        client.arguments = ["-c", script]
+        let input = Pipe(), output = Pipe()
+        client.standardInput = input
+        client.standardOutput = output
+        try client.run()
+        defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) }; client.waitUntilExit() }
+        func line() -> String {
+            var text = Data()
+            while !text.contains(UInt8(ascii: "\n")) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text.append(chunk)
+            }
+            return String(decoding: text, as: UTF8.self)
+        }
+        #expect(line().hasPrefix("ready"))
+        var o = SensorOptions()
+        o.mode = .detect
+        o.pid = client.processIdentifier
+        o.filterKnown = true
+        let sensor = try Sensor(options: o)
+        try sensor.setSlotMode(27, .monitor)
+        try sensor.assignProfile(pid: client.processIdentifier, slot: 27)
+        try sensor.setEgress(slot: 27, [NetworkDestination(transport: .unix, address: known, port: 0)])
+        try sensor.setListens(slot: 27, [ListeningSocket(transport: .tcp, address: "127.0.0.1", port: ListeningSocket.pickedPort)])
+        func counts(_ kind: Event.Kind = .connect) -> (submitted: UInt64, known: UInt64) {
+            (sensor.stats.kernelEmitted[kind] ?? 0, sensor.stats.kernelKnown[kind] ?? 0)
+        }
+        func run(_ what: String, _ n: Int) {
+            input.fileHandleForWriting.write(Data("\(what) \(n)\n".utf8))
+            #expect(line().hasPrefix("done"), "\(what)")
+        }
+        let start = counts()
+        run("known", 30)
+        let afterKnown = counts()
+        #expect(afterKnown.submitted == start.submitted, "a learned unix socket puts nothing on the ring buffer")
+        #expect(afterKnown.known - start.known == 30, "each counted as known: \(afterKnown.known - start.known)")
+        run("self", 10)
+        let afterSelf = counts()
+        #expect(afterSelf.submitted == afterKnown.submitted, "nor do its own sockets")
+        #expect(afterSelf.known - afterKnown.known == 20, "two connects a self-pipe: \(afterSelf.known - afterKnown.known)")
+        let listens = counts(.listen)
+        run("picked", 5)
+        #expect(counts(.listen).submitted == listens.submitted && counts(.listen).known - listens.known == 5,
+                "a listener on a port the kernel picks is known by the port-0 entry")
+        _ = try drain(sensor)
+        run("other", 1)
+        let fresh = try drain(sensor).compactMap { e -> Event.Network? in
+            if case .network(let n) = e.payload, n.operation == .connect { return n } else { return nil }
+        }
+        #expect(fresh.count == 1 && fresh.first?.remote?.addressText == other, "an unlearned unix socket arrives: \(fresh)")
+        #expect(sensor.stats.totalKernelDrops == 0)
+    }
+
     @Test func withoutFilteringEveryConnectArrives() throws {
         try BPFTestGate.check()
         let backend = try LoopbackListener()
