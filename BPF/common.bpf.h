@@ -138,9 +138,25 @@ static __always_inline bool vg_loopback6(const __u32 *w)
     return w[2] == bpf_htonl(0x0000ffff) && vg_loopback4(w[3]);
 }
 
+/* The inode number of the socket file of the struct sock at address `sk` (0 if unreadable). */
+static __always_inline __u64 vg_sock_ino(__u64 sk)
+{
+    struct sock *s = (struct sock *)sk;
+    return BPF_CORE_READ(s, sk_socket, file, f_inode, i_ino);
+}
+
+/* Whether the socket recorded in `own` is still the one at its address, holding `port`:
+ * closing a socket unhashes it (its port reads 0 then), and a socket made later in its
+ * memory has another inode. */
+static __always_inline bool vg_own_socket_live(const struct vg_own_port *own, __u16 port)
+{
+    struct sock *s = (struct sock *)own->sk;
+    return BPF_CORE_READ(s, __sk_common.skc_num) == port && vg_sock_ino(own->sk) == own->ino;
+}
+
 /* What the current process bound at `port` (VG_PROTO_TCP or _UDP) on loopback or the
  * wildcard address (vg_own_ports), or NULL: a connect to loopback there reaches its own
- * socket, if that socket still holds the port. */
+ * socket, if that socket still holds the port (vg_own_socket_live). */
 static __always_inline struct vg_own_port *vg_own_port(__u32 tgid, __u16 port, __u8 proto)
 {
     struct vg_own_port_key k = { .tgid = tgid, .port = port, .proto = proto, ._pad0 = 0 };

@@ -101,9 +101,10 @@ struct {
  * pair (two UDP sockets on 127.0.0.1:0 connected to each other): not a destination. It is
  * never reported as one, segmentation and deny-network let it through (network.bpf.c,
  * response.bpf.c). The value holds the process's start time, so a reused pid is another
- * process, and the socket's address, so the gates let a connection through only while that
- * very socket holds the port (entries are not removed when a socket closes: no hook here
- * sees a close). LRU: an evicted entry only means such a connect is judged as any other. */
+ * process, and the socket's address and inode number, so that only that very socket counts,
+ * while it holds the port: entries are not removed when a socket closes (no hook here sees
+ * a close), and a new socket may take the old one's memory. LRU: an evicted entry only
+ * means such a connect is judged as any other. */
 struct vg_own_port_key {
     __u32 tgid;
     __u16 port;
@@ -113,7 +114,8 @@ struct vg_own_port_key {
 
 struct vg_own_port {
     __u64 start; /* the process's start time (group leader) */
-    __u64 sk;    /* the struct sock bound there, as an address (compared, never followed) */
+    __u64 sk;    /* the struct sock bound there, as an address (compared, and read through) */
+    __u64 ino;   /* its socket file's inode number: which socket lives at that address */
 };
 
 struct {

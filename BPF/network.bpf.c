@@ -244,7 +244,8 @@ static __always_inline void vg_remember_own_port(__u64 id, struct socket *sock)
     if (!reachable)
         return;
     struct vg_own_port_key k = { .tgid = id >> 32, .port = local.port, .proto = proto, ._pad0 = 0 };
-    struct vg_own_port o = { .start = vg_process_start(), .sk = (__u64)BPF_CORE_READ(sock, sk) };
+    __u64 sk = (__u64)BPF_CORE_READ(sock, sk);
+    struct vg_own_port o = { .start = vg_process_start(), .sk = sk, .ino = vg_sock_ino(sk) };
     bpf_map_update_elem(&vg_own_ports, &k, &o, BPF_ANY);
 }
 
@@ -253,7 +254,9 @@ static __always_inline bool vg_port_picked(struct socket *sock)
     return vg_sock_port_picked(BPF_CORE_READ(sock, sk));
 }
 
-/* Whether a connect's destination is loopback at a port the caller itself bound. */
+/* Whether a connect's destination is loopback at a port the caller itself bound, on the
+ * socket that still holds it (the gates in response.bpf.c also find the socket the traffic
+ * reaches). */
 static __always_inline bool vg_connects_own_socket(__u64 id, struct socket *sock, const struct vg_sockaddr *a)
 {
     if (!sock)
@@ -264,7 +267,10 @@ static __always_inline bool vg_connects_own_socket(__u64 id, struct socket *sock
     if (!loopback)
         return false;
     __u8 proto = vg_sock_proto(sock);
-    return proto && vg_own_port(id >> 32, a->port, proto) != 0;
+    struct vg_own_port *own = proto ? vg_own_port(id >> 32, a->port, proto) : 0;
+    if (!own)
+        return false;
+    return vg_own_socket_live(own, a->port);
 }
 
 static __always_inline int vg_net_exit(__u64 id, long ret)

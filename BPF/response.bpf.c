@@ -146,7 +146,8 @@ static __always_inline bool vg_reaches_own_socket(struct bpf_sock_addr *ctx, __u
         return false;
     bool same = (__u64)found == own->sk;
     bpf_sk_release(found);
-    return same;
+    /* The address alone could be a later socket's, made in the old one's memory. */
+    return same && vg_own_socket_live(own, bpf_ntohs((__u16)port_be));
 }
 
 /* 1: let the connection through; 0: refuse it (the caller sees EPERM). */

@@ -146,10 +146,12 @@ struct sock_common {
 struct sock {
     struct sock_common __sk_common;
     __u8 sk_userlocks;    /* SOCK_BINDPORT_LOCK: the port was asked for (a bitfield before 5.x: read with BPF_CORE_READ_BITFIELD_PROBED) */
+    struct socket *sk_socket;
 };
 
 struct socket {
     short type;
+    struct file *file;
     struct sock *sk;
 };
 

@@ -202,7 +202,8 @@ struct KnownNetworkKernelTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let known = dir + "/known.sock", other = dir + "/other.sock"
         // For each line `WHAT n` on stdin: n connects to the unix socket WHAT (known, other),
-        // or n UDP self-pipes (self), or n listeners on a port the kernel picks (picked).
+        // or n UDP self-pipes (self), or n listeners on a port the kernel picks (picked); or
+        // `freed 0`: binds a UDP port, closes it and prints it; `udp PORT`: connects there.
         let script = """
             import socket, sys
             servers = {}
@@ -214,6 +215,15 @@ struct KnownNetworkKernelTests {
             print("ready", flush=True)
             for line in sys.stdin:
                 what, n = line.split()
+                if what == "freed":
+                    f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); f.bind(("127.0.0.1", 0))
+                    port = f.getsockname()[1]; f.close()
+                    print(port, flush=True)
+                    continue
+                if what == "udp":
+                    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect(("127.0.0.1", int(n))); u.close()
+                    print("done", flush=True)
+                    continue
                 for _ in range(int(n)):
                     if what == "self":
                         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("127.0.0.1", 0))
@@ -281,6 +291,23 @@ struct KnownNetworkKernelTests {
             if case .network(let n) = e.payload, n.operation == .connect { return n } else { return nil }
         }
         #expect(fresh.count == 1 && fresh.first?.remote?.addressText == other, "an unlearned unix socket arrives: \(fresh)")
+
+        // A port it bound once and closed, held now by someone else (this test): not its own.
+        input.fileHandleForWriting.write(Data("freed 0\n".utf8))
+        let freed = try #require(UInt16(line().trimmingCharacters(in: .whitespacesAndNewlines)))
+        let holder = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(holder) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = freed.bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0, "the test takes the freed port \(freed)")
+        run("udp", Int(freed))
+        let toFreed = try drain(sensor).compactMap { e -> Event.Network? in
+            if case .network(let n) = e.payload, n.operation == .connect, n.remote?.port == freed { return n } else { return nil }
+        }
+        #expect(toFreed.count == 1 && toFreed.first?.ownSocket == false, "a port it no longer holds is a destination like any other: \(toFreed)")
         #expect(sensor.stats.totalKernelDrops == 0)
     }
 
