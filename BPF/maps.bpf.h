@@ -245,6 +245,17 @@ struct {
     __type(value, __u8);
 } vg_known_exec SEC(".maps");
 
+/* The same executables by file (struct vg_file_id): an exec whose path misses vg_known_exec
+ * but runs one of these files (a relative path, a symlink, a hard link) is known too. Only
+ * user space writes it. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 16384);
+    __type(key, struct vg_file_id);
+    __type(value, __u8);
+} vg_known_exec_files SEC(".maps");
+
 /* N-grams already reported for a process still pending its profile: each is reported
  * once, not at every occurrence, until user space assigns the process. */
 struct vg_pending_key {

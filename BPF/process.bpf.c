@@ -17,7 +17,7 @@
  * is counted: the slot user space named was for the old program, so until the new one is
  * named by this count (vg_exec_name_slot, or user space) the process is pending. Returns
  * the count. */
-static __always_inline __u32 vg_exec_account(__u32 tgid, const char *filename)
+static __always_inline __u32 vg_exec_account(__u32 tgid, const char *filename, struct linux_binprm *bprm)
 {
     struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
     struct vg_marks *m = bpf_map_lookup_elem(&vg_marks, &tgid);
@@ -27,7 +27,7 @@ static __always_inline __u32 vg_exec_account(__u32 tgid, const char *filename)
         struct vg_path_buf *b = bpf_map_lookup_elem(&vg_scratch_path, &zero);
         if (b) {
             long n = bpf_probe_read_kernel_str(b->path, sizeof b->path, filename);
-            vg_kill_unknown_exec(b->path, n > 0 ? n - 1 : 0);
+            vg_kill_unknown_exec(b->path, n > 0 ? n - 1 : 0, bprm);
         }
     }
     __u32 exec_seq = 1;
@@ -110,7 +110,7 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
     __u32 exec_seq = 0, slot = 0;
     __u32 parent_slot = vg_exec_parent_slot(tgid);
     if (vg_mode != VG_MODE_TRACE) {
-        exec_seq = vg_exec_account(tgid, filename);
+        exec_seq = vg_exec_account(tgid, filename, bprm);
         /* A new program: its n-grams start afresh, and its profile is named here when user
          * space published it for this file and name, else left to user space (the path
          * alone does not say which script an interpreter runs). The thread's cached view is

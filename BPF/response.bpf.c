@@ -10,8 +10,9 @@
  *   cgroup v2 root) refuse new connections and datagrams of processes marked
  *   VG_RESP_DENY_NET; children inherit the mark at fork.
  * - kill: a process marked VG_RESP_KILL gets SIGKILL from bpf_send_signal at its next
- *   syscall; a process marked VG_RESP_DEVIATING that execs a program no baseline knows is
- *   killed at sched_process_exec, before the program's first instruction.
+ *   syscall; a process marked VG_RESP_DEVIATING that execs a program no baseline knows (by
+ *   path, or by the file the path leads to) is killed at sched_process_exec, before the
+ *   program's first instruction.
  * - tamper: signals to the agent, ptrace attach to it, and BPF detach commands from other
  *   processes are reported as vg_tamper records. */
 
@@ -64,11 +65,24 @@ static __always_inline __u64 vg_path_hash(const char *path, __u32 len)
     return h;
 }
 
-static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len)
+/* Kills the exec'ing process unless the program it runs is known: by the path execve was
+ * given (vg_known_exec), or else by the file itself (vg_known_exec_files), so that a known
+ * program run by a relative path or through a link is not taken for an unknown one. */
+static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len, struct linux_binprm *bprm)
 {
     __u64 h = vg_path_hash(path, len);
     if (bpf_map_lookup_elem(&vg_known_exec, &h))
         return;
+    struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
+    if (inode) {
+        struct vg_file_id id;
+        __builtin_memset(&id, 0, sizeof id);
+        id.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+        id.ino = BPF_CORE_READ(inode, i_ino);
+        id.size = BPF_CORE_READ(inode, i_size);
+        if (bpf_map_lookup_elem(&vg_known_exec_files, &id))
+            return;
+    }
     long rc = bpf_send_signal(VG_SIGKILL);
     vg_report_action(VG_ACTION_KILL_EXEC, (__s32)rc, 0, path, len);
 }

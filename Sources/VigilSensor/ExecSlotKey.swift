@@ -70,3 +70,23 @@ public struct ExecSlotKey: Sendable, Hashable, CustomStringConvertible {
         "\(device >> 20):\(device & 0xfffff) inode \(inode) size \(size) comm \(String(decoding: comm, as: UTF8.self))"
     }
 }
+
+/// The key of the kernel's `vg_known_exec_files` (struct vg_file_id in vigil_wire.h, looked
+/// up by `vg_kill_unknown_exec` in BPF/response.bpf.c): a file as the kernel sees it at exec,
+/// device, inode number and size.
+struct ExecutableFileID: Hashable {
+    var device: UInt32
+    var inode: UInt64
+    var size: Int64
+
+    /// The file `path` names now, symlinks followed; nil unless it is a regular file.
+    init?(fileAt path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        device = ExecSlotKey.kernelDevice(UInt64(st.st_dev))
+        inode = UInt64(st.st_ino)
+        size = Int64(st.st_size)
+    }
+
+    var wire: vg_file_id { vg_file_id(dev: device, _pad0: 0, ino: inode, size: size) }
+}

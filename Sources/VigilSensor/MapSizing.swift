@@ -29,6 +29,7 @@ public struct MapSizing: Sendable, Equatable {
         ("vg_ingress", "learned peers of every profile"),
         ("vg_listens", "learned listening ports of every profile"),
         ("vg_known_exec", "executables some profile knows"),
+        ("vg_known_exec_files", "executables some profile knows, by file"),
         ("vg_known_children", "programs each profile's processes executed"),
         ("vg_slot_modes", "profile slots"),
         ("vg_exec_slots", "profiles the kernel names at exec"),
@@ -51,6 +52,7 @@ public struct MapSizing: Sendable, Equatable {
             preload["vg_ingress", default: 0] += p.peers.count
             preload["vg_listens", default: 0] += p.listens.count
             preload["vg_known_exec", default: 0] += p.knownPaths.union(p.executes.keys).count
+            preload["vg_known_exec_files", default: 0] += p.knownPaths.union(p.executes.keys).count
             preload["vg_known_children", default: 0] += p.executes.count
         }
     }

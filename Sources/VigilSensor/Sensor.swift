@@ -37,6 +37,11 @@ public final class Sensor {
     private let knownSyscalls: BPFMap
     private let knownNgrams: BPFMap
     private let knownExec: BPFMap
+    /// The same executables by file (vg_known_exec_files), and which known paths hold each
+    /// file there: a file leaves the map only when no known path names it any more.
+    private let knownExecFiles: BPFMap
+    private var knownExecFileHolders: [ExecutableFileID: Set<String>] = [:]
+    private var knownExecFileOf: [String: ExecutableFileID] = [:]
     private let slotModes: BPFMap
     /// The profile slot the kernel names at exec, by file and command name (ExecSlotKey).
     private let execSlots: BPFMap
@@ -88,6 +93,7 @@ public final class Sensor {
         }
         guard let ps = object.map(named: "vg_procs"), let pm = object.map(named: "vg_marks"), let eg = object.map(named: "vg_egress"), let ig = object.map(named: "vg_ingress"), let so = object.map(named: "vg_sock_owner"), let ua = object.map(named: "vg_unix_allowed"), let ls = object.map(named: "vg_listens"), let ks = object.map(named: "vg_known_syscalls"),
               let kn = object.map(named: "vg_known_ngrams"), let ke = object.map(named: "vg_known_exec"),
+              let kf = object.map(named: "vg_known_exec_files"),
               let sm = object.map(named: "vg_slot_modes"), let pg = object.map(named: "vg_procs_gen"),
               let xs = object.map(named: "vg_exec_slots") else {
             throw SensorError("the BPF object at \(path) lacks Vigil's profile maps", remedy: "rebuild Vigil")
@@ -102,6 +108,7 @@ public final class Sensor {
         knownSyscalls = ks
         knownNgrams = kn
         knownExec = ke
+        knownExecFiles = kf
         slotModes = sm
         execSlots = xs
         procsGen = pg
@@ -618,15 +625,39 @@ public final class Sensor {
         for path in paths { try knownChildren.update(vg_child_key(slot: slot, _pad0: 0, hash: PathHash.hash(path)), one) }
     }
 
-    /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these.
+    /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these,
+    /// by the path given (its hash) or by any other path to the same file (the file as
+    /// `stat(2)` finds it now, symlinks followed: a relative path, a link). A path that does
+    /// not name a regular file now is known by its path alone.
     public func setKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
         let one: UInt8 = 1
-        for path in paths { try knownExec.update(PathHash.hash(path), one) }
+        for path in paths {
+            try knownExec.update(PathHash.hash(path), one)
+            guard let id = ExecutableFileID(fileAt: path), knownExecFileOf[path] != id else { continue }
+            try releaseKnownExecFile(of: path)
+            try knownExecFiles.update(id.wire, one)
+            knownExecFileHolders[id, default: []].insert(path)
+            knownExecFileOf[path] = id
+        }
     }
 
     /// Removes executables from those some baseline knows (a deleted baseline's).
     public func removeKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
-        for path in paths { _ = knownExec.remove(PathHash.hash(path)) }
+        for path in paths {
+            _ = knownExec.remove(PathHash.hash(path))
+            try releaseKnownExecFile(of: path)
+        }
+    }
+
+    /// Drops `path`'s hold on the file it was known by; the file leaves the kernel's map
+    /// when no other known path holds it.
+    private func releaseKnownExecFile(of path: String) throws(BPFError) {
+        guard let id = knownExecFileOf.removeValue(forKey: path) else { return }
+        knownExecFileHolders[id]?.remove(path)
+        if knownExecFileHolders[id]?.isEmpty ?? true {
+            knownExecFileHolders[id] = nil
+            _ = knownExecFiles.remove(id.wire)
+        }
     }
 
     /// Has the kernel name profile slot `slot` at exec for every exec of the file and

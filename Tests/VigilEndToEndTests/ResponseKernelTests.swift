@@ -117,6 +117,47 @@ struct ResponseKernelTests {
         #expect(shell.terminationStatus == 0, "a known program (bash) still runs for the same process")
     }
 
+    /// The guard knows a program by its file as well as by its path: a deviating process
+    /// that runs a known program by a relative path or through a symlink is not killed (the
+    /// agent's own judgement makes such a path absolute and finds it known); a program
+    /// forgotten with its baseline is unknown again by every path.
+    @Test func aKnownProgramRunByAnotherPathIsStillKnown() throws {
+        try BPFTestGate.check()
+        let sensor = try detectSensor()
+        let dir = try makeTempDirectory("vigil-known-path")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The known program is a copy of touch: each run that is let through leaves a file.
+        let known = dir + "/known"
+        try FileManager.default.copyItem(atPath: "/usr/bin/touch", toPath: known)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link", withDestinationPath: known)
+        try sensor.setKnownExecutables(["/usr/bin/bash", "/bin/bash", known])
+
+        /// Runs `command MARKER` in the guarded, deviating shell; says whether it ran.
+        func ran(_ command: String, _ marker: String) throws -> Bool {
+            let (shell, input) = try waitingShell()
+            Thread.sleep(forTimeInterval: 0.1)
+            try sensor.setMembership(pid: shell.processIdentifier, .guarded)
+            try sensor.setResponses(pid: shell.processIdentifier, .killUnknownExecs)
+            input.write(Data("cd \(dir) && \(command) \(marker); /usr/bin/bash -c 'exit 0'\n".utf8))
+            shell.waitUntilExit()
+            #expect(shell.terminationReason == .exit && shell.terminationStatus == 0, "\(command): bash itself stays known")
+            return FileManager.default.fileExists(atPath: dir + "/" + marker)
+        }
+        #expect(try ran("./known", "relative"), "a known program run by a relative path runs")
+        #expect(try ran("./link", "symlink"), "and through a symlink to it")
+        #expect(try ran(known, "absolute"))
+
+        // A second known path to the same file, then forgotten: the first still holds it.
+        try sensor.setKnownExecutables([dir + "/link"])
+        try sensor.removeKnownExecutables([dir + "/link"])
+        #expect(try ran("./known", "still-held"), "the file stays known while a known path names it")
+
+        try sensor.removeKnownExecutables([known])
+        #expect(try !ran("./known", "forgotten-relative"), "a forgotten program is killed at exec by every path")
+        #expect(try !ran("./link", "forgotten-symlink"))
+        #expect(try !ran(known, "forgotten-absolute"))
+    }
+
     @Test func responsesForAProcessOutsideEveryWorkloadAreInert() throws {
         try BPFTestGate.check()
         let sensor = try detectSensor()

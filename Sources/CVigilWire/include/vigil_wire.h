@@ -225,6 +225,17 @@ struct vg_exec_key {
     char comm[VG_COMM_LEN]; /* the task's comm after exec, NUL-padded */
 };
 
+/* Key of vg_known_exec_files: an executable some baseline knows, as the file the kernel
+ * runs (bprm->file->f_inode), so that an exec of it by another path (relative, through a
+ * symlink or a hard link, /proc/self/fd) is known as well as by the path vg_known_exec
+ * holds. User space (Sensor.setKnownExecutables) fills it from stat(2) of each known path. */
+struct vg_file_id {
+    __u32 dev;            /* i_sb->s_dev, the kernel's encoding (as in vg_exec_key) */
+    __u32 _pad0;
+    __u64 ino;            /* i_ino */
+    __s64 size;           /* i_size: a freed inode number reused rarely has the same size */
+};
+
 /* Key of vg_egress, an LPM trie: the destinations each profile slot may connect to (slot 0:
  * every slot, e.g. the host's resolver). prefixlen counts the bits of what follows that must
  * match: the slot, port, protocol and family always (64), then the address's prefix. */
