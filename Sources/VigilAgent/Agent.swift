@@ -303,10 +303,12 @@ public final class Agent {
                                       timeNanos: now))
         }
         switch c.command {
-        case .learn, .monitor, .enforce: break
+        case .learn: break
+        case .monitor, .enforce:
+            if let metricsServer { Diagnostics.info("\(c.command.rawValue): metrics on http://\(metricsServer.boundAddress)/metrics") }
         case .run:
             Diagnostics.info("run: \(learner.profiles.count) baselines loaded; profiles \(Self.summary(modes)); \(seeded.count) processes running; policy \(c.policyName); \(scopeSummary())"
-                + (metricsServer.map { "; metrics on http://\($0.address)/metrics" } ?? ""))
+                + (metricsServer.map { "; metrics on http://\($0.boundAddress)/metrics" } ?? ""))
             if !scope.isDeclared {
                 Diagnostics.warning("no workloads declared: nothing will be acted on (findings say what would be done). Add workloads: to \(c.configPath ?? "the configuration"), or all-processes: true")
             }

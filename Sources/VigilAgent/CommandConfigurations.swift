@@ -21,6 +21,8 @@ public struct WatchSettings: Sendable {
     public var bpfPin: String?
     /// The control socket; nil: none.
     public var controlSocket: String?
+    /// Where Prometheus metrics are served (HOST:PORT); nil: nowhere.
+    public var metricsListen: String?
     /// `enforce --dry-run`: enforce's scope rules, monitor's outcomes.
     public var dryRun = false
     public var segment = false
@@ -54,7 +56,7 @@ extension AgentConfiguration {
         run.outputs = s.outputs.isEmpty ? ["stdout"] : s.outputs
         run.spool = s.spool
         run.events = s.events
-        run.metricsListen = nil
+        run.metricsListen = s.metricsListen
         run.onBadBaseline = s.onBadBaseline
         run.bpfPin = s.bpfPin
         var c = AgentConfiguration(command: command, run: run, keepsState: false, policy: policy,

@@ -82,6 +82,12 @@ public final class MetricsServer: @unchecked Sendable {
     public let address: String
     /// The port actually listened on.
     public let port: UInt16
+    /// Where to read it: the address with the port listened on (`:0` in ``address``
+    /// becomes the port the kernel picked), e.g. `127.0.0.1:9464`, `[::1]:9464`, `:9464`.
+    public let boundAddress: String
+
+    /// Throws, naming what is wrong, unless `text` is an address ``init(listen:clock:)`` takes.
+    public static func validate(_ text: String) throws(MetricsServerError) { _ = try MetricsAddress.parse(text) }
 
     static let maxHeaderBytes = 8 * 1024
     static let requestTimeoutMillis: Int32 = 2000
@@ -121,12 +127,15 @@ public final class MetricsServer: @unchecked Sendable {
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         let family = Int32(storage.ss_family)
-        port = withUnsafePointer(to: &storage) { p in
+        let bound: UInt16 = withUnsafePointer(to: &storage) { p in
             if family == AF_INET6 {
                 return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
             }
             return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
         }
+        port = bound
+        let host = parsed.host.map { $0.contains(":") ? "[\($0)]" : $0 } ?? ""
+        boundAddress = "\(host):\(bound)"
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else {
             let e = errno

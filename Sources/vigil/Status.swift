@@ -8,7 +8,8 @@ struct Status: ParsableCommand {
         abstract: "Show what a running agent counts: its mode, profiles, events, drops, findings, actions, outputs.",
         discussion: """
         Reads the Prometheus metrics endpoint of a running `vigil run` (metrics.listen in its \
-        configuration; 127.0.0.1:9464 by default) and prints the same figures for a person: \
+        configuration; 127.0.0.1:9464 by default), or of `vigil monitor` or `vigil enforce` \
+        started with --metrics HOST:PORT, and prints the same figures for a person: \
         mode and uptime, profiles by mode and state, the kernel's profile slots (flagged \
         loudly when a profile has none: its processes are judged in user space only), kernel \
         maps found full, events by kind, the records per second the kernel submits and drops \
@@ -26,6 +27,8 @@ struct Status: ParsableCommand {
           vigil status --config /etc/vigil/vigil.yaml
           vigil status --metrics 127.0.0.1:9464
           vigil status --metrics [::1]:9464
+          vigil enforce --workload exe:/usr/sbin/nginx --metrics 127.0.0.1:9465 &
+          vigil status --metrics 127.0.0.1:9465     # what that enforcer counts
           vigil status --rate-seconds 5         # records/s over five seconds
           curl -s http://127.0.0.1:9464/metrics    # the same figures, for Prometheus
         """
@@ -83,7 +86,7 @@ struct Status: ParsableCommand {
                 Diagnostics.error("--metrics \(error.message)")
                 throw ExitCode(2)
             case .unreachable:
-                Diagnostics.error("\(error.message)\n  is `vigil run` running with metrics enabled? See metrics.listen in its configuration.")
+                Diagnostics.error("\(error.message)\n  is `vigil run` running with metrics enabled (metrics.listen in its configuration), or `vigil monitor`/`enforce` with --metrics at this address?")
                 throw ExitCode.failure
             case .badResponse:
                 Diagnostics.error("\(error.message)\n  is this address a Vigil metrics endpoint? See metrics.listen in the agent's configuration.")

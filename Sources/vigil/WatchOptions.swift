@@ -60,6 +60,13 @@ struct WatchOptions: ParsableArguments {
         valueName: "PATH"))
     var controlSocket = ControlServer.defaultPath
 
+    @Option(name: .customLong("metrics"), help: ArgumentHelp("""
+        Serve Prometheus metrics at this address (e.g. 127.0.0.1:9464; port 0: a free port, \
+        printed at start), for `vigil status --metrics ADDRESS` and scrapers: the kernel's \
+        records per second and drops, findings, actions, outputs. Default: none served.
+        """, valueName: "host:port"))
+    var metrics: String?
+
     @OptionGroup var logging: LoggingOptions
 
     var workloads: [Workload] {
@@ -82,6 +89,7 @@ struct WatchOptions: ParsableArguments {
         s.onBadBaseline = BadBaselineAction(rawValue: onBadBaseline) ?? .refuse
         s.bpfPin = bpfPin
         s.controlSocket = controlSocket == "none" ? nil : controlSocket
+        s.metricsListen = metrics
         return s
     }
 
@@ -89,6 +97,9 @@ struct WatchOptions: ParsableArguments {
         if let p = bpfPin, !p.hasPrefix("/") { throw ValidationError("--bpf-pin must be an absolute path under /sys/fs/bpf, got '\(p)'") }
         if BadBaselineAction(rawValue: onBadBaseline) == nil {
             throw ValidationError("--on-bad-baseline: expected refuse or monitor, got '\(onBadBaseline)'")
+        }
+        if let m = metrics {
+            do { try MetricsServer.validate(m) } catch { throw ValidationError("--metrics '\(m)': \(error.reason)") }
         }
         if let d = duration, !(d > 0) || !d.isFinite { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
         for w in workload {

@@ -88,14 +88,22 @@ struct EnforceCommandTests {
         // Learned for seconds, the profile is still `learning`, which is held at alert unless
         // the policy opts it in: these tests are about the actions.
         let optIn = try svc.enforceLearningPolicy()
-        let r = try runVigil(["enforce", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", optIn, "--duration", "9", "--output", "file:" + findings]) {
+        let metrics = "127.0.0.1:\(try freeLoopbackPort())"
+        var status = ""
+        let r = try runVigil(["enforce", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", optIn, "--duration", "10",
+                              "--output", "file:" + findings, "--metrics", metrics]) {
             for _ in 0..<3 { try normalRequest(svc.port) }
             Thread.sleep(forTimeInterval: 1.5)
             let quiet = (try? String(contentsOfFile: findings, encoding: .utf8)) ?? ""
             #expect(!quiet.contains("\"pid\":\(svc.process.processIdentifier),"), "normal traffic after learning produces no finding")
+            // What this enforcer counts, as its operator reads it.
+            status = try runVigil(["status", "--metrics", metrics, "--rate-seconds", "0.5"]).out
             try attack(svc.port, home: home.port)
         }
         #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.err.contains("enforce: metrics on http://\(metrics)/metrics"), "stderr: \(r.err)")
+        #expect(status.contains("at \(metrics): mode enforce"), "vigil status reads the enforcer: \(status)")
+        #expect(status.contains("kernel records") && status.contains("/s submitted"), "with the kernel's records per second: \(status)")
         #expect(home.accepted == 0, "the connection never arrives")
         let lines = jsonLines((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "")
         let finding = try #require(lines.first { $0["class_uid"] as? Int == 2004 && dig($0, "finding_info.title") != nil
@@ -222,6 +230,12 @@ struct EnforceCommandTests {
         #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL, "the tamperer was killed")
         let findings = (try? String(contentsOfFile: dir + "/findings.jsonl", encoding: .utf8)) ?? ""
         #expect(findings.contains("tamper"), "a tamper finding was reported")
+    }
+
+    @Test func aMalformedMetricsAddressIsRefusedBeforeAnythingLoads() throws {
+        let r = try runVigil(["enforce", "--models", "/nonexistent", "--workload", "exe:/bin/true", "--metrics", "127.0.0.1"])
+        #expect(r.status == 2, "a usage error: \(r.err)")
+        #expect(r.err.contains("--metrics") && r.err.contains("no port") && r.err.contains("'127.0.0.1'"), "it says what is wrong: \(r.err)")
     }
 
     @Test func enforceWithoutAWorkloadRefusesWithExitCode2() throws {
