@@ -64,6 +64,7 @@ final class BenchKernel: KernelControl {
     func setSlotMode(_ slot: UInt32, _ mode: ProfileMode) throws {}
     func preload(slot: UInt32, syscalls: some Sequence<UInt32>, ngrams: some Sequence<UInt64>) throws {}
     func replaceKnown(_ slots: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)]) throws -> Int { 0 }
+    func replaceKnownKeys(_ slots: [UInt32: Sensor.SlotKeys]) throws -> Int { 0 }
     func knownCounts() -> [UInt32: KernelCounts] {
         guard reportsCounts else { return [:] }
         reads += 1

@@ -681,8 +681,9 @@ public final class Agent {
     /// against (BPF/process.bpf.c); under segmentation, the destinations and ports let through.
     /// One set of keys for both, from the copy the detector judges by (the learner's may
     /// hold more, taken in while the profile was still being promoted); the peers only for
-    /// ingress segmentation. Added to, never pruned: a reload that removes a destination
-    /// from a baseline leaves it known in the kernel until the agent restarts.
+    /// ingress segmentation. Added to here; a reload makes them exactly the baseline's
+    /// again (``knownKeys(_:)``, `Sensor.replaceKnownKeys`), so a destination it dropped is
+    /// neither let through nor counted as known.
     private func loadKnownCalls(_ id: String, slot: UInt32) {
         let judged = configuration.command.judges ? detector.profiles[id] : nil
         guard let p = judged ?? (segments ? learner.profiles[id] : nil) else { return }
@@ -695,6 +696,21 @@ public final class Agent {
             Diagnostics.warning("could not load the destinations, ports and peers of \(id) into the kernel "
                 + "(its connects and listens are reported and judged in user space\(segments ? "; segmentation would refuse them" : "")): \(error)")
         }
+    }
+
+    /// Everything ``loadKnownCalls(_:slot:)`` and the first load put in the kernel for a
+    /// judged profile, from the copy the detector judges by: its destinations, ports, file
+    /// keys, children (when judging) and peers (under segmentation). Nil: none judged.
+    private func knownKeys(_ id: String) -> Sensor.SlotKeys? {
+        let judged = configuration.command.judges ? detector.profiles[id] : nil
+        guard let p = judged ?? (segments ? learner.profiles[id] : nil) else { return nil }
+        var k = Sensor.SlotKeys()
+        k.destinations = Array(p.destinations.keys)
+        k.listens = Array(p.listens.keys)
+        if configuration.command.judges { k.children = Array(p.executes.keys) }
+        if segments { k.peers = Array(p.peers.keys) }
+        k.files = FileRules.kernelKeys(p)
+        return k
     }
 
     /// The executables profile `id` knows, for the exec guard (one set for every profile).
@@ -1132,6 +1148,7 @@ public final class Agent {
             .union(writing.map { Self.profileID(ofFile: $0) }))
         var updated = 0
         var kernelCopies: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)] = [:]
+        var keyCopies: [UInt32: Sensor.SlotKeys] = [:]
         for p in fresh {
             if learner.profiles[p.id] == nil {
                 learner.add(p, now: t)
@@ -1144,14 +1161,17 @@ public final class Agent {
                 detector.upsert(p)
                 if hasKernelSlot(p.id) {
                     kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys))
-                    loadKnownCalls(p.id, slot: learner.profileSlot(for: p.id))
+                    keyCopies[learner.profileSlot(for: p.id)] = knownKeys(p.id)
                 }
                 inKernel.insert(p.id)
                 publishExecSlot(p.id)
                 updated += 1
             }
         }
-        do { try kernel.replaceKnown(kernelCopies) } catch {
+        do {
+            try kernel.replaceKnown(kernelCopies)
+            try kernel.replaceKnownKeys(keyCopies)
+        } catch {
             Diagnostics.warning("reload: could not load the updated baselines into the kernel: \(error)")
         }
         flushChanges()
@@ -1189,7 +1209,10 @@ public final class Agent {
             for pid in pids { try? kernel.assignProfile(pid: pid, slot: 0, execSeq: execSeqs[pid]) }
             Diagnostics.info("reload: \(store.path(for: id)) is gone; profile \(id) removed (its programs are unknown executables from now on)")
         }
-        do { try kernel.replaceKnown(emptied) } catch {
+        do {
+            try kernel.replaceKnown(emptied)
+            try kernel.replaceKnownKeys(emptied.mapValues { _ in Sensor.SlotKeys() })
+        } catch {
             Diagnostics.warning("reload: could not remove the deleted baselines from the kernel: \(error)")
         }
         let stillKnown = learner.profiles.values.reduce(into: Set<String>()) { $0.formUnion($1.knownPaths.union($1.executes.keys)) }

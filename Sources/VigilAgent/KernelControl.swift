@@ -46,6 +46,10 @@ public protocol KernelControl: AnyObject {
     /// Makes the given slots know exactly the given behaviour; returns entries removed.
     @discardableResult
     func replaceKnown(_ slots: [UInt32: (syscalls: Set<UInt32>, ngrams: Set<UInt64>)]) throws -> Int
+    /// Makes the given slots' destinations, listening ports, children, peers and file keys
+    /// exactly these (what a reload dropped is removed); returns entries removed.
+    @discardableResult
+    func replaceKnownKeys(_ slots: [UInt32: Sensor.SlotKeys]) throws -> Int
     /// Adds what `slot` is known to do with files (vg_known_files).
     func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws
     /// Counts of known behaviour per slot, as the kernel holds them.

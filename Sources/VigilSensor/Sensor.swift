@@ -284,21 +284,24 @@ public final class Sensor {
         + ["rename", "link", "unlink", "chmod", "fchmodat2"].flatMap { ["vg_enter_" + $0, "vg_exit_" + $0] })
 
     /// Adds what profile `slot` is known to do with files: the kernel reports only the rest.
-    public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws {
+    public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws(BPFError) {
         guard let knownFiles else { return }
         let one: UInt8 = 1
-        for k in keys {
+        for key in Self.fileKeys(slot: slot, keys) { try knownFiles.update(key, one) }
+    }
+
+    /// The keys of vg_known_files for `keys` of `slot`.
+    static func fileKeys(slot: UInt32, _ keys: [FileRules.KernelKey]) -> [vg_file_key] {
+        keys.flatMap { k -> [vg_file_key] in
             let op: UInt32 = switch k.operation {
             case .write: VG_FILE_WRITE.rawValue
             case .mapExec: VG_FILE_MAP_EXEC.rawValue
             case .readSensitive: VG_FILE_READ_SENSITIVE.rawValue
             }
-            try knownFiles.update(vg_file_key(profile: slot, op: op, hash: k.hash), one)
-            if k.operation == .write {
-                // A learned write directory covers a chmod +x there too (kept apart in the
-                // kernel so that a new write reported first cannot hide a chmod +x).
-                try knownFiles.update(vg_file_key(profile: slot, op: VG_FILE_KEY_CHMOD_EXEC.rawValue, hash: k.hash), one)
-            }
+            let key = vg_file_key(profile: slot, op: op, hash: k.hash)
+            // A learned write directory covers a chmod +x there too (kept apart in the
+            // kernel so that a new write reported first cannot hide a chmod +x).
+            return k.operation == .write ? [key, vg_file_key(profile: slot, op: VG_FILE_KEY_CHMOD_EXEC.rawValue, hash: k.hash)] : [key]
         }
     }
 
@@ -528,18 +531,23 @@ public final class Sensor {
     @discardableResult
     public func setEgress(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) throws(BPFError) -> Int {
         let one: UInt8 = 1
-        var added = 0
+        let (addresses, unix) = Self.egressKeys(slot: slot, destinations)
+        for key in unix { try unixAllowed.update(key, one) }
+        for key in addresses { try egress.update(key, one) }
+        return addresses.count + unix.count
+    }
+
+    /// The keys of vg_egress and vg_unix_allowed for `destinations` of `slot`.
+    static func egressKeys(slot: UInt32, _ destinations: some Sequence<NetworkDestination>) -> (addresses: [vg_egress_key], unix: [vg_unix_key]) {
+        var addresses: [vg_egress_key] = [], unix: [vg_unix_key] = []
         for d in destinations {
             if d.transport == .unix {
-                try unixAllowed.update(vg_unix_key(slot: slot, _pad0: 0, hash: PathHash.hash(d.address)), one)
-                added += 1
-                continue
+                unix.append(vg_unix_key(slot: slot, _pad0: 0, hash: PathHash.hash(d.address)))
+            } else if let key = prefixKey(slot: slot, d) {
+                addresses.append(key)
             }
-            guard let key = Self.prefixKey(slot: slot, d) else { continue }
-            try egress.update(key, one)
-            added += 1
         }
-        return added
+        return (addresses, unix)
     }
 
     /// Adds peers that may connect to profile `slot`'s listeners under ingress segmentation
@@ -548,13 +556,14 @@ public final class Sensor {
     @discardableResult
     public func setIngress(slot: UInt32, _ peers: some Sequence<NetworkDestination>) throws(BPFError) -> Int {
         let one: UInt8 = 1
-        var added = 0
-        for d in peers where d.transport == .tcp {
-            guard let key = Self.prefixKey(slot: slot, d) else { continue }
-            try ingress.update(key, one)
-            added += 1
-        }
-        return added
+        let keys = Self.ingressKeys(slot: slot, peers)
+        for key in keys { try ingress.update(key, one) }
+        return keys.count
+    }
+
+    /// The keys of vg_ingress for `peers` of `slot` (TCP only).
+    static func ingressKeys(slot: UInt32, _ peers: some Sequence<NetworkDestination>) -> [vg_egress_key] {
+        peers.filter { $0.transport == .tcp }.compactMap { prefixKey(slot: slot, $0) }
     }
 
     /// Names `pid` the owner of the TCP listeners it holds now, so that ingress segmentation
@@ -610,9 +619,13 @@ public final class Sensor {
     /// Adds ports profile `slot` may bind under segmentation (slot 0: every profile).
     public func setListens(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) throws(BPFError) {
         let one: UInt8 = 1
-        for s in sockets where s.transport == .tcp || s.transport == .udp {
-            let key = vg_listen_key(slot: slot, port: s.port, proto: s.transport == .udp ? UInt8(VG_PROTO_UDP) : UInt8(VG_PROTO_TCP), _pad0: 0)
-            try listens.update(key, one)
+        for key in Self.listenKeys(slot: slot, sockets) { try listens.update(key, one) }
+    }
+
+    /// The keys of vg_listens for `sockets` of `slot` (TCP and UDP).
+    static func listenKeys(slot: UInt32, _ sockets: some Sequence<ListeningSocket>) -> [vg_listen_key] {
+        sockets.filter { $0.transport == .tcp || $0.transport == .udp }.map {
+            vg_listen_key(slot: slot, port: $0.port, proto: $0.transport == .udp ? UInt8(VG_PROTO_UDP) : UInt8(VG_PROTO_TCP), _pad0: 0)
         }
     }
 
@@ -622,7 +635,62 @@ public final class Sensor {
     public func setKnownChildren(slot: UInt32, _ paths: some Sequence<String>) throws(BPFError) {
         guard let knownChildren else { return }
         let one: UInt8 = 1
-        for path in paths { try knownChildren.update(vg_child_key(slot: slot, _pad0: 0, hash: PathHash.hash(path)), one) }
+        for key in Self.childKeys(slot: slot, paths) { try knownChildren.update(key, one) }
+    }
+
+    /// The keys of vg_known_children for `paths` of `slot`.
+    static func childKeys(slot: UInt32, _ paths: some Sequence<String>) -> [vg_child_key] {
+        paths.map { vg_child_key(slot: slot, _pad0: 0, hash: PathHash.hash($0)) }
+    }
+
+    /// What one profile slot's connects, binds, listens, accepted peers, execs and file
+    /// operations are checked against in the kernel (``replaceKnownKeys(_:)``).
+    public struct SlotKeys: Sendable, Equatable {
+        public var destinations: [NetworkDestination] = []
+        public var listens: [ListeningSocket] = []
+        public var children: [String] = []
+        public var peers: [NetworkDestination] = []
+        public var files: [FileRules.KernelKey] = []
+        public init() {}
+    }
+
+    /// Makes each given slot's destinations, listening ports, children, peers and file keys
+    /// exactly these: what is new is added, and what the slot held and no longer does (a
+    /// reload that dropped a destination from a baseline, a deleted baseline) is removed, so
+    /// that the kernel neither lets it through nor counts it as known. Other slots, and slot
+    /// 0's entries for every slot, are left as they are. Reads each map once: for reloads,
+    /// not for every event. Returns the entries removed.
+    @discardableResult
+    public func replaceKnownKeys(_ slots: [UInt32: SlotKeys]) throws(BPFError) -> Int {
+        guard !slots.isEmpty else { return 0 }
+        for (slot, k) in slots {
+            _ = try setEgress(slot: slot, k.destinations)
+            try setListens(slot: slot, k.listens)
+            try setKnownChildren(slot: slot, k.children)
+            _ = try setIngress(slot: slot, k.peers)
+            try preloadFiles(slot: slot, k.files)
+        }
+        let egressKeys = slots.map { (slot, k) in (slot, Self.egressKeys(slot: slot, k.destinations)) }
+        var removed = Self.prune(egress, Dictionary(uniqueKeysWithValues: egressKeys.map { ($0.0, $0.1.addresses) }), slot: \.slot)
+        removed += Self.prune(unixAllowed, Dictionary(uniqueKeysWithValues: egressKeys.map { ($0.0, $0.1.unix) }), slot: \.slot)
+        removed += Self.prune(ingress, Dictionary(uniqueKeysWithValues: slots.map { ($0.key, Self.ingressKeys(slot: $0.key, $0.value.peers)) }), slot: \.slot)
+        removed += Self.prune(listens, Dictionary(uniqueKeysWithValues: slots.map { ($0.key, Self.listenKeys(slot: $0.key, $0.value.listens)) }), slot: \.slot)
+        removed += Self.prune(knownChildren, Dictionary(uniqueKeysWithValues: slots.map { ($0.key, Self.childKeys(slot: $0.key, $0.value.children)) }), slot: \.slot)
+        removed += Self.prune(knownFiles, Dictionary(uniqueKeysWithValues: slots.map { ($0.key, Self.fileKeys(slot: $0.key, $0.value.files)) }), slot: \.profile)
+        return removed
+    }
+
+    /// Removes from `map` every entry of a slot in `keep` that is not among that slot's keys
+    /// there (compared byte for byte, as the kernel compares them). Returns how many.
+    private static func prune<K: BitwiseCopyable>(_ map: BPFMap?, _ keep: [UInt32: [K]], slot: (K) -> UInt32) -> Int {
+        guard let map else { return 0 }
+        func bytes(_ k: K) -> [UInt8] { withUnsafeBytes(of: k) { Array($0) } }
+        let wanted = keep.mapValues { Set($0.map(bytes)) }
+        var removed = 0
+        for (k, _) in map.entries(K.self, UInt8.self) {
+            if let set = wanted[slot(k)], !set.contains(bytes(k)), map.remove(k) { removed += 1 }
+        }
+        return removed
     }
 
     /// The executables some baseline knows: a process marked `killUnknownExecs` may exec these,

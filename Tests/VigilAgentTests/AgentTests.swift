@@ -84,6 +84,16 @@ final class FakeKernel: KernelControl {
         calls.append("replace-known \(slots.count)")
         return 0
     }
+    func replaceKnownKeys(_ slots: [UInt32: Sensor.SlotKeys]) throws -> Int {
+        for (s, k) in slots {
+            egress[s] = Set(k.destinations)
+            listens[s] = Set(k.listens)
+            ingress[s] = Set(k.peers)
+            children[s] = Set(k.children)
+        }
+        calls.append("replace-known-keys \(slots.keys.sorted())")
+        return 0
+    }
     func knownCounts() -> [UInt32: KernelCounts] {
         calls.append("known-counts")
         return [:]

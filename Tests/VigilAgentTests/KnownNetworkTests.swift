@@ -60,6 +60,34 @@ import VigilSensor
 }
 
 extension KnownNetworkTests {
+    /// A reload makes the kernel's keys exactly the edited baseline's: a destination, a
+    /// port and a child it no longer holds are neither let through nor counted as known
+    /// (they were only ever added to before); a deleted baseline's are all gone.
+    @Test func aReloadRemovesWhatTheBaselineNoLongerHoldsFromTheKernel() throws {
+        let rig = try Rig(.enforce, workloads: ["exe:" + Self.svc], profiles: [Self.profile()])
+        rig.feed([Events.exec(702, ppid: 1, Self.svc)])
+        let slot = try #require(rig.kernel.slots[702])
+        #expect(rig.kernel.egress[slot]?.count == 2 && rig.kernel.listens[slot]?.count == 1)
+
+        var edited = Self.profile()
+        edited.destinations[NetworkDestination(transport: .tcp, address: "10.1.2.0/24", port: 443)] = nil
+        edited.listens = [:]
+        edited.executes = [:]
+        edited.revision += 1
+        let file = rig.dir + "/models/\(edited.id).json"
+        try Data(ProfileCodec.encode(edited)).write(to: URL(fileURLWithPath: file))
+        FailSafeBaselineTests.reload(rig)
+        #expect(rig.kernel.egress[slot] == [NetworkDestination(transport: .tcp, address: "10.0.0.5", port: 5432)], "\(rig.kernel.egress)")
+        #expect(rig.kernel.listens[slot] == [], "the port it no longer holds")
+        #expect(rig.kernel.children[slot] == [], "nor the child")
+
+        try FileManager.default.removeItem(atPath: file)
+        FailSafeBaselineTests.reload(rig)
+        #expect(rig.kernel.egress[slot] == [] && rig.kernel.listens[slot] == [] && rig.kernel.children[slot] == [],
+                "a deleted baseline leaves nothing of its slot in the kernel")
+        rig.agent.stop(reason: "test")
+    }
+
     /// The kernel's keeping back is set when it loads: a reload that turns `events` on says
     /// it takes effect at restart.
     @Test func aReloadThatStreamsEveryEventSaysItNeedsARestart() throws {

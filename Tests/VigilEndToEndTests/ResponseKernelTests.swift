@@ -158,6 +158,36 @@ struct ResponseKernelTests {
         #expect(try !ran(known, "forgotten-absolute"))
     }
 
+    /// A reload's replacement of a slot's keys removes from the kernel what the baseline no
+    /// longer holds: a segmented process reaches a destination while its slot knows it, and
+    /// is refused once the destination is dropped; other slots keep theirs.
+    @Test func aDestinationDroppedFromASlotIsRefusedAgain() throws {
+        try BPFTestGate.check()
+        let sensor = try detectSensor()
+        let listener = try LoopbackListener()
+        let slot: UInt32 = 11, other: UInt32 = 12
+        var keys = Sensor.SlotKeys()
+        keys.destinations = [NetworkDestination(transport: .tcp, address: "127.0.0.1", port: listener.port)]
+        keys.listens = [ListeningSocket(transport: .tcp, address: "0.0.0.0", port: 8080)]
+        #expect(try sensor.replaceKnownKeys([slot: keys, other: keys]) == 0, "nothing to remove from fresh slots")
+
+        /// Whether a segmented shell in `slot` connects to the listener.
+        func connects(in slot: UInt32) throws -> Bool {
+            let (shell, input) = try waitingShell()
+            Thread.sleep(forTimeInterval: 0.1)
+            try sensor.setMembership(pid: shell.processIdentifier, [.guarded, .segment])
+            try sensor.assignProfile(pid: shell.processIdentifier, slot: slot)
+            input.write(Data("exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && exit 7\n".utf8))
+            shell.waitUntilExit()
+            return shell.terminationReason == .exit && shell.terminationStatus == 7
+        }
+        #expect(try connects(in: slot), "a learned destination is let through")
+        #expect(try sensor.replaceKnownKeys([slot: Sensor.SlotKeys()]) == 2, "the destination and the port are removed")
+        #expect(try !connects(in: slot), "a dropped destination is refused")
+        #expect(try connects(in: other), "another slot keeps its own")
+        #expect(listener.accepted == 2)
+    }
+
     @Test func responsesForAProcessOutsideEveryWorkloadAreInert() throws {
         try BPFTestGate.check()
         let sensor = try detectSensor()
