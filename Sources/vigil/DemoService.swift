@@ -30,10 +30,7 @@ struct DemoService: ParsableCommand {
         guard server >= 0 else { throw ServiceError("socket: errno \(errno)") }
         var one: Int32 = 1
         setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = port.bigEndian
+        var addr = Self.loopbackAddress(port: port)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -105,10 +102,7 @@ struct DemoService: ParsableCommand {
         defer { close(s) }
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var addr = loopbackAddress(port: port)
         let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard r == 0 else { return "ERR bind: \(String(cString: strerror(errno)))\n" }
         guard Glibc.listen(s, 4) == 0 else { return "ERR listen: \(String(cString: strerror(errno)))\n" }
@@ -137,25 +131,27 @@ struct DemoService: ParsableCommand {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard s >= 0 else { return "ERR socket: \(String(cString: strerror(errno)))\n" }
         defer { close(s) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard r == 0 else { return "ERR connect: \(String(cString: strerror(errno)))\n" }
+        guard connect(s, loopbackAddress(port: port)) else { return failure }
         _ = "hello\n".utf8CString.withUnsafeBufferPointer { write(s, $0.baseAddress, $0.count - 1) }
         return "OK connected\n"
     }
 }
 
 extension DemoService {
+    /// 127.0.0.1:`port` (0: a port the kernel picks at bind).
+    static func loopbackAddress(port: UInt16) -> sockaddr_in {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        return addr
+    }
+
     /// A UDP socket bound to 127.0.0.1 at a port the kernel picks; its descriptor and address.
     static func loopbackUDP() -> (fd: Int32, addr: sockaddr_in)? {
         let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard s >= 0 else { return nil }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var addr = loopbackAddress(port: 0)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && getsockname(s, $0, &len) == 0 }
@@ -197,9 +193,7 @@ extension DemoService {
     static func selfPipeTCP() -> String {
         let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(l) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var addr = loopbackAddress(port: 0)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(l, $0, len) == 0 && Glibc.listen(l, 1) == 0 && getsockname(l, $0, &len) == 0 }
