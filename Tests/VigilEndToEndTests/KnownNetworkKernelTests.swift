@@ -12,32 +12,20 @@ struct KnownNetworkKernelTests {
     /// A bash that, for each line on stdin, connects (in its own process, no fork) `n` times to
     /// 127.0.0.1:PORT for a line `PORT n`, then prints `done`.
     final class Connector {
-        let process = Process()
-        private let input = Pipe(), output = Pipe()
-        var pid: Int32 { process.processIdentifier }
+        private let shell: ScriptedProcess
+        var pid: Int32 { shell.pid }
 
         init() throws {
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-c", "while read port n; do for ((i = 0; i < n; i++)); do exec 3<>/dev/tcp/127.0.0.1/$port; exec 3<&-; done; echo done; done"]
-            process.standardInput = input
-            process.standardOutput = output
-            try process.run()
+            shell = try ScriptedProcess("/bin/bash", ["-c", "while read port n; do for ((i = 0; i < n; i++)); do exec 3<>/dev/tcp/127.0.0.1/$port; exec 3<&-; done; echo done; done"])
         }
 
         /// Connects `n` times to `port`; returns once the shell says it has.
         func connect(_ port: UInt16, times n: Int) {
-            input.fileHandleForWriting.write(Data("\(port) \(n)\n".utf8))
-            var line = Data()
-            while !line.contains(UInt8(ascii: "\n")) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { return }
-                line.append(chunk)
-            }
+            shell.send("\(port) \(n)")
+            _ = shell.line()
         }
 
-        func stop() {
-            if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() }
-        }
+        func stop() { shell.stop() }
     }
 
     func drain(_ sensor: Sensor) throws -> [Event] {
@@ -151,42 +139,27 @@ struct KnownNetworkKernelTests {
                     s.close()
                 print("done", flush=True)
             """
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: python)
-        server.arguments = ["-c", script]
-        let input = Pipe(), output = Pipe()
-        server.standardInput = input
-        server.standardOutput = output
-        try server.run()
-        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
-        func line() -> String {
-            var text = Data()
-            while !text.contains(UInt8(ascii: "\n")) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                text.append(chunk)
-            }
-            return String(decoding: text, as: UTF8.self)
-        }
-        #expect(line().hasPrefix("ready"), "the interpreter runs (its exec is behind it)")
+        let server = try ScriptedProcess(python, ["-c", script])
+        defer { server.stop() }
+        #expect(server.line() == "ready", "the interpreter runs (its exec is behind it)")
         var o = SensorOptions()
         o.mode = .detect
-        o.pid = server.processIdentifier
+        o.pid = server.pid
         o.filterKnown = true
         let sensor = try Sensor(options: o)
         try sensor.setSlotMode(26, .monitor)
-        try sensor.assignProfile(pid: server.processIdentifier, slot: 26)
+        try sensor.assignProfile(pid: server.pid, slot: 26)
         let learned = UInt16(42_000 + Int(getpid()) % 8_000), other = learned + 1
         try sensor.setListens(slot: 26, [ListeningSocket(transport: .tcp, address: "127.0.0.1", port: learned)])
         func counts(_ kind: Event.Kind) -> (UInt64, UInt64) { (sensor.stats.kernelEmitted[kind] ?? 0, sensor.stats.kernelKnown[kind] ?? 0) }
         let bind0 = counts(.bind), listen0 = counts(.listen)
-        input.fileHandleForWriting.write(Data("\(learned) 20\n".utf8))
-        #expect(line().hasPrefix("done"))
+        server.send("\(learned) 20")
+        #expect(server.line() == "done")
         let bind1 = counts(.bind), listen1 = counts(.listen)
         #expect(bind1.0 == bind0.0 && listen1.0 == listen0.0, "nothing submitted for the learned port")
         #expect(bind1.1 - bind0.1 == 20 && listen1.1 - listen0.1 == 20, "each counted as known: bind \(bind1.1 - bind0.1), listen \(listen1.1 - listen0.1)")
-        input.fileHandleForWriting.write(Data("\(other) 1\n".utf8))
-        #expect(line().hasPrefix("done"))
+        server.send("\(other) 1")
+        #expect(server.line() == "done")
         #expect(counts(.bind).0 - bind1.0 == 1 && counts(.listen).0 - listen1.0 == 1, "another port arrives")
         #expect(counts(.bind).1 == bind1.1 && counts(.listen).1 == listen1.1)
     }
@@ -238,39 +211,24 @@ struct KnownNetworkKernelTests {
                         server.accept()[0].close(); c.close()
                 print("done", flush=True)
             """
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: python)
-        client.arguments = ["-c", script]
-        let input = Pipe(), output = Pipe()
-        client.standardInput = input
-        client.standardOutput = output
-        try client.run()
-        defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) }; client.waitUntilExit() }
-        func line() -> String {
-            var text = Data()
-            while !text.contains(UInt8(ascii: "\n")) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                text.append(chunk)
-            }
-            return String(decoding: text, as: UTF8.self)
-        }
-        #expect(line().hasPrefix("ready"))
+        let client = try ScriptedProcess(python, ["-c", script])
+        defer { client.stop() }
+        #expect(client.line() == "ready")
         var o = SensorOptions()
         o.mode = .detect
-        o.pid = client.processIdentifier
+        o.pid = client.pid
         o.filterKnown = true
         let sensor = try Sensor(options: o)
         try sensor.setSlotMode(27, .monitor)
-        try sensor.assignProfile(pid: client.processIdentifier, slot: 27)
+        try sensor.assignProfile(pid: client.pid, slot: 27)
         try sensor.setEgress(slot: 27, [NetworkDestination(transport: .unix, address: known, port: 0)])
         try sensor.setListens(slot: 27, [ListeningSocket(transport: .tcp, address: "127.0.0.1", port: ListeningSocket.pickedPort)])
         func counts(_ kind: Event.Kind = .connect) -> (submitted: UInt64, known: UInt64) {
             (sensor.stats.kernelEmitted[kind] ?? 0, sensor.stats.kernelKnown[kind] ?? 0)
         }
         func run(_ what: String, _ n: Int) {
-            input.fileHandleForWriting.write(Data("\(what) \(n)\n".utf8))
-            #expect(line().hasPrefix("done"), "\(what)")
+            client.send("\(what) \(n)")
+            #expect(client.line() == "done", "\(what)")
         }
         let start = counts()
         run("known", 30)
@@ -293,14 +251,11 @@ struct KnownNetworkKernelTests {
         #expect(fresh.count == 1 && fresh.first?.remote?.addressText == other, "an unlearned unix socket arrives: \(fresh)")
 
         // A port it bound once and closed, held now by someone else (this test): not its own.
-        input.fileHandleForWriting.write(Data("freed 0\n".utf8))
-        let freed = try #require(UInt16(line().trimmingCharacters(in: .whitespacesAndNewlines)))
+        client.send("freed 0")
+        let freed = try #require(UInt16(client.line()))
         let holder = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(holder) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = freed.bigEndian
-        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var addr = loopbackAddress(port: freed)
         let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         try #require(bound == 0, "the test takes the freed port \(freed)")
         run("udp", Int(freed))
