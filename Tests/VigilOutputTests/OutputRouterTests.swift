@@ -235,12 +235,17 @@ final class FakeSink: Sink, @unchecked Sendable {
         let stats = router.stats[0]
         #expect(stats.lost > 0)
         #expect(stats.accepted == 500)
-        let reported = health.lines.compactMap { l -> Int? in
+        let reported = Self.reportedLosses(health)
+        #expect(reported.reduce(0, +) == stats.lost, "every lost line is reported in a health event")
+    }
+
+    /// The `lost_events` of each output-health report (OCSF 6008) `sink` received.
+    static func reportedLosses(_ sink: FakeSink) -> [Int] {
+        sink.lines.compactMap { l -> Int? in
             let text = String(decoding: l.bytes, as: UTF8.self)
             guard text.contains(#""class_uid":6008"#), let r = text.range(of: #""lost_events":"#) else { return nil }
             return Int(text[r.upperBound...].prefix { $0.isNumber })
         }
-        #expect(reported.reduce(0, +) == stats.lost, "every lost line is reported in a health event")
     }
 
     /// What an output loses while it closes is in the last report: lines in memory when
@@ -272,12 +277,8 @@ final class FakeSink: Sink, @unchecked Sendable {
         clock.advance(by: 2)  // past the drain timeout
         #expect(waitFor(10) { down.closed && health.closed })
         let stats = router.stats[0]
-        let reports = health.lines.map { String(decoding: $0.bytes, as: UTF8.self) }.filter { $0.contains(#""class_uid":6008"#) }
-        let reported = reports.compactMap { text -> Int? in
-            guard let r = text.range(of: #""lost_events":"#) else { return nil }
-            return Int(text[r.upperBound...].prefix { $0.isNumber })
-        }
-        #expect(!reports.isEmpty)
+        let reported = Self.reportedLosses(health)
+        #expect(!reported.isEmpty)
         #expect(reported.reduce(0, +) == stats.lost, "every lost line is in a report, the ten lost at close too: \(reported) against \(stats.lost)")
         // The down output took the report of its own losses into the room beyond its spool's bound.
         let spool = dir + "/" + OutputRouter.directoryName(for: downSpec)
