@@ -189,19 +189,22 @@ static __always_inline bool vg_net_known(__u32 kind, struct socket *sock, const 
 {
     if (!vg_filter_known || vg_mode != VG_MODE_DETECT || !sock)
         return false;
+    /* The cheap test first: a socket that is neither TCP nor UDP (nor a unix connect) is
+     * never known, whatever its process's slot. */
+    bool unix_connect = kind == VG_KIND_CONNECT && p->addr.family == AF_UNIX;
+    __u8 proto = unix_connect ? 0 : vg_sock_proto(sock);
+    if (!unix_connect && !proto)
+        return false;
     struct vg_view v = vg_proc_view(bpf_get_current_pid_tgid() >> 32);
     if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
         return false;
     __u32 *mode = bpf_map_lookup_elem(&vg_slot_modes, &v.slot);
     if (!mode || (*mode & VG_SLOT_MODE_LEARN))
         return false;
-    if (kind == VG_KIND_CONNECT && p->addr.family == AF_UNIX) {
+    if (unix_connect) {
         struct vg_unix_key k = { .slot = v.slot, ._pad0 = 0, .hash = vg_unix_path_hash(p->addr.path) };
         return bpf_map_lookup_elem(&vg_unix_allowed, &k) != 0;
     }
-    __u8 proto = vg_sock_proto(sock);
-    if (!proto)
-        return false;
     if (kind == VG_KIND_CONNECT) {
         struct vg_egress_key k = {};
         return vg_dest_key(&k, v.slot, proto, &p->addr) && bpf_map_lookup_elem(&vg_egress, &k) != 0;
