@@ -600,10 +600,11 @@ public final class Sensor {
     /// `BPF_CGROUP_UNIX_CONNECT` in the kernel's `enum bpf_attach_type` (Linux 6.7).
     static let cgroupUnixConnect: UInt32 = 49
 
-    /// The LPM key of vg_egress and vg_ingress for `d` (nil for a unix socket or an address
-    /// that is not one).
+    /// The LPM key of vg_egress and vg_ingress for `d` (nil for a unix socket, a transport
+    /// other than TCP and UDP, which the kernel's gates never look up, or an address that is
+    /// not one).
     static func prefixKey(slot: UInt32, _ d: NetworkDestination) -> vg_egress_key? {
-        guard let prefix = d.addressPrefix else { return nil }
+        guard d.transport == .tcp || d.transport == .udp, let prefix = d.addressPrefix else { return nil }
         var key = vg_egress_key()
         key.prefixlen = UInt32(VG_EGRESS_FIXED_BITS) + UInt32(prefix.bits)
         key.slot = slot

@@ -81,6 +81,16 @@ import VigilCore
         #expect(!Self.trieHolds(entries, key))
     }
 
+    /// A destination learned on another transport (a ping or raw socket) is never keyed as
+    /// TCP: it would let a TCP connection to the same address and port through segmentation.
+    @Test func onlyTCPAndUDPDestinationsAreKeyed() throws {
+        let other = NetworkDestination(transport: .other, address: "10.0.0.5", port: 5432)
+        #expect(Sensor.prefixKey(slot: 7, other) == nil)
+        let key = try #require(Sensor.prefixKey(slot: 7, NetworkDestination(transport: .udp, address: "10.0.0.5", port: 53)))
+        #expect(key.proto == UInt8(VG_PROTO_UDP))
+        #expect(Sensor.egressKeys(slot: 7, [other]).addresses.isEmpty)
+    }
+
     @Test func aMappedAddressIsLookedUpAsIPv4() throws {
         let d = NetworkDestination(transport: .tcp, address: "::ffff:10.0.0.5", port: 1)
         let host = try #require(d.hostPrefix)
