@@ -98,8 +98,8 @@ struct StatusCommandTests {
         let (_, err, status) = try runVigil(["status", "--metrics", "127.0.0.1:\(port)"])
         #expect(status == 1)
         #expect(err.contains("127.0.0.1:\(port)"))
-        #expect(err.contains("is `vigil run` running with metrics enabled?"))
-        #expect(err.contains("metrics.listen"))
+        #expect(err.contains("is `vigil run` running with metrics enabled"))
+        #expect(err.contains("metrics.listen") && err.contains("`vigil monitor`/`enforce` with --metrics"), "\(err)")
     }
 
     @Test func anEndpointWithoutVigilsMetricsIsNamed() throws {
