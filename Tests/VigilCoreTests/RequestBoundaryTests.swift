@@ -134,6 +134,9 @@ import VigilTestSupport
         #expect(try JSONDecoder().decode(SequenceModel.Parameters.self, from: old) == .standard)
         let bad = Data(#"{"ngramLength":6,"windowLength":20,"commonBits":4,"boundaries":[70000]}"#.utf8)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(SequenceModel.Parameters.self, from: bad) }
+        // A negative cost threshold (the replay fuzzer's find: it trapped the scanner) is refused.
+        let negative = Data(#"{"ngramLength":6,"windowLength":20,"commonBits":-4}"#.utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(SequenceModel.Parameters.self, from: negative) }
         // A saved model keeps its boundaries, so `vigil replay --model` reads as it was trained.
         let m = Self.train(Self.learned, .linux)
         let back = try JSONDecoder().decode(SequenceModel.self, from: JSONEncoder().encode(m))

@@ -78,9 +78,15 @@ public struct SequenceModel: Sendable {
                 throw DecodingError.dataCorruptedError(forKey: .boundaries, in: c,
                     debugDescription: "boundary \(bad) is not a syscall number (expected below \(Self.maxBoundaryNumber))")
             }
+            let common = try c.decode(Double.self, forKey: .commonBits)
+            // A cost in bits: the scanner turns it into an unsigned fixed-point cost.
+            guard common.isFinite, common >= 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .commonBits, in: c,
+                    debugDescription: "commonBits \(common) is not a cost in bits (expected a finite number, 0 or more)")
+            }
             self.init(ngramLength: try c.decode(Int.self, forKey: .ngramLength),
                       windowLength: try c.decode(Int.self, forKey: .windowLength),
-                      commonBits: try c.decode(Double.self, forKey: .commonBits), boundaries: b)
+                      commonBits: common, boundaries: b)
         }
 
         /// Boundary numbers are syscall numbers, below this.
