@@ -552,9 +552,25 @@ public final class Agent {
             }
         }
         stream.reportSuppressedIfDue(now: now)
+        refreshKnownExecutableFilesIfDue(now: now)
         reportFullMaps(kernel.stats)
         updateMetrics()
         progress?.update(learner: learner, now: now)
+    }
+
+    /// When the exec guard last looked at the files behind the known executables.
+    private var knownExecutableFilesCheckedAt: UInt64 = 0
+    static let knownExecutableFilesInterval: UInt64 = 60_000_000_000
+
+    /// Once a minute, the exec guard looks again at the file behind each known executable:
+    /// one a package upgrade replaced (a new inode) stays known when run by a relative path
+    /// or a link, not only by its own path.
+    private func refreshKnownExecutableFilesIfDue(now: UInt64) {
+        guard now >= knownExecutableFilesCheckedAt &+ Self.knownExecutableFilesInterval else { return }
+        knownExecutableFilesCheckedAt = now
+        do { try kernel.refreshKnownExecutableFiles() } catch {
+            Diagnostics.warning("could not refresh the exec guard's known executable files: \(error)")
+        }
     }
 
     /// A judged profile is as stable as the baseline it is judged against: its own learning

@@ -39,6 +39,8 @@ public protocol KernelControl: AnyObject {
     func setKnownExecutables(_ paths: some Sequence<String>) throws
     /// Removes executables no baseline knows any more (a deleted baseline's).
     func removeKnownExecutables(_ paths: some Sequence<String>) throws
+    /// Looks again at the files behind the known executables (replaced, created, gone).
+    func refreshKnownExecutableFiles() throws
     /// What the kernel does with a new n-gram of `slot`.
     func setSlotMode(_ slot: UInt32, _ mode: ProfileMode) throws
     /// Adds known syscalls and n-gram hashes of `slot`.
@@ -76,6 +78,8 @@ extension KernelControl {
     public func preloadFiles(slot: UInt32, _ keys: [FileRules.KernelKey]) throws {}
     /// Nor an ingress gate to attach.
     public func attachIngressGate() throws {}
+    /// Nor files behind known executables.
+    public func refreshKnownExecutableFiles() throws {}
     /// Nor known children.
     public func setKnownChildren(slot: UInt32, _ paths: some Sequence<String>) throws {}
     /// A kernel that says nothing of its sizes (a fake) holds the built-in slots.

@@ -42,6 +42,8 @@ public final class Sensor {
     private let knownExecFiles: BPFMap
     private var knownExecFileHolders: [ExecutableFileID: Set<String>] = [:]
     private var knownExecFileOf: [String: ExecutableFileID] = [:]
+    /// Every known executable path, with or without a file found for it.
+    private var knownExecPaths: Set<String> = []
     private let slotModes: BPFMap
     /// The profile slot the kernel names at exec, by file and command name (ExecSlotKey).
     private let execSlots: BPFMap
@@ -702,18 +704,35 @@ public final class Sensor {
         let one: UInt8 = 1
         for path in paths {
             try knownExec.update(PathHash.hash(path), one)
-            guard let id = ExecutableFileID(fileAt: path), knownExecFileOf[path] != id else { continue }
-            try releaseKnownExecFile(of: path)
-            try knownExecFiles.update(id.wire, one)
-            knownExecFileHolders[id, default: []].insert(path)
-            knownExecFileOf[path] = id
+            knownExecPaths.insert(path)
+            try holdKnownExecFile(of: path)
         }
+    }
+
+    /// Looks again at the file behind every known executable path: one replaced since (a
+    /// package upgrade writes a new inode), created since, or gone is known by its file as it
+    /// is now. The agent calls it at intervals; it costs a `stat(2)` a path.
+    public func refreshKnownExecutableFiles() throws(BPFError) {
+        for path in knownExecPaths { try holdKnownExecFile(of: path) }
+    }
+
+    /// Makes the file `path` names now the one `path` holds in vg_known_exec_files.
+    private func holdKnownExecFile(of path: String) throws(BPFError) {
+        let id = ExecutableFileID(fileAt: path)
+        guard knownExecFileOf[path] != id else { return }
+        try releaseKnownExecFile(of: path)
+        guard let id else { return }
+        let one: UInt8 = 1
+        try knownExecFiles.update(id.wire, one)
+        knownExecFileHolders[id, default: []].insert(path)
+        knownExecFileOf[path] = id
     }
 
     /// Removes executables from those some baseline knows (a deleted baseline's).
     public func removeKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
         for path in paths {
             _ = knownExec.remove(PathHash.hash(path))
+            knownExecPaths.remove(path)
             try releaseKnownExecFile(of: path)
         }
     }

@@ -84,6 +84,9 @@ final class FakeKernel: KernelControl {
         calls.append("replace-known \(slots.count)")
         return 0
     }
+    /// How often the agent had the exec guard look again at the known executables' files.
+    var knownExecutableFileRefreshes = 0
+    func refreshKnownExecutableFiles() throws { knownExecutableFileRefreshes += 1 }
     func replaceKnownKeys(_ slots: [UInt32: Sensor.SlotKeys]) throws -> Int {
         for (s, k) in slots {
             egress[s] = Set(k.destinations)

@@ -60,6 +60,16 @@ import VigilSensor
 }
 
 extension KnownNetworkTests {
+    /// The exec guard's files behind the known executables are looked at again once a
+    /// minute (a package upgrade replaces a file), not at every tick.
+    @Test func theKnownExecutablesFilesAreLookedAtOnceAMinute() throws {
+        let rig = try Rig(.enforce, workloads: ["exe:" + Self.svc], profiles: [Self.profile()])
+        let second: UInt64 = 1_000_000_000
+        for s in 0..<120 { rig.agent.tick(now: Rig.t0 + UInt64(s) * second) }
+        #expect(rig.kernel.knownExecutableFileRefreshes == 2, "at the first tick and 60 s later: \(rig.kernel.knownExecutableFileRefreshes)")
+        rig.agent.stop(reason: "test")
+    }
+
     /// A reload makes the kernel's keys exactly the edited baseline's: a destination, a
     /// port and a child it no longer holds are neither let through nor counted as known
     /// (they were only ever added to before); a deleted baseline's are all gone.

@@ -152,6 +152,17 @@ struct ResponseKernelTests {
         try sensor.removeKnownExecutables([dir + "/link"])
         #expect(try ran("./known", "still-held"), "the file stays known while a known path names it")
 
+        // Replaced at its path (as a package upgrade does: a new file, a new inode): known by
+        // its path at once, by another path once the guard has looked again.
+        // (mkdir: its marker is a directory; another size, so a reused inode number is
+        // another file too.)
+        try FileManager.default.removeItem(atPath: known)
+        try FileManager.default.copyItem(atPath: "/usr/bin/mkdir", toPath: known)
+        #expect(try ran(known, "upgraded-absolute"))
+        #expect(try !ran("./known", "upgraded-relative-before"), "the old file's inode is what the guard knew")
+        try sensor.refreshKnownExecutableFiles()
+        #expect(try ran("./known", "upgraded-relative"), "the new file is known once looked at again")
+
         try sensor.removeKnownExecutables([known])
         #expect(try !ran("./known", "forgotten-relative"), "a forgotten program is killed at exec by every path")
         #expect(try !ran("./link", "forgotten-symlink"))
