@@ -1117,8 +1117,11 @@ public final class Agent {
         // The new policy's workload blocks (exec guard, segmentation) reach the kernel for the
         // processes running now, not only for those placed from now on.
         for r in table.records { placeInKernel(r.pid) }
-        if segments, !next.policy.segmentAllow.isEmpty {
-            do { try kernel.setEgress(slot: 0, next.policy.segmentAllow) } catch {
+        if segments {
+            // Exactly the new list: a destination it dropped is refused again at once.
+            var allowed = Sensor.SlotKeys()
+            allowed.destinations = next.policy.segmentAllow
+            do { try kernel.replaceKnownKeys([0: allowed]) } catch {
                 Diagnostics.warning("reload: could not load segment-allow into the kernel: \(error)")
             }
         }

@@ -660,9 +660,10 @@ public final class Sensor {
     /// Makes each given slot's destinations, listening ports, children, peers and file keys
     /// exactly these: what is new is added, and what the slot held and no longer does (a
     /// reload that dropped a destination from a baseline, a deleted baseline) is removed, so
-    /// that the kernel neither lets it through nor counts it as known. Other slots, and slot
-    /// 0's entries for every slot, are left as they are. Reads each map once: for reloads,
-    /// not for every event. Returns the entries removed.
+    /// that the kernel neither lets it through nor counts it as known. Other slots are left
+    /// as they are; slot 0 (entries for every slot: the policy's `segment-allow`) is replaced
+    /// only when given. Reads each map once: for reloads, not for every event. Returns the
+    /// entries removed.
     @discardableResult
     public func replaceKnownKeys(_ slots: [UInt32: SlotKeys]) throws(BPFError) -> Int {
         guard !slots.isEmpty else { return 0 }

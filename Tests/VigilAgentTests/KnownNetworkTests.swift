@@ -60,6 +60,27 @@ import VigilSensor
 }
 
 extension KnownNetworkTests {
+    /// A reload makes the kernel's `segment-allow` entries (slot 0) exactly the new policy's.
+    @Test func aReloadReplacesSegmentAllow() throws {
+        let resolver = NetworkDestination(transport: .udp, address: "10.0.0.53", port: 53)
+        let proxy = NetworkDestination(transport: .tcp, address: "10.0.0.80", port: 3128)
+        let rig = try Rig(.run, configure: {
+            $0.segment = true
+            $0.policy.segmentAllow = [resolver, proxy]
+        })
+        #expect(rig.kernel.egress[0] == [resolver, proxy])
+        var policy = rig.agent.configuration.policy
+        policy.segmentAllow = [resolver]
+        var next = rig.agent.configuration.run
+        next.outputs = ["file:" + rig.dir + "/out.jsonl"]
+        rig.agent.reload(to: LoadedConfig(config: next, policy: policy), from: "test.yaml")
+        #expect(rig.kernel.egress[0] == [resolver], "the proxy dropped from the list is refused again")
+        policy.segmentAllow = []
+        rig.agent.reload(to: LoadedConfig(config: next, policy: policy), from: "test.yaml")
+        #expect(rig.kernel.egress[0] == [], "an emptied list leaves nothing")
+        rig.agent.stop(reason: "test")
+    }
+
     /// The exec guard's files behind the known executables are looked at again once a
     /// minute (a package upgrade replaces a file), not at every tick.
     @Test func theKnownExecutablesFilesAreLookedAtOnceAMinute() throws {
