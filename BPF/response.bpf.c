@@ -67,14 +67,18 @@ static __always_inline __u64 vg_path_hash(const char *path, __u32 len)
 
 /* Kills the exec'ing process unless the program it runs is known: by the path execve was
  * given (vg_known_exec), or else by the file itself (vg_known_exec_files), so that a known
- * program run by a relative path or through a link is not taken for an unknown one. */
+ * program run by a relative path or through a link is not taken for an unknown one. Not by
+ * the file for a script (or any binfmt that hands the exec to an interpreter: bprm->interp
+ * is no longer the name execve was given): bprm->file is then the interpreter, known as it
+ * may be, and the script itself is what must be known. */
 static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len, struct linux_binprm *bprm)
 {
     __u64 h = vg_path_hash(path, len);
     if (bpf_map_lookup_elem(&vg_known_exec, &h))
         return;
     struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
-    if (inode) {
+    bool interpreted = BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename);
+    if (inode && !interpreted) {
         struct vg_file_id id;
         __builtin_memset(&id, 0, sizeof id);
         id.dev = BPF_CORE_READ(inode, i_sb, s_dev);

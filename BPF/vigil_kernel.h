@@ -180,6 +180,7 @@ struct task_struct {
 struct linux_binprm {
     struct file *file;    /* at sched_process_exec: the file that runs (a script's interpreter) */
     const char *filename;
+    const char *interp;   /* the name of what runs: filename, until a script's binfmt names its interpreter */
 };
 
 #pragma clang attribute pop

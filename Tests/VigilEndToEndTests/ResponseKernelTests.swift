@@ -147,6 +147,14 @@ struct ResponseKernelTests {
         #expect(try ran("./link", "symlink"), "and through a symlink to it")
         #expect(try ran(known, "absolute"))
 
+        // An unknown script is unknown though its interpreter (bash) is known: by its path,
+        // relative or not (the file the kernel runs for it is the interpreter's).
+        // (It makes its marker itself, with no exec of its own the guard could stop.)
+        try "#!/bin/bash\n: > \"$1\"\n".write(toFile: dir + "/dropper.sh", atomically: true, encoding: .utf8)
+        chmod(dir + "/dropper.sh", 0o755)
+        #expect(try !ran("./dropper.sh", "script-relative"), "an unknown script run by a relative path is killed at exec")
+        #expect(try !ran(dir + "/dropper.sh", "script-absolute"))
+
         // A second known path to the same file, then forgotten: the first still holds it.
         try sensor.setKnownExecutables([dir + "/link"])
         try sensor.removeKnownExecutables([dir + "/link"])
