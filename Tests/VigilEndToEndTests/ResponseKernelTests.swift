@@ -51,15 +51,23 @@ struct ResponseKernelTests {
         return (p, input.fileHandleForWriting)
     }
 
+    /// A ``waitingShell()`` that `sensor` already treats as `membership`, with `responses`
+    /// set (none: left as they are), before it reads its line.
+    func guardedShell(_ sensor: Sensor, _ membership: Sensor.Membership = .guarded,
+                      responses: Sensor.Responses = []) throws -> (Process, FileHandle) {
+        let (shell, input) = try waitingShell()
+        Thread.sleep(forTimeInterval: 0.1)
+        try sensor.setMembership(pid: shell.processIdentifier, membership)
+        if !responses.isEmpty { try sensor.setResponses(pid: shell.processIdentifier, responses) }
+        return (shell, input)
+    }
+
     @Test func denyNetworkRefusesConnectWithEPERM() throws {
         try BPFTestGate.check()
         let listener = try LoopbackListener()
         let sensor = try detectSensor()
         #expect(sensor.attachedHooks.contains("cgroup/connect4"))
-        let (shell, input) = try waitingShell()
-        Thread.sleep(forTimeInterval: 0.1)
-        try sensor.setMembership(pid: shell.processIdentifier, .guarded)
-        try sensor.setResponses(pid: shell.processIdentifier, .denyNetwork)
+        let (shell, input) = try guardedShell(sensor, responses: .denyNetwork)
         // The connect's outcome, written where the test can read it. A child (a subshell)
         // connects, to show that descendants inherit the denial.
         let result = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-deny-\(UUID().uuidString)").path
@@ -78,10 +86,7 @@ struct ResponseKernelTests {
     @Test func killLandsAtTheNextSyscall() throws {
         try BPFTestGate.check()
         let sensor = try detectSensor()
-        let (shell, input) = try waitingShell()
-        Thread.sleep(forTimeInterval: 0.1)
-        try sensor.setMembership(pid: shell.processIdentifier, .guarded)
-        try sensor.setResponses(pid: shell.processIdentifier, .kill)
+        let (shell, input) = try guardedShell(sensor, responses: .kill)
         input.write(Data("echo still-alive\n".utf8))
         shell.waitUntilExit()
         #expect(shell.terminationReason == .uncaughtSignal)
@@ -103,10 +108,7 @@ struct ResponseKernelTests {
         let program = dir.appendingPathComponent("dropper").path
         try FileManager.default.copyItem(atPath: "/usr/bin/touch", toPath: program)
         let marker = dir.appendingPathComponent("ran").path
-        let (shell, input) = try waitingShell()
-        Thread.sleep(forTimeInterval: 0.1)
-        try sensor.setMembership(pid: shell.processIdentifier, .guarded)
-        try sensor.setResponses(pid: shell.processIdentifier, .killUnknownExecs)
+        let (shell, input) = try guardedShell(sensor, responses: .killUnknownExecs)
         input.write(Data("\(program) \(marker); /usr/bin/bash -c 'exit 0'\n".utf8))
         shell.waitUntilExit()
         #expect(!FileManager.default.fileExists(atPath: marker), "the unknown program was killed before its first instruction")
@@ -134,10 +136,7 @@ struct ResponseKernelTests {
 
         /// Runs `command MARKER` in the guarded, deviating shell; says whether it ran.
         func ran(_ command: String, _ marker: String) throws -> Bool {
-            let (shell, input) = try waitingShell()
-            Thread.sleep(forTimeInterval: 0.1)
-            try sensor.setMembership(pid: shell.processIdentifier, .guarded)
-            try sensor.setResponses(pid: shell.processIdentifier, .killUnknownExecs)
+            let (shell, input) = try guardedShell(sensor, responses: .killUnknownExecs)
             input.write(Data("cd \(dir) && \(command) \(marker); /usr/bin/bash -c 'exit 0'\n".utf8))
             shell.waitUntilExit()
             #expect(shell.terminationReason == .exit && shell.terminationStatus == 0, "\(command): bash itself stays known")
@@ -192,9 +191,7 @@ struct ResponseKernelTests {
 
         /// Whether a segmented shell in `slot` connects to the listener.
         func connects(in slot: UInt32) throws -> Bool {
-            let (shell, input) = try waitingShell()
-            Thread.sleep(forTimeInterval: 0.1)
-            try sensor.setMembership(pid: shell.processIdentifier, [.guarded, .segment])
+            let (shell, input) = try guardedShell(sensor, [.guarded, .segment])
             try sensor.assignProfile(pid: shell.processIdentifier, slot: slot)
             input.write(Data("exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && exit 7\n".utf8))
             shell.waitUntilExit()
@@ -212,10 +209,7 @@ struct ResponseKernelTests {
         let sensor = try detectSensor()
         let listener = try LoopbackListener()
         for membership: Sensor.Membership in [[], .protected] {
-            let (shell, input) = try waitingShell()
-            Thread.sleep(forTimeInterval: 0.1)
-            try sensor.setMembership(pid: shell.processIdentifier, membership)
-            try sensor.setResponses(pid: shell.processIdentifier, [.kill, .denyNetwork, .killUnknownExecs])
+            let (shell, input) = try guardedShell(sensor, membership, responses: [.kill, .denyNetwork, .killUnknownExecs])
             input.write(Data("exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && /usr/bin/true && exit 7\n".utf8))
             shell.waitUntilExit()
             #expect(shell.terminationReason == .exit && shell.terminationStatus == 7,
