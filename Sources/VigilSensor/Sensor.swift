@@ -37,13 +37,13 @@ public final class Sensor {
     private let knownSyscalls: BPFMap
     private let knownNgrams: BPFMap
     private let knownExec: BPFMap
-    /// The same executables by file (vg_known_exec_files), and which known paths hold each
-    /// file there: a file leaves the map only when no known path names it any more.
+    /// The same executables by file (vg_known_exec_files): a file leaves the map only when
+    /// no known path names it any more.
     private let knownExecFiles: BPFMap
-    private var knownExecFileHolders: [ExecutableFileID: Set<String>] = [:]
-    private var knownExecFileOf: [String: ExecutableFileID] = [:]
-    /// Every known executable path, with or without a file found for it.
+    /// Every known executable path, and the file each named when last looked at (absent:
+    /// not a regular file then).
     private var knownExecPaths: Set<String> = []
+    private var knownExecFileOf: [String: ExecutableFileID] = [:]
     private let slotModes: BPFMap
     /// The profile slot the kernel names at exec, by file and command name (ExecSlotKey).
     private let execSlots: BPFMap
@@ -667,29 +667,28 @@ public final class Sensor {
     @discardableResult
     public func replaceKnownKeys(_ slots: [UInt32: SlotKeys]) throws(BPFError) -> Int {
         guard !slots.isEmpty else { return 0 }
-        for (slot, k) in slots {
-            _ = try setEgress(slot: slot, k.destinations)
-            try setListens(slot: slot, k.listens)
-            try setKnownChildren(slot: slot, k.children)
-            _ = try setIngress(slot: slot, k.peers)
-            try preloadFiles(slot: slot, k.files)
+        func perSlot<V>(_ keys: (UInt32, SlotKeys) -> V) -> [UInt32: V] {
+            Dictionary(uniqueKeysWithValues: slots.map { ($0.key, keys($0.key, $0.value)) })
         }
-        let egressKeys = slots.map { (slot, k) in (slot, Self.egressKeys(slot: slot, k.destinations)) }
-        var removed = Self.prune(egress, Dictionary(uniqueKeysWithValues: egressKeys.map { ($0.0, $0.1.addresses) }), slot: \.slot)
-        removed += Self.prune(unixAllowed, Dictionary(uniqueKeysWithValues: egressKeys.map { ($0.0, $0.1.unix) }), slot: \.slot)
-        removed += Self.prune(ingress, Dictionary(uniqueKeysWithValues: slots.map { ($0.key, Self.ingressKeys(slot: $0.key, $0.value.peers)) }), slot: \.slot)
-        removed += Self.prune(listens, Dictionary(uniqueKeysWithValues: slots.map { ($0.key, Self.listenKeys(slot: $0.key, $0.value.listens)) }), slot: \.slot)
-        removed += Self.prune(knownChildren, Dictionary(uniqueKeysWithValues: slots.map { ($0.key, Self.childKeys(slot: $0.key, $0.value.children)) }), slot: \.slot)
-        removed += Self.prune(knownFiles, Dictionary(uniqueKeysWithValues: slots.map { ($0.key, Self.fileKeys(slot: $0.key, $0.value.files)) }), slot: \.profile)
+        let egressKeys = perSlot { Self.egressKeys(slot: $0, $1.destinations) }
+        var removed = try Self.replace(egress, egressKeys.mapValues(\.addresses), slot: \.slot)
+        removed += try Self.replace(unixAllowed, egressKeys.mapValues(\.unix), slot: \.slot)
+        removed += try Self.replace(ingress, perSlot { Self.ingressKeys(slot: $0, $1.peers) }, slot: \.slot)
+        removed += try Self.replace(listens, perSlot { Self.listenKeys(slot: $0, $1.listens) }, slot: \.slot)
+        removed += try Self.replace(knownChildren, perSlot { Self.childKeys(slot: $0, $1.children) }, slot: \.slot)
+        removed += try Self.replace(knownFiles, perSlot { Self.fileKeys(slot: $0, $1.files) }, slot: \.profile)
         return removed
     }
 
-    /// Removes from `map` every entry of a slot in `keep` that is not among that slot's keys
-    /// there (compared byte for byte, as the kernel compares them). Returns how many.
-    private static func prune<K: BitwiseCopyable>(_ map: BPFMap?, _ keep: [UInt32: [K]], slot: (K) -> UInt32) -> Int {
+    /// Makes `map`'s entries of each slot in `keys` exactly that slot's keys: adds them, then
+    /// removes the slot's other entries (compared byte for byte, as the kernel compares
+    /// them). Returns how many were removed.
+    private static func replace<K: BitwiseCopyable>(_ map: BPFMap?, _ keys: [UInt32: [K]], slot: (K) -> UInt32) throws(BPFError) -> Int {
         guard let map else { return 0 }
+        let one: UInt8 = 1
+        for list in keys.values { for k in list { try map.update(k, one) } }
         func bytes(_ k: K) -> [UInt8] { withUnsafeBytes(of: k) { Array($0) } }
-        let wanted = keep.mapValues { Set($0.map(bytes)) }
+        let wanted = keys.mapValues { Set($0.map(bytes)) }
         var removed = 0
         for (k, _) in map.entries(K.self, UInt8.self) {
             if let set = wanted[slot(k)], !set.contains(bytes(k)), map.remove(k) { removed += 1 }
@@ -703,50 +702,51 @@ public final class Sensor {
     /// not name a regular file now is known by its path alone.
     public func setKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
         let one: UInt8 = 1
+        let paths = Array(paths)
         for path in paths {
             try knownExec.update(PathHash.hash(path), one)
             knownExecPaths.insert(path)
-            try holdKnownExecFile(of: path)
         }
+        try lookAgain(at: paths)
     }
 
     /// Looks again at the file behind every known executable path: one replaced since (a
     /// package upgrade writes a new inode), created since, or gone is known by its file as it
     /// is now. The agent calls it at intervals; it costs a `stat(2)` a path.
     public func refreshKnownExecutableFiles() throws(BPFError) {
-        for path in knownExecPaths { try holdKnownExecFile(of: path) }
+        try lookAgain(at: knownExecPaths)
     }
 
-    /// Makes the file `path` names now the one `path` holds in vg_known_exec_files.
-    private func holdKnownExecFile(of path: String) throws(BPFError) {
-        let id = ExecutableFileID(fileAt: path)
-        guard knownExecFileOf[path] != id else { return }
-        try releaseKnownExecFile(of: path)
-        guard let id else { return }
+    /// Puts the file each of `paths` names now in vg_known_exec_files, and takes out the
+    /// files they named before that no known path names any more.
+    private func lookAgain(at paths: some Sequence<String>) throws(BPFError) {
         let one: UInt8 = 1
-        try knownExecFiles.update(id.wire, one)
-        knownExecFileHolders[id, default: []].insert(path)
-        knownExecFileOf[path] = id
+        var left: Set<ExecutableFileID> = []
+        for path in paths {
+            let id = ExecutableFileID(fileAt: path)
+            guard knownExecFileOf[path] != id else { continue }
+            if let old = knownExecFileOf[path] { left.insert(old) }
+            knownExecFileOf[path] = id
+            if let id { try knownExecFiles.update(id.wire, one) }
+        }
+        forgetUnheld(left)
+    }
+
+    /// Removes from vg_known_exec_files those of `files` no known path names now.
+    private func forgetUnheld(_ files: Set<ExecutableFileID>) {
+        guard !files.isEmpty else { return }
+        for id in files.subtracting(knownExecFileOf.values) { _ = knownExecFiles.remove(id.wire) }
     }
 
     /// Removes executables from those some baseline knows (a deleted baseline's).
     public func removeKnownExecutables(_ paths: some Sequence<String>) throws(BPFError) {
+        var left: Set<ExecutableFileID> = []
         for path in paths {
             _ = knownExec.remove(PathHash.hash(path))
             knownExecPaths.remove(path)
-            try releaseKnownExecFile(of: path)
+            if let id = knownExecFileOf.removeValue(forKey: path) { left.insert(id) }
         }
-    }
-
-    /// Drops `path`'s hold on the file it was known by; the file leaves the kernel's map
-    /// when no other known path holds it.
-    private func releaseKnownExecFile(of path: String) throws(BPFError) {
-        guard let id = knownExecFileOf.removeValue(forKey: path) else { return }
-        knownExecFileHolders[id]?.remove(path)
-        if knownExecFileHolders[id]?.isEmpty ?? true {
-            knownExecFileHolders[id] = nil
-            _ = knownExecFiles.remove(id.wire)
-        }
+        forgetUnheld(left)
     }
 
     /// Has the kernel name profile slot `slot` at exec for every exec of the file and
