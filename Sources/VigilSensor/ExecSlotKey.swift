@@ -36,11 +36,10 @@ public struct ExecSlotKey: Sendable, Hashable, CustomStringConvertible {
     /// identity rule names the resolved file, so a key for the link would name the wrong
     /// path's profile).
     public static func of(executable: String, comm: String, resolve: ExecutablePath = .live) -> ExecSlotKey? {
-        guard resolve.realpath(executable) == executable else { return nil }
-        var st = stat()
-        guard stat(executable, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1 else { return nil }
-        return ExecSlotKey(device: kernelDevice(UInt64(st.st_dev)), inode: UInt64(st.st_ino), size: Int64(st.st_size),
-                           comm: Array(comm.utf8))
+        guard resolve.realpath(executable) == executable, let st = ExecutableFileID.regularFile(at: executable),
+              st.st_nlink == 1 else { return nil }
+        let file = ExecutableFileID(st)
+        return ExecSlotKey(device: file.device, inode: file.inode, size: file.size, comm: Array(comm.utf8))
     }
 
     /// A `st_dev` (glibc's encoding: 12 bits of major and 20 of minor, split across the
@@ -81,11 +80,22 @@ struct ExecutableFileID: Hashable {
 
     /// The file `path` names now, symlinks followed; nil unless it is a regular file.
     init?(fileAt path: String) {
-        var st = stat()
-        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        guard let st = Self.regularFile(at: path) else { return nil }
+        self.init(st)
+    }
+
+    /// The file `st` describes (`stat(2)` of a regular file).
+    init(_ st: stat) {
         device = ExecSlotKey.kernelDevice(UInt64(st.st_dev))
         inode = UInt64(st.st_ino)
         size = Int64(st.st_size)
+    }
+
+    /// `stat(2)` of `path`, symlinks followed; nil unless it names a regular file.
+    static func regularFile(at path: String) -> stat? {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        return st
     }
 
     var wire: vg_file_id { vg_file_id(dev: device, _pad0: 0, ino: inode, size: size) }
