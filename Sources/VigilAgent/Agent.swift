@@ -701,22 +701,22 @@ public final class Agent {
     /// again (``knownKeys(_:)``, `Sensor.replaceKnownKeys`), so a destination it dropped is
     /// neither let through nor counted as known.
     private func loadKnownCalls(_ id: String, slot: UInt32) {
-        let judged = configuration.command.judges ? detector.profiles[id] : nil
-        guard let p = judged ?? (segments ? learner.profiles[id] : nil) else { return }
+        guard let k = knownKeys(id) else { return }
         do {
-            try kernel.setEgress(slot: slot, p.destinations.keys)
-            try kernel.setListens(slot: slot, p.listens.keys)
-            if configuration.command.judges { try kernel.setKnownChildren(slot: slot, p.executes.keys) }
-            if segments { try kernel.setIngress(slot: slot, p.peers.keys) }
+            try kernel.setEgress(slot: slot, k.destinations)
+            try kernel.setListens(slot: slot, k.listens)
+            try kernel.setKnownChildren(slot: slot, k.children)
+            try kernel.setIngress(slot: slot, k.peers)
         } catch {
             Diagnostics.warning("could not load the destinations, ports and peers of \(id) into the kernel "
                 + "(its connects and listens are reported and judged in user space\(segments ? "; segmentation would refuse them" : "")): \(error)")
         }
     }
 
-    /// Everything ``loadKnownCalls(_:slot:)`` and the first load put in the kernel for a
-    /// judged profile, from the copy the detector judges by: its destinations, ports, file
-    /// keys, children (when judging) and peers (under segmentation). Nil: none judged.
+    /// What ``loadKnownCalls(_:slot:)`` puts in the kernel for a judged profile, from the
+    /// copy the detector judges by: its destinations, ports, children (when judging) and
+    /// peers (under segmentation); no file keys (the caller adds them where it needs them).
+    /// Nil: none judged.
     private func knownKeys(_ id: String) -> Sensor.SlotKeys? {
         let judged = configuration.command.judges ? detector.profiles[id] : nil
         guard let p = judged ?? (segments ? learner.profiles[id] : nil) else { return nil }
@@ -725,7 +725,6 @@ public final class Agent {
         k.listens = Array(p.listens.keys)
         if configuration.command.judges { k.children = Array(p.executes.keys) }
         if segments { k.peers = Array(p.peers.keys) }
-        k.files = FileRules.kernelKeys(p)
         return k
     }
 
@@ -1180,7 +1179,9 @@ public final class Agent {
                 detector.upsert(p)
                 if hasKernelSlot(p.id) {
                     kernelCopies[learner.profileSlot(for: p.id)] = (Set(p.syscalls.keys), Set(p.ngrams.keys))
-                    keyCopies[learner.profileSlot(for: p.id)] = knownKeys(p.id)
+                    var keys = knownKeys(p.id)
+                    keys?.files = FileRules.kernelKeys(p)
+                    keyCopies[learner.profileSlot(for: p.id)] = keys
                 }
                 inKernel.insert(p.id)
                 publishExecSlot(p.id)
