@@ -139,10 +139,11 @@ import VigilTestSupport
 
     // MARK: Reload
 
-    static func reload(_ rig: Rig) {
+    /// Reloads the rig's own configuration, with `policy` (nil: the one it runs).
+    static func reload(_ rig: Rig, policy: Policy? = nil) {
         var next = rig.agent.configuration.run
         next.outputs = ["file:" + rig.dir + "/out.jsonl"]
-        rig.agent.reload(to: LoadedConfig(config: next, policy: rig.agent.configuration.policy), from: "test.yaml")
+        rig.agent.reload(to: LoadedConfig(config: next, policy: policy ?? rig.agent.configuration.policy), from: "test.yaml")
     }
 
     @Test func aReloadRemovesADeletedBaselineFromMemoryAndTheKernel() throws {

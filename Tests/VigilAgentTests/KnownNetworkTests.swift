@@ -71,12 +71,10 @@ extension KnownNetworkTests {
         #expect(rig.kernel.egress[0] == [resolver, proxy])
         var policy = rig.agent.configuration.policy
         policy.segmentAllow = [resolver]
-        var next = rig.agent.configuration.run
-        next.outputs = ["file:" + rig.dir + "/out.jsonl"]
-        rig.agent.reload(to: LoadedConfig(config: next, policy: policy), from: "test.yaml")
+        FailSafeBaselineTests.reload(rig, policy: policy)
         #expect(rig.kernel.egress[0] == [resolver], "the proxy dropped from the list is refused again")
         policy.segmentAllow = []
-        rig.agent.reload(to: LoadedConfig(config: next, policy: policy), from: "test.yaml")
+        FailSafeBaselineTests.reload(rig, policy: policy)
         #expect(rig.kernel.egress[0] == [], "an emptied list leaves nothing")
         rig.agent.stop(reason: "test")
     }
