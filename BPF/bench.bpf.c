@@ -13,6 +13,15 @@ int BPF_PROG(vg_bench_floor, struct pt_regs *regs, long nr)
     return 0;
 }
 
+/* An empty program on sys_exit: what attaching anything to the exit side costs, against
+ * the syscalls:sys_exit_* tracepoints file and network capture use (which also sit on
+ * sys_exit, behind the kernel's test of a bitmap of enabled syscalls). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(vg_bench_exit_floor, struct pt_regs *regs, long ret)
+{
+    return 0;
+}
+
 /* The part of vg_sys_enter before the n-gram check: whose call it is. */
 static __always_inline int vg_bench_steps(long nr, const int upto)
 {

@@ -284,6 +284,14 @@ func stepConfigurations() -> [Configuration] {
         var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.benchmarkPrograms = ["vg_sys_enter"]; o.benchmarkSectionPrefixes = ["tracepoint/syscalls/"]
         return try learnedLoop(Sensor(options: o))
     } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) })
+    configs.append(Configuration(name: "floor + empty sys_exit", describe: "the floor and an empty tp_btf/sys_exit program") {
+        var o = SensorOptions(); o.mode = .detect; o.benchmarkPrograms = ["vg_bench_floor", "vg_bench_exit_floor"]
+        return try Sensor(options: o)
+    })
+    configs.append(Configuration(name: "vg_sys_enter + empty sys_exit", describe: "the agent's sys_enter program and an empty tp_btf/sys_exit program") {
+        var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.benchmarkPrograms = ["vg_sys_enter", "vg_bench_exit_floor"]
+        return try learnedLoop(Sensor(options: o))
+    } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) })
     configs.append(Configuration(name: "floor + syscalls:* tracepoints", describe: "the floor and the agent's tracepoint/syscalls/ programs (files, network)") {
         var o = SensorOptions(); o.mode = .detect; o.benchmarkPrograms = ["vg_bench_floor"]; o.benchmarkSectionPrefixes = ["tracepoint/syscalls/"]
         return try Sensor(options: o)
