@@ -220,6 +220,68 @@ static __always_inline void vg_build_path(struct vg_walk *w)
     vg_walk_path(w);
 }
 
+/* The hash (PathHash) of a relative path made absolute against the current task's working
+ * directory, its leading "./" dropped: the path user space makes of a relative exec (a
+ * script's, which the exec guard can know by its path only). `path` is `len` bytes in a map
+ * value of VG_PATH_MAX. 0 for a path this cannot place: one with ".." anywhere in it (not
+ * resolved here; such a path stays unknown), an empty or absolute one, or a result too long. */
+struct vg_dots {
+    struct vg_file_scratch *s;
+    __u32 at;
+    __u32 found;
+};
+
+/* Whether s->buf[at ..] holds "..", one bpf_loop step a byte. */
+static long vg_dots_step(__u64 i, void *data)
+{
+    struct vg_dots *d = data;
+    __u32 k = d->at + (__u32)i;
+    if (k + 1 >= VG_PATH_MAX - 1)
+        return 1;
+    if (d->s->buf[k & (VG_PATH_MAX - 1)] == '.' && d->s->buf[(k + 1) & (VG_PATH_MAX - 1)] == '.') {
+        d->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static __always_inline __u64 vg_cwd_path_hash(const char *path, __u32 len)
+{
+    if (len == 0 || len >= VG_PATH_MAX - 1 || path[0] == '/')
+        return 0;
+    __u32 skip = 0;
+    for (int i = 0; i < 8; i++) {
+        if (skip + 2 < len && path[skip & (VG_PATH_MAX - 1)] == '.' && path[(skip + 1) & (VG_PATH_MAX - 1)] == '/')
+            skip += 2;
+        else
+            break;
+    }
+    __u32 rest = len - skip;
+    __u32 zero = 0;
+    struct vg_file_scratch *s = bpf_map_lookup_elem(&vg_scratch_file, &zero);
+    if (!s || rest == 0 || rest >= VG_PATH_MAX - 2)
+        return 0;
+    __u32 at = (VG_PATH_MAX - 1 - rest) & (VG_PATH_MAX - 1);
+    bpf_probe_read_kernel(&s->buf[at], rest & (VG_PATH_MAX - 1), path + skip);
+    s->buf[VG_PATH_MAX - 1] = 0;
+    struct vg_dots dots = { .s = s, .at = at, .found = 0 };
+    bpf_loop(VG_PATH_MAX, vg_dots_step, &dots, 0);
+    if (dots.found)
+        return 0;
+    __u32 slash = (at - 1) & (VG_PATH_MAX - 1);
+    s->buf[slash] = '/';
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct vg_walk w = {
+        .s = s, .off = slash, .truncated = 0,
+        .vfsmnt = BPF_CORE_READ(task, fs, pwd.mnt),
+        .dentry = BPF_CORE_READ(task, fs, pwd.dentry),
+    };
+    if (!w.vfsmnt || !w.dentry)
+        return 0;
+    vg_walk_path(&w);
+    return w.truncated ? 0 : w.hash;
+}
+
 static __always_inline void vg_file_report(__u32 op, __u32 flags, __u32 slot, struct vg_file_cache_key *ckp,
                                            struct vg_file_scratch *s, __u32 off, __u64 h, __u64 dir);
 

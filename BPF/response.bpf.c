@@ -53,24 +53,41 @@ static __always_inline void vg_kill_now(__u32 action)
     vg_report_action(action, (__s32)rc, 0, 0, 0);
 }
 
-/* FNV-1a 64 over a path's bytes: the key of vg_known_exec (PathHash in Swift). */
+struct vg_path_hashing {
+    const char *path; /* VG_PATH_MAX bytes */
+    __u32 len;
+    __u32 _pad0;
+    __u64 h;
+};
+
+static long vg_path_hash_step(__u64 i, void *data)
+{
+    struct vg_path_hashing *c = data;
+    if (i >= c->len)
+        return 1;
+    c->h = (c->h ^ (__u8)c->path[i & (VG_PATH_MAX - 1)]) * VG_FNV_PRIME;
+    return 0;
+}
+
+/* FNV-1a 64 over a path's bytes: the key of vg_known_exec (PathHash in Swift). One bpf_loop
+ * step a byte: an open-coded loop left the verifier one state per length, each carried into
+ * what follows. */
 static __always_inline __u64 vg_path_hash(const char *path, __u32 len)
 {
-    __u64 h = VG_FNV_SEED;
-    for (__u32 i = 0; i < VG_PATH_MAX; i++) {
-        if (i >= len)
-            break;
-        h = (h ^ (__u8)path[i]) * VG_FNV_PRIME;
-    }
-    return h;
+    struct vg_path_hashing c = { .path = path, .len = len, ._pad0 = 0, .h = VG_FNV_SEED };
+    bpf_loop(VG_PATH_MAX, vg_path_hash_step, &c, 0);
+    return c.h;
 }
+
+static __always_inline __u64 vg_cwd_path_hash(const char *path, __u32 len); /* files.bpf.c */
 
 /* Kills the exec'ing process unless the program it runs is known: by the path execve was
  * given (vg_known_exec), or else by the file itself (vg_known_exec_files), so that a known
  * program run by a relative path or through a link is not taken for an unknown one. Not by
  * the file for a script (or any binfmt that hands the exec to an interpreter: bprm->interp
  * is no longer the name execve was given): bprm->file is then the interpreter, known as it
- * may be, and the script itself is what must be known. */
+ * may be, and the script itself is what must be known: by its path as given or, for a
+ * relative one, as the absolute path it names from the working directory (vg_cwd_path_hash). */
 static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len, struct linux_binprm *bprm)
 {
     __u64 h = vg_path_hash(path, len);
@@ -87,6 +104,11 @@ static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len, st
         if (bpf_map_lookup_elem(&vg_known_exec_files, &id))
             return;
     }
+    /* A relative path: known as the absolute path it names from the working directory (a
+     * script's only way to be known when it is not run by its absolute path). */
+    __u64 abs = vg_cwd_path_hash(path, len);
+    if (abs && bpf_map_lookup_elem(&vg_known_exec, &abs))
+        return;
     long rc = bpf_send_signal(VG_SIGKILL);
     vg_report_action(VG_ACTION_KILL_EXEC, (__s32)rc, 0, path, len);
 }

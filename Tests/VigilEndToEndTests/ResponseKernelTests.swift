@@ -154,21 +154,42 @@ struct ResponseKernelTests {
         #expect(try !ran("./dropper.sh", "script-relative"), "an unknown script run by a relative path is killed at exec")
         #expect(try !ran(dir + "/dropper.sh", "script-absolute"))
 
+        // A known script is known by its path, relative too: the kernel makes a relative
+        // path absolute from the working directory, as the agent does ("./" dropped; a path
+        // with ".." stays unknown). Known by its path with symlinks resolved, as the kernel
+        // walks the directory.
+        let canonical = URL(fileURLWithPath: dir).resolvingSymlinksInPath().path
+        try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: false)
+        for script in ["/maker.sh", "/sub/maker.sh"] {
+            try "#!/bin/bash\n: > \"$1\"\n".write(toFile: dir + script, atomically: true, encoding: .utf8)
+            chmod(dir + script, 0o755)
+        }
+        try sensor.setKnownExecutables([canonical + "/maker.sh", canonical + "/sub/maker.sh"])
+        #expect(try ran("./maker.sh", "known-script-relative"), "a known script run by a relative path runs")
+        #expect(try ran("sub/maker.sh", "known-script-subdirectory"))
+        #expect(try ran("././sub/maker.sh", "known-script-dots"))
+        #expect(try !ran("sub/../maker.sh", "known-script-parent"), "a path through .. is not resolved in the kernel")
+        #expect(try ran(canonical + "/maker.sh", "known-script-absolute"))
+        try sensor.removeKnownExecutables([canonical + "/maker.sh", canonical + "/sub/maker.sh"])
+        #expect(try !ran("./maker.sh", "forgotten-script-relative"))
+
         // A second known path to the same file, then forgotten: the first still holds it.
         try sensor.setKnownExecutables([dir + "/link"])
         try sensor.removeKnownExecutables([dir + "/link"])
         #expect(try ran("./known", "still-held"), "the file stays known while a known path names it")
 
         // Replaced at its path (as a package upgrade does: a new file, a new inode): known by
-        // its path at once, by another path once the guard has looked again.
+        // its path at once (a relative one too: the kernel makes it absolute), through a link
+        // once the guard has looked again.
         // (mkdir: its marker is a directory; another size, so a reused inode number is
         // another file too.)
         try FileManager.default.removeItem(atPath: known)
         try FileManager.default.copyItem(atPath: "/usr/bin/mkdir", toPath: known)
         #expect(try ran(known, "upgraded-absolute"))
-        #expect(try !ran("./known", "upgraded-relative-before"), "the old file's inode is what the guard knew")
+        #expect(try ran("./known", "upgraded-relative"), "the path it names from the working directory is known")
+        #expect(try !ran("./link", "upgraded-symlink-before"), "the old file's inode is what the guard knew")
         try sensor.refreshKnownExecutableFiles()
-        #expect(try ran("./known", "upgraded-relative"), "the new file is known once looked at again")
+        #expect(try ran("./link", "upgraded-symlink"), "the new file is known once looked at again")
 
         try sensor.removeKnownExecutables([known])
         #expect(try !ran("./known", "forgotten-relative"), "a forgotten program is killed at exec by every path")
