@@ -32,6 +32,10 @@ import itertools, json, math, sys
 VIEWS = ["window", "mean_bits", "novel_ngrams", "novel_syscalls", "neighbour", "rare_ngrams",
          "smoothed_mean", "neighbour_windows"]  # TraceFeatures.names order
 TIE = 1e-3  # TraceDetector.tieBreakWeight
+# fisher and rank: TraceCombination's combiners; local and both: the third round's local
+# calibration (against the k nearest training traces; both: the larger of the global and the
+# local tail probability), offered to the same rule.
+COMBINERS = ("fisher", "rank", "local", "both")
 SHIPPED = ("fisher", ("novel_ngrams", "novel_syscalls", "neighbour"))  # TraceCombination.standard today
 # The README table the pick must not fall below (per-trace AUC), by corpus name as loco.sh runs them.
 BAR = {"sendmail": 0.907, "lpr-unm": 1.000, "lpr-mit": 1.000, "named": 0.650, "login": 0.774, "ps": 1.000,
@@ -95,6 +99,33 @@ class Corpus:
         self.stide = json.load(open(f"{out}/{name}.stide.json"))["auc"]
         self.report = json.load(open(f"{out}/{name}.json"))  # vigil eval's default score
         self.eligible = self.has_validation and len(self.train) >= 2 and not self.report_only
+        # Local calibration (issue 14, third round): the k training traces nearest to a trace
+        # by the neighbour view (the dump's `neighbours`, nearest first).
+        n = len(self.train)
+        self.k = min(n, max(8, min(64, math.ceil(math.sqrt(n))))) if n else 0
+        self.memo = {}
+
+    def local_normal(self, r, v):
+        """The cross-validated values of view v over the k training traces nearest to r, ascending."""
+        nb = r.get("neighbours")
+        if not nb:
+            return self.cal[v]  # measured by a fold's model (no neighbours dumped): global
+        return sorted(self.train[i]["features"][v] for i in nb[: self.k])
+
+    def score_row(self, cand, r):
+        combiner = None if isinstance(cand, str) else cand[0]
+        if combiner not in ("local", "both") or len(self.train) < 2:
+            return self.score(cand, r["features"])
+        f, views = r["features"], cand[1]
+        key = id(r)
+        if key not in self.memo:
+            self.memo[key] = {v: tail(f[v], self.local_normal(r, v)) for v in VIEWS}
+        pl = self.memo[key]
+        n = self.k if combiner == "local" else len(self.train)
+        tie = TIE / (n + 1) * sum(squash(f[v], self.cal[v][-1]) for v in views)
+        if combiner == "local":
+            return sum(-math.log(pl[v]) for v in views) + tie
+        return sum(-math.log(max(pl[v], tail(f[v], self.cal[v]))) for v in views) + tie
 
     def score(self, cand, f):
         if cand == "novel_then_rare_ngrams" or (len(self.train) < 2 and "novel_ngrams" in cand[1]):
@@ -110,14 +141,14 @@ class Corpus:
         return 1 - sum(tail(f[v], self.cal[v]) for v in views) / k + tie / k
 
     def auc(self, cand, rows=None):
-        pos = [self.score(cand, r["features"]) for r in self.pos]
-        neg = [self.score(cand, r["features"]) for r in self.neg]
+        pos = [self.score_row(cand, r) for r in self.pos]
+        neg = [self.score_row(cand, r) for r in self.neg]
         return auc(pos, neg)
 
     def terciles(self, cand):
         """Evaluation.lengthTerciles: thirds of the pooled scored traces by length."""
-        neg = [(self.score(cand, r["features"]), r["calls"]) for r in self.neg]
-        pos = [(self.score(cand, r["features"]), r["calls"]) for r in self.pos]
+        neg = [(self.score_row(cand, r), r["calls"]) for r in self.neg]
+        pos = [(self.score_row(cand, r), r["calls"]) for r in self.pos]
         lengths = sorted(c for _, c in neg + pos)
         cuts = [lengths[(len(lengths) - 1) // 3], lengths[(2 * (len(lengths) - 1)) // 3]]
         third = lambda c: 0 if c <= cuts[0] else (1 if c <= cuts[1] else 2)
@@ -146,7 +177,7 @@ def main(argv):
     out, names = argv[0], argv[1:]
     corpora = [Corpus(out, n) for n in names]
     sets = [c for k in range(1, len(VIEWS) + 1) for c in itertools.combinations(VIEWS, k)]
-    cands = ["novel_then_rare_ngrams"] + [(comb, v) for v in sets for comb in ("fisher", "rank")]
+    cands = ["novel_then_rare_ngrams"] + [(comb, v) for v in sets for comb in COMBINERS]
     table = {name(c): {k.name: k.auc(c) for k in corpora} for c in cands}
     by_name = {name(c): c for c in cands}
 
@@ -155,7 +186,7 @@ def main(argv):
             a = [table[name(c)][k.name] for k in seen]
             mean, worst = round(sum(a) / len(a), 3), round(min(a), 3)
             size = 1 if isinstance(c, str) else len(c[1])
-            second = 0 if isinstance(c, str) or c[0] == "fisher" else 1
+            second = 0 if isinstance(c, str) else COMBINERS.index(c[0])
             primary = (mean, worst) if rule == "mean" else (worst, mean)
             return (-primary[0], -primary[1], size, second, name(c))
         return min(cands, key=key)

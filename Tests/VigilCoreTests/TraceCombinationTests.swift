@@ -144,3 +144,56 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     #expect(mean.scoring == "mean_bits")
     #expect(mean.auc == standard.featureAUC["mean_bits"]!)
 }
+
+@Test func theLocalCombinersParseAndScoreAsHandWorked() throws {
+    #expect(TraceCombination(name: "local:neighbour+novel_ngrams")?.name == "local:novel_ngrams+neighbour")
+    #expect(TraceCombination(name: "both:novel_ngrams")?.combiner == .both)
+    #expect(TraceCombination.Combiner.local.isLocal && TraceCombination.Combiner.both.isLocal && !TraceCombination.Combiner.rank.isLocal)
+    // Globally four normal values per view; the trace's three nearest training traces hold
+    // 0.2, 0.3, 0.4 on novel_ngrams and 0, 0.1, 0.6 on neighbour. The trace: 0.25 and 0.5.
+    var cal: [[Double]] = Array(repeating: [0, 0, 0, 0], count: TraceFeatures.names.count)
+    cal[2] = [0, 0.1, 0.2, 0.3]
+    cal[4] = [0, 0.1, 0.2, 0.3]
+    var near: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
+    near[2] = [0.2, 0.3, 0.4]
+    near[4] = [0, 0.1, 0.6]
+    let f = TraceFeatures(window: 0, meanBits: 0, novelNgrams: 0.25, novelSyscalls: 0, neighbourDistance: 0.5)
+    let raw = 0.25 / 0.55 + 0.5 / 0.8
+    // local: p = 3/4 (two of three at or above 0.25) and 2/4; tie-breaker over k = 3.
+    let local = try #require(TraceCombination(name: "local:novel_ngrams+neighbour"))
+    #expect(abs(local.score(f, calibration: cal, local: (near, 3)) - (log(4.0 / 3) + log(2) + 1e-3 / 4 * raw)) < 1e-12)
+    // both: the larger of the global (2/5, 1/5) and the local tail probability.
+    let both = try #require(TraceCombination(name: "both:novel_ngrams+neighbour"))
+    #expect(abs(both.score(f, calibration: cal, local: (near, 3)) - (log(4.0 / 3) + log(2) + 1e-3 / 5 * raw)) < 1e-12)
+    // Without the nearest traces both score as Fisher's method over the pool.
+    let fisher = try #require(TraceCombination(name: "novel_ngrams+neighbour"))
+    #expect(local.score(f, calibration: cal) == fisher.score(f, calibration: cal))
+}
+
+/// A pool of two programs, as the judged corpora are: a busy service with many training
+/// traces, and a rare program with a few, each of which does some things the others do not.
+@Test func aRareProgramsNormalTraceIsJudgedAgainstItsOwnKind() throws {
+    let common = (0..<40).map { service($0, requests: 20 + $0 % 30) }
+    // The rare program: its own calls (100...), each run a different selection of steps.
+    func rare(_ seed: Int) -> [UInt32] {
+        var rng = SplitMix64(seed: UInt64(seed) &+ 77)
+        var t: [UInt32] = [59, 100, 101, 102]
+        for _ in 0..<30 { t += [103 + UInt32(rng.next() % 12), 104 + UInt32(rng.next() % 12), 3] }
+        return t + [1]
+    }
+    let train = common + (0..<5).map { rare($0) }
+    let rareNormal = rare(900)
+    // An attack on the busy service: its start, then a known call in an order it never had.
+    let attack = Array(service(901, requests: 10).dropLast(2)) + [4, 197, 54, 5, 6, 1]
+    func scores(_ name: String) throws -> (rareNormal: Double, attack: Double) {
+        let d = TraceDetector(train: train, combination: try #require(TraceCombination(name: name)))
+        #expect(d.localCount == 8, "ceil(sqrt(45)) is 7, at least 8")
+        let r = d.combineLastMeasured(d.measure(rareNormal).features)
+        let a = d.combineLastMeasured(d.measure(attack).features)
+        return (r, a)
+    }
+    let global = try scores("novel_ngrams+neighbour")
+    #expect(global.rareNormal > global.attack, "against the whole pool the rare program's normal run looks worse than the attack")
+    let local = try scores("local:novel_ngrams+neighbour")
+    #expect(local.rareNormal < local.attack, "against its nearest traces it does not")
+}

@@ -214,7 +214,13 @@ public enum Evaluation {
         public var score: Double
         public var calls: Int?
         public var path: String?
+        /// The training traces nearest to it by the neighbour view (indices in training
+        /// order, nearest first; a training trace's leave itself out), for analysis.
+        public var neighbours: [Int]?
     }
+
+    /// How many nearest training traces a dumped trace names (``ScoredTrace/neighbours``).
+    public static let dumpedNeighbours = 64
 
     /// Learns from `train`, scores validation and attack traces, and computes the figures.
     /// Without a validation directory, negatives are the train traces' cross-validated
@@ -259,7 +265,7 @@ public enum Evaluation {
             let calls: Int, score: Double, features: TraceFeatures
             if let detector {
                 let (s, f) = try detector.measure(path: path, fold: fold) { digest.feed($0) }
-                (calls, score, features) = (s.calls, detector.combine(f), f)
+                (calls, score, features) = (s.calls, fold == nil ? detector.combineLastMeasured(f) : detector.combine(f), f)
             } else {
                 let scanner = fold.map { stideFolds[$0] } ?? stideScanner
                 let s = try Self.score(path: path, with: scanner) { digest.feed($0) }
@@ -283,8 +289,9 @@ public enum Evaluation {
         let source: String
         if let detector {
             for (i, f) in detector.calibrationRows.enumerated() {  // in training order
-                traces?(ScoredTrace(set: "train", caseName: nil, features: f, score: detector.combine(f),
-                                    calls: trainTraces[i].count, path: corpus.train[i]))
+                traces?(ScoredTrace(set: "train", caseName: nil, features: f, score: detector.combineTraining(i),
+                                    calls: trainTraces[i].count, path: corpus.train[i],
+                                    neighbours: detector.nearestTrainingTraces(toTraining: i, count: dumpedNeighbours)))
             }
         }
         if let validation = corpus.validation {
@@ -298,14 +305,15 @@ public enum Evaluation {
                 negativeFeatures.append(s.features)
                 groups[s.digest, default: (0, 0)].negatives += 1
                 scoredCalls += s.calls
-                traces?(ScoredTrace(set: "validation", caseName: nil, features: s.features, score: s.score, calls: s.calls, path: f))
+                traces?(ScoredTrace(set: "validation", caseName: nil, features: s.features, score: s.score, calls: s.calls, path: f,
+                                    neighbours: detector?.nearestTrainingTraces(count: dumpedNeighbours)))
             }
             scoringTime += clock.now - start
             scoringCPU += processCPUSeconds() - cpuStart
         } else if crossValidated, let detector {
             source = "cross-validation (\(k) folds over train; no validation directory)"
             negativeFeatures = detector.calibrationRows
-            negatives = negativeFeatures.map(detector.combine)
+            negatives = negativeFeatures.indices.map(detector.combineTraining)
             negativeCalls = trainTraces.map(\.count)  // calibrationRows are in training order
         } else if crossValidated {
             // STIDE has no calibration of its own: score folds the classic way.
@@ -333,13 +341,15 @@ public enum Evaluation {
         for c in corpus.attacks {
             var scores: [Double] = []
             for f in c.files {
-                let s = try scoreFile(f, fold: crossValidated ? processFeatures.count % k : nil)
+                let fold = crossValidated ? processFeatures.count % k : nil
+                let s = try scoreFile(f, fold: fold)
                 scores.append(s.score)
                 processCalls.append(s.calls)
                 groups[s.digest, default: (0, 0)].positives += 1
                 processFeatures.append(s.features)
                 scoredCalls += s.calls
-                traces?(ScoredTrace(set: "attack", caseName: c.name, features: s.features, score: s.score, calls: s.calls, path: f))
+                traces?(ScoredTrace(set: "attack", caseName: c.name, features: s.features, score: s.score, calls: s.calls, path: f,
+                                    neighbours: fold != nil ? nil : detector?.nearestTrainingTraces(count: dumpedNeighbours)))
             }
             processScores += scores
             caseScores.append(scores.max() ?? 0)

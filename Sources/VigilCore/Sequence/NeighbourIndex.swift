@@ -29,6 +29,9 @@ struct NeighbourIndex: Sendable {
     /// Per distinct bag, the one owner it came from, or -1 when several owners had it
     /// (all -1 without owners): what ``distance(_:excluding:scratch:)`` leaves out.
     private var soleOwner: [Int32] = []
+    /// Per distinct bag, every owner that had it, ascending (empty without owners): for
+    /// ``nearestOwners(_:count:excluding:scratch:)``.
+    private var members: [[Int32]] = []
     /// Per distinct bag, its normalised weights by column, ascending (`refStart[r] ..<
     /// refStart[r + 1]`): for the distance to one given bag (``scatter(reference:into:clear:)``).
     private var refStart: [Int] = [0]
@@ -47,10 +50,12 @@ struct NeighbourIndex: Sendable {
             let owner = Int32(owners?[b] ?? -1)
             if let r = fingerprints[fingerprint] {
                 if soleOwner[r] != owner { soleOwner[r] = -1 }
+                if owners != nil { members[r].append(owner) }
             } else {
                 fingerprints[fingerprint] = unique.count
                 unique.append(sorted)
                 soleOwner.append(owner)
+                members.append(owners == nil ? [] : [owner])
             }
         }
         references = unique.count
@@ -158,6 +163,24 @@ struct NeighbourIndex: Sendable {
             any = true
         }
         return any ? Double(max(0, 1 - best / sqrt(normSquared))) : 1
+    }
+
+    /// The owners of the training bags nearest to `bag`, nearest first, until `count` are
+    /// named (a bag several owners had names them all, ascending; equally near bags in
+    /// the order they were given), `excluding` left out. Empty without owners.
+    func nearestOwners(_ bag: [(key: UInt64, count: UInt32)], count: Int, excluding: Int? = nil,
+                       scratch: inout [Float]) -> [Int] {
+        guard references > 0, !bag.isEmpty, count > 0 else { return [] }
+        _ = accumulate(bag, into: &scratch)
+        let order = scratch.indices.sorted { scratch[$0] > scratch[$1] || (scratch[$0] == scratch[$1] && $0 < $1) }
+        var out: [Int] = []
+        for r in order {
+            for m in members[r] where Int(m) != excluding {
+                out.append(Int(m))
+                if out.count == count { return out }
+            }
+        }
+        return out
     }
 
     /// A query feature's weight and its training column (nil: no training bag has it, so it

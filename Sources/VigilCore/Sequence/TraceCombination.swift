@@ -23,6 +23,17 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
         case fisher
         /// The mean rank: `1 - mean p`.
         case rank
+        /// Fisher's sum over tail probabilities against the *nearest* training traces only
+        /// (``TraceDetector/localCount`` of them, by the neighbour view's distance): a trace is
+        /// judged against the normal traces most like it (a rare program against its own
+        /// kind), not against the whole pool (issue 14, third round; docs/eval.md).
+        case local
+        /// Fisher's sum over the larger of the global and the local tail probability: surprising
+        /// only where it is both beyond the pool and beyond its nearest traces.
+        case both
+
+        /// Whether it needs the trace's nearest training traces.
+        public var isLocal: Bool { self == .local || self == .both }
     }
 
     /// Columns of ``TraceFeatures/values``, ascending, no repeats.
@@ -114,22 +125,29 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
     /// beyond every normal one on every view. The score rises with every view's value and
     /// never falls.
     /// - Parameter calibration: per feature column, the normal values, ascending, all the same length.
-    public func score(_ f: TraceFeatures, calibration: [[Double]]) -> Double {
+    /// - Parameter local: for ``Combiner/local`` and ``Combiner/both``, per feature column the
+    ///   values of the nearest training traces (ascending) and how many were asked for (the
+    ///   tie-breaker's `n` for ``Combiner/local``); without it they score as ``Combiner/fisher``.
+    public func score(_ f: TraceFeatures, calibration: [[Double]], local: (values: [[Double]], count: Int)? = nil) -> Double {
         if twoTierOnly { return TraceDetector.twoTier(f) }
         let values = f.values
         var s = 0.0, tie = 0.0, n = 0
         for c in views {
             let normal = calibration[c], x = values[c]
             n = normal.count
-            switch combiner {
-            case .fisher: s += TraceDetector.surprise(x, normal: normal)
-            case .rank: s += TraceDetector.tailProbability(x, normal: normal)
+            switch (combiner, local) {
+            case (.rank, _): s += TraceDetector.tailProbability(x, normal: normal)
+            case (.local, let l?): s -= log(TraceDetector.tailProbability(x, normal: l.values[c]))
+            case (.both, let l?):
+                s -= log(max(TraceDetector.tailProbability(x, normal: normal), TraceDetector.tailProbability(x, normal: l.values[c])))
+            case (.fisher, _), (.local, nil), (.both, nil): s += TraceDetector.surprise(x, normal: normal)
             }
             if x > 0 { tie += x / (x + max(normal.last ?? 0, 1e-12)) }
         }
+        if combiner == .local, let local { n = local.count }
         let tieBreak = TraceDetector.tieBreakWeight / Double(n + 1) * tie
         switch combiner {
-        case .fisher: return s + tieBreak
+        case .fisher, .local, .both: return s + tieBreak
         case .rank:
             let k = Double(views.count)
             return 1 - s / k + tieBreak / k

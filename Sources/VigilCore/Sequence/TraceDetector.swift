@@ -164,9 +164,39 @@ public final class TraceDetector {
     ///
     /// Without calibration (fewer than two training traces) the score is the combination's
     /// fallback (``TraceCombination/fallback(_:)``).
-    public func combine(_ f: TraceFeatures) -> Double {
+    ///
+    /// - Parameter nearest: for a local combiner (``TraceCombination/Combiner/isLocal``), the
+    ///   training traces nearest to the trace, nearest first (``nearestTrainingTraces(count:)``);
+    ///   without them it scores against every training trace, as ``TraceCombination/Combiner/fisher``.
+    public func combine(_ f: TraceFeatures, nearest: [Int]? = nil) -> Double {
         guard combinesViews else { return combination.fallback(f) }
-        return combination.score(f, calibration: calibration)
+        guard combination.combiner.isLocal, let nearest, !nearest.isEmpty else {
+            return combination.score(f, calibration: calibration)
+        }
+        let rows = nearest.prefix(localCount).map { calibrationRows[$0].values }
+        var local: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
+        for c in combination.views { local[c] = rows.map { $0[c] }.sorted() }
+        return combination.score(f, calibration: calibration, local: (local, localCount))
+    }
+
+    /// The combination's score of the trace the full model measured last (``measure(path:fold:also:)``
+    /// with no fold, ``measure(_:)``), its nearest training traces found when the combiner needs them.
+    public func combineLastMeasured(_ f: TraceFeatures) -> Double {
+        combine(f, nearest: combination.combiner.isLocal ? nearestTrainingTraces(count: localCount) : nil)
+    }
+
+    /// The cross-validated score of training trace `i` (``calibrationRows``), its nearest
+    /// other training traces found when the combiner needs them.
+    public func combineTraining(_ i: Int) -> Double {
+        combine(calibrationRows[i], nearest: combination.combiner.isLocal ? nearestTrainingTraces(toTraining: i, count: localCount) : nil)
+    }
+
+    /// How many nearest training traces a local combiner judges against: the square root of
+    /// the training traces, at least 8 and at most 64 (never more than there are), fixed
+    /// before any figure was computed (docs/eval.md, third round).
+    public var localCount: Int {
+        let n = calibrationRows.count
+        return min(n, max(8, min(64, Int(Double(n).squareRoot().rounded(.up)))))
     }
 
     /// Whether ``combine(_:)`` has what it needs: normal variation, measured on at least two
@@ -222,6 +252,13 @@ public final class TraceDetector {
         f.novelNgrams > 0 ? 1 + f.novelNgrams : f.rareNgrams
     }
 
+    /// The training traces (indices in training order) nearest to the trace the detector's
+    /// full model measured last, nearest first, by the neighbour view's distance.
+    public func nearestTrainingTraces(count: Int) -> [Int] { full.nearestToLast(count: count) }
+
+    /// The training traces nearest to training trace `i`, itself left out.
+    public func nearestTrainingTraces(toTraining i: Int, count: Int) -> [Int] { full.nearest(toTraining: i, count: count) }
+
     /// Bytes the detector's tables hold (model plus neighbour index).
     public var memoryBytes: Int { full.memoryBytes }
 }
@@ -232,6 +269,8 @@ final class TraceMeasurer {
     let model: SequenceModel
     let index: NeighbourIndex
     let windowed: WindowedNeighbour
+    /// The whole 1/2-gram bag of each training trace.
+    let trainBags: [[(key: UInt64, count: UInt32)]]
     private let scanner: SequenceScanner
     private let query = NeighbourQuery()
     private let windowQuery: WindowedNeighbourQuery
@@ -240,7 +279,8 @@ final class TraceMeasurer {
         let model = TraceDetector.trainModel(train, parameters)
         self.model = model
         let bags = train.map { Self.bags(of: $0, model: model) }
-        index = NeighbourIndex(bags: bags.map(\.whole))
+        trainBags = bags.map(\.whole)
+        index = NeighbourIndex(bags: trainBags, owners: Array(train.indices))
         windowed = WindowedNeighbour(windows: bags.map(\.windows))
         scanner = SequenceScanner(model: model, bagOfCalls: true, smoothedMean: true)
         let windowQuery = WindowedNeighbourQuery(windowed)
@@ -286,6 +326,16 @@ final class TraceMeasurer {
                                  novelSyscalls: Double(s.novelSyscalls), neighbourDistance: d,
                                  rareNgrams: s.rareNgramFraction, smoothedMean: s.smoothedMeanBits,
                                  neighbourWindows: w.value))
+    }
+
+    /// The training traces nearest to the trace just measured (its bag), nearest first.
+    func nearestToLast(count: Int) -> [Int] {
+        index.nearestOwners(scanner.lastBag, count: count, scratch: &query.scratch)
+    }
+
+    /// The training traces nearest to training trace `i`, itself left out.
+    func nearest(toTraining i: Int, count: Int) -> [Int] {
+        index.nearestOwners(trainBags[i], count: count, excluding: i, scratch: &query.scratch)
     }
 
     var memoryBytes: Int { model.memoryBytes + index.memoryBytes + windowed.memoryBytes + scanner.smoothedMemoryBytes }
