@@ -79,6 +79,20 @@ private func counts(_ bag: [(key: UInt64, count: UInt32)]) -> [UInt64: UInt32] {
     #expect(alone.distance(b, excluding: 5, scratch: &scratch) == 1)  // nothing left
 }
 
+@Test func theNearestOwnersComeNearestFirstEveryOwnerOfABagNamed() {
+    // The same bags as above, A from owners 0 and 1: from C, A and B are equally near (A
+    // first, given first), C itself nearest; from A, its own bag, then C, then B (nothing shared).
+    let a: [(key: UInt64, count: UInt32)] = [(1, 1)], b: [(key: UInt64, count: UInt32)] = [(2, 1)]
+    let c: [(key: UInt64, count: UInt32)] = [(1, 1), (2, 1)]
+    let index = NeighbourIndex(bags: [a, a, b, c], owners: [0, 1, 2, 3])
+    var scratch: [Float] = []
+    #expect(index.nearestOwners(c, count: 4, scratch: &scratch) == [3, 0, 1, 2])
+    #expect(index.nearestOwners(c, count: 4, excluding: 3, scratch: &scratch) == [0, 1, 2])
+    #expect(index.nearestOwners(a, count: 2, excluding: 0, scratch: &scratch) == [1, 3])
+    #expect(index.nearestOwners(a, count: 9, scratch: &scratch) == [0, 1, 3, 2], "as many as there are")
+    #expect(NeighbourIndex(bags: [a, b]).nearestOwners(a, count: 2, scratch: &scratch).isEmpty, "no owners, none named")
+}
+
 @Test func theWorstWindowIsCorrectedForTheNumberOfWindows() {
     // Four normal window distances 0, 0.1, 0.2, 0.3. Worst window 0.25: p = 2/5; one window
     // -ln 0.4 = 0.9163; three windows: 1 - 0.6^3 = 0.784, -ln 0.784 = 0.2433. Worst 0.5:
@@ -122,7 +136,7 @@ private func counts(_ bag: [(key: UInt64, count: UInt32)]) -> [UInt64: UInt32] {
     // the one every window measured in full gives: on a long normal trace, and on one with an
     // odd stretch in the middle (so the worst window is neither the first nor the last).
     let train = (0..<30).map { service($0, requests: 20 + 2 * $0) }
-    let measurer = TraceMeasurer(train: train, parameters: .standard)
+    let measurer = TraceMeasurer(train: train, parameters: .standard, owners: Array(train.indices))
     let long = service(800, requests: 400)
     var odd = service(801, requests: 200)
     odd.insert(contentsOf: Array(repeating: [54, 54, 197], count: 30).flatMap { $0 }, at: 500)

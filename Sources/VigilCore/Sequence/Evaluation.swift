@@ -250,7 +250,7 @@ public enum Evaluation {
         let k = min(TraceDetector.folds, trainTraces.count)
         // STIDE needs only the model: no calibration, no neighbour index.
         let detector = stide ? nil : TraceDetector(train: trainTraces, parameters: parameters, keepFolds: crossValidated,
-                                                       combination: combination)
+                                                       combination: combination, keepBags: traces != nil)
         let model = detector?.model ?? TraceDetector.trainModel(trainTraces, parameters)
         let stideScanner = SequenceScanner(model: model, stide: true, traceFeatures: false)
         let stideFolds = stide && crossValidated ? (0..<k).map { fold in
@@ -265,7 +265,7 @@ public enum Evaluation {
             let calls: Int, score: Double, features: TraceFeatures
             if let detector {
                 let (s, f) = try detector.measure(path: path, fold: fold) { digest.feed($0) }
-                (calls, score, features) = (s.calls, fold == nil ? detector.combineLastMeasured(f) : detector.combine(f), f)
+                (calls, score, features) = (s.calls, detector.combineLastMeasured(f, fold: fold), f)
             } else {
                 let scanner = fold.map { stideFolds[$0] } ?? stideScanner
                 let s = try Self.score(path: path, with: scanner) { digest.feed($0) }
@@ -349,7 +349,7 @@ public enum Evaluation {
                 processFeatures.append(s.features)
                 scoredCalls += s.calls
                 traces?(ScoredTrace(set: "attack", caseName: c.name, features: s.features, score: s.score, calls: s.calls, path: f,
-                                    neighbours: fold != nil ? nil : detector?.nearestTrainingTraces(count: dumpedNeighbours)))
+                                    neighbours: detector?.nearestTrainingTraces(count: dumpedNeighbours, fold: fold)))
             }
             processScores += scores
             caseScores.append(scores.max() ?? 0)

@@ -240,7 +240,7 @@ struct NeighbourIndex: Sendable {
     /// Bytes held by the index.
     var memoryBytes: Int {
         columnKeys.count * 12 + idf.count * 4 + postingStart.count * 8 + postingTrace.count * 8 + soleOwner.count * 4
-            + refStart.count * 8 + refColumn.count * 8
+            + refStart.count * 8 + refColumn.count * 8 + members.reduce(0) { $0 + 4 * $1.count }
     }
 }
 

@@ -100,10 +100,13 @@ public final class TraceDetector {
     /// - Parameter keepFolds: keep each fold's model, so traces can also be measured the way
     ///   the calibration measured the training traces (``measure(path:fold:also:)``); costs
     ///   about ``folds`` times the memory.
+    /// - Parameter keepBags: keep every training trace's bag, so that ``nearestTrainingTraces(toTraining:count:)``
+    ///   can answer (always kept for a local combiner, ``TraceCombination/Combiner/isLocal``).
     public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard, keepFolds: Bool = false,
-                combination: TraceCombination = .standard) {
+                combination: TraceCombination = .standard, keepBags: Bool = false) {
         self.combination = combination
-        full = TraceMeasurer(train: train, parameters: parameters)
+        full = TraceMeasurer(train: train, parameters: parameters, owners: Array(train.indices),
+                             keepBags: keepBags || combination.combiner.isLocal)
         var cal: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
         var rows: [(Int, TraceFeatures)] = []
         var kept: [TraceMeasurer] = []
@@ -111,7 +114,8 @@ public final class TraceDetector {
         if k >= 2 {
             for fold in 0..<k {
                 let (rest, heldOut) = Self.split(train, fold: fold, of: k)
-                let measurer = TraceMeasurer(train: rest, parameters: parameters)
+                let measurer = TraceMeasurer(train: rest, parameters: parameters,
+                                             owners: train.indices.filter { $0 % k != fold })
                 for i in heldOut {
                     let f = measurer.measure(train[i]).features
                     for (j, v) in f.values.enumerated() { cal[j].append(v) }
@@ -181,8 +185,9 @@ public final class TraceDetector {
 
     /// The combination's score of the trace the full model measured last (``measure(path:fold:also:)``
     /// with no fold, ``measure(_:)``), its nearest training traces found when the combiner needs them.
-    public func combineLastMeasured(_ f: TraceFeatures) -> Double {
-        combine(f, nearest: combination.combiner.isLocal ? nearestTrainingTraces(count: localCount) : nil)
+    /// - Parameter fold: the fold whose model measured it (``measure(path:fold:also:)``), nil for the full model.
+    public func combineLastMeasured(_ f: TraceFeatures, fold: Int? = nil) -> Double {
+        combine(f, nearest: combination.combiner.isLocal ? nearestTrainingTraces(count: localCount, fold: fold) : nil)
     }
 
     /// The cross-validated score of training trace `i` (``calibrationRows``), its nearest
@@ -252,11 +257,15 @@ public final class TraceDetector {
         f.novelNgrams > 0 ? 1 + f.novelNgrams : f.rareNgrams
     }
 
-    /// The training traces (indices in training order) nearest to the trace the detector's
-    /// full model measured last, nearest first, by the neighbour view's distance.
-    public func nearestTrainingTraces(count: Int) -> [Int] { full.nearestToLast(count: count) }
+    /// The training traces (indices in training order) nearest to the trace the detector
+    /// measured last, nearest first, by the neighbour view's distance: among all of them
+    /// (`fold` nil, the full model), or among those fold `fold`'s model learned from.
+    public func nearestTrainingTraces(count: Int, fold: Int? = nil) -> [Int] {
+        (fold.map { folds[$0] } ?? full).nearestToLast(count: count)
+    }
 
-    /// The training traces nearest to training trace `i`, itself left out.
+    /// The training traces nearest to training trace `i`, itself left out (empty unless the
+    /// bags are kept: `keepBags`, or a local combiner).
     public func nearestTrainingTraces(toTraining i: Int, count: Int) -> [Int] { full.nearest(toTraining: i, count: count) }
 
     /// Bytes the detector's tables hold (model plus neighbour index).
@@ -269,18 +278,19 @@ final class TraceMeasurer {
     let model: SequenceModel
     let index: NeighbourIndex
     let windowed: WindowedNeighbour
-    /// The whole 1/2-gram bag of each training trace.
+    /// The whole 1/2-gram bag of each training trace, when kept (`keepBags`).
     let trainBags: [[(key: UInt64, count: UInt32)]]
     private let scanner: SequenceScanner
     private let query = NeighbourQuery()
     private let windowQuery: WindowedNeighbourQuery
 
-    init(train: [[UInt32]], parameters: SequenceModel.Parameters) {
+    /// - Parameter owners: per training trace, the index the nearest-trace queries name it by.
+    init(train: [[UInt32]], parameters: SequenceModel.Parameters, owners: [Int], keepBags: Bool = false) {
         let model = TraceDetector.trainModel(train, parameters)
         self.model = model
         let bags = train.map { Self.bags(of: $0, model: model) }
-        trainBags = bags.map(\.whole)
-        index = NeighbourIndex(bags: trainBags, owners: Array(train.indices))
+        trainBags = keepBags ? bags.map(\.whole) : []
+        index = NeighbourIndex(bags: bags.map(\.whole), owners: owners)
         windowed = WindowedNeighbour(windows: bags.map(\.windows))
         scanner = SequenceScanner(model: model, bagOfCalls: true, smoothedMean: true)
         let windowQuery = WindowedNeighbourQuery(windowed)
@@ -333,10 +343,14 @@ final class TraceMeasurer {
         index.nearestOwners(scanner.lastBag, count: count, scratch: &query.scratch)
     }
 
-    /// The training traces nearest to training trace `i`, itself left out.
+    /// The training traces nearest to training trace `i` (its owner index), itself left out;
+    /// empty when the bags were not kept.
     func nearest(toTraining i: Int, count: Int) -> [Int] {
-        index.nearestOwners(trainBags[i], count: count, excluding: i, scratch: &query.scratch)
+        guard trainBags.indices.contains(i) else { return [] }
+        return index.nearestOwners(trainBags[i], count: count, excluding: i, scratch: &query.scratch)
     }
 
-    var memoryBytes: Int { model.memoryBytes + index.memoryBytes + windowed.memoryBytes + scanner.smoothedMemoryBytes }
+    var memoryBytes: Int {
+        model.memoryBytes + index.memoryBytes + windowed.memoryBytes + scanner.smoothedMemoryBytes + trainBags.reduce(0) { $0 + 16 * $1.count }
+    }
 }
