@@ -144,13 +144,7 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
      * ring"); the flag and the count say the kernel found it known. */
     if (parent_slot) {
         struct vg_child_key ck = { .slot = parent_slot, ._pad0 = 0, .hash = vg_path_hash(e->path, e->path_len) };
-        bool known = bpf_map_lookup_elem(&vg_known_children, &ck) != 0;
-        if (!known && e->path[0] != '/') {
-            /* A relative path, as the absolute one it names (the agent's key). */
-            ck.hash = vg_cwd_path_hash(e->path, e->path_len);
-            known = ck.hash && bpf_map_lookup_elem(&vg_known_children, &ck);
-        }
-        if (known) {
+        if (bpf_map_lookup_elem(&vg_known_children, &ck)) {
             e->flags |= VG_EXEC_KNOWN_CHILD;
             vg_count(VG_CTR_KNOWN_BASE + VG_KIND_EXEC);
         }

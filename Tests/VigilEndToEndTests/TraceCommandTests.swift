@@ -12,7 +12,20 @@ func vigilExecutable() throws -> URL {
     throw POSIXError(.ENOENT)
 }
 
-/// Runs vigil with `args`, returning stdout, stderr and the exit status.
+/// The line an agent command prints on stderr once it is set up (its probes loaded, its
+/// baselines and the running processes placed), or nil for a command that prints none.
+func startLine(of args: [String]) -> String? {
+    switch args.first {
+    case "enforce", "monitor": return "vigil: \(args[0]): "
+    case "run": return "vigil: run: "
+    case "learn": return "vigil: learning into "
+    default: return nil
+    }
+}
+
+/// Runs vigil with `args`, returning stdout, stderr and the exit status. `body` runs while
+/// it does, `startDelay` seconds after the start and, for an agent command, not before it has
+/// printed its start line (loading the probes takes longer on a loaded machine).
 func runVigil(_ args: [String], whileRunning body: (() throws -> Void)? = nil, startDelay: Double = 1.5) throws -> (out: String, err: String, status: Int32) {
     let p = Process()
     p.executableURL = try vigilExecutable()
@@ -29,6 +42,13 @@ func runVigil(_ args: [String], whileRunning body: (() throws -> Void)? = nil, s
     try p.run()
     if let body {
         Thread.sleep(forTimeInterval: startDelay)
+        if let line = startLine(of: args) {
+            let deadline = Date().addingTimeInterval(20)
+            while p.isRunning && Date() < deadline
+                && !((try? String(contentsOf: errURL, encoding: .utf8))?.contains(line) ?? false) {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
         try body()
     }
     p.waitUntilExit()
