@@ -16,8 +16,7 @@ func vigilExecutable() throws -> URL {
 /// baselines and the running processes placed), or nil for a command that prints none.
 func startLine(of args: [String]) -> String? {
     switch args.first {
-    case "enforce", "monitor": return "vigil: \(args[0]): "
-    case "run": return "vigil: run: "
+    case "enforce", "monitor", "run": return " baselines loaded"  // `enforce --dry-run` says "monitor: "
     case "learn": return "vigil: learning into "
     default: return nil
     }
