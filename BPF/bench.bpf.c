@@ -46,33 +46,3 @@ int BPF_PROG(vg_bench_step_lookup, struct pt_regs *regs, long nr) { return vg_be
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vg_bench_step_all, struct pt_regs *regs, long nr) { return vg_bench_steps(nr, VG_STEP_ALL); }
-
-/* A thread's state held in an array indexed by its tid instead of task storage: one
- * inlined array lookup and an owner test where vg_bench_step_storage calls the task-storage
- * helper. One entry here (the loop is one thread), so the map costs the agent nothing; a
- * real table would be indexed by tid modulo its size, with task storage as the fallback
- * for a thread whose entry another owns. Measures what that design would save. */
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, __u32);
-    __type(value, struct vg_history);
-} vg_bench_threads SEC(".maps");
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(vg_bench_tid_array, struct pt_regs *regs, long nr)
-{
-    __u64 id = bpf_get_current_pid_tgid();
-    if (!vg_wanted(id >> 32))
-        return 0;
-    __u32 idx = 0;
-    struct vg_history *h = bpf_map_lookup_elem(&vg_bench_threads, &idx);
-    if (!h)
-        return 0;
-    if (h->from_exec != (__u32)id) { /* the owner test (from_exec stands in for an owner field) */
-        h->from_exec = (__u32)id;
-        h->filled = 0;
-    }
-    h->pos = (h->pos + 1) & (VG_NGRAM_MAX - 1);
-    return 0;
-}

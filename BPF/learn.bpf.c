@@ -65,18 +65,55 @@ static __always_inline void vg_drop_hits(struct vg_history *h)
     }
 }
 
-/* At a thread's exit: its cached hits are counted, not lost. */
+/* The current thread's history: its vg_threads slot when it owns it, or claims it while it
+ * is free (with `create`), else its task storage (created with `create`). A claimed slot
+ * starts as new task storage does: all zero. */
+static __always_inline struct vg_history *vg_thread_history(bool create)
+{
+    struct task_struct *task = bpf_get_current_task_btf();
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    __u32 idx = tid & (VG_THREAD_SLOTS - 1);
+    struct vg_history *h = bpf_map_lookup_elem(&vg_threads, &idx);
+    if (h && tid) {
+        __u64 start = task->start_time;
+        if (h->owner == tid && h->owner_start == start)
+            return h;
+        if (create && h->owner == 0 && __sync_val_compare_and_swap(&h->owner, 0, tid) == 0) {
+            for (__u32 i = 0; i < VG_NGRAM_MAX; i++)
+                h->calls[i] = 0;
+            h->pos = 0;
+            h->filled = 0;
+            h->from_exec = 0;
+            h->slot = 0;
+            h->flags = 0;
+            h->mode = 0;
+            h->gen = 0;
+            for (__u32 i = 0; i < VG_HIT_CACHE; i++) {
+                h->hit_hash[i] = 0;
+                h->hit_pending[i] = 0;
+            }
+            h->owner_start = start;
+            return h;
+        }
+    }
+    return bpf_task_storage_get(&vg_history, task, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* At a thread's exit: its cached hits are counted, not lost, and its vg_threads slot is
+ * free again. */
 static __always_inline void vg_learn_thread_exit(void)
 {
-    struct vg_history *h = bpf_task_storage_get(&vg_history, bpf_get_current_task_btf(), 0, 0);
-    if (h)
-        vg_drop_hits(h);
+    struct vg_history *h = vg_thread_history(false);
+    if (!h)
+        return;
+    vg_drop_hits(h);
+    if (h->owner == (__u32)bpf_get_current_pid_tgid())
+        h->owner = 0; /* only the owner writes a taken slot; claims wait for 0 */
 }
 
 static __always_inline void vg_learn_reset_history(void)
 {
-    struct task_struct *task = bpf_get_current_task_btf();
-    struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    struct vg_history *h = vg_thread_history(true);
     if (h) {
         h->filled = 0;
         h->from_exec = 1;
@@ -87,7 +124,7 @@ static __always_inline void vg_learn_reset_history(void)
 /* How far vg_learn_steps goes: all the way (the agent), or, for vigil-bench only
  * (bench.bpf.c), up to the end of one step, so that each step's cost can be measured as
  * the difference between two programs built from this same code. */
-#define VG_STEP_STORAGE 1 /* the thread's task storage */
+#define VG_STEP_STORAGE 1 /* the thread's state (vg_threads, or task storage) */
 #define VG_STEP_VIEW 2    /* + the cached slot and responses (vg_procs_gen) */
 #define VG_STEP_HASH 3    /* + the history update and the n-gram hash */
 #define VG_STEP_LOOKUP 4  /* + the known-map lookup, the hit not counted */
@@ -95,8 +132,7 @@ static __always_inline void vg_learn_reset_history(void)
 
 static __always_inline void vg_learn_steps(__u32 tgid, __u32 nr, const int upto)
 {
-    struct task_struct *task = bpf_get_current_task_btf();
-    struct vg_history *h = bpf_task_storage_get(&vg_history, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    struct vg_history *h = vg_thread_history(true);
     if (!h) {
         struct vg_view v = vg_proc_view(tgid);
         if (v.flags & VG_RESP_KILL)

@@ -312,7 +312,26 @@ struct vg_history {
      * reported for it (vg_pending_seen), without counts. */
     __u64 hit_hash[VG_HIT_CACHE];
     __u32 hit_pending[VG_HIT_CACHE];
+    /* In vg_threads: the thread that owns the entry (0: free) and its start time, so that a
+     * thread reusing the id of one that left without release is not taken for it. 0 in task
+     * storage. */
+    __u32 owner;
+    __u32 _pad0;
+    __u64 owner_start;
 };
+
+/* The threads' histories by thread id, slot `tid % VG_THREAD_SLOTS`, each owned by one live
+ * thread: an array lookup the verifier inlines, where a task-storage get is a helper call
+ * (about 30 ns a syscall on this kernel, Benchmarks/README.md). A thread whose slot another
+ * live thread owns keeps its history in task storage (vg_history) instead; a slot is
+ * released at its thread's exit. 16,384 slots of 472 bytes: 7.4 MiB. */
+#define VG_THREAD_SLOTS 16384
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, VG_THREAD_SLOTS);
+    __type(key, __u32);
+    __type(value, struct vg_history);
+} vg_threads SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_TASK_STORAGE);

@@ -262,7 +262,7 @@ func namedAtExec(_ s: Sensor) throws -> Sensor {
 /// vg_bench_step_* programs, alone on sys_enter), and the floor with the agent's
 /// syscalls:* tracepoint programs attached beside it: the breakdown of enforce's cost.
 func stepConfigurations() -> [Configuration] {
-    let steps = [("storage", "+ task storage"), ("view", "+ cached slot (vg_procs_gen)"), ("hash", "+ history and n-gram hash"),
+    let steps = [("storage", "+ thread state"), ("view", "+ cached slot (vg_procs_gen)"), ("hash", "+ history and n-gram hash"),
                  ("lookup", "+ known-map lookup"), ("all", "+ hit counted (the whole check)")]
     var configs = steps.map { step, name in
         Configuration(name: "step: \(name)", describe: "vg_bench_step_\(step) alone on sys_enter") {
@@ -270,12 +270,6 @@ func stepConfigurations() -> [Configuration] {
             return try learnedLoop(Sensor(options: o))
         } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) }
     }
-    // What holding the thread's state in a tid-indexed array would cost instead of the
-    // task-storage step (bench.bpf.c, vg_bench_tid_array).
-    configs.append(Configuration(name: "step: thread state in a tid-indexed array", describe: "vg_bench_tid_array alone on sys_enter") {
-        var o = SensorOptions(); o.mode = .detect; o.benchmarkPrograms = ["vg_bench_tid_array"]
-        return try learnedLoop(Sensor(options: o))
-    } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1) })
     configs.append(Configuration(name: "vg_sys_enter alone", describe: "the agent's sys_enter program, nothing else attached") {
         var o = SensorOptions(); o.mode = .detect; o.execGuard = true; o.benchmarkPrograms = ["vg_sys_enter"]
         return try learnedLoop(Sensor(options: o))
@@ -360,6 +354,16 @@ func runSensorBenchmark() throws {
             var o = SensorOptions(); o.mode = .detect; o.execGuard = true
             return try learnedLoop(Sensor(options: o))
         } attach: { sensor, pid in try sensor.assignProfile(pid: pid, slot: 1, execSeq: 1) },
+        // The same with the loop's history in task storage: its vg_threads slot held by
+        // another thread (as a live thread of a colliding id holds it), what every thread paid
+        // before vg_threads.
+        Configuration(name: "enforce (steady, learned), history in task storage", describe: "the loop's vg_threads slot taken") {
+            var o = SensorOptions(); o.mode = .detect; o.execGuard = true
+            return try learnedLoop(Sensor(options: o))
+        } attach: { sensor, pid in
+            try sensor.occupyThreadSlot(of: pid)
+            try sensor.assignProfile(pid: pid, slot: 1, execSeq: 1)
+        },
         // The same loop never named (user space has not matched its exec to a profile).
         Configuration(name: "enforce (pending its profile)", describe: "detect mode, the loop's slot never named") {
             var o = SensorOptions(); o.mode = .detect; o.execGuard = true

@@ -461,6 +461,32 @@ public final class Sensor {
         procSlots.value(UInt32(bitPattern: pid), as: vg_proc.self) ?? vg_proc(slot: 0, exec_seq: kernelMarks(pid: pid).execs, flags: 0, member: 0)
     }
 
+    /// Gives thread `tid`'s slot in the kernel's table of thread histories (vg_threads: slot
+    /// `tid` modulo its size) to another thread, as a live thread of a colliding id would
+    /// hold it, so that `tid` keeps its history in task storage instead: for benchmarks and
+    /// tests of that path. A slot is freed only by its owner's exit, so this one stays taken
+    /// for this sensor's life (its value's last 16 bytes are the owner and its start time).
+    public func occupyThreadSlot(of tid: Int32) throws(BPFError) {
+        guard let map = object.map(named: "vg_threads") else { return }
+        var key = UInt32(bitPattern: tid) % map.maxEntries
+        var value = [UInt8](repeating: 0, count: map.valueSize)
+        let owner = UInt32(bitPattern: tid) &+ map.maxEntries  // the same slot, not this thread
+        withUnsafeBytes(of: owner) { value.replaceSubrange((map.valueSize - 16)..<(map.valueSize - 12), with: $0) }
+        let failure: BPFError? = value.withUnsafeBytes { v in
+            do throws(BPFError) { try map.update(key: &key, value: v.baseAddress!); return nil } catch { return error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The thread owning `tid`'s slot in vg_threads (0: free), for tests.
+    public func threadSlotOwner(of tid: Int32) -> UInt32? {
+        guard let map = object.map(named: "vg_threads") else { return nil }
+        var key = UInt32(bitPattern: tid) % map.maxEntries
+        var value = [UInt8](repeating: 0, count: map.valueSize)
+        guard value.withUnsafeMutableBytes({ map.lookup(key: &key, value: $0.baseAddress!) }) else { return nil }
+        return value[(map.valueSize - 16)..<(map.valueSize - 12)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+    }
+
     /// What the kernel itself decided about `pid`: how many execs it saw, and whether it
     /// marked the process deviating (a guarded profile slot saw something new).
     public func kernelMarks(pid: Int32) -> (execs: UInt32, deviating: Bool) {

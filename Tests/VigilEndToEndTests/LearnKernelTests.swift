@@ -196,8 +196,9 @@ struct LearnKernelTests {
     /// Steady state sends nothing: once a process's repeated work is learned, judging it
     /// puts no record at all on the ring buffer, by the kernel's own counters of records
     /// submitted (the sensor filtered to this one process, so the host's own novelty and
-    /// execs do not count).
-    @Test func aLearnedSteadyWorkloadSubmitsNoRecords() throws {
+    /// execs do not count). The same whether the thread keeps its history in its vg_threads
+    /// slot or, that slot held by another thread, in task storage.
+    @Test(arguments: [false, true]) func aLearnedSteadyWorkloadSubmitsNoRecords(slotTaken: Bool) throws {
         try BPFTestGate.check()
         let loop = "i=0; while [ $i -lt 300 ]; do echo x; i=$((i+1)); done >/dev/null"
         let shell = Process()
@@ -213,6 +214,7 @@ struct LearnKernelTests {
         o.mode = .detect
         o.pid = shell.processIdentifier
         let sensor = try Sensor(options: o)
+        if slotTaken { try sensor.occupyThreadSlot(of: shell.processIdentifier) }
         try sensor.setSlotMode(16, .learn)
         try sensor.assignProfile(pid: shell.processIdentifier, slot: 16)
         func submitted() -> UInt64 { sensor.stats.kernelEmitted.values.reduce(0, +) }
@@ -231,6 +233,9 @@ struct LearnKernelTests {
         #expect(first > 0, "the first round is new behaviour, reported while learning")
         #expect(judged == 0, "a learned round, judged: \(judged) records submitted")
         #expect(idle == 0)
+        let owner = sensor.threadSlotOwner(of: shell.processIdentifier)
+        #expect(slotTaken ? owner != UInt32(shell.processIdentifier) && owner != 0 : owner == UInt32(shell.processIdentifier),
+                "the history was where this case puts it (slot owner \(String(describing: owner)))")
         #expect(sensor.stats.totalKernelDrops == 0)
     }
 
