@@ -220,11 +220,6 @@ static __always_inline void vg_build_path(struct vg_walk *w)
     vg_walk_path(w);
 }
 
-/* The hash (PathHash) of a relative path made absolute against the current task's working
- * directory, its leading "./" dropped: the path user space makes of a relative exec (a
- * script's, which the exec guard can know by its path only). `path` is `len` bytes in a map
- * value of VG_PATH_MAX. 0 for a path this cannot place: one with ".." anywhere in it (not
- * resolved here; such a path stays unknown), an empty or absolute one, or a result too long. */
 struct vg_dots {
     struct vg_file_scratch *s;
     __u32 at;
@@ -245,6 +240,11 @@ static long vg_dots_step(__u64 i, void *data)
     return 0;
 }
 
+/* The hash (PathHash) of a relative path made absolute against the current task's working
+ * directory, its leading "./" dropped: the path user space makes of a relative exec (a
+ * script's, which the exec guard can know by its path only). `path` is `len` bytes in a map
+ * value of VG_PATH_MAX. 0 for a path this cannot place: one with ".." anywhere in it (not
+ * resolved here; such a path stays unknown), an empty or absolute one, or a result too long. */
 static __always_inline __u64 vg_cwd_path_hash(const char *path, __u32 len)
 {
     if (len == 0 || len >= VG_PATH_MAX - 1 || path[0] == '/')
