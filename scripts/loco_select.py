@@ -7,8 +7,9 @@
 #   OUT/NAME.json        `vigil eval C --json` (the default score's own report, tabled last)
 # and prints, as Markdown:
 #   1. per corpus, the per-trace AUC of every candidate (all 255 non-empty sets of the eight
-#      views, each under both combiners of TraceCombination: `fisher`, the sum of -ln p, and
-#      `rank`, 1 - mean p; plus the two-tier score; the eighth view, `neighbour_windows`, was
+#      views, each under the four combiners of TraceCombination: `fisher`, the sum of -ln p,
+#      `rank`, 1 - mean p, and the third round's `local` and `both` (COMBINERS below); plus
+#      the two-tier score; the eighth view, `neighbour_windows`, was
 #      added as a candidate by issue 14's length round, the rule unchanged);
 #   2. the leave-one-corpus-out table: for each eligible corpus H, the candidate the rule
 #      picks on the other eligible corpora, its AUC on H, STIDE's AUC on H;
@@ -109,7 +110,7 @@ class Corpus:
         """The cross-validated values of view v over the k training traces nearest to r, ascending."""
         nb = r.get("neighbours")
         if not nb:
-            return self.cal[v]  # measured by a fold's model (no neighbours dumped): global
+            return self.cal[v]  # a dump from before `neighbours` existed: the global calibration
         return sorted(self.train[i]["features"][v] for i in nb[: self.k])
 
     def score_row(self, cand, r):
