@@ -25,10 +25,10 @@ int BPF_PROG(vg_bench_exit_floor, struct pt_regs *regs, long ret)
 /* The part of vg_sys_enter before the n-gram check: whose call it is. */
 static __always_inline int vg_bench_steps(long nr, const int upto)
 {
-    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-    if (!vg_wanted(tgid))
+    __u64 id = bpf_get_current_pid_tgid();
+    if (!vg_wanted(id >> 32))
         return 0;
-    vg_learn_steps(tgid, (__u32)nr, upto);
+    vg_learn_steps(id, (__u32)nr, upto);
     return 0;
 }
 

@@ -65,13 +65,13 @@ static __always_inline void vg_drop_hits(struct vg_history *h)
     }
 }
 
-/* The current thread's history: its vg_threads slot when it owns it, or claims it while it
- * is free (with `create`), else its task storage (created with `create`). A claimed slot
- * starts as new task storage does: all zero. */
-static __always_inline struct vg_history *vg_thread_history(bool create)
+/* The current thread's history (`id`: bpf_get_current_pid_tgid): its vg_threads slot when it
+ * owns it, or claims it while it is free (with `create`), else its task storage (created
+ * with `create`). A claimed slot starts as new task storage does: all zero. */
+static __always_inline struct vg_history *vg_thread_history(__u64 id, bool create)
 {
     struct task_struct *task = bpf_get_current_task_btf();
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
     __u32 idx = tid & (VG_THREAD_SLOTS - 1);
     struct vg_history *h = bpf_map_lookup_elem(&vg_threads, &idx);
     if (h && tid) {
@@ -79,19 +79,7 @@ static __always_inline struct vg_history *vg_thread_history(bool create)
         if (h->owner == tid && h->owner_start == start)
             return h;
         if (create && h->owner == 0 && __sync_val_compare_and_swap(&h->owner, 0, tid) == 0) {
-            for (__u32 i = 0; i < VG_NGRAM_MAX; i++)
-                h->calls[i] = 0;
-            h->pos = 0;
-            h->filled = 0;
-            h->from_exec = 0;
-            h->slot = 0;
-            h->flags = 0;
-            h->mode = 0;
-            h->gen = 0;
-            for (__u32 i = 0; i < VG_HIT_CACHE; i++) {
-                h->hit_hash[i] = 0;
-                h->hit_pending[i] = 0;
-            }
+            __builtin_memset(h, 0, __builtin_offsetof(struct vg_history, owner)); /* all before the owner */
             h->owner_start = start;
             return h;
         }
@@ -103,17 +91,18 @@ static __always_inline struct vg_history *vg_thread_history(bool create)
  * free again. */
 static __always_inline void vg_learn_thread_exit(void)
 {
-    struct vg_history *h = vg_thread_history(false);
+    __u64 id = bpf_get_current_pid_tgid();
+    struct vg_history *h = vg_thread_history(id, false);
     if (!h)
         return;
     vg_drop_hits(h);
-    if (h->owner == (__u32)bpf_get_current_pid_tgid())
+    if (h->owner == (__u32)id)
         h->owner = 0; /* only the owner writes a taken slot; claims wait for 0 */
 }
 
 static __always_inline void vg_learn_reset_history(void)
 {
-    struct vg_history *h = vg_thread_history(true);
+    struct vg_history *h = vg_thread_history(bpf_get_current_pid_tgid(), true);
     if (h) {
         h->filled = 0;
         h->from_exec = 1;
@@ -130,9 +119,10 @@ static __always_inline void vg_learn_reset_history(void)
 #define VG_STEP_LOOKUP 4  /* + the known-map lookup, the hit not counted */
 #define VG_STEP_ALL 5     /* + the hit counted and stamped, the novelty path */
 
-static __always_inline void vg_learn_steps(__u32 tgid, __u32 nr, const int upto)
+static __always_inline void vg_learn_steps(__u64 id, __u32 nr, const int upto)
 {
-    struct vg_history *h = vg_thread_history(true);
+    __u32 tgid = id >> 32;
+    struct vg_history *h = vg_thread_history(id, true);
     if (!h) {
         struct vg_view v = vg_proc_view(tgid);
         if (v.flags & VG_RESP_KILL)
@@ -311,7 +301,7 @@ static __always_inline void vg_learn_steps(__u32 tgid, __u32 nr, const int upto)
     vg_submit(r, VG_KIND_NOVELTY, 0);
 }
 
-static __always_inline void vg_learn_syscall(__u32 tgid, __u32 nr)
+static __always_inline void vg_learn_syscall(__u64 id, __u32 nr)
 {
-    vg_learn_steps(tgid, nr, VG_STEP_ALL);
+    vg_learn_steps(id, nr, VG_STEP_ALL);
 }

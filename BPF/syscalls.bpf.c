@@ -20,7 +20,7 @@ int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long nr)
         return 0;
 
     if (vg_mode != VG_MODE_TRACE)
-        vg_learn_syscall(tgid, (__u32)nr);
+        vg_learn_syscall(id, (__u32)nr);
     if (vg_mode == VG_MODE_DETECT && (nr == VG_NR_PTRACE || nr == VG_NR_BPF))
         vg_watch_tamper(tgid, nr, regs);
 
