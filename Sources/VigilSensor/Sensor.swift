@@ -465,27 +465,36 @@ public final class Sensor {
     /// `tid` modulo its size) to another thread, as a live thread of a colliding id would
     /// hold it, so that `tid` keeps its history in task storage instead: for benchmarks and
     /// tests of that path. A slot is freed only by its owner's exit, so this one stays taken
-    /// for this sensor's life (its value's last 16 bytes are the owner and its start time).
+    /// for this sensor's life.
     public func occupyThreadSlot(of tid: Int32) throws(BPFError) {
-        guard let map = object.map(named: "vg_threads") else { return }
-        var key = UInt32(bitPattern: tid) % map.maxEntries
+        guard let (map, key) = threadSlot(of: tid) else { return }
         var value = [UInt8](repeating: 0, count: map.valueSize)
         let owner = UInt32(bitPattern: tid) &+ map.maxEntries  // the same slot, not this thread
-        withUnsafeBytes(of: owner) { value.replaceSubrange((map.valueSize - 16)..<(map.valueSize - 12), with: $0) }
+        withUnsafeBytes(of: owner) { value.replaceSubrange(Self.threadSlotOwnerBytes(map), with: $0) }
+        var k = key
         let failure: BPFError? = value.withUnsafeBytes { v in
-            do throws(BPFError) { try map.update(key: &key, value: v.baseAddress!); return nil } catch { return error }
+            do throws(BPFError) { try map.update(key: &k, value: v.baseAddress!); return nil } catch { return error }
         }
         if let failure { throw failure }
     }
 
     /// The thread owning `tid`'s slot in vg_threads (0: free), for tests.
     public func threadSlotOwner(of tid: Int32) -> UInt32? {
-        guard let map = object.map(named: "vg_threads") else { return nil }
-        var key = UInt32(bitPattern: tid) % map.maxEntries
+        guard let (map, key) = threadSlot(of: tid) else { return nil }
+        var k = key
         var value = [UInt8](repeating: 0, count: map.valueSize)
-        guard value.withUnsafeMutableBytes({ map.lookup(key: &key, value: $0.baseAddress!) }) else { return nil }
-        return value[(map.valueSize - 16)..<(map.valueSize - 12)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+        guard value.withUnsafeMutableBytes({ map.lookup(key: &k, value: $0.baseAddress!) }) else { return nil }
+        return value[Self.threadSlotOwnerBytes(map)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
     }
+
+    /// vg_threads and the key of `tid`'s slot in it.
+    private func threadSlot(of tid: Int32) -> (map: BPFMap, key: UInt32)? {
+        object.map(named: "vg_threads").map { ($0, UInt32(bitPattern: tid) % $0.maxEntries) }
+    }
+
+    /// Where a vg_threads value holds its owner's id: the first 4 of its last 16 bytes
+    /// (owner, padding, owner_start: maps.bpf.h's struct vg_history ends with them).
+    private static func threadSlotOwnerBytes(_ map: BPFMap) -> Range<Int> { (map.valueSize - 16)..<(map.valueSize - 12) }
 
     /// What the kernel itself decided about `pid`: how many execs it saw, and whether it
     /// marked the process deviating (a guarded profile slot saw something new).
