@@ -188,8 +188,8 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     func scores(_ name: String) throws -> (rareNormal: Double, attack: Double) {
         let d = TraceDetector(train: train, combination: try #require(TraceCombination(name: name)))
         #expect(d.localCount == 8, "ceil(sqrt(45)) is 7, at least 8")
-        let r = d.combineLastMeasured(d.measure(rareNormal).features)
-        let a = d.combineLastMeasured(d.measure(attack).features)
+        let r = d.combineLastMeasured(d.measure(rareNormal).features).score
+        let a = d.combineLastMeasured(d.measure(attack).features).score
         return (r, a)
     }
     let global = try scores("novel_ngrams+neighbour")

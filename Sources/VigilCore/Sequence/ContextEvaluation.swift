@@ -76,12 +76,12 @@ public struct ContextEvaluation: Sendable, Codable {
         var unknownNegatives = 0, unknownPositives = 0
         func scores(_ path: String, positive: Bool) throws -> (with: Double, without: Double) {
             let trace = try TraceReader.readAll(path: path)
-            let without = all.combineLastMeasured(all.measure(trace).features)
+            let without = all.combineLastMeasured(all.measure(trace).features).score
             guard let d = byProgram[program(path)] else {
                 if positive { unknownPositives += 1 } else { unknownNegatives += 1 }
                 return (flagged, without)
             }
-            return (d.combineLastMeasured(d.measure(trace).features), without)
+            return (d.combineLastMeasured(d.measure(trace).features).score, without)
         }
         var negWith: [Double] = [], negWithout: [Double] = []
         for v in validation {

@@ -260,12 +260,17 @@ public enum Evaluation {
         // The detector's features of one file, its score (STIDE's window when asked), and
         // whether it is a copy of a training trace; `fold` picks a fold's model.
         let trainDigests = Set(trainTraces.map { TraceDigest($0).value })
-        func scoreFile(_ path: String, fold: Int? = nil) throws -> (calls: Int, score: Double, features: TraceFeatures, digest: UInt64?) {
+        // The nearest training traces of each, for the dump.
+        let dumped = traces == nil ? 0 : dumpedNeighbours
+        func scoreFile(_ path: String, fold: Int? = nil) throws
+            -> (calls: Int, score: Double, features: TraceFeatures, digest: UInt64?, nearest: [Int]?) {
             var digest = TraceDigest()
             let calls: Int, score: Double, features: TraceFeatures
+            var nearest: [Int]?
             if let detector {
                 let (s, f) = try detector.measure(path: path, fold: fold) { digest.feed($0) }
-                (calls, score, features) = (s.calls, detector.combineLastMeasured(f, fold: fold), f)
+                (calls, features) = (s.calls, f)
+                (score, nearest) = detector.combineLastMeasured(f, fold: fold, nearest: dumped)
             } else {
                 let scanner = fold.map { stideFolds[$0] } ?? stideScanner
                 let s = try Self.score(path: path, with: scanner) { digest.feed($0) }
@@ -273,7 +278,7 @@ public enum Evaluation {
                 features = TraceFeatures(window: s.score, meanBits: 0, novelNgrams: 0, novelSyscalls: 0, neighbourDistance: 0)
             }
             let d = digest.value
-            return (calls, score, features, trainDigests.contains(d) ? nil : d)
+            return (calls, score, features, trainDigests.contains(d) ? nil : d, nearest)
         }
         // Groups of validation and attack traces no score can tell apart (see aucCeiling):
         // identical traces, and all copies of training traces (key nil) together.
@@ -289,9 +294,10 @@ public enum Evaluation {
         let source: String
         if let detector {
             for (i, f) in detector.calibrationRows.enumerated() {  // in training order
-                traces?(ScoredTrace(set: "train", caseName: nil, features: f, score: detector.combineTraining(i),
-                                    calls: trainTraces[i].count, path: corpus.train[i],
-                                    neighbours: detector.nearestTrainingTraces(toTraining: i, count: dumpedNeighbours)))
+                guard traces != nil else { break }
+                let (score, nearest) = detector.combineTraining(i, nearest: dumped)
+                traces?(ScoredTrace(set: "train", caseName: nil, features: f, score: score,
+                                    calls: trainTraces[i].count, path: corpus.train[i], neighbours: nearest))
             }
         }
         if let validation = corpus.validation {
@@ -306,14 +312,14 @@ public enum Evaluation {
                 groups[s.digest, default: (0, 0)].negatives += 1
                 scoredCalls += s.calls
                 traces?(ScoredTrace(set: "validation", caseName: nil, features: s.features, score: s.score, calls: s.calls, path: f,
-                                    neighbours: detector?.nearestTrainingTraces(count: dumpedNeighbours)))
+                                    neighbours: s.nearest))
             }
             scoringTime += clock.now - start
             scoringCPU += processCPUSeconds() - cpuStart
         } else if crossValidated, let detector {
             source = "cross-validation (\(k) folds over train; no validation directory)"
             negativeFeatures = detector.calibrationRows
-            negatives = negativeFeatures.indices.map(detector.combineTraining)
+            negatives = negativeFeatures.indices.map { detector.combineTraining($0).score }
             negativeCalls = trainTraces.map(\.count)  // calibrationRows are in training order
         } else if crossValidated {
             // STIDE has no calibration of its own: score folds the classic way.
@@ -349,7 +355,7 @@ public enum Evaluation {
                 processFeatures.append(s.features)
                 scoredCalls += s.calls
                 traces?(ScoredTrace(set: "attack", caseName: c.name, features: s.features, score: s.score, calls: s.calls, path: f,
-                                    neighbours: detector?.nearestTrainingTraces(count: dumpedNeighbours, fold: fold)))
+                                    neighbours: s.nearest))
             }
             processScores += scores
             caseScores.append(scores.max() ?? 0)

@@ -185,15 +185,26 @@ public final class TraceDetector {
 
     /// The combination's score of the trace the full model measured last (``measure(path:fold:also:)``
     /// with no fold, ``measure(_:)``), its nearest training traces found when the combiner needs them.
-    /// - Parameter fold: the fold whose model measured it (``measure(path:fold:also:)``), nil for the full model.
-    public func combineLastMeasured(_ f: TraceFeatures, fold: Int? = nil) -> Double {
-        combine(f, nearest: combination.combiner.isLocal ? nearestTrainingTraces(count: localCount, fold: fold) : nil)
+    /// - Parameters:
+    ///   - fold: the fold whose model measured it (``measure(path:fold:also:)``), nil for the full model.
+    ///   - nearest: how many of its nearest training traces to return as well (0: none), found
+    ///     in the same search as the ones the score needs.
+    public func combineLastMeasured(_ f: TraceFeatures, fold: Int? = nil, nearest wanted: Int = 0) -> (score: Double, nearest: [Int]?) {
+        withNearest(wanted) { nearestTrainingTraces(count: $0, fold: fold) } score: { combine(f, nearest: $0) }
     }
 
     /// The cross-validated score of training trace `i` (``calibrationRows``), its nearest
-    /// other training traces found when the combiner needs them.
-    public func combineTraining(_ i: Int) -> Double {
-        combine(calibrationRows[i], nearest: combination.combiner.isLocal ? nearestTrainingTraces(toTraining: i, count: localCount) : nil)
+    /// other training traces found when the combiner needs them; `nearest` as above.
+    public func combineTraining(_ i: Int, nearest wanted: Int = 0) -> (score: Double, nearest: [Int]?) {
+        withNearest(wanted) { nearestTrainingTraces(toTraining: i, count: $0) } score: { combine(calibrationRows[i], nearest: $0) }
+    }
+
+    /// One search for the nearest traces, as many as the score (a local combiner) and the
+    /// caller (`wanted`) need, or none.
+    private func withNearest(_ wanted: Int, _ find: (Int) -> [Int], score: ([Int]?) -> Double) -> (score: Double, nearest: [Int]?) {
+        let count = max(wanted, combination.combiner.isLocal ? localCount : 0)
+        let found = count > 0 ? find(count) : nil
+        return (score(found), wanted > 0 ? found.map { Array($0.prefix(wanted)) } : nil)
     }
 
     /// How many nearest training traces a local combiner judges against: the square root of
