@@ -42,11 +42,7 @@ func runVigil(_ args: [String], whileRunning body: (() throws -> Void)? = nil, s
     if let body {
         Thread.sleep(forTimeInterval: startDelay)
         if let line = startLine(of: args) {
-            let deadline = Date().addingTimeInterval(20)
-            while p.isRunning && Date() < deadline
-                && !((try? String(contentsOf: errURL, encoding: .utf8))?.contains(line) ?? false) {
-                Thread.sleep(forTimeInterval: 0.05)
-            }
+            _ = waitFor(20) { !p.isRunning || ((try? String(contentsOf: errURL, encoding: .utf8))?.contains(line) ?? false) }
         }
         try body()
     }
