@@ -21,7 +21,9 @@ struct ModelOptions: ParsableArguments {
         guard (1...SequenceModel.Parameters.maxNgramLength).contains(ngram) else {
             throw ValidationError("--ngram must be between 1 and \(SequenceModel.Parameters.maxNgramLength)")
         }
-        guard window >= 1 else { throw ValidationError("--window must be at least 1") }
+        guard (1...SequenceModel.Parameters.maxWindowLength).contains(window) else {
+            throw ValidationError("--window must be between 1 and \(SequenceModel.Parameters.maxWindowLength)")
+        }
         guard commonBits >= 0, commonBits.isFinite else { throw ValidationError("--common-bits must be a finite number >= 0") }
     }
 }

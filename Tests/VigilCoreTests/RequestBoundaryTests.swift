@@ -142,6 +142,12 @@ import VigilTestSupport
         let back = try JSONDecoder().decode(SequenceModel.self, from: JSONEncoder().encode(m))
         #expect(back.parameters.boundaries == SyscallBoundaries.linuxNumbers)
         #expect(Self.score(back, Self.judged[2]).anomalousCalls == 0)
+        // A window of 10^9 calls (the replay fuzzer's find: the scanner ran out of memory
+        // holding it) is refused with what the range is.
+        var json = try #require(String(data: JSONEncoder().encode(m), encoding: .utf8))
+        json = json.replacingOccurrences(of: #""windowLength":20"#, with: #""windowLength":1000000000"#)
+        #expect(json.contains("1000000000"))
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(SequenceModel.self, from: Data(json.utf8)) }
     }
 
     static func tempCorpus(manifest: String?) throws -> String {

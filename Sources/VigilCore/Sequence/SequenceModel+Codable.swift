@@ -31,8 +31,11 @@ extension SequenceModel: Codable {
             throw DecodingError.dataCorruptedError(forKey: .format, in: c, debugDescription: "unsupported sequence model format \(format), expected \(Self.formatVersion)")
         }
         let parameters = try c.decode(Parameters.self, forKey: .parameters)
-        guard (1...Parameters.maxNgramLength).contains(parameters.ngramLength), parameters.windowLength >= 1 else {
-            throw DecodingError.dataCorruptedError(forKey: .parameters, in: c, debugDescription: "n-gram length or window out of range")
+        guard (1...Parameters.maxNgramLength).contains(parameters.ngramLength),
+              (1...Parameters.maxWindowLength).contains(parameters.windowLength) else {
+            throw DecodingError.dataCorruptedError(forKey: .parameters, in: c, debugDescription:
+                "n-gram length \(parameters.ngramLength) or window \(parameters.windowLength) out of range "
+                + "(expected 1 to \(Parameters.maxNgramLength) and 1 to \(Parameters.maxWindowLength))")
         }
         var grams: [Gram] = []
         for (i, line) in try c.decode([String].self, forKey: .grams).enumerated() {

@@ -94,6 +94,10 @@ public struct SequenceModel: Sendable {
 
         /// The largest supported n-gram length (the kernel's per-task ring is bounded).
         public static let maxNgramLength = 16
+
+        /// The largest supported scoring window, in calls (the scanner holds one cost a call of
+        /// it: a model file's window of 10^9 asked for gigabytes).
+        public static let maxWindowLength = 1 << 16
     }
 
     /// One n-gram seen in training: its length, key, the key of its context (the n-gram of
