@@ -3,7 +3,7 @@
 # program-mixed pools"): runs `vigil eval` on every corpus (features dumped, STIDE-6
 # beside), then scripts/loco_select.py.
 #
-#   bash Benchmarks/loco.sh OUT LINUX_CORPUS [UNM_ROOT] [--rule mean|worst]
+#   bash Benchmarks/loco.sh OUT LINUX_CORPUS [UNM_ROOT] [--rule mean|worst|bar-mean]
 #
 # LINUX_CORPUS is a recording of Benchmarks/linux-corpus/record.sh; UNM_ROOT holds one
 # corpus per program (sendmail lpr-unm lpr-mit named login ps inetd xlock). Program-mixed
@@ -20,7 +20,7 @@
 # used to choose): a check on data no choice saw. Uses .build/release/vigil.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: $0 OUT LINUX_CORPUS [UNM_ROOT] [--rule mean|worst]}
+OUT=${1:?usage: $0 OUT LINUX_CORPUS [UNM_ROOT] [--rule mean|worst|bar-mean]}
 LINUX=${2:?usage: $0 OUT LINUX_CORPUS [UNM_ROOT]}
 UNM=${3:-/work/shared/datasets/unm}
 RULE=(); [ "${4:-}" = --rule ] && RULE=(--rule "$5")
