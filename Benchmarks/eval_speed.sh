@@ -6,10 +6,10 @@
 #   bash Benchmarks/eval_speed.sh [ROUNDS] CORPUS...
 #   bash Benchmarks/eval_speed.sh 5 /work/shared/datasets/unm/{sendmail,lpr-unm,lpr-mit,login,ps,inetd,xlock,named}
 #
-# Uses .build/release/vigil (build it first: swift build -c release --product vigil).
+# Uses .build/release/vigil (build it first: swift build -c release --product vigil), or $VIGIL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VIGIL=.build/release/vigil
+VIGIL=${VIGIL:-.build/release/vigil}  # another build may be named, e.g. to compare two
 [ -x "$VIGIL" ] || { echo "error: $VIGIL missing; run: swift build -c release --product vigil" >&2; exit 2; }
 ROUNDS=5
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then ROUNDS=$1; shift; fi

@@ -192,6 +192,28 @@ private func score(_ model: SequenceModel, _ trace: [UInt32]) -> TraceScore {
     #expect(query.memo.count == 2)
 }
 
+@Test func aBagsDigestIgnoresOrderButNotWhichCountGoesWithWhichKey() {
+    let bag: [(key: UInt64, count: UInt32)] = [(1, 2), (3, 4), (5, 6)]
+    #expect(BagDigest(bag) == BagDigest(bag.reversed()))
+    #expect(BagDigest(bag) == BagDigest([bag[1], bag[2], bag[0]]))
+    #expect(BagDigest(bag) != BagDigest([(1, 4), (3, 2), (5, 6)]), "counts swapped between keys")
+    #expect(BagDigest(bag) != BagDigest([(1, 2), (3, 4)]), "an entry fewer")
+    #expect(BagDigest(bag) != BagDigest([(1, 2), (3, 4), (5, 7)]), "one count more")
+    #expect(BagDigest(bag) != BagDigest([(1, 2), (3, 4), (6, 6)]), "another key")
+    // Distinct bags of one corpus's kind keep distinct digests: every one-entry change of a
+    // 200-entry bag.
+    let big: [(key: UInt64, count: UInt32)] = (0..<200).map { (UInt64($0) &* 0x1_0000_0001, UInt32(1 + $0 % 7)) }
+    var seen: Set<BagDigest> = [BagDigest(big)]
+    for i in big.indices {
+        var more = big, other = big
+        more[i].count += 1
+        other[i].key &+= 1
+        seen.insert(BagDigest(more))
+        seen.insert(BagDigest(other))
+    }
+    #expect(seen.count == 1 + 2 * big.count)
+}
+
 @Test func streamingScoreStaysAvailableWithoutTraceFeatures() {
     let model = trainModel((0..<10).map { normalTrace($0) })
     var attacked = normalTrace(1234)

@@ -101,7 +101,7 @@ final class WindowedNeighbourQuery {
            neighbour.index.distance(bag, dense: nearestWeights) + Self.roundingMargin <= worst {
             return
         }
-        let (d, r) = neighbour.index.nearest(bag, sorted: bag.sorted { $0.key < $1.key }, query: query)
+        let (d, r) = neighbour.index.nearest(bag, query: query)
         worst = max(worst, d)
         setNearest(r)
     }
