@@ -26,6 +26,12 @@
 
 struct vg_file_scratch {
     char buf[VG_PATH_SCRATCH];
+    /* vg_normal_step's counters: here, not on the stack, so that the verifier does not
+     * follow them as constants (one state per value: the program's check grew too big). */
+    __u32 out;      /* where the written part of buf starts */
+    __u32 seg;      /* bytes of the component being written */
+    __u32 all_dots; /* whether they are all '.' */
+    __u32 bad;      /* a ".." component, or a result too long */
 };
 
 struct {
@@ -220,62 +226,91 @@ static __always_inline void vg_build_path(struct vg_walk *w)
     vg_walk_path(w);
 }
 
-struct vg_dots {
+/* The state of vg_normal_step: `path` (`len` bytes) read from its end, its kept components
+ * written right-aligned into s->buf, each after a '/', ending before s->buf[VG_PATH_MAX - 1]
+ * (the counters are in s). */
+struct vg_normal {
+    const char *path;
     struct vg_file_scratch *s;
-    __u32 at;
-    __u32 found;
+    __u32 len;
+    __u32 _pad0;
 };
 
-/* Whether s->buf[at ..] holds "..", one bpf_loop step a byte. */
-static long vg_dots_step(__u64 i, void *data)
+/* One byte of the path, last first; step `len` closes the first component. A component ends
+ * at a '/' or the path's start: an empty one ("//") and "." are dropped, ".." ends the walk
+ * (not resolved: through a symbolic link it is not the parent of what it follows), any
+ * other gets its '/'. */
+static long vg_normal_step(__u64 i, void *data)
 {
-    struct vg_dots *d = data;
-    __u32 k = d->at + (__u32)i;
-    if (k + 1 >= VG_PATH_MAX - 1)
-        return 1;
-    if (d->s->buf[k & (VG_PATH_MAX - 1)] == '.' && d->s->buf[(k + 1) & (VG_PATH_MAX - 1)] == '.') {
-        d->found = 1;
+    struct vg_normal *n = data;
+    struct vg_file_scratch *s = n->s;
+    __u32 k = (__u32)i, len = n->len;
+    char c = '/';
+    if (k < len)
+        c = n->path[(len - 1 - k) & (VG_PATH_MAX - 1)];
+    if (c == '/') {
+        if (s->seg == 1 && s->all_dots) {
+            s->out += 1; /* "." */
+        } else if (s->seg == 2 && s->all_dots) {
+            s->bad = 1;
+            return 1;
+        } else if (s->seg > 0) {
+            if (s->out == 0) {
+                s->bad = 1;
+                return 1;
+            }
+            s->out -= 1;
+            s->buf[s->out & (VG_PATH_MAX - 1)] = '/';
+        }
+        s->seg = 0;
+        s->all_dots = 1;
+        return k >= len;
+    }
+    if (s->out == 0) {
+        s->bad = 1;
         return 1;
     }
+    s->out -= 1;
+    s->buf[s->out & (VG_PATH_MAX - 1)] = c;
+    s->seg += 1;
+    if (c != '.')
+        s->all_dots = 0;
     return 0;
 }
 
-/* The hash (PathHash) of a relative path made absolute against the current task's working
- * directory, its leading "./" dropped: the path user space makes of a relative exec (a
- * script's, which the exec guard can know by its path only). `path` is `len` bytes in a map
- * value of VG_PATH_MAX. 0 for a path this cannot place: one with ".." anywhere in it (not
- * resolved here; such a path stays unknown), an empty or absolute one, or a result too long. */
-static __always_inline __u64 vg_cwd_path_hash(const char *path, __u32 len)
+/* The hash (PathHash) of the path an exec names, spelled as user space spells it: "." and
+ * empty components dropped ("./x", "a//b", "/opt/./app" as "x", "a/b", "/opt/app") and a
+ * relative path made absolute against the current task's working directory: the path the
+ * agent makes of an exec (a script's, which the exec guard can know by its path only).
+ * `path` is `len` bytes in a map value of VG_PATH_MAX. 0 for a path this cannot place: one
+ * with a ".." component (not resolved here; such a path stays unknown), one with no
+ * component, or a result too long. */
+static __always_inline __u64 vg_normal_path_hash(const char *path, __u32 len)
 {
-    if (len == 0 || len >= VG_PATH_MAX - 1 || path[0] == '/')
+    if (len == 0 || len >= VG_PATH_MAX - 1)
         return 0;
-    __u32 skip = 0;
-    for (int i = 0; i < 8; i++) {
-        if (skip + 2 < len && path[skip & (VG_PATH_MAX - 1)] == '.' && path[(skip + 1) & (VG_PATH_MAX - 1)] == '/')
-            skip += 2;
-        else
-            break;
-    }
-    __u32 rest = len - skip;
     __u32 zero = 0;
     struct vg_file_scratch *s = bpf_map_lookup_elem(&vg_scratch_file, &zero);
-    if (!s || rest == 0 || rest >= VG_PATH_MAX - 2)
+    if (!s)
         return 0;
-    __u32 at = (VG_PATH_MAX - 1 - rest) & (VG_PATH_MAX - 1);
-    bpf_probe_read_kernel(&s->buf[at], rest & (VG_PATH_MAX - 1), path + skip);
     s->buf[VG_PATH_MAX - 1] = 0;
-    struct vg_dots dots = { .s = s, .at = at, .found = 0 };
-    bpf_loop(VG_PATH_MAX, vg_dots_step, &dots, 0);
-    if (dots.found)
+    s->out = VG_PATH_MAX - 1;
+    s->seg = 0;
+    s->all_dots = 1;
+    s->bad = 0;
+    struct vg_normal n = { .path = path, .s = s, .len = len };
+    bpf_loop(VG_PATH_MAX, vg_normal_step, &n, 0);
+    __u32 out = s->out;
+    if (s->bad || out >= VG_PATH_MAX - 1)
         return 0;
-    __u32 slash = (at - 1) & (VG_PATH_MAX - 1);
-    s->buf[slash] = '/';
+    struct vg_walk w = { .s = s, .off = out, .truncated = 0 };
+    if (path[0] == '/') {
+        vg_hash_path(&w);
+        return w.hash;
+    }
     struct task_struct *task = bpf_get_current_task_btf();
-    struct vg_walk w = {
-        .s = s, .off = slash, .truncated = 0,
-        .vfsmnt = BPF_CORE_READ(task, fs, pwd.mnt),
-        .dentry = BPF_CORE_READ(task, fs, pwd.dentry),
-    };
+    w.vfsmnt = BPF_CORE_READ(task, fs, pwd.mnt);
+    w.dentry = BPF_CORE_READ(task, fs, pwd.dentry);
     if (!w.vfsmnt || !w.dentry)
         return 0;
     vg_walk_path(&w);

@@ -79,7 +79,7 @@ static __always_inline __u64 vg_path_hash(const char *path, __u32 len)
     return c.h;
 }
 
-static __always_inline __u64 vg_cwd_path_hash(const char *path, __u32 len); /* files.bpf.c */
+static __always_inline __u64 vg_normal_path_hash(const char *path, __u32 len); /* files.bpf.c */
 
 /* Kills the exec'ing process unless the program it runs is known: by the path execve was
  * given (vg_known_exec), or else by the file itself (vg_known_exec_files), so that a known
@@ -87,7 +87,8 @@ static __always_inline __u64 vg_cwd_path_hash(const char *path, __u32 len); /* f
  * the file for a script (or any binfmt that hands the exec to an interpreter: bprm->interp
  * is no longer the name execve was given): bprm->file is then the interpreter, known as it
  * may be, and the script itself is what must be known: by its path as given or, for a
- * relative one, as the absolute path it names from the working directory (vg_cwd_path_hash). */
+ * relative one or one spelled with "//" or "/./", as the absolute path it names from the
+ * working directory, spelled plainly (vg_normal_path_hash). */
 static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len, struct linux_binprm *bprm)
 {
     __u64 h = vg_path_hash(path, len);
@@ -104,10 +105,10 @@ static __always_inline void vg_kill_unknown_exec(const char *path, __u32 len, st
         if (bpf_map_lookup_elem(&vg_known_exec_files, &id))
             return;
     }
-    /* A relative path: known as the absolute path it names from the working directory (a
-     * script's only way to be known when it is not run by its absolute path). */
-    __u64 abs = vg_cwd_path_hash(path, len);
-    if (abs && bpf_map_lookup_elem(&vg_known_exec, &abs))
+    /* Known as the plainly spelled absolute path it names (a script's only way to be known
+     * when it is not run by that path). */
+    __u64 plain = vg_normal_path_hash(path, len);
+    if (plain && plain != h && bpf_map_lookup_elem(&vg_known_exec, &plain))
         return;
     long rc = bpf_send_signal(VG_SIGKILL);
     vg_report_action(VG_ACTION_KILL_EXEC, (__s32)rc, 0, path, len);
