@@ -29,15 +29,16 @@ public struct ExecutablePath: Sendable {
     public static let live = ExecutablePath(realpath: realpath(of:), head: head(of:), procLink: procLink(pid:_:))
 
     /// The file an exec of `path` by process `pid` runs: `path` made absolute (relative to
-    /// the process's working directory, which exec does not change), symlinks resolved, a
+    /// the process's working directory, which exec does not change) and spelled plainly
+    /// (``plain(_:)``: as the kernel's exec guard spells it), symlinks resolved, a
     /// `#!` script replaced by its interpreter (up to the kernel's 4 levels). Falls back to
     /// /proc/PID/exe when the path no longer resolves (deleted, `/dev/fd/N` of fexecve), and
     /// to `path` itself when the process is gone too.
     public func executable(execPath path: String, pid: Int32) -> (invoked: String, executable: String) {
-        var invoked = path
+        var invoked = path.hasPrefix("/") ? Self.plain(path) : path
         if !path.hasPrefix("/") {
             if let cwd = procLink(pid, "cwd"), cwd.hasPrefix("/") {
-                invoked = Self.join(cwd, path)
+                invoked = Self.plain(Self.join(cwd, path))
             } else if let exe = procLink(pid, "exe").map(Self.stripDeleted), exe.hasPrefix("/") {
                 // The old fallback: what the process runs now (a script's interpreter, so
                 // for a relative script this is the best that is left).
@@ -69,6 +70,14 @@ public struct ExecutablePath: Sendable {
         let text = String(decoding: line, as: UTF8.self)
         let word = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init)
         return word.flatMap { $0.hasPrefix("/") ? $0 : nil }
+    }
+
+    /// An absolute path with its `.` and empty components dropped (`/a//b/./c` is `/a/b/c`);
+    /// `..` is kept (through a symbolic link it is not the parent of what it follows). The
+    /// kernel's exec guard knows a script by its path spelled so (vg_normal_path_hash).
+    static func plain(_ path: String) -> String {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
+        return "/" + parts.joined(separator: "/")
     }
 
     static func join(_ dir: String, _ rel: String) -> String {

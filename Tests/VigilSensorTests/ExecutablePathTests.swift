@@ -51,6 +51,12 @@ import VigilCore
         let rel = ExecutablePath(realpath: fs.realpath, head: fs.head, procLink: { _, name in name == "cwd" ? cwd : nil })
         let r = rel.executable(execPath: "./napper", pid: 1)
         #expect(r.invoked == t.dir + "/napper" && r.executable == real)
+        // Spelled plainly, as the kernel's exec guard spells a script's path: "." and empty
+        // components dropped, ".." kept.
+        #expect(rel.executable(execPath: ".//sub/./real-sleep", pid: 1).invoked == t.dir + "/sub/real-sleep")
+        #expect(rel.executable(execPath: "sub/../napper", pid: 1).invoked == t.dir + "/sub/../napper")
+        #expect(fs.executable(execPath: t.dir + "//sub/./real-sleep", pid: -1) == (t.dir + "/sub/real-sleep", real))
+        #expect(ExecutablePath.plain("/") == "/" && ExecutablePath.plain("/a/./b//c/") == "/a/b/c")
         // Gone from disk: /proc/PID/exe, else the path as given.
         let gone = ExecutablePath(realpath: { _ in nil }, head: { _ in nil }, procLink: { _, n in n == "exe" ? "/usr/bin/x (deleted)" : nil })
         #expect(gone.executable(execPath: "/usr/bin/x", pid: 1).executable == "/usr/bin/x")
