@@ -18,13 +18,16 @@ func startLine(of args: [String]) -> String? {
     switch args.first {
     case "enforce", "monitor", "run": return " baselines loaded"  // `enforce --dry-run` says "monitor: "
     case "learn": return "vigil: learning into "
+    case "trace": return " probes attached; "
+    case "record": return "vigil: recording into "
     default: return nil
     }
 }
 
 /// Runs vigil with `args`, returning stdout, stderr and the exit status. `body` runs while
-/// it does, `startDelay` seconds after the start and, for an agent command, not before it has
-/// printed its start line (loading the probes takes longer on a loaded machine).
+/// it does, `startDelay` seconds after the start and, for a command with a start line (an
+/// agent command, trace, record), not before it has printed it (loading the probes takes
+/// longer on a loaded machine).
 func runVigil(_ args: [String], whileRunning body: (() throws -> Void)? = nil, startDelay: Double = 1.5) throws -> (out: String, err: String, status: Int32) {
     let p = Process()
     p.executableURL = try vigilExecutable()
