@@ -38,7 +38,7 @@ public struct ExecutablePath: Sendable {
         var invoked = path.hasPrefix("/") ? Self.plain(path) : path
         if !path.hasPrefix("/") {
             if let cwd = procLink(pid, "cwd"), cwd.hasPrefix("/") {
-                invoked = Self.plain(Self.join(cwd, path))
+                invoked = Self.plain(cwd + "/" + path)
             } else if let exe = procLink(pid, "exe").map(Self.stripDeleted), exe.hasPrefix("/") {
                 // The old fallback: what the process runs now (a script's interpreter, so
                 // for a relative script this is the best that is left).
@@ -78,12 +78,6 @@ public struct ExecutablePath: Sendable {
     static func plain(_ path: String) -> String {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
         return "/" + parts.joined(separator: "/")
-    }
-
-    static func join(_ dir: String, _ rel: String) -> String {
-        var rel = Substring(rel)
-        while rel.hasPrefix("./") { rel = rel.dropFirst(2) }
-        return dir.hasSuffix("/") ? dir + rel : dir + "/" + rel
     }
 
     static func stripDeleted(_ p: String) -> String { p.hasSuffix(" (deleted)") ? String(p.dropLast(10)) : p }

@@ -250,12 +250,11 @@ final class NeighbourQuery {
 }
 
 /// The memo's key for a bag of (n-gram key, count) entries, whatever their order: two sums
-/// over the entries of (key, count) mixed two independent ways, and the number of entries. A bag is
-/// a set of distinct keys, so the sums identify the multiset of entries; two different bags
-/// share a digest only if both 64-bit sums collide (about one in 2^128 per pair; a run keeps
-/// at most ``NeighbourQuery/memoLimit`` bags). It replaced a sorted copy of the bag as the
-/// key: the sort and the hashing of that array were an eighth of `vigil eval`'s scoring time
-/// on corpora of many short files.
+/// over the entries of (key, count) mixed two independent ways, and the number of entries.
+/// A bag holds each key once, so two different bags share a digest only if both 64-bit sums
+/// collide (about one in 2^128 per pair; a run keeps at most ``NeighbourQuery/memoLimit``
+/// bags). It replaced a sorted copy of the bag as the key: the sort and the hashing of that
+/// array were an eighth of `vigil eval`'s scoring time on corpora of many short files.
 struct BagDigest: Hashable {
     let first: UInt64
     let second: UInt64
