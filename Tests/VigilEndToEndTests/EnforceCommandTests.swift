@@ -142,7 +142,7 @@ struct EnforceCommandTests {
         // destinations and a listener it never had, 85 points, past suspend (75). (Its own
         // sockets are not the network: no self-pipe counts, docs/policy.md.)
         let homes = try (0..<3).map { _ in try LoopbackListener() }
-        let listenPort = UInt16(41_000 + Int(getpid()) % 8_000)
+        let listenPort = try stablePorts(1)
         let requests = homes.map { "CONNECT \($0.port)" } + ["LISTEN \(listenPort)"]
         var stateWhileEnforced: Character?
         let r = try runVigil(["enforce", "--models", svc.models, "--workload", "exe:" + svc.binary, "--policy", policy, "--duration", "8"]) {

@@ -149,7 +149,7 @@ struct KnownNetworkKernelTests {
         let sensor = try Sensor(options: o)
         try sensor.setSlotMode(26, .monitor)
         try sensor.assignProfile(pid: server.pid, slot: 26)
-        let learned = UInt16(42_000 + Int(getpid()) % 8_000), other = learned + 1
+        let learned = try stablePorts(2), other = learned + 1
         try sensor.setListens(slot: 26, [ListeningSocket(transport: .tcp, address: "127.0.0.1", port: learned)])
         func counts(_ kind: Event.Kind) -> (UInt64, UInt64) { (sensor.stats.kernelEmitted[kind] ?? 0, sensor.stats.kernelKnown[kind] ?? 0) }
         let bind0 = counts(.bind), listen0 = counts(.listen)

@@ -58,7 +58,7 @@ struct SegmentationTests {
         var service: Process?
         var port: UInt16 = 0
         // Two ports nothing else here uses: the service listens on the first while learning.
-        let learnedPort = UInt16(41_000 + Int(getpid()) % 8_000), otherPort = learnedPort + 1
+        let learnedPort = try stablePorts(2), otherPort = learnedPort + 1
         let learned = try runVigil(["learn", "--models", models, "--duration", "8", "--only", binary,
                                     "--bucket", "2", "--window", "2", "--min-observed", "4", "--save-interval", "3"]) {
             (service, port) = try startDemoService(binary)
