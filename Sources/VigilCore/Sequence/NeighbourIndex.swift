@@ -264,19 +264,11 @@ struct BagDigest: Hashable {
         var a: UInt64 = 0, b: UInt64 = 0
         for f in bag {
             let c = UInt64(f.count)
-            a &+= Self.mix(Self.mix(f.key) &+ c)
-            b &+= Self.mix(Self.mix(f.key ^ 0xD6E8_FEB8_6659_FD93) &+ c &* 0xA076_1D64_78BD_642F)
+            a &+= SplitMix64.mix(SplitMix64.mix(f.key) &+ c)
+            b &+= SplitMix64.mix(SplitMix64.mix(f.key ^ 0xD6E8_FEB8_6659_FD93) &+ c &* 0xA076_1D64_78BD_642F)
         }
         first = a
         second = b
         entries = bag.count
-    }
-
-    /// The SplitMix64 finaliser: every input bit reaches every output bit.
-    static func mix(_ v: UInt64) -> UInt64 {
-        var z = v &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
