@@ -35,15 +35,15 @@ public struct ExecutablePath: Sendable {
     /// /proc/PID/exe when the path no longer resolves (deleted, `/dev/fd/N` of fexecve), and
     /// to `path` itself when the process is gone too.
     public func executable(execPath path: String, pid: Int32) -> (invoked: String, executable: String) {
-        var invoked = path.hasPrefix("/") ? Self.plain(path) : path
-        if !path.hasPrefix("/") {
-            if let cwd = procLink(pid, "cwd"), cwd.hasPrefix("/") {
-                invoked = Self.plain(cwd + "/" + path)
-            } else if let exe = procLink(pid, "exe").map(Self.stripDeleted), exe.hasPrefix("/") {
-                // The old fallback: what the process runs now (a script's interpreter, so
-                // for a relative script this is the best that is left).
-                return (exe, exe)
-            }
+        var invoked = path
+        if path.hasPrefix("/") {
+            invoked = Self.plain(path)
+        } else if let cwd = procLink(pid, "cwd"), cwd.hasPrefix("/") {
+            invoked = Self.plain(cwd + "/" + path)
+        } else if let exe = procLink(pid, "exe").map(Self.stripDeleted), exe.hasPrefix("/") {
+            // The old fallback: what the process runs now (a script's interpreter, so for a
+            // relative script this is the best that is left).
+            return (exe, exe)
         }
         guard var resolved = realpath(invoked) else {
             if let exe = procLink(pid, "exe").map(Self.stripDeleted), exe.hasPrefix("/") { return (invoked, exe) }
