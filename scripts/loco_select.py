@@ -23,8 +23,8 @@
 # `--rule worst` picks by the worst case instead (ties by the mean), as a check of the
 # criterion. `--rule bar-mean` (issue 14's fourth round, fixed before it ran): only candidates
 # at or above the README table on every corpus of the bar among those seen may be picked, then
-# by the mean as above; if none is, the shipped score. Last, the ship condition: the pick's AUC on every UNM program and the whole
-# Linux corpus against the README table (BAR below).
+# by the mean as above; if none is, the shipped score. Last, the ship condition: the pick's
+# AUC on every UNM program and the whole Linux corpus against the README table (BAR below).
 #
 #   python3 scripts/loco_select.py [--rule mean|worst|bar-mean] OUT NAME[@GROUP][!]...
 #
@@ -199,11 +199,15 @@ def main(argv):
             pool = [c for c in cands if meets_bar(c, seen)] or [by_name[name(SHIPPED)]]
         return min(pool, key=key)
 
+    def at_bar(c, k):
+        """Whether candidate c's AUC on corpus k (one of BAR's) is at or above the README table."""
+        a = table[name(c)][k.name]
+        return a is not None and round(a, 3) >= BAR[k.name]
+
     def meets_bar(c, seen):
         """At or above BAR on every corpus of it in the groups seen, eligible to choose or not (named, inetd)."""
         groups = {k.group for k in seen}
-        return all(table[name(c)][k.name] is not None and round(table[name(c)][k.name], 3) >= BAR[k.name]
-                   for k in corpora if k.name in BAR and k.group in groups)
+        return all(at_bar(c, k) for k in corpora if k.name in BAR and k.group in groups)
 
     eligible = [k for k in corpora if k.eligible]
     print(f"rule: {rule}; eligible corpora: {', '.join(k.name for k in eligible)}\n")
@@ -251,7 +255,7 @@ def main(argv):
     for k in corpora:
         if k.name in BAR:
             a = table[name(ship)][k.name]
-            good = a is not None and round(a, 3) >= BAR[k.name]
+            good = at_bar(ship, k)
             ok = ok and good
             print(f"| {k.name} | {BAR[k.name]:.3f} | {fmt(a)} | {fmt(table[shipped][k.name])} | {'yes' if good else 'NO'} |")
     missing = [b for b in BAR if b not in {k.name for k in corpora}]
