@@ -102,7 +102,7 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
     var stide = false
 
-    @Option(help: ArgumentHelp("The views the trace score combines: names from feature_auc joined with '+' (mean_bits+rare_ngrams), prefixed by 'rank:' to join them by mean rank instead of Fisher's method, 'local:' to judge each trace against its nearest training traces only (by the neighbour view), 'both:' to count only what is surprising against both; or novel_ngrams_and_neighbour, novel_then_rare_ngrams.", valueName: "name"))
+    @Option(help: ArgumentHelp("The views the trace score combines: names from feature_auc joined with '+' (mean_bits+rare_ngrams), prefixed by 'rank:' to join them by mean rank instead of Fisher's method, 'local:' to judge each trace against its nearest training traces only (by the neighbour view), 'both:' to count only what is surprising against both, 'sized:' for 'both:' in a pool of 50 training traces or more and Fisher's method below; or novel_ngrams_and_neighbour, novel_then_rare_ngrams.", valueName: "name"))
     var scoring: String = TraceCombination.standard.name
 
     @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
@@ -121,7 +121,7 @@ struct Eval: ParsableCommand {
             if context { throw ValidationError("--roc draws one score's curve; it does not combine with --context") }
         }
         guard TraceCombination(name: scoring) != nil else {
-            throw ValidationError("--scoring: unknown '\(scoring)'; use feature names (\(TraceFeatures.names.joined(separator: ", "))) joined with '+', optionally after 'fisher:', 'rank:', 'local:' or 'both:', or novel_ngrams_and_neighbour, novel_then_rare_ngrams")
+            throw ValidationError("--scoring: unknown '\(scoring)'; use feature names (\(TraceFeatures.names.joined(separator: ", "))) joined with '+', optionally after 'fisher:', 'rank:', 'local:', 'both:' or 'sized:', or novel_ngrams_and_neighbour, novel_then_rare_ngrams")
         }
     }
 

@@ -197,3 +197,25 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
     let local = try scores("local:novel_ngrams+neighbour")
     #expect(local.rareNormal < local.attack, "against its nearest traces it does not")
 }
+
+/// `sized:` is `both:` in a pool of at least 50 training traces and Fisher's method over the
+/// pool below, and either way never scores a trace above Fisher's method.
+@Test func theSizedCombinerJudgesLocallyOnlyInALargeEnoughPool() throws {
+    #expect(TraceCombination(name: "sized:novel_ngrams+neighbour")?.name == "sized:novel_ngrams+neighbour")
+    #expect(TraceCombination.Combiner.sized.judgesLocally(pool: 50) && !TraceCombination.Combiner.sized.judgesLocally(pool: 49))
+    #expect(TraceCombination.Combiner.both.judgesLocally(pool: 3) && !TraceCombination.Combiner.fisher.judgesLocally(pool: 500))
+    let probes = [service(900, requests: 12), Array(service(901, requests: 10).dropLast(2)) + [4, 197, 54, 5, 6, 1],
+                  service(902, requests: 40) + [59, 100, 101]]
+    func scores(_ name: String, pool: Int) throws -> (scores: [Double], local: Bool) {
+        let d = TraceDetector(train: (0..<pool).map { service($0, requests: 20 + $0 % 30) },
+                              combination: try #require(TraceCombination(name: name)))
+        return (probes.map { d.combineLastMeasured(d.measure($0).features).score }, d.judgesLocally)
+    }
+    for (pool, like) in [(49, "novel_ngrams+neighbour"), (50, "both:novel_ngrams+neighbour")] {
+        let sized = try scores("sized:novel_ngrams+neighbour", pool: pool), same = try scores(like, pool: pool)
+        #expect(sized.scores == same.scores, "a pool of \(pool) scores as \(like)")
+        #expect(sized.local == (pool >= 50))
+        let fisher = try scores("novel_ngrams+neighbour", pool: pool).scores
+        #expect(zip(sized.scores, fisher).allSatisfy { $0 <= $1 }, "never above Fisher's method: \(sized.scores) \(fisher)")
+    }
+}

@@ -31,10 +31,29 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
         /// Fisher's sum over the larger of the global and the local tail probability: surprising
         /// only where it is both beyond the pool and beyond its nearest traces.
         case both
+        /// ``both`` where the training pool is large enough to have neighbourhoods (at least
+        /// ``TraceCombination/sizedMinimumTraces`` traces), ``fisher`` below (issue 14, fifth
+        /// round; docs/eval.md).
+        case sized
 
-        /// Whether it needs the trace's nearest training traces.
-        public var isLocal: Bool { self == .local || self == .both }
+        /// Whether it may need the trace's nearest training traces (``sized`` only in a pool
+        /// of ``TraceCombination/sizedMinimumTraces`` or more: ``judgesLocally(pool:)``).
+        public var isLocal: Bool { self != .fisher && self != .rank }
+
+        /// Whether it judges traces against their nearest training traces in a pool of
+        /// `pool` calibrated training traces.
+        public func judgesLocally(pool: Int) -> Bool {
+            self == .sized ? pool >= TraceCombination.sizedMinimumTraces : isLocal
+        }
     }
+
+    /// The smallest training pool in which ``Combiner/sized`` calibrates locally: from 50
+    /// traces the square-root rule of ``TraceDetector/localCount`` reaches its floor of 8 by
+    /// itself; in a smaller pool the floor takes over, and the 8 "nearest" traces are a sixth
+    /// of the pool or more (all of it at 8), so local calibration is not local and its tail
+    /// probabilities are no finer than 1/9. Fixed from that argument before any figure of
+    /// the round that tested it (docs/eval.md, fifth round).
+    public static let sizedMinimumTraces = 50
 
     /// Columns of ``TraceFeatures/values``, ascending, no repeats.
     public let views: [Int]
@@ -127,7 +146,8 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
     /// - Parameter calibration: per feature column, the normal values, ascending, all the same length.
     /// - Parameter local: for ``Combiner/local`` and ``Combiner/both``, per feature column the
     ///   values of the nearest training traces (ascending) and how many were asked for (the
-    ///   tie-breaker's `n` for ``Combiner/local``); without it they score as ``Combiner/fisher``.
+    ///   tie-breaker's `n` for ``Combiner/local``); without it they score as ``Combiner/fisher``
+    ///   (``Combiner/sized`` scores as ``Combiner/both`` with it).
     public func score(_ f: TraceFeatures, calibration: [[Double]], local: (values: [[Double]], count: Int)? = nil) -> Double {
         if twoTierOnly { return TraceDetector.twoTier(f) }
         let values = f.values
@@ -138,16 +158,16 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
             switch (combiner, local) {
             case (.rank, _): s += TraceDetector.tailProbability(x, normal: normal)
             case (.local, let l?): s -= log(TraceDetector.tailProbability(x, normal: l.values[c]))
-            case (.both, let l?):
+            case (.both, let l?), (.sized, let l?):
                 s -= log(max(TraceDetector.tailProbability(x, normal: normal), TraceDetector.tailProbability(x, normal: l.values[c])))
-            case (.fisher, _), (.local, nil), (.both, nil): s += TraceDetector.surprise(x, normal: normal)
+            case (.fisher, _), (.local, nil), (.both, nil), (.sized, nil): s += TraceDetector.surprise(x, normal: normal)
             }
             if x > 0 { tie += x / (x + max(normal.last ?? 0, 1e-12)) }
         }
         if combiner == .local, let local { n = local.count }
         let tieBreak = TraceDetector.tieBreakWeight / Double(n + 1) * tie
         switch combiner {
-        case .fisher, .local, .both: return s + tieBreak
+        case .fisher, .local, .both, .sized: return s + tieBreak
         case .rank:
             let k = Double(views.count)
             return 1 - s / k + tieBreak / k

@@ -101,12 +101,12 @@ public final class TraceDetector {
     ///   the calibration measured the training traces (``measure(path:fold:also:)``); costs
     ///   about ``folds`` times the memory.
     /// - Parameter keepBags: keep every training trace's bag, so that ``nearestTrainingTraces(toTraining:count:)``
-    ///   can answer (always kept for a local combiner, ``TraceCombination/Combiner/isLocal``).
+    ///   can answer (always kept when the score judges locally, ``judgesLocally``).
     public init(train: [[UInt32]], parameters: SequenceModel.Parameters = .standard, keepFolds: Bool = false,
                 combination: TraceCombination = .standard, keepBags: Bool = false) {
         self.combination = combination
         full = TraceMeasurer(train: train, parameters: parameters, owners: Array(train.indices),
-                             keepBags: keepBags || combination.combiner.isLocal)
+                             keepBags: keepBags || combination.combiner.judgesLocally(pool: train.count))
         var cal: [[Double]] = Array(repeating: [], count: TraceFeatures.names.count)
         var rows: [(Int, TraceFeatures)] = []
         var kept: [TraceMeasurer] = []
@@ -169,12 +169,12 @@ public final class TraceDetector {
     /// Without calibration (fewer than two training traces) the score is the combination's
     /// fallback (``TraceCombination/fallback(_:)``).
     ///
-    /// - Parameter nearest: for a local combiner (``TraceCombination/Combiner/isLocal``), the
+    /// - Parameter nearest: when the score judges locally (``judgesLocally``), the
     ///   training traces nearest to the trace, nearest first (``nearestTrainingTraces(count:)``);
     ///   without them it scores against every training trace, as ``TraceCombination/Combiner/fisher``.
     public func combine(_ f: TraceFeatures, nearest: [Int]? = nil) -> Double {
         guard combinesViews else { return combination.fallback(f) }
-        guard combination.combiner.isLocal, let nearest, !nearest.isEmpty else {
+        guard judgesLocally, let nearest, !nearest.isEmpty else {
             return combination.score(f, calibration: calibration)
         }
         let rows = nearest.prefix(localCount).map { calibrationRows[$0].values }
@@ -202,10 +202,14 @@ public final class TraceDetector {
     /// One search for the nearest traces, as many as the score (a local combiner) and the
     /// caller (`wanted`) need, or none.
     private func withNearest(_ wanted: Int, _ find: (Int) -> [Int], score: ([Int]?) -> Double) -> (score: Double, nearest: [Int]?) {
-        let count = max(wanted, combination.combiner.isLocal ? localCount : 0)
+        let count = max(wanted, judgesLocally ? localCount : 0)
         let found = count > 0 ? find(count) : nil
         return (score(found), wanted > 0 ? found.map { Array($0.prefix(wanted)) } : nil)
     }
+
+    /// Whether the score judges traces against their nearest training traces: a local
+    /// combiner, ``TraceCombination/Combiner/sized`` only in a large enough pool.
+    public var judgesLocally: Bool { combination.combiner.judgesLocally(pool: calibrationRows.count) }
 
     /// How many nearest training traces a local combiner judges against: the square root of
     /// the training traces, at least 8 and at most 64 (never more than there are), fixed
