@@ -45,6 +45,10 @@ struct vg_pending_net {
     __u32 kind;
     __s32 fd;
     struct vg_sockaddr addr;
+    /* Set by the connect gate (detect mode) when the connect reaches a socket the process
+     * itself bound (vg_bound_by): the verdict that needs no vg_own_ports entry. */
+    __u32 own;
+    __u32 _pad0;
 };
 
 struct {
@@ -95,6 +99,23 @@ struct {
     __type(value, struct vg_sock_owner);
 } vg_sock_owner SEC(".maps");
 
+/* Which process bound a socket, for every bind of a process Vigil tracks (vg_procs), any
+ * address and port, port 0 too: the connect and sendmsg gates ask it of the socket a loopback
+ * connect would reach, so a self-pipe is told from a destination by the socket itself. Freed
+ * with the socket, so nothing is ever evicted or stale (vg_own_ports can be). Kept apart
+ * from vg_sock_owner, which marks the listeners ingress segmentation judges. Written in the
+ * bind gate, so only in detect mode; learning relies on vg_own_ports. */
+struct vg_bound_by {
+    __u32 tgid;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct vg_bound_by);
+} vg_bound_by SEC(".maps");
+
 /* The TCP and UDP ports each process bound on loopback or the wildcard address (with port
  * 0 too: the one the kernel picked, read back at bind's exit). A connect to loopback at one of
  * them reaches the process's own socket, a self-pipe such as Foundation's CFSocket wake-up
@@ -103,8 +124,10 @@ struct {
  * response.bpf.c). The value holds the process's start time, so a reused pid is another
  * process, and the socket's address and inode number, so that only that very socket counts,
  * while it holds the port: entries are not removed when a socket closes (no hook here sees
- * a close), and a new socket may take the old one's memory. LRU: an evicted entry only
- * means such a connect is judged as any other. */
+ * a close), and a new socket may take the old one's memory. LRU: an evicted entry means
+ * only that, in learning, such a connect is learned as a destination; in detect mode the
+ * connect gate's verdict from vg_bound_by (vg_pending_net.own) flags it all the same, and no
+ * gate refuses a process's connect to its own socket for want of an entry here. */
 struct vg_own_port_key {
     __u32 tgid;
     __u16 port;

@@ -5,7 +5,7 @@
  *
  * - segmentation: the same hooks refuse a segmented member's connections to destinations
  *   its profile never learned (vg_egress).
- * - neither refuses a connection to the process's own socket on loopback (vg_own_ports).
+ * - neither refuses a connection to the process's own socket on loopback (vg_bound_by).
  * - deny network: cgroup connect4/connect6/sendmsg4/sendmsg6 hooks (attached to the
  *   cgroup v2 root) refuse new connections and datagrams of processes marked
  *   VG_RESP_DENY_NET; children inherit the mark at fork.
@@ -149,16 +149,15 @@ static __always_inline bool vg_egress_learned(__u32 slot, __u16 family, __u16 po
 }
 
 /* Whether a connection or datagram goes to loopback, to a socket the process itself bound
- * that still holds the port (vg_own_ports): a self-pipe, not the network. The kernel finds
- * the socket the traffic would reach, as for an arriving packet from the caller's own
- * address, and it must be the one bound. */
+ * (vg_bound_by): a self-pipe, not the network. The kernel finds the socket the traffic would
+ * reach, as for an arriving packet from the caller's own address, and asks that socket who
+ * bound it. */
 static __always_inline bool vg_reaches_own_socket(struct bpf_sock_addr *ctx, __u32 tgid, __u32 port_be, const __u32 *ip4, const __u32 *ip6)
 {
     if (ip4 ? !vg_loopback4(*ip4) : !vg_loopback6(ip6))
         return false;
     __u8 proto = (__u8)ctx->protocol;
-    struct vg_own_port *own = vg_own_port(tgid, bpf_ntohs((__u16)port_be), proto);
-    if (!own)
+    if (proto != VG_PROTO_TCP && proto != VG_PROTO_UDP)
         return false;
     struct bpf_sock *caller = ctx->sk;
     if (!caller)
@@ -185,18 +184,34 @@ static __always_inline bool vg_reaches_own_socket(struct bpf_sock_addr *ctx, __u
                                                    : bpf_sk_lookup_udp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
     if (!found)
         return false;
-    bool same = (__u64)found == own->sk;
+    struct vg_bound_by *b = bpf_sk_storage_get(&vg_bound_by, found, 0, 0);
+    bool own = b && b->tgid == tgid;
     bpf_sk_release(found);
-    /* The address alone could be a later socket's, made in the old one's memory. */
-    return same && vg_own_socket_live(own, bpf_ntohs((__u16)port_be));
+    return own;
 }
 
-/* 1: let the connection through; 0: refuse it (the caller sees EPERM). */
+/* 1: let the connection through; 0: refuse it (the caller sees EPERM). A connect to the
+ * process's own socket is let through whatever its standing, and the verdict is left for
+ * the connect's exit (vg_pending_net.own), which then reports no destination. */
 static __always_inline int vg_gate(struct bpf_sock_addr *ctx, __u16 family, __u32 port_be, const __u32 *ip4, const __u32 *ip6)
 {
-    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32;
     struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-    if (!p || !vg_may_act(p))
+    if (!p)
+        return 1;
+    struct vg_pending_net *pending = bpf_map_lookup_elem(&vg_pending_net, &id);
+    if (pending && pending->kind != VG_KIND_CONNECT)
+        pending = 0;
+    bool acts = vg_may_act(p);
+    if (!acts && !pending)
+        return 1;
+    if (vg_reaches_own_socket(ctx, tgid, port_be, ip4, ip6)) {
+        if (pending)
+            pending->own = 1;
+        return 1;
+    }
+    if (!acts)
         return 1;
     __u32 action = 0;
     if (p->flags & VG_RESP_DENY_NET) {
@@ -213,8 +228,6 @@ static __always_inline int vg_gate(struct bpf_sock_addr *ctx, __u16 family, __u3
     } else {
         return 1;
     }
-    if (vg_reaches_own_socket(ctx, tgid, port_be, ip4, ip6))
-        return 1;
     struct vg_sockaddr remote = vg_sockaddr_of(family, bpf_ntohs((__u16)port_be), ip4, ip6);
     vg_report_action_proto(action, -1 /* EPERM */, &remote, ctx->protocol, 0, 0);
     return 0;
@@ -250,7 +263,13 @@ static __always_inline int vg_bind_gate(struct bpf_sock_addr *ctx, __u16 family,
 {
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
     struct vg_proc *p = bpf_map_lookup_elem(&vg_procs, &tgid);
-    if (!p || !vg_may_act(p))
+    if (!p)
+        return 1;
+    /* Who binds it, whatever its standing: a connect to it later may be its own (vg_gate). */
+    struct vg_bound_by *b = bpf_sk_storage_get(&vg_bound_by, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    if (b)
+        b->tgid = tgid;
+    if (!vg_may_act(p))
         return 1;
     __u16 port = bpf_ntohs((__u16)ctx->user_port);
     if (port == 0)

@@ -5,7 +5,9 @@ import VigilAgent
 /// A tiny TCP service for the demo and the end-to-end tests: one line in, one line out.
 /// `GET NAME` reads a file under /etc and answers with its first line; `CONNECT PORT` calls
 /// a backend on 127.0.0.1:PORT; `CONNECT-UNIX PATH` a unix socket; `LISTEN PORT` opens a listener there for a moment;
-/// `SELF-UDP` and `SELF-TCP` build a self-pipe over loopback and pass one byte through it. With `--vulnerable`
+/// `SELF-UDP` and `SELF-TCP` build a self-pipe over loopback and pass one byte through it; `SELF-KEPT` reaches a
+/// TCP listener and a UDP socket it bound at its first use and keeps (answering with their ports; `SELF-KEPT NEW`
+/// binds them afresh first). With `--vulnerable`
 /// it also has the bug a demo needs: `RUN CMD` hands CMD to a shell, as a careless service
 /// with a command-injection flaw would.
 struct DemoService: ParsableCommand {
@@ -40,6 +42,7 @@ struct DemoService: ParsableCommand {
         guard bound else { throw ServiceError("cannot listen on 127.0.0.1:\(port): errno \(errno)") }
         Console.line(String(UInt16(bigEndian: addr.sin_port)))
 
+        let kept = KeptSelfPipe()
         var served = 0
         while connections == 0 || served < connections {
             let client = accept(server, nil, nil)
@@ -47,14 +50,14 @@ struct DemoService: ParsableCommand {
                 if errno == EINTR { continue }
                 throw ServiceError("accept: errno \(errno)")
             }
-            serve(client)
+            serve(client, kept: kept)
             close(client)
             served += 1
         }
         close(server)
     }
 
-    private func serve(_ fd: Int32) {
+    private func serve(_ fd: Int32, kept: KeptSelfPipe) {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = read(fd, &buffer, buffer.count)
         guard n > 0 else { return }
@@ -73,6 +76,9 @@ struct DemoService: ParsableCommand {
         } else if line == "SELF-UDP" || line == "SELF-TCP" {
             // A self-pipe over loopback, as runtimes build one (Foundation's CFSocket wake-up pair).
             reply = line == "SELF-UDP" ? Self.selfPipeUDP() : Self.selfPipeTCP()
+        } else if line == "SELF-KEPT" || line == "SELF-KEPT NEW" {
+            // A self-pipe bound long ago, as a service's wake-up pair is (NEW: bound afresh first).
+            reply = kept.use(renew: line.hasSuffix(" NEW"))
         } else if line.hasPrefix("CONNECT-UNIX /") {
             // A local IPC call: a connection to a unix-domain socket.
             reply = Self.connect(unixPath: String(line.dropFirst(13)))
@@ -208,6 +214,54 @@ extension DemoService {
         var byte: UInt8 = 1
         guard write(c, &byte, 1) == 1, read(s, &byte, 1) == 1 else { return "ERR write: \(String(cString: strerror(errno)))\n" }
         return "OK self\n"
+    }
+}
+
+/// A TCP listener and a UDP socket on 127.0.0.1 at ports the kernel picks, bound at the
+/// first `SELF-KEPT` (or afresh at `SELF-KEPT NEW`) and kept until then; each use reaches
+/// both from new sockets.
+final class KeptSelfPipe {
+    private var listener: Int32 = -1
+    private var listenerAddress = DemoService.loopbackAddress(port: 0)
+    private var udp: (fd: Int32, addr: sockaddr_in)?
+
+    /// One byte to each, the two bound afresh first if `renew`; the reply names their ports
+    /// ("OK self TCP UDP").
+    func use(renew: Bool) -> String {
+        if renew, listener >= 0, let u = udp {
+            close(listener)
+            close(u.fd)
+            listener = -1
+            udp = nil
+            listenerAddress = DemoService.loopbackAddress(port: 0)
+        }
+        if listener < 0 {
+            let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = l >= 0 && withUnsafeMutablePointer(to: &listenerAddress) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(l, $0, len) == 0 && Glibc.listen(l, 4) == 0 && getsockname(l, $0, &len) == 0 }
+            }
+            guard ok, let u = DemoService.loopbackUDP() else {
+                if l >= 0 { close(l) }
+                return "ERR listen: \(String(cString: strerror(errno)))\n"
+            }
+            listener = l
+            udp = u
+        }
+        guard let udp else { return "ERR no socket\n" }
+        let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(c) }
+        guard DemoService.connect(c, listenerAddress) else { return DemoService.failure }
+        let s = accept(listener, nil, nil)
+        guard s >= 0 else { return "ERR accept: \(String(cString: strerror(errno)))\n" }
+        defer { close(s) }
+        var byte: UInt8 = 1
+        guard write(c, &byte, 1) == 1, read(s, &byte, 1) == 1 else { return "ERR write: \(String(cString: strerror(errno)))\n" }
+        let d = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(d) }
+        guard DemoService.connect(d, udp.addr) else { return DemoService.failure }
+        guard send(d, &byte, 1, 0) == 1, recv(udp.fd, &byte, 1, 0) == 1 else { return "ERR send: \(String(cString: strerror(errno)))\n" }
+        return "OK self \(UInt16(bigEndian: listenerAddress.sin_port)) \(UInt16(bigEndian: udp.addr.sin_port))\n"
     }
 }
 

@@ -42,6 +42,16 @@ struct SegmentationTests {
         return s
     }
 
+    /// Deletes the kernel's record that `tgid` bound `port` (proto 6 TCP, 17 UDP) in
+    /// vg_own_ports (struct vg_own_port_key: tgid, port, proto, pad; little-endian), as LRU
+    /// eviction would; whether there was one.
+    func forgetOwnPort(tgid: Int32, port: UInt16, proto: UInt8) throws -> Bool {
+        let bytes = withUnsafeBytes(of: UInt32(bitPattern: tgid).littleEndian, Array.init)
+            + withUnsafeBytes(of: port.littleEndian, Array.init) + [proto, 0]
+        let key = bytes.map { String(format: "%02x", $0) }
+        return try PinnedKernelTests.runCapturing("/usr/sbin/bpftool", ["map", "delete", "name", "vg_own_ports", "key", "hex"] + key).status == 0
+    }
+
     @Test func aSegmentedServiceReachesItsBackendAndNothingElse() throws {
         try BPFTestGate.check()
         let backend = try LoopbackListener()
@@ -71,6 +81,8 @@ struct SegmentationTests {
                 // and over a listener on a port the kernel picks (TCP).
                 _ = try ask(port, "SELF-UDP")
                 _ = try ask(port, "SELF-TCP")
+                _ = try ask(port, "SELF-KEPT NEW")
+                _ = try ask(port, "SELF-KEPT")
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
@@ -89,7 +101,7 @@ struct SegmentationTests {
         try "enforce-learning: [\(id)]\n".write(toFile: base + "/policy.yaml", atomically: false, encoding: .utf8)
         let findings = base + "/findings.jsonl"
         var toBackend = "", toElsewhere = "", backendAccepted = 0, listenLearned = "", listenOther = "", toIPC = "", toDocker = ""
-        var selfUDP = "", selfTCP = ""
+        var selfUDP = "", selfTCP = "", keptBefore = "", keptAfter = "", forgotten: [Bool] = []
         let r = try runVigil(["enforce", "--segment", "--models", models, "--workload", "exe:" + binary, "--policy", base + "/policy.yaml",
                               "--control-socket", "none", "--duration", "5", "--output", "file:" + findings]) {
             let before = backend.accepted
@@ -101,6 +113,14 @@ struct SegmentationTests {
             toDocker = try ask(port, "CONNECT-UNIX \(docker)")
             selfUDP = try ask(port, "SELF-UDP")
             selfTCP = try ask(port, "SELF-TCP")
+            // A self-pipe bound a while ago whose vg_own_ports entries are gone, as LRU eviction
+            // takes them on a host that binds many ports: still its own socket.
+            keptBefore = try ask(port, "SELF-KEPT NEW")
+            let ports = keptBefore.split(separator: " ").dropFirst(2).compactMap { UInt16($0) }
+            if ports.count == 2 {
+                forgotten = try [(ports[0], 6), (ports[1], 17)].map { try forgetOwnPort(tgid: svc.processIdentifier, port: $0, proto: $1) }
+            }
+            keptAfter = try ask(port, "SELF-KEPT")
             Thread.sleep(forTimeInterval: 0.3)
             backendAccepted = backend.accepted - before
         }
@@ -115,6 +135,9 @@ struct SegmentationTests {
         #expect(toDocker == "ERR connect: Operation not permitted", "an unlearned unix socket is refused in the kernel")
         #expect(selfUDP == "OK self", "a self-pipe at ports never learned still works (the process's own sockets)")
         #expect(selfTCP == "OK self", "and so does a connection to its own listener")
+        #expect(keptBefore.hasPrefix("OK self ") && forgotten == [true, true],
+                "the kept self-pipe's two vg_own_ports entries existed and were deleted: \(keptBefore) \(forgotten)")
+        #expect(keptAfter == keptBefore, "without them its own sockets are still its own: \(keptAfter)")
         let lines = jsonLines((try? String(contentsOfFile: findings, encoding: .utf8)) ?? "").filter { $0["class_uid"] as? Int == 2004 }
         let refused = lines.first { String(describing: $0).contains("port \(elsewhere.port) (refused: segmentation)") }
         #expect(refused != nil, "a finding names the refused destination: \(lines.map { dig($0, "finding_info.title") ?? "" })")
@@ -125,7 +148,7 @@ struct SegmentationTests {
         #expect(refusals.allSatisfy { r in expectedRefusals.contains { r.contains($0) } },
                 "no refusal but the three (none for the self-pipes): \(lines.map { dig($0, "finding_info.title") ?? "" })")
         #expect(!lines.contains { String(describing: $0).contains("udp 127.0.0.1 port") }, "the self-pipes are no new destination")
-        #expect(svc.isRunning, "refusing a connection is all it takes")
+        #expect(svc.isRunning, "refusing a connection is all it takes: \(lines.map { dig($0, "finding_info.title") ?? "" })")
     }
 
     /// Whether a TCP connection from `source` (a loopback address) to 127.0.0.1:`port` is
