@@ -126,10 +126,10 @@ import VigilTestSupport
         var p = Self.golden()
         try store.save(&p)
         let path = store.path(for: p.id)
-        let reader = Task.detached { () -> Int in
-            var bad = 0
+        let reader = Task.detached { () -> [String] in
+            var bad: [String] = []
             for _ in 0..<300 {
-                if (try? ProfileStore.load(file: path)) == nil { bad += 1 }
+                do { _ = try ProfileStore.load(file: path) } catch { bad.append("\(error)") }
             }
             return bad
         }
@@ -139,7 +139,9 @@ import VigilTestSupport
             else { p.syscalls = [0: Sighting(host: "h", at: S.at(Double(i)))] }
             try store.save(&p)
         }
-        #expect(await reader.value == 0)
+        // Each failure keeps its reason: a torn file would read as truncated.
+        let failures = await reader.value
+        #expect(failures.isEmpty, "\(failures.count) of 300 loads failed; first: \(failures.first ?? "none")")
     }
 
     @Test func badFilesAreRefusedWithFileFieldAndReasonAndOthersStillLoad() throws {

@@ -34,8 +34,9 @@ public final class LoopbackListener: @unchecked Sendable {
         }
         guard ok else { throw POSIXError(.EADDRNOTAVAIL) }
         port = UInt16(bigEndian: addr.sin_port)
-        let counter = self.counter
+        let counter = self.counter, exited = self.exited
         Thread.detachNewThread {
+            defer { exited.signal() }
             while true {
                 let c = accept(sock, nil, nil)
                 if c < 0 { return }
@@ -45,7 +46,12 @@ public final class LoopbackListener: @unchecked Sendable {
         }
     }
 
-    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    /// Signalled when the accept thread is done with `fd`.
+    private let exited = DispatchSemaphore(value: 0)
+
+    // Shut down to wake the accept thread, and close only once it is done: closed while it
+    // still accepted, the number could be another test's socket by its next accept.
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); exited.wait(); close(fd) }
 }
 
 /// A raw TCP client on loopback (e.g. for the metrics endpoint): sends exactly the given bytes.
@@ -53,12 +59,16 @@ public final class RawClient {
     public let fd: Int32
 
     public init(port: UInt16) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // The socket is `fd` only once connected: were it stored first, a failed connect
+        // would close it here and `deinit` would close the same number again, perhaps by
+        // then another test's file (tests share the process).
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = loopbackAddress(port: port)
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { close(s); throw POSIXError(.ECONNREFUSED) }
+        fd = s
     }
 
     deinit { close(fd) }

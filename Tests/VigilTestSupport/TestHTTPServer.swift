@@ -47,7 +47,8 @@ public final class TestHTTPServer: @unchecked Sendable {
     private var listenFD: Int32 = -1
     private var connections: Set<Int32> = []
     public private(set) var port: UInt16 = 0
-    private var generation = 0
+    /// Signalled when the current listener's accept thread is done with it.
+    private var acceptDone: DispatchSemaphore?
     /// The status to answer with (e.g. 503 to simulate an overloaded receiver).
     public var status: Int {
         get { lock.withLock { _status } }
@@ -84,23 +85,32 @@ public final class TestHTTPServer: @unchecked Sendable {
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         port = UInt16(bigEndian: addr.sin_port)
+        let done = DispatchSemaphore(value: 0)
         lock.withLock {
             listenFD = fd
-            generation += 1
+            acceptDone = done
         }
-        let t = Thread { [self] in acceptLoop(fd) }
+        let t = Thread { [self] in acceptLoop(fd); done.signal() }
         t.start()
     }
 
+    /// Closes the listener and ends every connection. A number is shut down or closed only
+    /// while it is still this server's: tests share the process, so a stale one could be
+    /// another test's socket or file by then.
     public func stop() {
         lock.lock()
-        let fds = connections
         let l = listenFD
-        connections = []
+        let done = acceptDone
         listenFD = -1
+        acceptDone = nil
+        // Under the lock: a connection's thread closes it under the same lock (`serve`).
+        for c in connections { shutdown(c, Int32(SHUT_RDWR)) }
+        connections = []
         lock.unlock()
-        if l >= 0 { shutdown(l, Int32(SHUT_RDWR)); close(l) }
-        for c in fds { shutdown(c, Int32(SHUT_RDWR)) }
+        guard l >= 0 else { return }
+        shutdown(l, Int32(SHUT_RDWR))  // wakes the accept thread; closed once it is done
+        done?.wait()
+        close(l)
     }
 
     private func acceptLoop(_ l: Int32) {
@@ -120,8 +130,10 @@ public final class TestHTTPServer: @unchecked Sendable {
 
     private func serve(_ c: Int32) {
         defer {
-            lock.withLock { _ = connections.remove(c) }
-            close(c)
+            lock.withLock {
+                _ = connections.remove(c)
+                close(c)
+            }
         }
         var buf: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
