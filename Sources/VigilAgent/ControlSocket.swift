@@ -15,6 +15,8 @@ public final class ControlServer: @unchecked Sendable {
     private var queue: [Pending] = []
     private var stopped = false
     private var thread: Thread?
+    /// Signalled when the accept thread is done with `fd`.
+    private let acceptDone = DispatchSemaphore(value: 0)
 
     private final class Pending: @unchecked Sendable {
         let line: String
@@ -42,7 +44,9 @@ public final class ControlServer: @unchecked Sendable {
             }
             unlink(path)
         }
-        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // Non-blocking, so the accept thread never waits in accept(): it waits in poll, and
+        // sees `stop()` within one poll timeout.
+        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard s >= 0 else { throw ControlError("cannot make the control socket: \(String(cString: strerror(errno)))") }
         var addr = ControlClient.address(path)
         let old = umask(0o177)
@@ -56,7 +60,10 @@ public final class ControlServer: @unchecked Sendable {
             throw ControlError("cannot listen on \(path): \(e)")
         }
         fd = s
-        let t = Thread { [weak self] in self?.acceptLoop() }
+        let t = Thread { [weak self, acceptDone] in
+            self?.acceptLoop()
+            acceptDone.signal()
+        }
         t.name = "vigil-control"
         thread = t
         t.start()
@@ -74,7 +81,9 @@ public final class ControlServer: @unchecked Sendable {
         }
     }
 
-    /// Stops taking requests and removes the socket file.
+    /// Stops taking requests and removes the socket file. Returns once the accept thread is
+    /// done with the socket (at most a request's read timeout), so that the number is not
+    /// closed while that thread may still use it: by then it could be another file's.
     public func stop() {
         lock.lock()
         let was = stopped
@@ -88,8 +97,12 @@ public final class ControlServer: @unchecked Sendable {
             p.done.signal()
         }
         shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
         unlink(path)
+        // A connection being read has 2 s (SO_RCVTIMEO) and one waiting for the agent's answer
+        // is answered above, so the thread ends well within 5 s. If it somehow does not, the
+        // socket is left open rather than closed under it.
+        if Thread.current !== thread, acceptDone.wait(timeout: .now() + 5) == .timedOut { return }
+        close(fd)
     }
 
     deinit { stop() }
