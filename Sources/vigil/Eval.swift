@@ -84,7 +84,9 @@ struct Eval: ParsableCommand {
         auc_ceiling: the highest per-trace auc any score could reach here, given that \
         identical traces must score alike and every copy of a training trace alike \
         (attack_known and validation_known count those copies); the gap between auc and \
-        auc_ceiling is what a better model could still win on this corpus.
+        auc_ceiling is what a better model could still win on this corpus. \
+        pool_bimodality (with a 'mixed:' scoring): the bimodality coefficient of the \
+        distances between training traces, above 5/9 when the pool mixes kinds of work.
         """
     )
 
@@ -102,7 +104,7 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("Score with classic STIDE (unseen n-gram count in the worst window) for comparison.", visibility: .hidden))
     var stide = false
 
-    @Option(help: ArgumentHelp("The views the trace score combines: names from feature_auc joined with '+' (mean_bits+rare_ngrams), prefixed by 'rank:' to join them by mean rank instead of Fisher's method, 'local:' to judge each trace against its nearest training traces only (by the neighbour view), 'both:' to count only what is surprising against both, 'sized:' for 'both:' in a pool of 50 training traces or more and Fisher's method below; or novel_ngrams_and_neighbour, novel_then_rare_ngrams.", valueName: "name"))
+    @Option(help: ArgumentHelp("The views the trace score combines: names from feature_auc joined with '+' (mean_bits+rare_ngrams), prefixed by 'rank:' to join them by mean rank instead of Fisher's method, 'local:' to judge each trace against its nearest training traces only (by the neighbour view), 'both:' to count only what is surprising against both, 'sized:' for 'both:' in a pool of 50 training traces or more and Fisher's method below, 'mixed:' for 'both:' only in such a pool whose traces' distances are bimodal (pool_bimodality above 5/9); or novel_ngrams_and_neighbour, novel_then_rare_ngrams.", valueName: "name"))
     var scoring: String = TraceCombination.standard.name
 
     @Option(name: .customLong("dump-features"), help: ArgumentHelp("Write every scored trace's features as JSON lines to this file (for analysis).", visibility: .hidden))
@@ -121,7 +123,7 @@ struct Eval: ParsableCommand {
             if context { throw ValidationError("--roc draws one score's curve; it does not combine with --context") }
         }
         guard TraceCombination(name: scoring) != nil else {
-            throw ValidationError("--scoring: unknown '\(scoring)'; use feature names (\(TraceFeatures.names.joined(separator: ", "))) joined with '+', optionally after 'fisher:', 'rank:', 'local:', 'both:' or 'sized:', or novel_ngrams_and_neighbour, novel_then_rare_ngrams")
+            throw ValidationError("--scoring: unknown '\(scoring)'; use feature names (\(TraceFeatures.names.joined(separator: ", "))) joined with '+', optionally after 'fisher:', 'rank:', 'local:', 'both:', 'sized:' or 'mixed:', or novel_ngrams_and_neighbour, novel_then_rare_ngrams")
         }
     }
 
@@ -228,6 +230,9 @@ struct Eval: ParsableCommand {
         row("far_at_dr90", r.farAtDr90, r.farAtDr90Case)
         if let ceiling = r.aucCeiling {
             print("auc ceiling    \(f(ceiling))      (the best any score can reach here: identical traces score alike; \(r.attackKnown ?? 0) attack and \(r.validationKnown ?? 0) validation traces copy a training trace)")
+        }
+        if let b = r.poolBimodality {
+            print("pool bimodality \(f(b))     (the training traces' distances; above \(f(TraceCombination.mixedBimodality)) the pool mixes kinds of work and 'mixed:' judges each trace against its nearest training traces too)")
         }
         if !r.featureAUC.isEmpty {
             let parts = TraceFeatures.names.map { "\($0) \(f(r.featureAUC[$0] ?? nil))" }

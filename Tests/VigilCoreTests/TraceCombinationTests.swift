@@ -219,3 +219,48 @@ private func service(_ seed: Int, requests: Int) -> [UInt32] {
         #expect(zip(sized.scores, fisher).allSatisfy { $0 <= $1 }, "never above Fisher's method: \(sized.scores) \(fisher)")
     }
 }
+
+/// Sarle's coefficient on distributions whose value is known: two equal spikes 1, a uniform
+/// distribution 5/9, a normal one 1/3; nil without spread.
+@Test func theBimodalityCoefficientHasItsKnownValues() throws {
+    let spikes = try #require(TraceCombination.bimodality((0..<1000).map { $0 % 2 == 0 ? 0.1 : 0.9 }))
+    #expect(abs(spikes - 1) < 1e-9)
+    let uniform = try #require(TraceCombination.bimodality((0..<10_000).map { Double($0) / 10_000 }))
+    #expect(abs(uniform - 5.0 / 9.0) < 1e-3)
+    // A sum of twelve uniforms is close to normal.
+    var rng = SplitMix64(seed: 7)
+    let normal = try #require(TraceCombination.bimodality((0..<20_000).map { _ in
+        (0..<12).reduce(0.0) { s, _ in s + Double(rng.next() % 1_000_000) / 1_000_000 }
+    }))
+    #expect(abs(normal - 1.0 / 3.0) < 0.02, "\(normal)")
+    #expect(TraceCombination.bimodality([0.4, 0.4, 0.4, 0.4, 0.4]) == nil)
+    #expect(TraceCombination.bimodality([0.1, 0.9, 0.5]) == nil)
+}
+
+/// `mixed:` is `both:` only in a pool of at least 50 training traces whose distances are
+/// bimodal (two programs), Fisher's method in a pool of one program or a small one.
+@Test func theMixedCombinerJudgesLocallyOnlyInAPoolThatMixesPrograms() throws {
+    #expect(TraceCombination(name: "mixed:novel_ngrams+neighbour")?.name == "mixed:novel_ngrams+neighbour")
+    // Another program: the same kind of loop over calls the service never makes.
+    // Requests drawn at random from one mix, as many each run: distances of one kind only.
+    func other(_ seed: Int) -> [UInt32] { service(seed, requests: 40).map { $0 + 300 } }
+    let oneProgram = (0..<60).map { service($0, requests: 40) }
+    let twoPrograms = (0..<60).map { $0 % 3 == 0 ? other($0) : service($0, requests: 40) }
+    let probes = [service(900, requests: 12), other(901), Array(service(902, requests: 10).dropLast(2)) + [4, 197, 54, 5, 6, 1]]
+    func scores(_ name: String, _ train: [[UInt32]]) throws -> (scores: [Double], detector: TraceDetector) {
+        let d = TraceDetector(train: train, combination: try #require(TraceCombination(name: name)))
+        return (probes.map { d.combineLastMeasured(d.measure($0).features).score }, d)
+    }
+    for (train, mixes) in [(oneProgram, false), (twoPrograms, true), (Array(twoPrograms.prefix(49)), false)] {
+        let mixed = try scores("mixed:novel_ngrams+neighbour", train)
+        let like = try scores(mixes ? "both:novel_ngrams+neighbour" : "novel_ngrams+neighbour", train)
+        #expect(mixed.detector.judgesLocally == mixes, "pool of \(train.count), bimodality \(String(describing: mixed.detector.poolBimodality))")
+        #expect(mixed.scores == like.scores)
+        if train.count >= 50 {
+            let b = try #require(mixed.detector.poolBimodality)
+            #expect((b > TraceCombination.mixedBimodality) == mixes, "bimodality \(b)")
+        } else {
+            #expect(mixed.detector.poolBimodality == nil, "not measured in a pool too small to calibrate locally")
+        }
+    }
+}

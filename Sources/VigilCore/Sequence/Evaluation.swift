@@ -97,6 +97,9 @@ public struct EvaluationReport: Sendable, Codable {
     public var syscallsPerCPUSecond: Double = 0
     /// Bytes of the scoring tables: the sequence model plus the neighbour index.
     public var modelBytes: Int
+    /// The bimodality coefficient of the distances between the training traces, when the
+    /// score asks for it (``TraceDetector/poolBimodality``; `mixed:` scorings); else nil.
+    public var poolBimodality: Double?
 
     public struct CaseResult: Sendable, Codable {
         public var name: String
@@ -133,6 +136,7 @@ public struct EvaluationReport: Sendable, Codable {
         case syscallsPerSecond = "syscalls_per_second"
         case syscallsPerCPUSecond = "syscalls_per_cpu_second"
         case modelBytes = "model_bytes"
+        case poolBimodality = "pool_bimodality"
     }
 
     // Optionals are written as JSON null rather than left out, so consumers see every key.
@@ -168,6 +172,7 @@ public struct EvaluationReport: Sendable, Codable {
         try c.encode(syscallsPerSecond, forKey: .syscallsPerSecond)
         try c.encode(syscallsPerCPUSecond, forKey: .syscallsPerCPUSecond)
         try c.encode(modelBytes, forKey: .modelBytes)
+        try c.encode(poolBimodality, forKey: .poolBimodality)
     }
 }
 
@@ -401,6 +406,7 @@ public enum Evaluation {
             syscallsPerSecond: seconds > 0 ? Double(scoredCalls) / seconds : 0,
             modelBytes: detector?.memoryBytes ?? model.memoryBytes)
         report.syscallsPerCPUSecond = scoringCPU > 0 ? Double(scoredCalls) / scoringCPU : 0
+        report.poolBimodality = detector?.poolBimodality
         report.aucByLength = lengthTerciles(negatives: zip(negatives, negativeCalls).map { ($0, $1) },
                                             positives: zip(processScores, processCalls).map { ($0, $1) })
         return report

@@ -234,6 +234,28 @@ struct NeighbourIndex: Sendable {
         return d
     }
 
+    /// The cosine distances from each of at most `sources` distinct training bags (evenly
+    /// spaced in the order they were first given) to every other distinct training bag:
+    /// how the pool's traces lie from one another. Empty with fewer than two distinct bags.
+    func pairwiseDistances(sources: Int = 200) -> [Double] {
+        guard references >= 2, sources > 0 else { return [] }
+        let picked = Swift.min(sources, references)
+        var acc = [Float](repeating: 0, count: references)
+        var out: [Double] = []
+        out.reserveCapacity(picked * (references - 1))
+        for k in 0..<picked {
+            let r = k * references / picked
+            for i in acc.indices { acc[i] = 0 }
+            // The weights are normalised, so the dot product is the cosine similarity.
+            for j in refStart[r]..<refStart[r + 1] {
+                let c = Int(refColumn[j]), w = refWeight[j]
+                for p in postingStart[c]..<postingStart[c + 1] { acc[Int(postingTrace[p])] += w * postingWeight[p] }
+            }
+            for other in 0..<references where other != r { out.append(Double(Swift.max(0, 1 - acc[other]))) }
+        }
+        return out
+    }
+
     /// Bytes held by the index.
     var memoryBytes: Int {
         columnKeys.count * 12 + idf.count * 4 + postingStart.count * 8 + postingTrace.count * 8 + soleOwner.count * 4

@@ -35,17 +35,48 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
         /// ``TraceCombination/sizedMinimumTraces`` traces), ``fisher`` below (issue 14, fifth
         /// round; docs/eval.md).
         case sized
+        /// ``both`` where the pool is large enough (as ``sized``) and mixes kinds of trace: the
+        /// distances between its training traces are bimodal (``TraceCombination/mixedBimodality``);
+        /// ``fisher`` otherwise (issue 14, sixth round; docs/eval.md).
+        case mixed
 
-        /// Whether it may need the trace's nearest training traces (``sized`` only in a pool
-        /// of ``TraceCombination/sizedMinimumTraces`` or more: ``judgesLocally(pool:)``).
+        /// Whether it may need the trace's nearest training traces (``sized`` and ``mixed``
+        /// only in a pool of ``TraceCombination/sizedMinimumTraces`` or more: ``judgesLocally(pool:)``).
         public var isLocal: Bool { self != .fisher && self != .rank }
 
-        /// Whether it judges traces against their nearest training traces in a pool of
-        /// `pool` calibrated training traces.
+        /// Whether it may judge traces against their nearest training traces in a pool of
+        /// `pool` calibrated training traces (``mixed`` also asks whether the pool mixes:
+        /// ``TraceDetector/judgesLocally``).
         public func judgesLocally(pool: Int) -> Bool {
-            self == .sized ? pool >= TraceCombination.sizedMinimumTraces : isLocal
+            self == .sized || self == .mixed ? pool >= TraceCombination.sizedMinimumTraces : isLocal
         }
     }
+
+    /// Sarle's bimodality coefficient of `values`, `(g² + 1) / κ` (`g` the skewness, `κ` the
+    /// kurtosis `m4 / m2²`, moments about the mean; the large-sample form): 1 for two equal
+    /// spikes, 5/9 for a uniform distribution, 1/3 for a normal one; above 5/9 for two
+    /// separated modes, or for a heavy one-sided tail. nil for fewer than four values or no spread.
+    public static func bimodality(_ values: [Double]) -> Double? {
+        guard values.count >= 4 else { return nil }
+        let n = Double(values.count)
+        let mean = values.reduce(0, +) / n
+        var m2 = 0.0, m3 = 0.0, m4 = 0.0
+        for v in values {
+            let d = v - mean, d2 = d * d
+            m2 += d2; m3 += d2 * d; m4 += d2 * d2
+        }
+        m2 /= n; m3 /= n; m4 /= n
+        guard m2 > 1e-12 else { return nil }
+        let skew = m3 / (m2 * m2.squareRoot()), kurtosis = m4 / (m2 * m2)
+        return (skew * skew + 1) / kurtosis
+    }
+
+    /// The bimodality coefficient of the distances between a pool's training traces above
+    /// which ``Combiner/mixed`` calibrates locally: a uniform distribution's, 5/9 (the usual
+    /// cut-off, not tuned here). Above it the distances split into near ones (the same kind
+    /// of work) and far ones (another kind), as in a pool that mixes programs. Fixed before
+    /// any figure of the round that tested it (docs/eval.md, sixth round).
+    public static let mixedBimodality = 5.0 / 9.0
 
     /// The smallest training pool in which ``Combiner/sized`` calibrates locally: from 50
     /// traces the square-root rule of ``TraceDetector/localCount`` reaches its floor of 8 by
@@ -147,7 +178,7 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
     /// - Parameter local: for ``Combiner/local`` and ``Combiner/both``, per feature column the
     ///   values of the nearest training traces (ascending) and how many were asked for (the
     ///   tie-breaker's `n` for ``Combiner/local``); without it they score as ``Combiner/fisher``
-    ///   (``Combiner/sized`` scores as ``Combiner/both`` with it).
+    ///   (``Combiner/sized`` and ``Combiner/mixed`` score as ``Combiner/both`` with it).
     public func score(_ f: TraceFeatures, calibration: [[Double]], local: (values: [[Double]], count: Int)? = nil) -> Double {
         if twoTierOnly { return TraceDetector.twoTier(f) }
         let values = f.values
@@ -158,16 +189,16 @@ public struct TraceCombination: Sendable, Hashable, CustomStringConvertible {
             switch (combiner, local) {
             case (.rank, _): s += TraceDetector.tailProbability(x, normal: normal)
             case (.local, let l?): s -= log(TraceDetector.tailProbability(x, normal: l.values[c]))
-            case (.both, let l?), (.sized, let l?):
+            case (.both, let l?), (.sized, let l?), (.mixed, let l?):
                 s -= log(max(TraceDetector.tailProbability(x, normal: normal), TraceDetector.tailProbability(x, normal: l.values[c])))
-            case (.fisher, _), (.local, nil), (.both, nil), (.sized, nil): s += TraceDetector.surprise(x, normal: normal)
+            case (.fisher, _), (.local, nil), (.both, nil), (.sized, nil), (.mixed, nil): s += TraceDetector.surprise(x, normal: normal)
             }
             if x > 0 { tie += x / (x + max(normal.last ?? 0, 1e-12)) }
         }
         if combiner == .local, let local { n = local.count }
         let tieBreak = TraceDetector.tieBreakWeight / Double(n + 1) * tie
         switch combiner {
-        case .fisher, .local, .both, .sized: return s + tieBreak
+        case .fisher, .local, .both, .sized, .mixed: return s + tieBreak
         case .rank:
             let k = Double(views.count)
             return 1 - s / k + tieBreak / k

@@ -91,6 +91,10 @@ public final class TraceDetector {
     public let calibration: [[Double]]
     /// The cross-validated features of each training trace, in training order.
     public let calibrationRows: [TraceFeatures]
+    /// For ``TraceCombination/Combiner/mixed`` in a large enough pool: the bimodality
+    /// coefficient of the distances between its training traces
+    /// (``TraceCombination/bimodality(_:)``); nil otherwise.
+    public let poolBimodality: Double?
 
     /// Folds used to calibrate (fewer when there are fewer training traces).
     public static let folds = 5
@@ -127,6 +131,8 @@ public final class TraceDetector {
         folds = kept
         calibration = cal.map { $0.sorted() }
         calibrationRows = rows.sorted { $0.0 < $1.0 }.map(\.1)
+        poolBimodality = combination.combiner == .mixed && combination.combiner.judgesLocally(pool: rows.count)
+            ? TraceCombination.bimodality(full.index.pairwiseDistances()) : nil
     }
 
     /// Fold `fold` of `k` over `train`: the traces it learns from, and the indices of those it
@@ -208,8 +214,13 @@ public final class TraceDetector {
     }
 
     /// Whether the score judges traces against their nearest training traces: a local
-    /// combiner, ``TraceCombination/Combiner/sized`` only in a large enough pool.
-    public var judgesLocally: Bool { combination.combiner.judgesLocally(pool: calibrationRows.count) }
+    /// combiner, ``TraceCombination/Combiner/sized`` only in a large enough pool,
+    /// ``TraceCombination/Combiner/mixed`` only in a large enough pool that mixes
+    /// (``poolBimodality`` above ``TraceCombination/mixedBimodality``).
+    public var judgesLocally: Bool {
+        guard combination.combiner.judgesLocally(pool: calibrationRows.count) else { return false }
+        return combination.combiner != .mixed || (poolBimodality ?? 0) > TraceCombination.mixedBimodality
+    }
 
     /// How many nearest training traces a local combiner judges against: the square root of
     /// the training traces, at least 8 and at most 64 (never more than there are), fixed
