@@ -26,6 +26,9 @@
 # Deterministic: directory listings are sorted and an existing pool directory is replaced.
 #
 #   python3 scripts/pooled_corpora.py OUT UNM_ROOT [LINUX_RECORDING]
+#   python3 scripts/pooled_corpora.py --pool OUT/NAME CORPUS...   any corpora without a
+#       corpus.json (UNM programs, scripts/synth_corpus.py seeds), pooled the same way, each
+#       member's files prefixed by its directory's name (issue 14, sixth round)
 import os, shutil, sys
 
 POOLS = {
@@ -61,17 +64,18 @@ def flat(rel):
     return rel.replace(os.sep, "_")
 
 
-def write_pool(out, name, members, unm):
-    d = os.path.join(out, name)
+def write_pool(d, members):
+    """Pools `members`, (prefix, corpus root) pairs, into the corpus directory d."""
     if os.path.lexists(d):
         shutil.rmtree(d) if os.path.isdir(d) and not os.path.islink(d) else os.remove(d)
     counts = {"train": 0, "validation": 0, "attack": 0, "cases": 0}
-    for prog in members:
-        root = os.path.join(unm, prog)
+    if len({prog for prog, _ in members}) != len(members):
+        fail(f"two members of {d} have the same name: {', '.join(prog for prog, _ in members)}")
+    for prog, root in members:
         if not os.path.isdir(os.path.join(root, "train")):
-            fail(f"{root}/train: no such directory (expected UNM_ROOT/{prog}/train)")
+            fail(f"{root}/train: no such directory (a member corpus needs train/, and may have validation/ and attack/)")
         if os.path.exists(os.path.join(root, "corpus.json")):
-            fail(f"{root}/corpus.json: UNM programs are expected to have none (opaque numbers); "
+            fail(f"{root}/corpus.json: members are expected to have none (opaque numbers, as UNM programs and synthetic seeds); "
                  "pooling corpora of different numberings is not supported")
         for part in ("train", "validation"):
             src = os.path.join(root, part)
@@ -90,20 +94,28 @@ def write_pool(out, name, members, unm):
                 link(os.path.join(cdir, rel), os.path.join(d, "attack", f"{prog}--{case}", flat(rel)))
                 counts["attack"] += 1
     os.makedirs(os.path.join(d, "validation"), exist_ok=True)
-    print(f"{name}: {'+'.join(members)}: {counts['train']} train, {counts['validation']} validation, "
-          f"{counts['attack']} attack traces in {counts['cases']} cases")
+    print(f"{os.path.basename(d)}: {'+'.join(prog for prog, _ in members)}: {counts['train']} train, "
+          f"{counts['validation']} validation, {counts['attack']} attack traces in {counts['cases']} cases")
 
 
 def main(argv):
+    if argv[:1] == ["--pool"]:
+        if len(argv) < 4:
+            print("usage: pooled_corpora.py --pool OUT/NAME CORPUS CORPUS...", file=sys.stderr)
+            sys.exit(2)
+        roots = [os.path.normpath(r) for r in argv[2:]]
+        os.makedirs(os.path.dirname(os.path.abspath(argv[1])), exist_ok=True)
+        write_pool(argv[1], [(os.path.basename(r), r) for r in roots])
+        return
     if len(argv) not in (2, 3):
-        print("usage: pooled_corpora.py OUT UNM_ROOT [LINUX_RECORDING]", file=sys.stderr)
+        print("usage: pooled_corpora.py OUT UNM_ROOT [LINUX_RECORDING] | --pool OUT/NAME CORPUS...", file=sys.stderr)
         sys.exit(2)
     out, unm = argv[0], argv[1]
     if not os.path.isdir(unm):
         fail(f"{unm}: no such directory (UNM_ROOT: one directory per program)")
     os.makedirs(out, exist_ok=True)
     for name, members in POOLS.items():
-        write_pool(out, name, members, unm)
+        write_pool(os.path.join(out, name), [(prog, os.path.join(unm, prog)) for prog in members])
     if len(argv) == 3:
         linux = os.path.abspath(argv[2])
         for part in ("train", "validation", "attack"):
