@@ -48,7 +48,9 @@ struct vg_pending_net {
     /* Set by the connect gate (detect mode) when the connect reaches a socket the process
      * itself bound (vg_bound_by): the verdict that needs no vg_own_ports entry. */
     __u32 own;
-    __u32 _pad0;
+    /* Set by the connect gate (detect mode) when the process's judged profile learned the
+     * destination: the exit counts the connect as known without looking again. */
+    __u32 known;
 };
 
 struct {

@@ -112,6 +112,7 @@ static __always_inline int vg_net_enter(__u32 kind, __s32 fd, const void *uaddr,
     p->kind = kind;
     p->fd = fd;
     p->own = 0;
+    p->known = 0;
     __builtin_memset(&p->addr, 0, sizeof p->addr);
     if (has_addr)
         vg_read_user_sockaddr(&p->addr, uaddr, len);
@@ -290,9 +291,10 @@ static __always_inline int vg_net_exit(__u64 id, long ret)
     /* A connect to the process's own socket is no destination: in detect mode it tells the
      * judge nothing and stays here, counted as known; otherwise it goes up flagged. The
      * connect gate's verdict (detect mode) first, vg_own_ports where it gave none. */
-    bool own = kind == VG_KIND_CONNECT && (p->own || vg_connects_own_socket(id, sock, &p->addr));
+    bool own = kind == VG_KIND_CONNECT && !p->known && (p->own || vg_connects_own_socket(id, sock, &p->addr));
     bool picked = kind == VG_KIND_LISTEN && ret == 0 && sock && vg_port_picked(sock);
-    if ((own && vg_filter_known && vg_mode == VG_MODE_DETECT) || (!own && vg_net_known(kind, sock, p, picked))) {
+    if ((kind == VG_KIND_CONNECT && p->known && vg_filter_known) || (own && vg_filter_known && vg_mode == VG_MODE_DETECT)
+        || (!own && vg_net_known(kind, sock, p, picked))) {
         vg_count(VG_CTR_KNOWN_BASE + kind);
         bpf_map_delete_elem(&vg_pending_net, &id);
         return 0;

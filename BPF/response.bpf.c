@@ -128,7 +128,9 @@ static __always_inline struct vg_sockaddr vg_sockaddr_of(__u16 family, __u16 por
 }
 
 /* Whether a segmented process's profile (or every profile, slot 0) learned this destination. */
-static __always_inline bool vg_egress_learned(__u32 slot, __u16 family, __u16 port, __u32 proto, const __u32 *ip4, const __u32 *ip6)
+/* Whether `slot`'s profile learned the destination, or (`policy_too`) `segment-allow` names it
+ * (slot 0). */
+static __always_inline bool vg_egress_known(__u32 slot, bool policy_too, __u16 family, __u16 port, __u32 proto, const __u32 *ip4, const __u32 *ip6)
 {
     struct vg_egress_key k = {};
     k.slot = slot;
@@ -144,8 +146,15 @@ static __always_inline bool vg_egress_learned(__u32 slot, __u16 family, __u16 po
     }
     if (bpf_map_lookup_elem(&vg_egress, &k))
         return true;
+    if (!policy_too)
+        return false;
     k.slot = 0;
     return bpf_map_lookup_elem(&vg_egress, &k) != 0;
+}
+
+static __always_inline bool vg_egress_learned(__u32 slot, __u16 family, __u16 port, __u32 proto, const __u32 *ip4, const __u32 *ip6)
+{
+    return vg_egress_known(slot, true, family, port, proto, ip4, ip6);
 }
 
 /* Whether a connection or datagram goes to loopback, to a socket the process itself bound
@@ -206,6 +215,22 @@ static __always_inline int vg_gate(struct bpf_sock_addr *ctx, __u16 family, __u3
     bool acts = vg_may_act(p);
     if (!acts && !pending)
         return 1;
+    /* The socket lookup below costs some 500 ns a connect (Benchmarks/README.md, "own-socket
+     * lookup"), so it is skipped where its verdict changes nothing: a destination a judged
+     * profile learned passes unless the process is denied the network, and its connect is
+     * known whichever socket it reaches. The verdict is left for the exit, which then need
+     * not look the destination up again. */
+    struct vg_view v = vg_proc_view(tgid);
+    bool judged = v.slot != 0 && v.slot != VG_SLOT_PENDING;
+    if (judged && !(acts && (p->flags & VG_RESP_DENY_NET))) {
+        __u32 *mode = bpf_map_lookup_elem(&vg_slot_modes, &v.slot);
+        if (mode && !(*mode & VG_SLOT_MODE_LEARN)
+            && vg_egress_known(v.slot, false, family, bpf_ntohs((__u16)port_be), ctx->protocol, ip4, ip6)) {
+            if (pending)
+                pending->known = 1;
+            return 1;
+        }
+    }
     if (vg_reaches_own_socket(ctx, tgid, port_be, ip4, ip6)) {
         if (pending)
             pending->own = 1;
@@ -219,8 +244,7 @@ static __always_inline int vg_gate(struct bpf_sock_addr *ctx, __u16 family, __u3
     } else if (p->member & VG_MEMBER_SEGMENT) {
         /* Segmentation: only what the process's profile learned, for the program it runs
          * now (a pending process, between exec and naming, is let through). */
-        struct vg_view v = vg_proc_view(tgid);
-        if (v.slot == 0 || v.slot == VG_SLOT_PENDING)
+        if (!judged)
             return 1;
         if (vg_egress_learned(v.slot, family, bpf_ntohs((__u16)port_be), ctx->protocol, ip4, ip6))
             return 1;

@@ -49,6 +49,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "false-alarms.sh: run as root (eBPF)" >&2; exit 1; }
 log() { echo "false-alarms: $(date +%T) $*" >&2; }
 
+. "$ROOT/Benchmarks/lib.sh"       # wait_for
 . "$ROOT/Benchmarks/services.sh"
 svc_install
 
@@ -89,7 +90,9 @@ log "learning redis-server and nginx (at most ${LEARN_MAX} s, until both are sta
 "$VIGIL" learn --models "$M" --only /usr/bin/redis-server --only /usr/sbin/nginx \
     --bucket 15 --window 5 --min-observed 180 --save-interval 10 2> "$W/learn.err" &
 LEARN=$!; STARTED+=("$LEARN")
-sleep 3   # the probes are attached before the services start, so their execs are seen
+# The probes are attached before the services start, so their execs are seen.
+wait_for "$W/learn.err" 'learning into' 120 "$LEARN" \
+    || { echo "false-alarms.sh: vigil learn did not start: $(tail -3 "$W/learn.err")" >&2; exit 1; }
 
 REDIS=$(svc_redis_start "$W/redis" "$REDIS_PORT"); STARTED+=("$REDIS")
 NGINX=$(svc_nginx_start "$W/nginx" "$NGINX_PORT")
@@ -111,6 +114,7 @@ t0=$(date +%s)
 streak=0
 while :; do
     sleep 15
+    kill -0 "$LEARN" 2>/dev/null || { echo "false-alarms.sh: vigil learn stopped: $(tail -3 "$W/learn.err")" >&2; exit 1; }
     list=$("$VIGIL" profile list --models "$M" 2>/dev/null || true)
     stable=$(echo "$list" | awk '($1 ~ /redis-server|nginx/) && $2 == "stable"' | wc -l)
     el=$(( $(date +%s) - t0 ))
@@ -131,7 +135,9 @@ log "judging for ${JUDGE} s under another normal workload"
 "$VIGIL" monitor --models "$M" --workload exe:/usr/bin/redis-server --workload exe:/usr/sbin/nginx \
     --control-socket none --output "file:$F" 2> "$W/monitor.err" &
 MON=$!; STARTED+=("$MON")
-sleep 5
+wait_for "$W/monitor.err" 'monitor: ' 120 "$MON" \
+    || { echo "false-alarms.sh: vigil monitor did not start: $(tail -3 "$W/monitor.err")" >&2; exit 1; }
+sleep 2   # its start (hashing what runs) behind it
 
 judge_redis() {
     while :; do
