@@ -127,7 +127,6 @@ static __always_inline struct vg_sockaddr vg_sockaddr_of(__u16 family, __u16 por
     return a;
 }
 
-/* Whether a segmented process's profile (or every profile, slot 0) learned this destination. */
 /* Whether `slot`'s profile learned the destination, or (`policy_too`) `segment-allow` names it
  * (slot 0). */
 static __always_inline bool vg_egress_known(__u32 slot, bool policy_too, __u16 family, __u16 port, __u32 proto, const __u32 *ip4, const __u32 *ip6)
@@ -152,6 +151,7 @@ static __always_inline bool vg_egress_known(__u32 slot, bool policy_too, __u16 f
     return bpf_map_lookup_elem(&vg_egress, &k) != 0;
 }
 
+/* Whether a segmented process's profile (or every profile, slot 0) learned this destination. */
 static __always_inline bool vg_egress_learned(__u32 slot, __u16 family, __u16 port, __u32 proto, const __u32 *ip4, const __u32 *ip6)
 {
     return vg_egress_known(slot, true, family, port, proto, ip4, ip6);
