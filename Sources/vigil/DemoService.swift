@@ -195,25 +195,37 @@ extension DemoService {
         return "OK self\n"
     }
 
-    /// A TCP listener on 127.0.0.1:0 and a connection to it, one byte through.
-    static func selfPipeTCP() -> String {
+    /// A TCP listener on 127.0.0.1 at a port the kernel picks; its descriptor and address.
+    static func loopbackListener() -> (fd: Int32, addr: sockaddr_in)? {
         let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(l) }
+        guard l >= 0 else { return nil }
         var addr = loopbackAddress(port: 0)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(l, $0, len) == 0 && Glibc.listen(l, 1) == 0 && getsockname(l, $0, &len) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(l, $0, len) == 0 && Glibc.listen(l, 4) == 0 && getsockname(l, $0, &len) == 0 }
         }
-        guard ok else { return "ERR listen: \(String(cString: strerror(errno)))\n" }
+        guard ok else { close(l); return nil }
+        return (l, addr)
+    }
+
+    /// A new connection to `listener`, accepted, one byte through; nil, or the error reply.
+    static func passByte(through listener: (fd: Int32, addr: sockaddr_in)) -> String? {
         let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(c) }
-        guard connect(c, addr) else { return failure }
-        let s = accept(l, nil, nil)
+        guard connect(c, listener.addr) else { return failure }
+        let s = accept(listener.fd, nil, nil)
         guard s >= 0 else { return "ERR accept: \(String(cString: strerror(errno)))\n" }
         defer { close(s) }
         var byte: UInt8 = 1
         guard write(c, &byte, 1) == 1, read(s, &byte, 1) == 1 else { return "ERR write: \(String(cString: strerror(errno)))\n" }
-        return "OK self\n"
+        return nil
+    }
+
+    /// A TCP listener on 127.0.0.1:0 and a connection to it, one byte through.
+    static func selfPipeTCP() -> String {
+        guard let l = loopbackListener() else { return "ERR listen: \(String(cString: strerror(errno)))\n" }
+        defer { close(l.fd) }
+        return passByte(through: l) ?? "OK self\n"
     }
 }
 
@@ -221,47 +233,26 @@ extension DemoService {
 /// first `SELF-KEPT` (or afresh at `SELF-KEPT NEW`) and kept until then; each use reaches
 /// both from new sockets.
 final class KeptSelfPipe {
-    private var listener: Int32 = -1
-    private var listenerAddress = DemoService.loopbackAddress(port: 0)
+    private var listener: (fd: Int32, addr: sockaddr_in)?
     private var udp: (fd: Int32, addr: sockaddr_in)?
 
     /// One byte to each, the two bound afresh first if `renew`; the reply names their ports
     /// ("OK self TCP UDP").
     func use(renew: Bool) -> String {
-        if renew, listener >= 0, let u = udp {
-            close(listener)
-            close(u.fd)
-            listener = -1
-            udp = nil
-            listenerAddress = DemoService.loopbackAddress(port: 0)
+        if renew || listener == nil || udp == nil {
+            if let l = listener { close(l.fd) }
+            if let u = udp { close(u.fd) }
+            listener = DemoService.loopbackListener()
+            udp = DemoService.loopbackUDP()
         }
-        if listener < 0 {
-            let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = l >= 0 && withUnsafeMutablePointer(to: &listenerAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(l, $0, len) == 0 && Glibc.listen(l, 4) == 0 && getsockname(l, $0, &len) == 0 }
-            }
-            guard ok, let u = DemoService.loopbackUDP() else {
-                if l >= 0 { close(l) }
-                return "ERR listen: \(String(cString: strerror(errno)))\n"
-            }
-            listener = l
-            udp = u
-        }
-        guard let udp else { return "ERR no socket\n" }
-        let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(c) }
-        guard DemoService.connect(c, listenerAddress) else { return DemoService.failure }
-        let s = accept(listener, nil, nil)
-        guard s >= 0 else { return "ERR accept: \(String(cString: strerror(errno)))\n" }
-        defer { close(s) }
-        var byte: UInt8 = 1
-        guard write(c, &byte, 1) == 1, read(s, &byte, 1) == 1 else { return "ERR write: \(String(cString: strerror(errno)))\n" }
+        guard let listener, let udp else { return "ERR listen: \(String(cString: strerror(errno)))\n" }
+        if let error = DemoService.passByte(through: listener) { return error }
         let d = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(d) }
+        var byte: UInt8 = 1
         guard DemoService.connect(d, udp.addr) else { return DemoService.failure }
         guard send(d, &byte, 1, 0) == 1, recv(udp.fd, &byte, 1, 0) == 1 else { return "ERR send: \(String(cString: strerror(errno)))\n" }
-        return "OK self \(UInt16(bigEndian: listenerAddress.sin_port)) \(UInt16(bigEndian: udp.addr.sin_port))\n"
+        return "OK self \(UInt16(bigEndian: listener.addr.sin_port)) \(UInt16(bigEndian: udp.addr.sin_port))\n"
     }
 }
 
