@@ -291,10 +291,10 @@ static __always_inline int vg_net_exit(__u64 id, long ret)
     /* A connect to the process's own socket is no destination: in detect mode it tells the
      * judge nothing and stays here, counted as known; otherwise it goes up flagged. The
      * connect gate's verdict (detect mode) first, vg_own_ports where it gave none. */
-    bool own = kind == VG_KIND_CONNECT && !p->known && (p->own || vg_connects_own_socket(id, sock, &p->addr));
+    bool gate_known = kind == VG_KIND_CONNECT && p->known; /* the gate found it learned (detect mode) */
+    bool own = kind == VG_KIND_CONNECT && !gate_known && (p->own || vg_connects_own_socket(id, sock, &p->addr));
     bool picked = kind == VG_KIND_LISTEN && ret == 0 && sock && vg_port_picked(sock);
-    if ((kind == VG_KIND_CONNECT && p->known && vg_filter_known) || (own && vg_filter_known && vg_mode == VG_MODE_DETECT)
-        || (!own && vg_net_known(kind, sock, p, picked))) {
+    if (((gate_known || own) && vg_filter_known && vg_mode == VG_MODE_DETECT) || (!own && !gate_known && vg_net_known(kind, sock, p, picked))) {
         vg_count(VG_CTR_KNOWN_BASE + kind);
         bpf_map_delete_elem(&vg_pending_net, &id);
         return 0;
