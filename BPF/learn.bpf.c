@@ -19,7 +19,9 @@
  * (process.bpf.c names the others at exec), until user space names it.
  *
  * After a request-boundary call (vigil_boundary.h: accept, epoll_wait, poll, select and
- * their *at/p-forms) the history restarts with that call, the start symbol before it. */
+ * their *at/p-forms) the history restarts with that call, the start symbol before it.
+ * A transparent call (vigil_transparent.h: futex, sched_yield) never enters the history;
+ * only whether the profile makes it at all is learned and judged (vg_learn_transparent). */
 
 #define VG_START_SYMBOL 0xffffffffu
 
@@ -110,6 +112,72 @@ static __always_inline void vg_learn_reset_history(void)
     }
 }
 
+/* A guarded slot's process that met something new: from this call on, a program it (or a
+ * child it forks) execs must be known to some baseline, or it dies at exec. No waiting for
+ * user space; only for a process the kernel may act on, a member of a guarded workload. */
+static __always_inline void vg_guard_deviating(__u32 tgid)
+{
+    if (!vg_may_act(bpf_map_lookup_elem(&vg_procs, &tgid)))
+        return;
+    /* The entry exists from exec or fork; a process found running has none yet. */
+    struct vg_marks fresh = { .execs = 0, .marks = 0 };
+    bpf_map_update_elem(&vg_marks, &tgid, &fresh, BPF_NOEXIST);
+    struct vg_marks *m = bpf_map_lookup_elem(&vg_marks, &tgid);
+    if (m)
+        __sync_fetch_and_or(&m->marks, VG_RESP_DEVIATING);
+}
+
+/* A transparent call (`bit`: its vigil_transparent.h cache bit) by a thread of `slot`: it
+ * forms no n-gram, but a call the profile never made is new behaviour all the same. The
+ * first one per thread and slot checks the profile's known syscalls; a new one is reported
+ * once per process as a syscall-only novelty (length 1), learned at once for a learning
+ * slot as a new n-gram is. */
+static __always_inline void vg_learn_transparent(struct vg_history *h, __u32 slot, __u32 tgid, __u32 nr, __u32 bit)
+{
+    if (h->transparent_known & bit)
+        return;
+    h->transparent_known |= bit;
+    __u64 tag = vg_fmix(((VG_FNV_SEED ^ nr) * VG_FNV_PRIME) ^ ((__u64)VG_TRANSPARENT_LENGTH_TAG << 56));
+    __u8 one = 1;
+    if (slot == VG_SLOT_PENDING) {
+        struct vg_pending_key pkey = { .tgid = tgid, ._pad0 = 0, .hash = tag };
+        if (bpf_map_update_elem(&vg_pending_seen, &pkey, &one, BPF_NOEXIST) != 0)
+            return; /* reported already for this process */
+    } else {
+        struct vg_syscall_key skey = { .profile = slot, .nr = nr };
+        if (bpf_map_lookup_elem(&vg_known_syscalls, &skey))
+            return;
+        __u32 *modep = bpf_map_lookup_elem(&vg_slot_modes, &slot);
+        __u32 mode = modep ? *modep : 0;
+        if (mode & VG_SLOT_MODE_GUARD)
+            vg_guard_deviating(tgid);
+        if (mode & VG_SLOT_MODE_LEARN) {
+            struct vg_seen first = { .count = 0, .last_ns = bpf_ktime_get_ns() };
+            if (bpf_map_update_elem(&vg_known_syscalls, &skey, &first, BPF_NOEXIST) == -7 /* E2BIG */)
+                vg_count(VG_CTR_KNOWN_SYSCALLS_FULL);
+        } else {
+            struct task_struct *task = bpf_get_current_task_btf();
+            struct vg_pending_key jkey = {
+                .tgid = tgid, ._pad0 = (__u32)BPF_CORE_READ(task, group_leader, start_time), .hash = tag,
+            };
+            if (bpf_map_update_elem(&vg_judged_seen, &jkey, &one, BPF_NOEXIST) != 0)
+                return; /* reported already by this process */
+        }
+    }
+    struct vg_novelty *r = vg_reserve(sizeof *r, VG_KIND_NOVELTY);
+    if (!r)
+        return;
+    vg_fill_header(&r->hdr, VG_KIND_NOVELTY, sizeof *r);
+    r->profile = slot == VG_SLOT_PENDING ? 0 : slot;
+    r->flags = VG_NOVELTY_NEW_SYSCALL;
+    r->length = 1;
+    r->_pad0 = 0;
+    r->hash = tag;
+    for (__u32 k = 0; k < VG_NGRAM_MAX; k++)
+        r->calls[k] = k == 0 ? nr : 0;
+    vg_submit(r, VG_KIND_NOVELTY, 0);
+}
+
 /* How far vg_learn_steps goes: all the way (the agent), or, for vigil-bench only
  * (bench.bpf.c), up to the end of one step, so that each step's cost can be measured as
  * the difference between two programs built from this same code. */
@@ -145,6 +213,7 @@ static __always_inline void vg_learn_steps(__u64 id, __u32 nr, const int upto)
         h->flags = v.flags;
         __u32 *modep = v.slot ? bpf_map_lookup_elem(&vg_slot_modes, &v.slot) : 0;
         h->mode = modep ? *modep : 0;
+        h->transparent_known = 0;
         h->gen = now_gen;
     }
     if (h->flags & VG_RESP_KILL) {
@@ -156,6 +225,11 @@ static __always_inline void vg_learn_steps(__u64 id, __u32 nr, const int upto)
         return; /* watched for responses only, or not watched */
     if (upto == VG_STEP_VIEW)
         return;
+    __u32 bit = vg_transparent_bit(nr);
+    if (bit) {
+        vg_learn_transparent(h, slot, tgid, nr, bit);
+        return;
+    }
     __u32 pos = (h->pos + 1) & (VG_NGRAM_MAX - 1);
     h->pos = pos;
     h->calls[pos] = nr;
@@ -237,19 +311,8 @@ static __always_inline void vg_learn_steps(__u64 id, __u32 nr, const int upto)
             flags |= VG_NOVELTY_NEW_SYSCALL;
         __u32 *modep = bpf_map_lookup_elem(&vg_slot_modes, &slot);
         __u32 mode = modep ? *modep : 0;
-        if (mode & VG_SLOT_MODE_GUARD) {
-            /* No waiting for user space: from this call on, a program this process (or a
-             * child it forks) execs must be known to some baseline, or it dies at exec.
-             * Only for a process the kernel may act on: a member of a guarded workload. */
-            if (vg_may_act(bpf_map_lookup_elem(&vg_procs, &tgid))) {
-                /* The entry exists from exec or fork; a process found running has none yet. */
-                struct vg_marks fresh = { .execs = 0, .marks = 0 };
-                bpf_map_update_elem(&vg_marks, &tgid, &fresh, BPF_NOEXIST);
-                struct vg_marks *m = bpf_map_lookup_elem(&vg_marks, &tgid);
-                if (m)
-                    __sync_fetch_and_or(&m->marks, VG_RESP_DEVIATING);
-            }
-        }
+        if (mode & VG_SLOT_MODE_GUARD)
+            vg_guard_deviating(tgid);
         if (!(mode & VG_SLOT_MODE_LEARN)) {
             struct task_struct *task = bpf_get_current_task_btf();
             struct vg_pending_key jkey = {

@@ -341,7 +341,11 @@ struct vg_history {
      * thread reusing the id of one that left without release is not taken for it. 0 in task
      * storage. */
     __u32 owner;
-    __u32 _pad0;
+    /* The transparent calls (vigil_transparent.h, one bit each) `slot` is known to make, or,
+     * for a process pending its profile, already reported for it: the first such call checks
+     * vg_known_syscalls, the rest cost nothing. Valid while `gen` is (cleared with the rest
+     * of the cache, so a claimed slot, whose gen is 0, starts without it). */
+    __u32 transparent_known;
     __u64 owner_start;
 };
 

@@ -10,6 +10,7 @@
 #include <bpf/bpf_endian.h>
 #include "vigil_wire.h"
 #include "vigil_boundary.h"
+#include "vigil_transparent.h"
 #include "maps.bpf.h"
 #include "common.bpf.h"
 

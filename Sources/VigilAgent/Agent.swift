@@ -397,8 +397,10 @@ public final class Agent {
                 learner.apply(event, process: record, now: now)
                 if n.profileSlot == 0 {
                     // Reported while the process was pending: teach the kernel, so the
-                    // profile's other processes do not report it again.
-                    if !withoutKernelSlot.contains(id) { try? kernel.preload(slot: learner.profileSlot(for: id), syscalls: [n.syscall], ngrams: [n.hash]) }
+                    // profile's other processes do not report it again. (A syscall-only
+                    // novelty, a transparent call's, has no n-gram to teach.)
+                    let ngrams = n.calls.count == learner.ngramLength ? [n.hash] : []
+                    if !withoutKernelSlot.contains(id) { try? kernel.preload(slot: learner.profileSlot(for: id), syscalls: [n.syscall], ngrams: ngrams) }
                 }
             } else if judges {
                 responder.add(detector.apply(event, process: record, now: now), pid: pid, seen: event.timeNanos)

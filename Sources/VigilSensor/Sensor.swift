@@ -493,7 +493,7 @@ public final class Sensor {
     }
 
     /// Where a vg_threads value holds its owner's id: the first 4 of its last 16 bytes
-    /// (owner, padding, owner_start: maps.bpf.h's struct vg_history ends with them).
+    /// (owner, transparent_known, owner_start: maps.bpf.h's struct vg_history ends with them).
     private static func threadSlotOwnerBytes(_ map: BPFMap) -> Range<Int> { (map.valueSize - 16)..<(map.valueSize - 12) }
 
     /// What the kernel itself decided about `pid`: how many execs it saw, and whether it

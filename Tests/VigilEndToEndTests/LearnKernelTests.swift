@@ -18,9 +18,15 @@ struct LearnKernelTests {
     /// A shell running `script` after a line on its stdin: it is blocked in `read` (so a
     /// slot can be assigned before it does anything) until `go` is called.
     func waitingShell(_ script: String) throws -> (pid: Int32, go: () -> Void) {
+        try waiting("/bin/sh", ["-c", "read x; " + script])
+    }
+
+    /// `program` with `arguments`, which reads a line from its stdin before its work (it is
+    /// blocked in `read` until `go` is called).
+    func waiting(_ program: String, _ arguments: [String]) throws -> (pid: Int32, go: () -> Void) {
         let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "read x; " + script]
+        shell.executableURL = URL(fileURLWithPath: program)
+        shell.arguments = arguments
         let input = Pipe()
         shell.standardInput = input
         try shell.run()
@@ -42,7 +48,9 @@ struct LearnKernelTests {
             if case .novelty(let n) = e.payload { return n } else { return nil }
         }
         #expect(novel.count > 10, "every call of a process without a profile yet is reported")
-        #expect(novel.allSatisfy { $0.profileSlot == 0 && $0.calls.count == 6 })
+        // 6-grams, and a transparent call's syscall-only record (vigil_transparent.h), if any.
+        let transparent = Set(SyscallTransparency.linuxNumbers)
+        #expect(novel.allSatisfy { $0.profileSlot == 0 && ($0.calls.count == 6 || ($0.calls.count == 1 && transparent.contains($0.syscall))) })
         // The kernel's hash is the Swift definition, bit for bit.
         #expect(novel.allSatisfy { NgramHash.hash($0.calls) == $0.hash })
         // The first call of the new program follows five start symbols.
@@ -156,6 +164,52 @@ struct LearnKernelTests {
         let entry = try #require(sensor.knownCounts()[13]?.ngrams.first { $0.hash == sixWrites })
         #expect(entry.count == 495, "500 writes in a row hold 495 windows of six: counted \(entry.count)")
         #expect(entry.lastSeen > 0)
+    }
+
+    /// A transparent call (vigil_transparent.h: futex, sched_yield) enters no n-gram; the
+    /// first one a judged process makes that its profile never made is reported once, as a
+    /// syscall-only novelty; a known one is not reported; a learning slot learns it in the
+    /// kernel. The process is python3 calling `os.sched_yield()` between `getppid` calls.
+    @Test(arguments: [ProfileMode.monitor, .learn]) func aTransparentCallFormsNoNgramButIsLearnedAsASyscall(mode: ProfileMode) throws {
+        try BPFTestGate.check()
+        var o = SensorOptions()
+        o.mode = mode == .learn ? .learn : .detect
+        let sensor = try Sensor(options: o)
+        let yield = UInt32(SyscallTable.number("sched_yield")!)
+        let transparent = Set(SyscallTransparency.linuxNumbers)
+        func yielding(slot: UInt32) throws -> [Event.Novelty] {
+            let (pid, go) = try waiting("/usr/bin/python3", ["-c", """
+                import os, sys
+                sys.stdin.readline()
+                for _ in range(300):
+                    os.getppid(); os.sched_yield(); os.getppid(); os.getppid()
+                """])
+            try sensor.assignProfile(pid: pid, slot: slot)
+            _ = try drain(sensor, for: 0.1)
+            go()
+            return try drain(sensor, for: 0.3).filter { $0.pid == pid }.compactMap { e -> Event.Novelty? in
+                if case .novelty(let n) = e.payload { return n } else { return nil }
+            }
+        }
+        try sensor.setSlotMode(16, mode)
+        let novel = try yielding(slot: 16)
+        let yields = novel.filter { $0.calls == [yield] }
+        #expect(novel.count > 10, "python's own work is new to an empty profile")
+        if mode == .learn {
+            #expect(yields.count >= 1)
+            #expect(sensor.knownCounts()[16]?.syscalls.contains { $0.nr == yield } == true, "learned in the kernel")
+        } else {
+            #expect(yields.count == 1, "one report for the process: \(yields.count)")
+        }
+        #expect(yields.allSatisfy { $0.newSyscall && $0.profileSlot == 16 })
+        #expect(novel.filter { $0.calls.count == 6 }.allSatisfy { $0.calls.allSatisfy { !transparent.contains($0) } },
+                "no n-gram holds a transparent call")
+        #expect(novel.allSatisfy { $0.calls.count == 6 || ($0.calls.count == 1 && transparent.contains($0.syscall)) })
+        guard mode == .monitor else { return }
+        // Known to the profile: nothing to report.
+        try sensor.preload(slot: 17, syscalls: [yield], ngrams: [])
+        try sensor.setSlotMode(17, .monitor)
+        #expect(try yielding(slot: 17).filter { $0.calls == [yield] }.isEmpty)
     }
 
     /// A known n-gram removed from the map is new again at once, also for a thread that

@@ -19,12 +19,14 @@ public struct Corpus: Sendable {
     public var numbering: Numbering = .opaque
 
     /// What a corpus's syscall numbers are, which decides whether n-gram histories restart
-    /// at request boundaries (``SyscallBoundaries``) when it is evaluated or replayed.
+    /// at request boundaries (``SyscallBoundaries``) and look through thread-timing calls
+    /// (``SyscallTransparency``) when it is evaluated or replayed.
     public enum Numbering: String, Sendable, Hashable, CaseIterable {
         /// Symbols with no known meaning (UNM's SunOS 4.1 numbers, a corpus that does not
         /// say): no boundaries, every n-gram spans every call.
         case opaque
-        /// Linux x86_64 syscall numbers (``SyscallTable``): the boundaries the kernel uses.
+        /// Linux x86_64 syscall numbers (``SyscallTable``): the boundaries and transparent
+        /// calls the kernel uses.
         case linuxX86_64 = "linux-x86_64"
 
         /// The boundary numbers this numbering implies.
@@ -34,6 +36,14 @@ public struct Corpus: Sendable {
             case .linuxX86_64: SyscallBoundaries.linuxNumbers
             }
         }
+
+        /// The calls n-grams look through under this numbering (``SyscallTransparency``).
+        public var transparent: [UInt32] {
+            switch self {
+            case .opaque: []
+            case .linuxX86_64: SyscallTransparency.linuxNumbers
+            }
+        }
     }
 
     /// The optional corpus description at the corpus root: a JSON object whose `"syscalls"`
@@ -41,10 +51,13 @@ public struct Corpus: Sendable {
     /// `{"syscalls": "linux-x86_64"}`. Other keys are ignored.
     public static let manifestName = "corpus.json"
 
-    /// The parameters to read this corpus with: `parameters`, with the boundaries of the
-    /// corpus's ``numbering`` unless `parameters` already names some.
+    /// The parameters to read this corpus with: `parameters`, with the boundaries and the
+    /// transparent calls of the corpus's ``numbering`` where `parameters` names none.
     public func parameters(_ parameters: SequenceModel.Parameters) -> SequenceModel.Parameters {
-        parameters.boundaries.isEmpty ? parameters.withBoundaries(numbering.boundaries) : parameters
+        var p = parameters
+        if p.boundaries.isEmpty { p = p.withBoundaries(numbering.boundaries) }
+        if p.transparent.isEmpty { p = p.withTransparent(numbering.transparent) }
+        return p
     }
 
     /// Reads ``manifestName`` under `root`; ``Numbering/opaque`` when there is none.

@@ -37,6 +37,10 @@ public struct SequenceModel: Sendable {
         /// history restarts (``SyscallBoundaries``; the kernel does the same). Empty when
         /// the numbers are opaque symbols (UNM's SunOS numbers), so nothing restarts.
         public var boundaries: [UInt32]
+        /// Syscall numbers n-grams look through, ascending: such a call never enters the
+        /// history, only the set of known syscalls (``SyscallTransparency``; the kernel does
+        /// the same). Empty for opaque numbers.
+        public var transparent: [UInt32]
 
         /// The defaults, chosen before looking at any attack data: 6-grams (the classic
         /// STIDE length, long enough to hold a few library-call idioms), a 20-call locality
@@ -44,23 +48,34 @@ public struct SequenceModel: Sendable {
         /// boundaries: numbers are opaque symbols unless said otherwise (``linux``).
         public static let standard = Parameters(ngramLength: 6, windowLength: 20, commonBits: 4)
 
-        /// ``standard`` with the Linux request boundaries of the watched architecture: what
-        /// the kernel forms live, and what a corpus of Linux syscall numbers is read with.
+        /// ``standard`` with the Linux request boundaries and transparent calls of the
+        /// watched architecture: what the kernel forms live, and what a corpus of Linux
+        /// syscall numbers is read with.
         public static let linux = standard.withBoundaries(SyscallBoundaries.linuxNumbers)
+            .withTransparent(SyscallTransparency.linuxNumbers)
 
-        public init(ngramLength: Int, windowLength: Int, commonBits: Double, boundaries: [UInt32] = []) {
+        public init(ngramLength: Int, windowLength: Int, commonBits: Double, boundaries: [UInt32] = [],
+                    transparent: [UInt32] = []) {
             self.ngramLength = ngramLength
             self.windowLength = windowLength
             self.commonBits = commonBits
             self.boundaries = Array(Set(boundaries)).sorted()
+            self.transparent = Array(Set(transparent)).sorted()
         }
 
         /// The same parameters with another boundary set.
         public func withBoundaries(_ numbers: [UInt32]) -> Parameters {
-            Parameters(ngramLength: ngramLength, windowLength: windowLength, commonBits: commonBits, boundaries: numbers)
+            Parameters(ngramLength: ngramLength, windowLength: windowLength, commonBits: commonBits,
+                       boundaries: numbers, transparent: transparent)
         }
 
-        enum CodingKeys: String, CodingKey { case ngramLength, windowLength, commonBits, boundaries }
+        /// The same parameters with another set of transparent calls.
+        public func withTransparent(_ numbers: [UInt32]) -> Parameters {
+            Parameters(ngramLength: ngramLength, windowLength: windowLength, commonBits: commonBits,
+                       boundaries: boundaries, transparent: numbers)
+        }
+
+        enum CodingKeys: String, CodingKey { case ngramLength, windowLength, commonBits, boundaries, transparent }
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -68,15 +83,22 @@ public struct SequenceModel: Sendable {
             try c.encode(windowLength, forKey: .windowLength)
             try c.encode(commonBits, forKey: .commonBits)
             try c.encode(boundaries, forKey: .boundaries)
+            try c.encode(transparent, forKey: .transparent)
         }
 
-        /// Models saved before boundaries existed have none (their n-grams span every call).
+        /// Models saved before boundaries (or transparent calls) existed have none: their
+        /// n-grams span every call.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let b = try c.decodeIfPresent([UInt32].self, forKey: .boundaries) ?? []
             if let bad = b.first(where: { $0 >= Self.maxBoundaryNumber }) {
                 throw DecodingError.dataCorruptedError(forKey: .boundaries, in: c,
                     debugDescription: "boundary \(bad) is not a syscall number (expected below \(Self.maxBoundaryNumber))")
+            }
+            let t = try c.decodeIfPresent([UInt32].self, forKey: .transparent) ?? []
+            if let bad = t.first(where: { $0 >= Self.maxBoundaryNumber }) {
+                throw DecodingError.dataCorruptedError(forKey: .transparent, in: c,
+                    debugDescription: "transparent call \(bad) is not a syscall number (expected below \(Self.maxBoundaryNumber))")
             }
             let common = try c.decode(Double.self, forKey: .commonBits)
             // A cost in bits: the scanner turns it into an unsigned fixed-point cost.
@@ -86,10 +108,10 @@ public struct SequenceModel: Sendable {
             }
             self.init(ngramLength: try c.decode(Int.self, forKey: .ngramLength),
                       windowLength: try c.decode(Int.self, forKey: .windowLength),
-                      commonBits: common, boundaries: b)
+                      commonBits: common, boundaries: b, transparent: t)
         }
 
-        /// Boundary numbers are syscall numbers, below this.
+        /// Boundary and transparent numbers are syscall numbers, below this.
         public static let maxBoundaryNumber: UInt32 = 1 << 16
 
         /// The largest supported n-gram length (the kernel's per-task ring is bounded).

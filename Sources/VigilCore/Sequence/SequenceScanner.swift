@@ -92,6 +92,9 @@ public final class SequenceScanner {
     // process started or since the last request boundary (which is index 0 of the new piece).
     private var segmentPosition = 0
     private let boundaries: BoundarySet
+    // Calls n-grams look through (``SyscallTransparency``), and those of them the model knows.
+    private let transparent: BoundarySet
+    private let knownTransparent: BoundarySet
     private var anomalousCalls = 0
     private var anomalies: [TraceScore.Anomaly] = []
     private var flagged: [TraceScore.FlaggedWindow] = []
@@ -157,6 +160,8 @@ public final class SequenceScanner {
         n = model.ngramLength
         w = model.windowLength
         boundaries = BoundarySet(model.parameters.boundaries)
+        transparent = BoundarySet(model.parameters.transparent)
+        knownTransparent = BoundarySet(model.parameters.transparent.filter(Set(model.knownSyscalls).contains))
         commonCost = model.commonCost
         let escapeFromEmpty = UInt64(model.table.escapeCost(of: CostTable.emptyContext))
         novelCost = escapeFromEmpty + UInt64(SequenceModel.novelSymbolBits * SequenceModel.costScale)
@@ -333,6 +338,7 @@ public final class SequenceScanner {
 
     @inline(__always)
     private func step(_ call: UInt32, _ slots: UnsafeBufferPointer<CostTable.Slot>) -> UInt32 {
+        if transparent.contains(call) { return lookThrough(call) }
         let mask = model.table.mask
         // history[0] is the newest call.
         var k = n - 1
@@ -408,6 +414,15 @@ public final class SequenceScanner {
 
         var anomaly: UInt32 = cost > UInt64(commonCost) ? UInt32(min(cost, UInt64(UInt32.max))) : 0
         if stide { anomaly = order == n ? 0 : UInt32(SequenceModel.costScale) }
+        return endCall(call, anomaly, boundaries.contains(call) ? .boundary : .ordinary)
+    }
+
+    private enum CallKind { case ordinary, boundary, transparent }
+
+    /// The window, the anomaly record, the piece of work and the position after `call`,
+    /// which cost `anomaly`.
+    @inline(__always)
+    private func endCall(_ call: UInt32, _ anomaly: UInt32, _ kind: CallKind) -> UInt32 {
         windowSum = windowSum + UInt64(anomaly) - UInt64(window[windowIndex])
         window[windowIndex] = anomaly
         windowIndex += 1
@@ -415,12 +430,38 @@ public final class SequenceScanner {
         if windowSum > bestSum { bestSum = windowSum; bestEnd = position }
         if anomaly > 0 {
             anomalousCalls += 1
-            if anomalies.count < maxReported { recordAnomaly(anomaly) }
+            if anomalies.count < maxReported {
+                if kind == .transparent {
+                    anomalies.append(.init(position: position, bits: Double(anomaly) / SequenceModel.costScale, ngram: [call]))
+                } else {
+                    recordAnomaly(anomaly)
+                }
+            }
         }
         if thresholdSum != .max { trackFlag() }
-        if boundaries.contains(call) { restartAfterBoundary() } else { segmentPosition += 1 }
+        switch kind {
+        case .ordinary: segmentPosition += 1
+        case .boundary: restartAfterBoundary()
+        case .transparent: break
+        }
         position += 1
         return anomaly
+    }
+
+    /// A transparent call (``SyscallTransparency``), as the kernel treats it: it enters
+    /// neither the history nor any n-gram view and costs nothing, unless the model never saw
+    /// the program make it. Then it is a never-seen syscall: the novel-symbol cost (STIDE:
+    /// a mismatch) in the window and in the mean, and one more distinct new call. It takes a
+    /// position either way, so positions stay the trace's.
+    private func lookThrough(_ call: UInt32) -> UInt32 {
+        if knownTransparent.contains(call) {
+            position += 1
+            return 0
+        }
+        novelSymbols.insert(call)
+        totalCost &+= novelCost
+        let anomaly = stide ? UInt32(SequenceModel.costScale) : UInt32(min(novelCost, UInt64(UInt32.max)))
+        return endCall(call, anomaly, .transparent)
     }
 
     /// After a request boundary (``SyscallBoundaries``), as the kernel and ``SequenceTrainer``

@@ -14,12 +14,14 @@ public struct SequenceTrainer: Sendable {
     private var traces = 0
     private var traceCalls = 0
     private let boundaries: BoundarySet
+    private let transparent: BoundarySet
 
     public init(parameters: SequenceModel.Parameters = .standard) {
         precondition((1...SequenceModel.Parameters.maxNgramLength).contains(parameters.ngramLength))
         precondition(parameters.windowLength >= 1)
         self.parameters = parameters
         boundaries = BoundarySet(parameters.boundaries)
+        transparent = BoundarySet(parameters.transparent)
         history = []
         previousKeys = []
         currentKeys = []
@@ -41,6 +43,13 @@ public struct SequenceTrainer: Sendable {
 
     /// Adds the next call of the current trace.
     public mutating func feed(_ symbol: UInt32) {
+        calls += 1
+        traceCalls += 1
+        if transparent.contains(symbol) {
+            // Known as a syscall of the program, never part of an n-gram (``SyscallTransparency``).
+            symbols.insert(symbol)
+            return
+        }
         let n = parameters.ngramLength
         // history[0] is the newest call; shift to make room.
         for k in stride(from: n - 1, to: 0, by: -1) { history[k] = history[k - 1] }
@@ -62,8 +71,6 @@ public struct SequenceTrainer: Sendable {
         }
         swap(&previousKeys, &currentKeys)
         if boundaries.contains(symbol) { restartAfterBoundary() }
-        calls += 1
-        traceCalls += 1
     }
 
     /// After a request boundary (``SyscallBoundaries``): the history holds the boundary call
