@@ -78,6 +78,23 @@ import Testing
         #expect(Self.score(model, Self.run(5) { r, i in r == 2 && i == 1 }, stide: true).anomalousCalls == 1)
     }
 
+    @Test func theMixViewCountsTheTraceAsItWas() {
+        // The bag of 1- and 2-grams (the neighbour view) is a distance, not a set of knowns:
+        // it keeps futex and its pairs, as it did before transparency.
+        func bag(_ p: SequenceModel.Parameters) -> [UInt64: UInt32] {
+            let s = SequenceScanner(model: Self.train(Self.learned, p))
+            Self.judged.withUnsafeBufferPointer { s.feed($0) }
+            _ = s.finish()
+            return Dictionary(uniqueKeysWithValues: s.lastBag.map { ($0.key, $0.count) })
+        }
+        let looking = bag(.linux), plain = bag(.linux.withTransparent([]))
+        #expect(looking == plain)
+        let futexAfterRead = NgramHash.finalize(NgramHash.step(NgramHash.step(NgramHash.seed, Self.futex), Self.nr("read")), length: 2)
+        #expect(looking[futexAfterRead] == nil && looking.count > 10)
+        let futexAfterWrite = NgramHash.finalize(NgramHash.step(NgramHash.step(NgramHash.seed, Self.futex), Self.nr("write")), length: 2)
+        #expect(looking[futexAfterWrite] == 12, "write then futex, six times in each of two places")
+    }
+
     /// The kernel's rule (learn.bpf.c), transcribed: a transparent call is skipped, the rest
     /// as RequestBoundaryTests.kernelWindows.
     static func kernelWindows(_ trace: [UInt32], n: Int) -> [[UInt32]] {

@@ -88,6 +88,9 @@ public final class SequenceScanner {
     private var bestSum: UInt64 = 0
     private var bestEnd = 0
     private var position = 0
+    // The trace's previous call, and whether it was transparent (so not in the history).
+    private var previousCall: UInt32 = 0
+    private var afterTransparent = false
     // Calls of the current piece of work before the next one: the call index since the
     // process started or since the last request boundary (which is index 0 of the new piece).
     private var segmentPosition = 0
@@ -219,6 +222,8 @@ public final class SequenceScanner {
         bestSum = 0
         bestEnd = 0
         position = 0
+        previousCall = 0
+        afterTransparent = false
         segmentPosition = 0
         anomalousCalls = 0
         anomalies = []
@@ -382,15 +387,13 @@ public final class SequenceScanner {
         }
         if !found { cost += novelCost; novelSymbols.insert(call) }
         totalCost &+= cost
-        if bagOfCalls {
-            countInBag(keyOf(1))
-            if n >= 2 && position >= 1 { countInBag(keyOf(2)) }
+        if bagOfCalls || windowBags != nil {
+            // The pair is the trace's own: after a transparent call, not the history's.
+            let pair = n >= 2 && position >= 1 ? (afterTransparent ? Self.pairKey(previousCall, call) : keyOf(2)) : nil
+            countCall(keyOf(1), pair)
         }
-        if let wb = windowBags {
-            wb.count(keyOf(1))
-            if n >= 2 && position >= 1 { wb.count(keyOf(2)) }
-            wb.endCall()
-        }
+        previousCall = call
+        afterTransparent = false
         if traceFeatures && segmentPosition + 1 >= 2 {
             // Training counts every suffix, so the n-grams unseen at this call are exactly
             // the orders above the one the back-off stopped at. If the longest one was already
@@ -448,12 +451,41 @@ public final class SequenceScanner {
         return anomaly
     }
 
+    /// Counts a call's 1-gram and the pair it ends (nil: none) in the mix view's bags.
+    @inline(__always)
+    private func countCall(_ single: UInt64, _ pair: UInt64?) {
+        if bagOfCalls {
+            countInBag(single)
+            if let pair { countInBag(pair) }
+        }
+        if let wb = windowBags {
+            wb.count(single)
+            if let pair { wb.count(pair) }
+            wb.endCall()
+        }
+    }
+
+    /// The 2-gram key of `older` then `newer`.
+    private static func pairKey(_ older: UInt32, _ newer: UInt32) -> UInt64 {
+        NgramHash.finalize(NgramHash.step(NgramHash.step(NgramHash.seed, newer), older), length: 2)
+    }
+
     /// A transparent call (``SyscallTransparency``), as the kernel treats it: it enters
-    /// neither the history nor any n-gram view and costs nothing, unless the model never saw
+    /// neither the history nor any n-gram view (the mix view alone counts it, see below) and
+    /// costs nothing, unless the model never saw
     /// the program make it. Then it is a never-seen syscall: the novel-symbol cost (STIDE:
     /// a mismatch) in the window and in the mean, and one more distinct new call. It takes a
     /// position either way, so positions stay the trace's.
     private func lookThrough(_ call: UInt32) -> UInt32 {
+        // The mix view compares bags of calls and pairs of calls by distance, where a few
+        // pairs that thread timing placed move a trace a little rather than making it new:
+        // it counts the trace as it was, transparent calls and their pairs included.
+        if bagOfCalls || windowBags != nil {
+            countCall(NgramHash.finalize(NgramHash.step(NgramHash.seed, call), length: 1),
+                      position >= 1 ? Self.pairKey(previousCall, call) : nil)
+        }
+        previousCall = call
+        afterTransparent = true
         if knownTransparent.contains(call) {
             position += 1
             return 0
