@@ -20,8 +20,8 @@
  * still allows futex for a profile that used it.
  *
  * What is given up: an exploit whose only trace in the sequence is a futex pattern
- * (a futex-requeue bug) is no longer seen by the sequence model; a profile that never
- * called futex still reports its first futex as a new syscall.
+ * (a futex-requeue bug) is no longer seen by the sequence model. (A profile that never
+ * called futex still reports its first one, as a new syscall.)
  *
  * Included by BPF/learn.bpf.c and visible to Swift through the CVigilWire module. VigilCore
  * keeps the same names in SyscallTransparency.swift; a test (VigilSensorTests) checks that the
