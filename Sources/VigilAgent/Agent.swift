@@ -176,6 +176,21 @@ public final class Agent {
         return Baselines(profiles: profiles, refused: refused, modes: modes, bad: c.command == .learn ? [] : bad)
     }
 
+    /// One warning per judged profile learned before n-grams looked through `futex` and
+    /// `sched_yield` (``Profile/ngramsHoldingTransparentCalls``), in profile order: the
+    /// kernel now forms n-grams that such a profile lacks, so work it knew can be reported
+    /// as `new-sequence` until the profile is learned again.
+    static func outdatedSequenceWarnings(_ profiles: some Sequence<Profile>) -> [String] {
+        profiles.sorted { $0.id < $1.id }.compactMap { p in
+            let n = p.ngramsHoldingTransparentCalls
+            guard n > 0 else { return nil }
+            return "profile \(p.id) was learned before n-grams looked through futex and sched_yield "
+                + "(\(n) of its \(p.ngrams.count) n-grams hold one): work it knew can be reported as new-sequence. "
+                + "Learn it again (vigil learn over the same models directory); "
+                + "`vigil profile prune --older-than` later drops the n-grams no longer formed"
+        }
+    }
+
     /// The profile id a baseline file is named for (`<id>.json`).
     static func profileID(ofFile file: String) -> String {
         ((file as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -296,6 +311,9 @@ public final class Agent {
             Diagnostics.info("\(c.command.rawValue): \(learner.profiles.count) baselines loaded, \(seeded.count) processes running, policy \(c.policyName); \(scopeSummary())")
         case .run:
             stream.publish(AgentEvent(.started(mode: "run"), timeNanos: now))
+        }
+        if c.command != .learn {
+            for w in Self.outdatedSequenceWarnings(learner.profiles.values) { Diagnostics.warning(w) }
         }
         for b in badBaselines.values.sorted(by: { $0.profile < $1.profile }) {
             stream.publish(AgentEvent(.baselineUnusable(profile: b.profile, file: b.file, reason: b.reason,

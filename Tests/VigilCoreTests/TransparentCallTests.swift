@@ -95,6 +95,20 @@ import Testing
         #expect(looking[futexAfterWrite] == 12, "write then futex, six times in each of two places")
     }
 
+    @Test func aProfileLearnedBeforeTransparencyIsKnownByItsNgrams() {
+        var old = Profile(identity: ProfileIdentity(executable: "/usr/bin/redis-check-rdb", name: "redis-server"))
+        let read = Self.nr("read"), write = Self.nr("write")
+        for calls in [[read, Self.futex, write, read, write, write], [read, write, read, write, read, write],
+                      [Self.nr("sched_yield"), read, read, read, read, read]] {
+            old.ngrams[NgramHash.hash(calls)] = NgramItem(calls: calls, seen: Sighting(host: "h", at: 1))
+        }
+        #expect(old.ngramsHoldingTransparentCalls == 2)
+        var new = old
+        new.ngrams = new.ngrams.filter { !$0.value.calls.contains(Self.futex) && !$0.value.calls.contains(Self.nr("sched_yield")) }
+        new.syscalls[Self.futex] = Sighting(host: "h", at: 1)  // the call itself is still learned
+        #expect(new.ngramsHoldingTransparentCalls == 0)
+    }
+
     /// The kernel's rule (learn.bpf.c), transcribed: a transparent call is skipped, the rest
     /// as RequestBoundaryTests.kernelWindows.
     static func kernelWindows(_ trace: [UInt32], n: Int) -> [[UInt32]] {

@@ -20,3 +20,14 @@ public enum SyscallTransparency {
         names.compactMap { SyscallTable.number($0).map(UInt32.init) }.sorted()
     }
 }
+extension Profile {
+    /// How many of the profile's n-grams hold a transparent call (``SyscallTransparency``).
+    /// The kernel has formed none such since n-grams look through those calls, so a profile
+    /// holding some was learned before: its n-grams spanning `futex` never match again, and
+    /// the futex-free ones its work now forms are missing from it, so work it knew can read
+    /// as `new-sequence` until it is learned again.
+    public var ngramsHoldingTransparentCalls: Int {
+        let transparent = BoundarySet(SyscallTransparency.linuxNumbers)
+        return ngrams.values.reduce(0) { $0 + ($1.calls.contains(where: transparent.contains) ? 1 : 0) }
+    }
+}
