@@ -472,10 +472,10 @@ public final class SequenceScanner {
 
     /// A transparent call (``SyscallTransparency``), as the kernel treats it: it enters
     /// neither the history nor any n-gram view (the mix view alone counts it, see below) and
-    /// costs nothing, unless the model never saw
-    /// the program make it. Then it is a never-seen syscall: the novel-symbol cost (STIDE:
-    /// a mismatch) in the window and in the mean, and one more distinct new call. It takes a
-    /// position either way, so positions stay the trace's.
+    /// costs nothing, unless the model never saw the program make it. Then it is a
+    /// never-seen syscall: the novel-symbol cost (STIDE: a mismatch) in the window and in the
+    /// mean, and one more distinct new call. It takes a position either way, so positions
+    /// stay the trace's.
     private func lookThrough(_ call: UInt32) -> UInt32 {
         // The mix view compares bags of calls and pairs of calls by distance, where a few
         // pairs that thread timing placed move a trace a little rather than making it new:
