@@ -127,6 +127,51 @@ static __always_inline void vg_guard_deviating(__u32 tgid)
         __sync_fetch_and_or(&m->marks, VG_RESP_DEVIATING);
 }
 
+/* Whether process `tgid` reports `hash` for the first time, remembering it: a judged
+ * process (vg_judged_seen, keyed with its leader's start so a reused pid starts afresh) and
+ * a process pending its profile (vg_pending_seen) report each novelty once. */
+static __always_inline bool vg_judged_first(__u32 tgid, __u64 hash)
+{
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct vg_pending_key key = {
+        .tgid = tgid, ._pad0 = (__u32)BPF_CORE_READ(task, group_leader, start_time), .hash = hash,
+    };
+    __u8 one = 1;
+    return bpf_map_update_elem(&vg_judged_seen, &key, &one, BPF_NOEXIST) == 0;
+}
+
+static __always_inline bool vg_pending_first(__u32 tgid, __u64 hash)
+{
+    struct vg_pending_key key = { .tgid = tgid, ._pad0 = 0, .hash = hash };
+    __u8 one = 1;
+    return bpf_map_update_elem(&vg_pending_seen, &key, &one, BPF_NOEXIST) == 0;
+}
+
+/* A learning slot's new syscall, known from now on. Count 0, as for a new n-gram: the
+ * novelty record is its first occurrence. */
+static __always_inline void vg_learn_new_syscall(struct vg_syscall_key *skey)
+{
+    struct vg_seen first = { .count = 0, .last_ns = bpf_ktime_get_ns() };
+    if (bpf_map_update_elem(&vg_known_syscalls, skey, &first, BPF_NOEXIST) == -7 /* E2BIG */)
+        vg_count(VG_CTR_KNOWN_SYSCALLS_FULL);
+}
+
+/* A novelty record with every field but the calls filled in (NULL: the ring buffer is
+ * full, counted by vg_reserve); the caller fills `calls` and submits it. */
+static __always_inline struct vg_novelty *vg_novelty_start(__u32 slot, __u32 flags, __u32 length, __u64 hash)
+{
+    struct vg_novelty *r = vg_reserve(sizeof *r, VG_KIND_NOVELTY);
+    if (!r)
+        return 0;
+    vg_fill_header(&r->hdr, VG_KIND_NOVELTY, sizeof *r);
+    r->profile = slot == VG_SLOT_PENDING ? 0 : slot;
+    r->flags = flags;
+    r->length = length;
+    r->_pad0 = 0;
+    r->hash = hash;
+    return r;
+}
+
 /* A transparent call (`bit`: its vigil_transparent.h cache bit) by a thread of `slot`: it
  * forms no n-gram, but a call the profile never made is new behaviour all the same. The
  * first one per thread and slot checks the profile's known syscalls; a new one is reported
@@ -138,10 +183,8 @@ static __always_inline void vg_learn_transparent(struct vg_history *h, __u32 slo
         return;
     h->transparent_known |= bit;
     __u64 tag = vg_fmix(((VG_FNV_SEED ^ nr) * VG_FNV_PRIME) ^ ((__u64)VG_TRANSPARENT_LENGTH_TAG << 56));
-    __u8 one = 1;
     if (slot == VG_SLOT_PENDING) {
-        struct vg_pending_key pkey = { .tgid = tgid, ._pad0 = 0, .hash = tag };
-        if (bpf_map_update_elem(&vg_pending_seen, &pkey, &one, BPF_NOEXIST) != 0)
+        if (!vg_pending_first(tgid, tag))
             return; /* reported already for this process */
     } else {
         struct vg_syscall_key skey = { .profile = slot, .nr = nr };
@@ -151,28 +194,14 @@ static __always_inline void vg_learn_transparent(struct vg_history *h, __u32 slo
         __u32 mode = modep ? *modep : 0;
         if (mode & VG_SLOT_MODE_GUARD)
             vg_guard_deviating(tgid);
-        if (mode & VG_SLOT_MODE_LEARN) {
-            struct vg_seen first = { .count = 0, .last_ns = bpf_ktime_get_ns() };
-            if (bpf_map_update_elem(&vg_known_syscalls, &skey, &first, BPF_NOEXIST) == -7 /* E2BIG */)
-                vg_count(VG_CTR_KNOWN_SYSCALLS_FULL);
-        } else {
-            struct task_struct *task = bpf_get_current_task_btf();
-            struct vg_pending_key jkey = {
-                .tgid = tgid, ._pad0 = (__u32)BPF_CORE_READ(task, group_leader, start_time), .hash = tag,
-            };
-            if (bpf_map_update_elem(&vg_judged_seen, &jkey, &one, BPF_NOEXIST) != 0)
-                return; /* reported already by this process */
-        }
+        if (mode & VG_SLOT_MODE_LEARN)
+            vg_learn_new_syscall(&skey);
+        else if (!vg_judged_first(tgid, tag))
+            return; /* reported already by this process */
     }
-    struct vg_novelty *r = vg_reserve(sizeof *r, VG_KIND_NOVELTY);
+    struct vg_novelty *r = vg_novelty_start(slot, VG_NOVELTY_NEW_SYSCALL, 1, tag);
     if (!r)
         return;
-    vg_fill_header(&r->hdr, VG_KIND_NOVELTY, sizeof *r);
-    r->profile = slot == VG_SLOT_PENDING ? 0 : slot;
-    r->flags = VG_NOVELTY_NEW_SYSCALL;
-    r->length = 1;
-    r->_pad0 = 0;
-    r->hash = tag;
     for (__u32 k = 0; k < VG_NGRAM_MAX; k++)
         r->calls[k] = k == 0 ? nr : 0;
     vg_submit(r, VG_KIND_NOVELTY, 0);
@@ -313,15 +342,8 @@ static __always_inline void vg_learn_steps(__u64 id, __u32 nr, const int upto)
         __u32 mode = modep ? *modep : 0;
         if (mode & VG_SLOT_MODE_GUARD)
             vg_guard_deviating(tgid);
-        if (!(mode & VG_SLOT_MODE_LEARN)) {
-            struct task_struct *task = bpf_get_current_task_btf();
-            struct vg_pending_key jkey = {
-                .tgid = tgid, ._pad0 = (__u32)BPF_CORE_READ(task, group_leader, start_time), .hash = hash,
-            };
-            __u8 one = 1;
-            if (bpf_map_update_elem(&vg_judged_seen, &jkey, &one, BPF_NOEXIST) != 0)
-                return; /* reported already by this process */
-        }
+        if (!(mode & VG_SLOT_MODE_LEARN) && !vg_judged_first(tgid, hash))
+            return; /* reported already by this process */
         if (mode & VG_SLOT_MODE_LEARN) {
             /* Count 0: the novelty record below is this first occurrence, and user space
              * counts it from the record; the map counts the occurrences after it. (Starting
@@ -330,8 +352,8 @@ static __always_inline void vg_learn_steps(__u64 id, __u32 nr, const int upto)
             struct vg_seen first = { .count = 0, .last_ns = bpf_ktime_get_ns() };
             if (bpf_map_update_elem(&vg_known_ngrams, &key, &first, BPF_NOEXIST) == -7 /* E2BIG */)
                 vg_count(VG_CTR_KNOWN_FULL);
-            if (!sseen && bpf_map_update_elem(&vg_known_syscalls, &skey, &first, BPF_NOEXIST) == -7 /* E2BIG */)
-                vg_count(VG_CTR_KNOWN_SYSCALLS_FULL);
+            if (!sseen)
+                vg_learn_new_syscall(&skey);
         }
     } else {
         /* Pending: the thread's cache holds n-grams reported already for this process
@@ -342,21 +364,13 @@ static __always_inline void vg_learn_steps(__u64 id, __u32 nr, const int upto)
             return;
         h->hit_hash[i] = hash;
         h->hit_pending[i] = 0;
-        struct vg_pending_key pkey = { .tgid = tgid, ._pad0 = 0, .hash = hash };
-        __u8 one = 1;
-        if (bpf_map_update_elem(&vg_pending_seen, &pkey, &one, BPF_NOEXIST) != 0)
+        if (!vg_pending_first(tgid, hash))
             return; /* reported already for this process */
     }
 
-    struct vg_novelty *r = vg_reserve(sizeof *r, VG_KIND_NOVELTY);
+    struct vg_novelty *r = vg_novelty_start(slot, flags, n, hash);
     if (!r)
         return;
-    vg_fill_header(&r->hdr, VG_KIND_NOVELTY, sizeof *r);
-    r->profile = slot == VG_SLOT_PENDING ? 0 : slot;
-    r->flags = flags;
-    r->length = n;
-    r->_pad0 = 0;
-    r->hash = hash;
     /* The n-gram itself, oldest first, only for what is reported: known n-grams, the
      * common case, need the hash alone. */
     for (__u32 k = 0; k < VG_NGRAM_MAX; k++)
