@@ -6,12 +6,15 @@ import VigilCore
 /// VigilCore's (SyscallBoundaries, used by the trainer and scanner) are one list; so are the
 /// transparent calls (vigil_transparent.h, SyscallTransparency).
 @Suite struct BoundaryAgreementTests {
-    static var header: [(name: String, x86_64: UInt32, arm64: UInt32)] {
-        (0..<vg_boundary_count()).map { i in
-            let e = vg_boundary_at(i)
+    /// A header's list, entry by entry.
+    static func entries(_ count: UInt32, _ at: (UInt32) -> vg_syscall_entry) -> [(name: String, x86_64: UInt32, arm64: UInt32)] {
+        (0..<count).map { i in
+            let e = at(i)
             return (String(cString: e.name), e.x86_64, e.arm64)
         }
     }
+
+    static var header: [(name: String, x86_64: UInt32, arm64: UInt32)] { entries(vg_boundary_count(), vg_boundary_at) }
 
     @Test func headerAndSwiftListTheSameNamesInTheSameOrder() {
         #expect(Self.header.map(\.name) == SyscallBoundaries.names)
@@ -39,10 +42,7 @@ import VigilCore
     }
 
     static var transparentHeader: [(name: String, x86_64: UInt32, arm64: UInt32)] {
-        (0..<vg_transparent_count()).map { i in
-            let e = vg_transparent_at(i)
-            return (String(cString: e.name), e.x86_64, e.arm64)
-        }
+        entries(vg_transparent_count(), vg_transparent_at)
     }
 
     @Test func transparentCallsAreOneListWithDistinctCacheBits() {

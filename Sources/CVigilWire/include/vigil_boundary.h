@@ -33,6 +33,7 @@
 #define VIGIL_BOUNDARY_H
 
 #include <linux/types.h>
+#include "vigil_syscall_list.h"
 
 #define VG_BOUNDARY_NONE 0xfffffffeu
 
@@ -72,26 +73,11 @@ static inline int vg_is_boundary_arm64(__u32 nr)
 #endif
 
 #ifndef __bpf__
-/* For user space (Swift tests): the list itself, entry by entry. */
-struct vg_boundary_entry {
-    const char *name;
-    __u32 x86_64;
-    __u32 arm64;
-};
-
+/* For user space (Swift tests): the list itself, entry by entry (vg_boundary_count,
+ * vg_boundary_at). */
 #define VG_BOUNDARY_ENTRY_(name, x86, arm) { #name, (x86), (arm) },
-static const struct vg_boundary_entry vg_boundary_table[] = { VG_BOUNDARY_SYSCALLS(VG_BOUNDARY_ENTRY_) };
-
-static inline __u32 vg_boundary_count(void)
-{
-    return (__u32)(sizeof vg_boundary_table / sizeof vg_boundary_table[0]);
-}
-
-/* Entry `i` (< vg_boundary_count()). */
-static inline struct vg_boundary_entry vg_boundary_at(__u32 i)
-{
-    return vg_boundary_table[i];
-}
+static const struct vg_syscall_entry vg_boundary_table[] = { VG_BOUNDARY_SYSCALLS(VG_BOUNDARY_ENTRY_) };
+VG_SYSCALL_LIST_ACCESSORS(vg_boundary, vg_boundary_table)
 #endif
 
 #endif /* VIGIL_BOUNDARY_H */

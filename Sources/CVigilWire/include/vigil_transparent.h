@@ -32,6 +32,7 @@
 #define VIGIL_TRANSPARENT_H
 
 #include <linux/types.h>
+#include "vigil_syscall_list.h"
 
 /* X(name, x86_64 number, arm64 number, bit): `bit` is the entry's place in a thread's
  * cache of transparent calls already known to its profile (vg_history.transparent_known). */
@@ -78,26 +79,11 @@ static inline __u32 vg_transparent_bit_arm64(__u32 nr)
 #define VG_TRANSPARENT_LENGTH_TAG 255u
 
 #ifndef __bpf__
-/* For user space (Swift tests): the list itself, entry by entry. */
-struct vg_transparent_entry {
-    const char *name;
-    __u32 x86_64;
-    __u32 arm64;
-};
-
+/* For user space (Swift tests): the list itself, entry by entry (vg_transparent_count,
+ * vg_transparent_at). */
 #define VG_TRANSPARENT_ENTRY_(name, x86, arm, bit) { #name, (x86), (arm) },
-static const struct vg_transparent_entry vg_transparent_table[] = { VG_TRANSPARENT_SYSCALLS(VG_TRANSPARENT_ENTRY_) };
-
-static inline __u32 vg_transparent_count(void)
-{
-    return (__u32)(sizeof vg_transparent_table / sizeof vg_transparent_table[0]);
-}
-
-/* Entry `i` (< vg_transparent_count()). */
-static inline struct vg_transparent_entry vg_transparent_at(__u32 i)
-{
-    return vg_transparent_table[i];
-}
+static const struct vg_syscall_entry vg_transparent_table[] = { VG_TRANSPARENT_SYSCALLS(VG_TRANSPARENT_ENTRY_) };
+VG_SYSCALL_LIST_ACCESSORS(vg_transparent, vg_transparent_table)
 #endif
 
 #endif /* VIGIL_TRANSPARENT_H */
