@@ -88,9 +88,8 @@ public final class SequenceScanner {
     private var bestSum: UInt64 = 0
     private var bestEnd = 0
     private var position = 0
-    // The trace's previous call, and whether it was transparent (so not in the history).
+    // The trace's previous call (the history lacks it when it was transparent).
     private var previousCall: UInt32 = 0
-    private var afterTransparent = false
     // Calls of the current piece of work before the next one: the call index since the
     // process started or since the last request boundary (which is index 0 of the new piece).
     private var segmentPosition = 0
@@ -223,7 +222,6 @@ public final class SequenceScanner {
         bestEnd = 0
         position = 0
         previousCall = 0
-        afterTransparent = false
         segmentPosition = 0
         anomalousCalls = 0
         anomalies = []
@@ -389,11 +387,10 @@ public final class SequenceScanner {
         totalCost &+= cost
         if bagOfCalls || windowBags != nil {
             // The pair is the trace's own: after a transparent call, not the history's.
-            let pair = n >= 2 && position >= 1 ? (afterTransparent ? Self.pairKey(previousCall, call) : keyOf(2)) : nil
+            let pair = n >= 2 && position >= 1 ? (transparent.contains(previousCall) ? Self.pairKey(previousCall, call) : keyOf(2)) : nil
             countCall(keyOf(1), pair)
         }
         previousCall = call
-        afterTransparent = false
         if traceFeatures && segmentPosition + 1 >= 2 {
             // Training counts every suffix, so the n-grams unseen at this call are exactly
             // the orders above the one the back-off stopped at. If the longest one was already
@@ -485,7 +482,6 @@ public final class SequenceScanner {
                       position >= 1 ? Self.pairKey(previousCall, call) : nil)
         }
         previousCall = call
-        afterTransparent = true
         if knownTransparent.contains(call) {
             position += 1
             return 0
